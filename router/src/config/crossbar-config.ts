@@ -1,0 +1,291 @@
+// Reads a Crossbar.io node config (version 2) into our RouterConfig. A user's
+// existing `.crossbar/config.json` runs unchanged for the parts we support;
+// every key we don't support is named in one warning; a malformed value stops
+// the start with the JSON path of the bad key.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { RouterConfig } from '../router.js';
+import type { RealmConfig } from '../realm/realm.js';
+import type { Permission } from '../auth/permissions.js';
+import type { ListenerConfig, WebSocketEndpointConfig, RawSocketEndpointConfig } from '../transport/listener.js';
+import { DEFAULT_AUTH_POLICY, type AuthPolicy } from '../auth/auth-policy.js';
+import type { SerializerId } from '../serializers/index.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+
+const Serializers = z.array(z.string()).optional();
+
+const Endpoint = z.object({
+  type: z.literal('tcp'),
+  port: z.number().int().min(0).max(65535),
+  interface: z.string().optional(),
+  host: z.string().optional(),
+  version: z.union([z.literal(4), z.literal(6)]).optional(),
+  backlog: z.number().int().optional(),
+  shared: z.boolean().optional(),
+  tls: z.unknown().optional(),
+}).passthrough();
+
+const TransportOptions = z.object({
+  max_message_size: z.number().int().positive().optional(),
+  compression: z.unknown().optional(),
+}).passthrough();
+
+const Auth = z.record(z.string(), z.object({ type: z.string(), role: z.string().optional() }).passthrough());
+
+const WebSocketPath = z.object({
+  type: z.literal('websocket'),
+  serializers: Serializers,
+  options: TransportOptions.optional(),
+  auth: Auth.optional(),
+}).passthrough();
+
+const Permission_ = z.object({
+  uri: z.string(),
+  match: z.enum(['exact', 'prefix', 'wildcard']).optional(),
+  allow: z.object({
+    call: z.boolean().optional(),
+    register: z.boolean().optional(),
+    publish: z.boolean().optional(),
+    subscribe: z.boolean().optional(),
+  }).passthrough().optional(),
+  disclose: z.object({ caller: z.boolean().optional(), publisher: z.boolean().optional() }).passthrough().optional(),
+  cache: z.boolean().optional(),
+}).passthrough();
+
+const Role = z.object({
+  name: z.string().min(1),
+  permissions: z.array(Permission_).optional(),
+}).passthrough();
+
+const Realm_ = z.object({
+  name: z.string().min(1),
+  roles: z.array(Role).optional(),
+  options: z.object({ uri_check: z.enum(['strict', 'loose']).optional() }).passthrough().optional(),
+}).passthrough();
+
+const Transport = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('websocket'), id: z.string().optional(), endpoint: Endpoint,
+    serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional(),
+    url: z.string().optional(), debug: z.boolean().optional(),
+  }).passthrough(),
+  z.object({
+    type: z.literal('rawsocket'), id: z.string().optional(), endpoint: Endpoint,
+    serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional(), debug: z.boolean().optional(),
+  }).passthrough(),
+  z.object({
+    type: z.literal('universal'), id: z.string().optional(), endpoint: Endpoint,
+    rawsocket: z.object({ serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional() }).passthrough().optional(),
+    websocket: z.record(z.string(), WebSocketPath).optional(),
+    web: z.object({ paths: z.record(z.string(), z.object({ type: z.string() }).passthrough()).optional(), options: z.unknown().optional() }).passthrough().optional(),
+  }).passthrough(),
+  z.object({
+    type: z.literal('web'), id: z.string().optional(), endpoint: Endpoint,
+    paths: z.record(z.string(), z.object({ type: z.string() }).passthrough()),
+    options: z.unknown().optional(),
+  }).passthrough(),
+]);
+
+const Worker = z.object({ type: z.string() }).passthrough();
+const RouterWorker = z.object({
+  type: z.literal('router'),
+  id: z.string().optional(),
+  options: z.unknown().optional(),
+  realms: z.array(Realm_).optional(),
+  transports: z.array(Transport).optional(),
+  components: z.array(z.unknown()).optional(),
+}).passthrough();
+
+const NodeConfig = z.object({
+  version: z.literal(2),
+  controller: z.unknown().optional(),
+  workers: z.array(Worker),
+  $schema: z.string().optional(),
+}).passthrough();
+
+function jsonPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out || '(root)';
+}
+
+function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix: (string | number)[]): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  throw new ConfigError(`invalid config at ${jsonPath([...prefix, ...issue.path])}: ${issue.message}`);
+}
+
+/** Records keys present in `raw` but not in `known`, for the one warning. */
+function unknownKeys(raw: unknown, known: readonly string[], at: string, out: string[]): void {
+  if (typeof raw !== 'object' || raw === null) return;
+  for (const k of Object.keys(raw)) if (!known.includes(k)) out.push(at ? `${at}.${k}` : k);
+}
+
+const SUPPORTED_SERIALIZERS: SerializerId[] = ['json', 'msgpack', 'cbor'];
+
+function serializers(list: string[] | undefined, at: string, warnings: string[]): SerializerId[] {
+  if (list === undefined) return [...SUPPORTED_SERIALIZERS];
+  const out: SerializerId[] = [];
+  for (const s of list) {
+    if ((SUPPORTED_SERIALIZERS as string[]).includes(s)) out.push(s as SerializerId);
+    else warnings.push(`${at}: serializer "${s}"`);
+  }
+  if (out.length === 0) throw new ConfigError(`invalid config at ${at}: none of the serializers [${list.join(', ')}] is supported (supported: ${SUPPORTED_SERIALIZERS.join(', ')})`);
+  return out;
+}
+
+function authPolicy(auth: z.infer<typeof Auth> | undefined, at: string, warnings: string[]): AuthPolicy {
+  if (auth === undefined) return DEFAULT_AUTH_POLICY;
+  const policy: AuthPolicy = {};
+  for (const [method, cfg] of Object.entries(auth)) {
+    if (method === 'anonymous' && cfg.type === 'static') {
+      policy.anonymous = { type: 'static', role: cfg.role ?? 'anonymous' };
+    } else {
+      warnings.push(`${at}.${method} (authentication method "${method}" type "${cfg.type}")`);
+    }
+  }
+  return policy;
+}
+
+function maxMessageSize(options: z.infer<typeof TransportOptions> | undefined): number {
+  return options?.max_message_size ?? DEFAULT_MAX_MESSAGE_SIZE;
+}
+
+function compression(options: z.infer<typeof TransportOptions> | undefined): WebSocketEndpointConfig['compression'] {
+  // permessage-deflate is negotiated only when a client offers it; `compression: false` turns it off.
+  return options?.compression === false ? false : true;
+}
+
+function permission(p: z.infer<typeof Permission_>): Permission {
+  let uri = p.uri;
+  let match = p.match;
+  if (match === undefined) {
+    // Crossbar's older shorthand: a trailing '*' means prefix.
+    if (uri.endsWith('*')) { uri = uri.slice(0, -1); match = 'prefix'; } else match = 'exact';
+  }
+  return {
+    uri, match,
+    allow: { call: p.allow?.call ?? false, register: p.allow?.register ?? false, publish: p.allow?.publish ?? false, subscribe: p.allow?.subscribe ?? false },
+    disclose: { caller: p.disclose?.caller ?? false, publisher: p.disclose?.publisher ?? false },
+  };
+}
+
+function wsEndpoint(p: z.infer<typeof WebSocketPath> | { serializers?: string[]; options?: z.infer<typeof TransportOptions>; auth?: z.infer<typeof Auth> }, at: string, warnings: string[]): WebSocketEndpointConfig {
+  return {
+    serializers: serializers(p.serializers, `${at}.serializers`, warnings),
+    auth: authPolicy(p.auth, `${at}.auth`, warnings),
+    maxMessageSize: maxMessageSize(p.options),
+    compression: compression(p.options),
+  };
+}
+
+function rawEndpoint(p: { serializers?: string[]; options?: z.infer<typeof TransportOptions>; auth?: z.infer<typeof Auth> }, at: string, warnings: string[]): RawSocketEndpointConfig {
+  return {
+    serializers: serializers(p.serializers, `${at}.serializers`, warnings),
+    auth: authPolicy(p.auth, `${at}.auth`, warnings),
+    maxMessageSize: maxMessageSize(p.options),
+  };
+}
+
+const slash = (path: string): string => (path.startsWith('/') ? path : `/${path}`);
+
+export interface LoadedConfig {
+  config: RouterConfig;
+  /** Keys present in the file that this router does not act on. */
+  unsupported: string[];
+}
+
+/** Converts an already-parsed Crossbar node config. */
+export function fromCrossbar(raw: unknown): LoadedConfig {
+  const warnings: string[] = [];
+  const node = parseOrThrow(NodeConfig, raw, []);
+  unknownKeys(node, ['version', 'controller', 'workers', '$schema'], '', warnings);
+  if (node.controller !== undefined) warnings.push('controller');
+  const realms: RealmConfig[] = [];
+  const listeners: ListenerConfig[] = [];
+  let routers = 0;
+  node.workers.forEach((w, wi) => {
+    const at = `workers[${wi}]`;
+    if (w.type !== 'router') { warnings.push(`${at} (worker type "${w.type}")`); return; }
+    routers++;
+    const worker = parseOrThrow(RouterWorker, w, ['workers', wi]);
+    unknownKeys(worker, ['type', 'id', 'options', 'realms', 'transports'], at, warnings);
+    if (worker.options !== undefined) warnings.push(`${at}.options`);
+    (worker.realms ?? []).forEach((r, ri) => {
+      const rat = `${at}.realms[${ri}]`;
+      unknownKeys(r, ['name', 'roles', 'options'], rat, warnings);
+      if (realms.some((x) => x.name === r.name)) throw new ConfigError(`invalid config at ${rat}.name: realm "${r.name}" is defined twice`);
+      realms.push({
+        name: r.name,
+        uriCheck: r.options?.uri_check ?? 'loose',
+        roles: (r.roles ?? []).map((role, roi) => {
+          unknownKeys(role, ['name', 'permissions'], `${rat}.roles[${roi}]`, warnings);
+          return { name: role.name, permissions: (role.permissions ?? []).map(permission) };
+        }),
+      });
+    });
+    (worker.transports ?? []).forEach((t, ti) => {
+      const tat = `${at}.transports[${ti}]`;
+      const base = { id: t.id ?? `transport${listeners.length + 1}`, port: t.endpoint.port, host: t.endpoint.interface ?? t.endpoint.host ?? '0.0.0.0' };
+      if (t.endpoint.tls !== undefined) warnings.push(`${tat}.endpoint.tls`);
+      switch (t.type) {
+        case 'websocket':
+          listeners.push({ ...base, web: false, websocket: new Map([['*', wsEndpoint(t, tat, warnings)]]) });
+          break;
+        case 'rawsocket':
+          listeners.push({ ...base, web: false, websocket: new Map(), rawsocket: rawEndpoint(t, tat, warnings) });
+          break;
+        case 'universal': {
+          const websocket = new Map<string, WebSocketEndpointConfig>();
+          for (const [path, p] of Object.entries(t.websocket ?? {})) websocket.set(slash(path), wsEndpoint(p, `${tat}.websocket.${path}`, warnings));
+          for (const [path, p] of Object.entries(t.web?.paths ?? {})) {
+            if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'web', 'paths', path]), `${tat}.web.paths.${path}`, warnings));
+            else warnings.push(`${tat}.web.paths.${path} (path type "${p.type}")`);
+          }
+          listeners.push({ ...base, web: true, websocket, rawsocket: t.rawsocket ? rawEndpoint(t.rawsocket, `${tat}.rawsocket`, warnings) : undefined });
+          break;
+        }
+        case 'web': {
+          const websocket = new Map<string, WebSocketEndpointConfig>();
+          for (const [path, p] of Object.entries(t.paths)) {
+            if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'paths', path]), `${tat}.paths.${path}`, warnings));
+            else warnings.push(`${tat}.paths.${path} (path type "${p.type}")`);
+          }
+          listeners.push({ ...base, web: true, websocket });
+          break;
+        }
+      }
+    });
+  });
+  if (routers === 0) throw new ConfigError('invalid config at workers: no worker of type "router"');
+  const ports = new Set<number>();
+  for (const l of listeners) {
+    if (l.port !== 0 && ports.has(l.port)) throw new ConfigError(`invalid config: two transports listen on port ${l.port}`);
+    ports.add(l.port);
+  }
+  return { config: { realms, listeners }, unsupported: warnings };
+}
+
+/** Reads a JSON or YAML Crossbar config file. */
+export function loadConfigFile(file: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
+  }
+  return fromCrossbar(raw);
+}

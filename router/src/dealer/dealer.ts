@@ -1,0 +1,279 @@
+// The dealer: registrations, calls, invocations, results, errors, timeouts,
+// cancellation and progressive results. Calls are forwarded as they arrive;
+// a callee may have any number of invocations in flight at once.
+import {
+  MessageType, type Call, type Cancel, type Dict, type ErrorMessage, type Register,
+  type Unregister, type Yield,
+} from '../messages/types.js';
+import type { CancelMode, InvokePolicy, MatchPolicy } from '../messages/options.js';
+import type { Session } from '../session/session.js';
+import type { Realm } from '../realm/realm.js';
+import { UriIndex } from '../realm/uri-index.js';
+import { randomId } from '../ids.js';
+import { WampError, WampErrors } from '../errors.js';
+import { isValidPattern, isValidUri } from '../uri.js';
+import { pickCallee } from './invoke-policy.js';
+
+export interface Registration {
+  readonly id: number;
+  readonly uri: string;
+  readonly match: MatchPolicy;
+  readonly invoke: InvokePolicy;
+  readonly created: string;
+  /** In registration order (the `first`/`last` policies depend on it). */
+  readonly callees: Session[];
+  roundRobin: number;
+}
+
+interface PendingCall {
+  readonly caller: Session;
+  readonly callRequest: number;
+  readonly callee: Session;
+  readonly invocationRequest: number;
+  readonly receiveProgress: boolean;
+  timer: NodeJS.Timeout | undefined;
+  /** A `kill` cancel was sent; the callee's answer is still forwarded. */
+  killing: boolean;
+}
+
+export class Dealer {
+  private readonly index = new UriIndex<Registration>();
+  private readonly byId = new Map<number, Registration>();
+  private readonly bySession = new Map<Session, Set<Registration>>();
+  /** Calls in flight, keyed per caller by CALL.Request and per callee by INVOCATION.Request. */
+  private readonly byCaller = new Map<Session, Map<number, PendingCall>>();
+  private readonly byCallee = new Map<Session, Map<number, PendingCall>>();
+
+  constructor(private readonly realm: Realm) {}
+
+  // ---- REGISTER / UNREGISTER -----------------------------------------------
+
+  register(session: Session, m: Register): void {
+    const match = (m.options.match as MatchPolicy | undefined) ?? 'exact';
+    const invoke = (m.options.invoke as InvokePolicy | undefined) ?? 'single';
+    const fail = (error: string, message: string): void => session.sendError(MessageType.REGISTER, m.request, error, [message]);
+    if (!isValidPattern(m.procedure, match, this.realm.uriCheck)) { fail(WampErrors.invalidUri, `invalid ${match} procedure URI "${m.procedure}"`); return; }
+    if (m.procedure.startsWith('wamp.')) { fail(WampErrors.invalidUri, `procedure "${m.procedure}" is reserved for the router`); return; }
+    if (!this.realm.authorize(session, m.procedure, 'register').allow) {
+      this.realm.denied(session, m.procedure, 'register');
+      fail(WampErrors.notAuthorized, `session is not authorized to register procedure "${m.procedure}"`);
+      return;
+    }
+    let reg = this.index.get(m.procedure, match);
+    let created = false;
+    if (reg !== undefined) {
+      if (reg.callees.includes(session)) { fail(WampErrors.procedureAlreadyExists, `this session already registered "${m.procedure}"`); return; }
+      if (reg.invoke === 'single' || invoke !== reg.invoke) {
+        fail(WampErrors.procedureAlreadyExists, `procedure "${m.procedure}" is already registered with invoke policy "${reg.invoke}"`);
+        return;
+      }
+    } else {
+      reg = { id: randomId(), uri: m.procedure, match, invoke, created: new Date().toISOString(), callees: [], roundRobin: 0 };
+      this.index.add(m.procedure, match, reg);
+      this.byId.set(reg.id, reg);
+      created = true;
+    }
+    reg.callees.push(session);
+    let mine = this.bySession.get(session);
+    if (mine === undefined) { mine = new Set(); this.bySession.set(session, mine); }
+    mine.add(reg);
+    session.send({ type: MessageType.REGISTERED, request: m.request, registration: reg.id });
+    if (created) this.realm.meta.publish('wamp.registration.on_create', [session.id, registrationDetails(reg)]);
+    this.realm.meta.publish('wamp.registration.on_register', [session.id, reg.id]);
+  }
+
+  unregister(session: Session, m: Unregister): void {
+    const reg = this.byId.get(m.registration);
+    if (reg === undefined || !reg.callees.includes(session)) {
+      session.sendError(MessageType.UNREGISTER, m.request, WampErrors.noSuchRegistration, [`session has no registration ${m.registration}`]);
+      return;
+    }
+    this.detach(session, reg);
+    this.bySession.get(session)?.delete(reg);
+    session.send({ type: MessageType.UNREGISTERED, request: m.request });
+  }
+
+  private detach(session: Session, reg: Registration): void {
+    reg.callees.splice(reg.callees.indexOf(session), 1);
+    this.realm.meta.publish('wamp.registration.on_unregister', [session.id, reg.id]);
+    if (reg.callees.length === 0) {
+      this.index.remove(reg.uri, reg.match);
+      this.byId.delete(reg.id);
+      this.realm.meta.publish('wamp.registration.on_delete', [session.id, reg.id]);
+    }
+  }
+
+  // ---- CALL ----------------------------------------------------------------
+
+  call(caller: Session, m: Call): void {
+    const fail = (error: string, message: string): void => caller.sendError(MessageType.CALL, m.request, error, [message]);
+    let mine = this.byCaller.get(caller);
+    if (mine?.has(m.request)) {
+      caller.protocolViolation(`CALL request id ${m.request} is already in flight`);
+      return;
+    }
+    if (!isValidUri(m.procedure, this.realm.uriCheck)) { fail(WampErrors.invalidUri, `invalid procedure URI "${m.procedure}"`); return; }
+    if (m.options.progress === true) {
+      fail(WampErrors.featureNotSupported, 'progressive call invocations (CALL.Options.progress) are not supported by this router');
+      return;
+    }
+    const decision = this.realm.authorize(caller, m.procedure, 'call');
+    if (!decision.allow) {
+      this.realm.denied(caller, m.procedure, 'call');
+      fail(WampErrors.notAuthorized, `session is not authorized to call procedure "${m.procedure}"`);
+      return;
+    }
+    if (m.options.disclose_me === true && !decision.disclose) {
+      fail(WampErrors.optionDisallowedDiscloseMe, `role "${caller.authrole}" may not disclose itself when calling "${m.procedure}"`);
+      return;
+    }
+    if (m.procedure.startsWith('wamp.')) { this.callMeta(caller, m); return; }
+
+    const reg = this.index.best(m.procedure);
+    if (reg === undefined || reg.callees.length === 0) {
+      fail(WampErrors.noSuchProcedure, `no callee registered for procedure "${m.procedure}"`);
+      return;
+    }
+    const callee = pickCallee(reg);
+    const details: Dict = {};
+    if (reg.match !== 'exact') details.procedure = m.procedure;
+    const receiveProgress = m.options.receive_progress === true;
+    if (receiveProgress && callee.features.calleeProgressiveResults) details.receive_progress = true;
+    const timeout = typeof m.options.timeout === 'number' ? m.options.timeout : 0;
+    if (timeout > 0) details.timeout = timeout;
+    if (decision.disclose) {
+      details.caller = caller.id;
+      details.caller_authid = caller.authid;
+      details.caller_authrole = caller.authrole;
+    }
+    const pending: PendingCall = {
+      caller, callRequest: m.request, callee, invocationRequest: callee.requestIds.next(),
+      receiveProgress, timer: undefined, killing: false,
+    };
+    if (mine === undefined) { mine = new Map(); this.byCaller.set(caller, mine); }
+    mine.set(m.request, pending);
+    let theirs = this.byCallee.get(callee);
+    if (theirs === undefined) { theirs = new Map(); this.byCallee.set(callee, theirs); }
+    theirs.set(pending.invocationRequest, pending);
+    if (timeout > 0) {
+      pending.timer = setTimeout(() => this.timedOut(pending, timeout), timeout);
+    }
+    callee.send({
+      type: MessageType.INVOCATION, request: pending.invocationRequest, registration: reg.id, details,
+      args: m.args, kwargs: m.kwargs, payload: m.payload,
+    });
+  }
+
+  private callMeta(caller: Session, m: Call): void {
+    try {
+      const result = this.realm.meta.call(caller, m.procedure, m.args ?? [], m.kwargs ?? {});
+      caller.send({ type: MessageType.RESULT, request: m.request, details: {}, args: result === undefined ? [] : [result] });
+    } catch (e) {
+      if (e instanceof WampError) { caller.replyError(MessageType.CALL, m.request, e); return; }
+      throw e;
+    }
+  }
+
+  // ---- answers from the callee ---------------------------------------------
+
+  yield(callee: Session, m: Yield): void {
+    const pending = this.byCallee.get(callee)?.get(m.request);
+    // A YIELD for a call that timed out or was canceled is dropped silently (spec).
+    if (pending === undefined) return;
+    if (m.options.progress === true) {
+      if (pending.receiveProgress) {
+        pending.caller.send({
+          type: MessageType.RESULT, request: pending.callRequest, details: { progress: true },
+          args: m.args, kwargs: m.kwargs, payload: m.payload,
+        });
+      }
+      return;
+    }
+    this.finish(pending);
+    pending.caller.send({ type: MessageType.RESULT, request: pending.callRequest, details: {}, args: m.args, kwargs: m.kwargs, payload: m.payload });
+  }
+
+  invocationError(callee: Session, m: ErrorMessage): void {
+    const pending = this.byCallee.get(callee)?.get(m.request);
+    if (pending === undefined) return;
+    this.finish(pending);
+    // The callee's error goes to the caller unchanged: URI, args, kwargs.
+    pending.caller.send({
+      type: MessageType.ERROR, requestType: MessageType.CALL, request: pending.callRequest, details: {},
+      error: m.error, args: m.args, kwargs: m.kwargs, payload: m.payload,
+    });
+  }
+
+  // ---- cancel, timeout, sessions leaving ------------------------------------
+
+  cancel(caller: Session, m: Cancel): void {
+    const pending = this.byCaller.get(caller)?.get(m.request);
+    if (pending === undefined || pending.killing) return;
+    let mode = (m.options.mode as CancelMode | undefined) ?? 'killnowait';
+    if (!pending.callee.features.calleeCallCanceling) mode = 'skip';
+    if (mode === 'kill') {
+      pending.killing = true;
+      pending.callee.send({ type: MessageType.INTERRUPT, request: pending.invocationRequest, options: { mode } });
+      return;
+    }
+    this.finish(pending);
+    if (mode === 'killnowait') {
+      pending.callee.send({ type: MessageType.INTERRUPT, request: pending.invocationRequest, options: { mode } });
+    }
+    caller.sendError(MessageType.CALL, pending.callRequest, WampErrors.canceled, [`call canceled by the caller (mode ${mode})`]);
+  }
+
+  private timedOut(pending: PendingCall, timeout: number): void {
+    pending.timer = undefined;
+    this.finish(pending);
+    if (pending.callee.features.calleeCallCanceling) {
+      pending.callee.send({ type: MessageType.INTERRUPT, request: pending.invocationRequest, options: { mode: 'killnowait', reason: WampErrors.timeout } });
+    }
+    pending.caller.sendError(MessageType.CALL, pending.callRequest, WampErrors.timeout, [`call timed out after ${timeout} ms`]);
+  }
+
+  private finish(p: PendingCall): void {
+    if (p.timer !== undefined) clearTimeout(p.timer);
+    this.byCaller.get(p.caller)?.delete(p.callRequest);
+    this.byCallee.get(p.callee)?.delete(p.invocationRequest);
+  }
+
+  sessionLeft(session: Session): void {
+    // Calls this session was serving: their callers get an error now, not never.
+    const serving = this.byCallee.get(session);
+    if (serving !== undefined) {
+      this.byCallee.delete(session);
+      for (const p of [...serving.values()]) {
+        this.finish(p);
+        p.caller.sendError(MessageType.CALL, p.callRequest, WampErrors.canceled, ['callee left the realm with the call in flight']);
+      }
+    }
+    // Calls this session was waiting for: tell callees who can stop.
+    const waiting = this.byCaller.get(session);
+    if (waiting !== undefined) {
+      this.byCaller.delete(session);
+      for (const p of [...waiting.values()]) {
+        this.finish(p);
+        if (p.callee.features.calleeCallCanceling) {
+          p.callee.send({ type: MessageType.INTERRUPT, request: p.invocationRequest, options: { mode: 'killnowait', reason: 'wamp.error.canceled' } });
+        }
+      }
+    }
+    const regs = this.bySession.get(session);
+    if (regs !== undefined) {
+      this.bySession.delete(session);
+      for (const reg of regs) this.detach(session, reg);
+    }
+  }
+
+  // ---- lookups for the meta API --------------------------------------------
+
+  get(id: number): Registration | undefined { return this.byId.get(id); }
+  lookup(uri: string, match: MatchPolicy): Registration | undefined { return this.index.get(uri, match); }
+  best(uri: string): Registration | undefined { return this.index.best(uri); }
+  list(match: MatchPolicy): number[] { return [...this.index.values(match)].map((r) => r.id); }
+}
+
+export function registrationDetails(reg: Registration): Dict {
+  return { id: reg.id, created: reg.created, uri: reg.uri, match: reg.match, invoke: reg.invoke };
+}

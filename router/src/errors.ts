@@ -1,0 +1,42 @@
+// Error and close reason URIs the router sends. One list, so docs and tests
+// can refer to the same names.
+export const WampErrors = {
+  invalidUri: 'wamp.error.invalid_uri',
+  noSuchProcedure: 'wamp.error.no_such_procedure',
+  procedureAlreadyExists: 'wamp.error.procedure_already_exists',
+  noSuchRegistration: 'wamp.error.no_such_registration',
+  noSuchSubscription: 'wamp.error.no_such_subscription',
+  invalidArgument: 'wamp.error.invalid_argument',
+  systemShutdown: 'wamp.close.system_shutdown',
+  closeRealm: 'wamp.close.close_realm',
+  goodbyeAndOut: 'wamp.close.goodbye_and_out',
+  closeNormal: 'wamp.close.normal',
+  killed: 'wamp.close.killed',
+  protocolViolation: 'wamp.error.protocol_violation',
+  notAuthorized: 'wamp.error.not_authorized',
+  authorizationFailed: 'wamp.error.authorization_failed',
+  authenticationFailed: 'wamp.error.authentication_failed',
+  noAuthMethod: 'wamp.error.no_auth_method',
+  noSuchRealm: 'wamp.error.no_such_realm',
+  noSuchRole: 'wamp.error.no_such_role',
+  noSuchSession: 'wamp.error.no_such_session',
+  noSuchPrincipal: 'wamp.error.no_such_principal',
+  canceled: 'wamp.error.canceled',
+  timeout: 'wamp.error.timeout',
+  optionNotAllowed: 'wamp.error.option_not_allowed',
+  optionDisallowedDiscloseMe: 'wamp.error.option_disallowed.disclose_me',
+  featureNotSupported: 'wamp.error.feature_not_supported',
+  unavailable: 'wamp.error.unavailable',
+  noAvailableCallee: 'wamp.error.no_available_callee',
+} as const;
+
+/** An error a handler throws to answer a request with a WAMP ERROR. */
+export class WampError extends Error {
+  constructor(
+    readonly uri: string,
+    readonly args: unknown[] = [],
+    readonly kwargs?: Record<string, unknown>,
+  ) {
+    super(typeof args[0] === 'string' ? `${uri}: ${args[0]}` : uri);
+  }
+}

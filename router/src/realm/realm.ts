@@ -1,0 +1,83 @@
+// A realm: the sessions joined to it, its broker and dealer, its roles, and
+// the meta API. Everything routing-related happens inside one realm.
+import type { Dict } from '../messages/types.js';
+import type { Session } from '../session/session.js';
+import { Broker } from '../broker/broker.js';
+import { Dealer } from '../dealer/dealer.js';
+import { MetaApi } from '../meta/meta-api.js';
+import { Testaments } from '../meta/testaments.js';
+import type { Action, Decision, Permission } from '../auth/permissions.js';
+import { Role } from './role.js';
+import type { UriCheck } from '../uri.js';
+import { routerRoles } from './router-roles.js';
+import type { Logger } from '../logger.js';
+
+export interface RealmConfig {
+  name: string;
+  roles: { name: string; permissions: Permission[] }[];
+  uriCheck?: UriCheck;
+}
+
+/** In-process sessions of the embedding application get this role unless the config defines it. */
+export const TRUSTED_ROLE = 'trusted';
+
+const ALLOW_ALL: Permission = {
+  uri: '', match: 'prefix',
+  allow: { call: true, register: true, publish: true, subscribe: true },
+  disclose: { caller: false, publisher: false },
+};
+
+export class Realm {
+  readonly name: string;
+  readonly uriCheck: UriCheck;
+  readonly sessions = new Map<number, Session>();
+  readonly broker: Broker;
+  readonly dealer: Dealer;
+  readonly meta: MetaApi;
+  readonly testaments = new Testaments();
+  private readonly roles = new Map<string, Role>();
+  private readonly welcomeRoles = routerRoles();
+
+  constructor(config: RealmConfig, private readonly log: Logger) {
+    this.name = config.name;
+    this.uriCheck = config.uriCheck ?? 'loose';
+    for (const r of config.roles) this.roles.set(r.name, new Role(r.name, r.permissions));
+    if (!this.roles.has(TRUSTED_ROLE)) this.roles.set(TRUSTED_ROLE, new Role(TRUSTED_ROLE, [ALLOW_ALL]));
+    this.broker = new Broker(this);
+    this.dealer = new Dealer(this);
+    this.meta = new MetaApi(this);
+  }
+
+  hasRole(name: string): boolean {
+    return this.roles.has(name);
+  }
+
+  routerRoles(): Dict {
+    return this.welcomeRoles;
+  }
+
+  authorize(session: Session, uri: string, action: Action): Decision {
+    const role = this.roles.get(session.authrole);
+    return role === undefined ? { allow: false, disclose: false } : role.authorize(uri, action);
+  }
+
+  denied(session: Session, uri: string, action: Action): void {
+    this.log.warn({ session: session.id, authid: session.authid, authrole: session.authrole, uri, action }, 'not authorized');
+  }
+
+  join(session: Session): void {
+    this.sessions.set(session.id, session);
+    this.meta.publish('wamp.session.on_join', [session.details()]);
+  }
+
+  leave(session: Session): void {
+    if (!this.sessions.delete(session.id)) return;
+    // Testaments first: they are the session's last words, and may go to
+    // subscribers that are themselves leaving in this same shutdown.
+    for (const t of this.testaments.take(session, 'detached')) this.broker.publishInternal(t.topic, t.data, t.options);
+    for (const t of this.testaments.take(session, 'destroyed')) this.broker.publishInternal(t.topic, t.data, t.options);
+    this.dealer.sessionLeft(session);
+    this.broker.sessionLeft(session);
+    this.meta.publish('wamp.session.on_leave', [session.id, session.authid, session.authrole]);
+  }
+}

@@ -1,0 +1,34 @@
+// WELCOME.Details.roles: exactly the advanced features this router
+// implements and tests. Keep in step with docs/router.md's feature table.
+import type { Dict } from '../messages/types.js';
+
+export function routerRoles(): Dict {
+  return {
+    broker: {
+      features: {
+        publisher_identification: true,
+        publisher_exclusion: true,
+        subscriber_blackwhite_listing: true,
+        pattern_based_subscription: true,
+        event_retention: true,
+        session_meta_api: true,
+        subscription_meta_api: true,
+        payload_passthrough_mode: true,
+      },
+    },
+    dealer: {
+      features: {
+        caller_identification: true,
+        pattern_based_registration: true,
+        shared_registration: true,
+        call_timeout: true,
+        call_canceling: true,
+        progressive_call_results: true,
+        session_meta_api: true,
+        registration_meta_api: true,
+        testament_meta_api: true,
+        payload_passthrough_mode: true,
+      },
+    },
+  };
+}

@@ -1,0 +1,32 @@
+// What a client announced in HELLO.Details.roles, reduced to the flags the
+// router acts on (whether a callee understands INTERRUPT, and so on).
+import type { Dict } from '../messages/types.js';
+
+export interface ClientFeatures {
+  callee: boolean;
+  caller: boolean;
+  publisher: boolean;
+  subscriber: boolean;
+  calleeCallCanceling: boolean;
+  calleeProgressiveResults: boolean;
+  callerProgressiveResults: boolean;
+}
+
+function feature(roles: Dict, role: string, name: string): boolean {
+  const r = roles[role];
+  if (typeof r !== 'object' || r === null) return false;
+  const f = (r as Dict).features;
+  return typeof f === 'object' && f !== null && (f as Dict)[name] === true;
+}
+
+export function clientFeatures(roles: Dict): ClientFeatures {
+  return {
+    callee: roles.callee !== undefined,
+    caller: roles.caller !== undefined,
+    publisher: roles.publisher !== undefined,
+    subscriber: roles.subscriber !== undefined,
+    calleeCallCanceling: feature(roles, 'callee', 'call_canceling'),
+    calleeProgressiveResults: feature(roles, 'callee', 'progressive_call_results'),
+    callerProgressiveResults: feature(roles, 'caller', 'progressive_call_results'),
+  };
+}

@@ -1,0 +1,190 @@
+// One TCP listener. A `universal` listener serves WebSocket (on configured
+// paths), RawSocket and plain HTTP on one port, told apart by the first byte
+// a client sends: 0x7F opens a RawSocket handshake, anything else is HTTP
+// (an upgrade to WebSocket, or a request for the express app).
+import net from 'node:net';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type PerMessageDeflateOptions } from 'ws';
+import type { Express } from 'express';
+import { serializerByWsProtocol, type Serializer, type SerializerId } from '../serializers/index.js';
+import type { AuthPolicy } from '../auth/auth-policy.js';
+import type { Logger } from '../logger.js';
+import type { TransportSink } from './transport.js';
+import { WebSocketTransport } from './websocket-transport.js';
+import { RAWSOCKET_MAGIC, RawSocketTransport, acceptHandshake, lengthExponent } from './rawsocket-transport.js';
+
+export interface WebSocketEndpointConfig {
+  serializers: SerializerId[];
+  auth: AuthPolicy;
+  maxMessageSize: number;
+  /** permessage-deflate, negotiated when the client asks for it. */
+  compression: boolean | PerMessageDeflateOptions;
+}
+
+export interface RawSocketEndpointConfig {
+  serializers: SerializerId[];
+  auth: AuthPolicy;
+  maxMessageSize: number;
+}
+
+export interface ListenerConfig {
+  id: string;
+  port: number;
+  host?: string;
+  /** WebSocket endpoints by path ('/ws'); the key '*' accepts any path. */
+  websocket: Map<string, WebSocketEndpointConfig>;
+  rawsocket?: RawSocketEndpointConfig;
+  /** Serve the HTTP app (health, bridge) for non-upgrade requests. */
+  web: boolean;
+}
+
+/** What the listener needs from the router: a session for each new transport. */
+export interface SessionFactory {
+  openSession(transport: WebSocketTransport | RawSocketTransport, auth: AuthPolicy): TransportSink;
+}
+
+/** The first offered subprotocol we support (clients list them by preference). */
+export function pickSubprotocol(offered: readonly string[], allowed: readonly SerializerId[]): Serializer | undefined {
+  for (const p of offered) {
+    const s = serializerByWsProtocol(p.trim());
+    if (s !== undefined && allowed.includes(s.id)) return s;
+  }
+  return undefined;
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string, message: string): void {
+  const body = JSON.stringify({ error: message });
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+export class Listener {
+  private readonly server: net.Server;
+  private readonly http: http.Server;
+  private readonly wss = new Map<string, WebSocketServer>();
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    readonly config: ListenerConfig,
+    private readonly factory: SessionFactory,
+    app: Express | undefined,
+    private readonly log: Logger,
+  ) {
+    this.http = http.createServer(config.web && app ? app : (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
+    });
+    for (const [path, ep] of config.websocket) {
+      this.wss.set(path, new WebSocketServer({
+        noServer: true,
+        maxPayload: ep.maxMessageSize,
+        perMessageDeflate: ep.compression === false ? false : ep.compression === true ? { threshold: 1024 } : ep.compression,
+        handleProtocols: (protocols) => pickSubprotocol([...protocols], ep.serializers)?.wsProtocol ?? false,
+      }));
+    }
+    this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    this.server = net.createServer((socket) => this.connection(socket));
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const key = this.config.websocket.has(path) ? path : '*';
+    const ep = this.config.websocket.get(key);
+    const wss = this.wss.get(key);
+    if (ep === undefined || wss === undefined) {
+      rejectUpgrade(socket, 404, 'Not Found', `no WebSocket endpoint at ${path}`);
+      return;
+    }
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').filter((p) => p.trim() !== '');
+    const serializer = pickSubprotocol(offered, ep.serializers);
+    if (serializer === undefined) {
+      const wanted = ep.serializers.map((s) => `wamp.2.${s}`).join(', ');
+      rejectUpgrade(socket, 400, 'Bad Request', `no supported WAMP subprotocol offered (supported: ${wanted})`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const transport = new WebSocketTransport(ws, serializer, req, this.config.id);
+      transport.attach(this.factory.openSession(transport, ep.auth));
+    });
+  }
+
+  private connection(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setNoDelay(true);
+    const raw = this.config.rawsocket;
+    const hasHttp = this.config.web || this.config.websocket.size > 0;
+    socket.once('data', (first: Buffer) => {
+      if (first[0] === RAWSOCKET_MAGIC && raw !== undefined) {
+        this.rawsocket(socket, first, raw);
+      } else if (hasHttp) {
+        // Hand the socket, first bytes included, to the HTTP server.
+        socket.pause();
+        socket.unshift(first);
+        this.http.emit('connection', socket);
+        process.nextTick(() => socket.resume());
+      } else {
+        // A RawSocket-only listener got something else: answer with the
+        // RawSocket "illegal" error and close.
+        socket.end(Buffer.from([RAWSOCKET_MAGIC, 0x00, 0, 0]));
+      }
+    });
+  }
+
+  private rawsocket(socket: net.Socket, first: Buffer, raw: RawSocketEndpointConfig): void {
+    let pending = first;
+    let transport: RawSocketTransport | undefined;
+    let sink: TransportSink | undefined;
+    const onData = (chunk: Buffer): void => {
+      if (transport !== undefined) { transport.push(chunk); return; }
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      if (pending.length < 4) return;
+      const opts = { serializers: raw.serializers, maxMessageSize: raw.maxMessageSize, listener: this.config.id };
+      const result = acceptHandshake(pending.subarray(0, 4), opts);
+      if ('error' in result) {
+        socket.end(Buffer.from([RAWSOCKET_MAGIC, (result.error & 0x0f) << 4, 0, 0]));
+        return;
+      }
+      const exp = lengthExponent(raw.maxMessageSize);
+      socket.write(Buffer.from([RAWSOCKET_MAGIC, (exp << 4) | result.serializer.rawsocketCode, 0, 0]));
+      transport = new RawSocketTransport(socket, result.serializer, result.clientMax, opts, () => sink!);
+      sink = this.factory.openSession(transport, raw.auth);
+      const rest = pending.subarray(4);
+      if (rest.length > 0) transport.push(Buffer.from(rest));
+    };
+    socket.on('data', onData);
+    // The peer closing its side (FIN) ends the session; close ours too.
+    socket.on('end', () => socket.end());
+    socket.on('close', () => sink?.transportClosed());
+    onData(Buffer.alloc(0));
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.config.port, this.config.host ?? '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.log.info({ listener: this.config.id, port: this.port, host: this.config.host ?? '127.0.0.1' }, 'listening');
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a !== null ? a.port : this.config.port;
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  /** Stop accepting; destroy what is still open after sessions said goodbye. */
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const s of this.sockets) s.destroy();
+      for (const w of this.wss.values()) w.close();
+    });
+  }
+}

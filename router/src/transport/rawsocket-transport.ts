@@ -1,0 +1,136 @@
+// WAMP RawSocket (spec §"RawSocket Transport"): a 4-byte handshake
+// (0x7F, max-length exponent and serializer, two reserved zero bytes), then
+// frames of a 4-byte header (3 bits type: 0 message, 1 PING, 2 PONG; 24 bits
+// length) and a payload.
+import type { Socket } from 'node:net';
+import { serializerByRawsocketCode, type Serializer, type SerializerId } from '../serializers/index.js';
+import type { Outgoing } from './outgoing.js';
+import type { Transport, TransportInfo, TransportSink } from './transport.js';
+import { peerOf } from './websocket-transport.js';
+
+export const RAWSOCKET_MAGIC = 0x7f;
+
+export const RawSocketError = {
+  illegal: 0,
+  serializerUnsupported: 1,
+  maxLengthUnacceptable: 2,
+  reservedBitsUsed: 3,
+  maxConnectionCount: 4,
+} as const;
+
+const FRAME_MESSAGE = 0;
+const FRAME_PING = 1;
+const FRAME_PONG = 2;
+
+/** The largest exponent n (length 2^(9+n)) not above `maxMessageSize`, capped at 15 (16 MiB). */
+export function lengthExponent(maxMessageSize: number): number {
+  let n = 0;
+  while (n < 15 && 2 ** (9 + n + 1) <= maxMessageSize) n++;
+  return n;
+}
+
+export interface RawSocketOptions {
+  serializers: readonly SerializerId[];
+  maxMessageSize: number;
+  listener: string;
+}
+
+/** Reacts to the client's 4 handshake bytes: a transport, or an error code to send. */
+export function acceptHandshake(hs: Buffer, opts: RawSocketOptions): { serializer: Serializer; clientMax: number } | { error: number } {
+  if (hs[0] !== RAWSOCKET_MAGIC) return { error: RawSocketError.illegal };
+  if (hs[2] !== 0 || hs[3] !== 0) return { error: RawSocketError.reservedBitsUsed };
+  const serializer = serializerByRawsocketCode(hs[1]! & 0x0f);
+  if (serializer === undefined || !opts.serializers.includes(serializer.id)) return { error: RawSocketError.serializerUnsupported };
+  return { serializer, clientMax: 2 ** (9 + (hs[1]! >> 4)) };
+}
+
+export class RawSocketTransport implements Transport {
+  readonly info: TransportInfo;
+  private buffer: Buffer = Buffer.alloc(0);
+  private closed = false;
+  private readonly ourMax: number;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly serializer: Serializer,
+    private readonly clientMax: number,
+    opts: RawSocketOptions,
+    private readonly sink: () => TransportSink,
+  ) {
+    this.ourMax = 2 ** (9 + lengthExponent(opts.maxMessageSize));
+    this.info = {
+      kind: 'rawsocket',
+      peer: peerOf(socket.remoteAddress, socket.remotePort),
+      serializer: serializer.id,
+      listener: opts.listener,
+    };
+  }
+
+  /** Feeds bytes that followed the handshake. */
+  push(chunk: Buffer): void {
+    if (this.closed) return;
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    while (this.buffer.length >= 4 && !this.closed) {
+      const header = this.buffer.readUInt32BE(0);
+      const type = (header >>> 24) & 0x07;
+      const reserved = (header >>> 27) & 0x1f;
+      const length = header & 0x00ffffff;
+      if (reserved !== 0 || type > FRAME_PONG) {
+        this.fail(`RawSocket frame with reserved bits or unknown type ${type}`);
+        return;
+      }
+      if (length > this.ourMax) {
+        this.fail(`RawSocket frame of ${length} bytes exceeds the negotiated maximum of ${this.ourMax} bytes`);
+        return;
+      }
+      if (this.buffer.length < 4 + length) return;
+      const payload = this.buffer.subarray(4, 4 + length);
+      this.buffer = this.buffer.subarray(4 + length);
+      if (type === FRAME_MESSAGE) {
+        this.sink().receive(this.serializer.binary ? Buffer.from(payload) : payload.toString('utf8'));
+      } else if (type === FRAME_PING) {
+        this.writeFrame(FRAME_PONG, payload);
+      }
+      // PONG: nothing to do; we don't send PINGs yet.
+    }
+  }
+
+  /** A framing error: the session ABORTs with the reason and closes us. */
+  private fail(reason: string): void {
+    this.sink().protocolViolation(reason);
+    this.close();
+  }
+
+  private writeFrame(type: number, payload: Buffer): void {
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(((type & 0x07) << 24) | payload.length, 0);
+    this.socket.cork();
+    this.socket.write(header);
+    this.socket.write(payload);
+    this.socket.uncork();
+  }
+
+  send(message: Outgoing): void {
+    if (this.closed) return;
+    const bytes = message.encoded(this.serializer);
+    if (bytes.length > this.clientMax) {
+      // The peer said it can't take this; dropping the connection is the only honest option.
+      this.closed = true;
+      this.socket.destroy();
+      return;
+    }
+    this.writeFrame(FRAME_MESSAGE, bytes);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.end();
+    // A peer that never reads must not keep the socket forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+}
