@@ -100,6 +100,7 @@ export class Session implements TransportSink {
   transportClosed(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.silenced = true;
     this.leaveRealm();
     this.host.sessionClosed(this);
   }
@@ -201,15 +202,19 @@ export class Session implements TransportSink {
 
   // ---- outbound ------------------------------------------------------------
 
+  /** Set once GOODBYE or ABORT went out: nothing may follow them on the wire. */
+  private silenced = false;
+
   send(message: RouterMessage): void {
-    if (this.state === 'closed') return;
+    if (this.silenced) return;
+    if (message.type === MessageType.GOODBYE || message.type === MessageType.ABORT) this.silenced = true;
     if (this.transport.deliverLocal) this.transport.deliverLocal(message);
     else this.transport.send(new Outgoing(message));
   }
 
   /** Sends a message shared with other sessions (its encodings are cached). */
   sendShared(out: Outgoing): void {
-    if (this.state === 'closed') return;
+    if (this.silenced) return;
     if (this.transport.deliverLocal) this.transport.deliverLocal(out.message);
     else this.transport.send(out);
   }
@@ -252,8 +257,9 @@ export class Session implements TransportSink {
 
   private closeTransport(): void {
     if (this.state === 'closed') return;
-    this.leaveRealm();
     this.state = 'closed';
+    this.silenced = true;
+    this.leaveRealm();
     this.transport.close(1000);
     this.host.sessionClosed(this);
   }
