@@ -59,14 +59,19 @@ export class UriIndex<T> {
     return node.item === undefined && node.children.size === 0;
   }
 
-  /** Every entry matching `uri`: exact, then prefixes (longest first), then wildcards. */
+  /**
+   * Every entry matching `uri`: exact, then prefixes (shortest first), then
+   * wildcards — the order Crossbar delivers events in, which clients'
+   * golden-output tests observe.
+   */
   matchAll(uri: string): T[] {
     const out: T[] = [];
     const e = this.exact.get(uri);
     if (e !== undefined) out.push(e);
     if (this.prefix.size > 0) {
-      for (const len of this.sortedPrefixLengths) {
-        if (len > uri.length) continue;
+      for (let i = this.sortedPrefixLengths.length - 1; i >= 0; i--) {
+        const len = this.sortedPrefixLengths[i]!;
+        if (len > uri.length) break;
         const p = this.prefix.get(len === uri.length ? uri : uri.slice(0, len));
         if (p !== undefined) out.push(p);
       }
