@@ -4,6 +4,7 @@ export const WampErrors = {
   invalidUri: 'wamp.error.invalid_uri',
   noSuchProcedure: 'wamp.error.no_such_procedure',
   procedureAlreadyExists: 'wamp.error.procedure_already_exists',
+  differentInvocationPolicy: 'wamp.error.procedure_exists_with_different_invocation_policy',
   noSuchRegistration: 'wamp.error.no_such_registration',
   noSuchSubscription: 'wamp.error.no_such_subscription',
   invalidArgument: 'wamp.error.invalid_argument',

@@ -48,13 +48,13 @@ export class LocalSession {
   private onAbort!: (e: Error) => void;
 
   /** @internal use Router.localSession() */
-  static open(attach: (deliver: (m: RouterMessage) => void, closed: () => void) => Session, realm: string, authid?: string): LocalSession {
+  static open(attach: (deliver: (m: RouterMessage) => void, closed: () => void) => Session, realm: string): LocalSession {
     const ls = new LocalSession();
     ls.welcomed = new Promise((resolve, reject) => { ls.onWelcome = resolve; ls.onAbort = reject; });
     ls.session = attach((m) => ls.receive(m), () => ls.rejectAll(new Error('session closed')));
     ls.send({
       type: MessageType.HELLO, realm,
-      details: { roles: { caller: {}, callee: { features: { progressive_call_results: true } }, publisher: {}, subscriber: {} }, ...(authid ? { authid } : {}) },
+      details: { roles: { caller: {}, callee: { features: { progressive_call_results: true } }, publisher: {}, subscriber: {} } },
     });
     return ls;
   }

@@ -103,8 +103,8 @@ export class Router implements SessionHost, SessionFactory {
     const authrole = opts.authrole ?? TRUSTED_ROLE;
     const ls = LocalSession.open((deliver, closed) => {
       const transport = new LocalTransport(deliver, closed);
-      return this.openSession(transport, { anonymous: { type: 'static', role: authrole } });
-    }, realm, opts.authid);
+      return this.openSession(transport, { anonymous: { type: 'static', role: authrole, authid: opts.authid } });
+    }, realm);
     await ls.ready();
     return ls;
   }

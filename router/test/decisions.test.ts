@@ -3,7 +3,7 @@
 import t from 'tap';
 import { UriIndex } from '../src/realm/uri-index.js';
 import { isValidPattern, isValidUri, wildcardMatches } from '../src/uri.js';
-import { authorize, type Permission } from '../src/auth/permissions.js';
+import { authorize, bestPermission, type Permission } from '../src/auth/permissions.js';
 import { compileReceiverFilter } from '../src/broker/receiver-filter.js';
 import { pickCallee } from '../src/dealer/invoke-policy.js';
 import { acceptHandshake, lengthExponent } from '../src/transport/rawsocket-transport.js';
@@ -77,6 +77,16 @@ t.test('permissions: exact beats longest prefix beats wildcard', async (t) => {
   t.equal(authorize(perms, 'other', 'subscribe').allow, true);
   t.equal(authorize([], 'x', 'call').allow, false, 'no rule, no access');
   t.equal(authorize([perm('x..y', 'wildcard', { publish: true })], 'x.1.y', 'publish').allow, true);
+});
+
+t.test('permissions and the dealer pick the same wildcard', async (t) => {
+  const patterns = ['a..c', 'a.b.', '.b.c', 'a..', '..c'];
+  const idx = new UriIndex<string>();
+  for (const p of patterns) idx.add(p, 'wildcard', p);
+  const perms = patterns.map((p) => perm(p, 'wildcard', { call: true }));
+  for (const uri of ['a.b.c', 'a.x.c', 'x.b.c', 'a.b.x', 'x.y.c']) {
+    t.equal(bestPermission(perms, uri)?.uri, idx.best(uri), uri);
+  }
 });
 
 t.test('receiver filter: white and black lists combine', async (t) => {

@@ -17,6 +17,8 @@ export interface Identity {
 export interface AnonymousAuth {
   type: 'static';
   role: string;
+  /** Fixed authid; otherwise a random one. A client's own HELLO.authid is never trusted. */
+  authid?: string;
 }
 
 /** Per transport/path: method name → its config (Crossbar's `auth` section). */
@@ -49,7 +51,9 @@ export function negotiateAuth(policy: AuthPolicy, hello: Hello, realm: Realm): A
 
   for (const method of methods) {
     if (method === 'anonymous' && policy.anonymous) {
-      const authid = typeof hello.details.authid === 'string' && hello.details.authid !== '' ? hello.details.authid : randomAuthid();
+      // Anonymous means unproven: a claimed authid could target another
+      // user's eligible_authid events or authid-scoped permissions.
+      const authid = policy.anonymous.authid ?? randomAuthid();
       return {
         identity: { authid, authrole: policy.anonymous.role, authmethod: 'anonymous', authprovider: 'static' },
       };

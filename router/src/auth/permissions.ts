@@ -20,22 +20,36 @@ export interface Decision {
 const DENY: Decision = { allow: false, disclose: false };
 
 /**
+ * Of two wildcard patterns matching the same URI, the one whose first
+ * differing component is concrete (not empty) is more specific. The dealer's
+ * wildcard trie (realm/uri-index.ts) picks by the same rule.
+ */
+export function moreSpecificWildcard(a: string, b: string): boolean {
+  const pa = a.split('.');
+  const pb = b.split('.');
+  for (let i = 0; i < pa.length; i++) {
+    const ea = pa[i] === '';
+    const eb = pb[i] === '';
+    if (ea !== eb) return !ea;
+  }
+  return false;
+}
+
+/**
  * The permission that governs `uri`: an exact rule wins, then the longest
- * matching prefix, then the wildcard rule with the most fixed components
- * (the order Crossbar's router uses).
+ * matching prefix, then the most specific matching wildcard (the order
+ * Crossbar's router uses).
  */
 export function bestPermission(perms: readonly Permission[], uri: string): Permission | undefined {
   let prefix: Permission | undefined;
   let wildcard: Permission | undefined;
-  let wildcardFixed = -1;
   for (const p of perms) {
     if (p.match === 'exact') {
       if (p.uri === uri) return p;
     } else if (p.match === 'prefix') {
       if (uri.startsWith(p.uri) && (prefix === undefined || p.uri.length > prefix.uri.length)) prefix = p;
     } else if (wildcardMatches(p.uri, uri)) {
-      const fixed = p.uri.split('.').filter((c) => c !== '').length;
-      if (fixed > wildcardFixed) { wildcard = p; wildcardFixed = fixed; }
+      if (wildcard === undefined || moreSpecificWildcard(p.uri, wildcard.uri)) wildcard = p;
     }
   }
   return prefix ?? wildcard;

@@ -15,6 +15,7 @@ import { randomId } from '../ids.js';
 import { WampErrors } from '../errors.js';
 import { isValidPattern, isValidUri, wildcardMatches } from '../uri.js';
 import { compileReceiverFilter, type ReceiverFilter } from './receiver-filter.js';
+import { copyPassthrough } from '../messages/validate.js';
 
 export interface Subscription {
   readonly id: number;
@@ -37,8 +38,6 @@ interface RetainedEvent extends PublicationData {
   publication: number;
   filter: ReceiverFilter | null;
 }
-
-const PASSTHROUGH_KEYS = ['enc_algo', 'enc_serializer', 'enc_key', 'ppt_scheme', 'ppt_serializer', 'ppt_cipher', 'ppt_keyid'];
 
 export class Broker {
   private readonly index = new UriIndex<Subscription>();
@@ -75,7 +74,7 @@ export class Broker {
       details.publisher_authid = session.authid;
       details.publisher_authrole = session.authrole;
     }
-    for (const k of PASSTHROUGH_KEYS) if (m.options[k] !== undefined) details[k] = m.options[k];
+    copyPassthrough(m.options, details);
     const data: PublicationData = { args: m.args, kwargs: m.kwargs, payload: m.payload, details };
     const filter = compileReceiverFilter(m.options);
     if (m.options.retain === true) this.retained.set(m.topic, { ...data, publication, filter });

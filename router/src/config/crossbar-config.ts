@@ -1,6 +1,8 @@
 // Reads a Crossbar.io node config (version 2) into our RouterConfig. A user's
 // existing `.crossbar/config.json` runs unchanged for the parts we support;
-// every key we don't support is named in one warning; a malformed value stops
+// keys we don't act on are named in one warning (down to transport options
+// and endpoints; role permissions' `cache` is accepted since we always cache
+// decisions); a malformed value stops
 // the start with the JSON path of the bad key.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -196,6 +198,35 @@ function rawEndpoint(p: { serializers?: string[]; options?: z.infer<typeof Trans
 
 const slash = (path: string): string => (path.startsWith('/') ? path : `/${path}`);
 
+const TRANSPORT_KEYS: Record<string, string[]> = {
+  websocket: ['type', 'id', 'endpoint', 'serializers', 'options', 'auth'],
+  rawsocket: ['type', 'id', 'endpoint', 'serializers', 'options', 'auth'],
+  universal: ['type', 'id', 'endpoint', 'rawsocket', 'websocket', 'web'],
+  web: ['type', 'id', 'endpoint', 'paths'],
+};
+
+/** Every `options` dict inside a transport, with its path. */
+function transportOptions(t: z.infer<typeof Transport>, at: string): [unknown, string][] {
+  const out: [unknown, string][] = [];
+  if (t.type === 'websocket' || t.type === 'rawsocket') out.push([t.options, `${at}.options`]);
+  if (t.type === 'universal') {
+    out.push([t.rawsocket?.options, `${at}.rawsocket.options`]);
+    for (const [path, p] of Object.entries(t.websocket ?? {})) out.push([p.options, `${at}.websocket.${path}.options`]);
+  }
+  if (t.type === 'web' && t.options !== undefined) out.push([t.options, `${at}.options`]);
+  return out;
+}
+
+/** We act on max_message_size and on compression on/off; everything else is named. */
+function checkOptions(options: unknown, at: string, warnings: string[]): void {
+  if (options === undefined) return;
+  unknownKeys(options, ['max_message_size', 'compression'], at, warnings);
+  const c = (options as { compression?: unknown }).compression;
+  if (typeof c === 'object' && c !== null) {
+    warnings.push(`${at}.compression (permessage-deflate parameters; ClawGate negotiates with its own defaults)`);
+  }
+}
+
 export interface LoadedConfig {
   config: RouterConfig;
   /** Keys present in the file that this router does not act on. */
@@ -234,7 +265,11 @@ export function fromCrossbar(raw: unknown): LoadedConfig {
     (worker.transports ?? []).forEach((t, ti) => {
       const tat = `${at}.transports[${ti}]`;
       const base = { id: t.id ?? `transport${listeners.length + 1}`, port: t.endpoint.port, host: t.endpoint.interface ?? t.endpoint.host ?? '0.0.0.0' };
-      if (t.endpoint.tls !== undefined) warnings.push(`${tat}.endpoint.tls`);
+      // Serving plaintext where the config asked for TLS would be worse than not starting.
+      if (t.endpoint.tls !== undefined) throw new ConfigError(`invalid config at ${tat}.endpoint.tls: TLS is not supported by this version of the router`);
+      unknownKeys(t.endpoint, ['type', 'port', 'interface', 'host'], `${tat}.endpoint`, warnings);
+      unknownKeys(t, TRANSPORT_KEYS[t.type], tat, warnings);
+      for (const [opts, at2] of transportOptions(t, tat)) checkOptions(opts, at2, warnings);
       switch (t.type) {
         case 'websocket':
           listeners.push({ ...base, web: false, websocket: new Map([['*', wsEndpoint(t, tat, warnings)]]) });

@@ -13,6 +13,7 @@ import { randomId } from '../ids.js';
 import { WampError, WampErrors } from '../errors.js';
 import { isValidPattern, isValidUri } from '../uri.js';
 import { pickCallee } from './invoke-policy.js';
+import { copyPassthrough } from '../messages/validate.js';
 
 export interface Registration {
   readonly id: number;
@@ -63,8 +64,12 @@ export class Dealer {
     let created = false;
     if (reg !== undefined) {
       if (reg.callees.includes(session)) { fail(WampErrors.procedureAlreadyExists, `this session already registered "${m.procedure}"`); return; }
-      if (reg.invoke === 'single' || invoke !== reg.invoke) {
-        fail(WampErrors.procedureAlreadyExists, `procedure "${m.procedure}" is already registered with invoke policy "${reg.invoke}"`);
+      if (invoke !== reg.invoke) {
+        fail(WampErrors.differentInvocationPolicy, `procedure "${m.procedure}" is already registered with invoke policy "${reg.invoke}", not "${invoke}"`);
+        return;
+      }
+      if (reg.invoke === 'single') {
+        fail(WampErrors.procedureAlreadyExists, `procedure "${m.procedure}" is already registered`);
         return;
       }
     } else {
@@ -141,6 +146,7 @@ export class Dealer {
     if (receiveProgress && callee.features.calleeProgressiveResults) details.receive_progress = true;
     const timeout = typeof m.options.timeout === 'number' ? m.options.timeout : 0;
     if (timeout > 0) details.timeout = timeout;
+    copyPassthrough(m.options, details);
     if (decision.disclose) {
       details.caller = caller.id;
       details.caller_authid = caller.authid;
@@ -180,17 +186,16 @@ export class Dealer {
     const pending = this.byCallee.get(callee)?.get(m.request);
     // A YIELD for a call that timed out or was canceled is dropped silently (spec).
     if (pending === undefined) return;
+    const details: Dict = copyPassthrough(m.options, {});
     if (m.options.progress === true) {
       if (pending.receiveProgress) {
-        pending.caller.send({
-          type: MessageType.RESULT, request: pending.callRequest, details: { progress: true },
-          args: m.args, kwargs: m.kwargs, payload: m.payload,
-        });
+        details.progress = true;
+        pending.caller.send({ type: MessageType.RESULT, request: pending.callRequest, details, args: m.args, kwargs: m.kwargs, payload: m.payload });
       }
       return;
     }
     this.finish(pending);
-    pending.caller.send({ type: MessageType.RESULT, request: pending.callRequest, details: {}, args: m.args, kwargs: m.kwargs, payload: m.payload });
+    pending.caller.send({ type: MessageType.RESULT, request: pending.callRequest, details, args: m.args, kwargs: m.kwargs, payload: m.payload });
   }
 
   invocationError(callee: Session, m: ErrorMessage): void {
@@ -199,7 +204,8 @@ export class Dealer {
     this.finish(pending);
     // The callee's error goes to the caller unchanged: URI, args, kwargs.
     pending.caller.send({
-      type: MessageType.ERROR, requestType: MessageType.CALL, request: pending.callRequest, details: {},
+      type: MessageType.ERROR, requestType: MessageType.CALL, request: pending.callRequest,
+      details: copyPassthrough(m.details, {}),
       error: m.error, args: m.args, kwargs: m.kwargs, payload: m.payload,
     });
   }

@@ -40,6 +40,9 @@ function payload(a: Arr, i: number, opts: Dict, kind: string): Payload {
   if (checkPassthrough(opts, kind)) {
     if (a.length !== i + 1) throw new ProtocolViolation(`${kind} in payload passthrough mode carries exactly one payload element`);
     const p = a[i];
+    // The spec's ppt form wraps the payload in the arguments list; autobahn's
+    // enc_algo form sends it bare. Either is forwarded exactly as it came.
+    if (Array.isArray(p)) return { args: p };
     if (!(p instanceof Uint8Array) && typeof p !== 'string') fail(`${kind} passthrough payload`, 'binary', p);
     return { payload: p };
   }

@@ -4,7 +4,7 @@
 import type { Dict } from './types.js';
 import {
   checkBoolOpt, checkForwardFor, checkIdListOpt, checkNonNegIntOpt, checkOneOfOpt,
-  checkStringListOpt, checkStringOpt, isId, fail,
+  checkStringListOpt, checkStringOpt, checkPassthrough, isId, fail,
 } from './validate.js';
 
 export const MATCH_POLICIES = ['exact', 'prefix', 'wildcard'] as const;
@@ -75,4 +75,5 @@ export function checkEventDetails(d: Dict): void {
   checkStringOpt(d, 'transaction_hash', w);
   checkBoolOpt(d, 'x_acknowledged_delivery', w);
   checkForwardFor(d, w);
+  checkPassthrough(d, w);
 }

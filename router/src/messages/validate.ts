@@ -67,7 +67,17 @@ export function checkForwardFor(opts: Dict, where: string): void {
   if (!ok) fail(`${where} option "forward_for"`, 'a list of {session, authid, authrole}', v);
 }
 
-const KNOWN_ENC_ALGOS = ['cryptobox', 'mqtt', 'xbr'];
+// `wamp` is the spec's end-to-end encryption scheme; `null` marks an unencrypted opaque payload.
+const KNOWN_ENC_ALGOS = ['cryptobox', 'mqtt', 'xbr', 'wamp', 'null'];
+
+/** Options/Details keys that describe a passthrough payload; the router forwards them with it. */
+export const PASSTHROUGH_KEYS = ['enc_algo', 'enc_serializer', 'enc_key', 'ppt_scheme', 'ppt_serializer', 'ppt_cipher', 'ppt_keyid'] as const;
+
+/** Copies the passthrough keys of `from` into `to` (present only when the payload is opaque). */
+export function copyPassthrough(from: Dict, to: Dict): Dict {
+  for (const k of PASSTHROUGH_KEYS) if (from[k] !== undefined) to[k] = from[k];
+  return to;
+}
 
 /** Payload passthrough mode (spec §14.7): enc_algo/ppt_scheme say the payload is opaque. */
 export function checkPassthrough(opts: Dict, where: string): boolean {

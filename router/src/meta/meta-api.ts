@@ -95,6 +95,7 @@ export class MetaApi {
       'wamp.session.add_testament': (caller, args, kwargs) => {
         const topic = arg(args, 0, 'topic', isString);
         if (!isValidUri(topic, realm.uriCheck)) throw new WampError(WampErrors.invalidUri, [`invalid testament topic "${topic}"`]);
+        if (topic.startsWith('wamp.')) throw new WampError(WampErrors.invalidUri, [`topic "${topic}" is reserved for the router`]);
         if (!realm.authorize(caller, topic, 'publish').allow) {
           throw new WampError(WampErrors.notAuthorized, [`session is not authorized to publish to topic "${topic}"`]);
         }

@@ -18,7 +18,11 @@ export interface RealmConfig {
   uriCheck?: UriCheck;
 }
 
-/** In-process sessions of the embedding application get this role unless the config defines it. */
+/**
+ * In-process sessions of the embedding application get this role unless the
+ * config defines it. The implicit role exists only for in-process sessions:
+ * a remote client mapped to `trusted` gets the config's role or none.
+ */
 export const TRUSTED_ROLE = 'trusted';
 
 const ALLOW_ALL: Permission = {
@@ -37,19 +41,25 @@ export class Realm {
   readonly testaments = new Testaments();
   private readonly roles = new Map<string, Role>();
   private readonly welcomeRoles = routerRoles();
+  private readonly implicitTrusted = new Role(TRUSTED_ROLE, [ALLOW_ALL]);
 
   constructor(config: RealmConfig, private readonly log: Logger) {
     this.name = config.name;
     this.uriCheck = config.uriCheck ?? 'loose';
     for (const r of config.roles) this.roles.set(r.name, new Role(r.name, r.permissions));
-    if (!this.roles.has(TRUSTED_ROLE)) this.roles.set(TRUSTED_ROLE, new Role(TRUSTED_ROLE, [ALLOW_ALL]));
     this.broker = new Broker(this);
     this.dealer = new Dealer(this);
     this.meta = new MetaApi(this);
   }
 
-  hasRole(name: string): boolean {
-    return this.roles.has(name);
+  private roleOf(session: Session): Role | undefined {
+    const role = this.roles.get(session.authrole);
+    if (role !== undefined) return role;
+    return session.authrole === TRUSTED_ROLE && session.transport.info.kind === 'local' ? this.implicitTrusted : undefined;
+  }
+
+  hasRole(session: Session, name: string): boolean {
+    return this.roles.has(name) || (name === TRUSTED_ROLE && session.transport.info.kind === 'local');
   }
 
   routerRoles(): Dict {
@@ -57,7 +67,7 @@ export class Realm {
   }
 
   authorize(session: Session, uri: string, action: Action): Decision {
-    const role = this.roles.get(session.authrole);
+    const role = this.roleOf(session);
     return role === undefined ? { allow: false, disclose: false } : role.authorize(uri, action);
   }
 

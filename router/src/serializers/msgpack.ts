@@ -1,11 +1,16 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { Serializer } from './serializer.js';
+import { largeIntsToBigInt } from './int64.js';
 
-// BigInts (from CBOR peers) are written as 64-bit integers; reading keeps
-// numbers (ids never exceed 2^53).
 // Reused instances: @msgpack/msgpack keeps an internal buffer per encoder,
 // which is what makes it fast. Node is single-threaded, so sharing is safe.
-const encoder = new Encoder({ ignoreUndefined: true, useBigInt64: true });
+// The plain encoder writes integers up to 2^53 as MessagePack integers (uint64
+// where needed) but refuses BigInt; the BigInt-capable one writes BigInts as
+// int64/uint64 but large numbers as float64. So messages carrying a BigInt
+// (relayed from a CBOR peer, say) take the second encoder with every large
+// integer turned into a BigInt first. Reading keeps numbers: ids never exceed 2^53.
+const encoder = new Encoder({ ignoreUndefined: true });
+const bigIntEncoder = new Encoder({ ignoreUndefined: true, useBigInt64: true });
 const decoder = new Decoder();
 
 export const msgpackSerializer: Serializer = {
@@ -14,7 +19,12 @@ export const msgpackSerializer: Serializer = {
   rawsocketCode: 2,
   binary: true,
   encode(message) {
-    return encoder.encode(message);
+    try {
+      return encoder.encode(message);
+    } catch (e) {
+      if (!String((e as Error).message).includes('BigInt')) throw e;
+      return bigIntEncoder.encode(largeIntsToBigInt(message));
+    }
   },
   decode(data) {
     if (typeof data === 'string') throw new Error('MessagePack arrives in binary frames, got a text frame');

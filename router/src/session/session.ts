@@ -136,7 +136,7 @@ export class Session implements TransportSink {
   }
 
   private establish(realm: Realm, identity: Identity): void {
-    if (!realm.hasRole(identity.authrole)) {
+    if (!realm.hasRole(this, identity.authrole)) {
       this.abort(WampErrors.noSuchRole, `role "${identity.authrole}" does not exist on realm "${realm.name}"`);
       return;
     }
@@ -196,7 +196,8 @@ export class Session implements TransportSink {
   }
 
   private handleClosing(m: WampMessage): void {
-    // We sent GOODBYE; the peer's GOODBYE (or anything else) ends it.
+    // We sent GOODBYE; the peer's GOODBYE (or ABORT) ends it. Anything else
+    // still in flight from before our GOODBYE is dropped.
     if (m.type === MessageType.GOODBYE || m.type === MessageType.ABORT) this.closeTransport();
   }
 

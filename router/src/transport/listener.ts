@@ -142,6 +142,7 @@ export class Listener {
       const opts = { serializers: raw.serializers, maxMessageSize: raw.maxMessageSize, listener: this.config.id };
       const result = acceptHandshake(pending.subarray(0, 4), opts);
       if ('error' in result) {
+        socket.off('data', onData);
         socket.end(Buffer.from([RAWSOCKET_MAGIC, (result.error & 0x0f) << 4, 0, 0]));
         return;
       }

@@ -57,7 +57,8 @@ export class RawSocketTransport implements Transport {
     opts: RawSocketOptions,
     private readonly sink: () => TransportSink,
   ) {
-    this.ourMax = 2 ** (9 + lengthExponent(opts.maxMessageSize));
+    // We announce a power of two but enforce what was configured.
+    this.ourMax = Math.min(2 ** (9 + lengthExponent(opts.maxMessageSize)), opts.maxMessageSize);
     this.info = {
       kind: 'rawsocket',
       peer: peerOf(socket.remoteAddress, socket.remotePort),
