@@ -241,6 +241,8 @@ export function fromCrossbar(raw: unknown): LoadedConfig {
   if (node.controller !== undefined) warnings.push('controller');
   const realms: RealmConfig[] = [];
   const listeners: ListenerConfig[] = [];
+  // port -> JSON path of the transport that took it, to name both in the error
+  const portAt = new Map<number, string>();
   let routers = 0;
   node.workers.forEach((w, wi) => {
     const at = `workers[${wi}]`;
@@ -268,6 +270,9 @@ export function fromCrossbar(raw: unknown): LoadedConfig {
       // Serving plaintext where the config asked for TLS would be worse than not starting.
       if (t.endpoint.tls !== undefined) throw new ConfigError(`invalid config at ${tat}.endpoint.tls: TLS is not supported by this version of the router`);
       unknownKeys(t.endpoint, ['type', 'port', 'interface', 'host'], `${tat}.endpoint`, warnings);
+      const first = t.endpoint.port === 0 ? undefined : portAt.get(t.endpoint.port);
+      if (first !== undefined) throw new ConfigError(`invalid config at ${tat}.endpoint.port: port ${t.endpoint.port} is already used by ${first}`);
+      portAt.set(t.endpoint.port, tat);
       unknownKeys(t, TRANSPORT_KEYS[t.type], tat, warnings);
       for (const [opts, at2] of transportOptions(t, tat)) checkOptions(opts, at2, warnings);
       switch (t.type) {
@@ -300,11 +305,6 @@ export function fromCrossbar(raw: unknown): LoadedConfig {
     });
   });
   if (routers === 0) throw new ConfigError('invalid config at workers: no worker of type "router"');
-  const ports = new Set<number>();
-  for (const l of listeners) {
-    if (l.port !== 0 && ports.has(l.port)) throw new ConfigError(`invalid config: two transports listen on port ${l.port}`);
-    ports.add(l.port);
-  }
   return { config: { realms, listeners }, unsupported: warnings };
 }
 

@@ -15,6 +15,9 @@ import { isValidPattern, isValidUri } from '../uri.js';
 import { pickCallee } from './invoke-policy.js';
 import { copyPassthrough } from '../messages/validate.js';
 
+/** The longest delay setTimeout honours; longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface Registration {
   readonly id: number;
   readonly uri: string;
@@ -161,9 +164,7 @@ export class Dealer {
     let theirs = this.byCallee.get(callee);
     if (theirs === undefined) { theirs = new Map(); this.byCallee.set(callee, theirs); }
     theirs.set(pending.invocationRequest, pending);
-    if (timeout > 0) {
-      pending.timer = setTimeout(() => this.timedOut(pending, timeout), timeout);
-    }
+    if (timeout > 0) this.armTimeout(pending, timeout, Date.now() + timeout);
     callee.send({
       type: MessageType.INVOCATION, request: pending.invocationRequest, registration: reg.id, details,
       args: m.args, kwargs: m.kwargs, payload: m.payload,
@@ -227,6 +228,14 @@ export class Dealer {
       pending.callee.send({ type: MessageType.INTERRUPT, request: pending.invocationRequest, options: { mode } });
     }
     caller.sendError(MessageType.CALL, pending.callRequest, WampErrors.canceled, [`call canceled by the caller (mode ${mode})`]);
+  }
+
+  // Node fires timers longer than 2^31-1 ms after 1 ms, so long timeouts are
+  // armed in steps against an absolute deadline.
+  private armTimeout(pending: PendingCall, timeout: number, deadline: number): void {
+    const left = deadline - Date.now();
+    if (left <= 0) { this.timedOut(pending, timeout); return; }
+    pending.timer = setTimeout(() => this.armTimeout(pending, timeout, deadline), Math.min(left, MAX_TIMER_MS));
   }
 
   private timedOut(pending: PendingCall, timeout: number): void {

@@ -80,7 +80,8 @@ export class MetaApi {
       'wamp.session.get': (_c, args) => session(arg(args, 0, 'session', isNumber)).details(),
       'wamp.session.kill': (caller, args, kwargs) => {
         const target = session(arg(args, 0, 'session', isNumber));
-        if (target === caller) throw new WampError(WampErrors.invalidArgument, ['a session cannot kill itself; send GOODBYE']);
+        // The spec answers a kill of the caller's own session with no_such_session.
+        if (target === caller) throw new WampError(WampErrors.noSuchSession, ['a session cannot kill itself; send GOODBYE']);
         kill(caller, [target], kwargs);
         return undefined;
       },

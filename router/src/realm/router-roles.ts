@@ -13,7 +13,7 @@ export function routerRoles(): Dict {
         event_retention: true,
         session_meta_api: true,
         subscription_meta_api: true,
-        payload_passthrough_mode: true,
+        payload_passthru_mode: true,
       },
     },
     dealer: {
@@ -27,7 +27,7 @@ export function routerRoles(): Dict {
         session_meta_api: true,
         registration_meta_api: true,
         testament_meta_api: true,
-        payload_passthrough_mode: true,
+        payload_passthru_mode: true,
       },
     },
   };

@@ -1,4 +1,4 @@
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
 import type { Serializer } from './serializer.js';
 import { largeIntsToBigInt } from './int64.js';
 
@@ -11,7 +11,12 @@ import { largeIntsToBigInt } from './int64.js';
 // integer turned into a BigInt first. Reading keeps numbers: ids never exceed 2^53.
 const encoder = new Encoder({ ignoreUndefined: true });
 const bigIntEncoder = new Encoder({ ignoreUndefined: true, useBigInt64: true });
-const decoder = new Decoder();
+// msgpackr (wampy's MessagePack library, among others) writes JavaScript
+// `undefined` as fixext 1 of type 0 (`d4 00 00`). Reading that as undefined
+// lets such clients put `undefined` in options without a protocol violation.
+const extensionCodec = new ExtensionCodec();
+extensionCodec.register({ type: 0, encode: () => null, decode: () => undefined });
+const decoder = new Decoder({ extensionCodec });
 
 export const msgpackSerializer: Serializer = {
   id: 'msgpack',

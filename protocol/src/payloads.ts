@@ -1,0 +1,121 @@
+// Payload schemas of the claw protocol (WAMP args[0] objects). Receivers
+// validate with these at the edge and work with the inferred types inside.
+// Objects are passthrough: a newer peer may add fields, never remove them.
+import { z } from 'zod';
+import { isUriComponent } from './uris.js';
+import { isValidName } from './defaults.js';
+
+const Id = z.string().refine(isUriComponent, 'must be 1–64 of [0-9a-z_-]');
+const Millis = z.number().int().nonnegative();
+
+/** What a claw node says about itself on claw.machine.<id>.status (retained). */
+export const MachineStatusState = z.enum(['ready', 'controlled', 'offline', 'maintenance']);
+export type MachineStatusState = z.infer<typeof MachineStatusState>;
+
+/** The state the lobby shows: the node's status, or `paused` when an operator paused the queue. */
+export const MachineState = z.enum(['ready', 'controlled', 'offline', 'maintenance', 'paused']);
+export type MachineState = z.infer<typeof MachineState>;
+
+export const TurnResult = z.enum(['win', 'lose', 'timeout', 'abandoned', 'skipped']);
+export type TurnResult = z.infer<typeof TurnResult>;
+
+export const Direction = z.enum(['up', 'down', 'left', 'right']);
+export type Direction = z.infer<typeof Direction>;
+
+export const Command = z.enum(['upOn', 'upOff', 'downOn', 'downOff', 'leftOn', 'leftOff', 'rightOn', 'rightOff', 'drop']);
+export type Command = z.infer<typeof Command>;
+
+export const OUTPUTS = ['up', 'down', 'left', 'right', 'drop', 'coin'] as const;
+export type OutputName = (typeof OUTPUTS)[number];
+export const INPUTS = ['prize'] as const;
+export type InputName = (typeof INPUTS)[number];
+
+export const StatusPayload = z.object({
+  state: MachineStatusState,
+  /** Display name of the player in control, when `controlled`. */
+  player: z.string().optional(),
+  /** ms since the epoch when this state began. */
+  since: Millis,
+}).passthrough();
+export type StatusPayload = z.infer<typeof StatusPayload>;
+
+export const ControlPayload = z.object({ command: Command }).passthrough();
+export type ControlPayload = z.infer<typeof ControlPayload>;
+
+const Levels = <K extends readonly string[]>(keys: K) =>
+  z.object(Object.fromEntries(keys.map((k) => [k, z.boolean()])) as { [P in K[number]]: z.ZodBoolean });
+
+export const LinesPayload = z.object({
+  outputs: Levels(OUTPUTS),
+  inputs: Levels(INPUTS),
+  /**
+   * Extension: where the claw is, 0..1 across the box, when the node knows
+   * (the simulated machine does), so spectators can draw it.
+   */
+  claw: z.object({ x: z.number(), y: z.number(), z: z.number(), holding: z.boolean() }).optional(),
+}).passthrough();
+export type LinesPayload = z.infer<typeof LinesPayload>;
+
+export const EventPayload = z.object({
+  type: z.enum(['turn_started', 'turn_ended']),
+  machine: Id,
+  /** The player's display name. */
+  player: z.string(),
+  result: TurnResult.optional(),
+  at: Millis,
+}).passthrough();
+export type EventPayload = z.infer<typeof EventPayload>;
+
+export const StartTurnArgs = z.object({
+  player: Id,
+  moveSeconds: z.number().positive().max(600),
+  /** Extension: the display name, for the node's status and events. */
+  name: z.string().optional(),
+}).passthrough();
+export type StartTurnArgs = z.infer<typeof StartTurnArgs>;
+
+export const StartTurnResult = z.object({ topic: z.string(), endsAt: Millis }).passthrough();
+export type StartTurnResult = z.infer<typeof StartTurnResult>;
+
+export const EndTurnArgs = z.object({ reason: TurnResult.or(z.string()) }).passthrough();
+export type EndTurnArgs = z.infer<typeof EndTurnArgs>;
+
+export const QueueSnapshot = z.object({
+  machine: Id,
+  state: MachineState,
+  current: z.object({ name: z.string(), endsAt: Millis.nullable() }).nullable(),
+  waiting: z.array(z.object({ name: z.string(), position: z.number().int().nonnegative() })),
+}).passthrough();
+export type QueueSnapshot = z.infer<typeof QueueSnapshot>;
+
+export const MachineSummary = z.object({
+  machine: Id,
+  state: MachineState,
+  queueLength: z.number().int().nonnegative(),
+  spectators: z.number().int().nonnegative(),
+}).passthrough();
+export type MachineSummary = z.infer<typeof MachineSummary>;
+
+export const SlotResult = z.object({
+  machine: Id,
+  position: z.number().int().nonnegative(),
+  queueLength: z.number().int().nonnegative(),
+  etaSeconds: z.number().nonnegative(),
+}).passthrough();
+export type SlotResult = z.infer<typeof SlotResult>;
+
+/** Messages on claw.player.<authid>. `type` is always present (the contract's control messages carry type `control`). */
+export const PlayerMessage = z.union([
+  z.object({ type: z.literal('position'), machine: Id, position: z.number().int().nonnegative(), etaSeconds: z.number().nonnegative() }).passthrough(),
+  z.object({ type: z.literal('get_ready'), machine: Id, deadline: Millis }).passthrough(),
+  z.object({ type: z.literal('control'), control: z.literal(true), machine: Id, topic: z.string(), endsAt: Millis }).passthrough(),
+  z.object({ type: z.literal('control'), control: z.literal(false), machine: Id, result: TurnResult }).passthrough(),
+  z.object({ type: z.literal('removed'), machine: Id, reason: z.enum(['left', 'kicked', 'timeout', 'grace_expired']) }).passthrough(),
+]);
+export type PlayerMessage = z.infer<typeof PlayerMessage>;
+
+/** POST /api/session request and answer. */
+export const SessionRequest = z.object({ name: z.string().refine(isValidName, '1–24 printable characters') });
+export type SessionRequest = z.infer<typeof SessionRequest>;
+export const SessionAnswer = z.object({ authid: Id, ticket: z.string(), expiresAt: Millis, name: z.string() });
+export type SessionAnswer = z.infer<typeof SessionAnswer>;

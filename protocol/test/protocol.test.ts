@@ -1,0 +1,49 @@
+// The protocol module's decisions: which ids and names are legal, how machine
+// URIs are built and parsed, and that payload schemas accept the contract's
+// examples and refuse what breaks it.
+import t from 'tap';
+import {
+  isUriComponent, isValidName, machineUris, machineOf, playerTopic, PlayerMessage, ControlPayload,
+  LinesPayload, StatusPayload, QueueSnapshot, SessionRequest, Procedures, ClawErrors,
+} from '../src/index.js';
+
+t.test('ids are strict URI components', async (t) => {
+  for (const ok of ['claw-1', 'p_abc123', '0', 'a'.repeat(64)]) t.ok(isUriComponent(ok), ok);
+  for (const bad of ['', 'Claw1', 'a.b', 'a b', 'a#', 'ü', 'a'.repeat(65)]) t.notOk(isUriComponent(bad), JSON.stringify(bad));
+});
+
+t.test('display names', async (t) => {
+  for (const ok of ['Ann', 'Zoë 🙂', 'x'.repeat(24)]) t.ok(isValidName(ok), ok);
+  for (const bad of ['', '   ', 'x'.repeat(25), 'a\nb', 'a\u0000', 'a\u202Eb', 42, null]) t.notOk(isValidName(bad), JSON.stringify(bad));
+  t.notOk(SessionRequest.safeParse({ name: '' }).success);
+});
+
+t.test('machine URIs round-trip', async (t) => {
+  const u = machineUris('claw-1');
+  t.equal(u.startTurn, 'claw.machine.claw-1.start_turn');
+  t.equal(u.control('p_1'), 'claw.machine.claw-1.control.p_1');
+  t.ok(u.control('p_1').startsWith(u.controlPrefix));
+  t.equal(machineOf(u.startTurn, 'start_turn'), 'claw-1');
+  t.equal(machineOf(u.status), 'claw-1');
+  t.equal(machineOf(u.status, 'start_turn'), undefined);
+  t.equal(machineOf('claw.machine..status'), undefined);
+  t.equal(machineOf('claw.player.x'), undefined);
+  t.equal(playerTopic('p_1'), 'claw.player.p_1');
+  t.equal(Procedures.requestSlot, 'claw.queue.request_slot');
+  t.equal(ClawErrors.queueFull, 'claw.error.queue_full');
+});
+
+t.test('payload schemas', async (t) => {
+  t.ok(ControlPayload.safeParse({ command: 'upOn' }).success);
+  t.notOk(ControlPayload.safeParse({ command: 'upup' }).success);
+  t.ok(StatusPayload.safeParse({ state: 'ready', since: 1 }).success);
+  t.notOk(StatusPayload.safeParse({ state: 'broken', since: 1 }).success);
+  const levels = { up: false, down: false, left: true, right: false, drop: false, coin: false };
+  t.ok(LinesPayload.safeParse({ outputs: levels, inputs: { prize: false } }).success);
+  t.notOk(LinesPayload.safeParse({ outputs: { up: true }, inputs: { prize: false } }).success, 'all outputs required');
+  t.ok(QueueSnapshot.safeParse({ machine: 'claw-1', state: 'ready', current: null, waiting: [{ name: 'Ann', position: 0 }] }).success);
+  t.ok(PlayerMessage.safeParse({ type: 'control', control: true, machine: 'claw-1', topic: 't', endsAt: 5 }).success);
+  t.ok(PlayerMessage.safeParse({ type: 'control', control: false, machine: 'claw-1', result: 'win' }).success);
+  t.notOk(PlayerMessage.safeParse({ type: 'control', control: false, machine: 'claw-1', result: 'maybe' }).success);
+  t.ok(PlayerMessage.safeParse({ type: 'position', machine: 'claw-1', position: 2, etaSeconds: 60 }).success);
+});

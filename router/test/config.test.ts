@@ -1,0 +1,403 @@
+// Crossbar.io config conversion: fromCrossbar() and loadConfigFile() as pure
+// functions (files go to a temp dir).
+import t from 'tap';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { fromCrossbar, loadConfigFile, ConfigError, devConfig } from '../src/index.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../src/config/crossbar-config.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clawgate-config-test-'));
+t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+function write(name: string, text: string): string {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+const allowAll = { call: true, register: true, publish: true, subscribe: true };
+
+/**
+ * autobahn-js's `.crossbar/config.json` (universal transport on 8080 with
+ * RawSocket, WebSocket paths `ws` and `auth_ws`, a static web path), with a
+ * plain WebSocket transport on 8090 and a container worker added.
+ */
+function autobahnConfig(): Record<string, unknown> {
+  return {
+    version: 2,
+    workers: [
+      {
+        type: 'router',
+        realms: [{
+          name: 'realm1',
+          roles: [
+            { name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: allowAll, disclose: { caller: false, publisher: false }, cache: true }] },
+            { name: 'authenticated', permissions: [{ uri: '', match: 'prefix', allow: allowAll, disclose: { caller: false, publisher: false }, cache: true }] },
+          ],
+        }],
+        transports: [
+          {
+            type: 'universal',
+            endpoint: { type: 'tcp', port: 8080 },
+            rawsocket: { serializers: ['cbor', 'msgpack', 'ubjson', 'json'] },
+            websocket: {
+              ws: {
+                type: 'websocket',
+                serializers: ['cbor', 'msgpack', 'ubjson', 'json'],
+                options: {
+                  compression: {
+                    deflate: { request_no_context_takeover: false, request_max_window_bits: 13, no_context_takeover: false, max_window_bits: 13, memory_level: 5 },
+                  },
+                },
+              },
+              auth_ws: {
+                type: 'websocket',
+                auth: {
+                  wampcra: { type: 'static', users: { username: { secret: 'p4ssw0rd', role: 'authenticated' } } },
+                  anonymous: { type: 'static', role: 'anonymous' },
+                },
+              },
+            },
+            web: {
+              paths: {
+                '/': { type: 'static', directory: '.', options: { enable_directory_listing: true, mime_types: { '.md': 'text/plain', '.py': 'text/plain' } } },
+              },
+            },
+          },
+          {
+            type: 'websocket',
+            endpoint: { type: 'tcp', port: 8090 },
+          },
+        ],
+      },
+      {
+        type: 'container',
+        options: { pythonpath: ['..'] },
+        components: [{ type: 'class', classname: 'hello.hello.AppSession', realm: 'realm1', transport: { type: 'websocket', endpoint: { type: 'tcp', host: '127.0.0.1', port: 8080 }, url: 'ws://127.0.0.1:8080/ws' } }],
+      },
+    ],
+  };
+}
+
+/** The ConfigError fromCrossbar throws for `raw`, or what else happened. */
+function configError(raw: unknown): ConfigError | string {
+  try {
+    fromCrossbar(raw);
+    return 'no error thrown';
+  } catch (e) {
+    return e instanceof ConfigError ? e : `threw ${String(e)}`;
+  }
+}
+
+/** A deep copy of autobahnConfig() with `edit` applied. */
+function edited(edit: (c: any) => void): unknown { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const c = JSON.parse(JSON.stringify(autobahnConfig())) as unknown; // no shared sub-objects
+  edit(c);
+  return c;
+}
+
+t.test("autobahn-js's Crossbar config converts", async (t) => {
+  const { config, unsupported } = fromCrossbar(autobahnConfig());
+
+  t.equal(config.realms.length, 1);
+  const realm = config.realms[0]!;
+  t.equal(realm.name, 'realm1');
+  t.equal(realm.uriCheck, 'loose');
+  t.same(realm.roles.map((r) => r.name), ['anonymous', 'authenticated']);
+  t.same(realm.roles[0]!.permissions, [{
+    uri: '', match: 'prefix',
+    allow: { call: true, register: true, publish: true, subscribe: true },
+    disclose: { caller: false, publisher: false },
+  }], 'permission converted; `cache` dropped');
+
+  t.equal(config.listeners.length, 2, 'two listeners: universal 8080 and websocket 8090');
+  const [universal, plain] = config.listeners;
+  t.equal(universal!.port, 8080);
+  t.equal(universal!.host, '0.0.0.0', 'no interface: all IPv4 interfaces');
+  t.equal(universal!.id, 'transport1', 'default id');
+  t.equal(universal!.web, true, 'universal serves HTTP');
+  t.same([...universal!.websocket.keys()].sort(), ['/auth_ws', '/ws'], 'paths get a leading slash; the static path is not a WebSocket endpoint');
+  const ws = universal!.websocket.get('/ws')!;
+  t.same(ws.serializers, ['cbor', 'msgpack', 'json'], 'ubjson dropped, order kept');
+  t.equal(ws.compression, true, "Crossbar's deflate object enables compression");
+  t.equal(ws.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE);
+  t.same(ws.auth, { anonymous: { type: 'static', role: 'anonymous' } }, 'no auth section: anonymous as role anonymous');
+  const authWs = universal!.websocket.get('/auth_ws')!;
+  t.same(authWs.auth, { anonymous: { type: 'static', role: 'anonymous' } }, 'wampcra dropped, anonymous kept');
+  t.same(authWs.serializers, ['json', 'msgpack', 'cbor'], 'default: all three serializers');
+  t.ok(universal!.rawsocket, 'rawsocket block');
+  t.same(universal!.rawsocket!.serializers, ['cbor', 'msgpack', 'json']);
+
+  t.equal(plain!.port, 8090);
+  t.equal(plain!.id, 'transport2');
+  t.equal(plain!.web, false, 'a websocket transport serves no HTTP');
+  t.same([...plain!.websocket.keys()], ['*'], 'a websocket transport accepts any path');
+  t.equal(plain!.rawsocket, undefined);
+
+  const has = (re: RegExp): boolean => unsupported.some((u) => re.test(u));
+  t.ok(has(/^workers\[1\].*container/), `the container worker is listed: ${JSON.stringify(unsupported)}`);
+  t.ok(has(/^workers\[0\]\.transports\[0\]\.web\.paths\.\/.*static/), 'the static web path is listed');
+  t.ok(has(/^workers\[0\]\.transports\[0\]\.websocket\.auth_ws\.auth\.wampcra.*wampcra/), 'the wampcra auth method is listed');
+  t.ok(has(/ubjson/), 'the ubjson serializer is listed');
+  t.notOk(has(/cache/), 'permission `cache` is accepted silently');
+  t.notOk(has(/anonymous/), 'anonymous auth is supported');
+  t.notOk(unsupported.some((u) => u.startsWith('workers[1].')), 'nothing inside the skipped container worker is listed separately');
+});
+
+t.test('the same config as a YAML file (and JSON file) loads the same', async (t) => {
+  const fromObject = fromCrossbar(autobahnConfig());
+  const yamlFile = write('config.yaml', toYaml(autobahnConfig()));
+  const ymlFile = write('config.yml', toYaml(autobahnConfig()));
+  const jsonFile = write('config.json', JSON.stringify(autobahnConfig(), null, 2));
+  for (const file of [yamlFile, ymlFile, jsonFile]) {
+    const loaded = loadConfigFile(file);
+    t.same(loaded.config, fromObject.config, path.basename(file));
+    t.same(loaded.unsupported, fromObject.unsupported, `${path.basename(file)}: same warnings`);
+  }
+  // hand-written YAML with comments and anchors
+  const handYaml = write('hand.yaml', [
+    '# a Crossbar node config in YAML',
+    'version: 2',
+    'workers:',
+    '  - type: router',
+    '    realms:',
+    '      - name: realm1',
+    '        roles:',
+    '          - name: anonymous',
+    '            permissions:',
+    '              - uri: ""',
+    '                match: prefix',
+    '                allow: &all {call: true, register: true, publish: true, subscribe: true}',
+    '              - uri: "com.private."',
+    '                match: prefix',
+    '                allow: {call: false}',
+    '    transports:',
+    '      - type: websocket',
+    '        id: yamlws',
+    '        endpoint: {type: tcp, port: 9123, interface: 127.0.0.1}',
+    '        serializers: [json]',
+    '',
+  ].join('\n'));
+  const hand = loadConfigFile(handYaml);
+  t.same(hand.unsupported, []);
+  t.equal(hand.config.listeners[0]!.id, 'yamlws');
+  t.equal(hand.config.listeners[0]!.host, '127.0.0.1');
+  t.same(hand.config.listeners[0]!.websocket.get('*')!.serializers, ['json']);
+  t.same(hand.config.realms[0]!.roles[0]!.permissions[1], {
+    uri: 'com.private.', match: 'prefix',
+    allow: { call: false, register: false, publish: false, subscribe: false },
+    disclose: { caller: false, publisher: false },
+  }, 'allow flags default to false');
+});
+
+t.test('malformed configs: ConfigError naming the JSON path', async (t) => {
+  const expectConfigError = (raw: unknown, pathText: string | RegExp, what: string): void => {
+    const err = configError(raw);
+    if (typeof err === 'string') { t.fail(`${what}: expected a ConfigError, ${err}`); return; }
+    if (typeof pathText === 'string') t.ok(err.message.includes(pathText), `${what}: message names ${pathText} (got: ${err.message})`);
+    else t.match(err.message, pathText, `${what}: message`);
+  };
+  expectConfigError(edited((c) => { c.workers[0].transports[0].endpoint.port = '8080'; }),
+    'workers[0].transports[0].endpoint.port', 'port as a string');
+  expectConfigError(edited((c) => { c.workers[0].transports[1].endpoint.port = 70000; }),
+    'workers[0].transports[1].endpoint.port', 'port out of range');
+  expectConfigError(edited((c) => { c.workers[0].realms[0].roles[0].permissions[0].match = 'bogus'; }),
+    'workers[0].realms[0].roles[0].permissions[0].match', 'match "bogus"');
+  expectConfigError(edited((c) => { c.workers[0].realms[0].roles[1].permissions[0].allow.call = 'yes'; }),
+    'workers[0].realms[0].roles[1].permissions[0].allow.call', 'allow flag not a boolean');
+  expectConfigError(edited((c) => { c.version = 1; }), 'version', 'version 1');
+  expectConfigError(edited((c) => { delete c.version; }), 'version', 'no version');
+  expectConfigError(edited((c) => { c.workers.splice(0, 1); }), /at workers\b.*router/, 'no router worker');
+  expectConfigError({ version: 2, workers: [] }, /at workers\b/, 'no workers at all');
+  expectConfigError(edited((c) => { c.workers[0].realms.push({ name: 'realm1' }); }),
+    'workers[0].realms[1].name', 'duplicate realm');
+  expectConfigError(edited((c) => { c.workers.push({ type: 'router', realms: [{ name: 'realm1' }] }); }),
+    'workers[2].realms[0].name', 'duplicate realm across router workers');
+  expectConfigError(edited((c) => { c.workers[0].transports[1].endpoint.port = 8080; }),
+    'workers[0].transports[1].endpoint.port', 'two transports on one port');
+  expectConfigError(edited((c) => { c.workers[0].transports[0].rawsocket.serializers = ['ubjson', 'flatbuffers']; }),
+    'workers[0].transports[0].rawsocket.serializers', 'only unsupported serializers (rawsocket)');
+  expectConfigError(edited((c) => { c.workers[0].transports[0].websocket.ws.serializers = ['ubjson']; }),
+    'workers[0].transports[0].websocket.ws.serializers', 'only unsupported serializers (websocket path)');
+  expectConfigError(edited((c) => { c.workers[0].transports[1].serializers = []; }),
+    'workers[0].transports[1].serializers', 'empty serializer list');
+  expectConfigError(edited((c) => { c.workers[0].transports[0].endpoint.type = 'unix'; }),
+    'workers[0].transports[0].endpoint.type', 'non-tcp endpoint');
+  expectConfigError(edited((c) => { c.workers[0].transports[1].type = 'mqtt'; }),
+    'workers[0].transports[1].type', 'unknown transport type');
+  expectConfigError(edited((c) => { c.workers[0].realms[0].name = ''; }),
+    'workers[0].realms[0].name', 'empty realm name');
+  expectConfigError(edited((c) => { c.workers[0].realms[0].options = { uri_check: 'lenient' }; }),
+    'workers[0].realms[0].options.uri_check', 'unknown uri_check');
+  expectConfigError(edited((c) => { c.workers[0].transports[0].websocket.ws.options.max_message_size = -1; }),
+    'workers[0].transports[0].websocket.ws.options.max_message_size', 'negative max_message_size');
+  // serving plaintext where TLS was asked for would be worse than not starting
+  expectConfigError(edited((c) => { c.workers[0].transports[1].endpoint.tls = { key: 'server.key', certificate: 'server.crt' }; }),
+    'workers[0].transports[1].endpoint.tls', 'endpoint.tls');
+  expectConfigError('not an object', /invalid config/, 'not an object at all');
+  t.throws(() => fromCrossbar(null), ConfigError, 'null');
+});
+
+t.test('permissions: old-style `*` shorthand and defaults', async (t) => {
+  const { config } = fromCrossbar({
+    version: 2,
+    workers: [{
+      type: 'router',
+      realms: [{
+        name: 'r', options: { uri_check: 'strict' },
+        roles: [{
+          name: 'old',
+          permissions: [
+            { uri: 'com.*', allow: { call: true } },
+            { uri: '*', allow: { subscribe: true } },
+            { uri: 'com.exact', allow: { publish: true } },
+            { uri: 'com.wild..x', match: 'wildcard', allow: { register: true }, disclose: { caller: true } },
+          ],
+        }],
+      }],
+      transports: [],
+    }],
+  });
+  const realm = config.realms[0]!;
+  t.equal(realm.uriCheck, 'strict');
+  const [com, star, exact, wild] = realm.roles[0]!.permissions;
+  t.same([com!.uri, com!.match], ['com.', 'prefix'], "'com.*' becomes prefix 'com.'");
+  t.same(com!.allow, { call: true, register: false, publish: false, subscribe: false });
+  t.same([star!.uri, star!.match], ['', 'prefix'], "'*' becomes prefix ''");
+  t.same([exact!.uri, exact!.match], ['com.exact', 'exact'], 'no match and no star: exact');
+  t.same([wild!.uri, wild!.match], ['com.wild..x', 'wildcard'], 'explicit match kept');
+  t.same(wild!.disclose, { caller: true, publisher: false });
+  t.same(config.listeners, [], 'a router worker without transports');
+});
+
+t.test('transports: websocket, rawsocket, web, options, auth, ids', async (t) => {
+  const { config, unsupported } = fromCrossbar({
+    version: 2,
+    workers: [{
+      type: 'router',
+      id: 'worker-1',
+      realms: [{ name: 'r', roles: [{ name: 'svc', permissions: [] }] }],
+      transports: [
+        { type: 'rawsocket', id: 'raw', endpoint: { type: 'tcp', port: 9001, host: '127.0.0.2' }, serializers: ['msgpack'], options: { max_message_size: 4096 } },
+        {
+          type: 'web', id: 'web', endpoint: { type: 'tcp', port: 9002, interface: '::1' },
+          paths: { '/': { type: 'static', directory: '..' }, 'wamp': { type: 'websocket', options: { compression: false }, auth: { anonymous: { type: 'static', role: 'svc' } } } },
+        },
+        { type: 'websocket', endpoint: { type: 'tcp', port: 0 }, auth: { ticket: { type: 'static', principals: {} } } },
+        { type: 'websocket', endpoint: { type: 'tcp', port: 0 } },
+      ],
+    }],
+  });
+  const [raw, web, ticket, zero] = config.listeners;
+  t.equal(raw!.id, 'raw');
+  t.equal(raw!.host, '127.0.0.2', '`host` is an alias of `interface`');
+  t.same(raw!.websocket.size, 0);
+  t.equal(raw!.web, false);
+  t.same(raw!.rawsocket!.serializers, ['msgpack']);
+  t.equal(raw!.rawsocket!.maxMessageSize, 4096);
+
+  t.equal(web!.host, '::1');
+  t.equal(web!.web, true);
+  t.same([...web!.websocket.keys()], ['/wamp']);
+  t.equal(web!.websocket.get('/wamp')!.compression, false, 'compression: false');
+  t.same(web!.websocket.get('/wamp')!.auth, { anonymous: { type: 'static', role: 'svc' } });
+  t.equal(web!.rawsocket, undefined);
+
+  t.same(ticket!.websocket.get('*')!.auth, {}, 'only an unsupported method: nothing accepted');
+  t.equal(ticket!.id, 'transport3');
+  t.equal(zero!.id, 'transport4');
+  t.equal(zero!.port, 0, 'several port-0 transports are fine');
+
+  const has = (re: RegExp): boolean => unsupported.some((u) => re.test(u));
+  t.ok(has(/^workers\[0\]\.transports\[1\]\.paths\.\/ .*static/), `static path on a web transport: ${JSON.stringify(unsupported)}`);
+  t.ok(has(/^workers\[0\]\.transports\[2\]\.auth\.ticket/), 'ticket auth');
+  t.notOk(has(/worker-1|\.id\b/), 'worker id is accepted');
+});
+
+t.test('unsupported keys at the top level, workers, realms and roles', async (t) => {
+  const { unsupported } = fromCrossbar({
+    version: 2,
+    $schema: 'https://raw.githubusercontent.com/crossbario/crossbar/master/crossbar.json',
+    controller: { id: 'node1' },
+    extra: true,
+    workers: [{
+      type: 'router',
+      options: { pythonpath: ['..'] },
+      components: [],
+      mystery: 1,
+      realms: [{ name: 'r', store: { type: 'memory' }, roles: [{ name: 'x', authorizer: 'com.auth', permissions: [] }] }],
+      transports: [],
+    }, { type: 'guest', executable: 'node' }],
+  });
+  for (const key of ['controller', 'extra', 'workers[0].options', 'workers[0].components', 'workers[0].mystery', 'workers[0].realms[0].store', 'workers[0].realms[0].roles[0].authorizer']) {
+    t.ok(unsupported.some((u) => u === key || u.startsWith(`${key} `) || u.startsWith(`${key}.`)), `${key} listed`);
+  }
+  t.ok(unsupported.some((u) => u.startsWith('workers[1]') && u.includes('guest')), 'guest worker listed');
+  t.notOk(unsupported.some((u) => u.includes('$schema')), '$schema is accepted');
+  t.equal(new Set(unsupported).size, unsupported.length, 'each key listed once');
+});
+
+t.test('the docs example and the dev config load without warnings', async (t) => {
+  const docsExample = {
+    version: 2,
+    workers: [{
+      type: 'router',
+      realms: [{
+        name: 'realm1',
+        options: { uri_check: 'loose' },
+        roles: [
+          { name: 'anonymous', permissions: [
+            { uri: '', match: 'prefix', allow: allowAll, disclose: { caller: false, publisher: false }, cache: true },
+            { uri: 'wamp.', match: 'prefix', allow: { call: false, register: false, publish: false, subscribe: true } },
+          ] },
+          { name: 'backend', permissions: [{ uri: '', match: 'prefix', allow: allowAll, disclose: { caller: true, publisher: true } }] },
+        ],
+      }],
+      transports: [
+        {
+          type: 'universal', id: 'main', endpoint: { type: 'tcp', port: 8080 },
+          rawsocket: { serializers: ['cbor', 'msgpack', 'json'], options: { max_message_size: 1048576 } },
+          websocket: { ws: { type: 'websocket', serializers: ['cbor', 'msgpack', 'json'], options: { max_message_size: 1048576, compression: true } } },
+          web: { paths: {} },
+        },
+        {
+          type: 'websocket', id: 'backend', endpoint: { type: 'tcp', port: 8090, interface: '127.0.0.1' },
+          serializers: ['msgpack', 'json'], auth: { anonymous: { type: 'static', role: 'backend' } },
+        },
+      ],
+    }],
+  };
+  const docs = fromCrossbar(docsExample);
+  t.same(docs.unsupported, []);
+  t.same(docs.config.listeners.map((l) => [l.id, l.port]), [['main', 8080], ['backend', 8090]]);
+
+  const dev = fromCrossbar(devConfig(12345));
+  t.same(dev.unsupported, []);
+  t.equal(dev.config.listeners[0]!.port, 12345);
+  t.equal(dev.config.listeners[0]!.host, '127.0.0.1', 'dev mode binds loopback only');
+  t.same(dev.config.realms.map((r) => r.name), ['realm1']);
+});
+
+t.test('loadConfigFile: unreadable and invalid files name the file', async (t) => {
+  const badJson = write('broken.json', '{ "version": 2, "workers": [ }');
+  t.throws(() => loadConfigFile(badJson), ConfigError);
+  try { loadConfigFile(badJson); } catch (e) {
+    t.ok((e as Error).message.includes(badJson), `names the file: ${(e as Error).message}`);
+    t.match((e as Error).message, /JSON/);
+  }
+  const badYaml = write('broken.yaml', 'version: 2\nworkers: [\n  - type: router\n   bad indent: {');
+  try { loadConfigFile(badYaml); t.fail('should throw'); } catch (e) {
+    t.ok(e instanceof ConfigError);
+    t.ok((e as Error).message.includes(badYaml), 'names the YAML file');
+    t.match((e as Error).message, /YAML/);
+  }
+  const missing = path.join(tmp, 'does-not-exist.json');
+  try { loadConfigFile(missing); t.fail('should throw'); } catch (e) {
+    t.ok(e instanceof ConfigError);
+    t.ok((e as Error).message.includes(missing), 'names the missing file');
+  }
+  // valid JSON, invalid config: the JSON path
+  const badPort = write('badport.json', JSON.stringify(edited((c) => { c.workers[0].transports[0].endpoint.port = '8080'; })));
+  t.throws(() => loadConfigFile(badPort), { name: 'ConfigError', message: /workers\[0\]\.transports\[0\]\.endpoint\.port/ });
+});
