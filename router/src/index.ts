@@ -9,3 +9,4 @@ export * from './messages/types.js';
 export { decodeMessage } from './messages/decode.js';
 export { toWire } from './messages/encode.js';
 export { serializers, jsonSerializer, msgpackSerializer, cborSerializer, type Serializer } from './serializers/index.js';
+export { signTicket, verifyTicket, type TicketClaims, type TicketCheck } from './auth/signed-ticket.js';
