@@ -7,6 +7,7 @@ import { serializerByRawsocketCode, type Serializer, type SerializerId } from '.
 import type { Outgoing } from './outgoing.js';
 import type { Transport, TransportInfo, TransportSink } from './transport.js';
 import { peerOf } from './websocket-transport.js';
+import { WriteBatch } from './write-batch.js';
 
 export const RAWSOCKET_MAGIC = 0x7f;
 
@@ -49,6 +50,7 @@ export class RawSocketTransport implements Transport {
   private buffer: Buffer = Buffer.alloc(0);
   private closed = false;
   private readonly ourMax: number;
+  private readonly batch: WriteBatch;
 
   constructor(
     private readonly socket: Socket,
@@ -57,6 +59,7 @@ export class RawSocketTransport implements Transport {
     opts: RawSocketOptions,
     private readonly sink: () => TransportSink,
   ) {
+    this.batch = new WriteBatch(socket);
     // We announce a power of two but enforce what was configured.
     this.ourMax = Math.min(2 ** (9 + lengthExponent(opts.maxMessageSize)), opts.maxMessageSize);
     this.info = {
@@ -105,10 +108,9 @@ export class RawSocketTransport implements Transport {
   private writeFrame(type: number, payload: Buffer): void {
     const header = Buffer.allocUnsafe(4);
     header.writeUInt32BE(((type & 0x07) << 24) | payload.length, 0);
-    this.socket.cork();
+    this.batch.hold();
     this.socket.write(header);
     this.socket.write(payload);
-    this.socket.uncork();
   }
 
   send(message: Outgoing): void {
