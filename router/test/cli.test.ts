@@ -128,7 +128,7 @@ t.test('starts from a config file, warns once about unsupported keys, serves hea
   universal.web = { paths: { '/': { type: 'static', directory: '.' } } };
   universal.websocket = {
     ws: { type: 'websocket' },
-    auth_ws: { type: 'websocket', auth: { wampcra: { type: 'static', users: {} }, anonymous: { type: 'static', role: 'anonymous' } } },
+    auth_ws: { type: 'websocket', auth: { scram: { type: 'static', principals: {} }, anonymous: { type: 'static', role: 'anonymous' } } },
   };
   cfg.workers.push({ type: 'container', components: [] });
   const file = write('main.json', cfg);
@@ -146,7 +146,7 @@ t.test('starts from a config file, warns once about unsupported keys, serves hea
   const w = warnings[0] ?? {};
   const keys = (Array.isArray(w.keys) ? w.keys : []) as string[];
   t.ok(Array.isArray(w.keys), 'the warning carries the keys as a list');
-  for (const re of [/^controller$/, /^workers\[1\].*container/, /web\.paths\.\/.*static/, /auth_ws\.auth\.wampcra/]) {
+  for (const re of [/^controller$/, /^workers\[1\].*container/, /web\.paths\.\/.*static/, /auth_ws\.auth\.scram/]) {
     t.ok(keys.some((k) => re.test(k)), `keys include ${re}`);
   }
   t.match(w.msg, /config keys not supported \(ignored\): .*controller/);

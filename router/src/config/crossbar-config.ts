@@ -5,18 +5,19 @@
 // decisions); a malformed value stops
 // the start with the JSON path of the bad key.
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { RouterConfig } from '../router.js';
 import type { RealmConfig } from '../realm/realm.js';
 import type { Permission } from '../auth/permissions.js';
 import type { ListenerConfig, WebSocketEndpointConfig, RawSocketEndpointConfig } from '../transport/listener.js';
-import { DEFAULT_AUTH_POLICY, type AuthPolicy } from '../auth/auth-policy.js';
+import { ConfigError } from './config-error.js';
+import { authPolicy, type SecretSources } from './auth-config.js';
+import { templateError } from '../auth/uri-template.js';
 import type { SerializerId } from '../serializers/index.js';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 
@@ -35,6 +36,8 @@ const Endpoint = z.object({
 
 const TransportOptions = z.object({
   max_message_size: z.number().int().positive().optional(),
+  /** ms from HELLO until authenticated (ClawGate). */
+  auth_timeout: z.number().int().positive().optional(),
   compression: z.unknown().optional(),
 }).passthrough();
 
@@ -63,12 +66,17 @@ const Permission_ = z.object({
 const Role = z.object({
   name: z.string().min(1),
   permissions: z.array(Permission_).optional(),
+  authorizer: z.string().min(1).optional(),
 }).passthrough();
 
 const Realm_ = z.object({
   name: z.string().min(1),
   roles: z.array(Role).optional(),
-  options: z.object({ uri_check: z.enum(['strict', 'loose']).optional() }).passthrough().optional(),
+  options: z.object({
+    uri_check: z.enum(['strict', 'loose']).optional(),
+    /** ms the router waits for a dynamic authorizer before denying (ClawGate). */
+    authorizer_timeout: z.number().int().positive().optional(),
+  }).passthrough().optional(),
 }).passthrough();
 
 const Transport = z.discriminatedUnion('type', [
@@ -143,19 +151,6 @@ function serializers(list: string[] | undefined, at: string, warnings: string[])
   return out;
 }
 
-function authPolicy(auth: z.infer<typeof Auth> | undefined, at: string, warnings: string[]): AuthPolicy {
-  if (auth === undefined) return DEFAULT_AUTH_POLICY;
-  const policy: AuthPolicy = {};
-  for (const [method, cfg] of Object.entries(auth)) {
-    if (method === 'anonymous' && cfg.type === 'static') {
-      policy.anonymous = { type: 'static', role: cfg.role ?? 'anonymous' };
-    } else {
-      warnings.push(`${at}.${method} (authentication method "${method}" type "${cfg.type}")`);
-    }
-  }
-  return policy;
-}
-
 function maxMessageSize(options: z.infer<typeof TransportOptions> | undefined): number {
   return options?.max_message_size ?? DEFAULT_MAX_MESSAGE_SIZE;
 }
@@ -165,7 +160,9 @@ function compression(options: z.infer<typeof TransportOptions> | undefined): Web
   return options?.compression === false ? false : true;
 }
 
-function permission(p: z.infer<typeof Permission_>): Permission {
+function permission(p: z.infer<typeof Permission_>, at: string): Permission {
+  const bad = templateError(p.uri);
+  if (bad !== undefined) throw new ConfigError(`invalid config at ${at}.uri: ${bad}`);
   let uri = p.uri;
   let match = p.match;
   if (match === undefined) {
@@ -179,19 +176,19 @@ function permission(p: z.infer<typeof Permission_>): Permission {
   };
 }
 
-function wsEndpoint(p: z.infer<typeof WebSocketPath> | { serializers?: string[]; options?: z.infer<typeof TransportOptions>; auth?: z.infer<typeof Auth> }, at: string, warnings: string[]): WebSocketEndpointConfig {
+function wsEndpoint(p: z.infer<typeof WebSocketPath> | { serializers?: string[]; options?: z.infer<typeof TransportOptions>; auth?: z.infer<typeof Auth> }, at: string, warnings: string[], src: SecretSources): WebSocketEndpointConfig {
   return {
     serializers: serializers(p.serializers, `${at}.serializers`, warnings),
-    auth: authPolicy(p.auth, `${at}.auth`, warnings),
+    auth: authPolicy(p.auth, `${at}.auth`, warnings, src, p.options?.auth_timeout),
     maxMessageSize: maxMessageSize(p.options),
     compression: compression(p.options),
   };
 }
 
-function rawEndpoint(p: { serializers?: string[]; options?: z.infer<typeof TransportOptions>; auth?: z.infer<typeof Auth> }, at: string, warnings: string[]): RawSocketEndpointConfig {
+function rawEndpoint(p: { serializers?: string[]; options?: z.infer<typeof TransportOptions>; auth?: z.infer<typeof Auth> }, at: string, warnings: string[], src: SecretSources): RawSocketEndpointConfig {
   return {
     serializers: serializers(p.serializers, `${at}.serializers`, warnings),
-    auth: authPolicy(p.auth, `${at}.auth`, warnings),
+    auth: authPolicy(p.auth, `${at}.auth`, warnings, src, p.options?.auth_timeout),
     maxMessageSize: maxMessageSize(p.options),
   };
 }
@@ -220,7 +217,7 @@ function transportOptions(t: z.infer<typeof Transport>, at: string): [unknown, s
 /** We act on max_message_size and on compression on/off; everything else is named. */
 function checkOptions(options: unknown, at: string, warnings: string[]): void {
   if (options === undefined) return;
-  unknownKeys(options, ['max_message_size', 'compression'], at, warnings);
+  unknownKeys(options, ['max_message_size', 'compression', 'auth_timeout'], at, warnings);
   const c = (options as { compression?: unknown }).compression;
   if (typeof c === 'object' && c !== null) {
     warnings.push(`${at}.compression (permessage-deflate parameters; ClawGate negotiates with its own defaults)`);
@@ -233,8 +230,11 @@ export interface LoadedConfig {
   unsupported: string[];
 }
 
-/** Converts an already-parsed Crossbar node config. */
-export function fromCrossbar(raw: unknown): LoadedConfig {
+/**
+ * Converts an already-parsed Crossbar node config. `src` says where secrets
+ * given as {"env": ...} or {"file": ...} are read from.
+ */
+export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfig {
   const warnings: string[] = [];
   const node = parseOrThrow(NodeConfig, raw, []);
   unknownKeys(node, ['version', 'controller', 'workers', '$schema'], '', warnings);
@@ -258,9 +258,15 @@ export function fromCrossbar(raw: unknown): LoadedConfig {
       realms.push({
         name: r.name,
         uriCheck: r.options?.uri_check ?? 'loose',
+        ...(r.options?.authorizer_timeout !== undefined ? { authorizerTimeoutMs: r.options.authorizer_timeout } : {}),
         roles: (r.roles ?? []).map((role, roi) => {
-          unknownKeys(role, ['name', 'permissions'], `${rat}.roles[${roi}]`, warnings);
-          return { name: role.name, permissions: (role.permissions ?? []).map(permission) };
+          const roat = `${rat}.roles[${roi}]`;
+          unknownKeys(role, ['name', 'permissions', 'authorizer'], roat, warnings);
+          if (role.authorizer !== undefined && (role.permissions ?? []).length > 0) {
+            throw new ConfigError(`invalid config at ${roat}: a role has either permissions or an authorizer, not both`);
+          }
+          const permissions = (role.permissions ?? []).map((p, pi) => permission(p, `${roat}.permissions[${pi}]`));
+          return { name: role.name, permissions, ...(role.authorizer !== undefined ? { authorizer: role.authorizer } : {}) };
         }),
       });
     });
@@ -277,25 +283,25 @@ export function fromCrossbar(raw: unknown): LoadedConfig {
       for (const [opts, at2] of transportOptions(t, tat)) checkOptions(opts, at2, warnings);
       switch (t.type) {
         case 'websocket':
-          listeners.push({ ...base, web: false, websocket: new Map([['*', wsEndpoint(t, tat, warnings)]]) });
+          listeners.push({ ...base, web: false, websocket: new Map([['*', wsEndpoint(t, tat, warnings, src)]]) });
           break;
         case 'rawsocket':
-          listeners.push({ ...base, web: false, websocket: new Map(), rawsocket: rawEndpoint(t, tat, warnings) });
+          listeners.push({ ...base, web: false, websocket: new Map(), rawsocket: rawEndpoint(t, tat, warnings, src) });
           break;
         case 'universal': {
           const websocket = new Map<string, WebSocketEndpointConfig>();
-          for (const [path, p] of Object.entries(t.websocket ?? {})) websocket.set(slash(path), wsEndpoint(p, `${tat}.websocket.${path}`, warnings));
+          for (const [path, p] of Object.entries(t.websocket ?? {})) websocket.set(slash(path), wsEndpoint(p, `${tat}.websocket.${path}`, warnings, src));
           for (const [path, p] of Object.entries(t.web?.paths ?? {})) {
-            if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'web', 'paths', path]), `${tat}.web.paths.${path}`, warnings));
+            if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'web', 'paths', path]), `${tat}.web.paths.${path}`, warnings, src));
             else warnings.push(`${tat}.web.paths.${path} (path type "${p.type}")`);
           }
-          listeners.push({ ...base, web: true, websocket, rawsocket: t.rawsocket ? rawEndpoint(t.rawsocket, `${tat}.rawsocket`, warnings) : undefined });
+          listeners.push({ ...base, web: true, websocket, rawsocket: t.rawsocket ? rawEndpoint(t.rawsocket, `${tat}.rawsocket`, warnings, src) : undefined });
           break;
         }
         case 'web': {
           const websocket = new Map<string, WebSocketEndpointConfig>();
           for (const [path, p] of Object.entries(t.paths)) {
-            if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'paths', path]), `${tat}.paths.${path}`, warnings));
+            if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'paths', path]), `${tat}.paths.${path}`, warnings, src));
             else warnings.push(`${tat}.paths.${path} (path type "${p.type}")`);
           }
           listeners.push({ ...base, web: true, websocket });
@@ -322,5 +328,5 @@ export function loadConfigFile(file: string): LoadedConfig {
   } catch (e) {
     throw new ConfigError(`config file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
   }
-  return fromCrossbar(raw);
+  return fromCrossbar(raw, { baseDir: dirname(resolve(file)) });
 }

@@ -14,6 +14,7 @@ import { WampError, WampErrors } from '../errors.js';
 import { isValidPattern, isValidUri } from '../uri.js';
 import { pickCallee } from './invoke-policy.js';
 import { copyPassthrough } from '../messages/validate.js';
+import type { Decision } from '../auth/permissions.js';
 
 /** The longest delay setTimeout honours; longer ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -29,8 +30,15 @@ export interface Registration {
   roundRobin: number;
 }
 
+/** A call the router itself makes (dynamic authenticators and authorizers). */
+interface InternalCaller {
+  resolve(r: { args: unknown[]; kwargs: Dict }): void;
+  reject(e: WampError): void;
+}
+
 interface PendingCall {
-  readonly caller: Session;
+  /** The calling session, or the router's own call. */
+  readonly caller: Session | InternalCaller;
   readonly callRequest: number;
   readonly callee: Session;
   readonly invocationRequest: number;
@@ -58,11 +66,18 @@ export class Dealer {
     const fail = (error: string, message: string): void => session.sendError(MessageType.REGISTER, m.request, error, [message]);
     if (!isValidPattern(m.procedure, match, this.realm.uriCheck)) { fail(WampErrors.invalidUri, `invalid ${match} procedure URI "${m.procedure}"`); return; }
     if (m.procedure.startsWith('wamp.')) { fail(WampErrors.invalidUri, `procedure "${m.procedure}" is reserved for the router`); return; }
-    if (!this.realm.authorize(session, m.procedure, 'register').allow) {
-      this.realm.denied(session, m.procedure, 'register');
-      fail(WampErrors.notAuthorized, `session is not authorized to register procedure "${m.procedure}"`);
-      return;
-    }
+    this.realm.authorize(session, m.procedure, 'register', m.options, (decision) => {
+      if (!decision.allow) {
+        this.realm.denied(session, m.procedure, 'register');
+        fail(WampErrors.notAuthorized, `session is not authorized to register procedure "${m.procedure}"`);
+        return;
+      }
+      this.registerAuthorized(session, m, match, invoke);
+    });
+  }
+
+  private registerAuthorized(session: Session, m: Register, match: MatchPolicy, invoke: InvokePolicy): void {
+    const fail = (error: string, message: string): void => session.sendError(MessageType.REGISTER, m.request, error, [message]);
     let reg = this.index.get(m.procedure, match);
     let created = false;
     if (reg !== undefined) {
@@ -115,8 +130,7 @@ export class Dealer {
 
   call(caller: Session, m: Call): void {
     const fail = (error: string, message: string): void => caller.sendError(MessageType.CALL, m.request, error, [message]);
-    let mine = this.byCaller.get(caller);
-    if (mine?.has(m.request)) {
+    if (this.byCaller.get(caller)?.has(m.request)) {
       caller.protocolViolation(`CALL request id ${m.request} is already in flight`);
       return;
     }
@@ -125,13 +139,21 @@ export class Dealer {
       fail(WampErrors.featureNotSupported, 'progressive call invocations (CALL.Options.progress) are not supported by this router');
       return;
     }
-    const decision = this.realm.authorize(caller, m.procedure, 'call');
+    // Written out rather than realm.authorize(): no closure on the hot path when the decision is known.
+    const decision = this.realm.decide(caller, m.procedure, 'call', m.options);
+    if (decision instanceof Promise) caller.holdUntil(decision, (d) => this.callAuthorized(caller, m, d));
+    else this.callAuthorized(caller, m, decision);
+  }
+
+  private callAuthorized(caller: Session, m: Call, decision: Decision): void {
+    const fail = (error: string, message: string): void => caller.sendError(MessageType.CALL, m.request, error, [message]);
     if (!decision.allow) {
       this.realm.denied(caller, m.procedure, 'call');
       fail(WampErrors.notAuthorized, `session is not authorized to call procedure "${m.procedure}"`);
       return;
     }
     if (m.options.disclose_me === true && !decision.disclose) {
+      this.realm.denied(caller, m.procedure, 'call', 'disclose_me not allowed');
       fail(WampErrors.optionDisallowedDiscloseMe, `role "${caller.authrole}" may not disclose itself when calling "${m.procedure}"`);
       return;
     }
@@ -159,6 +181,7 @@ export class Dealer {
       caller, callRequest: m.request, callee, invocationRequest: callee.requestIds.next(),
       receiveProgress, timer: undefined, killing: false,
     };
+    let mine = this.byCaller.get(caller);
     if (mine === undefined) { mine = new Map(); this.byCaller.set(caller, mine); }
     mine.set(m.request, pending);
     let theirs = this.byCallee.get(callee);
@@ -172,9 +195,19 @@ export class Dealer {
   }
 
   private callMeta(caller: Session, m: Call): void {
+    const reply = (result: unknown): void =>
+      caller.send({ type: MessageType.RESULT, request: m.request, details: {}, args: result === undefined ? [] : [result] });
     try {
       const result = this.realm.meta.call(caller, m.procedure, m.args ?? [], m.kwargs ?? {});
-      caller.send({ type: MessageType.RESULT, request: m.request, details: {}, args: result === undefined ? [] : [result] });
+      // A meta procedure that needs a dynamic authorizer answers later.
+      if (result instanceof Promise) {
+        result.then(reply, (e: unknown) => {
+          if (e instanceof WampError) caller.replyError(MessageType.CALL, m.request, e);
+          else caller.protocolViolation('internal error in a meta procedure');
+        });
+        return;
+      }
+      reply(result);
     } catch (e) {
       if (e instanceof WampError) { caller.replyError(MessageType.CALL, m.request, e); return; }
       throw e;
@@ -189,14 +222,14 @@ export class Dealer {
     if (pending === undefined) return;
     const details: Dict = copyPassthrough(m.options, {});
     if (m.options.progress === true) {
-      if (pending.receiveProgress) {
+      if (pending.receiveProgress && isSession(pending.caller)) {
         details.progress = true;
         pending.caller.send({ type: MessageType.RESULT, request: pending.callRequest, details, args: m.args, kwargs: m.kwargs, payload: m.payload });
       }
       return;
     }
     this.finish(pending);
-    pending.caller.send({ type: MessageType.RESULT, request: pending.callRequest, details, args: m.args, kwargs: m.kwargs, payload: m.payload });
+    this.resultTo(pending, details, m);
   }
 
   invocationError(callee: Session, m: ErrorMessage): void {
@@ -204,11 +237,7 @@ export class Dealer {
     if (pending === undefined) return;
     this.finish(pending);
     // The callee's error goes to the caller unchanged: URI, args, kwargs.
-    pending.caller.send({
-      type: MessageType.ERROR, requestType: MessageType.CALL, request: pending.callRequest,
-      details: copyPassthrough(m.details, {}),
-      error: m.error, args: m.args, kwargs: m.kwargs, payload: m.payload,
-    });
+    this.errorTo(pending, m.error, m.args, m.kwargs, copyPassthrough(m.details, {}), m.payload);
   }
 
   // ---- cancel, timeout, sessions leaving ------------------------------------
@@ -244,13 +273,52 @@ export class Dealer {
     if (pending.callee.features.calleeCallCanceling) {
       pending.callee.send({ type: MessageType.INTERRUPT, request: pending.invocationRequest, options: { mode: 'killnowait', reason: WampErrors.timeout } });
     }
-    pending.caller.sendError(MessageType.CALL, pending.callRequest, WampErrors.timeout, [`call timed out after ${timeout} ms`]);
+    this.errorTo(pending, WampErrors.timeout, [`call timed out after ${timeout} ms`]);
   }
 
   private finish(p: PendingCall): void {
     if (p.timer !== undefined) clearTimeout(p.timer);
-    this.byCaller.get(p.caller)?.delete(p.callRequest);
+    if (isSession(p.caller)) this.byCaller.get(p.caller)?.delete(p.callRequest);
     this.byCallee.get(p.callee)?.delete(p.invocationRequest);
+  }
+
+  /** Sends the final RESULT to the caller (or resolves the router's own call). */
+  private resultTo(p: PendingCall, details: Dict, m: Yield): void {
+    if (isSession(p.caller)) p.caller.send({ type: MessageType.RESULT, request: p.callRequest, details, args: m.args, kwargs: m.kwargs, payload: m.payload });
+    else p.caller.resolve({ args: m.args ?? [], kwargs: m.kwargs ?? {} });
+  }
+
+  private errorTo(p: PendingCall, error: string, args: unknown[] | undefined, kwargs?: Dict, details: Dict = {}, payload?: Uint8Array | string): void {
+    if (isSession(p.caller)) p.caller.send({ type: MessageType.ERROR, requestType: MessageType.CALL, request: p.callRequest, details, error, args, kwargs, payload });
+    else p.caller.reject(new WampError(error, args ?? [], kwargs));
+  }
+
+  /**
+   * A call by the router itself, to a procedure some session registered on
+   * this realm: no permission check, no disclosure, a timeout. Rejects with
+   * WampError (no_such_procedure, timeout, canceled, or the callee's error).
+   */
+  callInternal(procedure: string, args: unknown[], timeoutMs: number, kwargs: Dict = {}): Promise<{ args: unknown[]; kwargs: Dict }> {
+    return new Promise((resolve, reject) => {
+      const reg = this.index.best(procedure);
+      if (reg === undefined || reg.callees.length === 0) {
+        reject(new WampError(WampErrors.noSuchProcedure, [`no callee registered for procedure "${procedure}"`]));
+        return;
+      }
+      const callee = pickCallee(reg);
+      const details: Dict = {};
+      if (reg.match !== 'exact') details.procedure = procedure;
+      if (timeoutMs > 0) details.timeout = timeoutMs;
+      const pending: PendingCall = {
+        caller: { resolve, reject }, callRequest: 0, callee, invocationRequest: callee.requestIds.next(),
+        receiveProgress: false, timer: undefined, killing: false,
+      };
+      let theirs = this.byCallee.get(callee);
+      if (theirs === undefined) { theirs = new Map(); this.byCallee.set(callee, theirs); }
+      theirs.set(pending.invocationRequest, pending);
+      if (timeoutMs > 0) this.armTimeout(pending, timeoutMs, Date.now() + timeoutMs);
+      callee.send({ type: MessageType.INVOCATION, request: pending.invocationRequest, registration: reg.id, details, args, kwargs });
+    });
   }
 
   sessionLeft(session: Session): void {
@@ -260,7 +328,7 @@ export class Dealer {
       this.byCallee.delete(session);
       for (const p of [...serving.values()]) {
         this.finish(p);
-        p.caller.sendError(MessageType.CALL, p.callRequest, WampErrors.canceled, ['callee left the realm with the call in flight']);
+        this.errorTo(p, WampErrors.canceled, ['callee left the realm with the call in flight']);
       }
     }
     // Calls this session was waiting for: tell callees who can stop.
@@ -287,6 +355,10 @@ export class Dealer {
   lookup(uri: string, match: MatchPolicy): Registration | undefined { return this.index.get(uri, match); }
   best(uri: string): Registration | undefined { return this.index.best(uri); }
   list(match: MatchPolicy): number[] { return [...this.index.values(match)].map((r) => r.id); }
+}
+
+function isSession(c: Session | InternalCaller): c is Session {
+  return !('resolve' in c);
 }
 
 export function registrationDetails(reg: Registration): Dict {

@@ -12,6 +12,7 @@ import { isDict } from '../messages/validate.js';
 import { isValidUri } from '../uri.js';
 import { checkPublishOptions } from '../messages/options.js';
 import type { TestamentScope } from './testaments.js';
+import type { Decision } from '../auth/permissions.js';
 
 type Handler = (caller: Session, args: unknown[], kwargs: Dict) => unknown;
 
@@ -97,9 +98,6 @@ export class MetaApi {
         const topic = arg(args, 0, 'topic', isString);
         if (!isValidUri(topic, realm.uriCheck)) throw new WampError(WampErrors.invalidUri, [`invalid testament topic "${topic}"`]);
         if (topic.startsWith('wamp.')) throw new WampError(WampErrors.invalidUri, [`topic "${topic}" is reserved for the router`]);
-        if (!realm.authorize(caller, topic, 'publish').allow) {
-          throw new WampError(WampErrors.notAuthorized, [`session is not authorized to publish to topic "${topic}"`]);
-        }
         const tArgs = args[1] ?? [];
         const tKwargs = args[2] ?? {};
         if (!Array.isArray(tArgs)) throw new WampError(WampErrors.invalidArgument, ['testament args must be a list']);
@@ -107,16 +105,24 @@ export class MetaApi {
         const publishOptions = kwargs.publish_options ?? {};
         if (!isDict(publishOptions)) throw new WampError(WampErrors.invalidArgument, ['publish_options must be a dict']);
         try { checkPublishOptions(publishOptions); } catch (e) { throw new WampError(WampErrors.invalidArgument, [(e as Error).message]); }
-        const details: Dict = {};
-        if (realm.authorize(caller, topic, 'publish').disclose) {
-          details.publisher = caller.id;
-          details.publisher_authid = caller.authid;
-          details.publisher_authrole = caller.authrole;
-        }
-        realm.testaments.add(caller, scopeOf(kwargs.scope), {
-          topic, data: { args: tArgs, kwargs: tKwargs, details }, options: publishOptions,
-        });
-        return undefined;
+        const scope = scopeOf(kwargs.scope);
+        const add = (decision: Decision): undefined => {
+          if (!decision.allow) {
+            realm.denied(caller, topic, 'publish', 'testament');
+            throw new WampError(WampErrors.notAuthorized, [`session is not authorized to publish to topic "${topic}"`]);
+          }
+          const details: Dict = {};
+          if (decision.disclose) {
+            details.publisher = caller.id;
+            details.publisher_authid = caller.authid;
+            details.publisher_authrole = caller.authrole;
+          }
+          realm.testaments.add(caller, scope, { topic, data: { args: tArgs, kwargs: tKwargs, details }, options: publishOptions });
+          return undefined;
+        };
+        // The testament is published as this session, so its permission is checked now.
+        const decision = realm.decide(caller, topic, 'publish', publishOptions);
+        return decision instanceof Promise ? decision.then(add) : add(decision);
       },
       'wamp.session.flush_testaments': (caller, _args, kwargs) => realm.testaments.flush(caller, scopeOf(kwargs.scope)),
 

@@ -12,11 +12,25 @@ import type { UriCheck } from '../uri.js';
 import { routerRoles } from './router-roles.js';
 import type { Logger } from '../logger.js';
 
+export interface RoleConfig {
+  name: string;
+  /** Static permissions; URIs may use the templates `{authid}`, `{authrole}`, `{session}`. */
+  permissions: Permission[];
+  /** A dynamic authorizer procedure (Crossbar): asked instead of `permissions`. */
+  authorizer?: string;
+}
+
 export interface RealmConfig {
   name: string;
-  roles: { name: string; permissions: Permission[] }[];
+  roles: RoleConfig[];
   uriCheck?: UriCheck;
+  /** How long the router waits for a dynamic authorizer before denying. Default 5000 ms. */
+  authorizerTimeoutMs?: number;
 }
+
+export const DEFAULT_AUTHORIZER_TIMEOUT_MS = 5000;
+
+const DENY: Decision = { allow: false, disclose: false };
 
 /**
  * In-process sessions of the embedding application get this role unless the
@@ -42,11 +56,13 @@ export class Realm {
   private readonly roles = new Map<string, Role>();
   private readonly welcomeRoles = routerRoles();
   private readonly implicitTrusted = new Role(TRUSTED_ROLE, [ALLOW_ALL]);
+  private readonly authorizerTimeoutMs: number;
 
   constructor(config: RealmConfig, private readonly log: Logger) {
     this.name = config.name;
     this.uriCheck = config.uriCheck ?? 'loose';
-    for (const r of config.roles) this.roles.set(r.name, new Role(r.name, r.permissions));
+    this.authorizerTimeoutMs = config.authorizerTimeoutMs ?? DEFAULT_AUTHORIZER_TIMEOUT_MS;
+    for (const r of config.roles) this.roles.set(r.name, new Role(r.name, r.permissions, r.authorizer));
     this.broker = new Broker(this);
     this.dealer = new Dealer(this);
     this.meta = new MetaApi(this);
@@ -66,13 +82,32 @@ export class Realm {
     return this.welcomeRoles;
   }
 
-  authorize(session: Session, uri: string, action: Action): Decision {
+  /**
+   * The decision for `session` doing `action` on `uri`. A Promise only when
+   * the session's role has a dynamic authorizer that must be asked.
+   */
+  decide(session: Session, uri: string, action: Action, options: Dict = {}): Decision | Promise<Decision> {
     const role = this.roleOf(session);
-    return role === undefined ? { allow: false, disclose: false } : role.authorize(uri, action);
+    if (role === undefined) return DENY;
+    return role.decide(session, uri, action, options, this.callAuthorizer, this.log);
   }
 
-  denied(session: Session, uri: string, action: Action): void {
-    this.log.warn({ session: session.id, authid: session.authid, authrole: session.authrole, uri, action }, 'not authorized');
+  /**
+   * Runs `then` with the decision: at once when it is known, otherwise when
+   * the authorizer has answered. Meanwhile the session's later messages wait,
+   * so a session's messages are still handled in the order they came.
+   */
+  authorize(session: Session, uri: string, action: Action, options: Dict, then: (d: Decision) => void): void {
+    const d = this.decide(session, uri, action, options);
+    if (d instanceof Promise) session.holdUntil(d, then);
+    else then(d);
+  }
+
+  private readonly callAuthorizer = (procedure: string, args: unknown[]): Promise<unknown> =>
+    this.dealer.callInternal(procedure, args, this.authorizerTimeoutMs).then((r) => r.args[0]);
+
+  denied(session: Session, uri: string, action: Action, why?: string): void {
+    this.log.warn({ session: session.id, authid: session.authid, authrole: session.authrole, uri, action, why }, 'not authorized');
   }
 
   join(session: Session): void {

@@ -1,23 +1,117 @@
-// A role on a realm, and the cached decisions for it. Decisions are pure
-// functions of (role, uri, action), so each is computed once per URI.
+// A role on a realm, and how its decisions are made and cached:
+// - static permissions: a pure function of (role, action, uri), cached per role;
+// - permissions with URI templates: expanded once per session, cached per session;
+// - a dynamic authorizer: a procedure asked per (session, uri, action),
+//   cached per session when it answers `cache: true`.
+import type { Dict } from '../messages/types.js';
 import { authorize, type Action, type Decision, type Permission } from '../auth/permissions.js';
+import { expandPermissions, isTemplate } from '../auth/uri-template.js';
+import { parseAuthorizerAnswer } from '../auth/authorizer.js';
 
 const CACHE_LIMIT = 10_000;
+const SESSION_CACHE_LIMIT = 1_000;
+const DENY: Decision = { allow: false, disclose: false };
+
+/** What a role needs to know about the session acting. */
+export interface Actor {
+  readonly id: number;
+  readonly authid: string;
+  readonly authrole: string;
+  details(): Dict;
+}
+
+/** How a role reaches its authorizer procedure. */
+export interface AuthorizerCall {
+  (procedure: string, args: unknown[]): Promise<unknown>;
+}
+
+export interface RoleLog {
+  warn(obj: object, msg: string): void;
+}
+
+/** Bounded: a client spraying random URIs must not grow a cache forever. */
+function remember(cache: Map<string, Decision>, limit: number, key: string, d: Decision): void {
+  if (cache.size >= limit) cache.clear();
+  cache.set(key, d);
+}
+
+interface PerSession {
+  perms: readonly Permission[];
+  cache: Map<string, Decision>;
+}
 
 export class Role {
   private readonly cache = new Map<string, Decision>();
+  private readonly templated: boolean;
+  /** Per session, gone with the session. */
+  private readonly sessions = new WeakMap<Actor, PerSession>();
 
-  constructor(readonly name: string, readonly permissions: readonly Permission[]) {}
+  constructor(
+    readonly name: string,
+    readonly permissions: readonly Permission[],
+    readonly authorizer?: string,
+  ) {
+    this.templated = permissions.some((p) => isTemplate(p.uri));
+  }
 
+  private perSession(s: Actor): PerSession {
+    let ps = this.sessions.get(s);
+    if (ps === undefined) {
+      const perms = this.templated
+        ? expandPermissions(this.permissions, { authid: s.authid, authrole: s.authrole, session: String(s.id) })
+        : this.permissions;
+      ps = { perms, cache: new Map() };
+      this.sessions.set(s, ps);
+    }
+    return ps;
+  }
+
+  /** Static permissions only (no session): kept for callers that have none. */
   authorize(uri: string, action: Action): Decision {
     const key = action + ' ' + uri;
     let d = this.cache.get(key);
     if (d === undefined) {
       d = authorize(this.permissions, uri, action);
-      // Bounded: a client spraying random URIs must not grow the cache forever.
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(key, d);
+      remember(this.cache, CACHE_LIMIT, key, d);
     }
     return d;
+  }
+
+  /** The decision for `session` doing `action` on `uri`; a Promise only when the authorizer must be asked. */
+  decide(session: Actor, uri: string, action: Action, options: Dict, call: AuthorizerCall, log: RoleLog): Decision | Promise<Decision> {
+    if (this.authorizer !== undefined) return this.askAuthorizer(session, uri, action, options, call, log);
+    if (!this.templated) return this.authorize(uri, action);
+    const ps = this.perSession(session);
+    const key = action + ' ' + uri;
+    let d = ps.cache.get(key);
+    if (d === undefined) {
+      d = authorize(ps.perms, uri, action);
+      remember(ps.cache, SESSION_CACHE_LIMIT, key, d);
+    }
+    return d;
+  }
+
+  private askAuthorizer(session: Actor, uri: string, action: Action, options: Dict, call: AuthorizerCall, log: RoleLog): Decision | Promise<Decision> {
+    const procedure = this.authorizer!;
+    const ps = this.perSession(session);
+    const key = action + ' ' + uri;
+    const cached = ps.cache.get(key);
+    if (cached !== undefined) return cached;
+    // Crossbar's convention: (session details, uri, action, options).
+    return call(procedure, [session.details(), uri, action, options]).then(
+      (answer) => {
+        const a = parseAuthorizerAnswer(answer);
+        if (a === undefined) {
+          log.warn({ session: session.id, authorizer: procedure, uri, action }, 'authorizer returned neither a boolean nor {allow, disclose?, cache?}: denied');
+          return DENY;
+        }
+        if (a.cache) remember(ps.cache, SESSION_CACHE_LIMIT, key, a.decision);
+        return a.decision;
+      },
+      (e: unknown) => {
+        log.warn({ session: session.id, authorizer: procedure, uri, action, err: (e as Error)?.message }, 'authorizer failed: denied');
+        return DENY;
+      },
+    );
   }
 }

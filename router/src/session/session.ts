@@ -1,6 +1,10 @@
 // One WAMP session: the state machine between a transport and a realm.
 //
-//   establishing --HELLO--> (authenticating) --> established --GOODBYE--> closed
+//   establishing --HELLO--> authenticating --CHALLENGE/AUTHENTICATE--> established --GOODBYE--> closed
+//
+// `authenticating` covers a dynamic authenticator being asked and a CHALLENGE
+// waiting for its AUTHENTICATE; it is bounded by the transport's auth timeout.
+// Anonymous HELLOs pass through it in the same turn.
 //
 // Inbound bytes are decoded and validated once here; anything malformed or
 // out of order ends the session with ABORT wamp.error.protocol_violation and
@@ -18,11 +22,15 @@ import { IdSequence, randomId } from '../ids.js';
 import { WampErrors, WampError } from '../errors.js';
 import { isValidUri } from '../uri.js';
 import type { Logger } from '../logger.js';
-import type { AuthPolicy, Identity } from '../auth/auth-policy.js';
-import { negotiateAuth } from '../auth/auth-policy.js';
+import { DEFAULT_AUTH_TIMEOUT_MS, type AuthPolicy, type Identity } from '../auth/auth-policy.js';
+import { startAuthentication } from '../auth/negotiate.js';
+import type { AuthContext, MaybePromise, Refusal, Step, Verify } from '../auth/authentication.js';
 import { clientFeatures, type ClientFeatures } from './client-features.js';
 
-export type SessionState = 'establishing' | 'established' | 'closing' | 'closed';
+export type SessionState = 'establishing' | 'authenticating' | 'established' | 'closing' | 'closed';
+
+/** Messages held back while an authorizer decides; beyond this the peer is flooding. */
+const MAX_BACKLOG = 10_000;
 
 /** What a session needs from the router that owns it. */
 export interface SessionHost {
@@ -48,6 +56,16 @@ export class Session implements TransportSink {
   readonly requestIds = new IdSequence();
   readonly createdAt = Date.now();
   private readonly log: Logger;
+  /** While authenticating: the check for the AUTHENTICATE we wait for (null: none expected now). */
+  private verify: Verify | null = null;
+  private authTimer: NodeJS.Timeout | undefined;
+  private authmethodTried = '';
+  /** The realm HELLO asked for, until WELCOME. */
+  private joining: Realm | null = null;
+  private claimedAuthid: string | undefined;
+  /** Set while a dynamic authorizer decides; later messages wait in `backlog`. */
+  private held = false;
+  private backlog: WampMessage[] = [];
 
   constructor(
     readonly transport: Transport,
@@ -82,23 +100,54 @@ export class Session implements TransportSink {
 
   /** Entry point for a decoded, validated message. */
   handle(message: WampMessage): void {
-    try {
+    if (this.held) {
+      if (this.backlog.length >= MAX_BACKLOG) { this.protocolViolation(`more than ${MAX_BACKLOG} messages sent while an authorization was pending`); return; }
+      this.backlog.push(message);
+      return;
+    }
+    this.guarded(messageTypeName[message.type] ?? 'message', () => {
       switch (this.state) {
         case 'establishing': this.handleEstablishing(message); break;
+        case 'authenticating': this.handleAuthenticating(message); break;
         case 'established': this.handleEstablished(message); break;
         case 'closing': this.handleClosing(message); break;
         case 'closed': break;
       }
+    });
+  }
+
+  /** Runs `fn`; a ProtocolViolation or a bug in it ends this session, never the router. */
+  private guarded(what: string, fn: () => void): void {
+    try {
+      fn();
     } catch (e) {
       if (e instanceof ProtocolViolation) { this.protocolViolation(e.message); return; }
       // A bug must not take the router down, nor leave the peer hanging.
       this.log.error({ err: e, session: this.id }, 'internal error while handling a message');
-      this.abort(WampErrors.protocolViolation, `internal error handling ${messageTypeName[message.type]}`);
+      this.abort(WampErrors.protocolViolation, `internal error handling ${what}`);
     }
+  }
+
+  /**
+   * Runs `then` with the value once `pending` settles (if the session is
+   * still established), holding back this session's later messages until
+   * then so they are handled in the order they came.
+   */
+  holdUntil<T>(pending: Promise<T>, then: (value: T) => void): void {
+    this.held = true;
+    pending.then(
+      (v) => { if (this.state === 'established') this.guarded('a deferred decision', () => then(v)); },
+      (e: unknown) => { this.log.error({ err: e, session: this.id }, 'deferred decision failed'); this.abort(WampErrors.protocolViolation, 'internal error'); },
+    ).finally(() => {
+      this.held = false;
+      while (!this.held && this.backlog.length > 0 && this.state !== 'closed') this.handle(this.backlog.shift()!);
+      if (this.state === 'closed') this.backlog = [];
+    });
   }
 
   transportClosed(): void {
     if (this.state === 'closed') return;
+    this.stopAuthTimer();
     this.state = 'closed';
     this.silenced = true;
     this.leaveRealm();
@@ -127,20 +176,100 @@ export class Session implements TransportSink {
     }
     this.helloDetails = hello.details;
     this.features = clientFeatures(roles as Dict);
-    const outcome = negotiateAuth(this.auth, hello, realm);
-    if ('error' in outcome) {
-      this.abort(outcome.error, outcome.message);
+    // The id is fixed now: a WAMP-CRA challenge and authenticators see the one WELCOME will carry.
+    this.id = randomId();
+    this.state = 'authenticating';
+    this.joining = realm;
+    const requested = hello.details.authmethods;
+    this.authmethodTried = Array.isArray(requested) ? requested.filter((m) => typeof m === 'string').join(',') : 'anonymous';
+    this.claimedAuthid = typeof hello.details.authid === 'string' ? hello.details.authid : undefined;
+    this.step(realm, startAuthentication(this.auth, hello, this.authContext(realm)));
+  }
+
+  /** Bounds the time from HELLO to WELCOME once authentication has to wait for something. */
+  private armAuthTimer(): void {
+    if (this.authTimer !== undefined) return;
+    this.authTimer = setTimeout(() => {
+      this.authTimer = undefined;
+      if (this.state !== 'authenticating') return;
+      this.authFailed({ error: WampErrors.authenticationFailed, message: 'authentication timed out', detail: `not authenticated within ${this.authTimeout} ms of HELLO` });
+    }, this.authTimeout);
+    this.authTimer.unref();
+  }
+
+  private get authTimeout(): number {
+    return this.auth.timeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
+  }
+
+  private authContext(realm: Realm): AuthContext {
+    const t = this.transport.info;
+    return {
+      realm: realm.name,
+      sessionId: this.id,
+      transport: { type: t.kind, peer: t.peer, serializer: t.serializer, path: t.path ?? null, http_headers_received: t.httpHeaders ?? {} },
+      // TLS channel binding: no transport terminates TLS yet, so there is no channel id to bind to.
+      channelId: undefined,
+      call: (realmName, procedure, args) => {
+        const r = this.host.findRealm(realmName);
+        if (r === undefined) return Promise.reject(new WampError(WampErrors.noSuchProcedure, [`no realm "${realmName}" for the authenticator`]));
+        return r.dealer.callInternal(procedure, args, this.authTimeout).then((res) => res.args[0]);
+      },
+      now: Date.now,
+    };
+  }
+
+  /** Follows one authentication step: welcome, refuse, or send CHALLENGE and wait. */
+  private step(realm: Realm, s: MaybePromise<Step>): void {
+    if (s instanceof Promise) {
+      this.armAuthTimer();
+      s.then(
+        (v) => { if (this.state === 'authenticating') this.guarded('authentication', () => this.step(realm, v)); },
+        (e: unknown) => this.authBug(e),
+      );
       return;
     }
-    this.establish(realm, outcome.identity);
+    if ('welcome' in s) { this.establish(realm, s.welcome); return; }
+    if ('refuse' in s) { this.authFailed(s.refuse); return; }
+    this.verify = s.verify;
+    this.armAuthTimer();
+    this.send({ type: MessageType.CHALLENGE, authmethod: s.challenge.authmethod, extra: s.challenge.extra });
+  }
+
+  private handleAuthenticating(m: WampMessage): void {
+    if (m.type === MessageType.ABORT) { this.closeTransport(); return; }
+    if (m.type !== MessageType.AUTHENTICATE) {
+      throw new ProtocolViolation(`${messageTypeName[m.type]} received while authenticating (expected ${this.verify ? 'AUTHENTICATE' : 'nothing until the router answers'})`);
+    }
+    const verify = this.verify;
+    if (verify === null) throw new ProtocolViolation('AUTHENTICATE received but no CHALLENGE is outstanding');
+    this.verify = null;
+    this.step(this.joining!, verify(m.signature, m.extra));
+  }
+
+  private authBug(e: unknown): void {
+    this.log.error({ err: e, session: this.id }, 'internal error while authenticating');
+    this.abort(WampErrors.authenticationFailed, 'internal error while authenticating');
+  }
+
+  private authFailed(r: Refusal): void {
+    this.log.warn({
+      session: this.id, peer: this.transport.info.peer, realm: this.joining?.name, authmethods: this.authmethodTried,
+      authid: this.claimedAuthid, reason: r.error, detail: r.detail,
+    }, 'authentication failed');
+    this.abort(r.error, r.message);
+  }
+
+  private stopAuthTimer(): void {
+    if (this.authTimer !== undefined) { clearTimeout(this.authTimer); this.authTimer = undefined; }
+    this.verify = null;
   }
 
   private establish(realm: Realm, identity: Identity): void {
+    this.stopAuthTimer();
     if (!realm.hasRole(this, identity.authrole)) {
-      this.abort(WampErrors.noSuchRole, `role "${identity.authrole}" does not exist on realm "${realm.name}"`);
+      this.authFailed({ error: WampErrors.noSuchRole, message: `role "${identity.authrole}" does not exist on realm "${realm.name}"`, detail: `authenticated as "${identity.authid}" but role "${identity.authrole}" is not defined` });
       return;
     }
-    this.id = randomId();
     this.authid = identity.authid;
     this.authrole = identity.authrole;
     this.authmethod = identity.authmethod;
@@ -190,6 +319,8 @@ export class Session implements TransportSink {
         return;
       case MessageType.HELLO:
         throw new ProtocolViolation('HELLO received on an established session');
+      case MessageType.AUTHENTICATE:
+        throw new ProtocolViolation('AUTHENTICATE received on an established session');
       default:
         throw new ProtocolViolation(`${messageTypeName[m.type]} is not a message a client may send to a router`);
     }
@@ -233,6 +364,7 @@ export class Session implements TransportSink {
   /** ABORT and close. Used for handshake failures and protocol violations. */
   abort(reason: string, message: string): void {
     if (this.state === 'closed') return;
+    this.stopAuthTimer();
     this.log.info({ session: this.id || undefined, peer: this.transport.info.peer, reason, message }, 'session aborted');
     this.send({ type: MessageType.ABORT, details: { message }, reason });
     this.closeTransport();
@@ -245,7 +377,7 @@ export class Session implements TransportSink {
   /** Router-initiated close (shutdown, kill): GOODBYE, then wait for the peer's GOODBYE. */
   goodbye(reason: string, message?: string, graceMs = 2000): void {
     if (this.state !== 'established') {
-      if (this.state === 'establishing') this.closeTransport();
+      if (this.state === 'establishing' || this.state === 'authenticating') this.closeTransport();
       return;
     }
     this.send({ type: MessageType.GOODBYE, details: message ? { message } : {}, reason });
@@ -258,6 +390,7 @@ export class Session implements TransportSink {
 
   private closeTransport(): void {
     if (this.state === 'closed') return;
+    this.stopAuthTimer();
     this.state = 'closed';
     this.silenced = true;
     this.leaveRealm();
