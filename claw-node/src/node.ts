@@ -1,0 +1,190 @@
+// A claw node: GPIO driver (+ simulated machine), the safety layer, the turn
+// logic, and the WAMP link that exposes them on the router. Embeddable:
+// `const node = await startClawNode(config); ... await node.stop()`.
+import { machineUris, type EventPayload, type LinesPayload, type StatusPayload } from '@clawgate/protocol';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { parseConfig, type ClawNodeConfig, type ClawNodeConfigInput } from './config.js';
+import { createDriver } from './gpio/create-driver.js';
+import type { GpioDriver } from './gpio/driver.js';
+import type { LibgpiodModule } from './gpio/libgpiod-driver.js';
+import { SimulatedDriver } from './gpio/simulated-driver.js';
+import { createLogger, type Logger } from './logger.js';
+import { ClawError } from './machine/claw-error.js';
+import { ClawMachine, type MachineStats } from './machine/claw-machine.js';
+import { SafeOutputs } from './safety/safe-outputs.js';
+import { SimulatedMachine } from './sim/simulated-machine.js';
+import { autobahn, type AutobahnSession } from './wamp/autobahn.js';
+import { keyFileTooOpen, readKeyFile } from './wamp/cryptosign.js';
+import { WampLink, type LinkAuth } from './wamp/link.js';
+
+export interface ClawNodeOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Use this driver (lines already claimed) instead of the config's. */
+  driver?: GpioDriver;
+  /** node-libgpiod replacement (tests). */
+  libgpiod?: LibgpiodModule;
+  /** Called with each published status (after it is sent), e.g. for systemd's STATUS=. */
+  onStatus?: (s: StatusPayload) => void;
+}
+
+export interface ClawNode {
+  readonly id: string;
+  readonly config: ClawNodeConfig;
+  readonly machine: ClawMachine;
+  readonly outputs: SafeOutputs;
+  readonly driver: GpioDriver;
+  /** The simulated cabinet, with driver `simulated`. */
+  readonly simulator: SimulatedMachine | undefined;
+  /** True while a router session is open. */
+  readonly connected: boolean;
+  lines(): LinesPayload;
+  stats(): MachineStats & { deadManReleases: number };
+  /** Synchronous last-resort release (uncaught errors); true when all outputs are known released. */
+  releaseNow(): boolean;
+  /** Releases everything, publishes `offline`, leaves the router, frees the lines. */
+  stop(): Promise<void>;
+}
+
+export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig, options: ClawNodeOptions = {}): Promise<ClawNode> {
+  const config = parseConfig(input);
+  const log = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? systemClock;
+  const id = config.machine;
+  const uris = machineUris(id);
+  const logAt = (level: 'info' | 'warn' | 'error' | 'debug', msg: string, extra: Record<string, unknown> = {}) => log[level]({ machine: id, ...extra }, msg);
+
+  const auth: LinkAuth = config.router.auth === 'cryptosign'
+    ? { method: 'cryptosign', authid: id, key: readKeyFile(config.key!) }
+    : { method: 'anonymous' };
+  if (config.router.auth === 'cryptosign' && keyFileTooOpen(config.key!)) logAt('warn', 'key file is readable by group/others; chmod 600 it', { key: config.key });
+
+  // Boot: lines are claimed released (driver), and released once more here.
+  const driver = options.driver ?? createDriver(config, options.libgpiod);
+  const safe = new SafeOutputs(driver, clock, config.timings, (e) => logAt('error', 'GPIO write failed', { err: e.message }));
+  safe.releaseAll();
+
+  const simulator = driver instanceof SimulatedDriver ? new SimulatedMachine(driver, clock, config.simulator) : undefined;
+  simulator?.start();
+
+  const pending = new Set<Promise<unknown>>();
+  let session: AutobahnSession | undefined;
+  const publish = (topic: string, payload: unknown, retain: boolean) => {
+    const s = session;
+    if (s === undefined || !s.isOpen) return;
+    try {
+      const p = s.publish(topic, [payload], {}, { acknowledge: true, retain });
+      if (p) {
+        const tracked = Promise.resolve(p).catch((e: unknown) => logAt('warn', 'publish failed', { topic, err: String((e as { error?: string }).error ?? e) }));
+        pending.add(tracked);
+        void tracked.finally(() => pending.delete(tracked));
+      }
+    } catch (e) {
+      logAt('warn', 'publish failed', { topic, err: (e as Error).message });
+    }
+  };
+
+  const readPrize = (): boolean => { try { return driver.read('prize'); } catch { return false; } };
+  const lines = (): LinesPayload => {
+    const payload: LinesPayload = { outputs: safe.levels(), inputs: { prize: readPrize() } };
+    if (simulator) {
+      const s = simulator.snapshot();
+      payload.claw = { x: round(s.x), y: round(s.y), z: round(s.z), holding: s.holding };
+    }
+    return payload;
+  };
+
+  // Level changes go out at once; the simulated claw's motion at most every linesIntervalMs.
+  let lastLinesAt = -Infinity;
+  let trailing: TimerHandle | undefined;
+  const publishLines = () => { lastLinesAt = clock.now(); publish(uris.lines, lines(), true); };
+  const publishLinesSoon = () => {
+    const wait = lastLinesAt + config.linesIntervalMs - clock.now();
+    if (wait <= 0) { publishLines(); return; }
+    if (trailing === undefined) trailing = clock.setTimeout(() => { trailing = undefined; publishLines(); }, wait);
+  };
+  const unwatchOutputs = safe.onChange(() => publishLines());
+  const unwatchPrize = driver.watch('prize', () => publishLines());
+  const unwatchSim = simulator?.onChange(() => publishLinesSoon());
+
+  const machine = new ClawMachine(id, safe, driver, clock, config.timings, {
+    status: (s) => { publish(uris.status, s, true); options.onStatus?.(s); },
+    event: (e: EventPayload) => publish(uris.events, e, false),
+    log: logAt,
+  });
+
+  const procedure = (fn: (arg: unknown) => unknown) => async (args: unknown[] | undefined) => {
+    try {
+      return await fn(args?.[0]);
+    } catch (e) {
+      if (e instanceof ClawError) throw new autobahn.Error(e.uri, [e.message]);
+      logAt('error', 'procedure failed; all outputs released', { err: (e as Error).message });
+      safe.releaseAll();
+      throw new autobahn.Error('wamp.error.runtime_error', [(e as Error).message]);
+    }
+  };
+
+  const link = new WampLink({
+    url: config.router.url,
+    realm: config.router.realm,
+    auth,
+    backoff: config.reconnect,
+    log: logAt,
+    onOpen: async (s) => {
+      session = s;
+      try {
+        await s.call('wamp.session.add_testament', [uris.status, [{ state: 'offline', since: clock.now() }], {}], { publish_options: { retain: true }, scope: 'destroyed' });
+      } catch (e) {
+        logAt('warn', 'could not set the offline testament', { err: String((e as { error?: string }).error ?? e) });
+      }
+      // force_reregister (Crossbar): after a half-dead connection the router may still hold our
+      // old session's registrations; where it is not supported the attempt fails and is retried.
+      await s.register(uris.startTurn, procedure((a) => machine.startTurn(a)), { force_reregister: true });
+      await s.register(uris.endTurn, procedure((a) => machine.endTurn(a)), { force_reregister: true });
+      await s.subscribe(uris.controlPrefix, (args, _kwargs, details) => {
+        machine.command(args?.[0], details?.publisher_authid);
+      }, { match: 'prefix' });
+      machine.connected();
+      publishLines();
+    },
+    onClose: (reason, message) => {
+      session = undefined;
+      logAt('warn', 'router session lost; all outputs released', { reason, message });
+      machine.disconnected();
+    },
+  });
+  link.start();
+
+  let stopped = false;
+  return {
+    id, config, machine, driver, simulator,
+    outputs: safe,
+    get connected() { return link.session !== undefined; },
+    lines,
+    stats: () => ({ ...machine.stats, ignored: { ...machine.stats.ignored }, deadManReleases: safe.deadManReleases }),
+    releaseNow: () => safe.disarm(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      machine.shutdown();
+      publishLines();
+      clock.clearTimeout(trailing);
+      await settleWithin([...pending], 1000);
+      await link.stop();
+      session = undefined;
+      unwatchOutputs();
+      unwatchPrize();
+      unwatchSim?.();
+      simulator?.stop();
+      try { driver.close(); } catch (e) { logAt('error', 'closing GPIO failed', { err: (e as Error).message }); }
+    },
+  };
+}
+
+function round(v: number): number { return Math.round(v * 1000) / 1000; }
+
+async function settleWithin(ps: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(ps), new Promise<void>((r) => { timer = setTimeout(r, ms); })]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,249 @@
+// The node against the real router over real sockets: a scripted backend
+// (autobahn over WebSocket) drives turns; players (autobahn over WebSocket,
+// signed-ticket login) publish commands whose publisher the router discloses.
+import t from 'tap';
+import { EventPayload, LinesPayload, StatusPayload, machineUris, type OutputName } from '@clawgate/protocol';
+import { startClawNode, type ClawNode } from '../src/node.js';
+import type { SimulatedDriver } from '../src/gpio/simulated-driver.js';
+import { HOLD_TIMEOUT_MS, connect, eventually, fastNodeConfig, player as remotePlayer, sleep, startRouter, type Client, type Player, type RunningRouter } from './helpers.js';
+
+interface Watch {
+  statuses: StatusPayload[];
+  events: EventPayload[];
+  lines: LinesPayload[];
+}
+
+/** A backend-role client that records status, events and lines of one machine. */
+async function backend(port: number, machine: string): Promise<Client & Watch> {
+  const c = await connect(port, 'backend');
+  const uris = machineUris(machine);
+  const w: Watch = { statuses: [], events: [], lines: [] };
+  await c.session.subscribe(uris.status, (args) => { w.statuses.push(StatusPayload.parse(args?.[0])); }, { get_retained: true });
+  await c.session.subscribe(uris.events, (args) => { w.events.push(EventPayload.parse(args?.[0])); });
+  await c.session.subscribe(uris.lines, (args) => { w.lines.push(LinesPayload.parse(args?.[0])); }, { get_retained: true });
+  return Object.assign(c, w);
+}
+
+function player(r: RunningRouter, authid: string): Promise<Player> {
+  return remotePlayer(r.port, authid);
+}
+
+function edges(node: ClawNode): { name: OutputName; asserted: boolean; at: number }[] {
+  const list: { name: OutputName; asserted: boolean; at: number }[] = [];
+  (node.driver as SimulatedDriver).onOutput((name, asserted) => list.push({ name, asserted, at: Date.now() }));
+  return list;
+}
+
+const allReleased = (node: ClawNode) => Object.values((node.driver as SimulatedDriver).outputsSnapshot()).every((v) => !v);
+const lastState = (w: Watch) => w.statuses.at(-1)?.state;
+
+/** Holds a direction the way the player page does: `...On` every 200 ms. */
+function holdLoop(p: Player, topic: string, command: string): () => void {
+  void p.publish(topic, [{ command }]).catch(() => {});
+  const timer = setInterval(() => { void p.publish(topic, [{ command }]).catch(() => {}); }, 200);
+  return () => clearInterval(timer);
+}
+
+t.test('a scripted backend and player drive full turns (lose, then a sure win)', async (t) => {
+  const r = await startRouter();
+  t.teardown(() => r.stop());
+  // a catch dead centre always succeeds here, so the second turn is a sure win
+  const node = await startClawNode(fastNodeConfig(r.port, 'm1', { simulator: { seed: 3, speed: 1, lowerMs: 150, grabMs: 50, raiseMs: 150, releaseMs: 50, prizePulseMs: 100, maxGrabProbability: 1 } }));
+  t.teardown(() => node.stop());
+  const be = await backend(r.port, 'm1');
+  t.teardown(() => be.connection.close());
+  await eventually(() => lastState(be) === 'ready', 'node ready');
+  const uris = machineUris('m1');
+  const alice = await player(r, 'alice');
+  t.teardown(() => alice.close());
+
+  // turn 1: steer right for a while, drop over nothing
+  node.simulator!.clearPrizes();
+  const started = await be.session.call(uris.startTurn, [{ player: 'alice', moveSeconds: 20, name: 'Alice' }]) as { topic: string; endsAt: number };
+  t.equal(started.topic, uris.control('alice'));
+  t.ok(started.endsAt > Date.now() + 15_000, 'endsAt is moveSeconds away');
+  t.same((await eventually(() => be.statuses.find((s) => s.state === 'controlled'), 'controlled')).player, 'Alice');
+  await eventually(() => be.events.find((e) => e.type === 'turn_started'), 'turn_started');
+  t.ok(be.lines.some((l) => l.outputs.coin), 'the coin pulse showed on the lines topic');
+
+  const stop = holdLoop(alice, started.topic, 'rightOn');
+  await eventually(() => be.lines.some((l) => l.outputs.right), 'right asserted');
+  await eventually(() => node.simulator!.snapshot().x > 0.3, 'claw moved right');
+  stop();
+  await alice.publish(started.topic, [{ command: 'rightOff' }]);
+  await eventually(() => !(node.driver as SimulatedDriver).output('right'), 'right released');
+  await alice.publish(started.topic, [{ command: 'drop' }]);
+  const ended = await eventually(() => be.events.find((e) => e.type === 'turn_ended'), 'turn_ended');
+  t.same({ player: ended.player, result: ended.result, machine: ended.machine }, { player: 'Alice', result: 'lose', machine: 'm1' });
+  await eventually(() => lastState(be) === 'ready', 'ready again');
+  t.ok(allReleased(node));
+  t.ok(be.lines.some((l) => l.claw && l.claw.x > 0.3), 'lines carried the claw position');
+
+  // turn 2: a prize right under the claw's path
+  const idle = await eventually(() => node.simulator!.snapshot().phase === 'idle' && node.simulator!.snapshot(), 'claw back home');
+  node.simulator!.placePrize({ x: idle.x, y: idle.y });
+  const second = await be.session.call(uris.startTurn, [{ player: 'alice', moveSeconds: 20, name: 'Alice' }]) as { topic: string };
+  await alice.publish(second.topic, [{ command: 'drop' }]);
+  await eventually(() => be.events.filter((e) => e.type === 'turn_ended').length === 2, 'second turn ended');
+  t.equal(be.events.at(-1)!.result, 'win', 'a centred drop wins (prize input pulsed by the simulator)');
+  t.ok(be.lines.some((l) => l.inputs.prize), 'the prize input showed on the lines topic');
+  await eventually(() => lastState(be) === 'ready', 'ready after the win');
+  t.equal(node.stats().ignored.not_player, 0);
+});
+
+t.test('end_turn, busy and invalid start_turn over WAMP', async (t) => {
+  const r = await startRouter();
+  t.teardown(() => r.stop());
+  const node = await startClawNode(fastNodeConfig(r.port, 'm2'));
+  t.teardown(() => node.stop());
+  const be = await backend(r.port, 'm2');
+  t.teardown(() => be.connection.close());
+  await eventually(() => lastState(be) === 'ready', 'node ready');
+  const uris = machineUris('m2');
+  const err = async (p: Promise<unknown>) => { try { await p; } catch (e) { return (e as { error: string }).error; } return 'resolved'; };
+  t.equal(await err(be.session.call(uris.startTurn, [{ player: 'Bad Id', moveSeconds: 5 }])), 'claw.error.invalid_argument');
+  await be.session.call(uris.startTurn, [{ player: 'bob', moveSeconds: 30 }]);
+  t.equal(await err(be.session.call(uris.startTurn, [{ player: 'carol', moveSeconds: 5 }])), 'claw.error.machine_busy');
+  const bob = await player(r, 'bob');
+  t.teardown(() => bob.close());
+  const stop = holdLoop(bob, uris.control('bob'), 'upOn');
+  t.teardown(stop);
+  await eventually(() => (node.driver as SimulatedDriver).output('up'), 'up held');
+  t.same(await be.session.call(uris.endTurn, [{ reason: 'skipped' }]), { machine: 'm2', ended: true });
+  t.ok(allReleased(node), 'end_turn released everything before answering');
+  t.equal((await eventually(() => be.events.find((e) => e.type === 'turn_ended'), 'turn_ended')).result, 'skipped');
+  t.equal((await eventually(() => be.events.find((e) => e.type === 'turn_ended'))).player, 'bob', 'no name given: the authid');
+  await eventually(() => node.stats().ignored.no_turn > 0, 'commands after the turn arrive');
+  t.ok(allReleased(node), 'commands after the turn move nothing');
+});
+
+t.test('a foreign publisher on the control topic moves nothing', async (t) => {
+  const r = await startRouter();
+  t.teardown(() => r.stop());
+  const node = await startClawNode(fastNodeConfig(r.port, 'm3'));
+  t.teardown(() => node.stop());
+  const be = await backend(r.port, 'm3');
+  t.teardown(() => be.connection.close());
+  await eventually(() => lastState(be) === 'ready', 'node ready');
+  const uris = machineUris('m3');
+  const seen = edges(node);
+  await be.session.call(uris.startTurn, [{ player: 'alice', moveSeconds: 30 }]);
+  const mallory = await player(r, 'mallory');
+  t.teardown(() => mallory.close());
+  // on the player's topic, on its own topic, and a drop
+  for (const topic of [uris.control('alice'), uris.control('mallory')]) {
+    for (const command of ['leftOn', 'upOn', 'drop']) await mallory.publish(topic, [{ command }]);
+  }
+  // a remote client of another role, too (its authid is disclosed and is not alice's)
+  await be.session.publish(uris.control('alice'), [{ command: 'rightOn' }], {}, { acknowledge: true });
+  await eventually(() => node.stats().ignored.not_player >= 7, 'all 7 commands seen and ignored');
+  t.same(seen.filter((e) => e.asserted && e.name !== 'coin'), [], 'no line but the coin pulse was ever asserted');
+  t.equal(node.machine.currentTurn?.phase, 'move', 'the turn is untouched');
+  // the real player still can
+  const alice = await player(r, 'alice');
+  t.teardown(() => alice.close());
+  await alice.publish(uris.control('alice'), [{ command: 'leftOn' }]);
+  await eventually(() => (node.driver as SimulatedDriver).output('left'), 'alice steers');
+});
+
+t.test('a player whose connection dies mid-hold: the line is released within the hold timeout', async (t) => {
+  const r = await startRouter();
+  t.teardown(() => r.stop());
+  const node = await startClawNode(fastNodeConfig(r.port, 'm4'));
+  t.teardown(() => node.stop());
+  const be = await backend(r.port, 'm4');
+  t.teardown(() => be.connection.close());
+  await eventually(() => lastState(be) === 'ready', 'node ready');
+  const uris = machineUris('m4');
+  const seen = edges(node);
+  let lastHoldAt = 0;
+  const hold = node.outputs.hold.bind(node.outputs);
+  node.outputs.hold = (d) => { lastHoldAt = Date.now(); return hold(d); };
+  await be.session.call(uris.startTurn, [{ player: 'dora', moveSeconds: 60 }]);
+  const dora = await player(r, 'dora');
+  const stop = holdLoop(dora, uris.control('dora'), 'downOn');
+  await eventually(() => (node.driver as SimulatedDriver).output('down'), 'down held');
+  await sleep(HOLD_TIMEOUT_MS + 500); // longer than one hold timeout: the refreshes keep it
+  t.ok((node.driver as SimulatedDriver).output('down'), 'refreshed holds stay held');
+  t.equal(node.stats().deadManReleases, 0);
+  stop();
+  dora.die(); // the socket drops without GOODBYE
+  const released = await eventually(() => seen.find((e) => e.name === 'down' && !e.asserted), 'down released', HOLD_TIMEOUT_MS + 5000);
+  const after = released.at - lastHoldAt;
+  t.ok(after >= HOLD_TIMEOUT_MS - 20, `not before the hold timeout (${after} ms after the last refresh)`);
+  t.ok(after <= HOLD_TIMEOUT_MS + 1000, `within the hold timeout, give or take a stalled event loop (${after} ms after the last refresh)`);
+  t.equal(node.stats().deadManReleases, 1, 'released by the dead man');
+  t.equal(node.machine.currentTurn?.phase, 'move', "the turn's timers keep running (the backend decides)");
+});
+
+t.test('a router restart releases all lines and the node comes back ready', async (t) => {
+  let r = await startRouter();
+  const port = r.port;
+  t.teardown(() => r.stop());
+  const node = await startClawNode(fastNodeConfig(port, 'm5'));
+  t.teardown(() => node.stop());
+  let be = await backend(port, 'm5');
+  await eventually(() => lastState(be) === 'ready', 'node ready');
+  const uris = machineUris('m5');
+  await be.session.call(uris.startTurn, [{ player: 'erin', moveSeconds: 60 }]);
+  const erin = await player(r, 'erin');
+  const stop = holdLoop(erin, uris.control('erin'), 'leftOn');
+  await eventually(() => (node.driver as SimulatedDriver).output('left'), 'left held');
+
+  await r.stop();
+  stop();
+  await eventually(() => node.machine.state === 'offline', 'node noticed the router is gone');
+  t.ok(allReleased(node), 'released when the router said goodbye');
+  t.equal(node.stats().deadManReleases, 0, 'by the disconnect, not by the dead man');
+  t.equal(node.machine.state, 'offline');
+  t.equal(node.machine.currentTurn, undefined, 'the turn is abandoned');
+
+  r = await startRouter(port);
+  be = await backend(port, 'm5');
+  t.teardown(() => be.connection.close());
+  await eventually(() => lastState(be) === 'ready', 'ready again after the restart', 15_000);
+  t.ok(node.connected);
+  t.ok(allReleased(node));
+  const ln = await eventually(() => be.lines.at(-1), 'retained lines');
+  t.same(ln.outputs, { up: false, down: false, left: false, right: false, drop: false, coin: false }, 'retained lines: all released');
+  // and it works
+  await be.session.call(uris.startTurn, [{ player: 'erin', moveSeconds: 5 }]);
+  await eventually(() => be.statuses.some((s) => s.state === 'controlled'), 'controlled after the restart');
+});
+
+t.test('testament: a killed node session leaves `offline` retained; the node reconnects', async (t) => {
+  const r = await startRouter();
+  t.teardown(() => r.stop());
+  const node = await startClawNode(fastNodeConfig(r.port, 'm6'));
+  t.teardown(() => node.stop());
+  const be = await backend(r.port, 'm6');
+  t.teardown(() => be.connection.close());
+  await eventually(() => lastState(be) === 'ready', 'node ready');
+  const sessions = await be.session.call('wamp.session.list', [['claw']]) as number[];
+  t.equal(sessions.length, 1);
+  await be.session.call('wamp.session.kill', [sessions[0]], { reason: 'wamp.close.killed' });
+  await eventually(() => be.statuses.some((s) => s.state === 'offline'), 'offline from the testament');
+  await eventually(() => lastState(be) === 'ready', 'back to ready after reconnecting');
+  // a late subscriber sees the retained status
+  const late = await backend(r.port, 'm6');
+  t.teardown(() => late.connection.close());
+  t.equal((await eventually(() => late.statuses.at(-1), 'retained status')).state, 'ready');
+});
+
+t.test('stop(): releases, publishes offline, leaves', async (t) => {
+  const r = await startRouter();
+  t.teardown(() => r.stop());
+  const node = await startClawNode(fastNodeConfig(r.port, 'm7'));
+  const be = await backend(r.port, 'm7');
+  t.teardown(() => be.connection.close());
+  await eventually(() => lastState(be) === 'ready', 'node ready');
+  await be.session.call(machineUris('m7').startTurn, [{ player: 'fay', moveSeconds: 60 }]);
+  const fay = await player(r, 'fay');
+  t.teardown(() => fay.close());
+  await fay.publish(machineUris('m7').control('fay'), [{ command: 'upOn' }]);
+  await eventually(() => (node.driver as SimulatedDriver).output('up'), 'up held');
+  await node.stop();
+  t.ok(allReleased(node));
+  await eventually(() => lastState(be) === 'offline', 'offline published');
+  t.equal(await be.session.call('wamp.session.count', [['claw']]), 0, 'the node left the realm');
+});
