@@ -66,3 +66,13 @@ export function machineOf(uri: string, rest?: string): string | undefined {
   if (rest !== undefined && tail.slice(dot + 1) !== rest) return undefined;
   return id;
 }
+
+/**
+ * Optional procedure a claw node may register beside start_turn/end_turn:
+ * `claw.machine.<id>.release` releases every line at once while the turn and
+ * its timers go on (the backend calls it when the player in control loses
+ * their last session). A node without it relies on its hold timeout.
+ */
+export function machineReleaseUri(machine: string): string {
+  return `${MACHINE_PREFIX}${machine}.release`;
+}

@@ -1,0 +1,157 @@
+// The backend's config: one JSON or YAML file (or an object for embedders),
+// validated once here. An error names the exact key (`router.auth.secret`).
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { Defaults, REALM, isUriComponent } from '@clawgate/protocol';
+
+export class BackendConfigError extends Error {
+  constructor(readonly path: string, problem: string) {
+    super(path ? `invalid config at ${path}: ${problem}` : `invalid config: ${problem}`);
+    this.name = 'BackendConfigError';
+  }
+}
+
+/** A secret inline, from an environment variable, or from a file (the router's config accepts the same forms). */
+const Secret = z.union([
+  z.string().min(1),
+  z.object({ env: z.string().min(1) }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]);
+export type SecretRef = z.infer<typeof Secret>;
+
+const Auth = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('anonymous') }).strict(),
+  z.object({ method: z.literal('ticket'), authid: z.string().min(1).optional(), ticket: Secret }).strict(),
+  z.object({ method: z.literal('wampcra'), authid: z.string().min(1), secret: Secret }).strict(),
+]);
+
+const Seconds = z.number().positive();
+
+const MachineSettings = z.object({
+  moveSeconds: Seconds.max(600).optional(),
+  readyWindowSeconds: Seconds.max(3600).optional(),
+  graceSeconds: z.number().nonnegative().max(86_400).optional(),
+  maxQueue: z.number().int().positive().max(100_000).optional(),
+}).strict();
+export type MachineSettingsPatch = z.infer<typeof MachineSettings>;
+
+const Schema = z.object({
+  router: z.object({
+    url: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL'),
+    realm: z.string().min(1).default(REALM),
+    auth: Auth.default({ method: 'anonymous' }),
+    /** Reconnect backoff (autobahn's own retry loop). */
+    reconnect: z.object({
+      initialDelaySeconds: z.number().positive().default(0.5),
+      maxDelaySeconds: z.number().positive().default(10),
+      growth: z.number().min(1).default(1.5),
+    }).strict().default({}),
+    /** Timeout of the backend's calls to claw nodes and the meta API. */
+    callTimeoutMs: z.number().int().positive().default(10_000),
+  }).strict(),
+  database: z.object({ path: z.string().min(1) }).strict(),
+  tickets: z.object({
+    /** The signing secret shared with the router's `auth.ticket.signed.secret`. */
+    secret: Secret,
+    ttlSeconds: z.number().int().positive().default(4 * 3600),
+    /** A validly signed cookie ticket that expired at most this long ago still renews to the same authid. */
+    renewWindowSeconds: z.number().int().nonnegative().default(7 * 86_400),
+    cookieName: z.string().regex(/^[A-Za-z0-9_-]+$/).default('clawgate_ticket'),
+    /** `auto`: Secure when the request came over TLS (or a proxy said so with X-Forwarded-Proto, if express trusts it). */
+    cookieSecure: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+  }).strict(),
+  /** Serve POST /api/session on an own port as well (the launcher mounts the router instead). */
+  http: z.object({ port: z.number().int().min(0).max(65535), host: z.string().default('127.0.0.1') }).strict().optional(),
+  defaults: MachineSettings.default({}),
+  /** Per-machine settings; an operator's claw.admin.settings overrides them. */
+  machines: z.record(z.string().refine(isUriComponent, 'machine ids are 1–64 of [0-9a-z_-]'), MachineSettings).default({}),
+  rateLimit: z.object({
+    calls: z.number().int().positive().default(30),
+    perSeconds: z.number().positive().default(10),
+  }).strict().default({}),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+}).strict();
+
+export type BackendConfigInput = z.input<typeof Schema>;
+type Parsed = z.infer<typeof Schema>;
+
+export interface Settings { moveSeconds: number; readyWindowSeconds: number; graceSeconds: number; maxQueue: number }
+
+export type RouterAuth =
+  | { method: 'anonymous' }
+  | { method: 'ticket'; authid?: string; ticket: string }
+  | { method: 'wampcra'; authid: string; secret: string };
+
+export interface BackendConfig extends Omit<Parsed, 'router' | 'tickets' | 'defaults'> {
+  router: Omit<Parsed['router'], 'auth'> & { auth: RouterAuth };
+  tickets: Omit<Parsed['tickets'], 'secret'> & { secret: string };
+  defaults: Settings;
+}
+
+export interface ResolveOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Folder relative `file` secrets and the database path are resolved against. */
+  baseDir?: string;
+}
+
+function resolveSecret(ref: SecretRef, path: string, o: Required<ResolveOptions>): string {
+  if (typeof ref === 'string') return ref;
+  if ('env' in ref) {
+    const v = o.env[ref.env];
+    if (v === undefined || v === '') throw new BackendConfigError(path, `environment variable ${ref.env} is not set`);
+    return v;
+  }
+  const file = isAbsolute(ref.file) ? ref.file : resolve(o.baseDir, ref.file);
+  let v: string;
+  try { v = readFileSync(file, 'utf8').replace(/\r?\n$/, ''); } catch (e) { throw new BackendConfigError(path, `cannot read ${file}: ${(e as Error).message}`); }
+  if (v === '') throw new BackendConfigError(path, `${file} is empty`);
+  return v;
+}
+
+/** Validates a config object; secrets by reference are resolved here. */
+export function parseConfig(raw: unknown, options: ResolveOptions = {}): BackendConfig {
+  const o: Required<ResolveOptions> = { env: options.env ?? process.env, baseDir: options.baseDir ?? process.cwd() };
+  const r = Schema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new BackendConfigError(issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '['), issue.message);
+  }
+  const c = r.data;
+  const auth: RouterAuth = c.router.auth.method === 'anonymous'
+    ? { method: 'anonymous' }
+    : c.router.auth.method === 'ticket'
+      ? { method: 'ticket', authid: c.router.auth.authid, ticket: resolveSecret(c.router.auth.ticket, 'router.auth.ticket', o) }
+      : { method: 'wampcra', authid: c.router.auth.authid, secret: resolveSecret(c.router.auth.secret, 'router.auth.secret', o) };
+  const dbPath = c.database.path === ':memory:' || isAbsolute(c.database.path) ? c.database.path : resolve(o.baseDir, c.database.path);
+  return {
+    ...c,
+    router: { ...c.router, auth },
+    database: { path: dbPath },
+    tickets: { ...c.tickets, secret: resolveSecret(c.tickets.secret, 'tickets.secret', o) },
+    defaults: {
+      moveSeconds: c.defaults.moveSeconds ?? Defaults.moveSeconds,
+      readyWindowSeconds: c.defaults.readyWindowSeconds ?? Defaults.readyWindowSeconds,
+      graceSeconds: c.defaults.graceSeconds ?? Defaults.graceSeconds,
+      maxQueue: c.defaults.maxQueue ?? Defaults.maxQueue,
+    },
+  };
+}
+
+/** Reads a JSON or YAML (`.yaml`/`.yml`) file; relative paths inside it are relative to its folder. */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): BackendConfig {
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new BackendConfigError('', `cannot read ${file}: ${(e as Error).message}`); }
+  let raw: unknown;
+  try { raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text); } catch (e) { throw new BackendConfigError('', `cannot parse ${file}: ${(e as Error).message}`); }
+  return parseConfig(raw, { env, baseDir: dirname(resolve(file)) });
+}
+
+/** Validates a claw.admin.settings patch (same rules as the config's per-machine settings). */
+export function parseSettingsPatch(raw: unknown): { ok: true; patch: MachineSettingsPatch } | { ok: false; message: string } {
+  const r = MachineSettings.safeParse(raw);
+  if (r.success) return { ok: true, patch: r.data };
+  const i = r.error.issues[0]!;
+  return { ok: false, message: `${i.path.join('.') || 'settings'}: ${i.message}` };
+}

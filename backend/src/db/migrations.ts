@@ -1,0 +1,69 @@
+// Schema migrations, applied in order, each in its own transaction, and
+// recorded in `migrations` so a restart applies only the new ones. Never edit
+// a released migration: add the next one.
+export interface Migration { version: number; name: string; sql: string }
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'queues, turns, machines, players',
+    sql: `
+      CREATE TABLE players (
+        authid     TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE machines (
+        id                   TEXT PRIMARY KEY,
+        first_seen           INTEGER NOT NULL,
+        paused               INTEGER NOT NULL DEFAULT 0,
+        move_seconds         REAL,
+        ready_window_seconds REAL,
+        grace_seconds        REAL,
+        max_queue            INTEGER,
+        avg_turn_ms          REAL,
+        turns_count          INTEGER NOT NULL DEFAULT 0
+      );
+      -- One row per player waiting on (or playing) a machine. seq orders the
+      -- queue (lowest = front); a player put back to the front gets min(seq) - 1.
+      CREATE TABLE queue_entries (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        machine         TEXT NOT NULL REFERENCES machines(id),
+        authid          TEXT NOT NULL,
+        seq             INTEGER NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('waiting', 'ready_check', 'starting', 'playing')),
+        joined_at       INTEGER NOT NULL,
+        ready_deadline  INTEGER,
+        turn_id         INTEGER REFERENCES turns(id),
+        disconnected_at INTEGER,
+        UNIQUE (machine, authid)
+      );
+      CREATE INDEX queue_entries_order ON queue_entries (machine, seq);
+      CREATE INDEX queue_entries_authid ON queue_entries (authid);
+      CREATE TABLE turns (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        machine    TEXT NOT NULL REFERENCES machines(id),
+        authid     TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ends_at    INTEGER,
+        ended_at   INTEGER,
+        result     TEXT CHECK (result IS NULL OR result IN ('win', 'lose', 'timeout', 'abandoned', 'skipped')),
+        ended_by   TEXT
+      );
+      CREATE INDEX turns_machine ON turns (machine, id);
+      -- Operator actions (pause, resume, skip, kick, settings): who, what, when.
+      CREATE TABLE admin_actions (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        machine TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        actor   TEXT,
+        target  TEXT,
+        turn_id INTEGER REFERENCES turns(id),
+        detail  TEXT
+      );
+    `,
+  },
+];

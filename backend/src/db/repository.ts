@@ -1,0 +1,132 @@
+// Every SQL statement the backend runs, as typed methods. Callers group them
+// into one transaction per state change with `tx`.
+import type { TurnResult } from '@clawgate/protocol';
+import type { Db } from './database.js';
+
+export type EntryState = 'waiting' | 'ready_check' | 'starting' | 'playing';
+
+export interface Entry {
+  id: number;
+  machine: string;
+  authid: string;
+  seq: number;
+  state: EntryState;
+  joinedAt: number;
+  readyDeadline: number | null;
+  turnId: number | null;
+  disconnectedAt: number | null;
+  /** The player's display name (the authid when none is stored). */
+  name: string;
+}
+
+export interface MachineRow {
+  id: string;
+  firstSeen: number;
+  paused: boolean;
+  moveSeconds: number | null;
+  readyWindowSeconds: number | null;
+  graceSeconds: number | null;
+  maxQueue: number | null;
+  avgTurnMs: number | null;
+  turnsCount: number;
+}
+
+export interface TurnRow {
+  id: number;
+  machine: string;
+  authid: string;
+  name: string;
+  startedAt: number;
+  endsAt: number | null;
+  endedAt: number | null;
+  result: TurnResult | null;
+  endedBy: string | null;
+}
+
+const ENTRY_COLUMNS = `e.id, e.machine, e.authid, e.seq, e.state, e.joined_at AS joinedAt, e.ready_deadline AS readyDeadline,
+  e.turn_id AS turnId, e.disconnected_at AS disconnectedAt, COALESCE(p.name, e.authid) AS name`;
+const MACHINE_COLUMNS = `id, first_seen AS firstSeen, paused, move_seconds AS moveSeconds, ready_window_seconds AS readyWindowSeconds,
+  grace_seconds AS graceSeconds, max_queue AS maxQueue, avg_turn_ms AS avgTurnMs, turns_count AS turnsCount`;
+const TURN_COLUMNS = `id, machine, authid, name, started_at AS startedAt, ends_at AS endsAt, ended_at AS endedAt, result, ended_by AS endedBy`;
+
+function machineRow(r: Record<string, unknown> | undefined): MachineRow | undefined {
+  return r && { ...(r as unknown as MachineRow), paused: r.paused === 1 };
+}
+
+export class Repository {
+  private readonly s;
+
+  constructor(readonly db: Db) {
+    const p = (sql: string) => db.prepare(sql);
+    this.s = {
+      upsertPlayer: p(`INSERT INTO players (authid, name, created_at, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (authid) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at`),
+      playerName: p('SELECT name FROM players WHERE authid = ?').pluck(),
+      ensureMachine: p('INSERT INTO machines (id, first_seen) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
+      machine: p(`SELECT ${MACHINE_COLUMNS} FROM machines WHERE id = ?`),
+      machines: p(`SELECT ${MACHINE_COLUMNS} FROM machines ORDER BY id`),
+      setPaused: p('UPDATE machines SET paused = ? WHERE id = ?'),
+      setSettings: p(`UPDATE machines SET move_seconds = COALESCE(@moveSeconds, move_seconds),
+        ready_window_seconds = COALESCE(@readyWindowSeconds, ready_window_seconds), grace_seconds = COALESCE(@graceSeconds, grace_seconds),
+        max_queue = COALESCE(@maxQueue, max_queue) WHERE id = @id`),
+      setAverage: p('UPDATE machines SET avg_turn_ms = ?, turns_count = turns_count + 1 WHERE id = ?'),
+      entries: p(`SELECT ${ENTRY_COLUMNS} FROM queue_entries e LEFT JOIN players p ON p.authid = e.authid WHERE e.machine = ? ORDER BY e.seq`),
+      allEntries: p(`SELECT ${ENTRY_COLUMNS} FROM queue_entries e LEFT JOIN players p ON p.authid = e.authid ORDER BY e.machine, e.seq`),
+      entry: p(`SELECT ${ENTRY_COLUMNS} FROM queue_entries e LEFT JOIN players p ON p.authid = e.authid WHERE e.machine = ? AND e.authid = ?`),
+      entriesOf: p(`SELECT ${ENTRY_COLUMNS} FROM queue_entries e LEFT JOIN players p ON p.authid = e.authid WHERE e.authid = ? ORDER BY e.machine`),
+      count: p('SELECT COUNT(*) FROM queue_entries WHERE machine = ?').pluck(),
+      insertEntry: p(`INSERT INTO queue_entries (machine, authid, seq, state, joined_at)
+        VALUES (@machine, @authid, (SELECT COALESCE(MAX(seq), 0) + 1 FROM queue_entries WHERE machine = @machine), 'waiting', @now)`),
+      deleteEntry: p('DELETE FROM queue_entries WHERE id = ?'),
+      setState: p('UPDATE queue_entries SET state = ?, ready_deadline = ?, turn_id = ? WHERE id = ?'),
+      toFront: p(`UPDATE queue_entries SET seq = (SELECT MIN(seq) - 1 FROM queue_entries WHERE machine = ?) WHERE id = ?`),
+      disconnect: p('UPDATE queue_entries SET disconnected_at = ? WHERE authid = ? AND disconnected_at IS NULL'),
+      reconnect: p('UPDATE queue_entries SET disconnected_at = NULL WHERE authid = ?'),
+      insertTurn: p('INSERT INTO turns (machine, authid, name, started_at) VALUES (?, ?, ?, ?)'),
+      turnStarted: p('UPDATE turns SET ends_at = ? WHERE id = ?'),
+      finishTurn: p('UPDATE turns SET ended_at = ?, result = ?, ended_by = ? WHERE id = ? AND result IS NULL'),
+      turn: p(`SELECT ${TURN_COLUMNS} FROM turns WHERE id = ?`),
+      recentTurns: p(`SELECT ${TURN_COLUMNS} FROM turns WHERE (@machine IS NULL OR machine = @machine) ORDER BY id DESC LIMIT @limit`),
+      audit: p('INSERT INTO admin_actions (at, machine, action, actor, target, turn_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    };
+  }
+
+  /** Runs `fn` in one transaction (BEGIN IMMEDIATE): all of it commits, or none. */
+  tx<T>(fn: () => T): T { return this.db.transaction(fn).immediate(); }
+
+  upsertPlayer(authid: string, name: string, now: number): void { this.s.upsertPlayer.run(authid, name, now, now); }
+  playerName(authid: string): string | undefined { return this.s.playerName.get(authid) as string | undefined; }
+
+  ensureMachine(id: string, now: number): void { this.s.ensureMachine.run(id, now); }
+  machine(id: string): MachineRow | undefined { return machineRow(this.s.machine.get(id) as Record<string, unknown> | undefined); }
+  machines(): MachineRow[] { return (this.s.machines.all() as Record<string, unknown>[]).map((r) => machineRow(r)!); }
+  setPaused(id: string, paused: boolean): void { this.s.setPaused.run(paused ? 1 : 0, id); }
+  setSettings(id: string, patch: { moveSeconds?: number; readyWindowSeconds?: number; graceSeconds?: number; maxQueue?: number }): void {
+    this.s.setSettings.run({ id, moveSeconds: patch.moveSeconds ?? null, readyWindowSeconds: patch.readyWindowSeconds ?? null, graceSeconds: patch.graceSeconds ?? null, maxQueue: patch.maxQueue ?? null });
+  }
+  recordTurnLength(id: string, avgMs: number): void { this.s.setAverage.run(avgMs, id); }
+
+  entries(machine: string): Entry[] { return this.s.entries.all(machine) as Entry[]; }
+  allEntries(): Entry[] { return this.s.allEntries.all() as Entry[]; }
+  entry(machine: string, authid: string): Entry | undefined { return this.s.entry.get(machine, authid) as Entry | undefined; }
+  entriesOf(authid: string): Entry[] { return this.s.entriesOf.all(authid) as Entry[]; }
+  queueLength(machine: string): number { return this.s.count.get(machine) as number; }
+  insertEntry(machine: string, authid: string, now: number): void { this.s.insertEntry.run({ machine, authid, now }); }
+  deleteEntry(id: number): void { this.s.deleteEntry.run(id); }
+  setEntryState(id: number, state: EntryState, readyDeadline: number | null = null, turnId: number | null = null): void { this.s.setState.run(state, readyDeadline, turnId, id); }
+  moveToFront(machine: string, id: number): void { this.s.toFront.run(machine, id); }
+  markDisconnected(authid: string, at: number): void { this.s.disconnect.run(at, authid); }
+  markConnected(authid: string): void { this.s.reconnect.run(authid); }
+
+  insertTurn(machine: string, authid: string, name: string, startedAt: number): number {
+    return Number(this.s.insertTurn.run(machine, authid, name, startedAt).lastInsertRowid);
+  }
+  turnStarted(id: number, endsAt: number): void { this.s.turnStarted.run(endsAt, id); }
+  /** Sets the result once; false when the turn had one already. */
+  finishTurn(id: number, endedAt: number, result: TurnResult, endedBy: string | null): boolean { return this.s.finishTurn.run(endedAt, result, endedBy, id).changes === 1; }
+  turn(id: number): TurnRow | undefined { return this.s.turn.get(id) as TurnRow | undefined; }
+  recentTurns(machine: string | null, limit: number): TurnRow[] { return this.s.recentTurns.all({ machine, limit }) as TurnRow[]; }
+  audit(at: number, machine: string, action: string, actor: string | null, target: string | null, turnId: number | null, detail: unknown): void {
+    this.s.audit.run(at, machine, action, actor, target, turnId, detail === undefined ? null : JSON.stringify(detail));
+  }
+}

@@ -1,0 +1,9 @@
+// Public API of @clawgate/backend.
+export { startBackend, type Backend, type StartOptions } from './service.js';
+export { parseConfig, loadConfigFile, BackendConfigError, type BackendConfig, type BackendConfigInput, type Settings, type RouterAuth } from './config.js';
+export { sessionRouter, SESSION_PATH, type SessionRouteOptions } from './http/session-route.js';
+export { openDatabase, type Db } from './db/database.js';
+export { Repository, type Entry, type TurnRow, type MachineRow } from './db/repository.js';
+export { Coordinator, type Wire, type RouterSnapshot } from './turns/coordinator.js';
+export { createLogger, silentLogger, type Logger } from './logger.js';
+export { loadClawRouterConfig, CLAW_ROUTER_CONFIG, type ClawRouterOptions } from './router-config.js';

@@ -1,0 +1,132 @@
+// The queue's decisions as pure functions: who is where, how long they wait,
+// who may join, what a machine should do next. No I/O, no clock: callers
+// pass `now`. Unit-tested in backend/test/rules.test.ts.
+import { ClawErrors, type ClawErrorUri, type MachineState } from '@clawgate/protocol';
+import type { Entry, MachineRow } from '../db/repository.js';
+import type { Settings } from '../config.js';
+
+/** Seconds a turn is assumed to take beyond moveSeconds (drop, prize window, ready check) before any turn was measured. */
+export const TURN_OVERHEAD_SECONDS = 10;
+/** Weight of the newest turn in the running average (exponential moving average). */
+export const AVERAGE_WEIGHT = 0.2;
+
+export function isCurrent(e: Pick<Entry, 'state'>): boolean {
+  return e.state === 'starting' || e.state === 'playing';
+}
+
+/** The entry whose turn runs (or is being started), if any. */
+export function currentOf<E extends Pick<Entry, 'state'>>(entries: readonly E[]): E | undefined {
+  return entries.find(isCurrent);
+}
+
+/** Waiting entries in queue order; the index is the position (0 = front, the next to play). */
+export function waitingOf<E extends Pick<Entry, 'state'>>(entries: readonly E[]): E[] {
+  return entries.filter((e) => !isCurrent(e));
+}
+
+/** Effective settings: operator's (stored per machine) over the config's per-machine ones over the defaults. */
+export function effectiveSettings(row: Pick<MachineRow, 'moveSeconds' | 'readyWindowSeconds' | 'graceSeconds' | 'maxQueue'> | undefined,
+  configured: Partial<Settings> | undefined, defaults: Settings): Settings {
+  return {
+    moveSeconds: row?.moveSeconds ?? configured?.moveSeconds ?? defaults.moveSeconds,
+    readyWindowSeconds: row?.readyWindowSeconds ?? configured?.readyWindowSeconds ?? defaults.readyWindowSeconds,
+    graceSeconds: row?.graceSeconds ?? configured?.graceSeconds ?? defaults.graceSeconds,
+    maxQueue: row?.maxQueue ?? configured?.maxQueue ?? defaults.maxQueue,
+  };
+}
+
+/** The average turn length to plan with: measured, or moveSeconds plus the overhead. */
+export function plannedTurnMs(avgTurnMs: number | null, moveSeconds: number): number {
+  return avgTurnMs ?? (moveSeconds + TURN_OVERHEAD_SECONDS) * 1000;
+}
+
+/** The running average after one more turn of `sampleMs`. The first turn replaces the initial guess. */
+export function nextAverage(avgTurnMs: number | null, turnsCount: number, sampleMs: number): number {
+  if (avgTurnMs === null || turnsCount === 0) return sampleMs;
+  return avgTurnMs + AVERAGE_WEIGHT * (sampleMs - avgTurnMs);
+}
+
+/**
+ * Seconds until the player at `position` plays: what is left of the current
+ * turn (by the average, at least 0) plus one average turn per player ahead.
+ */
+export function etaSeconds(position: number, turnMs: number, currentElapsedMs: number | undefined): number {
+  const rest = currentElapsedMs === undefined ? 0 : Math.max(0, turnMs - currentElapsedMs);
+  return Math.round((rest + position * turnMs) / 1000);
+}
+
+export interface JoinView {
+  /** The node is registered and its status is not offline. */
+  online: boolean;
+  alreadyQueued: boolean;
+  queueLength: number;
+  maxQueue: number;
+}
+
+/** request_slot: keep the slot a player has (idempotent), or join at the back, or why not. */
+export function joinDecision(v: JoinView): 'existing' | 'join' | ClawErrorUri {
+  if (v.alreadyQueued) return 'existing';
+  if (!v.online) return ClawErrors.machineOffline;
+  if (v.queueLength >= v.maxQueue) return ClawErrors.queueFull;
+  return 'join';
+}
+
+export interface MachineView {
+  online: boolean;
+  /** The node's last status is `ready`. */
+  nodeReady: boolean;
+  paused: boolean;
+  entries: readonly Pick<Entry, 'id' | 'state'>[];
+  /** A start_turn failed since the node last said `ready`: wait for a fresh `ready`. */
+  holdUntilReady: boolean;
+}
+
+export type NextStep = { kind: 'idle' } | { kind: 'ready_check'; entryId: number };
+
+/** What a machine should do now: ask the player at the front to get ready, or nothing. */
+export function nextStep(v: MachineView): NextStep {
+  if (!v.online || !v.nodeReady || v.paused || v.holdUntilReady) return { kind: 'idle' };
+  if (v.entries.some((e) => e.state !== 'waiting')) return { kind: 'idle' };
+  const front = v.entries[0];
+  return front ? { kind: 'ready_check', entryId: front.id } : { kind: 'idle' };
+}
+
+/** The state the lobby shows. */
+export function displayState(online: boolean, nodeState: MachineState | undefined, paused: boolean): MachineState {
+  if (!online || nodeState === undefined) return 'offline';
+  if (paused && nodeState === 'ready') return 'paused';
+  return nodeState;
+}
+
+/** A position message is due when the position differs from the last one sent (so positions only ever move when they change). */
+export function positionDue(lastSent: number | undefined, position: number): boolean {
+  return lastSent !== position;
+}
+
+/** When a disconnected waiting player's place expires. */
+export function graceExpiry(disconnectedAt: number, graceSeconds: number): number {
+  return disconnectedAt + graceSeconds * 1000;
+}
+
+/**
+ * A token bucket per key: `calls` per `perSeconds`, refilled continuously.
+ * The caller passes the time, so it is deterministic in tests.
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(private readonly calls: number, private readonly perSeconds: number) {}
+
+  /** Takes one token for `key`; false when none is left. */
+  take(key: string, now: number): boolean {
+    const rate = this.calls / (this.perSeconds * 1000);
+    const b = this.buckets.get(key) ?? { tokens: this.calls, at: now };
+    b.tokens = Math.min(this.calls, b.tokens + (now - b.at) * rate);
+    b.at = now;
+    if (this.buckets.size > 100_000) this.buckets.clear(); // bounded memory; a reset only forgives
+    this.buckets.set(key, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}

@@ -1,0 +1,591 @@
+// The queue service's state machine: every player call, node event and
+// presence change comes here. Each state change is one SQLite transaction
+// (the queue in SQLite is the truth); messages to players go out after the
+// commit. Decisions come from queue/rules.ts; WAMP is behind `Wire`.
+//
+// Per machine, the queue entries move waiting → ready_check → starting →
+// playing → (deleted when the turn ends, or back to waiting at the front when
+// the turn is abandoned). At most one entry per machine is not `waiting`.
+import {
+  ClawErrors, EventPayload, StartTurnResult, StatusPayload, isUriComponent, machineReleaseUri, machineUris, playerTopic,
+  type MachineState, type PlayerMessage, type QueueSnapshot, type SlotResult, type TurnResult,
+} from '@clawgate/protocol';
+import type { BackendConfig, MachineSettingsPatch, Settings } from '../config.js';
+import type { Entry, Repository, TurnRow } from '../db/repository.js';
+import { ClawFault } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { MachineRegistry } from '../machines/registry.js';
+import { Presence } from '../presence/presence.js';
+import {
+  RateLimiter, currentOf, displayState, effectiveSettings, etaSeconds, graceExpiry, joinDecision, nextAverage, nextStep,
+  plannedTurnMs, positionDue, waitingOf,
+} from '../queue/rules.js';
+
+/** How the coordinator reaches the router (absent while disconnected). */
+export interface Wire {
+  publish(topic: string, payload: unknown, retain: boolean): void;
+  /** Calls `procedure` with `[payload]`; resolves with args[0]. */
+  call(procedure: string, payload: unknown): Promise<unknown>;
+}
+
+/** What the router says at (re)connect: sessions, start_turn registrations. Statuses arrive as events before this. */
+export interface RouterSnapshot {
+  sessions: { session: number; authid: string }[];
+  registrations: { id: number; uri: string }[];
+}
+
+/** A turn that runs this long past its endsAt without turn_ended is ended by the backend (`timeout`). */
+export const TURN_OVERRUN_MS = 60_000;
+
+const key = (machine: string, authid: string) => `${machine}\u0000${authid}`;
+
+export class Coordinator {
+  readonly registry = new MachineRegistry();
+  readonly presence = new Presence();
+  private wire: Wire | undefined;
+  private readonly lastSent = new Map<string, number>();
+  private readonly readyTimers = new Map<string, { entryId: number; timer: NodeJS.Timeout }>();
+  private readonly overrunTimers = new Map<string, { turnId: number; timer: NodeJS.Timeout }>();
+  private readonly graceTimers = new Map<number, NodeJS.Timeout>();
+  /** A turn_ended that came before its start_turn's answer was handled. */
+  private readonly endedWhileStarting = new Map<string, { turnId: number; result: TurnResult }>();
+  /** end_turn calls in flight per machine. */
+  private readonly endingByUs = new Map<string, number>();
+  private readonly limiter: RateLimiter;
+  private readonly now: () => number;
+  private stopped = false;
+
+  constructor(private readonly repo: Repository, private readonly config: BackendConfig, private readonly log: Logger, now: () => number = Date.now) {
+    this.limiter = new RateLimiter(config.rateLimit.calls, config.rateLimit.perSeconds);
+    this.now = now;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Connected to the router: rebuild presence and machines, then tell everyone where they stand ("updateClients"). */
+  attach(wire: Wire, snapshot: RouterSnapshot): void {
+    this.wire = wire;
+    this.presence.clear();
+    this.lastSent.clear();
+    for (const s of snapshot.sessions) this.presence.join(s.session, s.authid);
+    for (const r of snapshot.registrations) {
+      const id = this.registry.registered(r.uri, r.id);
+      if (id !== undefined) this.repo.ensureMachine(id, this.now());
+    }
+    const now = this.now();
+    this.repo.tx(() => {
+      const authids = new Set(this.repo.allEntries().map((e) => e.authid));
+      for (const a of authids) {
+        if (this.presence.present(a)) this.repo.markConnected(a);
+        else this.repo.markDisconnected(a, now);
+      }
+    });
+    for (const m of this.repo.machines()) {
+      this.reconcileTurn(m.id);
+      this.refresh(m.id, { resendAll: true });
+    }
+    this.log.info({ sessions: snapshot.sessions.length, machines: this.registry.ids().filter((id) => this.registry.online(id)) }, 'reconciled with the router');
+  }
+
+  /** The router session is gone: timers stop; attach() rebuilds everything from SQLite and the meta API. */
+  detach(): void {
+    this.wire = undefined;
+    this.registry.clear();
+    this.presence.clear();
+    this.clearTimers();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.detach();
+  }
+
+  private clearTimers(): void {
+    for (const t of this.readyTimers.values()) clearTimeout(t.timer);
+    for (const t of this.overrunTimers.values()) clearTimeout(t.timer);
+    for (const t of this.graceTimers.values()) clearTimeout(t);
+    this.readyTimers.clear();
+    this.overrunTimers.clear();
+    this.endingByUs.clear();
+    this.endedWhileStarting.clear();
+    this.graceTimers.clear();
+  }
+
+  // ---------------------------------------------------------------- player procedures
+
+  requestSlot(authid: string | undefined, machine: unknown): SlotResult {
+    const who = this.identify(authid);
+    const id = this.knownMachine(machine);
+    this.limit(who);
+    const settings = this.settings(id);
+    const decision = this.repo.tx(() => {
+      const d = joinDecision({
+        alreadyQueued: this.repo.entry(id, who) !== undefined,
+        online: this.registry.online(id),
+        queueLength: this.repo.queueLength(id),
+        maxQueue: settings.maxQueue,
+      });
+      if (d === 'join') this.repo.insertEntry(id, who, this.now());
+      return d;
+    });
+    if (decision === ClawErrors.machineOffline) throw new ClawFault(decision, `machine ${id} is offline`);
+    if (decision === ClawErrors.queueFull) throw new ClawFault(decision, `the queue of ${id} is full (${settings.maxQueue})`);
+    if (decision === 'join') this.log.info({ machine: id, authid: who }, 'joined the queue');
+    this.refresh(id);
+    return this.slotOf(id, who)!;
+  }
+
+  leave(authid: string | undefined, machine: unknown): { machine: string; left: true } {
+    const who = this.identify(authid);
+    const id = this.knownMachine(machine);
+    this.limit(who);
+    const e = this.repo.entry(id, who);
+    if (!e) throw new ClawFault(ClawErrors.notInQueue, `you are not in the queue of ${id}`);
+    if (e.state === 'starting' || e.state === 'playing') this.endCurrent(id, e, 'skipped', who, { callNode: true });
+    else this.remove(id, e, 'left');
+    return { machine: id, left: true };
+  }
+
+  ready(authid: string | undefined, machine: unknown): { machine: string; confirmed: true } {
+    const who = this.identify(authid);
+    const id = this.knownMachine(machine);
+    this.limit(who);
+    const e = this.repo.entry(id, who);
+    if (!e) throw new ClawFault(ClawErrors.notInQueue, `you are not in the queue of ${id}`);
+    if (e.state === 'starting' || e.state === 'playing') return { machine: id, confirmed: true };
+    if (e.state !== 'ready_check') throw new ClawFault(ClawErrors.notYourTurn, `it is not your turn on ${id} yet`);
+    this.startTurn(id, e);
+    return { machine: id, confirmed: true };
+  }
+
+  queueGet(machine: unknown, withAuthids = false): QueueSnapshot {
+    return this.snapshot(this.knownMachine(machine), withAuthids);
+  }
+
+  /** Machines with state and queue length; the WAMP layer adds spectators. */
+  machines(): { machine: string; state: MachineState; queueLength: number }[] {
+    return this.repo.machines().map((m) => ({ machine: m.id, state: this.stateOf(m.id, m.paused), queueLength: this.repo.queueLength(m.id) }));
+  }
+
+  // ---------------------------------------------------------------- operator procedures
+
+  pause(machine: unknown, actor: string | null): { machine: string; paused: true } {
+    const id = this.knownMachine(machine);
+    this.repo.tx(() => { this.repo.setPaused(id, true); this.repo.audit(this.now(), id, 'pause', actor, null, null, undefined); });
+    this.log.info({ machine: id, actor }, 'paused');
+    this.refresh(id);
+    return { machine: id, paused: true };
+  }
+
+  resume(machine: unknown, actor: string | null): { machine: string; paused: false } {
+    const id = this.knownMachine(machine);
+    this.repo.tx(() => { this.repo.setPaused(id, false); this.repo.audit(this.now(), id, 'resume', actor, null, null, undefined); });
+    this.log.info({ machine: id, actor }, 'resumed');
+    this.refresh(id);
+    return { machine: id, paused: false };
+  }
+
+  /** Ends the current turn (`skipped`), or skips the player being asked to get ready. */
+  skip(machine: unknown, actor: string | null): { machine: string; skipped: string } {
+    const id = this.knownMachine(machine);
+    const entries = this.repo.entries(id);
+    const current = currentOf(entries);
+    if (current) {
+      this.endCurrent(id, current, 'skipped', actor, { callNode: true, audit: 'skip' });
+      return { machine: id, skipped: current.name };
+    }
+    const asked = entries.find((e) => e.state === 'ready_check');
+    if (asked) {
+      this.remove(id, asked, 'kicked', { action: 'skip', actor });
+      return { machine: id, skipped: asked.name };
+    }
+    throw new ClawFault(ClawErrors.noTurn, `no turn to skip on ${id}`);
+  }
+
+  kick(machine: unknown, authid: unknown, actor: string | null): { machine: string; kicked: string } {
+    const id = this.knownMachine(machine);
+    if (typeof authid !== 'string' || !isUriComponent(authid)) throw new ClawFault(ClawErrors.invalidArgument, 'kick needs the player\'s authid as the second argument');
+    const e = this.repo.entry(id, authid);
+    if (!e) throw new ClawFault(ClawErrors.notInQueue, `${authid} is not in the queue of ${id}`);
+    if (e.state === 'starting' || e.state === 'playing') this.endCurrent(id, e, 'skipped', actor, { callNode: true, audit: 'kick', removed: 'kicked' });
+    else this.remove(id, e, 'kicked', { action: 'kick', actor });
+    return { machine: id, kicked: e.name };
+  }
+
+  settingsOf(machine: unknown, patch: MachineSettingsPatch, actor: string | null): { machine: string } & Settings {
+    const id = this.knownMachine(machine);
+    if (Object.keys(patch).length > 0) {
+      this.repo.tx(() => { this.repo.setSettings(id, patch); this.repo.audit(this.now(), id, 'settings', actor, null, null, patch); });
+      this.log.info({ machine: id, actor, patch }, 'settings changed');
+      this.refresh(id);
+    }
+    return { machine: id, ...this.settings(id) };
+  }
+
+  turns(machine: unknown, limit: number): TurnRow[] {
+    const id = machine === undefined || machine === null ? null : this.knownMachine(machine);
+    return this.repo.recentTurns(id, Math.min(Math.max(1, Math.floor(limit)), 500));
+  }
+
+  // ---------------------------------------------------------------- node events
+
+  registrationCreated(uri: string, registration: number): void {
+    if (!this.wire) return;
+    const id = this.registry.registered(uri, registration);
+    if (id === undefined) return;
+    this.repo.ensureMachine(id, this.now());
+    this.log.info({ machine: id }, 'claw node registered');
+    this.refresh(id);
+  }
+
+  registrationGone(registration: number): void {
+    if (!this.wire) return;
+    const id = this.registry.unregistered(registration);
+    if (id === undefined) return;
+    this.log.warn({ machine: id }, 'claw node unregistered');
+    this.clawLost(id);
+  }
+
+  status(machine: string, raw: unknown): void {
+    const p = StatusPayload.safeParse(raw);
+    if (!p.success) { this.log.warn({ machine, payload: raw }, 'malformed status ignored'); return; }
+    const rt = this.registry.get(machine);
+    rt.status = p.data;
+    if (p.data.state === 'ready') rt.holdUntilReady = false;
+    if (!this.wire) return; // (re)connecting: attach() decides with the full picture
+    if (!this.registry.online(machine) || p.data.state === 'maintenance') { this.clawLost(machine); return; }
+    const current = currentOf(this.repo.entries(machine));
+    // `ready` during a turn we think runs: the node lost that turn without a turn_ended (it restarted).
+    if (current?.state === 'playing' && p.data.state === 'ready') { this.clawLost(machine); return; }
+    this.refresh(machine);
+  }
+
+  nodeEvent(machine: string, raw: unknown): void {
+    if (!this.wire) return;
+    const p = EventPayload.safeParse(raw);
+    if (!p.success || p.data.type !== 'turn_ended' || p.data.result === undefined) return;
+    // A turn the backend ended itself (end_turn in flight): the node's turn_ended for it comes
+    // before end_turn's answer, and is not news.
+    if ((this.endingByUs.get(machine) ?? 0) > 0) return;
+    const current = currentOf(this.repo.entries(machine));
+    if (!current) return;
+    if (p.data.player !== current.name && p.data.player !== current.authid) return;
+    // Before start_turn's answer is handled (both can arrive in one read): end it right after, so the
+    // player still sees control true, then the result.
+    if (current.state === 'starting') { this.endedWhileStarting.set(machine, { turnId: current.turnId!, result: p.data.result }); return; }
+    this.endCurrent(machine, current, p.data.result, null, { callNode: false });
+  }
+
+  // ---------------------------------------------------------------- presence
+
+  sessionJoined(session: number, authid: string): void {
+    if (!this.wire) return;
+    if (!this.presence.join(session, authid)) return;
+    const entries = this.repo.entriesOf(authid);
+    if (entries.length === 0) return;
+    this.repo.tx(() => this.repo.markConnected(authid));
+    for (const e of entries) {
+      this.lastSent.delete(key(e.machine, authid));
+      this.refresh(e.machine, { resendTo: authid });
+    }
+  }
+
+  sessionLeft(session: number): void {
+    if (!this.wire) return;
+    const authid = this.presence.leave(session);
+    if (authid === undefined) return;
+    const entries = this.repo.entriesOf(authid);
+    if (entries.length === 0) return;
+    this.repo.tx(() => this.repo.markDisconnected(authid, this.now()));
+    this.log.info({ authid, machines: entries.map((e) => e.machine) }, 'player disconnected');
+    for (const e of entries) {
+      // In control: the node releases every line now; the turn and its timers go on.
+      if (e.state === 'playing') this.callNode(machineReleaseUri(e.machine), { player: authid }, 'release');
+      this.refresh(e.machine);
+    }
+  }
+
+  // ---------------------------------------------------------------- transitions
+
+  private startTurn(machine: string, e: Entry): void {
+    const settings = this.settings(machine);
+    const turnId = this.repo.tx(() => {
+      const id = this.repo.insertTurn(machine, e.authid, e.name, this.now());
+      this.repo.setEntryState(e.id, 'starting', null, id);
+      return id;
+    });
+    this.log.info({ machine, authid: e.authid, turn: turnId }, 'starting turn');
+    this.refresh(machine);
+    const wire = this.wire;
+    const call = wire
+      ? wire.call(machineUris(machine).startTurn, { player: e.authid, moveSeconds: settings.moveSeconds, name: e.name })
+      : Promise.reject(new Error('not connected to the router'));
+    call.then((raw) => {
+      const r = StartTurnResult.safeParse(raw);
+      if (!r.success) throw new Error(`start_turn answered ${JSON.stringify(raw)}`);
+      const now = this.repo.entry(machine, e.authid);
+      if (this.stopped || now?.state !== 'starting' || now.turnId !== turnId) return; // ended meanwhile
+      this.repo.tx(() => { this.repo.setEntryState(e.id, 'playing', null, turnId); this.repo.turnStarted(turnId, r.data.endsAt); });
+      this.send(e.authid, { type: 'control', control: true, machine, topic: r.data.topic, endsAt: r.data.endsAt });
+      this.log.info({ machine, authid: e.authid, turn: turnId, endsAt: r.data.endsAt }, 'turn started');
+      const early = this.endedWhileStarting.get(machine);
+      if (early?.turnId === turnId) {
+        this.endedWhileStarting.delete(machine);
+        this.endCurrent(machine, this.repo.entry(machine, e.authid)!, early.result, null, { callNode: false });
+        return;
+      }
+      if (!this.presence.present(e.authid)) this.callNode(machineReleaseUri(machine), { player: e.authid }, 'release');
+      this.refresh(machine);
+    }).catch((err: unknown) => {
+      if (this.endedWhileStarting.get(machine)?.turnId === turnId) this.endedWhileStarting.delete(machine);
+      if (this.stopped) return;
+      const now = this.repo.entry(machine, e.authid);
+      this.log.warn({ machine, authid: e.authid, err: errorText(err) }, 'start_turn failed');
+      if (now?.state !== 'starting' || now.turnId !== turnId) return;
+      this.registry.get(machine).holdUntilReady = true;
+      this.endCurrent(machine, now, 'abandoned', null, { callNode: false, backToFront: true });
+    });
+  }
+
+  /**
+   * Ends the current turn with `result`. An abandoned turn puts its player
+   * back at the front; any other removes the entry.
+   */
+  private endCurrent(machine: string, e: Entry, result: TurnResult, actor: string | null,
+    o: { callNode: boolean; backToFront?: boolean; audit?: string; removed?: 'kicked' }): void {
+    const now = this.now();
+    const backToFront = o.backToFront ?? result === 'abandoned';
+    this.repo.tx(() => {
+      if (e.turnId !== null) {
+        this.repo.finishTurn(e.turnId, now, result, actor);
+        const turn = this.repo.turn(e.turnId);
+        const row = this.repo.machine(machine);
+        if (turn && row && (result === 'win' || result === 'lose' || result === 'timeout')) {
+          this.repo.recordTurnLength(machine, nextAverage(row.avgTurnMs, row.turnsCount, now - turn.startedAt));
+        }
+      }
+      if (backToFront) { this.repo.setEntryState(e.id, 'waiting'); this.repo.moveToFront(machine, e.id); } else this.repo.deleteEntry(e.id);
+      if (o.audit) this.repo.audit(now, machine, o.audit, actor, e.authid, e.turnId, { result });
+    });
+    this.lastSent.delete(key(machine, e.authid));
+    this.log.info({ machine, authid: e.authid, turn: e.turnId, result, actor }, 'turn ended');
+    if (o.callNode) {
+      this.endingByUs.set(machine, (this.endingByUs.get(machine) ?? 0) + 1);
+      const done = () => { const n = (this.endingByUs.get(machine) ?? 1) - 1; if (n > 0) this.endingByUs.set(machine, n); else this.endingByUs.delete(machine); };
+      const call = this.wire?.call(machineUris(machine).endTurn, { reason: result });
+      if (call) call.then(done, (err: unknown) => { done(); this.log.warn({ machine, err: errorText(err) }, 'end_turn failed'); });
+      else done();
+    }
+    this.send(e.authid, { type: 'control', control: false, machine, result });
+    if (o.removed) this.send(e.authid, { type: 'removed', machine, reason: o.removed });
+    this.refresh(machine);
+  }
+
+  private remove(machine: string, e: Entry, reason: 'left' | 'kicked' | 'timeout' | 'grace_expired', audit?: { action: string; actor: string | null }): void {
+    this.repo.tx(() => {
+      this.repo.deleteEntry(e.id);
+      if (audit) this.repo.audit(this.now(), machine, audit.action, audit.actor, e.authid, null, { reason });
+    });
+    this.lastSent.delete(key(machine, e.authid));
+    this.log.info({ machine, authid: e.authid, reason }, 'left the queue');
+    this.send(e.authid, { type: 'removed', machine, reason });
+    this.refresh(machine);
+  }
+
+  /** The node is gone (or lost the turn): the turn in play is abandoned, its player back at the front; a ready check is called off. */
+  private clawLost(machine: string): void {
+    const entries = this.repo.entries(machine);
+    const current = currentOf(entries);
+    if (current?.state === 'playing') { this.endCurrent(machine, current, 'abandoned', null, { callNode: false }); return; }
+    const asked = entries.find((e) => e.state === 'ready_check');
+    if (asked) {
+      this.repo.tx(() => this.repo.setEntryState(asked.id, 'waiting'));
+      this.lastSent.delete(key(machine, asked.authid));
+    }
+    this.refresh(machine);
+  }
+
+  /** After a restart: a turn recorded as starting or playing is checked against what the node says. */
+  private reconcileTurn(machine: string): void {
+    const current = currentOf(this.repo.entries(machine));
+    if (!current) return;
+    const status = this.registry.get(machine).status;
+    const stillRunning = this.registry.online(machine) && status?.state === 'controlled';
+    if (stillRunning && current.state === 'starting') {
+      // start_turn went through before the crash; its endsAt is unknown (the node still ends the turn).
+      this.repo.tx(() => this.repo.setEntryState(current.id, 'playing', null, current.turnId));
+      return;
+    }
+    if (!stillRunning) this.endCurrent(machine, current, 'abandoned', null, { callNode: false });
+  }
+
+  /**
+   * After any change on a machine: start the next ready check if due, keep
+   * timers in step with SQLite, publish the retained queue snapshot, and tell
+   * each waiting player whose position changed.
+   */
+  private refresh(machine: string, o: { resendAll?: boolean; resendTo?: string } = {}): void {
+    if (this.stopped) return;
+    let entries = this.repo.entries(machine);
+    const row = this.repo.machine(machine);
+    const rt = this.registry.get(machine);
+    const step = nextStep({
+      online: this.registry.online(machine), nodeReady: rt.status?.state === 'ready', paused: row?.paused ?? false,
+      entries, holdUntilReady: rt.holdUntilReady,
+    });
+    const settings = this.settings(machine);
+    if (step.kind === 'ready_check') {
+      const deadline = this.now() + settings.readyWindowSeconds * 1000;
+      this.repo.tx(() => this.repo.setEntryState(step.entryId, 'ready_check', deadline));
+      entries = this.repo.entries(machine);
+      const e = entries.find((x) => x.id === step.entryId)!;
+      this.log.info({ machine, authid: e.authid, deadline }, 'ready check');
+      this.sendPositions(machine, entries, settings, o);
+      this.send(e.authid, { type: 'get_ready', machine, deadline });
+    } else {
+      this.sendPositions(machine, entries, settings, o);
+    }
+    this.syncTimers(machine, entries, settings);
+    this.wire?.publish(machineUris(machine).queue, this.snapshot(machine, false, entries), true);
+  }
+
+  private sendPositions(machine: string, entries: Entry[], settings: Settings, o: { resendAll?: boolean; resendTo?: string }): void {
+    const waiting = waitingOf(entries);
+    const current = currentOf(entries);
+    const turnMs = plannedTurnMs(this.repo.machine(machine)?.avgTurnMs ?? null, settings.moveSeconds);
+    const elapsed = current?.turnId ? this.now() - (this.repo.turn(current.turnId)?.startedAt ?? this.now()) : undefined;
+    waiting.forEach((e, position) => {
+      const k = key(machine, e.authid);
+      const resend = o.resendAll === true || o.resendTo === e.authid;
+      if (!resend && !positionDue(this.lastSent.get(k), position)) return;
+      this.lastSent.set(k, position);
+      this.send(e.authid, { type: 'position', machine, position, etaSeconds: etaSeconds(position, turnMs, elapsed) });
+      if (resend && e.state === 'ready_check' && e.readyDeadline !== null) this.send(e.authid, { type: 'get_ready', machine, deadline: e.readyDeadline });
+    });
+    if (current?.state === 'playing' && (o.resendAll === true || o.resendTo === current.authid)) {
+      const turn = current.turnId !== null ? this.repo.turn(current.turnId) : undefined;
+      if (turn?.endsAt != null) this.send(current.authid, { type: 'control', control: true, machine, topic: machineUris(machine).control(current.authid), endsAt: turn.endsAt });
+    }
+  }
+
+  /** Ready deadline, grace periods and the turn overrun watchdog, each derived from what SQLite holds. */
+  private syncTimers(machine: string, entries: Entry[], settings: Settings): void {
+    if (!this.wire) return; // while disconnected nothing expires; attach() re-derives every timer
+    const asked = entries.find((e) => e.state === 'ready_check');
+    const rt = this.readyTimers.get(machine);
+    if (rt && rt.entryId !== asked?.id) { clearTimeout(rt.timer); this.readyTimers.delete(machine); }
+    if (asked && asked.readyDeadline !== null && !this.readyTimers.has(machine)) {
+      const timer = setTimeout(() => { this.readyTimers.delete(machine); this.readyExpired(machine, asked.id); }, Math.max(0, asked.readyDeadline - this.now()));
+      this.readyTimers.set(machine, { entryId: asked.id, timer });
+    }
+
+    const current = currentOf(entries);
+    const ot = this.overrunTimers.get(machine);
+    const playing = current?.state === 'playing' ? current : undefined;
+    if (ot && ot.turnId !== playing?.turnId) { clearTimeout(ot.timer); this.overrunTimers.delete(machine); }
+    if (playing?.turnId != null && !this.overrunTimers.has(machine)) {
+      const turn = this.repo.turn(playing.turnId);
+      const endsAt = turn?.endsAt ?? (turn ? turn.startedAt + settings.moveSeconds * 1000 : this.now());
+      const turnId = playing.turnId;
+      const timer = setTimeout(() => { this.overrunTimers.delete(machine); this.overrun(machine, turnId); }, Math.max(0, endsAt + TURN_OVERRUN_MS - this.now()));
+      this.overrunTimers.set(machine, { turnId, timer });
+    }
+
+    for (const e of entries) {
+      const t = this.graceTimers.get(e.id);
+      const due = e.disconnectedAt !== null && (e.state === 'waiting' || e.state === 'ready_check');
+      if (!due) { if (t) { clearTimeout(t); this.graceTimers.delete(e.id); } continue; }
+      if (t) continue;
+      const at = graceExpiry(e.disconnectedAt!, settings.graceSeconds);
+      this.graceTimers.set(e.id, setTimeout(() => { this.graceTimers.delete(e.id); this.graceExpired(machine, e.authid, e.id); }, Math.max(0, at - this.now())));
+    }
+  }
+
+  private readyExpired(machine: string, entryId: number): void {
+    const e = this.repo.entries(machine).find((x) => x.id === entryId);
+    if (!e || e.state !== 'ready_check') return;
+    this.remove(machine, e, 'timeout');
+  }
+
+  private graceExpired(machine: string, authid: string, entryId: number): void {
+    const e = this.repo.entry(machine, authid);
+    if (!e || e.id !== entryId || e.disconnectedAt === null || (e.state !== 'waiting' && e.state !== 'ready_check')) return;
+    if (graceExpiry(e.disconnectedAt, this.settings(machine).graceSeconds) > this.now()) { this.refresh(machine); return; }
+    this.remove(machine, e, 'grace_expired');
+  }
+
+  private overrun(machine: string, turnId: number): void {
+    const current = currentOf(this.repo.entries(machine));
+    if (current?.state !== 'playing' || current.turnId !== turnId) return;
+    this.log.warn({ machine, turn: turnId }, 'no turn_ended long after endsAt: ending the turn');
+    this.endCurrent(machine, current, 'timeout', null, { callNode: true });
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private snapshot(machine: string, withAuthids: boolean, entries = this.repo.entries(machine)): QueueSnapshot {
+    const current = currentOf(entries);
+    const turn = current?.turnId != null ? this.repo.turn(current.turnId) : undefined;
+    return {
+      machine,
+      state: this.stateOf(machine, this.repo.machine(machine)?.paused ?? false),
+      current: current ? { name: current.name, endsAt: turn?.endsAt ?? null, ...(withAuthids ? { authid: current.authid } : {}) } : null,
+      waiting: waitingOf(entries).map((e, position) => ({ name: e.name, position, ...(withAuthids ? { authid: e.authid } : {}) })),
+    };
+  }
+
+  private slotOf(machine: string, authid: string): SlotResult | undefined {
+    const entries = this.repo.entries(machine);
+    const current = currentOf(entries);
+    if (current?.authid === authid) return { machine, position: 0, queueLength: entries.length, etaSeconds: 0, playing: true };
+    const waiting = waitingOf(entries);
+    const position = waiting.findIndex((e) => e.authid === authid);
+    if (position < 0) return undefined;
+    const settings = this.settings(machine);
+    const turnMs = plannedTurnMs(this.repo.machine(machine)?.avgTurnMs ?? null, settings.moveSeconds);
+    const elapsed = current?.turnId ? this.now() - (this.repo.turn(current.turnId)?.startedAt ?? this.now()) : undefined;
+    return { machine, position, queueLength: entries.length, etaSeconds: etaSeconds(position, turnMs, elapsed) };
+  }
+
+  private stateOf(machine: string, paused: boolean) {
+    return displayState(this.registry.online(machine), this.registry.get(machine).status?.state, paused);
+  }
+
+  private settings(machine: string): Settings {
+    return effectiveSettings(this.repo.machine(machine), this.config.machines[machine], this.config.defaults);
+  }
+
+  private send(authid: string, message: PlayerMessage): void {
+    this.log.debug({ authid, message }, "send");
+    this.wire?.publish(playerTopic(authid), message, false);
+  }
+
+  private callNode(procedure: string, payload: unknown, what: string): void {
+    this.wire?.call(procedure, payload).catch((err: unknown) => {
+      const uri = (err as { error?: string }).error;
+      if (what === 'release' && uri === 'wamp.error.no_such_procedure') return; // optional on nodes: the hold timeout releases instead
+      this.log.warn({ procedure, err: errorText(err) }, `${what} failed`);
+    });
+  }
+
+  private identify(authid: string | undefined): string {
+    if (typeof authid !== 'string' || authid === '') throw new ClawFault(ClawErrors.notIdentified, 'the router did not disclose who is calling (caller disclosure must be on for this role)');
+    return authid;
+  }
+
+  private knownMachine(machine: unknown): string {
+    const id = typeof machine === 'object' && machine !== null ? (machine as { machine?: unknown }).machine : machine;
+    if (typeof id !== 'string' || !isUriComponent(id)) throw new ClawFault(ClawErrors.invalidArgument, 'expected a machine id (1–64 of [0-9a-z_-]) as the first argument');
+    if (!this.repo.machine(id)) throw new ClawFault(ClawErrors.noSuchMachine, `no machine ${id}`);
+    return id;
+  }
+
+  private limit(authid: string): void {
+    if (!this.limiter.take(authid, this.now())) throw new ClawFault(ClawErrors.rateLimited, 'too many queue calls; slow down');
+  }
+}
+
+function errorText(err: unknown): string {
+  const e = err as { error?: string; args?: unknown[]; message?: string };
+  return e?.error ? `${e.error}${e.args?.[0] ? `: ${String(e.args[0])}` : ''}` : String(e?.message ?? err);
+}

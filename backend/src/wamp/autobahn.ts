@@ -1,0 +1,48 @@
+// autobahn-js, loaded the way Node 20 needs it: it expects a global
+// WebSocket (browsers, Node 22+), so `ws` provides one before it loads.
+import { createRequire } from 'node:module';
+import WebSocket from 'ws';
+
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+const require = createRequire(import.meta.url);
+
+export type Handler<D> = (args: unknown[] | undefined, kwargs: Record<string, unknown> | undefined, details: D) => unknown;
+
+export interface InvocationDetails { caller?: number; caller_authid?: string; caller_authrole?: string; procedure?: string }
+export interface EventDetails { topic?: string; publisher?: number; publisher_authid?: string; retained?: boolean }
+
+/** The parts of autobahn's Session the backend uses (autobahn ships no typings). */
+export interface AutobahnSession {
+  readonly id: number;
+  readonly isOpen: boolean;
+  call(procedure: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: Record<string, unknown>): Promise<unknown>;
+  publish(topic: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: Record<string, unknown>): Promise<unknown> | undefined;
+  subscribe(topic: string, handler: Handler<EventDetails>, options?: Record<string, unknown>): Promise<unknown>;
+  register(procedure: string, endpoint: Handler<InvocationDetails>, options?: Record<string, unknown>): Promise<unknown>;
+}
+
+export interface AutobahnConnection {
+  onopen: (session: AutobahnSession, details: Record<string, unknown>) => void;
+  onclose: (reason: string, details: { reason?: string | null; message?: string | null; will_retry?: boolean }) => boolean | void;
+  open(): void;
+  close(reason?: string, message?: string): void;
+  readonly isOpen: boolean;
+}
+
+export interface AutobahnModule {
+  Connection: new (opts: Record<string, unknown>) => AutobahnConnection;
+  Error: new (error: string, args?: unknown[], kwargs?: Record<string, unknown>) => Error;
+}
+
+export const autobahn = require('autobahn') as AutobahnModule;
+
+/**
+ * autobahn writes connection notices with console.warn; route them to our
+ * structured log instead (process-wide: autobahn's logger is a module singleton).
+ */
+export function routeAutobahnWarnings(fn: (text: string) => void): void {
+  try {
+    const log = require('autobahn/lib/log.js') as { warn: (...a: unknown[]) => void };
+    log.warn = (...a: unknown[]) => fn(a.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(' '));
+  } catch { /* a future autobahn without lib/log.js: its warnings stay on stderr */ }
+}

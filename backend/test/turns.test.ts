@@ -1,0 +1,205 @@
+// Turn lifecycle over real sockets: the real router (claw config), the real
+// backend on a temp SQLite file, players with tickets from POST /api/session,
+// and a scripted claw node.
+import t from 'tap';
+import { ClawErrors, Procedures, machineUris, type QueueSnapshot, type SlotResult } from '@clawgate/protocol';
+import { connectOperator, connectSpectator, errorOf, eventually, setup } from './helpers.js';
+
+const M = 'claw-1';
+
+t.test('full turns: win, then lose; everyone moves up; results recorded', async (t) => {
+  const { claws, backend, player } = await setup(t, [M]);
+  const claw = claws[M]!;
+  const alice = await player('Alice');
+  const bob = await player('Bob');
+
+  const a = await alice.call(Procedures.requestSlot, [M]) as SlotResult;
+  t.equal(a.position, 0, 'first in line');
+  // Alice is asked to get ready at once: the machine is ready.
+  const ready = await alice.waitFor((m) => m.type === 'get_ready');
+  t.ok((ready as { deadline: number }).deadline > Date.now(), 'deadline in the future');
+  const b = await bob.call(Procedures.requestSlot, [M]) as SlotResult;
+  t.equal(b.position, 1, 'Bob behind Alice');
+  t.equal(b.queueLength, 2);
+  t.same(await bob.call(Procedures.requestSlot, [M]), b, 'request_slot is idempotent');
+
+  t.same(await alice.call(Procedures.turnReady, [M]), { machine: M, confirmed: true });
+  const control = await alice.waitFor((m) => m.type === 'control' && (m as { control: boolean }).control);
+  t.equal((control as { topic: string }).topic, machineUris(M).control(alice.authid), 'her own control topic');
+  t.same(claw.starts[0], { player: alice.authid, moveSeconds: 5, name: 'Alice' }, 'start_turn args');
+  await bob.waitFor((m) => m.type === 'position' && (m as { position: number }).position === 0, 0, 10_000, 'Bob at the front');
+
+  const snap = await alice.call(Procedures.queueGet, [M]) as QueueSnapshot;
+  t.equal(snap.current?.name, 'Alice');
+  t.same(snap.waiting, [{ name: 'Bob', position: 0 }], 'no authids for players');
+
+  claw.finish('win');
+  const end = await alice.waitFor((m) => m.type === 'control' && !(m as { control: boolean }).control);
+  t.equal((end as { result: string }).result, 'win');
+  await bob.waitFor((m) => m.type === 'get_ready', 0, 10_000, 'Bob get_ready');
+  await bob.call(Procedures.turnReady, [M]);
+  await eventually(() => claw.turn?.player === bob.authid, 10_000, 'Bob\'s turn');
+  claw.finish('lose');
+  const bobEnd = await bob.waitFor((m) => m.type === 'control' && !(m as { control: boolean }).control);
+  t.equal((bobEnd as { result: string }).result, 'lose');
+
+  await eventually(() => backend.coordinator.turns(M, 10).every((r) => r.result !== null) && backend.coordinator.turns(M, 10).length === 2, 10_000, 'turns recorded');
+  const turns = backend.coordinator.turns(M, 10);
+  t.same(turns.map((r) => [r.name, r.result]), [['Bob', 'lose'], ['Alice', 'win']], 'turns table, newest first');
+  t.ok(turns.every((r) => r.endedAt !== null && r.startedAt <= r.endedAt!), 'every turn has an end');
+  t.ok(turns[1]!.endsAt !== null, 'endsAt from start_turn');
+  const empty = await alice.call(Procedures.queueGet, [M]) as QueueSnapshot;
+  t.same(empty.waiting, []);
+  t.equal(empty.current, null);
+  t.same(bob.positions(M), [1, 0], 'Bob was told 1, then 0');
+});
+
+t.test('ready check not answered: the player is skipped and the next one asked', async (t) => {
+  const { player } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 1, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
+  const slow = await player('Slow');
+  const next = await player('Next');
+  // Next confirms the moment it is asked (a short window must not make the test flaky on a busy machine).
+  const confirmed: unknown[] = [];
+  await next.session.subscribe(`claw.player.${next.authid}`, (args: unknown[] | undefined) => {
+    if ((args?.[0] as { type: string }).type === 'get_ready') next.call(Procedures.turnReady, [M]).then((r) => confirmed.push(r), (e) => confirmed.push(e));
+  });
+  await slow.call(Procedures.requestSlot, [M]);
+  await next.call(Procedures.requestSlot, [M]);
+  await slow.waitFor((m) => m.type === 'get_ready');
+  const removed = await slow.waitFor((m) => m.type === 'removed', 0, 10_000, 'removed');
+  t.equal((removed as { reason: string }).reason, 'timeout');
+  await next.waitFor((m) => m.type === 'get_ready', 0, 10_000, 'next asked');
+  t.equal(await errorOf(slow.call(Procedures.turnReady, [M])), ClawErrors.notInQueue, 'too late');
+  t.same(await eventually(() => confirmed[0], 10_000, 'confirmation'), { machine: M, confirmed: true }, 'the next player confirmed');
+  await next.waitFor((m) => m.type === 'control', 0, 10_000, 'next plays');
+});
+
+t.test('two players race request_slot for the last place', async (t) => {
+  const { player, backend } = await setup(t, [M], { backend: { defaults: { maxQueue: 2, moveSeconds: 5, readyWindowSeconds: 30, graceSeconds: 5 } } });
+  const first = await player('First');
+  await first.call(Procedures.requestSlot, [M]);
+  const racers = [await player('R1'), await player('R2')];
+  const outcomes = await Promise.all(racers.map((p) => errorOf(p.call(Procedures.requestSlot, [M]))));
+  t.same([...outcomes].sort(), [ClawErrors.queueFull, 'resolved'].sort(), 'exactly one wins the last place');
+  const snap = backend.coordinator.queueGet(M);
+  t.equal(snap.waiting.length + (snap.current ? 1 : 0), 2, 'queue holds 2');
+  const winner = racers[outcomes.indexOf('resolved')]!;
+  t.same(snap.waiting.map((w) => w.name), ['First', winner.name]);
+});
+
+t.test('the same player from two tabs: one slot, both tabs told, ready from either', async (t) => {
+  const { player, backend } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
+  const blocker = await player('Blocker');
+  await blocker.call(Procedures.requestSlot, [M]);
+  const p = await player('Tabby');
+  const tab2 = await p.secondTab();
+  t.teardown(() => tab2.close());
+  const s1 = await p.call(Procedures.requestSlot, [M]) as SlotResult;
+  const s2 = await tab2.session.call(Procedures.requestSlot, [M]) as SlotResult;
+  t.equal(s1.position, 1);
+  t.same(s2, s1, 'the second tab gets the same slot');
+  t.equal(backend.coordinator.queueGet(M).waiting.filter((w) => w.name === 'Tabby').length, 1, 'one entry');
+  await eventually(() => tab2.messages.some((m) => m.type === 'position'), 10_000, 'tab 2 hears positions');
+
+  // Closing one tab keeps the place (the player is still there), without a grace timer.
+  await tab2.close();
+  await blocker.call(Procedures.leave, [M]);
+  await p.waitFor((m) => m.type === 'get_ready', 0, 10_000, 'get_ready');
+  t.same(await p.call(Procedures.turnReady, [M]), { machine: M, confirmed: true });
+});
+
+t.test('operator: pause/resume, skip the current turn, kick a waiting player; audited', async (t) => {
+  const { player, claws, backend, r } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
+  const claw = claws[M]!;
+  const op = await connectOperator(r.url);
+  t.teardown(() => op.close());
+  const a = await player('A');
+  const b = await player('B');
+  const c = await player('C');
+  await op.session.call(Procedures.adminPause, [M]);
+  for (const p of [a, b, c]) await p.call(Procedures.requestSlot, [M]);
+  const listed = await op.session.call(Procedures.machinesList) as { machine: string; state: string; queueLength: number; spectators: number }[];
+  t.match(listed, [{ machine: M, state: 'paused', queueLength: 3 }]);
+  t.notOk(a.messages.some((m) => m.type === 'get_ready'), 'no ready check while paused');
+
+  const opView = await op.session.call(Procedures.queueGet, [M]) as { waiting: { authid?: string }[] };
+  t.same(opView.waiting.map((w) => w.authid), [a.authid, b.authid, c.authid], 'operators see authids');
+
+  await op.session.call(Procedures.adminResume, [M]);
+  await a.waitFor((m) => m.type === 'get_ready', 0, 10_000, 'A asked after resume');
+  await a.call(Procedures.turnReady, [M]);
+  await eventually(() => claw.turn?.player === a.authid, 10_000, 'A playing');
+
+  const skipped = await op.session.call(Procedures.adminSkip, [M]);
+  t.match(skipped, { machine: M, skipped: 'A' });
+  const end = await a.waitFor((m) => m.type === 'control' && !(m as { control: boolean }).control);
+  t.equal((end as { result: string }).result, 'skipped');
+  t.same(claw.ends, ['skipped'], 'the node was told to end the turn');
+
+  t.match(await op.session.call(Procedures.adminKick, [M, c.authid]), { machine: M, kicked: 'C' });
+  const kicked = await c.waitFor((m) => m.type === 'removed');
+  t.equal((kicked as { reason: string }).reason, 'kicked');
+  t.equal(await errorOf(op.session.call(Procedures.adminKick, [M, c.authid])), ClawErrors.notInQueue, 'kick twice: not in queue');
+
+  const settings = await op.session.call(Procedures.adminSettings, [M, { graceSeconds: 1, moveSeconds: 7 }]) as Record<string, unknown>;
+  t.match(settings, { machine: M, graceSeconds: 1, moveSeconds: 7, readyWindowSeconds: 30 });
+  t.equal(await errorOf(op.session.call(Procedures.adminSettings, [M, { moveSeconds: -1 }])), ClawErrors.invalidArgument);
+
+  const turns = await op.session.call(Procedures.adminTurns, [], { limit: 5 }) as { name: string; result: string; endedBy: string }[];
+  t.match(turns[0], { name: 'A', result: 'skipped', endedBy: 'operator' });
+  const audit = backend.db.prepare('SELECT action, actor, target FROM admin_actions ORDER BY id').all();
+  t.same(audit, [
+    { action: 'pause', actor: 'operator', target: null },
+    { action: 'resume', actor: 'operator', target: null },
+    { action: 'skip', actor: 'operator', target: a.authid },
+    { action: 'kick', actor: 'operator', target: c.authid },
+    { action: 'settings', actor: 'operator', target: null },
+  ], 'every operator action audited');
+  // Players may not call admin procedures (router permissions).
+  t.equal(await errorOf(b.call(Procedures.adminSkip, [M])), 'wamp.error.not_authorized');
+});
+
+t.test('error paths: a clear claw.error.* and no state change', async (t) => {
+  const { player, backend, r } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
+  const front = await player('Front');
+  const p = await player('P');
+  await front.call(Procedures.requestSlot, [M]);
+  const before = JSON.stringify(backend.db.prepare('SELECT * FROM queue_entries ORDER BY id').all());
+  const turnsBefore = JSON.stringify(backend.db.prepare('SELECT * FROM turns').all());
+
+  t.equal(await errorOf(p.call(Procedures.requestSlot, ['no-such-machine'])), ClawErrors.noSuchMachine, 'unknown machine');
+  t.equal(await errorOf(p.call(Procedures.queueGet, ['no-such-machine'])), ClawErrors.noSuchMachine, 'unknown machine (get)');
+  t.equal(await errorOf(p.call(Procedures.leave, [M])), ClawErrors.notInQueue, 'leave when not queued');
+  t.equal(await errorOf(p.call(Procedures.turnReady, [M])), ClawErrors.notInQueue, 'ready when not queued');
+  for (const bad of [[], [42], ['Bad.Id'], [{ machine: 7 }], [null]]) {
+    t.equal(await errorOf(p.call(Procedures.requestSlot, bad)), ClawErrors.invalidArgument, `malformed ${JSON.stringify(bad)}`);
+  }
+  await p.call(Procedures.requestSlot, [M]);
+  const mid = JSON.stringify(backend.db.prepare('SELECT * FROM queue_entries ORDER BY id').all());
+  t.equal(await errorOf(p.call(Procedures.turnReady, [M])), ClawErrors.notYourTurn, 'ready when not at the front');
+  t.equal(JSON.stringify(backend.db.prepare('SELECT * FROM queue_entries ORDER BY id').all()), mid, 'ready refused: nothing changed');
+  await p.call(Procedures.leave, [M]);
+
+  const op = await connectOperator(r.url);
+  t.teardown(() => op.close());
+  t.equal(await errorOf(op.session.call(Procedures.adminKick, [M])), ClawErrors.invalidArgument, 'kick without authid');
+  t.equal(await errorOf(op.session.call(Procedures.adminPause, ['nope'])), ClawErrors.noSuchMachine);
+  t.equal(JSON.stringify(backend.db.prepare('SELECT * FROM queue_entries ORDER BY id').all()), before, 'queue unchanged by refusals');
+  t.equal(JSON.stringify(backend.db.prepare('SELECT * FROM turns').all()), turnsBefore, 'turns unchanged');
+
+  // A spectator may look but not queue.
+  const spec = await connectSpectator(r.url);
+  t.teardown(() => spec.close());
+  const list = await spec.session.call(Procedures.machinesList) as { spectators: number }[];
+  t.equal(list.length, 1);
+  t.equal(await errorOf(spec.session.call(Procedures.requestSlot, [M])), 'wamp.error.not_authorized');
+});
+
+t.test('rate limit per player', async (t) => {
+  const { player } = await setup(t, [M], { backend: { rateLimit: { calls: 3, perSeconds: 60 } } });
+  const p = await player('Spammy');
+  for (let i = 0; i < 3; i++) await p.call(Procedures.requestSlot, [M]);
+  t.equal(await errorOf(p.call(Procedures.requestSlot, [M])), ClawErrors.rateLimited);
+  const other = await player('Calm');
+  t.match(await other.call(Procedures.requestSlot, [M]), { position: 1 }, 'others unaffected');
+});
