@@ -1,0 +1,269 @@
+// The operator dashboard: sign in with WAMP-CRA, watch every machine (state,
+// current player, queue, recent turns), pause/resume/skip/kick, and the
+// router's live numbers.
+import type { Session } from 'autobahn';
+import { EventPayload, LinesPayload, MachineSummary, Procedures, QueueSnapshot, StatusPayload, TurnResult, machineUris } from '@clawgate/protocol';
+import { initialDashboard, ratePerSecond, reduceDashboard, type DashboardAction, type DashboardState, type TurnRow } from '../src/logic/dashboard-state.js';
+import { describeConnection, type ConnectionState } from '../src/logic/connection.js';
+import { clock, secondsLeft, stateLabel } from '../src/logic/format.js';
+import { loadClientConfig, wsUrl } from './api.js';
+import { WampLink } from './wamp-link.js';
+import { byId, errorUri, h, setText, show, syncList } from './dom.js';
+
+const STATS_MS = 2000;
+const AUTHID_KEY = 'clawgate.operator';
+
+let state: DashboardState = initialDashboard;
+let connection: ConnectionState | undefined;
+let link: WampLink | undefined;
+let creds: { authid: string; secret: string } | undefined;
+const subscribed = new Set<string>();
+let lastCount: { count: number; at: number } | undefined;
+
+interface Schema<T> { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: unknown } } }
+function parse<T>(schema: Schema<T>, value: unknown, what: string): T | undefined {
+  const r = schema.safeParse(value);
+  if (!r.success) { console.warn(`ignored a malformed ${what}`, r.error.issues); return undefined; }
+  return r.data;
+}
+
+function dispatch(a: DashboardAction): void {
+  state = reduceDashboard(state, a);
+  render();
+}
+
+// ---- WAMP ---------------------------------------------------------------------
+
+async function onOpen(session: Session): Promise<void> {
+  subscribed.clear();
+  show(byId('login'), false);
+  show(byId('dash'), true);
+  await refreshMachines(session);
+  try {
+    const rows = await session.call<unknown>(Procedures.adminTurns, [], { limit: 30 });
+    const turns = toTurnRows(rows);
+    if (turns.length > 0) dispatch({ type: 'turns', turns });
+  } catch { /* optional: live events fill the table */ }
+}
+
+/** claw.admin.turns rows (backend extension) → table rows; unknown shapes are skipped. */
+function toTurnRows(value: unknown): TurnRow[] {
+  const list = Array.isArray(value) ? value : (value as { turns?: unknown })?.turns;
+  if (!Array.isArray(list)) return [];
+  const rows: TurnRow[] = [];
+  for (const r of list as Record<string, unknown>[]) {
+    if (typeof r?.machine !== 'string') continue;
+    const result = TurnResult.safeParse(r.result);
+    const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+    rows.push({
+      machine: r.machine,
+      player: String(r.name ?? r.player ?? '?'),
+      startedAt: num(r.startedAt),
+      endedAt: num(r.endedAt),
+      result: result.success ? result.data : undefined,
+    });
+  }
+  return rows;
+}
+
+async function refreshMachines(session: Session): Promise<void> {
+  try {
+    const machines = parse(MachineSummary.array(), await session.call<unknown>(Procedures.machinesList), 'machine list');
+    if (!machines) return;
+    dispatch({ type: 'machines', machines });
+    for (const m of machines) await watch(session, m.machine);
+  } catch (e) {
+    dispatch({ type: 'notice', text: `Could not list machines (${errorUri(e)})`, tone: 'bad' });
+  }
+}
+
+async function watch(session: Session, machine: string): Promise<void> {
+  if (subscribed.has(machine)) return;
+  subscribed.add(machine);
+  const u = machineUris(machine);
+  const retained = { get_retained: true };
+  await Promise.all([
+    session.subscribe(u.status, ([p]) => { const status = parse(StatusPayload, p, 'status'); if (status) dispatch({ type: 'status', machine, status }); }, retained),
+    session.subscribe(u.queue, ([p]) => { const snapshot = parse(QueueSnapshot, p, 'queue'); if (snapshot) dispatch({ type: 'queue', snapshot }); }, retained),
+    session.subscribe(u.lines, ([p]) => { const lines = parse(LinesPayload, p, 'lines'); if (lines) dispatch({ type: 'lines', machine, lines }); }, retained),
+    session.subscribe(u.events, ([p]) => { const event = parse(EventPayload, p, 'event'); if (event) dispatch({ type: 'event', event }); }),
+  ]).catch((e: unknown) => { subscribed.delete(machine); throw e; });
+  session.call<unknown>(Procedures.queueGet, [machine]).then((q) => {
+    const snapshot = parse(QueueSnapshot, q, 'queue');
+    if (snapshot) dispatch({ type: 'queue', snapshot });
+  }, () => undefined);
+}
+
+/**
+ * Sessions from the meta API (`wamp.session.count`), falling back to the
+ * router's `/health`; messages/s from a `messages` counter when the router
+ * reports one there (router metrics are not built yet).
+ */
+async function pollStats(): Promise<void> {
+  const session = link?.session;
+  if (!session) return;
+  const at = Date.now();
+  let sessions: number | undefined;
+  let source = 'wamp.session.count';
+  try {
+    sessions = await session.call<number>('wamp.session.count');
+  } catch {
+    source = '/health';
+  }
+  let messagesPerSecond: number | undefined;
+  try {
+    const res = await fetch('/health', { cache: 'no-store' });
+    const health = (await res.json()) as { sessions?: unknown; messages?: unknown; metrics?: { messages?: unknown } };
+    if (sessions === undefined && typeof health.sessions === 'number') sessions = health.sessions;
+    const count = typeof health.messages === 'number' ? health.messages : typeof health.metrics?.messages === 'number' ? health.metrics.messages : undefined;
+    if (count !== undefined) {
+      messagesPerSecond = ratePerSecond(lastCount, { count, at });
+      lastCount = { count, at };
+    } else {
+      source += ' · messages/s: the router reports no message counter yet';
+    }
+  } catch { /* keep what we have */ }
+  dispatch({ type: 'stats', stats: { sessions, messagesPerSecond, source, at } });
+}
+
+async function admin(procedure: string, args: unknown[], done: string): Promise<void> {
+  const session = link?.session;
+  if (!session) { dispatch({ type: 'notice', text: 'Not connected.', tone: 'bad' }); return; }
+  try {
+    await session.call(procedure, args);
+    dispatch({ type: 'notice', text: done, tone: 'ok' });
+  } catch (e) {
+    dispatch({ type: 'notice', text: `${done.split(':')[0]} failed: ${errorUri(e)}`, tone: 'bad' });
+  }
+}
+
+// ---- rendering ----------------------------------------------------------------
+
+let queued = false;
+function render(): void {
+  if (queued) return;
+  queued = true;
+  requestAnimationFrame(() => { queued = false; draw(); });
+}
+
+function draw(): void {
+  const now = Date.now();
+  const connEl = byId('conn');
+  if (connection) {
+    const c = describeConnection(connection, now);
+    setText(connEl, creds ? `${c.label} as ${creds.authid}` : c.label);
+    connEl.className = `conn ${c.tone}`;
+  }
+  const st = state.stats;
+  setText(byId('stat-sessions'), st?.sessions !== undefined ? String(st.sessions) : '–');
+  setText(byId('stat-rate'), st?.messagesPerSecond !== undefined ? st.messagesPerSecond.toFixed(1) : 'n/a');
+  setText(byId('stat-source'), st ? `(${st.source})` : '');
+  const notice = byId('notice');
+  setText(notice, state.notice?.text ?? '');
+  notice.className = `notice ${state.notice?.tone ?? ''}`;
+
+  syncList(byId('cards'), state.order, (m) => m, createCard, (el, m) => updateCard(el, m, now));
+  syncList(byId('turns'), state.turns, (t) => `${t.machine}|${t.player}|${t.startedAt ?? t.endedAt}`, () => h('tr', {}, h('td'), h('td'), h('td'), h('td')), (tr, t) => {
+    const cells = tr.children as HTMLCollectionOf<HTMLElement>;
+    const time = t.startedAt ?? t.endedAt;
+    setText(cells[0]!, time ? new Date(time).toLocaleTimeString() : '');
+    setText(cells[1]!, t.machine);
+    setText(cells[2]!, t.player);
+    setText(cells[3]!, t.result ?? (t.endedAt ? 'ended' : 'playing…'));
+  });
+}
+
+function createCard(machine: string): HTMLElement {
+  const button = (label: string, action: string) => {
+    const b = h('button', { type: 'button', class: 'secondary', 'data-action': action }, label);
+    b.setAttribute('aria-label', `${label} ${machine}`);
+    return b;
+  };
+  const card = h('article', { class: 'panel card', 'aria-label': `Machine ${machine}` },
+    h('h3', {}, h('span', {}, machine), h('span', { class: 'badge' })),
+    h('p', { class: 'current' }),
+    h('p', { class: 'muted queue-title' }),
+    h('ol', { class: 'queue-list' }),
+    h('div', { class: 'actions' }, button('Pause', 'pause'), button('Resume', 'resume'), button('Skip current turn', 'skip')),
+  );
+  card.addEventListener('click', (e) => {
+    const target = (e.target as HTMLElement).closest('button');
+    if (!target) return;
+    const action = target.dataset.action;
+    if (action === 'pause') void admin(Procedures.adminPause, [machine], `${machine}: paused`);
+    if (action === 'resume') void admin(Procedures.adminResume, [machine], `${machine}: resumed`);
+    if (action === 'skip') void admin(Procedures.adminSkip, [machine], `${machine}: current turn skipped`);
+    if (action === 'kick' && target.dataset.authid) void admin(Procedures.adminKick, [machine, target.dataset.authid], `${machine}: removed ${target.dataset.name ?? 'player'} from the queue`);
+  });
+  return card;
+}
+
+function updateCard(card: HTMLElement, machine: string, now: number): void {
+  const m = state.machines[machine]!;
+  const badge = card.querySelector<HTMLElement>('.badge')!;
+  setText(badge, stateLabel(m.state));
+  badge.className = `badge state-${m.state}`;
+  const cur = m.queue?.current;
+  setText(card.querySelector<HTMLElement>('.current')!, cur
+    ? `Playing: ${cur.name}${cur.endsAt ? ` (${clock(secondsLeft(cur.endsAt, now))} left)` : ''}`
+    : m.status?.player ? `Playing: ${m.status.player}` : 'Nobody playing');
+  const waiting = m.queue?.waiting ?? [];
+  setText(card.querySelector<HTMLElement>('.queue-title')!, `${waiting.length} waiting · ${m.spectators} watching`);
+  syncList(card.querySelector<HTMLElement>('.queue-list')!, waiting, (w) => `${w.position}|${w.name}`, (w) => {
+    const authid = (w as { authid?: unknown }).authid;
+    const kick = typeof authid === 'string'
+      ? h('button', { type: 'button', class: 'secondary', 'data-action': 'kick', 'data-authid': authid, 'data-name': w.name, 'aria-label': `Kick ${w.name}` }, 'Kick')
+      : undefined;
+    return h('li', {}, h('span', {}, w.name), kick);
+  }, () => undefined);
+  const paused = m.state === 'paused';
+  card.querySelector<HTMLButtonElement>('[data-action=pause]')!.disabled = paused;
+  card.querySelector<HTMLButtonElement>('[data-action=resume]')!.disabled = !paused;
+  card.querySelector<HTMLButtonElement>('[data-action=skip]')!.disabled = !cur && m.status?.state !== 'controlled';
+}
+
+// ---- start --------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const config = await loadClientConfig();
+  const form = byId<HTMLFormElement>('login-form');
+  const authidInput = byId<HTMLInputElement>('authid');
+  authidInput.value = localStorage.getItem(AUTHID_KEY) ?? '';
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    creds = { authid: authidInput.value.trim(), secret: byId<HTMLInputElement>('secret').value };
+    localStorage.setItem(AUTHID_KEY, creds.authid);
+    setText(byId('login-error'), '');
+    link?.stop();
+    link = new WampLink({
+      url: wsUrl(config.wsPath),
+      realm: config.realm,
+      credentials: async () => ({ method: 'wampcra', authid: creds!.authid, secret: creds!.secret }),
+      onOpen,
+      onState: (s) => { connection = s; render(); },
+      onAuthFailed: (_reason, message) => {
+        setText(byId('login-error'), `Sign-in refused${message ? `: ${message}` : ''}.`);
+        show(byId('login'), true);
+        show(byId('dash'), false);
+        return false;
+      },
+    });
+    link.start();
+  });
+  byId('logout').addEventListener('click', () => {
+    link?.stop();
+    link = undefined;
+    creds = undefined;
+    connection = undefined;
+    setText(byId('conn'), 'Not signed in');
+    byId('conn').className = 'conn warn';
+    show(byId('dash'), false);
+    show(byId('login'), true);
+    byId<HTMLInputElement>('secret').value = '';
+  });
+  setInterval(() => void pollStats(), STATS_MS);
+  setInterval(() => { if (link?.session) void refreshMachines(link.session); }, 10_000);
+  setInterval(render, 500);
+}
+
+void main();

@@ -1,0 +1,460 @@
+// The player page: I/O and DOM around the pure state in src/logic. Every
+// input (HTTP answers, WAMP events, call results, clicks) is validated at
+// this edge, becomes an action for `reduce`, and the DOM is redrawn from the
+// resulting state.
+import type { Session } from 'autobahn';
+import {
+  EventPayload, LinesPayload, MachineSummary, PlayerMessage, Procedures, QueueSnapshot, SlotResult, StatusPayload,
+  isValidName, machineUris, playerTopic, type Command, type Direction,
+} from '@clawgate/protocol';
+import { reduce, initialState, holdsPlace, phaseMachine, type Action, type PlayerState } from '../src/logic/player-state.js';
+import { HoldRepeater, keyToControl } from '../src/logic/controls.js';
+import { describeConnection, type ConnectionState } from '../src/logic/connection.js';
+import { clock, eta, positionText, removedText, resultText, secondsLeft, stateLabel } from '../src/logic/format.js';
+import { boxView, videoKind } from '../src/logic/claw-view.js';
+import { createSession, loadClientConfig, wsUrl, type ClientConfig } from './api.js';
+import { WampLink, type Credentials } from './wamp-link.js';
+import { ClawBox } from './claw-box.js';
+import { byId, errorUri, h, setText, show, syncList } from './dom.js';
+
+const NAME_KEY = 'clawgate.name';
+const QUEUE_KEY = 'clawgate.queue';
+/** Refresh the ticket this long before it expires. */
+const TICKET_MARGIN_MS = 60_000;
+const LOBBY_REFRESH_MS = 10_000;
+
+let state: PlayerState = initialState;
+let connection: ConnectionState = { kind: 'connecting', attempt: 1 };
+let config: ClientConfig;
+let login: { authid: string; ticket: string; expiresAt: number; name: string } | undefined;
+let skewMs = 0;
+let link: WampLink;
+let repeater: HoldRepeater | undefined;
+const subscribed = new Set<string>();
+const box = new ClawBox('The claw machine seen from above');
+
+// ---- state changes ----------------------------------------------------------
+
+function dispatch(a: Action): void {
+  const before = state;
+  state = reduce(state, a);
+  if (state !== before) afterChange(before);
+  render();
+}
+
+/** Side effects of a phase change: persistence, focus, controls, announcements. */
+function afterChange(before: PlayerState): void {
+  const p = state.phase;
+  if (holdsPlace(p)) localStorage.setItem(QUEUE_KEY, phaseMachine(p)!);
+  else if (p.kind !== 'idle' || before.phase.kind !== 'idle') localStorage.removeItem(QUEUE_KEY);
+
+  if (p.kind === before.phase.kind) return;
+  if (before.phase.kind === 'playing') stopControls();
+  if (p.kind === 'playing') startControls(p.topic);
+  const announce = byId('announce');
+  switch (p.kind) {
+    case 'get_ready':
+      setText(announce, "Get ready, you're up! Press Enter or the I'm ready button.");
+      byId('ready').focus();
+      break;
+    case 'playing':
+      setText(announce, 'Your turn has started. Steer with the arrow keys, drop with Space.');
+      byId('turn').focus();
+      break;
+    case 'result':
+      setText(announce, resultText(p.result).title);
+      byId('again').focus();
+      break;
+    case 'removed':
+      setText(announce, removedText(p.reason));
+      break;
+    case 'waiting':
+      if (before.phase.kind === 'joining') setText(announce, `You joined the queue. ${positionText(p.position)}.`);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---- WAMP -------------------------------------------------------------------
+
+interface Schema<T> { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: unknown } } }
+
+function parse<T>(schema: Schema<T>, value: unknown, what: string): T | undefined {
+  const r = schema.safeParse(value);
+  if (!r.success) { console.warn(`ignored a malformed ${what}`, r.error.issues); return undefined; }
+  return r.data;
+}
+
+async function credentials(): Promise<Credentials> {
+  const name = localStorage.getItem(NAME_KEY);
+  if (!name) return { method: 'anonymous' };
+  if (!login || login.expiresAt - TICKET_MARGIN_MS < Date.now() + skewMs) await signIn(name);
+  return login ? { method: 'ticket', authid: login.authid, ticket: login.ticket } : { method: 'anonymous' };
+}
+
+async function signIn(name: string): Promise<void> {
+  const answer = await createSession(name);
+  login = { authid: answer.authid, ticket: answer.ticket, expiresAt: answer.expiresAt, name: answer.name };
+  skewMs = answer.skewMs;
+  localStorage.setItem(NAME_KEY, answer.name);
+  dispatch({ type: 'identity', authid: answer.authid, name: answer.name });
+}
+
+async function onOpen(session: Session): Promise<void> {
+  subscribed.clear();
+  if (state.identity) {
+    await session.subscribe(playerTopic(state.identity.authid), ([m]) => {
+      const message = parse(PlayerMessage, m, 'player message');
+      if (message) dispatch({ type: 'player', message });
+    });
+  }
+  await refreshLobby(session);
+  // Reclaim our place: request_slot is idempotent, and the backend kept the place through the grace period.
+  const queued = holdsPlace(state.phase) ? phaseMachine(state.phase) : localStorage.getItem(QUEUE_KEY) ?? undefined;
+  if (queued && state.identity) void requestSlot(queued, true);
+}
+
+async function refreshLobby(session: Session): Promise<void> {
+  try {
+    const list = await session.call<unknown>(Procedures.machinesList);
+    const machines = parse(MachineSummary.array(), list, 'machine list');
+    if (!machines) return;
+    dispatch({ type: 'lobby', machines });
+    for (const m of machines) await watchMachine(session, m.machine);
+  } catch (e) {
+    dispatch({ type: 'error', error: `Could not load the machines (${errorUri(e)}).` });
+  }
+}
+
+async function watchMachine(session: Session, machine: string): Promise<void> {
+  if (subscribed.has(machine)) return;
+  subscribed.add(machine);
+  const u = machineUris(machine);
+  const retained = { get_retained: true };
+  await Promise.all([
+    session.subscribe(u.status, ([p]) => { const status = parse(StatusPayload, p, 'status'); if (status) dispatch({ type: 'status', machine, status }); }, retained),
+    session.subscribe(u.queue, ([p]) => { const snapshot = parse(QueueSnapshot, p, 'queue'); if (snapshot) dispatch({ type: 'queue', snapshot }); }, retained),
+    session.subscribe(u.lines, ([p]) => { const lines = parse(LinesPayload, p, 'lines'); if (lines) dispatch({ type: 'lines', machine, lines }); }, retained),
+    session.subscribe(u.events, ([p]) => { const event = parse(EventPayload, p, 'event'); if (event) dispatch({ type: 'event', event }); }),
+  ]).catch((e: unknown) => { subscribed.delete(machine); throw e; });
+  // The snapshot may predate our subscription if the backend does not retain it.
+  session.call<unknown>(Procedures.queueGet, [machine]).then((q) => {
+    const snapshot = parse(QueueSnapshot, q, 'queue');
+    if (snapshot) dispatch({ type: 'queue', snapshot });
+  }, () => { /* the retained topic covers it */ });
+}
+
+const ERROR_TEXT: Record<string, string> = {
+  'claw.error.queue_full': 'The queue is full right now. Try again in a moment.',
+  'claw.error.machine_offline': 'This machine is offline.',
+  'claw.error.machine_paused': 'This machine is paused by staff.',
+  'claw.error.no_such_machine': 'This machine does not exist any more.',
+  'claw.error.rate_limited': 'Slow down a little and try again.',
+  'claw.error.not_your_turn': 'It is not your turn any more.',
+  'wamp.error.not_authorized': 'You need to pick a name first.',
+};
+const explain = (e: unknown) => ERROR_TEXT[errorUri(e)] ?? `Something went wrong (${errorUri(e)}).`;
+
+async function requestSlot(machine: string, resuming = false): Promise<void> {
+  const session = link.session;
+  if (!session) { dispatch({ type: 'error', error: 'Not connected yet; your request will be sent when the connection is back.' }); return; }
+  if (!resuming) dispatch({ type: 'join', machine });
+  try {
+    const slot = parse(SlotResult, await session.call<unknown>(Procedures.requestSlot, [machine]), 'slot');
+    if (slot) dispatch({ type: 'slot', slot });
+  } catch (e) {
+    if (resuming && !holdsPlace(state.phase)) { localStorage.removeItem(QUEUE_KEY); return; }
+    dispatch({ type: 'join_failed', machine, error: explain(e) });
+  }
+}
+
+async function leaveQueue(): Promise<void> {
+  const machine = phaseMachine(state.phase);
+  const session = link.session;
+  if (!machine || !session) return;
+  try {
+    await session.call(Procedures.leave, [machine]);
+    dispatch({ type: 'left' });
+  } catch (e) {
+    dispatch({ type: 'error', error: explain(e) });
+  }
+}
+
+async function confirmReady(): Promise<void> {
+  if (state.phase.kind !== 'get_ready' || state.phase.confirming) return;
+  const session = link.session;
+  if (!session) { dispatch({ type: 'ready_failed', error: 'Not connected: reconnecting, try again in a second.' }); return; }
+  dispatch({ type: 'ready_sent' });
+  try {
+    await session.call(Procedures.turnReady, [state.phase.machine]);
+    dispatch({ type: 'ready_confirmed' });
+  } catch (e) {
+    dispatch({ type: 'ready_failed', error: explain(e) });
+  }
+}
+
+// ---- controls ---------------------------------------------------------------
+
+function startControls(topic: string): void {
+  stopControls();
+  const send = (command: Command) => {
+    // No acknowledgement: a command is only useful now, and the next repeat covers a loss.
+    try { link.session?.publish(topic, [{ command }]); } catch { /* session closing */ }
+  };
+  repeater = new HoldRepeater(send, { setInterval: (f, ms) => setInterval(f, ms), clearInterval: (t) => clearInterval(t as ReturnType<typeof setInterval>) });
+}
+
+function stopControls(): void {
+  repeater?.releaseAll();
+  repeater = undefined;
+}
+
+function playing(): boolean {
+  return state.phase.kind === 'playing' && !state.phase.dropped && repeater !== undefined;
+}
+
+function drop(): void {
+  if (!playing()) return;
+  repeater!.drop();
+  dispatch({ type: 'dropped' });
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement;
+}
+
+function wireControls(): void {
+  document.addEventListener('keydown', (e) => {
+    if (state.phase.kind === 'get_ready' && e.key === 'Enter' && !isTyping(e.target) && !(e.target instanceof HTMLButtonElement)) {
+      e.preventDefault();
+      void confirmReady();
+      return;
+    }
+    if (!playing() || isTyping(e.target)) return;
+    const c = keyToControl(e);
+    if (!c) return;
+    e.preventDefault();
+    if (e.repeat) return; // we repeat on our own clock, not the keyboard's
+    if (c.kind === 'drop') drop();
+    else repeater!.press(c.direction, 'key');
+  });
+  document.addEventListener('keyup', (e) => {
+    const c = keyToControl(e);
+    if (c?.kind === 'direction') repeater?.release(c.direction, 'key');
+  });
+  // A player who switches away must not leave the claw running.
+  window.addEventListener('blur', () => repeater?.releaseAll());
+  document.addEventListener('visibilitychange', () => { if (document.hidden) repeater?.releaseAll(); });
+
+  for (const btn of document.querySelectorAll<HTMLButtonElement>('#pad .dir')) {
+    const direction = btn.dataset.dir as Direction;
+    const source = `pointer-${direction}`;
+    btn.addEventListener('pointerdown', (e) => {
+      if (!playing()) return;
+      e.preventDefault();
+      btn.setPointerCapture(e.pointerId);
+      btn.classList.add('held');
+      repeater!.press(direction, source);
+    });
+    const up = () => { btn.classList.remove('held'); repeater?.release(direction, source); };
+    btn.addEventListener('pointerup', up);
+    btn.addEventListener('pointercancel', up);
+    btn.addEventListener('lostpointercapture', up);
+    btn.addEventListener('contextmenu', (e) => e.preventDefault()); // long-press menu on phones
+    // Keyboard on a focused pad button: Enter holds the direction like a key.
+    btn.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter' || !playing()) return;
+      e.preventDefault();
+      e.stopPropagation();
+      if (!e.repeat) repeater!.press(direction, 'enter');
+    });
+    btn.addEventListener('keyup', (e) => { if (e.key === 'Enter') repeater?.release(direction, 'enter'); });
+  }
+  byId('drop').addEventListener('click', drop);
+}
+
+// ---- rendering ----------------------------------------------------------------
+
+let renderQueued = false;
+function render(): void {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => { renderQueued = false; draw(); });
+}
+
+function draw(): void {
+  const now = Date.now();
+  const conn = describeConnection(connection, now);
+  const connEl = byId('conn');
+  setText(connEl, conn.label);
+  connEl.className = `conn ${conn.tone}`;
+
+  show(byId('name-panel'), !state.identity);
+  const who = byId('who');
+  show(who, state.identity !== undefined);
+  if (state.identity) setText(who, `Playing as ${state.identity.name}`);
+
+  drawLobby();
+  drawMachine(now);
+}
+
+function drawLobby(): void {
+  const list = byId('machines');
+  show(byId('lobby-empty'), state.order.length === 0);
+  syncList(list, state.order, (m) => m, (m) => {
+    const btn = h('button', { type: 'button', class: 'machine-button' },
+      h('span', { class: 'machine-name' }, m), h('span', { class: 'badge' }), h('span', { class: 'machine-stats' }));
+    btn.addEventListener('click', () => dispatch({ type: 'select', machine: m }));
+    return h('li', {}, btn);
+  }, (li, m) => {
+    const v = state.machines[m]!;
+    const btn = li.firstElementChild as HTMLButtonElement;
+    btn.setAttribute('aria-pressed', String(state.selected === m));
+    const badge = btn.children[1] as HTMLElement;
+    setText(badge, stateLabel(v.state));
+    badge.className = `badge state-${v.state}`;
+    setText(btn.children[2] as HTMLElement, `${v.queueLength} waiting · ${v.spectators} watching`);
+  });
+}
+
+function drawMachine(now: number): void {
+  const m = state.selected ? state.machines[state.selected] : undefined;
+  const panel = byId('machine');
+  show(panel, m !== undefined);
+  if (!m) return;
+  setText(byId('machine-title'), `${m.machine}: ${stateLabel(m.state)}`);
+
+  const view = boxView(m.lines);
+  box.update(view);
+  setText(byId('box-caption'), view.caption);
+  drawVideo(config.videoUrls[m.machine] ?? m.videoUrl);
+
+  const phase = state.phase.kind !== 'idle' && state.phase.machine !== m.machine ? { kind: 'elsewhere' as const } : state.phase;
+  for (const k of ['idle', 'joining', 'waiting', 'get_ready', 'starting', 'playing', 'result', 'removed'] as const) {
+    show(byId(`phase-${k}`), phase.kind === k || (k === 'idle' && phase.kind === 'elsewhere'));
+  }
+  const join = byId<HTMLButtonElement>('join');
+  if (phase.kind === 'elsewhere') {
+    setText(byId('idle-text'), `You are in the queue of ${phaseMachine(state.phase)}. Leave it to play here.`);
+    join.disabled = true;
+  } else {
+    setText(byId('idle-text'), state.identity ? 'Join the queue to play this machine.' : 'Pick a name above, then join the queue.');
+    join.disabled = !state.identity || connection.kind !== 'online';
+  }
+  switch (phase.kind) {
+    case 'waiting':
+      setText(byId('position-text'), positionText(phase.position));
+      setText(byId('position'), String(phase.position + 1));
+      setText(byId('eta'), eta(phase.etaSeconds));
+      break;
+    case 'get_ready': {
+      setText(byId('ready-countdown'), clock(secondsLeft(phase.deadline, now, skewMs)));
+      const ready = byId<HTMLButtonElement>('ready');
+      ready.disabled = phase.confirming;
+      setText(ready, phase.confirming ? 'Confirming…' : "I'm ready");
+      break;
+    }
+    case 'playing':
+      setText(byId('turn-countdown'), phase.dropped ? 'dropping…' : clock(secondsLeft(phase.endsAt, now, skewMs)));
+      for (const b of document.querySelectorAll<HTMLButtonElement>('#pad button')) b.disabled = phase.dropped;
+      break;
+    case 'result': {
+      const r = resultText(phase.result);
+      setText(byId('result-title'), r.title);
+      setText(byId('result-detail'), r.detail);
+      break;
+    }
+    case 'removed':
+      setText(byId('removed-text'), removedText(phase.reason));
+      break;
+    default:
+      break;
+  }
+  setText(byId('turn-error'), state.error ?? '');
+
+  const q = m.queue;
+  setText(byId('now-playing'), q?.current
+    ? `Now playing: ${q.current.name}${q.current.endsAt ? ` (${clock(secondsLeft(q.current.endsAt, now, skewMs))} left)` : ''}`
+    : m.status?.state === 'controlled' && m.status.player ? `Now playing: ${m.status.player}` : 'Nobody is playing.');
+  const waiting = q?.waiting ?? [];
+  const mine = state.phase.kind === 'waiting' && state.phase.machine === m.machine ? state.phase.position : -1;
+  syncList(byId('waiting'), waiting, (w) => `${w.position}`, () => h('li'), (li, w) => {
+    setText(li, w.name);
+    li.classList.toggle('me', w.position === mine);
+  });
+  syncList(byId('events'), state.events.filter((e) => e.machine === m.machine), (e) => `${e.at}-${e.text}`, (e) => h('li', {}, e.text), () => undefined);
+}
+
+let currentVideo: string | undefined;
+function drawVideo(url: string | undefined): void {
+  const slot = byId('video');
+  if (url === currentVideo) return;
+  currentVideo = url;
+  slot.replaceChildren();
+  const kind = url ? videoKind(url) : undefined;
+  show(slot, kind !== undefined);
+  if (!url || !kind) return;
+  if (kind === 'image') slot.append(h('img', { src: url, alt: 'Live camera of the machine' }));
+  else if (kind === 'video') slot.append(h('video', { src: url, autoplay: true, muted: true, playsinline: true, 'aria-label': 'Live camera of the machine' }));
+  else slot.append(h('iframe', { src: url, title: 'Live camera of the machine', allow: 'autoplay', referrerpolicy: 'no-referrer' }));
+}
+
+// ---- start --------------------------------------------------------------------
+
+function wireForms(): void {
+  const form = byId<HTMLFormElement>('name-form');
+  const input = byId<HTMLInputElement>('name');
+  input.value = localStorage.getItem(NAME_KEY) ?? '';
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const name = input.value.trim();
+    const err = byId('name-error');
+    if (!isValidName(name)) { setText(err, 'Names are 1 to 24 characters.'); input.focus(); return; }
+    setText(err, '');
+    const submit = byId<HTMLButtonElement>('name-submit');
+    submit.disabled = true;
+    signIn(name).then(() => {
+      link.restart(); // log in again, now as this player
+      byId('join').focus();
+    }, (e: unknown) => {
+      setText(err, e instanceof Error ? e.message : 'Login failed.');
+    }).finally(() => { submit.disabled = false; });
+  });
+  byId('join').addEventListener('click', () => { if (state.selected) void requestSlot(state.selected); });
+  byId('rejoin').addEventListener('click', () => { if (state.selected) void requestSlot(state.selected); });
+  byId('again').addEventListener('click', () => { if (state.selected) void requestSlot(state.selected); });
+  byId('dismiss').addEventListener('click', () => dispatch({ type: 'dismiss' }));
+  byId('leave').addEventListener('click', () => void leaveQueue());
+  byId('ready').addEventListener('click', () => void confirmReady());
+}
+
+async function main(): Promise<void> {
+  byId('box').append(box.svg);
+  config = await loadClientConfig();
+  // A reload resumes where the last page was: its name (cookie → same authid) and its queue.
+  const saved = localStorage.getItem(QUEUE_KEY);
+  if (saved) dispatch({ type: 'join', machine: saved });
+  wireForms();
+  wireControls();
+  link = new WampLink({
+    url: wsUrl(config.wsPath),
+    realm: config.realm,
+    credentials,
+    onOpen,
+    onState: (s) => { connection = s; if (s.kind !== 'online') stopHeldDirections(); render(); },
+    onAuthFailed: () => { login = undefined; return true; }, // fetch a fresh ticket next time
+  });
+  link.start();
+  // Countdowns and "retrying in" tick; the lobby's spectator counts are polled.
+  setInterval(render, 250);
+  setInterval(() => { if (link.session) void refreshLobby(link.session); }, LOBBY_REFRESH_MS);
+  render();
+}
+
+/** Connection lost: the node releases lines itself, but the page must not resume steering with stale holds. */
+function stopHeldDirections(): void {
+  repeater?.releaseAll();
+}
+
+void main();

@@ -1,0 +1,48 @@
+// What the page says about its link to the router, and when it tries again.
+// The page never claims to be connected when it is not: every state has its
+// own words, and "reconnecting" says when the next attempt is.
+
+export type ConnectionState =
+  | { kind: 'connecting'; attempt: number }
+  | { kind: 'online'; since: number }
+  | { kind: 'waiting'; attempt: number; retryAt: number; reason: string }
+  | { kind: 'offline'; reason: string };
+
+export interface Backoff {
+  initialMs: number;
+  maxMs: number;
+  factor: number;
+  /** Fraction of the delay that is randomized, so a restarted router is not hit by every page at once. */
+  jitter: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 10_000, factor: 2, jitter: 0.2 };
+
+/** Delay before attempt number `attempt` (1 = first retry). `random` in [0, 1). */
+export function retryDelay(attempt: number, b: Backoff = DEFAULT_BACKOFF, random = 0.5): number {
+  const base = Math.min(b.maxMs, b.initialMs * b.factor ** Math.max(0, attempt - 1));
+  const spread = base * b.jitter;
+  return Math.max(0, Math.round(base - spread + 2 * spread * random));
+}
+
+/** A short, honest label and a tone for the connection badge. */
+export function describeConnection(s: ConnectionState, now: number): { label: string; tone: 'ok' | 'warn' | 'bad' } {
+  switch (s.kind) {
+    case 'online': return { label: 'Connected', tone: 'ok' };
+    case 'connecting': return { label: s.attempt > 1 ? `Reconnecting (attempt ${s.attempt})…` : 'Connecting…', tone: 'warn' };
+    case 'waiting': {
+      const secs = Math.max(0, Math.ceil((s.retryAt - now) / 1000));
+      return { label: `Connection lost (${s.reason}). Retrying in ${secs} s`, tone: 'bad' };
+    }
+    case 'offline': return { label: `Disconnected: ${s.reason}`, tone: 'bad' };
+  }
+}
+
+/** Why a WAMP close happened, in words a player understands. */
+export function closeReason(reason: string, details: { reason?: string | null; message?: string | null } = {}): string {
+  if (details.reason === 'wamp.close.system_shutdown') return 'server restarting';
+  if (details.reason === 'wamp.error.authentication_failed' || details.reason === 'wamp.error.not_authorized') return 'login refused';
+  if (reason === 'unreachable') return 'server unreachable';
+  if (reason === 'lost') return 'connection dropped';
+  return details.reason ?? reason;
+}
