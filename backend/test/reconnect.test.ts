@@ -5,7 +5,8 @@ import { Procedures, type SlotResult } from '@clawgate/protocol';
 import { join } from 'node:path';
 import { Router, fromCrossbar, silentLogger } from '@clawgate/router';
 import { loadClawRouterConfig } from '../src/router-config.js';
-import { Player, ScriptedClaw, eventually, routerEnv, startClawRouter, startTestBackend, tempDir } from './helpers.js';
+import { startBackend } from '../src/service.js';
+import { Player, ScriptedClaw, backendConfig, eventually, routerEnv, sleep, startClawRouter, startTestBackend, tempDir } from './helpers.js';
 
 const M = 'claw-1';
 
@@ -41,4 +42,27 @@ t.test('router restart: reconnect, re-register, queue kept, positions republishe
   t.match(await b.call(Procedures.requestSlot, [M]) as SlotResult, { position: 1 }, 'procedures registered again; same slot');
   await a.disconnect();
   await b.disconnect();
+});
+
+t.test('the router is not up yet when the backend starts: it keeps trying (no crash) and connects', async (t) => {
+  const dir = tempDir(t);
+  // A free port with the keys of the router that will come up there.
+  const probe = await startClawRouter([M]);
+  await probe.stop();
+  const backend = await startBackend(backendConfig(probe.url, join(dir, 'q.sqlite')), { log: silentLogger() });
+  t.teardown(() => backend.stop());
+  await sleep(800); // refused attempts (backoff 0.2..1 s)
+  t.notOk(backend.connected);
+  const raw = loadClawRouterConfig({ port: probe.port, claws: { [M]: [probe.keys[M]!.publicKey] } });
+  const router = new Router(fromCrossbar(raw, { env: routerEnv() }).config, { log: silentLogger() });
+  await router.start();
+  t.teardown(() => router.stop(200));
+  const r = { ...probe, router, stop: () => router.stop(200) };
+  router.app.use(backend.sessionRouter);
+  await backend.ready();
+  const claw = await new ScriptedClaw(r, M).start();
+  t.teardown(() => claw.stop());
+  const p = await Player.join(r, 'Early');
+  t.teardown(() => p.disconnect());
+  t.match(await p.call(Procedures.requestSlot, [M]), { machine: M, position: 0 }, 'procedures registered');
 });

@@ -51,7 +51,12 @@ if (allFresh && !inSourceMode) {
   await main(process.argv);
 } else {
   // Export conditions are fixed at process start: run again with the source condition.
-  const child = spawn(process.execPath, [...process.execArgv, SOURCE_CONDITION, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  // systemd's watchdog is meant for this (main) process; the child does the work, so it
+  // pings on our behalf (the unit has NotifyAccess=all) instead of thinking it is meant
+  // for someone else.
+  const env = { ...process.env };
+  if (env.WATCHDOG_PID === String(process.pid)) delete env.WATCHDOG_PID;
+  const child = spawn(process.execPath, [...process.execArgv, SOURCE_CONDITION, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
 }

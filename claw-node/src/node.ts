@@ -1,7 +1,7 @@
 // A claw node: GPIO driver (+ simulated machine), the safety layer, the turn
 // logic, and the WAMP link that exposes them on the router. Embeddable:
 // `const node = await startClawNode(config); ... await node.stop()`.
-import { machineUris, type EventPayload, type LinesPayload, type StatusPayload } from '@clawgate/protocol';
+import { machineReleaseUri, machineUris, type EventPayload, type LinesPayload, type StatusPayload } from '@clawgate/protocol';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { parseConfig, type ClawNodeConfig, type ClawNodeConfigInput } from './config.js';
 import { createDriver } from './gpio/create-driver.js';
@@ -141,6 +141,7 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
       // old session's registrations; where it is not supported the attempt fails and is retried.
       await s.register(uris.startTurn, procedure((a) => machine.startTurn(a)), { force_reregister: true });
       await s.register(uris.endTurn, procedure((a) => machine.endTurn(a)), { force_reregister: true });
+      await s.register(machineReleaseUri(id), procedure((a) => machine.releaseControl(a)), { force_reregister: true });
       await s.subscribe(uris.controlPrefix, (args, _kwargs, details) => {
         machine.command(args?.[0], details?.publisher_authid);
       }, { match: 'prefix' });

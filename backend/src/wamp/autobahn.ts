@@ -3,7 +3,22 @@
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
 
-(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+/**
+ * `ws` emits 'error' as an EventEmitter event, and autobahn only sets `onclose`:
+ * with no 'error' listener a refused connection (router not up yet, or
+ * restarting) would throw out of the event loop and kill the process instead
+ * of being retried. The 'close' that follows every error is what autobahn acts on.
+ */
+class WebSocketForAutobahn extends WebSocket {
+  constructor(...args: ConstructorParameters<typeof WebSocket>) {
+    super(...args);
+    this.on('error', () => {});
+  }
+}
+
+// Not over a native WebSocket (Node 22+, which reports errors as events that cannot throw).
+const g = globalThis as { WebSocket?: unknown };
+if (g.WebSocket === undefined || g.WebSocket === WebSocket) g.WebSocket = WebSocketForAutobahn;
 const require = createRequire(import.meta.url);
 
 export type Handler<D> = (args: unknown[] | undefined, kwargs: Record<string, unknown> | undefined, details: D) => unknown;

@@ -134,6 +134,24 @@ export class ClawMachine {
     return { machine: this.id, ended: true };
   }
 
+  /**
+   * `release {player}` (protocol extension): the player in control lost their
+   * connection. Every held direction is released now; the turn and its timers
+   * go on, and the player's next `...On` moves the claw again. A call naming
+   * someone else (a stale call that crossed a turn change) leaves the current
+   * player's lines alone. Pulses are not cut: they are fixed-length and end by
+   * themselves.
+   */
+  releaseControl(raw: unknown): { machine: string; released: boolean } {
+    const player = (raw as { player?: unknown } | undefined)?.player;
+    if (player !== undefined && typeof player !== 'string') throw new ClawError(ClawErrors.invalidArgument, 'release: player must be a string');
+    const turn = this.turn;
+    if (turn === undefined || (player !== undefined && player !== turn.player)) return { machine: this.id, released: false };
+    this.safe.releaseDirections();
+    this.hooks.log('info', 'control released (player lost)', { player: turn.player });
+    return { machine: this.id, released: true };
+  }
+
   /** A control EVENT: payload args[0], and the router-disclosed publisher authid. */
   command(payload: unknown, publisherAuthid: string | undefined): void {
     const command = parseCommand(payload);

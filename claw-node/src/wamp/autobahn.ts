@@ -3,7 +3,22 @@
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
 
-(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+/**
+ * `ws` emits 'error' as an EventEmitter event, and autobahn only sets `onclose`:
+ * with no 'error' listener a refused connection (router not up yet, or
+ * restarting) would throw out of the event loop and kill the process instead
+ * of being retried. The 'close' that follows every error is what autobahn acts on.
+ */
+class WebSocketForAutobahn extends WebSocket {
+  constructor(...args: ConstructorParameters<typeof WebSocket>) {
+    super(...args);
+    this.on('error', () => {});
+  }
+}
+
+// Not over a native WebSocket (Node 22+, which reports errors as events that cannot throw).
+const g = globalThis as { WebSocket?: unknown };
+if (g.WebSocket === undefined || g.WebSocket === WebSocket) g.WebSocket = WebSocketForAutobahn;
 const require = createRequire(import.meta.url);
 
 /** The parts of autobahn-js the node uses (autobahn ships no typings). */
@@ -37,3 +52,15 @@ export interface AutobahnModule {
 }
 
 export const autobahn = require('autobahn') as AutobahnModule;
+
+/**
+ * autobahn writes connection notices with console.warn (plain text on stderr);
+ * route them to our structured log instead (process-wide: autobahn's logger is
+ * a module singleton).
+ */
+export function routeAutobahnWarnings(fn: (text: string) => void): void {
+  try {
+    const log = require('autobahn/lib/log.js') as { warn: (...a: unknown[]) => void };
+    log.warn = (...a: unknown[]) => fn(a.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(' '));
+  } catch { /* a future autobahn without lib/log.js: its warnings stay on stderr */ }
+}

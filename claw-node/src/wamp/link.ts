@@ -1,7 +1,7 @@
 // The node's connection to the router: one autobahn Connection per attempt
 // (autobahn's own retry stops after a router GOODBYE, which is exactly when
 // a restarted router needs us back), with our own backoff between attempts.
-import { autobahn, type AutobahnConnection, type AutobahnSession } from './autobahn.js';
+import { autobahn, routeAutobahnWarnings, type AutobahnConnection, type AutobahnSession } from './autobahn.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { MachineKey } from './cryptosign.js';
 
@@ -32,6 +32,7 @@ export class WampLink {
   get session(): AutobahnSession | undefined { return this.sessionNow?.isOpen ? this.sessionNow : undefined; }
 
   start(): void {
+    routeAutobahnWarnings((text) => this.opts.log('debug', 'autobahn', { autobahn: text }));
     this.stopped = false;
     this.connect();
   }
