@@ -29,6 +29,12 @@ export const WampErrors = {
   featureNotSupported: 'wamp.error.feature_not_supported',
   unavailable: 'wamp.error.unavailable',
   noAvailableCallee: 'wamp.error.no_available_callee',
+  // ClawGate limits (docs/security.md, "Limits")
+  tooManySessions: 'clawgate.error.too_many_sessions',
+  rateLimited: 'clawgate.error.rate_limited',
+  tooManyPendingCalls: 'clawgate.error.too_many_pending_calls',
+  handshakeTimeout: 'clawgate.error.handshake_timeout',
+  slowConsumer: 'clawgate.error.slow_consumer',
 } as const;
 
 /** An error a handler throws to answer a request with a WAMP ERROR. */

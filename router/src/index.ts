@@ -22,3 +22,17 @@ export { authorize, type Action, type Decision, type Permission } from './auth/p
 export { parseAuthorizerAnswer, type AuthorizerAnswer } from './auth/authorizer.js';
 export { DEFAULT_AUTHORIZER_TIMEOUT_MS, TRUSTED_ROLE, type RealmConfig, type RoleConfig } from './realm/realm.js';
 export type { SecretSources } from './config/auth-config.js';
+export {
+  DEFAULT_SESSION_LIMITS, DEFAULT_REALM_LIMITS, DEFAULT_MAX_SESSIONS, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_SEND_BUFFER, NO_SESSION_LIMITS,
+  type SessionLimits, type RealmLimits, type EndpointLimits,
+} from './limits/limits-config.js';
+export { LimitCounters } from './limits/limit-counters.js';
+export type { RateLimit } from './limits/token-bucket.js';
+export { RouterMetrics, CALL_LATENCY_BUCKETS, type MetricsSnapshot, type SessionCount, type CallOutcome } from './metrics/router-metrics.js';
+export { PROMETHEUS_CONTENT_TYPE } from './metrics/exposition.js';
+export { signRequest, computeSignature, type SignedParams } from './http/signature.js';
+export {
+  DEFAULT_POST_BODY_LIMIT, DEFAULT_TIMESTAMP_DELTA_LIMIT_S, DEFAULT_BRIDGE_CALL_TIMEOUT_MS, DEFAULT_METRICS_PATH,
+  type HttpPathConfig, type BridgePathConfig, type InfoPathConfig, type MetricsPathConfig, type HttpGuard,
+} from './http/http-config.js';
+export { HttpErrors } from './http/http-error.js';

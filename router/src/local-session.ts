@@ -64,8 +64,11 @@ export class LocalSession {
   get id(): number { return this.session.id; }
   get authid(): string { return this.session.authid; }
   get authrole(): string { return this.session.authrole; }
+  /** False once the session ended (closed, killed, aborted, router stopped). */
+  get isOpen(): boolean { return !this.closed; }
 
   private send(m: WampMessage): void {
+    this.session.metrics?.messageIn(this.session, m);
     this.session.handle(m);
   }
 
@@ -99,9 +102,12 @@ export class LocalSession {
     this.procedures.delete(registration);
   }
 
-  async publish(topic: string, args: unknown[] = [], kwargs: Dict = {}, options: Dict = {}): Promise<void> {
+  /** Resolves with the publication id once the router acknowledged it. */
+  async publish(topic: string, args: unknown[] = [], kwargs: Dict = {}, options: Dict = {}): Promise<number> {
     await this.welcomed;
-    await this.request((request) => ({ type: MessageType.PUBLISH, request, options: { ...options, acknowledge: true }, topic, args, kwargs }));
+    const r = await this.request((request) => ({ type: MessageType.PUBLISH, request, options: { ...options, acknowledge: true }, topic, args, kwargs }));
+    if (r.type !== MessageType.PUBLISHED) throw new Error(`unexpected ${r.type}`);
+    return r.publication;
   }
 
   async subscribe(topic: string, handler: EventHandler, options: Dict = {}): Promise<number> {

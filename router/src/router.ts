@@ -10,10 +10,21 @@ import { LocalSession } from './local-session.js';
 import { createLogger, type Logger } from './logger.js';
 import { WampErrors } from './errors.js';
 import type { AuthPolicy } from './auth/auth-policy.js';
+import type { EndpointLimits } from './limits/limits-config.js';
+import { LimitCounters } from './limits/limit-counters.js';
+import { RouterMetrics, type SessionCount } from './metrics/router-metrics.js';
+import { exposition, routerRegistry } from './metrics/exposition.js';
+import type { Registry } from 'prom-client';
+import { HttpPaths } from './http/http-paths.js';
+import type { HttpPathConfig } from './http/http-config.js';
 
 export interface RouterConfig {
   realms: RealmConfig[];
   listeners: ListenerConfig[];
+  /** HTTP bridge, info and metrics paths on web listeners (docs/router.md#http-bridge). */
+  http?: HttpPathConfig[];
+  /** Serve `/metrics` to loopback clients on every web listener (default true; fromCrossbar sets false when the config has `type: metrics` paths). */
+  defaultMetrics?: boolean;
 }
 
 export interface RouterOptions {
@@ -27,16 +38,31 @@ export class Router implements SessionHost, SessionFactory {
   private readonly listeners: Listener[] = [];
   private readonly sessions = new Set<Session>();
   private started = false;
+  /** What the limits refused or dropped (docs/security.md, "Limits"). */
+  readonly limitCounters = new LimitCounters();
+  /** Counters and histograms for `/metrics`; `metrics.snapshot()` for in-process readers. */
+  readonly metrics: RouterMetrics;
+  private readonly metricsRegistry: Registry;
+  private readonly httpPaths: HttpPaths;
+  private stopping = false;
 
   constructor(readonly config: RouterConfig, options: RouterOptions = {}) {
     this.log = options.log ?? createLogger();
     for (const r of config.realms) this.addRealm(r);
     this.app = express();
     this.app.disable('x-powered-by');
-    this.app.get('/health', (_req, res) => {
-      const ready = this.started && this.listeners.every((l) => l.listening);
-      res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'starting', realms: [...this.realms.keys()], sessions: this.sessions.size });
+    this.metrics = new RouterMetrics({
+      sessions: () => this.sessionsByRealmRole(),
+      connections: () => this.sessions.size,
+      limits: () => this.limitCounters.snapshot(),
     });
+    this.metricsRegistry = routerRegistry(this.metrics);
+    this.app.get('/health', (_req, res) => {
+      const ready = this.ready;
+      res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : this.stopping ? 'stopping' : 'starting', realms: [...this.realms.keys()], sessions: this.sessions.size });
+    });
+    this.httpPaths = new HttpPaths(this, config.http ?? [], config.defaultMetrics ?? true);
+    this.app.use(this.httpPaths.middleware);
     for (const l of config.listeners) this.listeners.push(new Listener(l, this, this.app, this.log));
   }
 
@@ -60,6 +86,26 @@ export class Router implements SessionHost, SessionFactory {
     return Object.fromEntries(this.listeners.map((l) => [l.config.id, l.port]));
   }
 
+  /** Started, not stopping, and every listener listening. */
+  get ready(): boolean {
+    return this.started && this.listeners.every((l) => l.listening);
+  }
+
+  /** The Prometheus text exposition of this router's metrics (and the process's). */
+  metricsText(): Promise<string> {
+    return exposition(this.metricsRegistry);
+  }
+
+  private sessionsByRealmRole(): SessionCount[] {
+    const out: SessionCount[] = [];
+    for (const realm of this.realms.values()) {
+      const byRole = new Map<string, number>();
+      for (const s of realm.sessions.values()) byRole.set(s.authrole, (byRole.get(s.authrole) ?? 0) + 1);
+      for (const [role, count] of byRole) out.push({ realm: realm.name, role, count });
+    }
+    return out;
+  }
+
   async start(): Promise<this> {
     try {
       for (const l of this.listeners) await l.start();
@@ -68,12 +114,15 @@ export class Router implements SessionHost, SessionFactory {
       throw e;
     }
     this.started = true;
+    this.stopping = false;
     return this;
   }
 
   /** GOODBYE (wamp.close.system_shutdown) to every session, then close listeners. */
   async stop(graceMs = 1000): Promise<void> {
     this.started = false;
+    this.stopping = true;
+    this.httpPaths.close();
     const open = [...this.sessions];
     for (const s of open) s.goodbye(WampErrors.systemShutdown, 'router is shutting down', graceMs);
     const deadline = Date.now() + graceMs;
@@ -81,8 +130,8 @@ export class Router implements SessionHost, SessionFactory {
     await Promise.all(this.listeners.map((l) => l.stop()));
   }
 
-  openSession(transport: Transport, auth: AuthPolicy): Session {
-    const session = new Session(transport, this, auth);
+  openSession(transport: Transport, auth: AuthPolicy, endpoint?: EndpointLimits): Session {
+    const session = new Session(transport, this, auth, endpoint);
     this.sessions.add(session);
     return session;
   }

@@ -222,8 +222,12 @@ t.test('oversize WebSocket frame (max_message_size 1024)', async (t) => {
   await c.next(17);
   t.pass('a message under the limit is accepted');
   c.send([16, 2, { acknowledge: true }, 'com.topic', ['x'.repeat(2000)]]);
-  const { code } = await within(c.closed, 3000, 'oversize frame closes the connection');
+  const abort = await c.next(3);
+  t.equal(abort[2], PV, 'ABORT first');
+  t.match((abort[1] as { message: string }).message, /max_message_size \(1024 bytes\)/, 'naming the limit');
+  const { code, reason } = await within(c.closed, 3000, 'oversize frame closes the connection');
   t.equal(code, 1009, 'closed with 1009 (message too big)');
+  t.match(reason, /max_message_size/, 'the close frame has a reason too');
   t.notOk(c.messages.some((m) => m[0] === 17), 'the oversize publication was not acknowledged');
   await eventually(() => r.router.sessionCount === 1);
 

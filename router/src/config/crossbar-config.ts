@@ -16,6 +16,9 @@ import { ConfigError } from './config-error.js';
 import { authPolicy, type SecretSources } from './auth-config.js';
 import { templateError } from '../auth/uri-template.js';
 import type { SerializerId } from '../serializers/index.js';
+import { EndpointLimitKeys, RealmLimitsSchema, RoleLimitsSchema, endpointLimits, realmLimits } from '../limits/limits-config.js';
+import { TLS_KEYS, TlsSection, loadTls } from '../transport/tls-options.js';
+import { checkHttpRealms, httpPath, isHttpPathType, type HttpPathConfig } from '../http/http-config.js';
 
 export { ConfigError };
 
@@ -31,7 +34,7 @@ const Endpoint = z.object({
   version: z.union([z.literal(4), z.literal(6)]).optional(),
   backlog: z.number().int().optional(),
   shared: z.boolean().optional(),
-  tls: z.unknown().optional(),
+  tls: TlsSection.optional(),
 }).passthrough();
 
 const TransportOptions = z.object({
@@ -39,6 +42,7 @@ const TransportOptions = z.object({
   /** ms from HELLO until authenticated (ClawGate). */
   auth_timeout: z.number().int().positive().optional(),
   compression: z.unknown().optional(),
+  ...EndpointLimitKeys,
 }).passthrough();
 
 const Auth = z.record(z.string(), z.object({ type: z.string(), role: z.string().optional() }).passthrough());
@@ -67,6 +71,8 @@ const Role = z.object({
   name: z.string().min(1),
   permissions: z.array(Permission_).optional(),
   authorizer: z.string().min(1).optional(),
+  /** Per-role overrides of the realm's session limits (ClawGate). */
+  limits: RoleLimitsSchema.optional(),
 }).passthrough();
 
 const Realm_ = z.object({
@@ -76,6 +82,8 @@ const Realm_ = z.object({
     uri_check: z.enum(['strict', 'loose']).optional(),
     /** ms the router waits for a dynamic authorizer before denying (ClawGate). */
     authorizer_timeout: z.number().int().positive().optional(),
+    /** Session counts and per-session limits (ClawGate). */
+    limits: RealmLimitsSchema.optional(),
   }).passthrough().optional(),
 }).passthrough();
 
@@ -182,6 +190,7 @@ function wsEndpoint(p: z.infer<typeof WebSocketPath> | { serializers?: string[];
     auth: authPolicy(p.auth, `${at}.auth`, warnings, src, p.options?.auth_timeout),
     maxMessageSize: maxMessageSize(p.options),
     compression: compression(p.options),
+    limits: endpointLimits(p.options),
   };
 }
 
@@ -190,6 +199,7 @@ function rawEndpoint(p: { serializers?: string[]; options?: z.infer<typeof Trans
     serializers: serializers(p.serializers, `${at}.serializers`, warnings),
     auth: authPolicy(p.auth, `${at}.auth`, warnings, src, p.options?.auth_timeout),
     maxMessageSize: maxMessageSize(p.options),
+    limits: endpointLimits(p.options),
   };
 }
 
@@ -217,7 +227,7 @@ function transportOptions(t: z.infer<typeof Transport>, at: string): [unknown, s
 /** We act on max_message_size and on compression on/off; everything else is named. */
 function checkOptions(options: unknown, at: string, warnings: string[]): void {
   if (options === undefined) return;
-  unknownKeys(options, ['max_message_size', 'compression', 'auth_timeout'], at, warnings);
+  unknownKeys(options, ['max_message_size', 'compression', 'auth_timeout', 'hello_timeout', 'max_send_buffer'], at, warnings);
   const c = (options as { compression?: unknown }).compression;
   if (typeof c === 'object' && c !== null) {
     warnings.push(`${at}.compression (permessage-deflate parameters; ClawGate negotiates with its own defaults)`);
@@ -241,6 +251,8 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
   if (node.controller !== undefined) warnings.push('controller');
   const realms: RealmConfig[] = [];
   const listeners: ListenerConfig[] = [];
+  // HTTP bridge/info/metrics paths, with their JSON paths for realm/role errors (see http/http-config.ts).
+  const http: { entry: HttpPathConfig; at: string }[] = [];
   // port -> JSON path of the transport that took it, to name both in the error
   const portAt = new Map<number, string>();
   let routers = 0;
@@ -261,21 +273,24 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
         ...(r.options?.authorizer_timeout !== undefined ? { authorizerTimeoutMs: r.options.authorizer_timeout } : {}),
         roles: (r.roles ?? []).map((role, roi) => {
           const roat = `${rat}.roles[${roi}]`;
-          unknownKeys(role, ['name', 'permissions', 'authorizer'], roat, warnings);
+          unknownKeys(role, ['name', 'permissions', 'authorizer', 'limits'], roat, warnings);
           if (role.authorizer !== undefined && (role.permissions ?? []).length > 0) {
             throw new ConfigError(`invalid config at ${roat}: a role has either permissions or an authorizer, not both`);
           }
           const permissions = (role.permissions ?? []).map((p, pi) => permission(p, `${roat}.permissions[${pi}]`));
           return { name: role.name, permissions, ...(role.authorizer !== undefined ? { authorizer: role.authorizer } : {}) };
         }),
+        limits: realmLimits(r.options?.limits, Object.fromEntries((r.roles ?? []).map((role) => [role.name, role.limits]))),
       });
     });
     (worker.transports ?? []).forEach((t, ti) => {
       const tat = `${at}.transports[${ti}]`;
-      const base = { id: t.id ?? `transport${listeners.length + 1}`, port: t.endpoint.port, host: t.endpoint.interface ?? t.endpoint.host ?? '0.0.0.0' };
-      // Serving plaintext where the config asked for TLS would be worse than not starting.
-      if (t.endpoint.tls !== undefined) throw new ConfigError(`invalid config at ${tat}.endpoint.tls: TLS is not supported by this version of the router`);
-      unknownKeys(t.endpoint, ['type', 'port', 'interface', 'host'], `${tat}.endpoint`, warnings);
+      const base = {
+        id: t.id ?? `transport${listeners.length + 1}`, port: t.endpoint.port, host: t.endpoint.interface ?? t.endpoint.host ?? '0.0.0.0',
+        ...(t.endpoint.tls !== undefined ? { tls: loadTls(t.endpoint.tls, `${tat}.endpoint.tls`, src.baseDir) } : {}),
+      };
+      unknownKeys(t.endpoint, ['type', 'port', 'interface', 'host', 'tls'], `${tat}.endpoint`, warnings);
+      if (t.endpoint.tls !== undefined) unknownKeys(t.endpoint.tls, TLS_KEYS, `${tat}.endpoint.tls`, warnings);
       const first = t.endpoint.port === 0 ? undefined : portAt.get(t.endpoint.port);
       if (first !== undefined) throw new ConfigError(`invalid config at ${tat}.endpoint.port: port ${t.endpoint.port} is already used by ${first}`);
       portAt.set(t.endpoint.port, tat);
@@ -293,6 +308,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
           for (const [path, p] of Object.entries(t.websocket ?? {})) websocket.set(slash(path), wsEndpoint(p, `${tat}.websocket.${path}`, warnings, src));
           for (const [path, p] of Object.entries(t.web?.paths ?? {})) {
             if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'web', 'paths', path]), `${tat}.web.paths.${path}`, warnings, src));
+            else if (isHttpPathType(p.type)) http.push({ entry: httpPath(p, base.id, slash(path), `${tat}.web.paths.${path}`, warnings, src), at: `${tat}.web.paths.${path}` });
             else warnings.push(`${tat}.web.paths.${path} (path type "${p.type}")`);
           }
           listeners.push({ ...base, web: true, websocket, rawsocket: t.rawsocket ? rawEndpoint(t.rawsocket, `${tat}.rawsocket`, warnings, src) : undefined });
@@ -302,6 +318,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
           const websocket = new Map<string, WebSocketEndpointConfig>();
           for (const [path, p] of Object.entries(t.paths)) {
             if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'paths', path]), `${tat}.paths.${path}`, warnings, src));
+            else if (isHttpPathType(p.type)) http.push({ entry: httpPath(p, base.id, slash(path), `${tat}.paths.${path}`, warnings, src), at: `${tat}.paths.${path}` });
             else warnings.push(`${tat}.paths.${path} (path type "${p.type}")`);
           }
           listeners.push({ ...base, web: true, websocket });
@@ -311,7 +328,12 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
     });
   });
   if (routers === 0) throw new ConfigError('invalid config at workers: no worker of type "router"');
-  return { config: { realms, listeners }, unsupported: warnings };
+  checkHttpRealms(http, realms);
+  const httpPaths = http.map((h) => h.entry);
+  return {
+    config: { realms, listeners, ...(httpPaths.length > 0 ? { http: httpPaths, defaultMetrics: !httpPaths.some((h) => h.type === 'metrics') } : {}) },
+    unsupported: warnings,
+  };
 }
 
 /** Reads a JSON or YAML Crossbar config file. */

@@ -1,6 +1,7 @@
 // The configuration used without --config: one universal listener on
 // loopback (WebSocket at /ws, RawSocket and HTTP on the same port), realm
-// `realm1`, role `anonymous` allowed everything. For development only.
+// `realm1`, role `anonymous` allowed everything, no per-session rate limits.
+// For development only.
 export function devConfig(port = Number(process.env.PORT ?? 8080)): unknown {
   return {
     version: 2,
@@ -8,6 +9,9 @@ export function devConfig(port = Number(process.env.PORT ?? 8080)): unknown {
       type: 'router',
       realms: [{
         name: 'realm1',
+        // Load tools and benchmarks run against development mode: per-session rate and
+        // pending-call limits are off here (session counts, timeouts and buffers stay).
+        options: { limits: { publish_rate: null, call_rate: null, max_pending_calls: null } },
         roles: [{
           name: 'anonymous',
           permissions: [{

@@ -80,6 +80,10 @@ export class Dealer {
     const fail = (error: string, message: string): void => session.sendError(MessageType.REGISTER, m.request, error, [message]);
     let reg = this.index.get(m.procedure, match);
     let created = false;
+    if (reg !== undefined && m.options.force_reregister === true && this.replaceable(session, reg)) {
+      for (const old of [...reg.callees]) this.revoke(old, reg, 'replaced by a force_reregister of the same authid');
+      reg = this.index.get(m.procedure, match);
+    }
     if (reg !== undefined) {
       if (reg.callees.includes(session)) { fail(WampErrors.procedureAlreadyExists, `this session already registered "${m.procedure}"`); return; }
       if (invoke !== reg.invoke) {
@@ -103,6 +107,33 @@ export class Dealer {
     session.send({ type: MessageType.REGISTERED, request: m.request, registration: reg.id });
     if (created) this.realm.meta.publish('wamp.registration.on_create', [session.id, registrationDetails(reg)]);
     this.realm.meta.publish('wamp.registration.on_register', [session.id, reg.id]);
+  }
+
+  /**
+   * force_reregister (Crossbar's REGISTER option, used by a callee that
+   * reconnects while the router still holds its old, half-dead session):
+   * the existing registration is taken over only if every callee on it has
+   * the registering session's authid. Unlike Crossbar, which evicts any
+   * callee, another principal's registration is never taken: being allowed
+   * to register a URI must not mean being allowed to cut off its owner.
+   */
+  private replaceable(session: Session, reg: Registration): boolean {
+    if (reg.callees.includes(session)) return false;
+    return reg.callees.every((c) => c.authid === session.authid);
+  }
+
+  /** Takes `reg` from `callee`; tells it (UNREGISTERED with request 0) if it announced registration revocation. */
+  private revoke(callee: Session, reg: Registration, reason: string): void {
+    this.detach(callee, reg);
+    this.bySession.get(callee)?.delete(reg);
+    if (callee.features.calleeRegistrationRevocation) {
+      callee.send({ type: MessageType.UNREGISTERED, request: 0, details: { registration: reg.id, reason } });
+    }
+  }
+
+  /** Calls this session has made that are still waiting for their result. */
+  pendingCalls(session: Session): number {
+    return this.byCaller.get(session)?.size ?? 0;
   }
 
   unregister(session: Session, m: Unregister): void {

@@ -11,6 +11,8 @@ import { Role } from './role.js';
 import type { UriCheck } from '../uri.js';
 import { routerRoles } from './router-roles.js';
 import type { Logger } from '../logger.js';
+import { DEFAULT_REALM_LIMITS, NO_SESSION_LIMITS, type RealmLimits, type SessionLimits } from '../limits/limits-config.js';
+import { admissionRefusal } from '../limits/admission.js';
 
 export interface RoleConfig {
   name: string;
@@ -26,6 +28,8 @@ export interface RealmConfig {
   uriCheck?: UriCheck;
   /** How long the router waits for a dynamic authorizer before denying. Default 5000 ms. */
   authorizerTimeoutMs?: number;
+  /** Session counts and per-session limits (limits/limits-config.ts). Default: production defaults. */
+  limits?: RealmLimits;
 }
 
 export const DEFAULT_AUTHORIZER_TIMEOUT_MS = 5000;
@@ -57,9 +61,13 @@ export class Realm {
   private readonly welcomeRoles = routerRoles();
   private readonly implicitTrusted = new Role(TRUSTED_ROLE, [ALLOW_ALL]);
   private readonly authorizerTimeoutMs: number;
+  readonly limits: RealmLimits;
+  /** Sessions per authid, for max_sessions_per_authid. */
+  private readonly authidCounts = new Map<string, number>();
 
   constructor(config: RealmConfig, private readonly log: Logger) {
     this.name = config.name;
+    this.limits = config.limits ?? DEFAULT_REALM_LIMITS;
     this.uriCheck = config.uriCheck ?? 'loose';
     this.authorizerTimeoutMs = config.authorizerTimeoutMs ?? DEFAULT_AUTHORIZER_TIMEOUT_MS;
     for (const r of config.roles) this.roles.set(r.name, new Role(r.name, r.permissions, r.authorizer));
@@ -110,13 +118,31 @@ export class Realm {
     this.log.warn({ session: session.id, authid: session.authid, authrole: session.authrole, uri, action, why }, 'not authorized');
   }
 
+  /** The limits on a session's own traffic. In-process sessions are trusted and not limited. */
+  sessionLimits(session: Session, authrole: string): SessionLimits {
+    if (session.transport.info.kind === 'local') return NO_SESSION_LIMITS;
+    return this.limits.roles[authrole] ?? this.limits;
+  }
+
+  /** Why an authenticated session may not join (too many sessions), or undefined. */
+  admissionRefusal(session: Session, authid: string, authrole: string, authmethod: string): string | undefined {
+    if (session.transport.info.kind === 'local') return undefined;
+    return admissionRefusal(this.limits, this.sessionLimits(session, authrole), {
+      realmSessions: this.sessions.size, authidSessions: this.authidCounts.get(authid) ?? 0,
+      authid, realm: this.name, anonymous: authmethod === 'anonymous',
+    });
+  }
+
   join(session: Session): void {
     this.sessions.set(session.id, session);
+    this.authidCounts.set(session.authid, (this.authidCounts.get(session.authid) ?? 0) + 1);
     this.meta.publish('wamp.session.on_join', [session.details()]);
   }
 
   leave(session: Session): void {
     if (!this.sessions.delete(session.id)) return;
+    const n = (this.authidCounts.get(session.authid) ?? 1) - 1;
+    if (n <= 0) this.authidCounts.delete(session.authid); else this.authidCounts.set(session.authid, n);
     // Testaments first: they are the session's last words, and may go to
     // subscribers that are themselves leaving in this same shutdown.
     for (const t of this.testaments.take(session, 'detached')) this.broker.publishInternal(t.topic, t.data, t.options);

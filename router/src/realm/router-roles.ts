@@ -26,6 +26,8 @@ export function routerRoles(): Dict {
         progressive_call_results: true,
         session_meta_api: true,
         registration_meta_api: true,
+        // UNREGISTERED with request 0, sent when a force_reregister takes a registration.
+        registration_revocation: true,
         testament_meta_api: true,
         payload_passthru_mode: true,
       },

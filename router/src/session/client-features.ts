@@ -9,6 +9,8 @@ export interface ClientFeatures {
   subscriber: boolean;
   calleeCallCanceling: boolean;
   calleeProgressiveResults: boolean;
+  /** UNREGISTERED with request 0 tells it a registration was taken away (force_reregister). */
+  calleeRegistrationRevocation: boolean;
   callerProgressiveResults: boolean;
 }
 
@@ -27,6 +29,7 @@ export function clientFeatures(roles: Dict): ClientFeatures {
     subscriber: roles.subscriber !== undefined,
     calleeCallCanceling: feature(roles, 'callee', 'call_canceling'),
     calleeProgressiveResults: feature(roles, 'callee', 'progressive_call_results'),
+    calleeRegistrationRevocation: feature(roles, 'callee', 'registration_revocation'),
     callerProgressiveResults: feature(roles, 'caller', 'progressive_call_results'),
   };
 }

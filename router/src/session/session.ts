@@ -26,6 +26,11 @@ import { DEFAULT_AUTH_TIMEOUT_MS, type AuthPolicy, type Identity } from '../auth
 import { startAuthentication } from '../auth/negotiate.js';
 import type { AuthContext, MaybePromise, Refusal, Step, Verify } from '../auth/authentication.js';
 import { clientFeatures, type ClientFeatures } from './client-features.js';
+import { NO_SESSION_LIMITS, type EndpointLimits, type SessionLimits } from '../limits/limits-config.js';
+import { newBucket, takeToken, type BucketState } from '../limits/token-bucket.js';
+import type { LimitCounters } from '../limits/limit-counters.js';
+import type { RouterMetrics } from '../metrics/router-metrics.js';
+import { failedAuthMethod } from '../metrics/auth-method.js';
 
 export type SessionState = 'establishing' | 'authenticating' | 'established' | 'closing' | 'closed';
 
@@ -38,6 +43,10 @@ export interface SessionHost {
   readonly log: Logger;
   /** Called once when the session is gone (for bookkeeping of live sessions). */
   sessionClosed(session: Session): void;
+  /** Where refusals and drops by the limits are counted. */
+  readonly limitCounters?: LimitCounters;
+  /** Message, error and latency counters (metrics/router-metrics.ts). */
+  readonly metrics?: RouterMetrics;
 }
 
 export class Session implements TransportSink {
@@ -66,13 +75,33 @@ export class Session implements TransportSink {
   /** Set while a dynamic authorizer decides; later messages wait in `backlog`. */
   private held = false;
   private backlog: WampMessage[] = [];
+  /** Limits on this session's traffic, set at WELCOME (none for in-process sessions). */
+  limits: SessionLimits = NO_SESSION_LIMITS;
+  private publishBucket: BucketState | undefined;
+  private callBucket: BucketState | undefined;
+  private rateLimitLogged = false;
+  private helloTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly transport: Transport,
     private readonly host: SessionHost,
     private readonly auth: AuthPolicy,
+    endpoint?: EndpointLimits,
   ) {
     this.log = host.log;
+    this.metrics = host.metrics;
+    if (endpoint !== undefined && transport.info.kind !== 'local') this.armHelloTimer(endpoint.helloTimeoutMs);
+  }
+
+  /** A connection that never says HELLO must not hold a socket (and a session object) forever. */
+  private armHelloTimer(ms: number): void {
+    this.helloTimer = setTimeout(() => {
+      this.helloTimer = undefined;
+      if (this.state !== 'establishing') return;
+      if (this.host.limitCounters) this.host.limitCounters.helloTimeouts++;
+      this.abort(WampErrors.handshakeTimeout, `no HELLO within ${ms} ms of connecting`);
+    }, ms);
+    this.helloTimer.unref();
   }
 
   // ---- inbound -------------------------------------------------------------
@@ -95,8 +124,12 @@ export class Session implements TransportSink {
       if (e instanceof ProtocolViolation) { this.protocolViolation(e.message); return; }
       throw e;
     }
+    this.metrics?.messageIn(this, message);
     this.handle(message);
   }
+
+  /** Counts messages in and out; in-process sessions count theirs in LocalSession. */
+  readonly metrics: RouterMetrics | undefined;
 
   /** Entry point for a decoded, validated message. */
   handle(message: WampMessage): void {
@@ -161,6 +194,7 @@ export class Session implements TransportSink {
   }
 
   private onHello(hello: Hello): void {
+    if (this.helloTimer !== undefined) { clearTimeout(this.helloTimer); this.helloTimer = undefined; }
     if (!isValidUri(hello.realm, 'loose')) {
       this.abort(WampErrors.invalidUri, `invalid realm URI "${hello.realm}"`);
       return;
@@ -256,11 +290,13 @@ export class Session implements TransportSink {
       session: this.id, peer: this.transport.info.peer, realm: this.joining?.name, authmethods: this.authmethodTried,
       authid: this.claimedAuthid, reason: r.error, detail: r.detail,
     }, 'authentication failed');
+    if (r.error !== WampErrors.tooManySessions) this.metrics?.authFailure(failedAuthMethod(this.authmethodTried.split(','), this.auth));
     this.abort(r.error, r.message);
   }
 
   private stopAuthTimer(): void {
     if (this.authTimer !== undefined) { clearTimeout(this.authTimer); this.authTimer = undefined; }
+    if (this.helloTimer !== undefined) { clearTimeout(this.helloTimer); this.helloTimer = undefined; }
     this.verify = null;
   }
 
@@ -270,6 +306,16 @@ export class Session implements TransportSink {
       this.authFailed({ error: WampErrors.noSuchRole, message: `role "${identity.authrole}" does not exist on realm "${realm.name}"`, detail: `authenticated as "${identity.authid}" but role "${identity.authrole}" is not defined` });
       return;
     }
+    const crowded = realm.admissionRefusal(this, identity.authid, identity.authrole, identity.authmethod);
+    if (crowded !== undefined) {
+      if (this.host.limitCounters) this.host.limitCounters.sessionsRefused++;
+      this.authFailed({ error: WampErrors.tooManySessions, message: crowded, detail: crowded });
+      return;
+    }
+    this.limits = realm.sessionLimits(this, identity.authrole);
+    const now = Date.now();
+    if (this.limits.publishRate !== null) this.publishBucket = newBucket(this.limits.publishRate, now);
+    if (this.limits.callRate !== null) this.callBucket = newBucket(this.limits.callRate, now);
     this.authid = identity.authid;
     this.authrole = identity.authrole;
     this.authmethod = identity.authmethod;
@@ -291,15 +337,22 @@ export class Session implements TransportSink {
       },
     });
     realm.join(this);
+    this.log.info({ session: this.id, realm: realm.name, authid: this.authid, authrole: this.authrole, authmethod: this.authmethod, peer: this.transport.info.peer }, 'session joined');
   }
 
   private handleEstablished(m: WampMessage): void {
     const realm = this.realm!;
     switch (m.type) {
-      case MessageType.PUBLISH: realm.broker.publish(this, m); return;
+      case MessageType.PUBLISH:
+        if (this.publishBucket !== undefined && !this.admitPublish(m.request, m.options.acknowledge === true)) return;
+        realm.broker.publish(this, m);
+        return;
       case MessageType.SUBSCRIBE: realm.broker.subscribe(this, m); return;
       case MessageType.UNSUBSCRIBE: realm.broker.unsubscribe(this, m); return;
-      case MessageType.CALL: realm.dealer.call(this, m); return;
+      case MessageType.CALL:
+        if (!this.admitCall(m.request)) return;
+        realm.dealer.call(this, m);
+        return;
       case MessageType.CANCEL: realm.dealer.cancel(this, m); return;
       case MessageType.REGISTER: realm.dealer.register(this, m); return;
       case MessageType.UNREGISTER: realm.dealer.unregister(this, m); return;
@@ -326,6 +379,74 @@ export class Session implements TransportSink {
     }
   }
 
+  // ---- limits --------------------------------------------------------------
+
+  /** Over the publish rate: an acknowledged PUBLISH gets ERROR, an unacknowledged one is dropped. */
+  private admitPublish(request: number, ack: boolean): boolean {
+    const wait = takeToken(this.publishBucket!, this.limits.publishRate!, Date.now());
+    if (wait === 0) return true;
+    const counters = this.host.limitCounters;
+    if (ack) {
+      if (counters) counters.publishRateLimited++;
+      this.sendRateLimited(MessageType.PUBLISH, request, wait, 'publications');
+    } else if (counters) {
+      counters.publishDropped++;
+    }
+    this.noteRateLimited('publish', wait);
+    return false;
+  }
+
+  private admitCall(request: number): boolean {
+    if (this.callBucket !== undefined) {
+      const wait = takeToken(this.callBucket, this.limits.callRate!, Date.now());
+      if (wait > 0) {
+        if (this.host.limitCounters) this.host.limitCounters.callRateLimited++;
+        this.sendRateLimited(MessageType.CALL, request, wait, 'calls');
+        this.noteRateLimited('call', wait);
+        return false;
+      }
+    }
+    const max = this.limits.maxPendingCalls;
+    if (max !== null && this.realm!.dealer.pendingCalls(this) >= max) {
+      if (this.host.limitCounters) this.host.limitCounters.pendingCallsRefused++;
+      this.sendError(MessageType.CALL, request, WampErrors.tooManyPendingCalls, [`this session already has ${max} calls in flight (the limit); wait for results before calling again`], { max_pending_calls: max });
+      return false;
+    }
+    return true;
+  }
+
+  /** ERROR clawgate.error.rate_limited; the delay is in Details and, for clients that drop Details (autobahn-js), in ArgumentsKw. */
+  private sendRateLimited(requestType: number, request: number, retryAfterMs: number, what: string): void {
+    const rate = requestType === MessageType.PUBLISH ? this.limits.publishRate! : this.limits.callRate!;
+    this.send({
+      type: MessageType.ERROR, requestType, request, details: { retry_after_ms: retryAfterMs }, error: WampErrors.rateLimited,
+      args: [`rate limit of ${rate.rate} ${what} per second (burst ${rate.burst}) exceeded; retry after ${retryAfterMs} ms`],
+      kwargs: { retry_after_ms: retryAfterMs },
+    });
+  }
+
+  /** Logged once per session, so a flood does not become a log flood. */
+  private noteRateLimited(action: string, wait: number): void {
+    if (this.rateLimitLogged) return;
+    this.rateLimitLogged = true;
+    this.log.warn({ session: this.id, authid: this.authid, authrole: this.authrole, peer: this.transport.info.peer, action, retry_after_ms: wait }, 'rate limited');
+  }
+
+  /** The transport's unsent data passed its bound: the peer is not reading. Drop it. */
+  sendBufferExceeded(buffered: number, limit: number): void {
+    if (this.state === 'closed') return;
+    if (this.host.limitCounters) this.host.limitCounters.slowConsumersDropped++;
+    this.log.warn({ session: this.id || undefined, authid: this.authid, peer: this.transport.info.peer, buffered, limit, reason: WampErrors.slowConsumer }, 'slow consumer disconnected');
+    // Nothing more can usefully be queued for a peer that does not read: the transport closes
+    // with the reason where the protocol has a place for one (WebSocket close frame).
+    this.stopAuthTimer();
+    this.state = 'closed';
+    this.silenced = true;
+    this.leaveRealm();
+    this.transport.close(1008, `${WampErrors.slowConsumer}: more than ${limit} bytes unsent`);
+    this.host.sessionClosed(this);
+  }
+
   private handleClosing(m: WampMessage): void {
     // We sent GOODBYE; the peer's GOODBYE (or ABORT) ends it. Anything else
     // still in flight from before our GOODBYE is dropped.
@@ -339,6 +460,7 @@ export class Session implements TransportSink {
 
   send(message: RouterMessage): void {
     if (this.silenced) return;
+    this.metrics?.messageOut(this, message);
     if (message.type === MessageType.GOODBYE || message.type === MessageType.ABORT) this.silenced = true;
     if (this.transport.deliverLocal) this.transport.deliverLocal(message);
     else this.transport.send(new Outgoing(message));
@@ -347,6 +469,7 @@ export class Session implements TransportSink {
   /** Sends a message shared with other sessions (its encodings are cached). */
   sendShared(out: Outgoing): void {
     if (this.silenced) return;
+    this.metrics?.messageOut(this, out.message);
     if (this.transport.deliverLocal) this.transport.deliverLocal(out.message);
     else this.transport.send(out);
   }
@@ -403,6 +526,7 @@ export class Session implements TransportSink {
     if (realm === null) return;
     this.realm = null;
     realm.leave(this);
+    this.log.info({ session: this.id, realm: realm.name, authid: this.authid, authrole: this.authrole }, 'session left');
   }
 
   /** Session details as the meta API reports them (`wamp.session.get`, `on_join`). */

@@ -1,9 +1,14 @@
 // One TCP listener. A `universal` listener serves WebSocket (on configured
 // paths), RawSocket and plain HTTP on one port, told apart by the first byte
 // a client sends: 0x7F opens a RawSocket handshake, anything else is HTTP
-// (an upgrade to WebSocket, or a request for the express app).
+// (an upgrade to WebSocket, or a request for the express app). With `tls`,
+// the listener speaks TLS first and sniffs inside it.
+//
+// From TCP accept until HELLO, a connection is on a clock (hello timeout):
+// here until a session exists for it, then in the session.
 import net from 'node:net';
 import http from 'node:http';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type PerMessageDeflateOptions } from 'ws';
 import type { Express } from 'express';
@@ -13,6 +18,7 @@ import type { Logger } from '../logger.js';
 import type { TransportSink } from './transport.js';
 import { WebSocketTransport } from './websocket-transport.js';
 import { RAWSOCKET_MAGIC, RawSocketTransport, acceptHandshake, lengthExponent } from './rawsocket-transport.js';
+import { DEFAULT_HELLO_TIMEOUT_MS, type EndpointLimits } from '../limits/limits-config.js';
 
 export interface WebSocketEndpointConfig {
   serializers: SerializerId[];
@@ -20,12 +26,14 @@ export interface WebSocketEndpointConfig {
   maxMessageSize: number;
   /** permessage-deflate, negotiated when the client asks for it. */
   compression: boolean | PerMessageDeflateOptions;
+  limits: EndpointLimits;
 }
 
 export interface RawSocketEndpointConfig {
   serializers: SerializerId[];
   auth: AuthPolicy;
   maxMessageSize: number;
+  limits: EndpointLimits;
 }
 
 export interface ListenerConfig {
@@ -37,11 +45,19 @@ export interface ListenerConfig {
   rawsocket?: RawSocketEndpointConfig;
   /** Serve the HTTP app (health, bridge) for non-upgrade requests. */
   web: boolean;
+  /** TLS server options (key, cert, ...): the listener serves TLS only. */
+  tls?: tls.TlsOptions;
 }
 
 /** What the listener needs from the router: a session for each new transport. */
 export interface SessionFactory {
-  openSession(transport: WebSocketTransport | RawSocketTransport, auth: AuthPolicy): TransportSink;
+  openSession(transport: WebSocketTransport | RawSocketTransport, auth: AuthPolicy, limits: EndpointLimits): TransportSink;
+}
+
+/** A connection on its way to a session: when it was accepted, and the timer that drops it. */
+interface Pending {
+  acceptedAt: number;
+  timer: NodeJS.Timeout;
 }
 
 /** The first offered subprotocol we support (clients list them by preference). */
@@ -59,10 +75,13 @@ function rejectUpgrade(socket: Duplex, status: number, text: string, message: st
 }
 
 export class Listener {
-  private readonly server: net.Server;
+  private readonly server: net.Server | tls.Server;
   private readonly http: http.Server;
   private readonly wss = new Map<string, WebSocketServer>();
   private readonly sockets = new Set<net.Socket>();
+  private readonly pending = new WeakMap<Duplex, Pending>();
+  /** The longest hello timeout of this listener's endpoints: before sniffing we don't know which applies. */
+  private readonly preSessionMs: number;
 
   constructor(
     readonly config: ListenerConfig,
@@ -82,7 +101,39 @@ export class Listener {
       }));
     }
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
-    this.server = net.createServer((socket) => this.connection(socket));
+    // A plain HTTP request (health, bridge) is no WAMP connection: the HTTP server's own timeouts govern it.
+    this.http.on('request', (req: http.IncomingMessage) => this.claim(req.socket));
+    const endpoints = [...config.websocket.values(), ...(config.rawsocket ? [config.rawsocket] : [])];
+    this.preSessionMs = endpoints.length > 0 ? Math.max(...endpoints.map((e) => e.limits.helloTimeoutMs)) : DEFAULT_HELLO_TIMEOUT_MS;
+    if (config.tls !== undefined) {
+      this.server = tls.createServer({ ...config.tls, handshakeTimeout: this.preSessionMs }, (socket) => this.connection(socket));
+      // Failed handshakes (plaintext to a TLS port, bad client certificates) just close.
+      this.server.on('tlsClientError', (_e, socket) => socket.destroy());
+      // Track raw sockets still in the TLS handshake too, so stop() does not wait for them.
+      this.server.on('connection', (raw: net.Socket) => {
+        this.sockets.add(raw);
+        raw.on('close', () => this.sockets.delete(raw));
+        raw.on('error', () => raw.destroy());
+      });
+    } else {
+      this.server = net.createServer((socket) => this.connection(socket));
+    }
+  }
+
+  /**
+   * Stops the pre-session clock for a socket; returns how many ms of the
+   * hello timeout are left (at least 1) for the session to use.
+   */
+  private claim(socket: Duplex, helloTimeoutMs = 0): number {
+    const p = this.pending.get(socket);
+    if (p === undefined) return Math.max(1, helloTimeoutMs);
+    clearTimeout(p.timer);
+    this.pending.delete(socket);
+    return Math.max(1, helloTimeoutMs - (Date.now() - p.acceptedAt));
+  }
+
+  private limitsFor(socket: Duplex, limits: EndpointLimits): EndpointLimits {
+    return { ...limits, helloTimeoutMs: this.claim(socket, limits.helloTimeoutMs) };
   }
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -102,14 +153,18 @@ export class Listener {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const transport = new WebSocketTransport(ws, serializer, req, this.config.id, compressThreshold(ep.compression));
-      transport.attach(this.factory.openSession(transport, ep.auth));
+      const limits = this.limitsFor(socket, ep.limits);
+      const transport = new WebSocketTransport(ws, serializer, req, this.config.id, compressThreshold(ep.compression), ep.maxMessageSize, limits.maxSendBuffer);
+      transport.attach(this.factory.openSession(transport, ep.auth, limits));
     });
   }
 
   private connection(socket: net.Socket): void {
     this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
+    const timer = setTimeout(() => socket.destroy(), this.preSessionMs);
+    timer.unref();
+    this.pending.set(socket, { acceptedAt: Date.now(), timer });
+    socket.on('close', () => { this.sockets.delete(socket); this.claim(socket); });
     socket.on('error', () => socket.destroy());
     socket.setNoDelay(true);
     const raw = this.config.rawsocket;
@@ -148,8 +203,9 @@ export class Listener {
       }
       const exp = lengthExponent(raw.maxMessageSize);
       socket.write(Buffer.from([RAWSOCKET_MAGIC, (exp << 4) | result.serializer.rawsocketCode, 0, 0]));
-      transport = new RawSocketTransport(socket, result.serializer, result.clientMax, opts, () => sink!);
-      sink = this.factory.openSession(transport, raw.auth);
+      const limits = this.limitsFor(socket, raw.limits);
+      transport = new RawSocketTransport(socket, result.serializer, result.clientMax, { ...opts, maxSendBuffer: limits.maxSendBuffer }, () => sink!);
+      sink = this.factory.openSession(transport, raw.auth, limits);
       const rest = pending.subarray(4);
       if (rest.length > 0) transport.push(Buffer.from(rest));
     };
@@ -168,7 +224,7 @@ export class Listener {
         resolve();
       });
     });
-    this.log.info({ listener: this.config.id, port: this.port, host: this.config.host ?? '127.0.0.1' }, 'listening');
+    this.log.info({ listener: this.config.id, port: this.port, host: this.config.host ?? '127.0.0.1', tls: this.config.tls !== undefined }, 'listening');
   }
 
   get port(): number {

@@ -8,6 +8,7 @@ import type { Outgoing } from './outgoing.js';
 import type { Transport, TransportInfo, TransportSink } from './transport.js';
 import { peerOf } from './websocket-transport.js';
 import { WriteBatch } from './write-batch.js';
+import { sendBufferExceeded } from '../limits/send-buffer.js';
 
 export const RAWSOCKET_MAGIC = 0x7f;
 
@@ -34,6 +35,8 @@ export interface RawSocketOptions {
   serializers: readonly SerializerId[];
   maxMessageSize: number;
   listener: string;
+  /** Unsent bytes before the peer is dropped as a slow consumer (default: no bound). */
+  maxSendBuffer?: number;
 }
 
 /** Reacts to the client's 4 handshake bytes: a transport, or an error code to send. */
@@ -51,6 +54,9 @@ export class RawSocketTransport implements Transport {
   private closed = false;
   private readonly ourMax: number;
   private readonly batch: WriteBatch;
+  private readonly maxSendBuffer: number;
+  /** Cleared when the peer stopped reading: nothing more is queued for it. */
+  private sending = true;
 
   constructor(
     private readonly socket: Socket,
@@ -60,6 +66,7 @@ export class RawSocketTransport implements Transport {
     private readonly sink: () => TransportSink,
   ) {
     this.batch = new WriteBatch(socket);
+    this.maxSendBuffer = opts.maxSendBuffer ?? Infinity;
     // We announce a power of two but enforce what was configured.
     this.ourMax = Math.min(2 ** (9 + lengthExponent(opts.maxMessageSize)), opts.maxMessageSize);
     this.info = {
@@ -106,11 +113,19 @@ export class RawSocketTransport implements Transport {
   }
 
   private writeFrame(type: number, payload: Buffer): void {
+    if (!this.sending) return;
     const header = Buffer.allocUnsafe(4);
     header.writeUInt32BE(((type & 0x07) << 24) | payload.length, 0);
     this.batch.hold();
+    const before = this.socket.writableLength;
     this.socket.write(header);
     this.socket.write(payload);
+    // PONGs count too: a peer that sends PINGs and never reads must not grow our buffer.
+    if (sendBufferExceeded(before, this.socket.writableLength, this.maxSendBuffer)) {
+      this.sending = false;
+      const buffered = this.socket.writableLength;
+      process.nextTick(() => this.sink().sendBufferExceeded?.(buffered, this.maxSendBuffer));
+    }
   }
 
   send(message: Outgoing): void {
@@ -129,8 +144,8 @@ export class RawSocketTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     this.socket.end();
-    // A peer that never reads must not keep the socket forever.
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    // A peer that never reads must not keep the socket forever (a slow consumer's buffer least of all).
+    setTimeout(() => this.socket.destroy(), this.sending ? 2000 : 1000).unref();
   }
 
   bufferedAmount(): number {

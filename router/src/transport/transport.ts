@@ -40,4 +40,6 @@ export interface TransportSink {
   /** Framing-level violation found by the transport itself. */
   protocolViolation(message: string): void;
   transportClosed(): void;
+  /** The peer's unsent data passed the endpoint's max_send_buffer (a slow consumer). */
+  sendBufferExceeded?(buffered: number, limit: number): void;
 }

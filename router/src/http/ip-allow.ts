@@ -1,0 +1,44 @@
+// An IP allowlist of CIDR networks (Crossbar's `require_ip`). IPv4-mapped
+// IPv6 addresses (`::ffff:10.0.0.1`, what a socket on `::` reports for an
+// IPv4 peer) are checked as the IPv4 address they are.
+import net from 'node:net';
+
+/** Loopback only: the default for `/metrics`. */
+export const LOOPBACK_NETWORKS = ['127.0.0.0/8', '::1/128'];
+
+/** Why `network` is not a CIDR network or address, or undefined if it is one. */
+export function cidrError(network: string): string | undefined {
+  const [addr, prefix, ...rest] = network.split('/');
+  if (rest.length > 0 || addr === undefined) return `"${network}" is not an IP network`;
+  const family = net.isIP(addr);
+  if (family === 0) return `"${network}" is not an IP address or CIDR network`;
+  if (prefix === undefined) return undefined;
+  const max = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) return `"${network}": prefix length must be 0-${max}`;
+  return undefined;
+}
+
+export class IpAllowList {
+  private readonly list = new net.BlockList();
+
+  /** Throws on a network that cidrError() rejects. */
+  constructor(readonly networks: readonly string[]) {
+    for (const n of networks) {
+      const bad = cidrError(n);
+      if (bad !== undefined) throw new Error(bad);
+      const [addr, prefix] = n.split('/') as [string, string | undefined];
+      const type = net.isIP(addr) === 4 ? 'ipv4' : 'ipv6';
+      if (prefix === undefined) this.list.addAddress(addr, type);
+      else this.list.addSubnet(addr, Number(prefix), type);
+    }
+  }
+
+  allows(address: string | undefined): boolean {
+    if (address === undefined) return false;
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+    const a = mapped ? mapped[1]! : address;
+    const family = net.isIP(a);
+    if (family === 0) return false;
+    return this.list.check(a, family === 4 ? 'ipv4' : 'ipv6');
+  }
+}
