@@ -83,8 +83,8 @@ export type EndTurnArgs = z.infer<typeof EndTurnArgs>;
 export const QueueSnapshot = z.object({
   machine: Id,
   state: MachineState,
-  current: z.object({ name: z.string(), endsAt: Millis.nullable() }).nullable(),
-  waiting: z.array(z.object({ name: z.string(), position: z.number().int().nonnegative() })),
+  current: z.object({ name: z.string(), endsAt: Millis.nullable() }).passthrough().nullable(),
+  waiting: z.array(z.object({ name: z.string(), position: z.number().int().nonnegative() }).passthrough()),
 }).passthrough();
 export type QueueSnapshot = z.infer<typeof QueueSnapshot>;
 

@@ -33,10 +33,11 @@ export class ClawBox {
       left: edge(1.5, 30, 2.5, 40),
       right: edge(BOX - 4, 30, 2.5, 40),
       coin: s('circle', { cx: 12, cy: BOX + 6, r: 3.2, class: 'lamp' }, this.svg),
-      drop: s('circle', { cx: 50, cy: BOX + 6, r: 3.2, class: 'lamp' }, this.svg),
-      prize: s('circle', { cx: 88, cy: BOX + 6, r: 3.2, class: 'lamp lamp-prize' }, this.svg),
+      drop: s('circle', { cx: 44, cy: BOX + 6, r: 3.2, class: 'lamp' }, this.svg),
+      prize: s('circle', { cx: 76, cy: BOX + 6, r: 3.2, class: 'lamp lamp-prize' }, this.svg),
     };
-    for (const [text, x] of [['coin', 17], ['drop', 55], ['prize', 70]] as const) {
+    // Each label to the right of its lamp.
+    for (const [text, x] of [['coin', 17], ['drop', 49], ['prize', 81]] as const) {
       const t = s('text', { x, y: BOX + 7.6, class: 'lamp-label' }, this.svg);
       t.textContent = text;
     }

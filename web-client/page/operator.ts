@@ -6,6 +6,7 @@ import { EventPayload, LinesPayload, MachineSummary, Procedures, QueueSnapshot, 
 import { initialDashboard, ratePerSecond, reduceDashboard, type DashboardAction, type DashboardState, type TurnRow } from '../src/logic/dashboard-state.js';
 import { describeConnection, type ConnectionState } from '../src/logic/connection.js';
 import { clock, secondsLeft, stateLabel } from '../src/logic/format.js';
+import { routerNumbers, type RouterNumbers } from '../src/logic/metrics.js';
 import { loadClientConfig, wsUrl } from './api.js';
 import { WampLink } from './wamp-link.js';
 import { byId, errorUri, h, setText, show, syncList } from './dom.js';
@@ -84,10 +85,16 @@ async function watch(session: Session, machine: string): Promise<void> {
   const retained = { get_retained: true };
   await Promise.all([
     session.subscribe(u.status, ([p]) => { const status = parse(StatusPayload, p, 'status'); if (status) dispatch({ type: 'status', machine, status }); }, retained),
-    session.subscribe(u.queue, ([p]) => { const snapshot = parse(QueueSnapshot, p, 'queue'); if (snapshot) dispatch({ type: 'queue', snapshot }); }, retained),
+    // The published snapshot has names only; operators get authids (for Kick) from claw.queue.get.
+    session.subscribe(u.queue, ([p]) => { const snapshot = parse(QueueSnapshot, p, 'queue'); if (snapshot) dispatch({ type: 'queue', snapshot }); fetchQueue(session, machine); }, retained),
     session.subscribe(u.lines, ([p]) => { const lines = parse(LinesPayload, p, 'lines'); if (lines) dispatch({ type: 'lines', machine, lines }); }, retained),
     session.subscribe(u.events, ([p]) => { const event = parse(EventPayload, p, 'event'); if (event) dispatch({ type: 'event', event }); }),
   ]).catch((e: unknown) => { subscribed.delete(machine); throw e; });
+  fetchQueue(session, machine);
+}
+
+/** The queue with authids (claw.queue.get discloses them to operators). Answers come in call order. */
+function fetchQueue(session: Session, machine: string): void {
   session.call<unknown>(Procedures.queueGet, [machine]).then((q) => {
     const snapshot = parse(QueueSnapshot, q, 'queue');
     if (snapshot) dispatch({ type: 'queue', snapshot });
@@ -95,34 +102,46 @@ async function watch(session: Session, machine: string): Promise<void> {
 }
 
 /**
- * Sessions from the meta API (`wamp.session.count`), falling back to the
- * router's `/health`; messages/s from a `messages` counter when the router
- * reports one there (router metrics are not built yet).
+ * Router numbers: the router's Prometheus endpoint (`GET /metrics` on the
+ * same origin) when it answers, for sessions and messages/s; otherwise
+ * sessions from the meta API (`wamp.session.count`) and messages/s shown as
+ * unavailable, with the reason. Nothing is estimated.
  */
 async function pollStats(): Promise<void> {
   const session = link?.session;
   if (!session) return;
   const at = Date.now();
-  let sessions: number | undefined;
-  let source = 'wamp.session.count';
+  let numbers: RouterNumbers = { sessions: undefined, messages: undefined };
+  let why: string;
   try {
-    sessions = await session.call<number>('wamp.session.count');
-  } catch {
-    source = '/health';
+    const res = await fetch('/metrics', { cache: 'no-store' });
+    if (res.ok) {
+      numbers = routerNumbers(await res.text());
+      why = numbers.messages === undefined ? '/metrics has no message counters' : '';
+    } else {
+      why = `router /metrics: HTTP ${res.status}`;
+    }
+  } catch (e) {
+    why = `router /metrics unreachable (${(e as Error).message})`;
+  }
+  let sessions = numbers.sessions;
+  let source = sessions !== undefined ? 'sessions from /metrics' : 'sessions from wamp.session.count';
+  if (sessions === undefined) {
+    try {
+      sessions = await session.call<number>('wamp.session.count');
+    } catch (e) {
+      source = `sessions unavailable (${errorUri(e)})`;
+    }
   }
   let messagesPerSecond: number | undefined;
-  try {
-    const res = await fetch('/health', { cache: 'no-store' });
-    const health = (await res.json()) as { sessions?: unknown; messages?: unknown; metrics?: { messages?: unknown } };
-    if (sessions === undefined && typeof health.sessions === 'number') sessions = health.sessions;
-    const count = typeof health.messages === 'number' ? health.messages : typeof health.metrics?.messages === 'number' ? health.metrics.messages : undefined;
-    if (count !== undefined) {
-      messagesPerSecond = ratePerSecond(lastCount, { count, at });
-      lastCount = { count, at };
-    } else {
-      source += ' · messages/s: the router reports no message counter yet';
-    }
-  } catch { /* keep what we have */ }
+  if (numbers.messages !== undefined) {
+    messagesPerSecond = ratePerSecond(lastCount, { count: numbers.messages, at });
+    lastCount = { count: numbers.messages, at };
+    source += ' · messages/s from /metrics';
+  } else {
+    lastCount = undefined;
+    source += ` · messages/s unavailable: ${why}`;
+  }
   dispatch({ type: 'stats', stats: { sessions, messagesPerSecond, source, at } });
 }
 
@@ -156,7 +175,7 @@ function draw(): void {
   }
   const st = state.stats;
   setText(byId('stat-sessions'), st?.sessions !== undefined ? String(st.sessions) : '–');
-  setText(byId('stat-rate'), st?.messagesPerSecond !== undefined ? st.messagesPerSecond.toFixed(1) : 'n/a');
+  setText(byId('stat-rate'), st?.messagesPerSecond !== undefined ? st.messagesPerSecond.toFixed(1) : st?.source.includes('from /metrics') && st.source.includes('messages/s from') ? '…' : 'n/a');
   setText(byId('stat-source'), st ? `(${st.source})` : '');
   const notice = byId('notice');
   setText(notice, state.notice?.text ?? '');
@@ -209,9 +228,11 @@ function updateCard(card: HTMLElement, machine: string, now: number): void {
     : m.status?.player ? `Playing: ${m.status.player}` : 'Nobody playing');
   const waiting = m.queue?.waiting ?? [];
   setText(card.querySelector<HTMLElement>('.queue-title')!, `${waiting.length} waiting · ${m.spectators} watching`);
-  syncList(card.querySelector<HTMLElement>('.queue-list')!, waiting, (w) => `${w.position}|${w.name}`, (w) => {
-    const authid = (w as { authid?: unknown }).authid;
-    const kick = typeof authid === 'string'
+  const authidOf = (w: unknown) => { const a = (w as { authid?: unknown }).authid; return typeof a === 'string' ? a : undefined; };
+  // Keyed with the authid, so a row drawn from a names-only snapshot is replaced once the authid is known.
+  syncList(card.querySelector<HTMLElement>('.queue-list')!, waiting, (w) => `${w.position}|${w.name}|${authidOf(w) ?? ''}`, (w) => {
+    const authid = authidOf(w);
+    const kick = authid !== undefined
       ? h('button', { type: 'button', class: 'secondary', 'data-action': 'kick', 'data-authid': authid, 'data-name': w.name, 'aria-label': `Kick ${w.name}` }, 'Kick')
       : undefined;
     return h('li', {}, h('span', {}, w.name), kick);

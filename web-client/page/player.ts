@@ -30,6 +30,8 @@ let login: { authid: string; ticket: string; expiresAt: number; name: string } |
 let skewMs = 0;
 let link: WampLink;
 let repeater: HoldRepeater | undefined;
+/** Moved to once the next draw has shown it (a hidden element cannot take focus). */
+let focusAfterDraw: string | undefined;
 const subscribed = new Set<string>();
 const box = new ClawBox('The claw machine seen from above');
 
@@ -55,15 +57,15 @@ function afterChange(before: PlayerState): void {
   switch (p.kind) {
     case 'get_ready':
       setText(announce, "Get ready, you're up! Press Enter or the I'm ready button.");
-      byId('ready').focus();
+      focusAfterDraw = 'ready';
       break;
     case 'playing':
       setText(announce, 'Your turn has started. Steer with the arrow keys, drop with Space.');
-      byId('turn').focus();
+      focusAfterDraw = 'turn';
       break;
     case 'result':
       setText(announce, resultText(p.result).title);
-      byId('again').focus();
+      focusAfterDraw = 'again';
       break;
     case 'removed':
       setText(announce, removedText(p.reason));
@@ -121,7 +123,13 @@ async function refreshLobby(session: Session): Promise<void> {
     const machines = parse(MachineSummary.array(), list, 'machine list');
     if (!machines) return;
     dispatch({ type: 'lobby', machines });
+    const added = machines.filter((m) => !subscribed.has(m.machine));
     for (const m of machines) await watchMachine(session, m.machine);
+    // The counts were taken before we subscribed: ask again so "watching" includes this page.
+    if (added.length > 0) {
+      const again = parse(MachineSummary.array(), await session.call<unknown>(Procedures.machinesList), 'machine list');
+      if (again) dispatch({ type: 'lobby', machines: again });
+    }
   } catch (e) {
     dispatch({ type: 'error', error: `Could not load the machines (${errorUri(e)}).` });
   }
@@ -297,6 +305,11 @@ function draw(): void {
 
   drawLobby();
   drawMachine(now);
+  if (focusAfterDraw) {
+    const el = document.getElementById(focusAfterDraw);
+    focusAfterDraw = undefined;
+    el?.focus();
+  }
 }
 
 function drawLobby(): void {
@@ -346,6 +359,8 @@ function drawMachine(now: number): void {
     case 'waiting':
       setText(byId('position-text'), positionText(phase.position));
       setText(byId('position'), String(phase.position + 1));
+      // The protocol's 0-based position, for tests and styling (the text says "You're next" for 0).
+      byId('phase-waiting').dataset.position = String(phase.position);
       setText(byId('eta'), eta(phase.etaSeconds));
       break;
     case 'get_ready': {

@@ -91,7 +91,8 @@ export class WampLink {
     } else if (creds.method === 'wampcra') {
       Object.assign(options, {
         authmethods: ['wampcra'], authid: creds.authid,
-        onchallenge: (_method: string, extra: { challenge: string; salt?: string; iterations?: number; keylen?: number }) => {
+        // autobahn calls onchallenge(session, method, extra).
+        onchallenge: (_session: unknown, _method: string, extra: { challenge: string; salt?: string; iterations?: number; keylen?: number }) => {
           const key = extra.salt ? autobahn.auth_cra.derive_key(creds.secret, extra.salt, extra.iterations, extra.keylen) : creds.secret;
           return autobahn.auth_cra.sign(key, extra.challenge);
         },

@@ -8,11 +8,17 @@
 // only, so they are replaced with small shims (page/shims/) instead of
 // bundling Node polyfills.
 import { build } from 'esbuild';
-import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const out = `${root}dist/public`;
+const target = `${root}dist/public`;
+const watch = process.argv.includes('--watch');
+// A one-off build goes to a private folder first and each file is then renamed
+// into place (atomic per file), so a server (or a second build started by a
+// parallel test) never serves a half-written bundle.
+const out = watch ? target : `${root}dist/.public-${process.pid}`;
 const shim = (name) => `${root}page/shims/${name}`;
 
 // Shared by both pages: serializers other than JSON, `when`, Node built-ins, cryptosign.
@@ -39,7 +45,6 @@ function shims(table) {
   return { name: 'clawgate-browser-shims', setup(b) { b.onResolve({ filter }, (args) => ({ path: table[args.path] })); } };
 }
 
-const watch = process.argv.includes('--watch');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(`${out}/assets`, { recursive: true });
 
@@ -74,5 +79,12 @@ if (watch) {
   const sizes = results.flatMap((r) => Object.entries(r.metafile.outputs))
     .filter(([f]) => f.endsWith('.js'))
     .map(([f, o]) => `${f.replace(`${root}`, '')} ${(o.bytes / 1024).toFixed(0)} KiB`);
-  console.log(`web-client: built ${sizes.join(', ')}`);
+  const files = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+  for (const f of files(out)) {
+    const dest = join(target, relative(out, f));
+    mkdirSync(dirname(dest), { recursive: true });
+    renameSync(f, dest);
+  }
+  rmSync(out, { recursive: true, force: true });
+  console.log(`web-client: built ${sizes.join(', ').replaceAll(relative(root, out), relative(root, target))}`);
 }
