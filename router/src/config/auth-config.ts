@@ -5,8 +5,6 @@
 // inline, or as {"env": "VAR"} (an environment variable) or {"file": "path"}
 // (a file's contents without the trailing newline; relative paths from the
 // config file's folder), so they need not live in the config file.
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type {
   AnonymousAuth, AuthPolicy, CryptosignAuth, CryptosignPrincipal, DynamicAuth, SignedTickets,
@@ -14,21 +12,11 @@ import type {
 } from '../auth/auth-policy.js';
 import { DEFAULT_AUTH_POLICY } from '../auth/auth-policy.js';
 import { ConfigError } from './config-error.js';
+import { SecretRef, resolveSecret, type SecretSources } from './secret-ref.js';
 
 
 /** Where secrets given by reference are looked up. */
-export interface SecretSources {
-  env?: Record<string, string | undefined>;
-  /** Folder relative `{"file": ...}` secrets are read from. Default: the working directory. */
-  baseDir?: string;
-}
-
-const SecretRef = z.union([
-  z.string().min(1),
-  z.object({ env: z.string().min(1) }).strict(),
-  z.object({ file: z.string().min(1) }).strict(),
-]);
-type SecretRef = z.infer<typeof SecretRef>;
+export type { SecretSources } from './secret-ref.js';
 
 const Extra = z.record(z.string(), z.unknown());
 const principalBase = { role: z.string().min(1), realm: z.string().min(1).optional(), extra: Extra.optional() };
@@ -85,24 +73,7 @@ function unknownKeys(obj: object, known: readonly string[], at: string, warnings
   for (const k of Object.keys(obj)) if (!known.includes(k)) warnings.push(`${at}.${k}`);
 }
 
-function secret(ref: SecretRef, at: string, src: SecretSources): string {
-  if (typeof ref === 'string') return ref;
-  if ('env' in ref) {
-    const v = (src.env ?? process.env)[ref.env];
-    if (v === undefined || v === '') throw new ConfigError(`invalid config at ${at}: environment variable ${ref.env} is not set`);
-    return v;
-  }
-  const file = isAbsolute(ref.file) ? ref.file : resolve(src.baseDir ?? process.cwd(), ref.file);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`invalid config at ${at}: cannot read secret file ${file}: ${(e as Error).message}`);
-  }
-  const v = text.replace(/\r?\n$/, '');
-  if (v === '') throw new ConfigError(`invalid config at ${at}: secret file ${file} is empty`);
-  return v;
-}
+const secret = resolveSecret;
 
 function dynamic(cfg: { authenticator: string; 'authenticator-realm'?: string }): DynamicAuth {
   return { type: 'dynamic', authenticator: cfg.authenticator, ...(cfg['authenticator-realm'] !== undefined ? { authenticatorRealm: cfg['authenticator-realm'] } : {}) };

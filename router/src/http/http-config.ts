@@ -4,12 +4,11 @@
 // `type: info` (subscriber counts, channelstream's `/info`) and
 // `type: metrics` (Prometheus). Parsed here from the Crossbar config into
 // plain data (RouterConfig.http); the bridge builds its handlers from it.
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../config/config-error.js';
 import type { SecretSources } from '../config/auth-config.js';
 import { cidrError, LOOPBACK_NETWORKS } from './ip-allow.js';
+import { SecretRef, resolveSecret } from '../config/secret-ref.js';
 
 export const HTTP_PATH_TYPES = ['publisher', 'caller', 'info', 'metrics'] as const;
 export type HttpPathType = (typeof HTTP_PATH_TYPES)[number];
@@ -70,12 +69,6 @@ export function isHttpPathType(t: string): t is HttpPathType {
   return (HTTP_PATH_TYPES as readonly string[]).includes(t);
 }
 
-const SecretRef = z.union([
-  z.string().min(1),
-  z.object({ env: z.string().min(1) }).strict(),
-  z.object({ file: z.string().min(1) }).strict(),
-]);
-
 const Options = z.object({
   key: z.string().min(1).optional(),
   secret: SecretRef.optional(),
@@ -113,24 +106,6 @@ function fail(at: string, message: string): never {
   throw new ConfigError(`invalid config at ${at}: ${message}`);
 }
 
-function resolveSecret(ref: z.infer<typeof SecretRef>, at: string, src: SecretSources): string {
-  if (typeof ref === 'string') return ref;
-  if ('env' in ref) {
-    const v = (src.env ?? process.env)[ref.env];
-    if (v === undefined || v === '') fail(at, `environment variable ${ref.env} is not set`);
-    return v;
-  }
-  const file = isAbsolute(ref.file) ? ref.file : resolve(src.baseDir ?? process.cwd(), ref.file);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    fail(at, `cannot read secret file ${file}: ${(e as Error).message}`);
-  }
-  const v = text.replace(/\r?\n$/, '');
-  if (v === '') fail(at, `secret file ${file} is empty`);
-  return v;
-}
 
 /**
  * One `paths` entry of an HTTP path type. `at` is the entry's JSON path (for
