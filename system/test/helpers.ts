@@ -69,8 +69,9 @@ export interface LaunchOptions {
 }
 
 /** Starts `node system/bin/clawgate.js --port 0 …` and waits for the printed URL. */
-export async function launch(t: { teardown(fn: () => void | Promise<void>): void }, o: LaunchOptions): Promise<Launched> {
-  const args = [BIN, '--port', '0', '--data', o.dataDir, '--log-level', 'warn', ...(o.args ?? [])];
+export async function launch(t: { teardown(fn: () => void | Promise<void>): void; passing?(): boolean }, o: LaunchOptions): Promise<Launched> {
+  // Info-level logs are kept in memory and printed only when the test failed.
+  const args = [BIN, '--port', '0', '--data', o.dataDir, '--log-level', process.env.CLAWGATE_E2E_LOG_LEVEL ?? 'info', ...(o.args ?? [])];
   if (o.overrides !== undefined) {
     const file = join(o.dataDir, '..', `overrides-${process.pid}-${Date.now()}.json`);
     writeFileSync(file, JSON.stringify(o.overrides));
@@ -87,6 +88,7 @@ export async function launch(t: { teardown(fn: () => void | Promise<void>): void
   let done = false;
   void exited.then(() => { done = true; });
   t.teardown(async () => {
+    if (t.passing?.() === false) process.stderr.write(`--- launcher output (test failed) ---\n${out}\n${err}\n---\n`);
     if (done) return;
     try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
     await exited;

@@ -107,8 +107,11 @@ export class WampLink {
       if (gen !== this.generation) return;
       this.attempt = 0;
       this.session = session;
-      this.opts.onState({ kind: 'online', since: Date.now() });
-      Promise.resolve(this.opts.onOpen(session)).catch((e: unknown) => console.error('session setup failed', e));
+      // "Online" only once the page's subscriptions are in place: a player who
+      // joins earlier could miss the get_ready sent to their own topic.
+      Promise.resolve(this.opts.onOpen(session))
+        .catch((e: unknown) => console.error('session setup failed', e))
+        .finally(() => { if (gen === this.generation && this.session === session) this.opts.onState({ kind: 'online', since: Date.now() }); });
     };
     connection.onclose = (reason, details) => {
       if (this.connection === connection) this.connection = undefined;
