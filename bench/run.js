@@ -111,6 +111,10 @@ function routerConfig(port) {
       type: 'router',
       realms: [{
         name: 'realm1',
+        // The peers have no per-session limits; ours (100 publishes/calls per
+        // second per session by default) would measure the limit, not the
+        // routing. Session counts, message size and send buffers stay on.
+        options: { limits: { publish_rate: null, call_rate: null, max_pending_calls: null } },
         roles: [{
           name: 'anonymous',
           permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true }, disclose: { caller: false, publisher: false } }],
