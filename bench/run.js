@@ -20,7 +20,7 @@ import { printTable } from './lib/report.js';
 // ---------------------------------------------------------------- options
 
 function parseArgs(argv) {
-  const o = { quick: false, runs: 3, repeatAll: false, targets: null, shapes: null, serializers: null, router: 'auto', profile: false, out: null, only: null };
+  const o = { pin: false, quick: false, runs: 3, repeatAll: false, targets: null, shapes: null, serializers: null, router: 'auto', profile: false, out: null, only: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -32,6 +32,7 @@ function parseArgs(argv) {
     else if (a === '--serializers') o.serializers = val().split(',');
     else if (a === '--router') o.router = val();
     else if (a === '--profile') o.profile = true;
+    else if (a === '--pin') o.pin = true;
     else if (a === '--only') o.only = new RegExp(val());
     else if (a === '--out') o.out = val();
     else if (a === '-h' || a === '--help') { console.log(readHelp()); process.exit(0); }
@@ -53,6 +54,8 @@ function readHelp() {
                           auto (default) = dist unless missing or older than src, else build
   --only REGEX            only points whose id (shape/mode/n, e.g. fanout/saturate/1000,
                           rpc/-/16, idle/-/5000) matches
+  --pin                   pin the target to CPU 0 and the load generator to CPU 1 (taskset -a);
+                          off by default: it also pins the target's GC threads to its one core
   --profile               run our router under node --cpu-prof (profiles in bench/results/prof-*)
   --out FILE              JSONL output (default bench/results/<date>.jsonl)`;
 }
@@ -209,6 +212,18 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+// --pin: target on CPU 0, load generator on CPU 1 (every thread: taskset -a).
+// Left to the scheduler, a point sometimes lands in one of two modes (seen:
+// RPC 16 at 18k or 32k calls/s for the same relay). Pinning makes the relay
+// steady, but it also confines the target's GC helper threads to its one
+// core, which costs a target that allocates (our router: 50 instead of 38 µs
+// per call) far more than the relay, and is not how a router runs in
+// production. So it is an option for experiments, not the default.
+const PIN = opts.pin && os.cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+function pin(pid, cpu) {
+  if (PIN) spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
 async function startTarget(name) {
   const port = await freePort();
   const [cmd, args] = TARGETS[name].start(port);
@@ -220,6 +235,7 @@ async function startTarget(name) {
   child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   try {
     await waitPort(port, child);
+    pin(child.pid, 0);
   } catch (e) {
     child.kill('SIGKILL');
     throw new Error(`${name}: ${e.message}\n${stderr}`);
@@ -295,6 +311,7 @@ function plan() {
 function runLoadgen(point) {
   return new Promise((resolve) => {
     const child = fork(path.join(BENCH, 'loadgen.js'), [], { cwd: BENCH, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    pin(child.pid, 1);
     live.add(child);
     child.once('exit', () => live.delete(child));
     let done = false;
@@ -333,7 +350,7 @@ const resultsDir = path.join(BENCH, 'results');
 mkdirSync(resultsDir, { recursive: true });
 const outFile = opts.out ?? path.join(resultsDir, `${new Date().toISOString().slice(0, 10)}.jsonl`);
 const points = plan();
-process.stderr.write(`clawgate bench: ${points.length} points, ${opts.quick ? 'quick' : 'full'} (${timing.warmupMs} ms warm-up + ${timing.windowMs} ms window), our router from ${ROUTER_MODE}, ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+process.stderr.write(`clawgate bench: ${points.length} points, ${opts.quick ? 'quick' : 'full'} (${timing.warmupMs} ms warm-up + ${timing.windowMs} ms window), our router from ${ROUTER_MODE}, ${os.cpus().length} CPUs${PIN ? ' (target pinned to CPU 0, loadgen to CPU 1)' : ''}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
 if (opts.profile) process.stderr.write(`profiles: ${profDir}\n`);
 
 const rows = [];
