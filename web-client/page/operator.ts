@@ -18,7 +18,15 @@ let state: DashboardState = initialDashboard;
 let connection: ConnectionState | undefined;
 let link: WampLink | undefined;
 let creds: { authid: string; secret: string } | undefined;
-const subscribed = new Set<string>();
+// Machines whose topics each session watches. Per session: a closing
+// session's setup may still be running when the next one starts, and a
+// shared set let it mark a machine as watched for the new session too.
+const watched = new WeakMap<Session, Set<string>>();
+const watchedBy = (session: Session): Set<string> => {
+  let set = watched.get(session);
+  if (set === undefined) { set = new Set(); watched.set(session, set); }
+  return set;
+};
 let lastCount: { count: number; at: number } | undefined;
 
 interface Schema<T> { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: unknown } } }
@@ -36,7 +44,6 @@ function dispatch(a: DashboardAction): void {
 // ---- WAMP ---------------------------------------------------------------------
 
 async function onOpen(session: Session): Promise<void> {
-  subscribed.clear();
   show(byId('login'), false);
   show(byId('dash'), true);
   await refreshMachines(session);
@@ -79,6 +86,7 @@ async function refreshMachines(session: Session): Promise<void> {
 }
 
 async function watch(session: Session, machine: string): Promise<void> {
+  const subscribed = watchedBy(session);
   if (subscribed.has(machine)) return;
   subscribed.add(machine);
   const u = machineUris(machine);

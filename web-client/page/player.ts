@@ -32,7 +32,15 @@ let link: WampLink;
 let repeater: HoldRepeater | undefined;
 /** Moved to once the next draw has shown it (a hidden element cannot take focus). */
 let focusAfterDraw: string | undefined;
-const subscribed = new Set<string>();
+// Machines whose topics each session watches. Per session: a closing
+// session's setup may still be running when the next one starts, and a
+// shared set let it mark a machine as watched for the new session too.
+const watched = new WeakMap<Session, Set<string>>();
+const watchedBy = (session: Session): Set<string> => {
+  let set = watched.get(session);
+  if (set === undefined) { set = new Set(); watched.set(session, set); }
+  return set;
+};
 const box = new ClawBox('The claw machine seen from above');
 
 // ---- state changes ----------------------------------------------------------
@@ -104,26 +112,30 @@ async function signIn(name: string): Promise<void> {
 }
 
 async function onOpen(session: Session): Promise<void> {
-  subscribed.clear();
   if (state.identity) {
     await session.subscribe(playerTopic(state.identity.authid), ([m]) => {
       const message = parse(PlayerMessage, m, 'player message');
       if (message) dispatch({ type: 'player', message });
     });
   }
-  await refreshLobby(session);
-  // Reclaim our place: request_slot is idempotent, and the backend kept the place through the grace period.
-  const queued = holdsPlace(state.phase) ? phaseMachine(state.phase) : localStorage.getItem(QUEUE_KEY) ?? undefined;
-  if (queued && state.identity) void requestSlot(queued, true);
+  // The page counts as online from here (our own topic is subscribed); the
+  // lobby and the reclaim follow without holding that up.
+  void refreshLobby(session).then(() => {
+    if (link.session !== session) return; // a newer session does its own
+    // Reclaim our place: request_slot is idempotent, and the backend kept the place through the grace period.
+    const queued = holdsPlace(state.phase) ? phaseMachine(state.phase) : localStorage.getItem(QUEUE_KEY) ?? undefined;
+    if (queued && state.identity) void requestSlot(queued, true);
+  });
 }
 
 async function refreshLobby(session: Session): Promise<void> {
   try {
     const list = await session.call<unknown>(Procedures.machinesList);
+    if (link.session !== session) return; // this session closed meanwhile
     const machines = parse(MachineSummary.array(), list, 'machine list');
     if (!machines) return;
     dispatch({ type: 'lobby', machines });
-    const added = machines.filter((m) => !subscribed.has(m.machine));
+    const added = machines.filter((m) => !watchedBy(session).has(m.machine));
     for (const m of machines) await watchMachine(session, m.machine);
     // The counts were taken before we subscribed: ask again so "watching" includes this page.
     if (added.length > 0) {
@@ -136,6 +148,7 @@ async function refreshLobby(session: Session): Promise<void> {
 }
 
 async function watchMachine(session: Session, machine: string): Promise<void> {
+  const subscribed = watchedBy(session);
   if (subscribed.has(machine)) return;
   subscribed.add(machine);
   const u = machineUris(machine);
