@@ -66,12 +66,14 @@ export interface LaunchOptions {
   args?: string[];
   overrides?: unknown;
   timeoutMs?: number;
+  logLevel?: string;
 }
 
 /** Starts `node system/bin/clawgate.js --port 0 …` and waits for the printed URL. */
 export async function launch(t: { teardown(fn: () => void | Promise<void>): void; passing?(): boolean }, o: LaunchOptions): Promise<Launched> {
-  // Info-level logs are kept in memory and printed only when the test failed.
-  const args = [BIN, '--port', '0', '--data', o.dataDir, '--log-level', process.env.CLAWGATE_E2E_LOG_LEVEL ?? 'info', ...(o.args ?? [])];
+  // Logs are kept in memory and printed only when the test failed (info by
+  // default, for the browser tests; the launcher test checks the console as a user sees it).
+  const args = [BIN, '--port', '0', '--data', o.dataDir, '--log-level', o.logLevel ?? process.env.CLAWGATE_E2E_LOG_LEVEL ?? 'info', ...(o.args ?? [])];
   if (o.overrides !== undefined) {
     const file = join(o.dataDir, '..', `overrides-${process.pid}-${Date.now()}.json`);
     writeFileSync(file, JSON.stringify(o.overrides));

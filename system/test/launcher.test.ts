@@ -15,7 +15,7 @@ t.setTimeout(120_000);
 t.test('start, serve one origin, SIGINT, restart on the same data', async (t) => {
   const dir = tempDir(t);
   const data = join(dir, 'data');
-  const first = await launch(t, { dataDir: data, args: ['--machines', '2'] });
+  const first = await launch(t, { dataDir: data, args: ['--machines', '2'], logLevel: 'warn' });
   t.match(first.url, /^http:\/\/127\.0\.0\.1:\d+\/$/, 'prints the page URL');
   t.match(first.stdout(), /machines\s+claw-1, claw-2 \(simulated\)/, '--machines 2 starts two claws');
   t.match(first.stdout(), /development secrets created/, 'first start creates secrets');
@@ -51,7 +51,7 @@ t.test('start, serve one origin, SIGINT, restart on the same data', async (t) =>
   t.ok(existsSync(join(data, 'keys', 'claw-1.key')), 'machine keys in the data dir');
   t.equal(readFileSync(join(data, '.gitignore'), 'utf8').trim().split('\n').at(-1), '*', 'the data dir ignores itself in git');
 
-  const second = await launch(t, { dataDir: data, args: ['--machines', '2'] });
+  const second = await launch(t, { dataDir: data, args: ['--machines', '2'], logLevel: 'warn' });
   t.notMatch(second.stdout(), /development secrets created/, 'second start reuses the secrets');
   t.equal(readFileSync(join(data, 'secrets.json'), 'utf8'), secrets, 'secrets file unchanged');
   t.equal(second.operatorSecret, first.operatorSecret, 'same operator secret');
@@ -63,7 +63,7 @@ t.test('start, serve one origin, SIGINT, restart on the same data', async (t) =>
 
 t.test('SIGTERM also stops cleanly', async (t) => {
   const dir = tempDir(t);
-  const sys = await launch(t, { dataDir: join(dir, 'data') });
+  const sys = await launch(t, { dataDir: join(dir, 'data'), logLevel: 'warn' });
   process.kill(sys.proc.pid!, 'SIGTERM'); // only the launcher itself, as systemd or a container runtime would
   t.equal(await sys.exited, 0, 'exit 0');
   t.match(sys.stdout(), /stopped\n/);
@@ -83,7 +83,7 @@ t.test('bad command lines exit 2 with a message', async (t) => {
 
 t.test('a config error in the overrides names the key and exits 1', async (t) => {
   const dir = tempDir(t);
-  const sys = launch(t, { dataDir: join(dir, 'data'), overrides: { backend: { defaults: { moveSeconds: -1 } } } });
+  const sys = launch(t, { dataDir: join(dir, 'data'), logLevel: 'warn', overrides: { backend: { defaults: { moveSeconds: -1 } } } });
   await t.rejects(sys, /launcher exited early:[\s\S]*cannot start:.*defaults\.moveSeconds/, 'names defaults.moveSeconds');
 });
 
