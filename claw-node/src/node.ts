@@ -124,6 +124,8 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     }
   };
 
+  let stopped = false;
+
   const link = new WampLink({
     url: config.router.url,
     realm: config.router.realm,
@@ -150,13 +152,14 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     },
     onClose: (reason, message) => {
       session = undefined;
-      logAt('warn', 'router session lost; all outputs released', { reason, message });
+      // Our own stop() ends the session too: that is no incident.
+      if (stopped) logAt('info', 'left the router; all outputs released', { reason, message });
+      else logAt('warn', 'router session lost; all outputs released', { reason, message });
       machine.disconnected();
     },
   });
   link.start();
 
-  let stopped = false;
   return {
     id, config, machine, driver, simulator,
     outputs: safe,
