@@ -53,3 +53,13 @@ export function errorUri(e: unknown): string {
   if (e && typeof e === 'object' && 'error' in e && typeof (e as { error: unknown }).error === 'string') return (e as { error: string }).error;
   return e instanceof Error ? e.message : String(e);
 }
+
+/** `schedule()` runs `fn` once in the next animation frame, however often it is called before. */
+export function onNextFrame(fn: () => void): () => void {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; fn(); });
+  };
+}

@@ -8,8 +8,8 @@ import { describeConnection, type ConnectionState } from '../src/logic/connectio
 import { clock, secondsLeft, stateLabel } from '../src/logic/format.js';
 import { routerNumbers, type RouterNumbers } from '../src/logic/metrics.js';
 import { loadClientConfig, wsUrl } from './api.js';
-import { WampLink } from './wamp-link.js';
-import { byId, errorUri, h, setText, show, syncList } from './dom.js';
+import { WampLink, watchedBy } from './wamp-link.js';
+import { byId, errorUri, h, onNextFrame, setText, show, syncList } from './dom.js';
 
 const STATS_MS = 2000;
 const AUTHID_KEY = 'clawgate.operator';
@@ -18,15 +18,6 @@ let state: DashboardState = initialDashboard;
 let connection: ConnectionState | undefined;
 let link: WampLink | undefined;
 let creds: { authid: string; secret: string } | undefined;
-// Machines whose topics each session watches. Per session: a closing
-// session's setup may still be running when the next one starts, and a
-// shared set let it mark a machine as watched for the new session too.
-const watched = new WeakMap<Session, Set<string>>();
-const watchedBy = (session: Session): Set<string> => {
-  let set = watched.get(session);
-  if (set === undefined) { set = new Set(); watched.set(session, set); }
-  return set;
-};
 let lastCount: { count: number; at: number } | undefined;
 
 interface Schema<T> { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: unknown } } }
@@ -166,12 +157,7 @@ async function admin(procedure: string, args: unknown[], done: string): Promise<
 
 // ---- rendering ----------------------------------------------------------------
 
-let queued = false;
-function render(): void {
-  if (queued) return;
-  queued = true;
-  requestAnimationFrame(() => { queued = false; draw(); });
-}
+const render = onNextFrame(() => draw());
 
 function draw(): void {
   const now = Date.now();

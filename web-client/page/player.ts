@@ -13,9 +13,9 @@ import { describeConnection, type ConnectionState } from '../src/logic/connectio
 import { clock, eta, positionText, removedText, resultText, secondsLeft, stateLabel } from '../src/logic/format.js';
 import { boxView, videoKind } from '../src/logic/claw-view.js';
 import { createSession, loadClientConfig, wsUrl, type ClientConfig } from './api.js';
-import { WampLink, type Credentials } from './wamp-link.js';
+import { WampLink, watchedBy, type Credentials } from './wamp-link.js';
 import { ClawBox } from './claw-box.js';
-import { byId, errorUri, h, setText, show, syncList } from './dom.js';
+import { byId, errorUri, h, onNextFrame, setText, show, syncList } from './dom.js';
 
 const NAME_KEY = 'clawgate.name';
 const QUEUE_KEY = 'clawgate.queue';
@@ -32,15 +32,6 @@ let link: WampLink;
 let repeater: HoldRepeater | undefined;
 /** Moved to once the next draw has shown it (a hidden element cannot take focus). */
 let focusAfterDraw: string | undefined;
-// Machines whose topics each session watches. Per session: a closing
-// session's setup may still be running when the next one starts, and a
-// shared set let it mark a machine as watched for the new session too.
-const watched = new WeakMap<Session, Set<string>>();
-const watchedBy = (session: Session): Set<string> => {
-  let set = watched.get(session);
-  if (set === undefined) { set = new Set(); watched.set(session, set); }
-  return set;
-};
 const box = new ClawBox('The claw machine seen from above');
 
 // ---- state changes ----------------------------------------------------------
@@ -297,12 +288,7 @@ function wireControls(): void {
 
 // ---- rendering ----------------------------------------------------------------
 
-let renderQueued = false;
-function render(): void {
-  if (renderQueued) return;
-  renderQueued = true;
-  requestAnimationFrame(() => { renderQueued = false; draw(); });
-}
+const render = onNextFrame(() => draw());
 
 function draw(): void {
   const now = Date.now();

@@ -139,3 +139,13 @@ export class WampLink {
     this.timer = setTimeout(() => { void this.connect(); }, delay);
   }
 }
+
+// Machines whose topics each session watches. Per session: a closing
+// session's setup may still be running when the next one starts, and a set
+// shared by both let it mark a machine as watched for the new session too.
+const watched = new WeakMap<Session, Set<string>>();
+export function watchedBy(session: Session): Set<string> {
+  let set = watched.get(session);
+  if (set === undefined) { set = new Set(); watched.set(session, set); }
+  return set;
+}
