@@ -32,6 +32,8 @@ export interface Registration {
 
 /** A call the router itself makes (dynamic authenticators and authorizers). */
 interface InternalCaller {
+  /** Tells it from a Session without a prototype walk (`in`) on every finished call. */
+  readonly internal: true;
   resolve(r: { args: unknown[]; kwargs: Dict }): void;
   reject(e: WampError): void;
 }
@@ -46,6 +48,9 @@ interface PendingCall {
   timer: NodeJS.Timeout | undefined;
   /** A `kill` cancel was sent; the callee's answer is still forwarded. */
   killing: boolean;
+  /** The caller's and the callee's maps this call is in (byCaller/byCallee entries), so finishing it needs no lookup of them. */
+  callerCalls: Map<number, PendingCall> | undefined;
+  calleeCalls: Map<number, PendingCall> | undefined;
 }
 
 export class Dealer {
@@ -160,14 +165,13 @@ export class Dealer {
   // ---- CALL ----------------------------------------------------------------
 
   call(caller: Session, m: Call): void {
-    const fail = (error: string, message: string): void => caller.sendError(MessageType.CALL, m.request, error, [message]);
     if (this.byCaller.get(caller)?.has(m.request)) {
       caller.protocolViolation(`CALL request id ${m.request} is already in flight`);
       return;
     }
-    if (!isValidUri(m.procedure, this.realm.uriCheck)) { fail(WampErrors.invalidUri, `invalid procedure URI "${m.procedure}"`); return; }
+    if (!isValidUri(m.procedure, this.realm.uriCheck)) { callFailed(caller, m, WampErrors.invalidUri, `invalid procedure URI "${m.procedure}"`); return; }
     if (m.options.progress === true) {
-      fail(WampErrors.featureNotSupported, 'progressive call invocations (CALL.Options.progress) are not supported by this router');
+      callFailed(caller, m, WampErrors.featureNotSupported, 'progressive call invocations (CALL.Options.progress) are not supported by this router');
       return;
     }
     // Written out rather than realm.authorize(): no closure on the hot path when the decision is known.
@@ -177,22 +181,21 @@ export class Dealer {
   }
 
   private callAuthorized(caller: Session, m: Call, decision: Decision): void {
-    const fail = (error: string, message: string): void => caller.sendError(MessageType.CALL, m.request, error, [message]);
     if (!decision.allow) {
       this.realm.denied(caller, m.procedure, 'call');
-      fail(WampErrors.notAuthorized, `session is not authorized to call procedure "${m.procedure}"`);
+      callFailed(caller, m, WampErrors.notAuthorized, `session is not authorized to call procedure "${m.procedure}"`);
       return;
     }
     if (m.options.disclose_me === true && !decision.disclose) {
       this.realm.denied(caller, m.procedure, 'call', 'disclose_me not allowed');
-      fail(WampErrors.optionDisallowedDiscloseMe, `role "${caller.authrole}" may not disclose itself when calling "${m.procedure}"`);
+      callFailed(caller, m, WampErrors.optionDisallowedDiscloseMe, `role "${caller.authrole}" may not disclose itself when calling "${m.procedure}"`);
       return;
     }
     if (m.procedure.startsWith('wamp.')) { this.callMeta(caller, m); return; }
 
     const reg = this.index.best(m.procedure);
     if (reg === undefined || reg.callees.length === 0) {
-      fail(WampErrors.noSuchProcedure, `no callee registered for procedure "${m.procedure}"`);
+      callFailed(caller, m, WampErrors.noSuchProcedure, `no callee registered for procedure "${m.procedure}"`);
       return;
     }
     const callee = pickCallee(reg);
@@ -208,15 +211,15 @@ export class Dealer {
       details.caller_authid = caller.authid;
       details.caller_authrole = caller.authrole;
     }
-    const pending: PendingCall = {
-      caller, callRequest: m.request, callee, invocationRequest: callee.requestIds.next(),
-      receiveProgress, timer: undefined, killing: false,
-    };
     let mine = this.byCaller.get(caller);
     if (mine === undefined) { mine = new Map(); this.byCaller.set(caller, mine); }
-    mine.set(m.request, pending);
     let theirs = this.byCallee.get(callee);
     if (theirs === undefined) { theirs = new Map(); this.byCallee.set(callee, theirs); }
+    const pending: PendingCall = {
+      caller, callRequest: m.request, callee, invocationRequest: callee.requestIds.next(),
+      receiveProgress, timer: undefined, killing: false, callerCalls: mine, calleeCalls: theirs,
+    };
+    mine.set(m.request, pending);
     theirs.set(pending.invocationRequest, pending);
     if (timeout > 0) this.armTimeout(pending, timeout, Date.now() + timeout);
     callee.send({
@@ -309,8 +312,8 @@ export class Dealer {
 
   private finish(p: PendingCall): void {
     if (p.timer !== undefined) clearTimeout(p.timer);
-    if (isSession(p.caller)) this.byCaller.get(p.caller)?.delete(p.callRequest);
-    this.byCallee.get(p.callee)?.delete(p.invocationRequest);
+    p.callerCalls?.delete(p.callRequest);
+    p.calleeCalls?.delete(p.invocationRequest);
   }
 
   /** Sends the final RESULT to the caller (or resolves the router's own call). */
@@ -340,12 +343,12 @@ export class Dealer {
       const details: Dict = {};
       if (reg.match !== 'exact') details.procedure = procedure;
       if (timeoutMs > 0) details.timeout = timeoutMs;
-      const pending: PendingCall = {
-        caller: { resolve, reject }, callRequest: 0, callee, invocationRequest: callee.requestIds.next(),
-        receiveProgress: false, timer: undefined, killing: false,
-      };
       let theirs = this.byCallee.get(callee);
       if (theirs === undefined) { theirs = new Map(); this.byCallee.set(callee, theirs); }
+      const pending: PendingCall = {
+        caller: { internal: true, resolve, reject }, callRequest: 0, callee, invocationRequest: callee.requestIds.next(),
+        receiveProgress: false, timer: undefined, killing: false, callerCalls: undefined, calleeCalls: theirs,
+      };
       theirs.set(pending.invocationRequest, pending);
       if (timeoutMs > 0) this.armTimeout(pending, timeoutMs, Date.now() + timeoutMs);
       callee.send({ type: MessageType.INVOCATION, request: pending.invocationRequest, registration: reg.id, details, args, kwargs });
@@ -388,8 +391,13 @@ export class Dealer {
   list(match: MatchPolicy): number[] { return [...this.index.values(match)].map((r) => r.id); }
 }
 
+/** Answers a CALL with ERROR (a function, not a closure per call: this is the hot path). */
+function callFailed(caller: Session, m: Call, error: string, message: string): void {
+  caller.sendError(MessageType.CALL, m.request, error, [message]);
+}
+
 function isSession(c: Session | InternalCaller): c is Session {
-  return !('resolve' in c);
+  return (c as Partial<InternalCaller>).internal !== true;
 }
 
 export function registrationDetails(reg: Registration): Dict {

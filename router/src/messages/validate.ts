@@ -75,9 +75,11 @@ export const PASSTHROUGH_KEYS = ['enc_algo', 'enc_serializer', 'enc_key', 'ppt_s
 
 /** Copies the passthrough keys of `from` into `to` (present only when the payload is opaque). */
 export function copyPassthrough(from: Dict, to: Dict): Dict {
-  for (const k of PASSTHROUGH_KEYS) if (from[k] !== undefined) to[k] = from[k];
+  // Driven by `from`'s keys: options are usually empty, and this runs for every call and result.
+  for (const k in from) if (PASSTHROUGH_KEY_SET.has(k) && from[k] !== undefined) to[k] = from[k];
   return to;
 }
+const PASSTHROUGH_KEY_SET: ReadonlySet<string> = new Set(PASSTHROUGH_KEYS);
 
 /** Payload passthrough mode (spec §14.7): enc_algo/ppt_scheme say the payload is opaque. */
 export function checkPassthrough(opts: Dict, where: string): boolean {

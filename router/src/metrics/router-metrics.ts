@@ -4,9 +4,9 @@
 // labels are a stable interface (the operator dashboard reads them); they are
 // listed in docs/router.md#metrics.
 import { performance } from 'node:perf_hooks';
-import { Histogram } from 'prom-client';
 import { MessageType, messageTypeName, type RouterMessage } from '../messages/types.js';
 import { LabelCounter } from './label-counter.js';
+import { LatencyHistogram } from './latency-histogram.js';
 
 /** Open sessions on one realm under one role (the sessions gauge). */
 export interface SessionCount {
@@ -44,6 +44,15 @@ export interface MetricsSnapshot {
   httpRequests: Record<string, number>;
 }
 
+/**
+ * What the metrics keep on each session: its CALLs in flight, request id →
+ * start (ms, monotonic). On the session rather than in a map keyed by it,
+ * because this is looked up twice per call.
+ */
+export interface MeteredSession {
+  callStarts: Map<number, number> | undefined;
+}
+
 /** What the metrics read from the router when asked. */
 export interface MetricsSource {
   sessions(): SessionCount[];
@@ -67,32 +76,27 @@ export class RouterMetrics {
     error: { count: 0, seconds: 0 },
   };
   /** Registered into the scrape registry by exposition.ts. */
-  readonly callLatency = new Histogram<'outcome'>({
-    name: 'clawgate_call_duration_seconds',
-    help: 'Time from a CALL arriving to its final RESULT or ERROR leaving, in seconds',
-    labelNames: ['outcome'],
-    buckets: CALL_LATENCY_BUCKETS,
-    registers: [],
-  });
-  /** CALLs in flight per session: request id → start time (ms, monotonic). */
-  private readonly inFlight = new WeakMap<object, Map<number, number>>();
+  readonly callLatency = new LatencyHistogram<CallOutcome>(
+    'clawgate_call_duration_seconds',
+    'Time from a CALL arriving to its final RESULT or ERROR leaving, in seconds',
+    'outcome',
+    CALL_LATENCY_BUCKETS,
+  );
 
   constructor(readonly source: MetricsSource) {}
 
   // ---- hooks for sessions (every message in and out) -------------------------
 
   /** A message a client sent (after decoding). */
-  messageIn(session: object, m: { type: number; request?: number }): void {
+  messageIn(session: MeteredSession, m: { type: number; request?: number }): void {
     if (m.type <= MAX_TYPE) this.received[m.type]! += 1;
     if (m.type === MessageType.CALL && m.request !== undefined) {
-      let calls = this.inFlight.get(session);
-      if (calls === undefined) { calls = new Map(); this.inFlight.set(session, calls); }
-      calls.set(m.request, performance.now());
+      (session.callStarts ??= new Map()).set(m.request, performance.now());
     }
   }
 
   /** A message the router sent to a client. */
-  messageOut(session: object, m: RouterMessage): void {
+  messageOut(session: MeteredSession, m: RouterMessage): void {
     if (m.type <= MAX_TYPE) this.sent[m.type]! += 1;
     switch (m.type) {
       case MessageType.RESULT:
@@ -108,8 +112,8 @@ export class RouterMetrics {
     }
   }
 
-  private callEnded(session: object, request: number, outcome: CallOutcome): void {
-    const calls = this.inFlight.get(session);
+  private callEnded(session: MeteredSession, request: number, outcome: CallOutcome): void {
+    const calls = session.callStarts;
     const started = calls?.get(request);
     if (started === undefined) return;
     calls!.delete(request);
@@ -117,7 +121,7 @@ export class RouterMetrics {
     const c = this.calls[outcome];
     c.count++;
     c.seconds += seconds;
-    this.callLatency.observe({ outcome }, seconds);
+    this.callLatency.observe(outcome, seconds);
   }
 
   authFailure(method: string): void {

@@ -41,7 +41,8 @@ interface PerSession {
 }
 
 export class Role {
-  private readonly cache = new Map<string, Decision>();
+  /** Static decisions by action, then URI: no key string to build per message. */
+  private readonly cache: Record<Action, Map<string, Decision>> = { call: new Map(), register: new Map(), publish: new Map(), subscribe: new Map() };
   private readonly templated: boolean;
   /** Per session, gone with the session. */
   private readonly sessions = new WeakMap<Actor, PerSession>();
@@ -68,11 +69,11 @@ export class Role {
 
   /** Static permissions only (no session): kept for callers that have none. */
   authorize(uri: string, action: Action): Decision {
-    const key = action + ' ' + uri;
-    let d = this.cache.get(key);
+    const cache = this.cache[action];
+    let d = cache.get(uri);
     if (d === undefined) {
       d = authorize(this.permissions, uri, action);
-      remember(this.cache, CACHE_LIMIT, key, d);
+      remember(cache, CACHE_LIMIT, uri, d);
     }
     return d;
   }

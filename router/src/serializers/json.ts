@@ -6,10 +6,14 @@ const ESCAPED_MARK = '\\u0000';
 
 /** Binary and BigInt need the slow replacer; everything else takes JSON.stringify's fast path. */
 function needsReplacer(v: unknown, depth = 0): boolean {
-  if (v instanceof Uint8Array || typeof v === 'bigint') return true;
-  if (depth > 32 || typeof v !== 'object' || v === null) return false;
+  // typeof first: most values are primitives, and it is cheaper than instanceof.
+  const t = typeof v;
+  if (t !== 'object') return t === 'bigint';
+  if (v === null) return false;
+  if (v instanceof Uint8Array) return true;
+  if (depth > 32) return false;
   if (Array.isArray(v)) {
-    for (const x of v) if (needsReplacer(x, depth + 1)) return true;
+    for (let i = 0; i < v.length; i++) if (needsReplacer(v[i], depth + 1)) return true;
     return false;
   }
   for (const k in v) if (needsReplacer((v as Record<string, unknown>)[k], depth + 1)) return true;

@@ -29,7 +29,7 @@ import { clientFeatures, type ClientFeatures } from './client-features.js';
 import { NO_SESSION_LIMITS, type EndpointLimits, type SessionLimits } from '../limits/limits-config.js';
 import { newBucket, takeToken, type BucketState } from '../limits/token-bucket.js';
 import type { LimitCounters } from '../limits/limit-counters.js';
-import type { RouterMetrics } from '../metrics/router-metrics.js';
+import type { MeteredSession, RouterMetrics } from '../metrics/router-metrics.js';
 import { failedAuthMethod } from '../metrics/auth-method.js';
 
 export type SessionState = 'establishing' | 'authenticating' | 'established' | 'closing' | 'closed';
@@ -49,7 +49,7 @@ export interface SessionHost {
   readonly metrics?: RouterMetrics;
 }
 
-export class Session implements TransportSink {
+export class Session implements TransportSink, MeteredSession {
   /** Global-scope id, assigned at WELCOME. 0 until then. */
   id = 0;
   state: SessionState = 'establishing';
@@ -81,6 +81,8 @@ export class Session implements TransportSink {
   private callBucket: BucketState | undefined;
   private rateLimitLogged = false;
   private helloTimer: NodeJS.Timeout | undefined;
+  /** This session's CALLs in flight, for the call latency metric (RouterMetrics). */
+  callStarts: Map<number, number> | undefined = undefined;
 
   constructor(
     readonly transport: Transport,
