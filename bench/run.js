@@ -16,11 +16,12 @@ import path from 'node:path';
 import { ROOT, BENCH, benchRequire } from './lib/deps.js';
 import { median, round } from './lib/stats.js';
 import { printTable } from './lib/report.js';
+import { routerConfig } from './lib/router-config.js';
 
 // ---------------------------------------------------------------- options
 
 function parseArgs(argv) {
-  const o = { pin: false, quick: false, runs: 3, repeatAll: false, targets: null, shapes: null, serializers: null, router: 'auto', profile: false, out: null, only: null };
+  const o = { pin: false, quick: false, runs: 3, repeatAll: false, targets: null, shapes: null, serializers: null, router: 'auto', profile: false, out: null, only: null, warmBurst: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -33,6 +34,7 @@ function parseArgs(argv) {
     else if (a === '--router') o.router = val();
     else if (a === '--profile') o.profile = true;
     else if (a === '--pin') o.pin = true;
+    else if (a === '--warm-burst') o.warmBurst = Math.max(0, Number(val()));
     else if (a === '--only') o.only = new RegExp(val());
     else if (a === '--out') o.out = val();
     else if (a === '-h' || a === '--help') { console.log(readHelp()); process.exit(0); }
@@ -54,16 +56,20 @@ function readHelp() {
                           auto (default) = dist unless missing or older than src, else build
   --only REGEX            only points whose id (shape/mode/n, e.g. fanout/saturate/1000,
                           rpc/-/16, idle/-/5000) matches
+  --warm-burst MS         light-load points: drive the path at full speed for MS first, so the
+                          window sees a warm (JIT-compiled) target (default 1000, --quick 300;
+                          0 = measure a cold process)
   --pin                   pin the target to CPU 0 and the load generator to CPU 1 (taskset -a);
                           off by default: it also pins the target's GC threads to its one core
-  --profile               run our router under node --cpu-prof (profiles in bench/results/prof-*)
+  --profile               run our router and the relay under node --cpu-prof (profiles in bench/results/prof-*)
   --out FILE              JSONL output (default bench/results/<date>.jsonl)`;
 }
 
 const opts = parseArgs(process.argv.slice(2));
 const timing = opts.quick
-  ? { warmupMs: 300, windowMs: 1000, settleMs: 300 }
-  : { warmupMs: 1000, windowMs: 3000, settleMs: 1000 };
+  ? { warmupMs: 300, windowMs: 1000, settleMs: 300, warmBurstMs: 300 }
+  : { warmupMs: 1000, windowMs: 3000, settleMs: 1000, warmBurstMs: 1000 };
+if (opts.warmBurst !== null) timing.warmBurstMs = opts.warmBurst;
 const POINT_TIMEOUT_MS = 60_000; // hard stop for one point, setup included
 
 // ---------------------------------------------------------------- targets
@@ -107,32 +113,6 @@ function privateBuild() {
   return path.join(dir, 'dist');
 }
 
-function routerConfig(port) {
-  return {
-    version: 2,
-    workers: [{
-      type: 'router',
-      realms: [{
-        name: 'realm1',
-        // The peers have no per-session limits; ours (100 publishes/calls per
-        // second per session by default) would measure the limit, not the
-        // routing. Session counts, message size and send buffers stay on.
-        options: { limits: { publish_rate: null, call_rate: null, max_pending_calls: null } },
-        roles: [{
-          name: 'anonymous',
-          permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true }, disclose: { caller: false, publisher: false } }],
-        }],
-      }],
-      transports: [{
-        type: 'websocket',
-        id: 'bench',
-        endpoint: { type: 'tcp', port, interface: '127.0.0.1' },
-        serializers: ['json', 'msgpack'],
-      }],
-    }],
-  };
-}
-
 const RUN_STAMP = new Date().toISOString().replace(/[:.]/g, '-');
 const profDir = path.join(BENCH, 'results', `prof-${RUN_STAMP}`);
 const tmpDir = path.join(os.tmpdir(), `clawgate-bench-${process.pid}`);
@@ -145,12 +125,15 @@ if (ROUTER_MODE === 'build' && (!opts.targets || opts.targets.includes('router')
   if (ROUTER_BUILD === null) ROUTER_MODE = 'src';
 }
 
+/** `--profile`: our router and the relay (its baseline) run under the V8 CPU profiler. */
+const profArgs = () => (opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+
 /** name → how to start it and where its endpoints are. */
 const TARGETS = {
   relay: {
     peer: false,
     relay: true,
-    start: (port) => [process.execPath, [path.join(BENCH, 'targets/relay.js'), String(port)]],
+    start: (port) => [process.execPath, [...profArgs(), path.join(BENCH, 'targets/relay.js'), String(port)]],
     urls: (port) => Object.fromEntries(['pub', 'sub', 'caller', 'callee', 'idle'].map((r) => [r, `ws://127.0.0.1:${port}/${r}`])),
   },
   router: {
@@ -158,7 +141,7 @@ const TARGETS = {
     start: (port) => {
       const cfg = path.join(tmpDir, `router-${port}.json`);
       writeFileSync(cfg, JSON.stringify(routerConfig(port)));
-      const nodeArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+      const nodeArgs = profArgs();
       const entry = ROUTER_MODE === 'dist' ? path.join(ROOT, 'router/bin/clawgate-router.js')
         : ROUTER_MODE === 'build' ? path.join(BENCH, 'targets/router-build.js')
           : path.join(BENCH, 'targets/router-src.js');
@@ -362,7 +345,7 @@ for (const p of points) {
     ts: new Date().toISOString(),
     target: p.target, serializer: p.serializer, shape: p.shape, mode: p.mode, n: p.n, run: p.run, key,
     quick: opts.quick, router_from: p.target === 'router' ? ROUTER_MODE : undefined,
-    ...(p.lightRate ? { light_rate: round(p.lightRate, 1) } : {}),
+    ...(p.lightRate ? { light_rate: round(p.lightRate, 1), warm_burst_ms: timing.warmBurstMs } : {}),
     ...r,
   };
   rows.push(row);

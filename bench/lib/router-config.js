@@ -1,0 +1,27 @@
+// The Crossbar-format config our router runs with in the benchmarks (run.js
+// writes it to a file for the CLI; router-path.js loads it in-process).
+export function routerConfig(port) {
+  return {
+    version: 2,
+    workers: [{
+      type: 'router',
+      realms: [{
+        name: 'realm1',
+        // The peers have no per-session limits; ours (100 publishes/calls per
+        // second per session by default) would measure the limit, not the
+        // routing. Session counts, message size and send buffers stay on.
+        options: { limits: { publish_rate: null, call_rate: null, max_pending_calls: null } },
+        roles: [{
+          name: 'anonymous',
+          permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true }, disclose: { caller: false, publisher: false } }],
+        }],
+      }],
+      transports: [{
+        type: 'websocket',
+        id: 'bench',
+        endpoint: { type: 'tcp', port, interface: '127.0.0.1' },
+        serializers: ['json', 'msgpack'],
+      }],
+    }],
+  };
+}
