@@ -22,6 +22,8 @@ export interface LinkOptions {
   /** A refused login; return false to stop trying (e.g. a wrong operator password). */
   onAuthFailed?: (reason: string, message: string) => boolean;
   backoff?: Backoff;
+  /** Makes each attempt's connection; autobahn's by default (tests put in their own to order events). */
+  newConnection?: (options: Record<string, unknown>) => Connection;
 }
 
 const AUTH_ERRORS = new Set(['wamp.error.authentication_failed', 'wamp.error.not_authorized', 'wamp.error.no_auth_method', 'wamp.error.no_such_role', 'wamp.error.cannot_authenticate']);
@@ -101,10 +103,11 @@ export class WampLink {
       options.authmethods = ['anonymous'];
     }
 
-    const connection = new autobahn.Connection(options);
+    const connection = this.opts.newConnection?.(options) ?? new autobahn.Connection(options);
     this.connection = connection;
     connection.onopen = (session) => {
-      if (gen !== this.generation) return;
+      // Opened after stop() or restart() gave up on it: a session nobody uses must not stay on the router.
+      if (gen !== this.generation) { try { connection.close('wamp.close.normal'); } catch { /* closing already */ } return; }
       this.attempt = 0;
       this.session = session;
       // "Online" only once the page's subscriptions are in place: a player who
@@ -114,7 +117,12 @@ export class WampLink {
         .finally(() => { if (gen === this.generation && this.session === session) this.opts.onState({ kind: 'online', since: Date.now() }); });
     };
     connection.onclose = (reason, details) => {
-      if (this.connection === connection) this.connection = undefined;
+      // A connection restart() replaced finishes closing (GOODBYE, then the WebSocket
+      // close) when it will, often after its successor opened: it must not touch
+      // the successor's state. (It did: the new session was cleared before its
+      // setup finished, and the page never went online.)
+      if (this.connection !== connection) return true;
+      this.connection = undefined;
       this.session = undefined;
       if (gen !== this.generation || this.stopped) return true;
       if (details.reason && AUTH_ERRORS.has(details.reason)) {
