@@ -160,8 +160,8 @@ export class RawWamp {
   readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
 
-  constructor(url: string, protocol: string = 'wamp.2.json') {
-    this.ws = new WebSocket(url, protocol);
+  constructor(url: string, protocol: string = 'wamp.2.json', headers?: Record<string, string>) {
+    this.ws = new WebSocket(url, protocol, headers !== undefined ? { headers } : {});
     this.opened = new Promise((resolve, reject) => { this.ws.once('open', () => resolve()); this.ws.once('error', reject); });
     this.closed = new Promise((r) => this.ws.on('close', (code, reason) => { r({ code, reason: reason.toString() }); for (const w of this.waiters.splice(0)) w(); }));
     this.ws.on('message', (data) => {

@@ -12,6 +12,7 @@ import type { RouterConfig } from '../router.js';
 import type { RealmConfig } from '../realm/realm.js';
 import type { Permission } from '../auth/permissions.js';
 import type { ListenerConfig, WebSocketEndpointConfig, RawSocketEndpointConfig } from '../transport/listener.js';
+import { TrustedProxies, trustedProxyError } from '../transport/forwarded.js';
 import { ConfigError } from './config-error.js';
 import { authPolicy, type SecretSources } from './auth-config.js';
 import { templateError } from '../auth/uri-template.js';
@@ -87,10 +88,13 @@ const Realm_ = z.object({
   }).passthrough().optional(),
 }).passthrough();
 
+/** ClawGate: reverse proxies whose X-Forwarded-For/-Proto are believed (transport/forwarded.ts). */
+const TrustedProxyList = z.array(z.string()).optional();
+
 const Transport = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('websocket'), id: z.string().optional(), endpoint: Endpoint,
-    serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional(),
+    serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional(), trusted_proxies: TrustedProxyList,
     url: z.string().optional(), debug: z.boolean().optional(),
   }).passthrough(),
   z.object({
@@ -98,13 +102,13 @@ const Transport = z.discriminatedUnion('type', [
     serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional(), debug: z.boolean().optional(),
   }).passthrough(),
   z.object({
-    type: z.literal('universal'), id: z.string().optional(), endpoint: Endpoint,
+    type: z.literal('universal'), id: z.string().optional(), endpoint: Endpoint, trusted_proxies: TrustedProxyList,
     rawsocket: z.object({ serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional() }).passthrough().optional(),
     websocket: z.record(z.string(), WebSocketPath).optional(),
     web: z.object({ paths: z.record(z.string(), z.object({ type: z.string() }).passthrough()).optional(), options: z.unknown().optional() }).passthrough().optional(),
   }).passthrough(),
   z.object({
-    type: z.literal('web'), id: z.string().optional(), endpoint: Endpoint,
+    type: z.literal('web'), id: z.string().optional(), endpoint: Endpoint, trusted_proxies: TrustedProxyList,
     paths: z.record(z.string(), z.object({ type: z.string() }).passthrough()),
     options: z.unknown().optional(),
   }).passthrough(),
@@ -203,13 +207,21 @@ function rawEndpoint(p: { serializers?: string[]; options?: z.infer<typeof Trans
   };
 }
 
+function trustedProxies(entries: string[], at: string): TrustedProxies {
+  entries.forEach((e, i) => {
+    const bad = trustedProxyError(e);
+    if (bad !== undefined) throw new ConfigError(`invalid config at ${at}[${i}]: ${bad}`);
+  });
+  return new TrustedProxies(entries);
+}
+
 const slash = (path: string): string => (path.startsWith('/') ? path : `/${path}`);
 
 const TRANSPORT_KEYS: Record<string, string[]> = {
-  websocket: ['type', 'id', 'endpoint', 'serializers', 'options', 'auth'],
+  websocket: ['type', 'id', 'endpoint', 'serializers', 'options', 'auth', 'trusted_proxies'],
   rawsocket: ['type', 'id', 'endpoint', 'serializers', 'options', 'auth'],
-  universal: ['type', 'id', 'endpoint', 'rawsocket', 'websocket', 'web'],
-  web: ['type', 'id', 'endpoint', 'paths'],
+  universal: ['type', 'id', 'endpoint', 'rawsocket', 'websocket', 'web', 'trusted_proxies'],
+  web: ['type', 'id', 'endpoint', 'paths', 'trusted_proxies'],
 };
 
 /** Every `options` dict inside a transport, with its path. */
@@ -288,6 +300,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
       const base = {
         id: t.id ?? `transport${listeners.length + 1}`, port: t.endpoint.port, host: t.endpoint.interface ?? t.endpoint.host ?? '0.0.0.0',
         ...(t.endpoint.tls !== undefined ? { tls: loadTls(t.endpoint.tls, `${tat}.endpoint.tls`, src.baseDir) } : {}),
+        ...(t.type !== 'rawsocket' && t.trusted_proxies !== undefined ? { trustedProxies: trustedProxies(t.trusted_proxies, `${tat}.trusted_proxies`) } : {}),
       };
       unknownKeys(t.endpoint, ['type', 'port', 'interface', 'host', 'tls'], `${tat}.endpoint`, warnings);
       if (t.endpoint.tls !== undefined) unknownKeys(t.endpoint.tls, TLS_KEYS, `${tat}.endpoint.tls`, warnings);

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { HttpGuard } from './http-config.js';
 import { HttpError, HttpErrors } from './http-error.js';
 import { IpAllowList } from './ip-allow.js';
+import { clientOfRequest } from '../transport/forwarded.js';
 import { NonceCache } from './nonce-cache.js';
 import { isIntegerParam, parseTimestamp, signatureMatches } from './signature.js';
 
@@ -22,10 +23,12 @@ export interface RequestFacts {
 
 export function requestFacts(req: IncomingMessage): RequestFacts {
   const url = new URL(req.url ?? '/', 'http://x');
+  // Behind a trusted reverse proxy: the client it forwarded, and whether that client used TLS.
+  const client = clientOfRequest(req);
   return {
     method: req.method ?? 'GET',
-    remoteAddress: req.socket.remoteAddress,
-    encrypted: (req.socket as { encrypted?: boolean }).encrypted === true,
+    remoteAddress: client.address,
+    encrypted: client.encrypted,
     contentType: req.headers['content-type'],
     contentLength: req.headers['content-length'],
     query: url.searchParams,

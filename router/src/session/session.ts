@@ -242,7 +242,7 @@ export class Session implements TransportSink, MeteredSession {
     return {
       realm: realm.name,
       sessionId: this.id,
-      transport: { type: t.kind, peer: t.peer, serializer: t.serializer, path: t.path ?? null, http_headers_received: t.httpHeaders ?? {} },
+      transport: { type: t.kind, peer: t.peer, ...(t.proxy !== undefined ? { proxy: t.proxy } : {}), serializer: t.serializer, path: t.path ?? null, http_headers_received: t.httpHeaders ?? {} },
       // TLS channel binding: no transport terminates TLS yet, so there is no channel id to bind to.
       channelId: undefined,
       call: (realmName, procedure, args) => {
@@ -541,7 +541,7 @@ export class Session implements TransportSink, MeteredSession {
       authmethod: this.authmethod,
       authprovider: this.authprovider,
       authextra: this.authextra,
-      transport: { type: t.kind, peer: t.peer, serializer: t.serializer, path: t.path ?? null },
+      transport: { type: t.kind, peer: t.peer, ...(t.proxy !== undefined ? { proxy: t.proxy } : {}), serializer: t.serializer, path: t.path ?? null },
     };
   }
 }

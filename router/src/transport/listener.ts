@@ -19,6 +19,7 @@ import type { TransportSink } from './transport.js';
 import { WebSocketTransport } from './websocket-transport.js';
 import { RAWSOCKET_MAGIC, RawSocketTransport, acceptHandshake, lengthExponent } from './rawsocket-transport.js';
 import { DEFAULT_HELLO_TIMEOUT_MS, type EndpointLimits } from '../limits/limits-config.js';
+import { trustProxiesOn, type TrustedProxies } from './forwarded.js';
 
 export interface WebSocketEndpointConfig {
   serializers: SerializerId[];
@@ -47,6 +48,8 @@ export interface ListenerConfig {
   web: boolean;
   /** TLS server options (key, cert, ...): the listener serves TLS only. */
   tls?: tls.TlsOptions;
+  /** Proxies whose X-Forwarded-For/-Proto are believed (transport/forwarded.ts). */
+  trustedProxies?: TrustedProxies;
 }
 
 /** What the listener needs from the router: a session for each new transport. */
@@ -161,6 +164,7 @@ export class Listener {
 
   private connection(socket: net.Socket): void {
     this.sockets.add(socket);
+    trustProxiesOn(socket, this.config.trustedProxies);
     const timer = setTimeout(() => socket.destroy(), this.preSessionMs);
     timer.unref();
     this.pending.set(socket, { acceptedAt: Date.now(), timer });

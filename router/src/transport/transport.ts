@@ -11,6 +11,8 @@ export interface TransportInfo {
   kind: TransportKind;
   /** e.g. `tcp4:127.0.0.1:53211` (Crossbar's peer format) or `local`. */
   peer: string;
+  /** The reverse proxy the client came through, when a trusted proxy forwarded it (`peer` is then the client, port 0). */
+  proxy?: string;
   /** Serializer id (`json`, `msgpack`, `cbor`) or `local`. */
   serializer: string;
   /** WebSocket path the session connected on, if any. */

@@ -7,6 +7,7 @@ import type { Outgoing } from './outgoing.js';
 import type { Transport, TransportInfo, TransportSink } from './transport.js';
 import { WriteBatch } from './write-batch.js';
 import { sendBufferExceeded } from '../limits/send-buffer.js';
+import { clientOfRequest } from './forwarded.js';
 
 /** How long a connection we are dropping may take to flush its close frame. */
 const CLOSE_GRACE_MS = 1000;
@@ -55,9 +56,11 @@ export class WebSocketTransport implements Transport {
       }
       wsClose(code, data);
     };
+    const client = clientOfRequest(req);
     this.info = {
       kind: 'websocket',
-      peer: peerOf(req.socket.remoteAddress, req.socket.remotePort),
+      peer: peerOf(client.address, client.port),
+      ...(client.proxy !== undefined ? { proxy: peerOf(client.proxy, req.socket.remotePort) } : {}),
       serializer: serializer.id,
       path: (req.url ?? '/').split('?')[0],
       listener,
