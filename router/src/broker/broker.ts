@@ -200,6 +200,19 @@ export class Broker {
     session.send({ type: MessageType.UNSUBSCRIBED, request: m.request });
   }
 
+  /**
+   * `wamp.subscription.remove_subscriber`: takes `session` off `sub` as if it
+   * had unsubscribed; tells it (UNSUBSCRIBED with request 0 and Details
+   * {subscription, reason}) if it announced subscription revocation.
+   */
+  removeSubscriber(sub: Subscription, session: Session, reason: string): void {
+    this.detach(session, sub);
+    this.bySession.get(session)?.delete(sub);
+    if (session.features.subscriberSubscriptionRevocation) {
+      session.send({ type: MessageType.UNSUBSCRIBED, request: 0, details: { subscription: sub.id, reason } });
+    }
+  }
+
   private detach(session: Session, sub: Subscription): void {
     sub.subscribers.delete(session);
     this.realm.meta.publish('wamp.subscription.on_unsubscribe', [session.id, sub.id]);

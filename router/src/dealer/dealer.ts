@@ -136,6 +136,15 @@ export class Dealer {
     }
   }
 
+  /**
+   * `wamp.registration.remove_callee`: takes `reg` from `callee` as if it had
+   * unregistered, and tells it if it announced registration revocation.
+   * Invocations already sent to it stay open: its answers are still forwarded.
+   */
+  removeCallee(reg: Registration, callee: Session, reason: string): void {
+    this.revoke(callee, reg, reason);
+  }
+
   /** Calls this session has made that are still waiting for their result. */
   pendingCalls(session: Session): number {
     return this.byCaller.get(session)?.size ?? 0;

@@ -41,6 +41,14 @@ function scopeOf(v: unknown): TestamentScope {
   throw new WampError(WampErrors.invalidArgument, [`testament scope must be "destroyed" or "detached", got ${JSON.stringify(v)}`]);
 }
 
+/** The reason a revoked callee or subscriber is told: the caller's (3rd argument or kwargs.reason), or who removed it. */
+function removalReason(caller: Session, positional: unknown, kwargs: Dict): string {
+  const given = positional ?? kwargs.reason;
+  if (given === undefined || given === null) return `removed by session ${caller.id}`;
+  if (typeof given !== 'string') throw new WampError(WampErrors.invalidArgument, ['reason must be a string']);
+  return given;
+}
+
 export class MetaApi {
   private readonly handlers: Record<string, Handler>;
 
@@ -141,6 +149,14 @@ export class MetaApi {
       'wamp.subscription.get': (_c, args) => subscriptionDetails(subscription(arg(args, 0, 'subscription', isNumber))),
       'wamp.subscription.list_subscribers': (_c, args) => [...subscription(arg(args, 0, 'subscription', isNumber)).subscribers].map((s) => s.id),
       'wamp.subscription.count_subscribers': (_c, args) => subscription(arg(args, 0, 'subscription', isNumber)).subscribers.size,
+      'wamp.subscription.remove_subscriber': (caller, args, kwargs) => {
+        const sub = subscription(arg(args, 0, 'subscription', isNumber));
+        const id = arg(args, 1, 'subscriber', isNumber);
+        const subscriber = [...sub.subscribers].find((s) => s.id === id);
+        if (subscriber === undefined) throw new WampError(WampErrors.noSuchSession, [`session ${id} is not a subscriber of subscription ${sub.id}`]);
+        broker().removeSubscriber(sub, subscriber, removalReason(caller, args[2], kwargs));
+        return undefined;
+      },
 
       'wamp.registration.list': () => ({ exact: dealer().list('exact'), prefix: dealer().list('prefix'), wildcard: dealer().list('wildcard') }),
       'wamp.registration.lookup': (_c, args) => {
@@ -154,6 +170,14 @@ export class MetaApi {
       'wamp.registration.get': (_c, args) => registrationDetails(registration(arg(args, 0, 'registration', isNumber))),
       'wamp.registration.list_callees': (_c, args) => registration(arg(args, 0, 'registration', isNumber)).callees.map((s) => s.id),
       'wamp.registration.count_callees': (_c, args) => registration(arg(args, 0, 'registration', isNumber)).callees.length,
+      'wamp.registration.remove_callee': (caller, args, kwargs) => {
+        const reg = registration(arg(args, 0, 'registration', isNumber));
+        const id = arg(args, 1, 'callee', isNumber);
+        const callee = reg.callees.find((s) => s.id === id);
+        if (callee === undefined) throw new WampError(WampErrors.noSuchSession, [`session ${id} is not a callee of registration ${reg.id}`]);
+        dealer().removeCallee(reg, callee, removalReason(caller, args[2], kwargs));
+        return undefined;
+      },
     };
   }
 

@@ -13,6 +13,8 @@ export function routerRoles(): Dict {
         event_retention: true,
         session_meta_api: true,
         subscription_meta_api: true,
+        // UNSUBSCRIBED with request 0, sent when wamp.subscription.remove_subscriber takes a subscription.
+        subscription_revocation: true,
         payload_passthru_mode: true,
       },
     },
@@ -26,7 +28,7 @@ export function routerRoles(): Dict {
         progressive_call_results: true,
         session_meta_api: true,
         registration_meta_api: true,
-        // UNREGISTERED with request 0, sent when a force_reregister takes a registration.
+        // UNREGISTERED with request 0, sent when a force_reregister or wamp.registration.remove_callee takes a registration.
         registration_revocation: true,
         testament_meta_api: true,
         payload_passthru_mode: true,

@@ -11,6 +11,8 @@ export interface ClientFeatures {
   calleeProgressiveResults: boolean;
   /** UNREGISTERED with request 0 tells it a registration was taken away (force_reregister). */
   calleeRegistrationRevocation: boolean;
+  /** UNSUBSCRIBED with request 0 tells it a subscription was taken away (wamp.subscription.remove_subscriber). */
+  subscriberSubscriptionRevocation: boolean;
   callerProgressiveResults: boolean;
 }
 
@@ -30,6 +32,7 @@ export function clientFeatures(roles: Dict): ClientFeatures {
     calleeCallCanceling: feature(roles, 'callee', 'call_canceling'),
     calleeProgressiveResults: feature(roles, 'callee', 'progressive_call_results'),
     calleeRegistrationRevocation: feature(roles, 'callee', 'registration_revocation'),
+    subscriberSubscriptionRevocation: feature(roles, 'subscriber', 'subscription_revocation'),
     callerProgressiveResults: feature(roles, 'caller', 'progressive_call_results'),
   };
 }
