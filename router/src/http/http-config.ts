@@ -4,6 +4,7 @@
 // `type: info` (subscriber counts, channelstream's `/info`) and
 // `type: metrics` (Prometheus). Parsed here from the Crossbar config into
 // plain data (RouterConfig.http); the bridge builds its handlers from it.
+import type { RateLimit } from '../limits/token-bucket.js';
 import { z } from 'zod';
 import { ConfigError } from '../config/config-error.js';
 import type { SecretSources } from '../config/auth-config.js';
@@ -31,6 +32,8 @@ export interface HttpGuard {
   requireIp?: string[];
   /** Refuse requests that did not arrive over TLS. */
   requireTls: boolean;
+  /** Requests per second per client address (ClawGate; absent: unlimited). */
+  rateLimit?: RateLimit;
 }
 
 interface PathBase {
@@ -78,6 +81,8 @@ const Options = z.object({
   require_tls: z.boolean().optional(),
   /** ClawGate: longest a bridged call may take, in ms. */
   call_timeout: z.number().int().positive().optional(),
+  /** ClawGate: requests per second per client address, and the burst allowed after a quiet spell. */
+  rate_limit: z.object({ rate: z.number().positive(), burst: z.number().int().min(1).optional() }).strict().optional(),
 }).passthrough();
 
 const Entry = z.object({
@@ -90,9 +95,9 @@ const Entry = z.object({
 }).passthrough();
 
 const OPTION_KEYS: Record<HttpPathType, string[]> = {
-  publisher: ['key', 'secret', 'post_body_limit', 'timestamp_delta_limit', 'require_ip', 'require_tls'],
-  caller: ['key', 'secret', 'post_body_limit', 'timestamp_delta_limit', 'require_ip', 'require_tls', 'call_timeout'],
-  info: ['key', 'secret', 'timestamp_delta_limit', 'require_ip', 'require_tls'],
+  publisher: ['key', 'secret', 'post_body_limit', 'timestamp_delta_limit', 'require_ip', 'require_tls', 'rate_limit'],
+  caller: ['key', 'secret', 'post_body_limit', 'timestamp_delta_limit', 'require_ip', 'require_tls', 'call_timeout', 'rate_limit'],
+  info: ['key', 'secret', 'timestamp_delta_limit', 'require_ip', 'require_tls', 'rate_limit'],
   metrics: ['require_ip', 'require_tls'],
 };
 const ENTRY_KEYS: Record<HttpPathType, string[]> = {
@@ -139,6 +144,8 @@ export function httpPath(raw: unknown, listener: string, path: string, at: strin
     timestampDeltaLimitS,
     ...(o.require_ip !== undefined ? { requireIp: o.require_ip } : e.type === 'metrics' ? { requireIp: LOOPBACK_NETWORKS } : {}),
     requireTls: o.require_tls ?? false,
+    // Burst defaults to one second's worth (at least 1).
+    ...(o.rate_limit !== undefined ? { rateLimit: { rate: o.rate_limit.rate, burst: o.rate_limit.burst ?? Math.max(1, Math.ceil(o.rate_limit.rate)) } } : {}),
   };
   const base = { listener, path, guard };
   switch (e.type) {

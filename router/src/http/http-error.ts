@@ -18,6 +18,7 @@ export const HttpErrors = {
   staleTimestamp: 'clawgate.error.http.stale_timestamp',
   replayedNonce: 'clawgate.error.http.replayed_nonce',
   busy: 'clawgate.error.http.busy',
+  rateLimited: 'clawgate.error.http.rate_limited',
   invalidBody: 'clawgate.error.http.invalid_body',
   unavailable: 'clawgate.error.http.unavailable',
   internal: 'clawgate.error.http.internal',

@@ -9,6 +9,7 @@ import { HttpError, HttpErrors } from './http-error.js';
 import { IpAllowList } from './ip-allow.js';
 import { clientOfRequest } from '../transport/forwarded.js';
 import { NonceCache } from './nonce-cache.js';
+import { ClientRateLimiter } from './client-rate-limiter.js';
 import { isIntegerParam, parseTimestamp, signatureMatches } from './signature.js';
 
 /** What the guard needs to know about a request, apart from its body. */
@@ -38,8 +39,10 @@ export function requestFacts(req: IncomingMessage): RequestFacts {
 export class RequestGuard {
   private readonly ips: IpAllowList | undefined;
   private readonly nonces: NonceCache | undefined;
+  private readonly rate: ClientRateLimiter | undefined;
 
   constructor(readonly config: HttpGuard, nonceCacheSize?: number) {
+    this.rate = config.rateLimit !== undefined ? new ClientRateLimiter(config.rateLimit) : undefined;
     this.ips = config.requireIp !== undefined ? new IpAllowList(config.requireIp) : undefined;
     this.nonces = config.secret !== undefined ? new NonceCache(config.timestampDeltaLimitS * 1000, nonceCacheSize) : undefined;
   }
@@ -54,6 +57,13 @@ export class RequestGuard {
       throw new HttpError(403, HttpErrors.forbiddenIp, `requests from ${f.remoteAddress ?? 'an unknown address'} are not allowed here`);
     }
     if (this.config.requireTls && !f.encrypted) throw new HttpError(403, HttpErrors.tlsRequired, 'this path requires TLS (https)');
+    if (this.rate !== undefined) {
+      const wait = this.rate.take(f.remoteAddress ?? 'unknown');
+      if (wait > 0) {
+        const l = this.rate.limit;
+        throw new HttpError(429, HttpErrors.rateLimited, `rate limit of ${l.rate} requests per second (burst ${l.burst}) exceeded; retry after ${wait} ms`, { 'retry-after': String(Math.ceil(wait / 1000)) });
+      }
+    }
     if (f.method === 'POST' || f.method === 'PUT') {
       if (f.contentType !== undefined) {
         const [type, ...params] = f.contentType.split(';').map((s) => s.trim().toLowerCase());
