@@ -30,6 +30,17 @@ export type AutobahnSession = any;
 
 export type SerializerName = 'json' | 'msgpack' | 'cbor';
 
+/** `realm1` where anonymous may do everything and role `bridge` may publish under `com.bridge.` (for HTTP bridge paths). */
+export function bridgeRealm(): unknown {
+  return {
+    name: 'realm1',
+    roles: [
+      { name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true } }] },
+      { name: 'bridge', permissions: [{ uri: 'com.bridge.', match: 'prefix', allow: { publish: true } }] },
+    ],
+  };
+}
+
 /** Anonymous may do everything; realm `realm1`; universal listener on a free port. */
 export function testConfig(overrides: { realms?: unknown[]; transportExtras?: Record<string, unknown> } = {}): unknown {
   return {

@@ -2,36 +2,23 @@
 // 429 with Retry-After past it. Real router, real HTTP; distinct clients come
 // through a trusted "proxy" (this process on loopback) with X-Forwarded-For.
 import t from 'tap';
-import { startRouter, connect, eventually } from './helpers.js';
+import { startRouter, connect, eventually, testConfig, bridgeRealm } from './helpers.js';
 import { fromCrossbar, ConfigError } from '../src/config/crossbar-config.js';
 import { ClientRateLimiter } from '../src/http/client-rate-limiter.js';
 
 function config(rateLimit: unknown): unknown {
-  return {
-    version: 2,
-    workers: [{
-      type: 'router',
-      realms: [{
-        name: 'realm1',
-        roles: [
-          { name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true } }] },
-          { name: 'bridge', permissions: [{ uri: 'com.bridge.', match: 'prefix', allow: { publish: true } }] },
-        ],
-      }],
-      transports: [{
-        type: 'universal', id: 'web',
-        endpoint: { type: 'tcp', port: 0, interface: '127.0.0.1' },
-        trusted_proxies: ['loopback'],
-        websocket: { ws: { type: 'websocket' } },
-        web: {
-          paths: {
-            pub: { type: 'publisher', realm: 'realm1', role: 'bridge', options: { rate_limit: rateLimit } },
-            free: { type: 'publisher', realm: 'realm1', role: 'bridge' },
-          },
+  return testConfig({
+    realms: [bridgeRealm()],
+    transportExtras: {
+      trusted_proxies: ['loopback'],
+      web: {
+        paths: {
+          pub: { type: 'publisher', realm: 'realm1', role: 'bridge', options: { rate_limit: rateLimit } },
+          free: { type: 'publisher', realm: 'realm1', role: 'bridge' },
         },
-      }],
-    }],
-  };
+      },
+    },
+  });
 }
 
 t.test('past the burst a client gets 429 with Retry-After; other clients and unlimited paths are not affected', async (t) => {

@@ -5,7 +5,7 @@
 // and the loopback-only /metrics, with the headers sent by a real client
 // from 127.0.0.1 (the "proxy" here).
 import t from 'tap';
-import { RawWamp, startRouter, type RunningRouter } from './helpers.js';
+import { RawWamp, startRouter, testConfig, bridgeRealm, type RunningRouter } from './helpers.js';
 import { TrustedProxies, clientAddress, trustedProxyError } from '../src/transport/forwarded.js';
 import { fromCrossbar, ConfigError } from '../src/config/crossbar-config.js';
 
@@ -35,31 +35,18 @@ t.test('the rule: headers only from a trusted peer, client = first untrusted hop
 });
 
 function config(trusted: string[] | undefined): unknown {
-  return {
-    version: 2,
-    workers: [{
-      type: 'router',
-      realms: [{
-        name: 'realm1',
-        roles: [
-          { name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true } }] },
-          { name: 'bridge', permissions: [{ uri: 'com.bridge.', match: 'prefix', allow: { publish: true } }] },
-        ],
-      }],
-      transports: [{
-        type: 'universal', id: 'web',
-        endpoint: { type: 'tcp', port: 0, interface: '127.0.0.1' },
-        ...(trusted !== undefined ? { trusted_proxies: trusted } : {}),
-        websocket: { ws: { type: 'websocket' } },
-        web: {
-          paths: {
-            ipub: { type: 'publisher', realm: 'realm1', role: 'bridge', options: { require_ip: ['203.0.113.0/24'] } },
-            tpub: { type: 'publisher', realm: 'realm1', role: 'bridge', options: { require_tls: true } },
-          },
+  return testConfig({
+    realms: [bridgeRealm()],
+    transportExtras: {
+      ...(trusted !== undefined ? { trusted_proxies: trusted } : {}),
+      web: {
+        paths: {
+          ipub: { type: 'publisher', realm: 'realm1', role: 'bridge', options: { require_ip: ['203.0.113.0/24'] } },
+          tpub: { type: 'publisher', realm: 'realm1', role: 'bridge', options: { require_tls: true } },
         },
-      }],
-    }],
-  };
+      },
+    },
+  });
 }
 
 async function publish(r: RunningRouter, path: string, headers: Record<string, string>): Promise<{ status: number; error?: string }> {
