@@ -1,5 +1,5 @@
 // The router's pure decision functions: URI matching, the URI index,
-// permissions, receiver filters, invoke policies, RawSocket handshake rules.
+// permissions, receiver filters, invoke policies, RawSocket handshake rules, the passthrough-key copy.
 import t from 'tap';
 import { UriIndex } from '../src/realm/uri-index.js';
 import { isValidPattern, isValidUri, wildcardMatches } from '../src/uri.js';
@@ -8,6 +8,7 @@ import { compileReceiverFilter } from '../src/broker/receiver-filter.js';
 import { pickCallee } from '../src/dealer/invoke-policy.js';
 import { acceptHandshake, lengthExponent } from '../src/transport/rawsocket-transport.js';
 import { pickSubprotocol } from '../src/transport/listener.js';
+import { copyPassthrough } from '../src/messages/validate.js';
 
 t.test('URI validity, loose and strict', async (t) => {
   t.ok(isValidUri('com.myapp.topic1', 'loose'));
@@ -131,4 +132,9 @@ t.test('WebSocket subprotocol: the client\'s first supported choice', async (t) 
   t.equal(pickSubprotocol(['wamp.2.ubjson', 'wamp.2.json'], ['json', 'msgpack', 'cbor'])?.id, 'json');
   t.equal(pickSubprotocol(['wamp.2.cbor'], ['json']), undefined);
   t.equal(pickSubprotocol([], ['json']), undefined);
+});
+
+t.test('copyPassthrough copies only the passthrough keys that are set', async (t) => {
+  t.same(copyPassthrough({}, {}), {});
+  t.same(copyPassthrough({ enc_algo: 'cryptobox', enc_key: 'k', timeout: 5, ppt_scheme: undefined }, { a: 1 }), { a: 1, enc_algo: 'cryptobox', enc_key: 'k' });
 });

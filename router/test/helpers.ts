@@ -206,6 +206,16 @@ export class RawWamp {
   close(): void { this.ws.close(); }
 }
 
+/** The error a call was refused with (autobahn rejects with {error, args, kwargs}); fails if it succeeded. */
+export async function callError(p: Promise<unknown>): Promise<{ error: string; args: unknown[]; kwargs: Record<string, unknown> }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { error: string; args: unknown[]; kwargs: Record<string, unknown> };
+  }
+  throw new Error('expected the call to fail');
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `fn` returns truthy, or fails after timeoutMs. */

@@ -2,7 +2,6 @@
 import t from 'tap';
 import { Registry } from 'prom-client';
 import { LatencyHistogram } from '../src/metrics/latency-histogram.js';
-import { copyPassthrough } from '../src/messages/validate.js';
 
 t.test('values land in the first bucket whose bound they do not exceed; buckets are cumulative when read', async (t) => {
   const h = new LatencyHistogram<'result' | 'error'>('x_seconds', 'help', 'outcome', [0.1, 1]);
@@ -34,9 +33,4 @@ t.test('prom-client formats it like its own histogram', async (t) => {
     'x_seconds_count{outcome="result"} 1',
     '',
   ].join('\n'));
-});
-
-t.test('copyPassthrough copies only the passthrough keys that are set', async (t) => {
-  t.same(copyPassthrough({}, {}), {});
-  t.same(copyPassthrough({ enc_algo: 'cryptobox', enc_key: 'k', timeout: 5, ppt_scheme: undefined }, { a: 1 }), { a: 1, enc_algo: 'cryptobox', enc_key: 'k' });
 });

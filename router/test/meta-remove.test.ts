@@ -3,12 +3,7 @@
 // without killing it. Real router, autobahn clients (which announce
 // registration and subscription revocation), and a raw client that does not.
 import t from 'tap';
-import { startRouter, connect, RawWamp, eventually, sleep, type AutobahnSession } from './helpers.js';
-
-async function callError(p: Promise<unknown>): Promise<{ error: string; args: unknown[] }> {
-  try { await p; } catch (e) { return e as { error: string; args: unknown[] }; }
-  throw new Error('expected the call to fail');
-}
+import { startRouter, connect, RawWamp, eventually, sleep, callError, type AutobahnSession } from './helpers.js';
 
 t.test('remove_callee takes the registration; the callee is told; calls then find no callee', async (t) => {
   const r = await startRouter();

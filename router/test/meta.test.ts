@@ -1,7 +1,7 @@
 // The WAMP meta API as autobahn clients see it: session, subscription and
 // registration procedures and events, and session testaments.
 import t from 'tap';
-import { startRouter, connect, testConfig, RawWamp, eventually, sleep, type AutobahnSession } from './helpers.js';
+import { startRouter, connect, testConfig, RawWamp, eventually, sleep, callError, type AutobahnSession } from './helpers.js';
 
 interface Ev { args: unknown[]; kwargs: Record<string, unknown>; details: Record<string, unknown> }
 
@@ -12,15 +12,6 @@ async function collect(session: AutobahnSession, topic: string, options?: Record
     events.push({ args: args ?? [], kwargs: kwargs ?? {}, details: details ?? {} });
   }, options);
   return events;
-}
-
-async function callError(p: Promise<unknown>): Promise<{ error: string; args: unknown[]; kwargs: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { error: string; args: unknown[]; kwargs: Record<string, unknown> };
-  }
-  throw new Error('expected the call to fail');
 }
 
 const allowAll = { call: true, register: true, publish: true, subscribe: true };

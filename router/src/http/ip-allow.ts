@@ -18,6 +18,12 @@ export function cidrError(network: string): string | undefined {
   return undefined;
 }
 
+/** `::ffff:10.0.0.1` → `10.0.0.1`; any other address as it is. */
+export function unmapIPv4(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped ? mapped[1]! : address;
+}
+
 export class IpAllowList {
   private readonly list = new net.BlockList();
 
@@ -35,8 +41,7 @@ export class IpAllowList {
 
   allows(address: string | undefined): boolean {
     if (address === undefined) return false;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    const a = mapped ? mapped[1]! : address;
+    const a = unmapIPv4(address);
     const family = net.isIP(a);
     if (family === 0) return false;
     return this.list.check(a, family === 4 ? 'ipv4' : 'ipv6');

@@ -12,7 +12,7 @@
 // is not a trusted proxy is the client. Anything left of it was written by
 // the client itself and is never believed.
 import net from 'node:net';
-import { IpAllowList, LOOPBACK_NETWORKS, cidrError } from '../http/ip-allow.js';
+import { IpAllowList, LOOPBACK_NETWORKS, cidrError, unmapIPv4 } from '../http/ip-allow.js';
 
 /** Names accepted in `trusted_proxies` besides CIDR networks and addresses. */
 const NAMED: Record<string, readonly string[]> = {
@@ -58,12 +58,12 @@ function normalize(entry: string): string | undefined {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(e);
   if (bracketed) e = bracketed[1]!;
   else if (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(e)) e = e.slice(0, e.lastIndexOf(':'));
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(e);
-  if (mapped) e = mapped[1]!;
+  e = unmapIPv4(e);
   return net.isIP(e) === 0 ? undefined : e;
 }
 
-function firstHeader(v: string | string[] | undefined): string | undefined {
+/** A header's value; a repeated header's values joined as one list. */
+function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
@@ -79,7 +79,7 @@ export function clientAddress(
 ): ClientAddress {
   const direct: ClientAddress = { address: peer.address, port: peer.port, encrypted: peer.encrypted, proxy: undefined };
   if (trusted === undefined || !trusted.trusts(peer.address)) return direct;
-  const xff = firstHeader(headers['x-forwarded-for']);
+  const xff = headerValue(headers['x-forwarded-for']);
   if (xff === undefined || xff.trim() === '') return direct;
   const hops = xff.split(',');
   let client: string | undefined;
@@ -91,7 +91,7 @@ export function clientAddress(
   }
   if (client === undefined) return direct;
   // Like express's req.protocol: the first value, from a trusted proxy.
-  const proto = firstHeader(headers['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase();
+  const proto = headerValue(headers['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase();
   return {
     address: client,
     port: undefined,
