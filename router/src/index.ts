@@ -36,3 +36,4 @@ export {
   type HttpPathConfig, type BridgePathConfig, type InfoPathConfig, type MetricsPathConfig, type HttpGuard,
 } from './http/http-config.js';
 export { HttpErrors } from './http/http-error.js';
+export { clientAddress, clientOfRequest, TrustedProxies, type ClientAddress } from './transport/forwarded.js';
