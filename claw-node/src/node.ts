@@ -11,6 +11,7 @@ import { SimulatedDriver } from './gpio/simulated-driver.js';
 import { createLogger, type Logger } from './logger.js';
 import { ClawError } from './machine/claw-error.js';
 import { ClawMachine, type MachineStats } from './machine/claw-machine.js';
+import { DropLedger, screenControl, type DropReason } from './machine/control-guard.js';
 import { SafeOutputs } from './safety/safe-outputs.js';
 import { SimulatedMachine } from './sim/simulated-machine.js';
 import { autobahn, type AutobahnSession } from './wamp/autobahn.js';
@@ -39,7 +40,8 @@ export interface ClawNode {
   /** True while a router session is open. */
   readonly connected: boolean;
   lines(): LinesPayload;
-  stats(): MachineStats & { deadManReleases: number };
+  /** Turn and command counters; `dropped`: control messages the guard dropped before parsing. */
+  stats(): MachineStats & { deadManReleases: number; dropped: Record<DropReason, number> };
   /** Synchronous last-resort release (uncaught errors); true when all outputs are known released. */
   releaseNow(): boolean;
   /** Releases everything, publishes `offline`, leaves the router, frees the lines. */
@@ -107,6 +109,8 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
   const unwatchPrize = driver.watch('prize', () => publishLines());
   const unwatchSim = simulator?.onChange(() => publishLinesSoon());
 
+  const drops = new DropLedger((msg, extra) => logAt('warn', msg, extra));
+
   const machine = new ClawMachine(id, safe, driver, clock, config.timings, {
     status: (s) => { publish(uris.status, s, true); options.onStatus?.(s); },
     event: (e: EventPayload) => publish(uris.events, e, false),
@@ -131,6 +135,7 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     realm: config.router.realm,
     auth,
     backoff: config.reconnect,
+    maxMessageBytes: config.router.maxMessageBytes,
     log: logAt,
     onOpen: async (s) => {
       session = s;
@@ -144,8 +149,11 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
       await s.register(uris.startTurn, procedure((a) => machine.startTurn(a)), { force_reregister: true });
       await s.register(uris.endTurn, procedure((a) => machine.endTurn(a)), { force_reregister: true });
       await s.register(machineReleaseUri(id), procedure((a) => machine.releaseControl(a)), { force_reregister: true });
-      await s.subscribe(uris.controlPrefix, (args, _kwargs, details) => {
-        machine.command(args?.[0], details?.publisher_authid);
+      // Every control EVENT passes the cheap guard first: what no page would send never reaches zod or the machine.
+      await s.subscribe(uris.controlPrefix, (args, kwargs, details) => {
+        const verdict = screenControl(args, kwargs);
+        if (verdict !== 'ok') { drops.drop(verdict, publisherOf(details)); return; }
+        machine.command(args![0], details?.publisher_authid);
       }, { match: 'prefix' });
       machine.connected();
       publishLines();
@@ -165,7 +173,7 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     outputs: safe,
     get connected() { return link.session !== undefined; },
     lines,
-    stats: () => ({ ...machine.stats, ignored: { ...machine.stats.ignored }, deadManReleases: safe.deadManReleases }),
+    stats: () => ({ ...machine.stats, ignored: { ...machine.stats.ignored }, deadManReleases: safe.deadManReleases, dropped: { ...drops.dropped } }),
     releaseNow: () => safe.disarm(),
     async stop() {
       if (stopped) return;
@@ -186,6 +194,13 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
 }
 
 function round(v: number): number { return Math.round(v * 1000) / 1000; }
+
+/** Who published a control EVENT, for the drop log: the disclosed authid, else the session id (bounded either way). */
+function publisherOf(details: { publisher?: number; publisher_authid?: string } | undefined): string {
+  const authid = details?.publisher_authid;
+  if (typeof authid === 'string') return authid.slice(0, 64);
+  return typeof details?.publisher === 'number' ? `session ${details.publisher}` : 'undisclosed';
+}
 
 async function settleWithin(ps: Promise<unknown>[], ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

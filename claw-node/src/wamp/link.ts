@@ -4,6 +4,7 @@
 import { autobahn, routeAutobahnWarnings, type AutobahnConnection, type AutobahnSession } from './autobahn.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { MachineKey } from './cryptosign.js';
+import { TRANSPORT_TYPE, registerBoundedTransport } from './transport.js';
 
 export type LinkAuth = { method: 'anonymous' } | { method: 'cryptosign'; authid: string; key: MachineKey };
 
@@ -12,6 +13,8 @@ export interface LinkOptions {
   realm: string;
   auth: LinkAuth;
   backoff: BackoffOptions;
+  /** Largest inbound message (bytes); a larger one closes the connection (wamp/transport.ts). */
+  maxMessageBytes: number;
   /** Runs on every new session; a rejection closes the session and retries. */
   onOpen(session: AutobahnSession, details: Record<string, unknown>): Promise<void>;
   /** The session that was open is gone (not called for failed attempts). */
@@ -32,7 +35,8 @@ export class WampLink {
   get session(): AutobahnSession | undefined { return this.sessionNow?.isOpen ? this.sessionNow : undefined; }
 
   start(): void {
-    routeAutobahnWarnings((text) => this.opts.log('debug', 'autobahn', { autobahn: text }));
+    routeAutobahnWarnings((text) => this.opts.log('debug', 'autobahn', { autobahn: text.slice(0, 200) }));
+    registerBoundedTransport(autobahn as unknown as { transports: { register(name: string, factory: unknown): void } });
     this.stopped = false;
     this.connect();
   }
@@ -64,7 +68,10 @@ export class WampLink {
         }
       : { authmethods: ['anonymous'] };
     const connection = new autobahn.Connection({
-      transports: [{ type: 'websocket', url: this.opts.url }],
+      transports: [{
+        type: TRANSPORT_TYPE, url: this.opts.url, maxPayload: this.opts.maxMessageBytes,
+        onOversized: () => this.opts.log('warn', 'a message from the router was larger than router.maxMessageBytes: connection closed', { maxMessageBytes: this.opts.maxMessageBytes }),
+      }],
       realm: this.opts.realm,
       max_retries: 0,
       retry_if_unreachable: false,
