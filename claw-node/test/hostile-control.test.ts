@@ -5,7 +5,7 @@
 // connection (released, reconnected, ready again); and a flood of junk does
 // not delay the dead man's release of a lost player's hold.
 import t from 'tap';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Router, fromCrossbar, silentLogger } from '@clawgate/router';
 import { EventPayload, StatusPayload, machineUris, type OutputName } from '@clawgate/protocol';
 import { startClawNode, type ClawNode } from '../src/node.js';
@@ -23,9 +23,9 @@ async function startUnlimitedRouter(): Promise<{ port: number; stop(): Promise<v
 
 interface LogLine { level: number; msg: string; [k: string]: unknown }
 
-function capturingLogger(): { logger: ReturnType<typeof pino>; lines: LogLine[] } {
+function capturingLogger(): { logger: Logger; lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const logger = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s) as LogLine); } });
+  const logger: Logger = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s) as LogLine); } });
   return { logger, lines };
 }
 
