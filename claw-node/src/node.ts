@@ -8,7 +8,7 @@ import { createDriver } from './gpio/create-driver.js';
 import type { GpioDriver } from './gpio/driver.js';
 import type { LibgpiodModule } from './gpio/libgpiod-driver.js';
 import { SimulatedDriver } from './gpio/simulated-driver.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, preview, type Logger } from './logger.js';
 import { ClawError } from './machine/claw-error.js';
 import { ClawMachine, type MachineStats } from './machine/claw-machine.js';
 import { DropLedger, screenControl, type DropReason } from './machine/control-guard.js';
@@ -77,7 +77,7 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     try {
       const p = s.publish(topic, [payload], {}, { acknowledge: true, retain });
       if (p) {
-        const tracked = Promise.resolve(p).catch((e: unknown) => logAt('warn', 'publish failed', { topic, err: String((e as { error?: string }).error ?? e) }));
+        const tracked = Promise.resolve(p).catch((e: unknown) => logAt('warn', 'publish failed', { topic, err: preview((e as { error?: string }).error ?? e) }));
         pending.add(tracked);
         void tracked.finally(() => pending.delete(tracked));
       }
@@ -142,7 +142,7 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
       try {
         await s.call('wamp.session.add_testament', [uris.status, [{ state: 'offline', since: clock.now() }], {}], { publish_options: { retain: true }, scope: 'destroyed' });
       } catch (e) {
-        logAt('warn', 'could not set the offline testament', { err: String((e as { error?: string }).error ?? e) });
+        logAt('warn', 'could not set the offline testament', { err: preview((e as { error?: string }).error ?? e) });
       }
       // force_reregister (Crossbar): after a half-dead connection the router may still hold our
       // old session's registrations; where it is not supported the attempt fails and is retried.
@@ -161,8 +161,8 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     onClose: (reason, message) => {
       session = undefined;
       // Our own stop() ends the session too: that is no incident.
-      if (stopped) logAt('info', 'left the router; all outputs released', { reason, message });
-      else logAt('warn', 'router session lost; all outputs released', { reason, message });
+      if (stopped) logAt('info', 'left the router; all outputs released', { reason: preview(reason), message: preview(message) });
+      else logAt('warn', 'router session lost; all outputs released', { reason: preview(reason), message: preview(message) });
       machine.disconnected();
     },
   });

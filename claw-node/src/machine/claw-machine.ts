@@ -175,7 +175,7 @@ export class ClawMachine {
     const verdict = classifyCommand(this.turn, publisherAuthid, command);
     if (verdict !== 'accept') {
       this.stats.ignored[verdict]++;
-      this.hooks.log('debug', 'command ignored', { verdict, publisherAuthid, command });
+      this.hooks.log('debug', 'command ignored', { verdict, publisherAuthid: publisherAuthid?.slice(0, 64), command });
       return;
     }
     this.stats.accepted++;

@@ -5,6 +5,7 @@ import { autobahn, routeAutobahnWarnings, type AutobahnConnection, type Autobahn
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { MachineKey } from './cryptosign.js';
 import { TRANSPORT_TYPE, registerBoundedTransport } from './transport.js';
+import { preview } from '../logger.js';
 
 export type LinkAuth = { method: 'anonymous' } | { method: 'cryptosign'; authid: string; key: MachineKey };
 
@@ -35,7 +36,7 @@ export class WampLink {
   get session(): AutobahnSession | undefined { return this.sessionNow?.isOpen ? this.sessionNow : undefined; }
 
   start(): void {
-    routeAutobahnWarnings((text) => this.opts.log('debug', 'autobahn', { autobahn: text.slice(0, 200) }));
+    routeAutobahnWarnings((text) => this.opts.log('debug', 'autobahn', { autobahn: preview(text) }));
     registerBoundedTransport(autobahn as unknown as { transports: { register(name: string, factory: unknown): void } });
     this.stopped = false;
     this.connect();
@@ -94,7 +95,7 @@ export class WampLink {
       if (this.connection === connection) this.connection = undefined;
       this.sessionNow = undefined;
       if (opened) this.opts.onClose(reason, `${details?.reason ?? ''} ${details?.message ?? ''}`.trim());
-      else this.opts.log('warn', 'could not join the router', { url: this.opts.url, reason, detail: details?.reason, message: details?.message });
+      else this.opts.log('warn', 'could not join the router', { url: this.opts.url, reason: preview(reason), detail: preview(details?.reason ?? ''), message: preview(details?.message ?? '') });
       for (const w of this.closedWaiters.splice(0)) w();
       if (!this.stopped) {
         const delay = backoffDelay(this.attempt++, this.opts.backoff);
@@ -107,9 +108,14 @@ export class WampLink {
   }
 }
 
+/** A setup failure as bounded log text (router errors carry the router's args). */
 function describe(e: unknown): string {
-  if (e instanceof Error) return e.message;
+  if (e instanceof Error) return preview(e.message);
   const err = e as { error?: string; args?: unknown[] };
-  if (err && typeof err.error === 'string') return `${err.error} ${JSON.stringify(err.args ?? [])}`;
-  return String(e);
+  if (err && typeof err.error === 'string') {
+    let args: string;
+    try { args = JSON.stringify(err.args ?? []); } catch { args = '[…]'; }
+    return preview(`${err.error} ${args}`);
+  }
+  return preview(e);
 }
