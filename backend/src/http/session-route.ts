@@ -118,7 +118,10 @@ export function sessionRouter(o: SessionRouteOptions): Router {
     const client = clientKey(clientOf(req));
     res.locals.client = client;
     const v = gate.request(client, t);
-    if (v.ok) next(); else { res.set('Cache-Control', 'no-store'); refuse(res, client, 'requests', v.retryAfterMs, t); }
+    if (v.ok) { next(); return; }
+    // The body is left unread: close the connection rather than wade through it for the next request.
+    res.set({ 'Cache-Control': 'no-store', Connection: 'close' });
+    refuse(res, client, 'requests', v.retryAfterMs, t);
   };
   router.post(SESSION_PATH, admit, express.json({ limit: '2kb' }), (req: Request, res: Response) => {
     res.set('Cache-Control', 'no-store');
