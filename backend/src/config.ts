@@ -5,6 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Defaults, REALM, isUriComponent } from '@clawgate/protocol';
+import { TrustedProxies } from '@clawgate/router';
 
 export class BackendConfigError extends Error {
   constructor(readonly path: string, problem: string) {
@@ -29,6 +30,12 @@ const Auth = z.discriminatedUnion('method', [
 
 const Seconds = z.number().positive();
 
+/** A token bucket: `burst` at once, refilled at `perMinute`. */
+const Bucket = (burst: number, perMinute: number) => z.object({
+  burst: z.number().int().positive().max(1_000_000).default(burst),
+  perMinute: z.number().positive().max(6_000_000).default(perMinute),
+}).strict().default({});
+
 const MachineSettings = z.object({
   moveSeconds: Seconds.max(600).optional(),
   readyWindowSeconds: Seconds.max(3600).optional(),
@@ -36,6 +43,27 @@ const MachineSettings = z.object({
   maxQueue: z.number().int().positive().max(100_000).optional(),
 }).strict();
 export type MachineSettingsPatch = z.infer<typeof MachineSettings>;
+
+const Guests = z.object({
+  /** New identities per client address (IPv6: per /64). */
+  mintPerAddress: Bucket(20, 10),
+  /** New identities from all addresses together. */
+  mintTotal: Bucket(200, 1200),
+  /** Every POST /api/session (new, renewed or renamed) per client address. */
+  requestsPerAddress: Bucket(30, 60),
+  /** Client addresses whose buckets are kept (least recently seen dropped first). */
+  maxTrackedAddresses: z.number().int().positive().max(10_000_000).default(10_000),
+  /** A player row unused this long (no POST /api/session, no session on the router, not queued) is deleted. */
+  expireAfterSeconds: z.number().int().positive().max(365 * 86_400).default(86_400),
+  sweepIntervalSeconds: z.number().positive().max(86_400).default(300),
+  /** Rows looked at per sweep step (each step is one short transaction). */
+  sweepBatch: z.number().int().positive().max(100_000).default(500),
+  /**
+   * Places in one machine's queue held by guests minted from the same client
+   * address (IPv6: /64). 0 = no quota. Players behind one NAT share it.
+   */
+  queuePlacesPerAddress: z.number().int().nonnegative().max(100_000).default(10),
+}).strict().default({});
 
 const Schema = z.object({
   router: z.object({
@@ -55,15 +83,37 @@ const Schema = z.object({
   tickets: z.object({
     /** The signing secret shared with the router's `auth.ticket.signed.secret`. */
     secret: Secret,
-    ttlSeconds: z.number().int().positive().default(4 * 3600),
-    /** A validly signed cookie ticket that expired at most this long ago still renews to the same authid. */
-    renewWindowSeconds: z.number().int().nonnegative().default(7 * 86_400),
+    ttlSeconds: z.number().int().positive().max(7 * 86_400).default(4 * 3600),
+    /**
+     * Grace: a validly signed cookie ticket that expired at most this long ago
+     * still renews to the same authid (a page whose ticket ran out while it
+     * was open). Short: a captured ticket must not stay useful for long.
+     */
+    renewWindowSeconds: z.number().int().nonnegative().max(7 * 86_400).default(600),
+    /** A chain of renewals ends this long after its first ticket: then the player gets a new identity. */
+    maxChainSeconds: z.number().int().positive().max(365 * 86_400).default(86_400),
     cookieName: z.string().regex(/^[A-Za-z0-9_-]+$/).default('clawgate_ticket'),
     /** `auto`: Secure when the request came over TLS (or a proxy said so with X-Forwarded-Proto, if express trusts it). */
     cookieSecure: z.union([z.boolean(), z.literal('auto')]).default('auto'),
   }).strict(),
   /** Serve POST /api/session on an own port as well (the launcher mounts the router instead). */
-  http: z.object({ port: z.number().int().min(0).max(65535), host: z.string().default('127.0.0.1') }).strict().optional(),
+  http: z.object({
+    port: z.number().int().min(0).max(65535),
+    host: z.string().default('127.0.0.1'),
+    /**
+     * Reverse proxies whose X-Forwarded-For is believed (CIDR networks,
+     * addresses, `loopback`, `private`), as the router's `trusted_proxies`.
+     */
+    trustedProxies: z.array(z.string().min(1)).max(1000).default([]),
+    /** The whole request, headers and body, must arrive within this (then 408 and close). */
+    requestTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+    /** The headers must arrive within this. */
+    headersTimeoutMs: z.number().int().min(100).max(300_000).default(5_000),
+    /** A connection with no traffic (between keep-alive requests, or a stalled request) is closed after this. */
+    idleTimeoutMs: z.number().int().min(100).max(300_000).default(5_000),
+    /** Open connections at most; further ones are closed at once. */
+    maxConnections: z.number().int().positive().max(1_000_000).default(256),
+  }).strict().optional(),
   defaults: MachineSettings.default({}),
   /** Per-machine settings; an operator's claw.admin.settings overrides them. */
   machines: z.record(z.string().refine(isUriComponent, 'machine ids are 1–64 of [0-9a-z_-]'), MachineSettings).default({}),
@@ -71,8 +121,28 @@ const Schema = z.object({
     calls: z.number().int().positive().default(30),
     perSeconds: z.number().positive().default(10),
   }).strict().default({}),
+  /** Guest identities minted by POST /api/session: rate, lifetime, and their share of queues. */
+  guests: Guests,
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-}).strict();
+}).strict().superRefine((c, ctx) => {
+  // A valid ticket must always find its player row (name, minting address):
+  // rows live longer than a ticket plus its renewal grace.
+  const minimum = c.tickets.ttlSeconds + c.tickets.renewWindowSeconds;
+  if (c.guests.expireAfterSeconds <= minimum) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['guests', 'expireAfterSeconds'], message: `must be more than tickets.ttlSeconds + tickets.renewWindowSeconds (${minimum})` });
+  }
+  if (c.http && c.http.headersTimeoutMs > c.http.requestTimeoutMs) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['http', 'headersTimeoutMs'], message: `must not be more than http.requestTimeoutMs (${c.http.requestTimeoutMs})` });
+  }
+  c.http?.trustedProxies.forEach((entry, i) => {
+    try { new TrustedProxies([entry]); } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['http', 'trustedProxies', i], message: (e as Error).message });
+    }
+  });
+  if (c.tickets.maxChainSeconds < c.tickets.ttlSeconds) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tickets', 'maxChainSeconds'], message: `must be at least tickets.ttlSeconds (${c.tickets.ttlSeconds})` });
+  }
+});
 
 export type BackendConfigInput = z.input<typeof Schema>;
 type Parsed = z.infer<typeof Schema>;
@@ -146,6 +216,11 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   let raw: unknown;
   try { raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text); } catch (e) { throw new BackendConfigError('', `cannot parse ${file}: ${(e as Error).message}`); }
   return parseConfig(raw, { env, baseDir: dirname(resolve(file)) });
+}
+
+/** The `guests` section with every default (for embedders that build a session route without a whole config). */
+export function guestDefaults(): BackendConfig['guests'] {
+  return Guests.parse({});
 }
 
 /** Validates a claw.admin.settings patch (same rules as the config's per-machine settings). */

@@ -1,4 +1,8 @@
 // Structured logs: pino JSON lines on stdout, as the router and claw node.
+// What a client controls (names, payloads, error texts from peers) goes into
+// a line only through preview(), and lines a client can trigger at will go
+// through a LogThrottle, so no client can make the log grow faster than we
+// decide.
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -9,4 +13,37 @@ export function createLogger(level: string): Logger {
 
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/** Longest client-controlled text a log line carries (a payload's JSON, a peer's error message). */
+export const PREVIEW_CHARS = 200;
+
+/** `value` as at most `max` characters of text (JSON for objects), marked when cut. Never throws. */
+export function preview(value: unknown, max = PREVIEW_CHARS): string {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else {
+    try { text = JSON.stringify(value) ?? String(value); } catch { text = Object.prototype.toString.call(value); }
+  }
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} chars)`;
+}
+
+/**
+ * At most one line per `intervalMs` for one kind of event; the events in
+ * between are counted and reported with the next line (`suppressed`).
+ */
+export class LogThrottle {
+  private last = -Infinity;
+  private suppressed = 0;
+
+  constructor(private readonly intervalMs: number) {}
+
+  /** Calls `write(suppressedSinceLastLine)` if a line is due now; otherwise counts the event. */
+  maybe(now: number, write: (suppressed: number) => void): void {
+    if (now - this.last < this.intervalMs) { this.suppressed++; return; }
+    this.last = now;
+    const n = this.suppressed;
+    this.suppressed = 0;
+    write(n);
+  }
 }

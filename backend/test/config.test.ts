@@ -14,6 +14,24 @@ t.test('defaults', async (t) => {
   t.equal(c.database.path, '/srv/claw/db.sqlite', 'relative to the config folder');
   t.same(c.defaults, { moveSeconds: 30, readyWindowSeconds: 15, graceSeconds: 120, maxQueue: 50 }, 'the protocol defaults');
   t.equal(c.tickets.ttlSeconds, 14_400);
+  t.equal(c.tickets.renewWindowSeconds, 600, 'renewal grace: 10 minutes after expiry');
+  t.equal(c.tickets.maxChainSeconds, 86_400, 'an identity renews for at most a day');
+  t.same(c.guests, {
+    mintPerAddress: { burst: 20, perMinute: 10 }, mintTotal: { burst: 200, perMinute: 1200 }, requestsPerAddress: { burst: 30, perMinute: 60 },
+    maxTrackedAddresses: 10_000, expireAfterSeconds: 86_400, sweepIntervalSeconds: 300, sweepBatch: 500, queuePlacesPerAddress: 10,
+  });
+  const h = parseConfig({ ...minimal, http: { port: 0 } }).http!;
+  t.same(h, { port: 0, host: '127.0.0.1', trustedProxies: [], requestTimeoutMs: 10_000, headersTimeoutMs: 5_000, idleTimeoutMs: 5_000, maxConnections: 256 });
+});
+
+t.test('cross-key rules name the key', async (t) => {
+  t.throws(() => parseConfig({ ...minimal, tickets: { secret: 's', ttlSeconds: 7200 }, guests: { expireAfterSeconds: 7200 } }),
+    /guests\.expireAfterSeconds: must be more than tickets\.ttlSeconds \+ tickets\.renewWindowSeconds \(7800\)/, 'a valid ticket must always find its row');
+  t.throws(() => parseConfig({ ...minimal, tickets: { secret: 's', ttlSeconds: 7200, maxChainSeconds: 3600 } }), /tickets\.maxChainSeconds: must be at least tickets\.ttlSeconds/);
+  t.throws(() => parseConfig({ ...minimal, http: { port: 0, requestTimeoutMs: 1000, headersTimeoutMs: 2000 } }), /http\.headersTimeoutMs: must not be more than http\.requestTimeoutMs/);
+  t.throws(() => parseConfig({ ...minimal, http: { port: 0, trustedProxies: ['loopback', 'nginx.local'] } }), /http\.trustedProxies\[1\]/);
+  t.throws(() => parseConfig({ ...minimal, guests: { mintPerAddress: { burst: 0 } } }), /guests\.mintPerAddress\.burst/);
+  t.ok(parseConfig({ ...minimal, http: { port: 0, trustedProxies: ['10.0.0.0/8', 'private', '::1'] } }));
 });
 
 t.test('errors name the key', async (t) => {

@@ -78,6 +78,9 @@ export function tempDir(t: { teardown(fn: () => void): void }): string {
   return dir;
 }
 
+const NO_LIMIT = { burst: 1_000_000, perMinute: 6_000_000 };
+export const UNLIMITED_GUESTS = { mintPerAddress: NO_LIMIT, mintTotal: NO_LIMIT, requestsPerAddress: NO_LIMIT, queuePlacesPerAddress: 0 };
+
 export function backendConfig(url: string, dbPath: string, extra: Partial<BackendConfigInput> = {}): BackendConfigInput {
   return {
     router: { url, realm: 'claw', auth: { method: 'wampcra', authid: 'backend', secret: SECRETS.backendPassword }, reconnect: { initialDelaySeconds: 0.2, maxDelaySeconds: 1 } },
@@ -85,6 +88,8 @@ export function backendConfig(url: string, dbPath: string, extra: Partial<Backen
     tickets: { secret: SECRETS.ticket },
     defaults: { moveSeconds: 5, readyWindowSeconds: 5, graceSeconds: 5, maxQueue: 50 },
     rateLimit: { calls: 1000, perSeconds: 1 },
+    // Every test player comes from 127.0.0.1: the per-address limits are tested on their own (guests.test.ts).
+    guests: UNLIMITED_GUESTS,
     logLevel: 'silent',
     ...extra,
   };
@@ -203,6 +208,11 @@ export interface ClawOptions {
   resultAfterMs?: number;
   /** Publish `controlled` while a turn runs (a real node does). */
   publishControlled?: boolean;
+  /**
+   * Behave like a node from before turn ids: events and status carry only the
+   * display name (`player`), no `authid` or `turn`.
+   */
+  legacy?: boolean;
 }
 
 /**
@@ -211,10 +221,10 @@ export interface ClawOptions {
  * and ends turns when told (finish) or by itself (autoResult).
  */
 export class ScriptedClaw {
-  readonly starts: { player: string; moveSeconds: number; name?: string }[] = [];
+  readonly starts: { player: string; moveSeconds: number; name?: string; turn?: number }[] = [];
   readonly ends: string[] = [];
   releases = 0;
-  turn: { player: string; name: string; timer?: NodeJS.Timeout } | undefined;
+  turn: { player: string; name: string; turnId?: number; timer?: NodeJS.Timeout } | undefined;
   private conn: Opened | undefined;
 
   constructor(readonly r: TestRouter, readonly machine: string, readonly options: ClawOptions = {}) {}
@@ -230,7 +240,7 @@ export class ScriptedClaw {
     const s = this.conn.session;
     const uris = machineUris(this.machine);
     await s.call('wamp.session.add_testament', [uris.status, [{ state: 'offline', since: Date.now() }], {}], { publish_options: { retain: true } });
-    await s.register(uris.startTurn, (args: unknown[] | undefined) => this.onStart(args?.[0] as { player: string; moveSeconds: number; name?: string }));
+    await s.register(uris.startTurn, (args: unknown[] | undefined) => this.onStart(args?.[0] as { player: string; moveSeconds: number; name?: string; turn?: number }));
     await s.register(uris.endTurn, (args: unknown[] | undefined) => {
       const reason = (args?.[0] as { reason: string }).reason;
       this.ends.push(reason);
@@ -243,17 +253,28 @@ export class ScriptedClaw {
     return this;
   }
 
-  async status(state: StatusPayload['state'], player?: string): Promise<void> {
-    await this.session.publish(machineUris(this.machine).status, [{ state, since: Date.now(), ...(player ? { player } : {}) }], {}, { retain: true, acknowledge: true });
+  async status(state: StatusPayload['state'], player?: string, whose: { authid?: string; turn?: number } = {}): Promise<void> {
+    await this.session.publish(machineUris(this.machine).status, [{ state, since: Date.now(), ...(player ? { player } : {}), ...whose }], {}, { retain: true, acknowledge: true });
   }
 
-  private onStart(a: { player: string; moveSeconds: number; name?: string }): { topic: string; endsAt: number } {
+  /** What this node's events and `controlled` status say about whose turn it is (nothing but the name when legacy). */
+  whose(turn: { player: string; turnId?: number }): { authid?: string; turn?: number } {
+    if (this.options.legacy) return {};
+    return { authid: turn.player, ...(turn.turnId !== undefined ? { turn: turn.turnId } : {}) };
+  }
+
+  /** Publishes a node event as this node (the session the router lets publish on the machine's events topic). */
+  async event(e: Record<string, unknown>): Promise<void> {
+    await this.session.publish(machineUris(this.machine).events, [{ machine: this.machine, at: Date.now(), ...e }], {}, { acknowledge: true });
+  }
+
+  private onStart(a: { player: string; moveSeconds: number; name?: string; turn?: number }): { topic: string; endsAt: number } {
     if (this.turn) throw new autobahn.Error('claw.error.machine_busy', ['busy']);
     this.starts.push(a);
     const name = a.name ?? a.player;
-    this.turn = { player: a.player, name };
-    if (this.options.publishControlled !== false) void this.status('controlled', name);
-    void this.session.publish(machineUris(this.machine).events, [{ type: 'turn_started', machine: this.machine, player: name, at: Date.now() }]);
+    this.turn = { player: a.player, name, turnId: a.turn };
+    if (this.options.publishControlled !== false) void this.status('controlled', name, this.whose(this.turn));
+    void this.session.publish(machineUris(this.machine).events, [{ type: 'turn_started', machine: this.machine, player: name, ...this.whose(this.turn), at: Date.now() }]);
     const auto = this.options.autoResult;
     if (auto) {
       const result = typeof auto === 'function' ? auto(this.starts.length) : auto;
@@ -269,7 +290,7 @@ export class ScriptedClaw {
     if (!turn) throw new Error('no turn');
     clearTimeout(turn.timer);
     this.turn = undefined;
-    const event: EventPayload = { type: 'turn_ended', machine: this.machine, player: turn.name, result, at: Date.now() };
+    const event: EventPayload = { type: 'turn_ended', machine: this.machine, player: turn.name, ...this.whose(turn), result, at: Date.now() };
     void this.session.publish(machineUris(this.machine).events, [event]);
     void this.status('ready');
   }

@@ -7,16 +7,19 @@ import { signTicket, verifyTicket } from '@clawgate/router';
 import { Procedures } from '@clawgate/protocol';
 import { openDatabase } from '../src/db/database.js';
 import { Repository } from '../src/db/repository.js';
-import { authidFromCookie, cookieValue, newAuthid, sessionRouter } from '../src/http/session-route.js';
+import { authidFromCookie, cookieValue, newAuthid, renewalOf, sessionRouter } from '../src/http/session-route.js';
 import { silentLogger } from '../src/logger.js';
 import { Player, SECRETS, open, setup, tempDir } from './helpers.js';
 
-const tickets = { secret: SECRETS.ticket, ttlSeconds: 60, renewWindowSeconds: 3600, cookieName: 'clawgate_ticket', cookieSecure: 'auto' as const };
+type Answer = { authid: string; ticket: string; expiresAt: number; name: string; renewableUntil: number };
+const cookieOf = (res: Response) => res.headers.get('set-cookie')!.split(';')[0]!;
 
-async function serve(t: { teardown(fn: () => unknown): void }) {
+const tickets = { secret: SECRETS.ticket, ttlSeconds: 60, renewWindowSeconds: 3600, maxChainSeconds: 86_400, cookieName: 'clawgate_ticket', cookieSecure: 'auto' as const };
+
+async function serve(t: { teardown(fn: () => unknown): void }, o: { tickets?: typeof tickets; now?: () => number } = {}) {
   const db = openDatabase(join(tempDir(t), 'q.sqlite'));
   const app = express();
-  app.use(sessionRouter({ tickets, repo: new Repository(db), log: silentLogger() }));
+  app.use(sessionRouter({ tickets: o.tickets ?? tickets, repo: new Repository(db), log: silentLogger(), ...(o.now ? { now: o.now } : {}) }));
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   t.teardown(() => { server.close(); db.close(); });
@@ -81,4 +84,70 @@ t.test('the ticket logs into the real router as a player; the router discloses t
   t.match(await p.call(Procedures.requestSlot, ['claw-1']), { machine: 'claw-1', position: 0 });
   const expired = signTicket({ authid: 'pold', authrole: 'player', expiresAt: Date.now() - 1 }, SECRETS.ticket);
   await t.rejects(open(r.url, { authmethods: ['ticket'], authid: 'pold', onchallenge: () => expired }), /authentication_failed/, 'an expired ticket is refused by the router');
+});
+
+t.test('renewal rules (pure): grace after expiry, chain maximum age, old tickets without a chain', async (t) => {
+  const now = 1_000_000_000;
+  const o = { secret: 's', renewWindowSeconds: 100, maxChainSeconds: 1000, ttlSeconds: 60 };
+  const tk = (expiresAt: number, chainStartedAt?: number) => signTicket({ authid: 'pabc', authrole: 'player', expiresAt, ...(chainStartedAt !== undefined ? { chainStartedAt } : {}) }, 's');
+  t.same(renewalOf(tk(now + 1, now - 10_000), o, now), { authid: 'pabc', chainStartedAt: now - 10_000, chainEndsAt: now + 990_000 }, 'valid: renewed, the chain carried on');
+  t.ok(renewalOf(tk(now - 99_000, now - 500_000), o, now), 'expired within the grace');
+  t.equal(renewalOf(tk(now - 101_000, now - 500_000), o, now), undefined, 'expired past the grace: not renewed');
+  t.equal(renewalOf(tk(now + 30_000, now - 1_000_000), o, now), undefined, 'the chain reached its maximum age, although the ticket is valid');
+  t.ok(renewalOf(tk(now + 30_000, now - 999_999), o, now), 'a millisecond before the chain ends');
+  t.same(renewalOf(tk(now + 30_000), o, now), { authid: 'pabc', chainStartedAt: now - 30_000, chainEndsAt: now + 970_000 }, 'a ticket without the chain claim: its chain began when it was issued (expiry − ttl)');
+  t.equal(renewalOf(tk(now + 30_000), { ...o, ttlSeconds: 2000 }, now), undefined, 'so an old long ticket cannot outlive the chain limit either');
+});
+
+t.test('renewal over HTTP: within the grace the same authid; past it, or past the chain\'s age, a new identity', async (t) => {
+  let clock = Date.now();
+  const short = { ...tickets, ttlSeconds: 60, renewWindowSeconds: 30, maxChainSeconds: 300 };
+  const { post } = await serve(t, { tickets: short, now: () => clock });
+  const first = await post({ name: 'Ann' });
+  const a = await first.json() as Answer;
+  const chainEnd = clock + 300_000;
+  t.equal(a.renewableUntil, chainEnd, 'the answer says until when this identity renews');
+  t.equal(a.expiresAt, clock + 60_000);
+  t.match(verifyTicket(a.ticket, SECRETS.ticket, clock), { ok: true, claims: { chainStartedAt: clock } }, 'the ticket carries its chain\'s start');
+  t.match(first.headers.get('set-cookie')!, /Max-Age=90/, 'the cookie lives for the ticket plus the grace');
+
+  clock += 60_000 + 20_000; // expired 20 s ago: within the 30 s grace
+  const second = await post({ name: 'Ann' }, cookieOf(first));
+  const b = await second.json() as Answer;
+  t.equal(b.authid, a.authid, 'renewed within the grace');
+  t.equal(b.renewableUntil, chainEnd, 'the same chain');
+  clock += 60_000 + 31_000; // expired 31 s ago
+  const third = await (await post({ name: 'Ann' }, cookieOf(second))).json() as Answer;
+  t.not(third.authid, a.authid, 'past the grace: a new identity');
+  t.equal(third.renewableUntil, clock + 300_000, 'with a new chain');
+
+  // Renewed on time, again and again: the chain still ends 300 s after it began.
+  let cookie = cookieOf(await post({ name: 'Bo' }));
+  const bo = (await (await post({ name: 'Bo' }, cookie)).json() as Answer);
+  let last = bo;
+  for (let i = 0; i < 20; i++) {
+    clock += 50_000;
+    const res = await post({ name: 'Bo' }, cookie);
+    const ans = await res.json() as Answer;
+    if (ans.authid !== bo.authid) { last = ans; break; }
+    t.ok(ans.expiresAt <= bo.renewableUntil, `renewal ${i + 1}: no ticket of the chain expires after its end`);
+    cookie = cookieOf(res);
+    last = ans;
+  }
+  t.not(last.authid, bo.authid, 'the chain ended: a new identity');
+  t.ok(clock >= bo.renewableUntil && clock < bo.renewableUntil + 50_000, 'right when the chain reached its maximum age');
+});
+
+t.test('the router accepts tickets with the chain claim and old ones without; an old cookie renews', async (t) => {
+  const { r } = await setup(t, ['claw-1']);
+  const p = await Player.join(r, 'New'); // its ticket carries the chain claim
+  t.ok(p.connected);
+  const old = signTicket({ authid: 'pold1', authrole: 'player', expiresAt: Date.now() + 60_000 }, SECRETS.ticket); // the old format
+  const c = await open(r.url, { authmethods: ['ticket'], authid: 'pold1', onchallenge: () => old });
+  t.ok(c.session.isOpen, 'an old-format ticket logs in');
+  await c.close();
+  const res = await fetch(`${r.http}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: `clawgate_ticket=${old}` }, body: JSON.stringify({ name: 'Old' }) });
+  const renewed = await res.json() as Answer;
+  t.equal(renewed.authid, 'pold1', 'an old-format cookie renews to the same authid');
+  t.match(verifyTicket(renewed.ticket, SECRETS.ticket), { ok: true, claims: { authid: 'pold1' } });
 });

@@ -2,8 +2,8 @@
 import t from 'tap';
 import { ClawErrors } from '@clawgate/protocol';
 import {
-  RateLimiter, currentOf, displayState, effectiveSettings, etaSeconds, graceExpiry, joinDecision, nextAverage, nextStep,
-  plannedTurnMs, positionDue, waitingOf, TURN_OVERHEAD_SECONDS,
+  RateLimiter, currentOf, displayState, effectiveSettings, etaSeconds, graceExpiry, joinDecision, matchTurnEnd, nextAverage, nextStep,
+  plannedTurnMs, positionDue, readyDuringTurn, waitingOf, TURN_OVERHEAD_SECONDS,
 } from '../src/queue/rules.js';
 
 const defaults = { moveSeconds: 30, readyWindowSeconds: 15, graceSeconds: 120, maxQueue: 50 };
@@ -34,6 +34,32 @@ t.test('join decisions', async (t) => {
   t.equal(joinDecision({ ...v, online: false }), ClawErrors.machineOffline);
   t.equal(joinDecision({ ...v, queueLength: 2 }), ClawErrors.queueFull);
   t.equal(joinDecision({ ...v, queueLength: 1 }), 'join', 'the last place');
+  const q = { ...v, maxQueue: 50, queueLength: 10 };
+  t.equal(joinDecision({ ...q, addressPlaces: 1, placesPerAddress: 2 }), 'join', 'under the per-address quota');
+  t.equal(joinDecision({ ...q, addressPlaces: 2, placesPerAddress: 2 }), ClawErrors.quotaExceeded, 'the quota is reached');
+  t.equal(joinDecision({ ...q, addressPlaces: 9, placesPerAddress: 0 }), 'join', '0: no quota');
+  t.equal(joinDecision({ ...q, alreadyQueued: true, addressPlaces: 9, placesPerAddress: 2 }), 'existing', 'a queued player keeps their place');
+  t.equal(joinDecision({ ...q, queueLength: 50, addressPlaces: 9, placesPerAddress: 2 }), ClawErrors.queueFull, 'a full queue says so first');
+});
+
+t.test('turn_ended matching: by turn id and authid, never by name', async (t) => {
+  const current = { turnId: 7, authid: 'pann' };
+  t.equal(matchTurnEnd({ turn: 7, authid: 'pann', player: 'Ann' }, current), 'this_turn');
+  t.equal(matchTurnEnd({ turn: 7, player: 'whatever' }, current), 'this_turn', 'the turn id is enough');
+  t.equal(matchTurnEnd({ turn: 6, authid: 'pann', player: 'Ann' }, current), 'other_turn', 'an older turn of the same player');
+  t.equal(matchTurnEnd({ turn: 7, authid: 'pben', player: 'Ann' }, current), 'other_turn', 'the turn id with someone else\'s authid');
+  t.equal(matchTurnEnd({ turn: 7, authid: 'pann', player: 'Ann' }, undefined), 'other_turn', 'no turn in progress');
+  t.equal(matchTurnEnd({ authid: 'pann', player: 'Renamed' }, current), 'this_turn', 'no turn id: by authid');
+  t.equal(matchTurnEnd({ authid: 'pben', player: 'Ann' }, current), 'other_turn', 'no turn id, another authid: the name does not count');
+  t.equal(matchTurnEnd({ player: 'pann' }, current), 'this_turn', 'an old node given no name names the player by authid');
+  t.equal(matchTurnEnd({ player: 'Ann' }, current), 'unattributed', 'an old node\'s display name: unattributed, never matched');
+});
+
+t.test('ready during a turn: the node\'s last unattributed result, else timeout on the same node session, else abandoned', async (t) => {
+  t.equal(readyDuringTurn({ unattributed: 'win', sameNodeSession: true }), 'win');
+  t.equal(readyDuringTurn({ unattributed: 'lose', sameNodeSession: false }), 'lose');
+  t.equal(readyDuringTurn({ unattributed: undefined, sameNodeSession: true }), 'timeout', 'the same node ended it silently: no compensation');
+  t.equal(readyDuringTurn({ unattributed: undefined, sameNodeSession: false }), 'abandoned', 'a new node session lost it');
 });
 
 t.test('next step: a ready check only when the node is ready, unpaused and nobody is in a turn or asked', async (t) => {

@@ -26,7 +26,7 @@ t.test('full turns: win, then lose; everyone moves up; results recorded', async 
   t.same(await alice.call(Procedures.turnReady, [M]), { machine: M, confirmed: true });
   const control = await alice.waitFor((m) => m.type === 'control' && (m as { control: boolean }).control);
   t.equal((control as { topic: string }).topic, machineUris(M).control(alice.authid), 'her own control topic');
-  t.same(claw.starts[0], { player: alice.authid, moveSeconds: 5, name: 'Alice' }, 'start_turn args');
+  t.same(claw.starts[0], { player: alice.authid, moveSeconds: 5, name: 'Alice', turn: 1 }, 'start_turn args: the backend\'s turn id (the first turn of a new database)');
   await bob.waitFor((m) => m.type === 'position' && (m as { position: number }).position === 0, 0, 10_000, 'Bob at the front');
 
   const snap = await alice.call(Procedures.queueGet, [M]) as QueueSnapshot;

@@ -65,6 +65,13 @@ export const ClawNodeConfig = z.object({
     realm: z.string().min(1).default(REALM),
     /** `cryptosign` in production; `anonymous` for a router path that maps anonymous to role `claw` (development). */
     auth: z.enum(['cryptosign', 'anonymous']).default('cryptosign'),
+    /**
+     * Largest message the node accepts from the router (bytes, after any
+     * decompression); a larger one closes the connection, the node releases
+     * everything and reconnects. Keep the router's cap on control
+     * publications far below this.
+     */
+    maxMessageBytes: z.number().int().min(4096).max(16 * 1024 * 1024).default(1024 * 1024),
   }).strict(),
   /** The machine id: URI component and, with cryptosign, the authid. */
   machine: z.string().refine(isUriComponent, 'must be 1–64 of [0-9a-z_-]'),

@@ -8,9 +8,10 @@ import { createDriver } from './gpio/create-driver.js';
 import type { GpioDriver } from './gpio/driver.js';
 import type { LibgpiodModule } from './gpio/libgpiod-driver.js';
 import { SimulatedDriver } from './gpio/simulated-driver.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, preview, type Logger } from './logger.js';
 import { ClawError } from './machine/claw-error.js';
 import { ClawMachine, type MachineStats } from './machine/claw-machine.js';
+import { DropLedger, screenControl, type DropReason } from './machine/control-guard.js';
 import { SafeOutputs } from './safety/safe-outputs.js';
 import { SimulatedMachine } from './sim/simulated-machine.js';
 import { autobahn, type AutobahnSession } from './wamp/autobahn.js';
@@ -39,7 +40,8 @@ export interface ClawNode {
   /** True while a router session is open. */
   readonly connected: boolean;
   lines(): LinesPayload;
-  stats(): MachineStats & { deadManReleases: number };
+  /** Turn and command counters; `dropped`: control messages the guard dropped before parsing. */
+  stats(): MachineStats & { deadManReleases: number; dropped: Record<DropReason, number> };
   /** Synchronous last-resort release (uncaught errors); true when all outputs are known released. */
   releaseNow(): boolean;
   /** Releases everything, publishes `offline`, leaves the router, frees the lines. */
@@ -75,7 +77,7 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     try {
       const p = s.publish(topic, [payload], {}, { acknowledge: true, retain });
       if (p) {
-        const tracked = Promise.resolve(p).catch((e: unknown) => logAt('warn', 'publish failed', { topic, err: String((e as { error?: string }).error ?? e) }));
+        const tracked = Promise.resolve(p).catch((e: unknown) => logAt('warn', 'publish failed', { topic, err: preview((e as { error?: string }).error ?? e) }));
         pending.add(tracked);
         void tracked.finally(() => pending.delete(tracked));
       }
@@ -107,6 +109,8 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
   const unwatchPrize = driver.watch('prize', () => publishLines());
   const unwatchSim = simulator?.onChange(() => publishLinesSoon());
 
+  const drops = new DropLedger((msg, extra) => logAt('warn', msg, extra));
+
   const machine = new ClawMachine(id, safe, driver, clock, config.timings, {
     status: (s) => { publish(uris.status, s, true); options.onStatus?.(s); },
     event: (e: EventPayload) => publish(uris.events, e, false),
@@ -131,21 +135,25 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     realm: config.router.realm,
     auth,
     backoff: config.reconnect,
+    maxMessageBytes: config.router.maxMessageBytes,
     log: logAt,
     onOpen: async (s) => {
       session = s;
       try {
         await s.call('wamp.session.add_testament', [uris.status, [{ state: 'offline', since: clock.now() }], {}], { publish_options: { retain: true }, scope: 'destroyed' });
       } catch (e) {
-        logAt('warn', 'could not set the offline testament', { err: String((e as { error?: string }).error ?? e) });
+        logAt('warn', 'could not set the offline testament', { err: preview((e as { error?: string }).error ?? e) });
       }
       // force_reregister (Crossbar): after a half-dead connection the router may still hold our
       // old session's registrations; where it is not supported the attempt fails and is retried.
       await s.register(uris.startTurn, procedure((a) => machine.startTurn(a)), { force_reregister: true });
       await s.register(uris.endTurn, procedure((a) => machine.endTurn(a)), { force_reregister: true });
       await s.register(machineReleaseUri(id), procedure((a) => machine.releaseControl(a)), { force_reregister: true });
-      await s.subscribe(uris.controlPrefix, (args, _kwargs, details) => {
-        machine.command(args?.[0], details?.publisher_authid);
+      // Every control EVENT passes the cheap guard first: what no page would send never reaches zod or the machine.
+      await s.subscribe(uris.controlPrefix, (args, kwargs, details) => {
+        const verdict = screenControl(args, kwargs);
+        if (verdict !== 'ok') { drops.drop(verdict, publisherOf(details)); return; }
+        machine.command(args![0], details?.publisher_authid);
       }, { match: 'prefix' });
       machine.connected();
       publishLines();
@@ -153,8 +161,8 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     onClose: (reason, message) => {
       session = undefined;
       // Our own stop() ends the session too: that is no incident.
-      if (stopped) logAt('info', 'left the router; all outputs released', { reason, message });
-      else logAt('warn', 'router session lost; all outputs released', { reason, message });
+      if (stopped) logAt('info', 'left the router; all outputs released', { reason: preview(reason), message: preview(message) });
+      else logAt('warn', 'router session lost; all outputs released', { reason: preview(reason), message: preview(message) });
       machine.disconnected();
     },
   });
@@ -165,7 +173,7 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     outputs: safe,
     get connected() { return link.session !== undefined; },
     lines,
-    stats: () => ({ ...machine.stats, ignored: { ...machine.stats.ignored }, deadManReleases: safe.deadManReleases }),
+    stats: () => ({ ...machine.stats, ignored: { ...machine.stats.ignored }, deadManReleases: safe.deadManReleases, dropped: { ...drops.dropped } }),
     releaseNow: () => safe.disarm(),
     async stop() {
       if (stopped) return;
@@ -186,6 +194,13 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
 }
 
 function round(v: number): number { return Math.round(v * 1000) / 1000; }
+
+/** Who published a control EVENT, for the drop log: the disclosed authid, else the session id (bounded either way). */
+function publisherOf(details: { publisher?: number; publisher_authid?: string } | undefined): string {
+  const authid = details?.publisher_authid;
+  if (typeof authid === 'string') return authid.slice(0, 64);
+  return typeof details?.publisher === 'number' ? `session ${details.publisher}` : 'undisclosed';
+}
 
 async function settleWithin(ps: Promise<unknown>[], ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

@@ -16,6 +16,7 @@ t.test('defaults', async (t) => {
   t.equal(c.timings.coinPulseMs, 150);
   t.equal(c.reconnect.maxDelayMs, 15_000);
   t.equal(c.simulator.seed, 1);
+  t.equal(c.router.maxMessageBytes, 1024 * 1024, 'inbound messages up to 1 MiB');
 });
 
 t.test('errors name the key', async (t) => {
@@ -26,6 +27,7 @@ t.test('errors name the key', async (t) => {
   bad({ ...minimal, machine: 'Claw 1' }, /machine: must be 1–64 of \[0-9a-z_-\]/, 'bad machine id');
   bad({ ...minimal, router: { url: 'http://x' } }, /router\.url: must be a ws:\/\/ or wss:\/\/ URL/, 'bad url');
   bad({ ...minimal, driver: 'gpio' }, /driver: Invalid enum value/, 'unknown driver');
+  bad({ ...minimal, router: { url: 'ws://x', maxMessageBytes: 100 } }, /router\.maxMessageBytes: Number must be greater than or equal to 4096/, 'a message bound too small to join');
   bad({ ...minimal, key: undefined }, /key: required with router\.auth "cryptosign"/, 'cryptosign needs a key');
   bad({ ...minimal, driver: 'libgpiod' }, /wiring: required with driver "libgpiod"/, 'libgpiod needs wiring');
   const wiring = { outputs: { up: { chip: 0, line: 1 }, down: { chip: 0, line: 2 }, left: { chip: 0, line: 3 }, right: { chip: 0, line: 4 }, drop: { chip: 0, line: 5 } }, inputs: { prize: { chip: 0, line: 6 } } };

@@ -122,6 +122,8 @@ export function fastNodeConfig(port: number, machine: string, extra: Partial<Cla
 export interface Player {
   authid: string;
   publish(topic: string, args: unknown[]): Promise<void>;
+  /** Publishes args and kwargs exactly as given (acknowledged), e.g. junk. */
+  raw(topic: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<void>;
   /** Leaves with GOODBYE. */
   close(): void;
   /** Drops the WebSocket without GOODBYE, as a dying browser tab or network would. */
@@ -153,6 +155,10 @@ export async function player(port: number, authid: string): Promise<Player> {
     async publish(topic, args) {
       if (gone) return;
       await c.session.publish(topic, args, {}, { acknowledge: true });
+    },
+    async raw(topic, args, kwargs) {
+      if (gone) return;
+      await c.session.publish(topic, args, kwargs ?? {}, { acknowledge: true });
     },
     close() { if (!gone) { gone = true; c.connection.close(); } },
     die() {

@@ -70,8 +70,8 @@ t.test('a whole turn: coin, move, drop, drop cycle, prize window, lose, ready', 
   const result = await startTurn(s);
   t.equal(result.topic, machineUris('m1').control('alice'));
   t.equal(result.endsAt, coinAt + timings.coinPulseMs + 10_000, 'endsAt: move phase after the coin pulse');
-  t.same(s.statuses.at(-1), { state: 'controlled', player: 'ALICE', since: coinAt });
-  t.same(s.events[0], { type: 'turn_started', machine: 'm1', player: 'ALICE', at: coinAt });
+  t.same(s.statuses.at(-1), { state: 'controlled', player: 'ALICE', authid: 'alice', since: coinAt });
+  t.same(s.events[0], { type: 'turn_started', machine: 'm1', player: 'ALICE', authid: 'alice', at: coinAt });
   t.ok(s.driver.writes.some((w) => w.name === 'coin' && w.asserted), 'the coin line was pulsed');
 
   s.machine.command({ command: 'rightOn' }, 'alice');
@@ -89,7 +89,7 @@ t.test('a whole turn: coin, move, drop, drop cycle, prize window, lose, ready', 
   t.equal(s.machine.state, 'controlled', 'still watching the prize sensor');
   await s.clock.advance(1);
   t.equal(s.machine.state, 'ready');
-  t.same(s.events.at(-1), { type: 'turn_ended', machine: 'm1', player: 'ALICE', result: 'lose', at: dropAt + (timings.dropCycleSeconds + timings.prizeWindowSeconds) * 1000 });
+  t.same(s.events.at(-1), { type: 'turn_ended', machine: 'm1', player: 'ALICE', authid: 'alice', result: 'lose', at: dropAt + (timings.dropCycleSeconds + timings.prizeWindowSeconds) * 1000 });
   t.ok(s.released());
   t.equal(s.clock.pending, 0, 'no timers left');
 });
@@ -160,6 +160,27 @@ t.test('end_turn releases everything and ends the turn with its reason', async (
   t.same(s.machine.endTurn({ reason: 'timeout' }), { machine: 'm1', ended: false }, 'no turn: nothing to end');
   t.throws(() => s.machine.endTurn({}), ClawError);
   t.equal(s.clock.pending, 0);
+});
+
+t.test('turn ids: start_turn\'s turn is echoed in events and status; end_turn and release for another turn change nothing', async (t) => {
+  const s = setup();
+  const p = s.machine.startTurn({ player: 'alice', moveSeconds: 10, name: 'Ann', turn: 41 });
+  await s.clock.advance(timings.coinPulseMs);
+  await p;
+  t.match(s.statuses.at(-1), { state: 'controlled', player: 'Ann', authid: 'alice', turn: 41 });
+  t.match(s.events[0], { type: 'turn_started', player: 'Ann', authid: 'alice', turn: 41 });
+  s.machine.command({ command: 'leftOn' }, 'alice');
+  t.same(s.machine.releaseControl({ player: 'alice', turn: 40 }), { machine: 'm1', released: false }, 'a release for an older turn');
+  t.equal(s.driver.output('left'), true, 'still held');
+  t.same(s.machine.endTurn({ reason: 'skipped', turn: 40 }), { machine: 'm1', ended: false }, 'an end_turn for an older turn');
+  t.equal(s.machine.state, 'controlled', 'the turn goes on');
+  t.equal(s.driver.output('left'), true, 'and nothing was released');
+  t.throws(() => s.machine.endTurn({ reason: 'skipped', turn: 'x' }), ClawError, 'a turn that is not a positive integer');
+  t.same(s.machine.releaseControl({ player: 'alice', turn: 41 }), { machine: 'm1', released: true });
+  t.equal(s.driver.output('left'), false);
+  t.same(s.machine.endTurn({ reason: 'skipped', turn: 41 }), { machine: 'm1', ended: true });
+  t.match(s.events.at(-1), { type: 'turn_ended', authid: 'alice', turn: 41, result: 'skipped' });
+  t.same(s.statuses.at(-1), { state: 'ready', since: s.clock.now() }, 'ready carries no player, authid or turn');
 });
 
 t.test('start_turn refusals', async (t) => {

@@ -12,6 +12,23 @@ export const ClawErrors = {
   invalidArgument: 'claw.error.invalid_argument',
   notIdentified: 'claw.error.not_identified',
   noTurn: 'claw.error.no_turn',
+  /** Players minted from one client address already hold the per-address share of this machine's queue. */
+  quotaExceeded: 'claw.error.quota_exceeded',
 } as const;
 
 export type ClawErrorUri = (typeof ClawErrors)[keyof typeof ClawErrors];
+
+/**
+ * `error` codes in the JSON body of a refused POST /api/session (HTTP has no
+ * WAMP error URI; the status code says the class, this says the reason).
+ */
+export const SessionErrors = {
+  invalidName: 'invalid_name',
+  invalidJson: 'invalid_json',
+  tooLarge: 'too_large',
+  /** 429, with Retry-After: too many requests, or too many new guests, from this client address. */
+  rateLimited: 'rate_limited',
+  unavailable: 'unavailable',
+} as const;
+
+export type SessionErrorCode = (typeof SessionErrors)[keyof typeof SessionErrors];

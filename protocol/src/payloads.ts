@@ -7,6 +7,13 @@ import { isValidName } from './defaults.js';
 
 const Id = z.string().refine(isUriComponent, 'must be 1–64 of [0-9a-z_-]');
 const Millis = z.number().int().nonnegative();
+/**
+ * The backend's id of one turn (start_turn hands it to the node, whose events
+ * and `controlled` status carry it back): turns are matched by this and the
+ * player's authid, never by a display name.
+ */
+export const TurnId = z.number().int().positive();
+export type TurnId = z.infer<typeof TurnId>;
 
 /** What a claw node says about itself on claw.machine.<id>.status (retained). */
 export const MachineStatusState = z.enum(['ready', 'controlled', 'offline', 'maintenance']);
@@ -32,8 +39,12 @@ export type InputName = (typeof INPUTS)[number];
 
 export const StatusPayload = z.object({
   state: MachineStatusState,
-  /** Display name of the player in control, when `controlled`. */
+  /** Display name of the player in control, when `controlled` (shown; never used to match anything). */
   player: z.string().optional(),
+  /** Extension: the authid of the player in control, when `controlled`. */
+  authid: Id.optional(),
+  /** Extension: the backend's turn id of the turn in progress, when `controlled` and start_turn gave one. */
+  turn: TurnId.optional(),
   /** ms since the epoch when this state began. */
   since: Millis,
 }).passthrough();
@@ -59,8 +70,12 @@ export type LinesPayload = z.infer<typeof LinesPayload>;
 export const EventPayload = z.object({
   type: z.enum(['turn_started', 'turn_ended']),
   machine: Id,
-  /** The player's display name. */
+  /** The player's display name, as the turn started (shown; never used to match anything). */
   player: z.string(),
+  /** Extension: the player's authid. */
+  authid: Id.optional(),
+  /** Extension: the backend's turn id, when start_turn gave one. */
+  turn: TurnId.optional(),
   result: TurnResult.optional(),
   at: Millis,
 }).passthrough();
@@ -71,14 +86,28 @@ export const StartTurnArgs = z.object({
   moveSeconds: z.number().positive().max(600),
   /** Extension: the display name, for the node's status and events. */
   name: z.string().optional(),
+  /** Extension: the backend's id of this turn; the node echoes it in its events and `controlled` status. */
+  turn: TurnId.optional(),
 }).passthrough();
 export type StartTurnArgs = z.infer<typeof StartTurnArgs>;
 
 export const StartTurnResult = z.object({ topic: z.string(), endsAt: Millis }).passthrough();
 export type StartTurnResult = z.infer<typeof StartTurnResult>;
 
-export const EndTurnArgs = z.object({ reason: TurnResult.or(z.string()) }).passthrough();
+export const EndTurnArgs = z.object({
+  reason: TurnResult.or(z.string()),
+  /** Extension: end only this turn; a node running another turn (or none) changes nothing. */
+  turn: TurnId.optional(),
+}).passthrough();
 export type EndTurnArgs = z.infer<typeof EndTurnArgs>;
+
+/** claw.machine.<id>.release (optional node procedure): release the lines of this player's (and turn's) turn. */
+export const ReleaseArgs = z.object({
+  player: z.string().optional(),
+  /** Extension: only when this turn is the one in progress. */
+  turn: TurnId.optional(),
+}).passthrough();
+export type ReleaseArgs = z.infer<typeof ReleaseArgs>;
 
 export const QueueSnapshot = z.object({
   machine: Id,
@@ -117,5 +146,15 @@ export type PlayerMessage = z.infer<typeof PlayerMessage>;
 /** POST /api/session request and answer. */
 export const SessionRequest = z.object({ name: z.string().refine(isValidName, '1–24 printable characters') });
 export type SessionRequest = z.infer<typeof SessionRequest>;
-export const SessionAnswer = z.object({ authid: Id, ticket: z.string(), expiresAt: Millis, name: z.string() });
+export const SessionAnswer = z.object({
+  authid: Id,
+  ticket: z.string(),
+  expiresAt: Millis,
+  name: z.string(),
+  /**
+   * Extension: the last moment this identity can be renewed (the end of its
+   * renewal chain). A POST /api/session after it starts a new identity.
+   */
+  renewableUntil: Millis.optional(),
+});
 export type SessionAnswer = z.infer<typeof SessionAnswer>;

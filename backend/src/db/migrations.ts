@@ -66,4 +66,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'guest rows: minting address, expiry index',
+    sql: `
+      -- The client address (IPv4, or the IPv6 /64) a guest was minted from: the
+      -- key of the per-address queue quota. NULL for players minted before this
+      -- migration until their next POST /api/session, and for authids with no
+      -- guest row (tickets signed elsewhere): no quota applies to them.
+      ALTER TABLE players ADD COLUMN address TEXT;
+      CREATE INDEX players_address ON players (address);
+      -- The guest sweep walks rows by last use (updated_at = the last POST /api/session).
+      CREATE INDEX players_updated ON players (updated_at, authid);
+    `,
+  },
 ];

@@ -59,9 +59,20 @@ export class Repository {
   constructor(readonly db: Db) {
     const p = (sql: string) => db.prepare(sql);
     this.s = {
-      upsertPlayer: p(`INSERT INTO players (authid, name, created_at, updated_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT (authid) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at`),
+      upsertPlayer: p(`INSERT INTO players (authid, name, created_at, updated_at, address) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (authid) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at,
+          address = COALESCE(players.address, excluded.address)`),
       playerName: p('SELECT name FROM players WHERE authid = ?').pluck(),
+      playerAddress: p('SELECT address FROM players WHERE authid = ?').pluck(),
+      placesOfAddress: p(`SELECT COUNT(*) FROM queue_entries e JOIN players p ON p.authid = e.authid
+        WHERE e.machine = ? AND p.address = ?`).pluck(),
+      staleGuests: p(`SELECT authid, updated_at AS updatedAt FROM players p
+        WHERE p.updated_at < @cutoff AND (p.updated_at > @afterAt OR (p.updated_at = @afterAt AND p.authid > @afterId))
+          AND NOT EXISTS (SELECT 1 FROM queue_entries e WHERE e.authid = p.authid)
+        ORDER BY p.updated_at, p.authid LIMIT @limit`),
+      deleteGuest: p(`DELETE FROM players WHERE authid = ? AND updated_at < ?
+        AND NOT EXISTS (SELECT 1 FROM queue_entries e WHERE e.authid = players.authid)`),
+      playerCount: p('SELECT COUNT(*) FROM players').pluck(),
       ensureMachine: p('INSERT INTO machines (id, first_seen) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
       machine: p(`SELECT ${MACHINE_COLUMNS} FROM machines WHERE id = ?`),
       machines: p(`SELECT ${MACHINE_COLUMNS} FROM machines ORDER BY id`),
@@ -94,8 +105,20 @@ export class Repository {
   /** Runs `fn` in one transaction (BEGIN IMMEDIATE): all of it commits, or none. */
   tx<T>(fn: () => T): T { return this.db.transaction(fn).immediate(); }
 
-  upsertPlayer(authid: string, name: string, now: number): void { this.s.upsertPlayer.run(authid, name, now, now); }
+  /** Stores the display name and marks the row used now; the minting address is set once (a renewal keeps the first). */
+  upsertPlayer(authid: string, name: string, now: number, address: string | null = null): void { this.s.upsertPlayer.run(authid, name, now, now, address); }
   playerName(authid: string): string | undefined { return this.s.playerName.get(authid) as string | undefined; }
+  /** The client address a guest was minted from (null: none recorded, or no row). */
+  playerAddress(authid: string): string | null { return (this.s.playerAddress.get(authid) as string | null | undefined) ?? null; }
+  /** Entries in `machine`'s queue held by players minted from `address`. */
+  placesOfAddress(machine: string, address: string): number { return this.s.placesOfAddress.get(machine, address) as number; }
+  /** Up to `limit` rows unused since before `cutoff` and not queued, after the (updatedAt, authid) cursor, oldest first. */
+  staleGuests(cutoff: number, after: { updatedAt: number; authid: string }, limit: number): { authid: string; updatedAt: number }[] {
+    return this.s.staleGuests.all({ cutoff, afterAt: after.updatedAt, afterId: after.authid, limit }) as { authid: string; updatedAt: number }[];
+  }
+  /** Deletes a guest row if it is still unused since before `cutoff` and not queued; true when deleted. */
+  deleteGuest(authid: string, cutoff: number): boolean { return this.s.deleteGuest.run(authid, cutoff).changes === 1; }
+  playerCount(): number { return this.s.playerCount.get() as number; }
 
   ensureMachine(id: string, now: number): void { this.s.ensureMachine.run(id, now); }
   machine(id: string): MachineRow | undefined { return machineRow(this.s.machine.get(id) as Record<string, unknown> | undefined); }

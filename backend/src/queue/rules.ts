@@ -1,7 +1,7 @@
 // The queue's decisions as pure functions: who is where, how long they wait,
 // who may join, what a machine should do next. No I/O, no clock: callers
 // pass `now`. Unit-tested in backend/test/rules.test.ts.
-import { ClawErrors, type ClawErrorUri, type MachineState } from '@clawgate/protocol';
+import { ClawErrors, type ClawErrorUri, type MachineState, type TurnResult } from '@clawgate/protocol';
 import type { Entry, MachineRow } from '../db/repository.js';
 import type { Settings } from '../config.js';
 
@@ -61,6 +61,10 @@ export interface JoinView {
   alreadyQueued: boolean;
   queueLength: number;
   maxQueue: number;
+  /** Places in this queue held by players minted from the caller's client address. */
+  addressPlaces?: number;
+  /** The per-address quota (guests.queuePlacesPerAddress); 0 or absent: none (also for players with no recorded address). */
+  placesPerAddress?: number;
 }
 
 /** request_slot: keep the slot a player has (idempotent), or join at the back, or why not. */
@@ -68,7 +72,50 @@ export function joinDecision(v: JoinView): 'existing' | 'join' | ClawErrorUri {
   if (v.alreadyQueued) return 'existing';
   if (!v.online) return ClawErrors.machineOffline;
   if (v.queueLength >= v.maxQueue) return ClawErrors.queueFull;
+  if ((v.placesPerAddress ?? 0) > 0 && (v.addressPlaces ?? 0) >= v.placesPerAddress!) return ClawErrors.quotaExceeded;
   return 'join';
+}
+
+/** What the backend knows about the turn in progress on a machine. */
+export interface CurrentTurn { turnId: number | null; authid: string }
+
+/** What a node's turn_ended says about whose turn it was. */
+export interface TurnEndClaim { turn?: number; authid?: string; player: string }
+
+/**
+ * Which turn a node's `turn_ended` is about, by turn id and authid, never by
+ * display name:
+ * - `this_turn`: the turn in progress;
+ * - `other_turn`: it names another turn (a stale or forged event): ignore it;
+ * - `unattributed`: an old node's event with neither turn id nor authid
+ *   (its `player` is a display name). A node reports its turns in order, so
+ *   it is about the turn in progress if the node says `ready` next.
+ * An old node given no display name names the player by authid in `player`;
+ * that counts as the authid.
+ */
+export function matchTurnEnd(ev: TurnEndClaim, current: CurrentTurn | undefined): 'this_turn' | 'other_turn' | 'unattributed' {
+  if (ev.turn !== undefined) {
+    return current !== undefined && current.turnId === ev.turn && (ev.authid === undefined || ev.authid === current.authid) ? 'this_turn' : 'other_turn';
+  }
+  if (ev.authid !== undefined) return current !== undefined && ev.authid === current.authid ? 'this_turn' : 'other_turn';
+  if (current !== undefined && ev.player === current.authid) return 'this_turn';
+  return 'unattributed';
+}
+
+/**
+ * The node said `ready` while the backend thinks a turn runs on it, with no
+ * `turn_ended` matched to that turn. How the turn ends:
+ * - with the result of the node's last unattributed `turn_ended` since the
+ *   turn started (an old node's event; it came right before this `ready`);
+ * - else, when the node's session that started the turn is still the one
+ *   registered: `timeout` (the node ended the turn without reporting it; the
+ *   result is unknown, and the player is not compensated);
+ * - else (a new node session): `abandoned` (the node restarted and lost the
+ *   turn; the player goes back to the front).
+ */
+export function readyDuringTurn(v: { unattributed: TurnResult | undefined; sameNodeSession: boolean }): TurnResult {
+  if (v.unattributed !== undefined) return v.unattributed;
+  return v.sameNodeSession ? 'timeout' : 'abandoned';
 }
 
 export interface MachineView {

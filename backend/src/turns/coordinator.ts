@@ -6,6 +6,10 @@
 // Per machine, the queue entries move waiting → ready_check → starting →
 // playing → (deleted when the turn ends, or back to waiting at the front when
 // the turn is abandoned). At most one entry per machine is not `waiting`.
+//
+// Players, entries and turns are identified by authid and turn id, never by
+// display name: start_turn hands the node the turn id, and the node's events
+// and `controlled` status carry it back (queue/rules.ts matchTurnEnd).
 import {
   ClawErrors, EventPayload, StartTurnResult, StatusPayload, isUriComponent, machineReleaseUri, machineUris, playerTopic,
   type MachineState, type PlayerMessage, type QueueSnapshot, type SlotResult, type TurnResult,
@@ -13,12 +17,12 @@ import {
 import type { BackendConfig, MachineSettingsPatch, Settings } from '../config.js';
 import type { Entry, Repository, TurnRow } from '../db/repository.js';
 import { ClawFault } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { LogThrottle, preview, type Logger } from '../logger.js';
 import { MachineRegistry } from '../machines/registry.js';
 import { Presence } from '../presence/presence.js';
 import {
-  RateLimiter, currentOf, displayState, effectiveSettings, etaSeconds, graceExpiry, joinDecision, nextAverage, nextStep,
-  plannedTurnMs, positionDue, waitingOf,
+  RateLimiter, currentOf, displayState, effectiveSettings, etaSeconds, graceExpiry, joinDecision, matchTurnEnd, nextAverage, nextStep,
+  plannedTurnMs, positionDue, readyDuringTurn, waitingOf,
 } from '../queue/rules.js';
 
 /** How the coordinator reaches the router (absent while disconnected). */
@@ -51,6 +55,12 @@ export class Coordinator {
   private readonly endedWhileStarting = new Map<string, { turnId: number; result: TurnResult }>();
   /** end_turn calls in flight per machine. */
   private readonly endingByUs = new Map<string, number>();
+  /** The start_turn registrations (the node's session) a machine's current turn started under. */
+  private readonly turnNode = new Map<string, { turnId: number; registrations: Set<number> }>();
+  /** An old node's turn_ended without turn id or authid, since the current turn started (matchTurnEnd). */
+  private readonly unattributedEnd = new Map<string, { turnId: number; result: TurnResult }>();
+  /** Node messages the backend ignores, logged at most every 10 s per kind. */
+  private readonly ignoredLog = { stale: new LogThrottle(10_000), malformed: new LogThrottle(10_000), foreignStatus: new LogThrottle(10_000) };
   private readonly limiter: RateLimiter;
   private readonly now: () => number;
   private stopped = false;
@@ -100,6 +110,12 @@ export class Coordinator {
     this.detach();
   }
 
+  /** Connected to the router and reconciled: presence is known. */
+  get attached(): boolean { return this.wire !== undefined && !this.stopped; }
+
+  /** A session with this authid is on the router (as far as the meta events told us). */
+  isPresent(authid: string): boolean { return this.presence.present(authid); }
+
   private clearTimers(): void {
     for (const t of this.readyTimers.values()) clearTimeout(t.timer);
     for (const t of this.overrunTimers.values()) clearTimeout(t.timer);
@@ -108,6 +124,8 @@ export class Coordinator {
     this.overrunTimers.clear();
     this.endingByUs.clear();
     this.endedWhileStarting.clear();
+    this.turnNode.clear();
+    this.unattributedEnd.clear();
     this.graceTimers.clear();
   }
 
@@ -118,18 +136,24 @@ export class Coordinator {
     const id = this.knownMachine(machine);
     this.limit(who);
     const settings = this.settings(id);
+    const quota = this.config.guests.queuePlacesPerAddress;
     const decision = this.repo.tx(() => {
+      // Guests minted from one client address share a quota of places per queue (rows with no address: none).
+      const address = quota > 0 ? this.repo.playerAddress(who) : null;
       const d = joinDecision({
         alreadyQueued: this.repo.entry(id, who) !== undefined,
         online: this.registry.online(id),
         queueLength: this.repo.queueLength(id),
         maxQueue: settings.maxQueue,
+        addressPlaces: address === null ? 0 : this.repo.placesOfAddress(id, address),
+        placesPerAddress: address === null ? 0 : quota,
       });
       if (d === 'join') this.repo.insertEntry(id, who, this.now());
       return d;
     });
     if (decision === ClawErrors.machineOffline) throw new ClawFault(decision, `machine ${id} is offline`);
     if (decision === ClawErrors.queueFull) throw new ClawFault(decision, `the queue of ${id} is full (${settings.maxQueue})`);
+    if (decision === ClawErrors.quotaExceeded) throw new ClawFault(decision, `players from your network already hold ${quota} places in the queue of ${id}; try again when one of them has played`);
     if (decision === 'join') this.log.info({ machine: id, authid: who }, 'joined the queue');
     this.refresh(id);
     return this.slotOf(id, who)!;
@@ -248,15 +272,21 @@ export class Coordinator {
 
   status(machine: string, raw: unknown): void {
     const p = StatusPayload.safeParse(raw);
-    if (!p.success) { this.log.warn({ machine, payload: raw }, 'malformed status ignored'); return; }
+    if (!p.success) {
+      this.ignoredLog.malformed.maybe(this.now(), (suppressed) => this.log.warn({ machine, payload: preview(raw), suppressed }, 'malformed status ignored'));
+      return;
+    }
     const rt = this.registry.get(machine);
     rt.status = p.data;
     if (p.data.state === 'ready') rt.holdUntilReady = false;
     if (!this.wire) return; // (re)connecting: attach() decides with the full picture
     if (!this.registry.online(machine) || p.data.state === 'maintenance') { this.clawLost(machine); return; }
     const current = currentOf(this.repo.entries(machine));
-    // `ready` during a turn we think runs: the node lost that turn without a turn_ended (it restarted).
-    if (current?.state === 'playing' && p.data.state === 'ready') { this.clawLost(machine); return; }
+    // `ready` during a turn we think runs, with no turn_ended matched to it (queue/rules.ts readyDuringTurn).
+    if (current?.state === 'playing' && p.data.state === 'ready') { this.nodeReadyDuringTurn(machine, current); return; }
+    if (current && p.data.state === 'controlled' && p.data.turn !== undefined && p.data.turn !== current.turnId) {
+      this.ignoredLog.foreignStatus.maybe(this.now(), (suppressed) => this.log.warn({ machine, turn: current.turnId, nodeTurn: p.data.turn, suppressed }, 'node says it runs another turn'));
+    }
     this.refresh(machine);
   }
 
@@ -269,7 +299,16 @@ export class Coordinator {
     if ((this.endingByUs.get(machine) ?? 0) > 0) return;
     const current = currentOf(this.repo.entries(machine));
     if (!current) return;
-    if (p.data.player !== current.name && p.data.player !== current.authid) return;
+    const match = matchTurnEnd(p.data, current);
+    if (match === 'other_turn') {
+      this.ignoredLog.stale.maybe(this.now(), (suppressed) => this.log.info({ machine, turn: current.turnId, eventTurn: p.data.turn, suppressed }, 'turn_ended for another turn ignored'));
+      return;
+    }
+    if (match === 'unattributed') {
+      // An old node's event: applied if the node says `ready` next (nodeReadyDuringTurn) or start_turn's answer follows.
+      if (current.turnId !== null) this.unattributedEnd.set(machine, { turnId: current.turnId, result: p.data.result });
+      return;
+    }
     // Before start_turn's answer is handled (both can arrive in one read): end it right after, so the
     // player still sees control true, then the result.
     if (current.state === 'starting') { this.endedWhileStarting.set(machine, { turnId: current.turnId!, result: p.data.result }); return; }
@@ -300,7 +339,7 @@ export class Coordinator {
     this.log.info({ authid, machines: entries.map((e) => e.machine) }, 'player disconnected');
     for (const e of entries) {
       // In control: the node releases every line now; the turn and its timers go on.
-      if (e.state === 'playing') this.callNode(machineReleaseUri(e.machine), { player: authid }, 'release');
+      if (e.state === 'playing') this.callNode(machineReleaseUri(e.machine), { player: authid, ...(e.turnId !== null ? { turn: e.turnId } : {}) }, 'release');
       this.refresh(e.machine);
     }
   }
@@ -315,14 +354,16 @@ export class Coordinator {
       return id;
     });
     this.log.info({ machine, authid: e.authid, turn: turnId }, 'starting turn');
+    this.turnNode.set(machine, { turnId, registrations: new Set(this.registry.get(machine).registrations) });
+    this.unattributedEnd.delete(machine);
     this.refresh(machine);
     const wire = this.wire;
     const call = wire
-      ? wire.call(machineUris(machine).startTurn, { player: e.authid, moveSeconds: settings.moveSeconds, name: e.name })
+      ? wire.call(machineUris(machine).startTurn, { player: e.authid, moveSeconds: settings.moveSeconds, name: e.name, turn: turnId })
       : Promise.reject(new Error('not connected to the router'));
     call.then((raw) => {
       const r = StartTurnResult.safeParse(raw);
-      if (!r.success) throw new Error(`start_turn answered ${JSON.stringify(raw)}`);
+      if (!r.success) throw new Error(`start_turn answered ${preview(raw)}`);
       const now = this.repo.entry(machine, e.authid);
       if (this.stopped || now?.state !== 'starting' || now.turnId !== turnId) return; // ended meanwhile
       this.repo.tx(() => { this.repo.setEntryState(e.id, 'playing', null, turnId); this.repo.turnStarted(turnId, r.data.endsAt); });
@@ -334,7 +375,14 @@ export class Coordinator {
         this.endCurrent(machine, this.repo.entry(machine, e.authid)!, early.result, null, { callNode: false });
         return;
       }
-      if (!this.presence.present(e.authid)) this.callNode(machineReleaseUri(machine), { player: e.authid }, 'release');
+      // An old node's unattributed turn_ended came before this answer: in the node's order it is this turn's end.
+      const unattributed = this.unattributedEnd.get(machine);
+      if (unattributed?.turnId === turnId && this.registry.get(machine).status?.state === 'ready') {
+        this.unattributedEnd.delete(machine);
+        this.endCurrent(machine, this.repo.entry(machine, e.authid)!, unattributed.result, null, { callNode: false });
+        return;
+      }
+      if (!this.presence.present(e.authid)) this.callNode(machineReleaseUri(machine), { player: e.authid, turn: turnId }, 'release');
       this.refresh(machine);
     }).catch((err: unknown) => {
       if (this.endedWhileStarting.get(machine)?.turnId === turnId) this.endedWhileStarting.delete(machine);
@@ -368,11 +416,13 @@ export class Coordinator {
       if (o.audit) this.repo.audit(now, machine, o.audit, actor, e.authid, e.turnId, { result });
     });
     this.lastSent.delete(key(machine, e.authid));
+    if (this.turnNode.get(machine)?.turnId === e.turnId) this.turnNode.delete(machine);
+    if (this.unattributedEnd.get(machine)?.turnId === e.turnId) this.unattributedEnd.delete(machine);
     this.log.info({ machine, authid: e.authid, turn: e.turnId, result, actor }, 'turn ended');
     if (o.callNode) {
       this.endingByUs.set(machine, (this.endingByUs.get(machine) ?? 0) + 1);
       const done = () => { const n = (this.endingByUs.get(machine) ?? 1) - 1; if (n > 0) this.endingByUs.set(machine, n); else this.endingByUs.delete(machine); };
-      const call = this.wire?.call(machineUris(machine).endTurn, { reason: result });
+      const call = this.wire?.call(machineUris(machine).endTurn, { reason: result, ...(e.turnId !== null ? { turn: e.turnId } : {}) });
       if (call) call.then(done, (err: unknown) => { done(); this.log.warn({ machine, err: errorText(err) }, 'end_turn failed'); });
       else done();
     }
@@ -405,12 +455,29 @@ export class Coordinator {
     this.refresh(machine);
   }
 
+  /** The node said `ready` while `current` plays, with no turn_ended matched to it. */
+  private nodeReadyDuringTurn(machine: string, current: Entry): void {
+    const unattributed = this.unattributedEnd.get(machine);
+    this.unattributedEnd.delete(machine);
+    const started = this.turnNode.get(machine);
+    const registrations = this.registry.get(machine).registrations;
+    const result = readyDuringTurn({
+      unattributed: unattributed?.turnId === current.turnId ? unattributed.result : undefined,
+      sameNodeSession: started?.turnId === current.turnId && [...started.registrations].some((r) => registrations.has(r)),
+    });
+    if (result === 'abandoned') { this.clawLost(machine); return; }
+    if (unattributed === undefined) this.log.warn({ machine, turn: current.turnId }, 'node ready without turn_ended: turn ended as timeout');
+    this.endCurrent(machine, current, result, null, { callNode: false });
+  }
+
   /** After a restart: a turn recorded as starting or playing is checked against what the node says. */
   private reconcileTurn(machine: string): void {
     const current = currentOf(this.repo.entries(machine));
     if (!current) return;
     const status = this.registry.get(machine).status;
-    const stillRunning = this.registry.online(machine) && status?.state === 'controlled';
+    // A node that names its turn must name this one; an old node's `controlled` is taken as this turn.
+    const stillRunning = this.registry.online(machine) && status?.state === 'controlled' && (status.turn === undefined || status.turn === current.turnId);
+    if (stillRunning && current.turnId !== null) this.turnNode.set(machine, { turnId: current.turnId, registrations: new Set(this.registry.get(machine).registrations) });
     if (stillRunning && current.state === 'starting') {
       // start_turn went through before the crash; its endsAt is unknown (the node still ends the turn).
       this.repo.tx(() => this.repo.setEntryState(current.id, 'playing', null, current.turnId));
@@ -529,7 +596,8 @@ export class Coordinator {
     return {
       machine,
       state: this.stateOf(machine, this.repo.machine(machine)?.paused ?? false),
-      current: current ? { name: current.name, endsAt: turn?.endsAt ?? null, ...(withAuthids ? { authid: current.authid } : {}) } : null,
+      // The running turn shows the name it started with (what the node shows); a rename shows from the next turn.
+      current: current ? { name: turn?.name ?? current.name, endsAt: turn?.endsAt ?? null, ...(withAuthids ? { authid: current.authid } : {}) } : null,
       waiting: waitingOf(entries).map((e, position) => ({ name: e.name, position, ...(withAuthids ? { authid: e.authid } : {}) })),
     };
   }
@@ -585,7 +653,8 @@ export class Coordinator {
   }
 }
 
+/** A peer's error as a bounded log text (URI and message come from the node). */
 function errorText(err: unknown): string {
   const e = err as { error?: string; args?: unknown[]; message?: string };
-  return e?.error ? `${e.error}${e.args?.[0] ? `: ${String(e.args[0])}` : ''}` : String(e?.message ?? err);
+  return preview(e?.error ? `${e.error}${e.args?.[0] ? `: ${String(e.args[0])}` : ''}` : String(e?.message ?? err));
 }

@@ -3,7 +3,7 @@
 // player's commands. Every state change, turn end and error releases all
 // outputs through SafeOutputs, the only writer of lines.
 import {
-  ClawErrors, StartTurnArgs, TurnResult, machineUris,
+  ClawErrors, StartTurnArgs, TurnId, TurnResult, machineUris,
   type EventPayload, type MachineStatusState, type StatusPayload,
 } from '@clawgate/protocol';
 import type { Clock, TimerHandle } from '../clock.js';
@@ -21,8 +21,12 @@ export interface MachineHooks {
 }
 
 interface Turn {
+  /** The player's authid (who may steer). */
   player: string;
+  /** The display name: shown in status and events, never used to decide anything. */
   name: string;
+  /** The backend's turn id, when start_turn gave one: echoed in events and status, checked by end_turn/release. */
+  turnId: number | undefined;
   phase: TurnPhase;
   timer?: TimerHandle;
   dropAt?: number;
@@ -62,14 +66,18 @@ export class ClawMachine {
 
   get state(): MachineStatusState { return this.stateNow; }
 
-  /** The current turn's player authid and phase, if any. */
-  get currentTurn(): { player: string; name: string; phase: TurnPhase } | undefined {
-    return this.turn && { player: this.turn.player, name: this.turn.name, phase: this.turn.phase };
+  /** The current turn's player authid, name, turn id and phase, if any. */
+  get currentTurn(): { player: string; name: string; turnId: number | undefined; phase: TurnPhase } | undefined {
+    return this.turn && { player: this.turn.player, name: this.turn.name, turnId: this.turn.turnId, phase: this.turn.phase };
   }
 
   status(): StatusPayload {
     const s: StatusPayload = { state: this.stateNow, since: this.sinceNow };
-    if (this.stateNow === 'controlled' && this.turn) s.player = this.turn.name;
+    if (this.stateNow === 'controlled' && this.turn) {
+      s.player = this.turn.name;
+      s.authid = this.turn.player;
+      if (this.turn.turnId !== undefined) s.turn = this.turn.turnId;
+    }
     return s;
   }
 
@@ -101,13 +109,13 @@ export class ClawMachine {
     if (this.stateNow === 'controlled') throw new ClawError(ClawErrors.machineBusy, `machine ${this.id} is in a turn`);
     if (this.stateNow !== 'ready') throw new ClawError(ClawErrors.machineOffline, `machine ${this.id} is ${this.stateNow}`);
 
-    const turn: Turn = { player: args.player, name: args.name ?? args.player, phase: 'coin' };
+    const turn: Turn = { player: args.player, name: args.name ?? args.player, turnId: args.turn, phase: 'coin' };
     this.turn = turn;
     this.stats.turns++;
     this.safe.releaseAll();
     this.safe.arm();
     this.setState('controlled');
-    this.hooks.event({ type: 'turn_started', machine: this.id, player: turn.name, at: this.clock.now() });
+    this.hooks.event({ type: 'turn_started', ...this.whose(turn), at: this.clock.now() });
 
     const coined = await this.safe.pulse('coin');
     if (this.turn !== turn) throw new ClawError(ClawErrors.noTurn, 'the turn ended before it started');
@@ -121,10 +129,17 @@ export class ClawMachine {
     return { topic: machineUris(this.id).control(turn.player), endsAt: this.clock.now() + moveMs };
   }
 
-  /** end_turn: releases everything; the turn (if any) ends with `reason`. */
+  /**
+   * end_turn: releases everything; the turn (if any) ends with `reason`.
+   * With `turn`, only that turn: a call for another turn (a stale one that
+   * crossed a turn change) changes nothing. A turn started without a turn id
+   * (by an older backend) counts as any.
+   */
   endTurn(raw: unknown): { machine: string; ended: boolean } {
     const reason = (raw as { reason?: unknown } | undefined)?.reason;
-    if (typeof reason !== 'string' || reason.length === 0) throw new ClawError(ClawErrors.invalidArgument, 'end_turn: reason must be a string');
+    if (typeof reason !== 'string' || reason.length === 0 || reason.length > 64) throw new ClawError(ClawErrors.invalidArgument, 'end_turn: reason must be a string (at most 64 characters)');
+    const turnId = this.turnArg(raw, 'end_turn');
+    if (turnId !== undefined && this.turn?.turnId !== undefined && this.turn.turnId !== turnId) return { machine: this.id, ended: false };
     if (this.turn === undefined) {
       this.safe.disarm();
       return { machine: this.id, ended: false };
@@ -145,8 +160,10 @@ export class ClawMachine {
   releaseControl(raw: unknown): { machine: string; released: boolean } {
     const player = (raw as { player?: unknown } | undefined)?.player;
     if (player !== undefined && typeof player !== 'string') throw new ClawError(ClawErrors.invalidArgument, 'release: player must be a string');
+    const turnId = this.turnArg(raw, 'release');
     const turn = this.turn;
     if (turn === undefined || (player !== undefined && player !== turn.player)) return { machine: this.id, released: false };
+    if (turnId !== undefined && turn.turnId !== undefined && turnId !== turn.turnId) return { machine: this.id, released: false };
     this.safe.releaseDirections();
     this.hooks.log('info', 'control released (player lost)', { player: turn.player });
     return { machine: this.id, released: true };
@@ -158,7 +175,7 @@ export class ClawMachine {
     const verdict = classifyCommand(this.turn, publisherAuthid, command);
     if (verdict !== 'accept') {
       this.stats.ignored[verdict]++;
-      this.hooks.log('debug', 'command ignored', { verdict, publisherAuthid, command });
+      this.hooks.log('debug', 'command ignored', { verdict, publisherAuthid: publisherAuthid?.slice(0, 64), command });
       return;
     }
     this.stats.accepted++;
@@ -201,8 +218,22 @@ export class ClawMachine {
     const turn = this.turn;
     if (turn === undefined) return;
     this.endTurnQuietly(result);
-    this.hooks.event({ type: 'turn_ended', machine: this.id, player: turn.name, result, at: this.clock.now() });
+    this.hooks.event({ type: 'turn_ended', ...this.whose(turn), result, at: this.clock.now() });
     this.becomeReadyWhenReleased();
+  }
+
+  /** Who an event is about: the name for people, the authid and turn id for the backend to match. */
+  private whose(turn: Turn): Pick<EventPayload, 'machine' | 'player' | 'authid' | 'turn'> {
+    return { machine: this.id, player: turn.name, authid: turn.player, ...(turn.turnId !== undefined ? { turn: turn.turnId } : {}) };
+  }
+
+  /** The optional `turn` argument of end_turn/release. */
+  private turnArg(raw: unknown, what: string): number | undefined {
+    const turn = (raw as { turn?: unknown } | undefined)?.turn;
+    if (turn === undefined) return undefined;
+    const r = TurnId.safeParse(turn);
+    if (!r.success) throw new ClawError(ClawErrors.invalidArgument, `${what}: turn must be a positive integer`);
+    return r.data;
   }
 
   /** Ends the turn (if any) without announcing it: disarm, timers off. */

@@ -4,6 +4,8 @@
 import { autobahn, routeAutobahnWarnings, type AutobahnConnection, type AutobahnSession } from './autobahn.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { MachineKey } from './cryptosign.js';
+import { TRANSPORT_TYPE, registerBoundedTransport } from './transport.js';
+import { preview } from '../logger.js';
 
 export type LinkAuth = { method: 'anonymous' } | { method: 'cryptosign'; authid: string; key: MachineKey };
 
@@ -12,6 +14,8 @@ export interface LinkOptions {
   realm: string;
   auth: LinkAuth;
   backoff: BackoffOptions;
+  /** Largest inbound message (bytes); a larger one closes the connection (wamp/transport.ts). */
+  maxMessageBytes: number;
   /** Runs on every new session; a rejection closes the session and retries. */
   onOpen(session: AutobahnSession, details: Record<string, unknown>): Promise<void>;
   /** The session that was open is gone (not called for failed attempts). */
@@ -32,7 +36,8 @@ export class WampLink {
   get session(): AutobahnSession | undefined { return this.sessionNow?.isOpen ? this.sessionNow : undefined; }
 
   start(): void {
-    routeAutobahnWarnings((text) => this.opts.log('debug', 'autobahn', { autobahn: text }));
+    routeAutobahnWarnings((text) => this.opts.log('debug', 'autobahn', { autobahn: preview(text) }));
+    registerBoundedTransport(autobahn as unknown as { transports: { register(name: string, factory: unknown): void } });
     this.stopped = false;
     this.connect();
   }
@@ -64,7 +69,10 @@ export class WampLink {
         }
       : { authmethods: ['anonymous'] };
     const connection = new autobahn.Connection({
-      transports: [{ type: 'websocket', url: this.opts.url }],
+      transports: [{
+        type: TRANSPORT_TYPE, url: this.opts.url, maxPayload: this.opts.maxMessageBytes,
+        onOversized: () => this.opts.log('warn', 'a message from the router was larger than router.maxMessageBytes: connection closed', { maxMessageBytes: this.opts.maxMessageBytes }),
+      }],
       realm: this.opts.realm,
       max_retries: 0,
       retry_if_unreachable: false,
@@ -87,7 +95,7 @@ export class WampLink {
       if (this.connection === connection) this.connection = undefined;
       this.sessionNow = undefined;
       if (opened) this.opts.onClose(reason, `${details?.reason ?? ''} ${details?.message ?? ''}`.trim());
-      else this.opts.log('warn', 'could not join the router', { url: this.opts.url, reason, detail: details?.reason, message: details?.message });
+      else this.opts.log('warn', 'could not join the router', { url: this.opts.url, reason: preview(reason), detail: preview(details?.reason ?? ''), message: preview(details?.message ?? '') });
       for (const w of this.closedWaiters.splice(0)) w();
       if (!this.stopped) {
         const delay = backoffDelay(this.attempt++, this.opts.backoff);
@@ -100,9 +108,14 @@ export class WampLink {
   }
 }
 
+/** A setup failure as bounded log text (router errors carry the router's args). */
 function describe(e: unknown): string {
-  if (e instanceof Error) return e.message;
+  if (e instanceof Error) return preview(e.message);
   const err = e as { error?: string; args?: unknown[] };
-  if (err && typeof err.error === 'string') return `${err.error} ${JSON.stringify(err.args ?? [])}`;
-  return String(e);
+  if (err && typeof err.error === 'string') {
+    let args: string;
+    try { args = JSON.stringify(err.args ?? []); } catch { args = '[…]'; }
+    return preview(`${err.error} ${args}`);
+  }
+  return preview(e);
 }
