@@ -23,6 +23,8 @@ import { byId, errorUri, h, onNextFrame, setText, show, syncList } from './dom.j
 
 const NAME_KEY = 'clawgate.name';
 const QUEUE_KEY = 'clawgate.queue';
+/** The machine of the turn this page was playing, so a reload that finds the turn gone can say so. */
+const TURN_KEY = 'clawgate.turn';
 /** Refresh the ticket this long before it expires. */
 const TICKET_MARGIN_MS = 60_000;
 const LOBBY_REFRESH_MS = 10_000;
@@ -59,8 +61,11 @@ function dispatch(a: Action): void {
 /** Side effects of a phase change: persistence, focus, controls, announcements. */
 function afterChange(before: PlayerState): void {
   const p = state.phase;
-  if (holdsPlace(p)) localStorage.setItem(QUEUE_KEY, phaseMachine(p)!);
-  else if (p.kind !== 'idle' || before.phase.kind !== 'idle') localStorage.removeItem(QUEUE_KEY);
+  // Only a place the backend confirmed survives a reload (a join still in flight is not one).
+  if (holdsPlace(p) && p.kind !== 'joining') localStorage.setItem(QUEUE_KEY, phaseMachine(p)!);
+  else if (!holdsPlace(p) && (p.kind !== 'idle' || before.phase.kind !== 'idle')) localStorage.removeItem(QUEUE_KEY);
+  if (p.kind === 'playing') localStorage.setItem(TURN_KEY, p.machine);
+  else if (p.kind !== 'joining' && p.kind !== 'starting') localStorage.removeItem(TURN_KEY);
 
   if (p.kind === 'playing' && before.phase.kind === 'playing' && p.topic !== before.phase.topic) startControls(p.topic);
   if (p.kind === before.phase.kind) return;
@@ -132,8 +137,26 @@ async function onOpen(session: Session): Promise<void> {
     if (link.session !== session) return; // a newer session does its own
     // Reclaim our place: request_slot is idempotent, and the backend kept the place through the grace period.
     const queued = holdsPlace(state.phase) ? phaseMachine(state.phase) : localStorage.getItem(QUEUE_KEY) ?? undefined;
-    if (queued && state.identity) void requestSlot(queued, true);
+    if (queued && state.identity) void resumePlace(session, queued);
   });
+}
+
+/**
+ * Reclaims the place after a reload or reconnect. request_slot is idempotent
+ * for a queued player but joins anyone else, so the page first asks whether
+ * the backend still has it (`claw.queue.get`): a place that ended while the
+ * page was away (removed, the turn over) is said so, not silently replaced
+ * by a new place at the end of the queue.
+ */
+async function resumePlace(session: Session, machine: string): Promise<void> {
+  const epoch = state.placeEpoch;
+  try {
+    const snapshot = parse(QueueSnapshot, await session.call<unknown>(Procedures.queueGet, [machine]), 'queue');
+    if (link.session !== session) return;
+    if (snapshot) dispatch({ type: 'place_check', snapshot, epoch, wasPlaying: localStorage.getItem(TURN_KEY) === machine });
+  } catch { /* not known (the backend is still starting): reclaim as before */ }
+  if (link.session !== session || !holdsPlace(state.phase) || phaseMachine(state.phase) !== machine) return;
+  await requestSlot(machine, true);
 }
 
 async function refreshLobby(session: Session): Promise<void> {
@@ -342,9 +365,7 @@ function draw(): void {
   const who = byId('who');
   show(who, state.identity !== undefined);
   if (state.identity) setText(who, `Playing as ${state.identity.name}`);
-  const sound = byId('sound');
-  sound.setAttribute('aria-pressed', String(alert.enabled));
-  setText(sound, alert.enabled ? '🔔 Sound on' : '🔕 Sound off');
+  byId<HTMLInputElement>('sound').checked = alert.enabled;
 
   // Our own turn on the machine on screen: phones put the machine first and size the box to fit beside the pad.
   const p = state.phase;
@@ -554,7 +575,8 @@ function wireForms(): void {
   const showPlace = () => { const m = phaseMachine(state.phase); if (m) { dispatch({ type: 'select', machine: m }); focusAfterDraw = state.phase.kind === 'get_ready' ? 'ready' : 'turn'; } };
   byId('banner-show').addEventListener('click', showPlace);
   byId('show-mine').addEventListener('click', showPlace);
-  byId('sound').addEventListener('click', () => { alert.setEnabled(!alert.enabled); render(); });
+  // A change is a user gesture: the browser lets the tone's audio start from here.
+  byId<HTMLInputElement>('sound').addEventListener('change', (e) => { alert.setEnabled((e.target as HTMLInputElement).checked); render(); });
   // Whether the turn panel's prompt is on screen decides whether the banner is needed.
   new IntersectionObserver((entries) => {
     for (const e of entries) inlinePromptVisible = e.isIntersecting;
@@ -568,7 +590,7 @@ async function main(): Promise<void> {
   config = await loadClientConfig();
   // A reload resumes where the last page was: its name (cookie → same authid) and its queue.
   const saved = localStorage.getItem(QUEUE_KEY);
-  if (saved) dispatch({ type: 'join', machine: saved });
+  if (saved) dispatch({ type: 'join', machine: saved, resumed: true });
   wireForms();
   wireControls();
   link = new WampLink({

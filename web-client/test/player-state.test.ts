@@ -315,3 +315,18 @@ t.test('paused: shown in the lobby also during a turn when the backend says so, 
   s = run([{ type: 'lobby', machines: [summary('claw-2', { state: 'controlled', paused: true } as never)] }], s);
   t.equal(s.machines['claw-2']!.state, 'paused', 'the machine list\'s paused field (before any snapshot)');
 });
+
+t.test('a reload reclaims a place only if the backend still has it (request_slot would join anew)', async (t) => {
+  // After a reload the page restores the saved place as a resumed join.
+  const reloaded = run([me, { type: 'join', machine: 'claw-1', resumed: true }]);
+  const epoch = reloaded.placeEpoch;
+  t.equal(placeShown(reloaded, snapshot('claw-1')), false, 'a resumed join must be in the snapshot');
+  t.equal(placeShown(run([me, { type: 'join', machine: 'claw-1' }]), snapshot('claw-1')), undefined, 'a new join need not be yet');
+  t.same(run([{ type: 'place_check', snapshot: snapshot('claw-1'), epoch }], reloaded).phase, { kind: 'removed', machine: 'claw-1', reason: 'gone' },
+    'removed while away: said so');
+  t.same(run([{ type: 'place_check', snapshot: snapshot('claw-1'), epoch, wasPlaying: true }], reloaded).phase, { kind: 'removed', machine: 'claw-1', reason: 'turn_over' },
+    'the turn ended while the page reloaded');
+  const still = run([{ type: 'place_check', snapshot: snapshot('claw-1', { current: { name: 'Ann', endsAt: 50 } }), epoch }], reloaded);
+  t.same(still.phase, { kind: 'joining', machine: 'claw-1', resumed: true }, 'still ours: reclaim it');
+  t.equal(run([playingSlot('claw-1')], still).phase.kind === 'playing' && run([playingSlot('claw-1')], still).phase.kind, 'playing');
+});

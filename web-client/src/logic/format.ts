@@ -64,7 +64,7 @@ export function removedText(reason: string): string {
     case 'grace_expired': return 'You were away too long and lost your place.';
     // Found by the page itself: the backend's queue no longer has us (a message was lost while we were away).
     case 'gone': return 'You are no longer in this queue (it changed while you were away).';
-    case 'turn_over': return 'Your turn on this machine is over.';
+    case 'turn_over': return 'Your turn on this machine ended while you were away.';
     default: return `You are no longer in the queue (${reason}).`;
   }
 }

@@ -30,7 +30,8 @@ export interface MachineView {
 
 export type Phase =
   | { kind: 'idle' }
-  | { kind: 'joining'; machine: string }
+  /** `resumed`: a place this page held before a reload, being reclaimed (not a new join). */
+  | { kind: 'joining'; machine: string; resumed?: boolean }
   | { kind: 'waiting'; machine: string; position: number; etaSeconds: number }
   | { kind: 'get_ready'; machine: string; deadline: number; confirming: boolean }
   | { kind: 'starting'; machine: string }
@@ -77,7 +78,7 @@ export type Action =
   | { type: 'event'; event: EventPayload }
   | { type: 'player'; message: PlayerMessage }
   | { type: 'select'; machine: string | undefined }
-  | { type: 'join'; machine: string }
+  | { type: 'join'; machine: string; resumed?: boolean }
   | { type: 'slot'; slot: SlotResult }
   | { type: 'join_failed'; machine: string; error: string }
   | { type: 'ready_sent' }
@@ -87,7 +88,14 @@ export type Action =
   | { type: 'left' }
   | { type: 'dismiss' }
   /** A fresh `claw.queue.get` answer, asked for because a snapshot did not show us (see `placeShown`); `epoch` as when asked. */
-  | { type: 'place_check'; snapshot: QueueSnapshot; epoch: number }
+  /**
+   * A fresh `claw.queue.get` answer about the place we hold: asked because a
+   * snapshot did not show us (see `placeShown`), or before reclaiming the
+   * place after a reload or reconnect (request_slot would silently join a
+   * player whose place is gone). `epoch` as when asked; `wasPlaying`: the
+   * page was in its turn before the reload.
+   */
+  | { type: 'place_check'; snapshot: QueueSnapshot; epoch: number; wasPlaying?: boolean }
   | { type: 'error'; error: string | undefined };
 
 const MAX_EVENTS = 8;
@@ -178,7 +186,10 @@ export function reduce(s: PlayerState, a: Action): PlayerState {
 
     case 'join':
       if (holdsPlace(s.phase) && phaseMachine(s.phase) === a.machine) return s;
-      return { ...s, selected: a.machine, phase: { kind: 'joining', machine: a.machine }, error: undefined, placeEpoch: s.placeEpoch + 1 };
+      return {
+        ...s, selected: a.machine, error: undefined, placeEpoch: s.placeEpoch + 1,
+        phase: a.resumed ? { kind: 'joining', machine: a.machine, resumed: true } : { kind: 'joining', machine: a.machine },
+      };
 
     case 'slot': {
       const { machine, position, etaSeconds } = a.slot;
@@ -221,7 +232,7 @@ export function reduce(s: PlayerState, a: Action): PlayerState {
       if (a.epoch !== s.placeEpoch || placeShown(next, a.snapshot) !== false) return next;
       // The backend no longer has us (a message was lost while we were away): say so, and free the page for another machine.
       const p = next.phase as Exclude<Phase, { kind: 'idle' }>;
-      const reason = p.kind === 'playing' || p.kind === 'starting' ? 'turn_over' : 'gone';
+      const reason = p.kind === 'playing' || p.kind === 'starting' || a.wasPlaying ? 'turn_over' : 'gone';
       return { ...next, phase: { kind: 'removed', machine: p.machine, reason } };
     }
 
@@ -253,13 +264,14 @@ function resumedTurn(s: PlayerState, machine: string): Phase {
 /**
  * Whether `snapshot` shows the place this page believes it holds on that
  * machine: undefined when there is nothing to check (no place there, still
- * joining, no identity), else true or false. Names are not unique, so a
+ * a new join, no identity), else true or false. Names are not unique, so a
  * `true` may be someone of the same name: the check only ever frees a place
  * that is certainly gone, never invents one.
  */
 export function placeShown(s: PlayerState, snapshot: QueueSnapshot): boolean | undefined {
   const p = s.phase;
-  if (!s.identity || !holdsPlace(p) || p.kind === 'joining' || phaseMachine(p) !== snapshot.machine) return undefined;
+  // A new join may not be in any snapshot yet; a place held before a reload (resumed) must be.
+  if (!s.identity || !holdsPlace(p) || (p.kind === 'joining' && !p.resumed) || phaseMachine(p) !== snapshot.machine) return undefined;
   if (snapshot.current && isMe(s, snapshot.current)) return true;
   return snapshot.waiting.some((w) => isMe(s, w));
 }
