@@ -360,6 +360,9 @@ function draw(): void {
   const connEl = byId('conn');
   setText(connEl, conn.label);
   connEl.className = `conn ${conn.tone}`;
+  // Which attempt this is, also while waiting for it (for tests and styling; the label says it only while connecting).
+  const attempt = connection.kind === 'connecting' || connection.kind === 'waiting' ? String(connection.attempt) : '';
+  if (connEl.dataset.attempt !== attempt) connEl.dataset.attempt = attempt;
 
   show(byId('name-panel'), !state.identity);
   const who = byId('who');
