@@ -40,7 +40,7 @@ let repeater: HoldRepeater | undefined;
 let focusAfterDraw: string | undefined;
 let scrollTurnIntoView = false;
 const box = new ClawBox('The claw machine seen from above');
-let alert: ReadyAlert;
+let readyAlert: ReadyAlert;
 /** Whether the turn panel's own get-ready prompt is on screen (else the banner shows it). */
 let inlinePromptVisible = false;
 /** Phones: one column, where the box and the pad must share the screen during a turn. */
@@ -76,7 +76,7 @@ function afterChange(before: PlayerState): void {
     case 'get_ready':
       setText(announce, `Get ready, you're up on ${p.machine}! Press Enter or the I'm ready button.`);
       focusAfterDraw = 'ready';
-      alert.ring();
+      readyAlert.ring();
       break;
     case 'playing':
       setText(announce, 'Your turn has started. Steer with the arrow keys, drop with Space.');
@@ -368,7 +368,7 @@ function draw(): void {
   const who = byId('who');
   show(who, state.identity !== undefined);
   if (state.identity) setText(who, `Playing as ${state.identity.name}`);
-  byId<HTMLInputElement>('sound').checked = alert.enabled;
+  byId<HTMLInputElement>('sound').checked = readyAlert.enabled;
 
   // Our own turn on the machine on screen: phones put the machine first and size the box to fit beside the pad.
   const p = state.phase;
@@ -579,7 +579,7 @@ function wireForms(): void {
   byId('banner-show').addEventListener('click', showPlace);
   byId('show-mine').addEventListener('click', showPlace);
   // A change is a user gesture: the browser lets the tone's audio start from here.
-  byId<HTMLInputElement>('sound').addEventListener('change', (e) => { alert.setEnabled((e.target as HTMLInputElement).checked); render(); });
+  byId<HTMLInputElement>('sound').addEventListener('change', (e) => { readyAlert.setEnabled((e.target as HTMLInputElement).checked); render(); });
   // Whether the turn panel's prompt is on screen decides whether the banner is needed.
   new IntersectionObserver((entries) => {
     for (const e of entries) inlinePromptVisible = e.isIntersecting;
@@ -589,7 +589,7 @@ function wireForms(): void {
 
 async function main(): Promise<void> {
   byId('box').append(box.svg);
-  alert = new ReadyAlert(localStorage);
+  readyAlert = new ReadyAlert(localStorage);
   config = await loadClientConfig();
   // A reload resumes where the last page was: its name (cookie → same authid) and its queue.
   const saved = localStorage.getItem(QUEUE_KEY);
