@@ -330,3 +330,9 @@ t.test('a reload reclaims a place only if the backend still has it (request_slot
   t.same(still.phase, { kind: 'joining', machine: 'claw-1', resumed: true }, 'still ours: reclaim it');
   t.equal(run([playingSlot('claw-1')], still).phase.kind === 'playing' && run([playingSlot('claw-1')], still).phase.kind, 'playing');
 });
+
+t.test('playing: true with the turn\'s endsAt and topic in the answer (optional backend fields) takes them', async (t) => {
+  const s = run([me, { type: 'join', machine: 'claw-1', resumed: true },
+    { type: 'slot', slot: { machine: 'claw-1', position: 0, queueLength: 1, etaSeconds: 0, playing: true, endsAt: 4321, topic: 'claw.machine.claw-1.control.p1' } as never }]);
+  t.same(s.phase, { kind: 'playing', machine: 'claw-1', topic: 'claw.machine.claw-1.control.p1', endsAt: 4321, dropped: false, drop: undefined });
+});

@@ -198,7 +198,14 @@ export function reduce(s: PlayerState, a: Action): PlayerState {
       // The re-join answer during our own turn (a reload, a reconnect): it is our turn, not position 0.
       if ((a.slot as { playing?: unknown }).playing === true) {
         if (s.phase.kind === 'playing' && s.phase.machine === machine) return s;
-        return { ...s, selected: machine, phase: resumedTurn(s, machine), error: undefined };
+        const extra = a.slot as { endsAt?: unknown; topic?: unknown };
+        const turn = resumedTurn(s, machine);
+        // A backend that puts the turn's endsAt and topic in the answer (optional) saves waiting for the snapshot.
+        if (turn.kind === 'playing') {
+          if (typeof extra.endsAt === 'number') turn.endsAt = extra.endsAt;
+          if (typeof extra.topic === 'string') turn.topic = extra.topic;
+        }
+        return { ...s, selected: machine, phase: turn, error: undefined };
       }
       // An answer to request_slot never undoes a get_ready or a turn we already know about.
       if (phaseMachine(s.phase) === machine && rank[s.phase.kind] > rank.waiting) return s;
