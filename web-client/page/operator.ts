@@ -3,7 +3,10 @@
 // router's live numbers.
 import type { Session } from 'autobahn';
 import { EventPayload, LinesPayload, MachineSummary, Procedures, QueueSnapshot, StatusPayload, TurnResult, machineUris } from '@clawgate/protocol';
-import { initialDashboard, ratePerSecond, reduceDashboard, type DashboardAction, type DashboardState, type TurnRow } from '../src/logic/dashboard-state.js';
+import {
+  askedOf, confirmProblem, confirmText, initialDashboard, ratePerSecond, reduceDashboard, skipTarget,
+  type DashboardAction, type DashboardState, type PendingAction, type TurnRow,
+} from '../src/logic/dashboard-state.js';
 import { describeConnection, type ConnectionState } from '../src/logic/connection.js';
 import { clock, secondsLeft, stateLabel } from '../src/logic/format.js';
 import { routerNumbers, type RouterNumbers } from '../src/logic/metrics.js';
@@ -144,15 +147,59 @@ async function pollStats(): Promise<void> {
   dispatch({ type: 'stats', stats: { sessions, messagesPerSecond, source, at } });
 }
 
-async function admin(procedure: string, args: unknown[], done: string): Promise<void> {
+async function admin(procedure: string, args: unknown[], done: string): Promise<unknown> {
   const session = link?.session;
-  if (!session) { dispatch({ type: 'notice', text: 'Not connected.', tone: 'bad' }); return; }
+  if (!session) { dispatch({ type: 'notice', text: 'Not connected.', tone: 'bad' }); return undefined; }
   try {
-    await session.call(procedure, args);
+    const answer = await session.call<unknown>(procedure, args);
     dispatch({ type: 'notice', text: done, tone: 'ok' });
+    return answer;
   } catch (e) {
     dispatch({ type: 'notice', text: `${done.split(':')[0]} failed: ${errorUri(e)}`, tone: 'bad' });
+    return undefined;
   }
+}
+
+/**
+ * Pause and resume answer `{machine, paused}`. The queue snapshot's `state`
+ * does not show a pause during a turn (backend today), so the dashboard keeps
+ * what its own call was told until a snapshot says otherwise.
+ */
+async function setPaused(machine: string, paused: boolean): Promise<void> {
+  const answer = await admin(paused ? Procedures.adminPause : Procedures.adminResume, [machine], `${machine}: ${paused ? 'paused' : 'resumed'}`);
+  const said = (answer as { paused?: unknown } | undefined)?.paused;
+  if (typeof said === 'boolean') dispatch({ type: 'paused', machine, paused: said });
+}
+
+// ---- confirmation of Skip and Kick ------------------------------------------------
+
+/** The button that opened the confirmation and its card, to give focus back to (a kicked player's row is gone by then). */
+let confirmOpener: { button: HTMLElement; card: HTMLElement | null } | undefined;
+
+function ask(pending: PendingAction, opener: HTMLElement): void {
+  dispatch({ type: 'ask', pending });
+  const text = confirmText(pending);
+  setText(byId('confirm-title'), text.title);
+  setText(byId('confirm-body'), text.body);
+  setText(byId('confirm-ok'), text.confirm);
+  confirmOpener = { button: opener, card: opener.closest('article') };
+  const dialog = byId<HTMLDialogElement>('confirm');
+  if (!dialog.open) dialog.showModal();
+  // The safe choice has focus: Enter right after the click cancels, it never kicks.
+  byId('confirm-cancel').focus();
+}
+
+function confirmed(): void {
+  const pending = state.confirm;
+  // A kicked player's row (and its button) is about to go: focus returns to the card.
+  if (pending?.action === 'kick' && confirmOpener?.card) confirmOpener = { button: confirmOpener.card, card: confirmOpener.card };
+  byId<HTMLDialogElement>('confirm').close();
+  if (!pending) return;
+  // The queue may have moved while the dialog was open: never hit someone the operator did not mean.
+  const problem = confirmProblem(state, pending);
+  if (problem) { dispatch({ type: 'notice', text: problem, tone: 'bad' }); return; }
+  if (pending.action === 'skip') void admin(Procedures.adminSkip, [pending.machine], `${pending.machine}: skipped ${pending.player}`);
+  else void admin(Procedures.adminKick, [pending.machine, pending.authid], `${pending.machine}: removed ${pending.name} from the queue`);
 }
 
 // ---- rendering ----------------------------------------------------------------
@@ -192,9 +239,10 @@ function createCard(machine: string): HTMLElement {
     b.setAttribute('aria-label', `${label} ${machine}`);
     return b;
   };
-  const card = h('article', { class: 'panel card', 'aria-label': `Machine ${machine}` },
+  const card = h('article', { class: 'panel card', 'aria-label': `Machine ${machine}`, tabindex: -1 },
     h('h3', {}, h('span', {}, machine), h('span', { class: 'badge' })),
     h('p', { class: 'current' }),
+    h('p', { class: 'asked' }),
     h('p', { class: 'muted queue-title' }),
     h('ol', { class: 'queue-list' }),
     h('div', { class: 'actions' }, button('Pause', 'pause'), button('Resume', 'resume'), button('Skip current turn', 'skip')),
@@ -203,10 +251,14 @@ function createCard(machine: string): HTMLElement {
     const target = (e.target as HTMLElement).closest('button');
     if (!target) return;
     const action = target.dataset.action;
-    if (action === 'pause') void admin(Procedures.adminPause, [machine], `${machine}: paused`);
-    if (action === 'resume') void admin(Procedures.adminResume, [machine], `${machine}: resumed`);
-    if (action === 'skip') void admin(Procedures.adminSkip, [machine], `${machine}: current turn skipped`);
-    if (action === 'kick' && target.dataset.authid) void admin(Procedures.adminKick, [machine, target.dataset.authid], `${machine}: removed ${target.dataset.name ?? 'player'} from the queue`);
+    if (action === 'pause') void setPaused(machine, true);
+    if (action === 'resume') void setPaused(machine, false);
+    if (action === 'skip') {
+      const player = skipTarget(state.machines[machine]!);
+      if (player === undefined) dispatch({ type: 'notice', text: `${machine}: nobody to skip.`, tone: 'bad' });
+      else ask({ action: 'skip', machine, player }, target);
+    }
+    if (action === 'kick' && target.dataset.authid) ask({ action: 'kick', machine, authid: target.dataset.authid, name: target.dataset.name ?? 'player' }, target);
   });
   return card;
 }
@@ -220,6 +272,10 @@ function updateCard(card: HTMLElement, machine: string, now: number): void {
   setText(card.querySelector<HTMLElement>('.current')!, cur
     ? `Playing: ${cur.name}${cur.endsAt ? ` (${clock(secondsLeft(cur.endsAt, now))} left)` : ''}`
     : m.status?.player ? `Playing: ${m.status.player}` : 'Nobody playing');
+  const asked = askedOf(m);
+  const askedEl = card.querySelector<HTMLElement>('.asked')!;
+  show(askedEl, asked !== undefined);
+  if (asked) setText(askedEl, `Asking ${asked.name} to get ready${asked.deadline !== undefined ? ` (${clock(secondsLeft(asked.deadline, now))} left)` : ''}`);
   const waiting = m.queue?.waiting ?? [];
   setText(card.querySelector<HTMLElement>('.queue-title')!, `${waiting.length} waiting · ${m.spectators} watching`);
   const authidOf = (w: unknown) => { const a = (w as { authid?: unknown }).authid; return typeof a === 'string' ? a : undefined; };
@@ -231,10 +287,10 @@ function updateCard(card: HTMLElement, machine: string, now: number): void {
       : undefined;
     return h('li', {}, h('span', {}, w.name), kick);
   }, () => undefined);
-  const paused = m.state === 'paused';
-  card.querySelector<HTMLButtonElement>('[data-action=pause]')!.disabled = paused;
-  card.querySelector<HTMLButtonElement>('[data-action=resume]')!.disabled = !paused;
-  card.querySelector<HTMLButtonElement>('[data-action=skip]')!.disabled = !cur && m.status?.state !== 'controlled';
+  // Paused also during a turn (the badge then says Paused while the current line still shows who plays).
+  card.querySelector<HTMLButtonElement>('[data-action=pause]')!.disabled = m.paused;
+  card.querySelector<HTMLButtonElement>('[data-action=resume]')!.disabled = !m.paused;
+  card.querySelector<HTMLButtonElement>('[data-action=skip]')!.disabled = skipTarget(m) === undefined;
 }
 
 // ---- start --------------------------------------------------------------------
@@ -275,6 +331,16 @@ async function main(): Promise<void> {
     show(byId('dash'), false);
     show(byId('login'), true);
     byId<HTMLInputElement>('secret').value = '';
+  });
+  const dialog = byId<HTMLDialogElement>('confirm');
+  byId('confirm-ok').addEventListener('click', confirmed);
+  byId('confirm-cancel').addEventListener('click', () => dialog.close());
+  // Esc closes a modal dialog by itself; every way of closing ends the pending action and gives focus back.
+  dialog.addEventListener('close', () => {
+    dispatch({ type: 'settle' });
+    const back = confirmOpener?.button.isConnected ? confirmOpener.button : confirmOpener?.card;
+    confirmOpener = undefined;
+    back?.focus();
   });
   setInterval(() => void pollStats(), STATS_MS);
   setInterval(() => { if (link?.session) void refreshMachines(link.session); }, 10_000);

@@ -7,11 +7,15 @@ import {
   EventPayload, LinesPayload, MachineSummary, PlayerMessage, Procedures, QueueSnapshot, SlotResult, StatusPayload,
   isValidName, machineUris, playerTopic, type Command, type Direction,
 } from '@clawgate/protocol';
-import { reduce, initialState, holdsPlace, phaseMachine, type Action, type PlayerState } from '../src/logic/player-state.js';
+import {
+  reduce, initialState, holdsPlace, pageTitle, phaseFor, phaseMachine, placeShown, readyPrompt, type Action, type PlayerState,
+} from '../src/logic/player-state.js';
 import { HoldRepeater, keyToControl } from '../src/logic/controls.js';
 import { describeConnection, type ConnectionState } from '../src/logic/connection.js';
-import { clock, eta, positionText, removedText, resultText, secondsLeft, stateLabel } from '../src/logic/format.js';
+import { clock, positionText, removedText, resultText, secondsLeft, stateLabel, waitText } from '../src/logic/format.js';
 import { boxView, videoKind } from '../src/logic/claw-view.js';
+import { dropText } from '../src/logic/drop-progress.js';
+import { ReadyAlert } from './ready-alert.js';
 import { createSession, loadClientConfig, wsUrl, type ClientConfig } from './api.js';
 import { WampLink, watchedBy, type Credentials } from './wamp-link.js';
 import { ClawBox } from './claw-box.js';
@@ -19,6 +23,8 @@ import { byId, errorUri, h, onNextFrame, setText, show, syncList } from './dom.j
 
 const NAME_KEY = 'clawgate.name';
 const QUEUE_KEY = 'clawgate.queue';
+/** The machine of the turn this page was playing, so a reload that finds the turn gone can say so. */
+const TURN_KEY = 'clawgate.turn';
 /** Refresh the ticket this long before it expires. */
 const TICKET_MARGIN_MS = 60_000;
 const LOBBY_REFRESH_MS = 10_000;
@@ -32,7 +38,13 @@ let link: WampLink;
 let repeater: HoldRepeater | undefined;
 /** Moved to once the next draw has shown it (a hidden element cannot take focus). */
 let focusAfterDraw: string | undefined;
+let scrollTurnIntoView = false;
 const box = new ClawBox('The claw machine seen from above');
+let readyAlert: ReadyAlert;
+/** Whether the turn panel's own get-ready prompt is on screen (else the banner shows it). */
+let inlinePromptVisible = false;
+/** Phones: one column, where the box and the pad must share the screen during a turn. */
+const narrow = window.matchMedia('(max-width: 859px)');
 
 // ---- state changes ----------------------------------------------------------
 
@@ -40,27 +52,37 @@ function dispatch(a: Action): void {
   const before = state;
   state = reduce(state, a);
   if (state !== before) afterChange(before);
+  // Not in draw(): a hidden tab gets no animation frames, and the title is what such a player sees.
+  const title = pageTitle(state);
+  if (document.title !== title) document.title = title;
   render();
 }
 
 /** Side effects of a phase change: persistence, focus, controls, announcements. */
 function afterChange(before: PlayerState): void {
   const p = state.phase;
-  if (holdsPlace(p)) localStorage.setItem(QUEUE_KEY, phaseMachine(p)!);
-  else if (p.kind !== 'idle' || before.phase.kind !== 'idle') localStorage.removeItem(QUEUE_KEY);
+  // Only a place the backend confirmed survives a reload (a join still in flight is not one).
+  if (holdsPlace(p) && p.kind !== 'joining') localStorage.setItem(QUEUE_KEY, phaseMachine(p)!);
+  else if (!holdsPlace(p) && (p.kind !== 'idle' || before.phase.kind !== 'idle')) localStorage.removeItem(QUEUE_KEY);
+  if (p.kind === 'playing') localStorage.setItem(TURN_KEY, p.machine);
+  else if (p.kind !== 'joining' && p.kind !== 'starting') localStorage.removeItem(TURN_KEY);
 
+  if (p.kind === 'playing' && before.phase.kind === 'playing' && p.topic !== before.phase.topic) startControls(p.topic);
   if (p.kind === before.phase.kind) return;
   if (before.phase.kind === 'playing') stopControls();
   if (p.kind === 'playing') startControls(p.topic);
   const announce = byId('announce');
   switch (p.kind) {
     case 'get_ready':
-      setText(announce, "Get ready, you're up! Press Enter or the I'm ready button.");
+      setText(announce, `Get ready, you're up on ${p.machine}! Press Enter or the I'm ready button.`);
       focusAfterDraw = 'ready';
+      readyAlert.ring();
       break;
     case 'playing':
       setText(announce, 'Your turn has started. Steer with the arrow keys, drop with Space.');
       focusAfterDraw = 'turn';
+      // Phones: the machine panel to the top of the screen, so the box and the pad are both in view.
+      scrollTurnIntoView = narrow.matches;
       break;
     case 'result':
       setText(announce, resultText(p.result).title);
@@ -115,8 +137,26 @@ async function onOpen(session: Session): Promise<void> {
     if (link.session !== session) return; // a newer session does its own
     // Reclaim our place: request_slot is idempotent, and the backend kept the place through the grace period.
     const queued = holdsPlace(state.phase) ? phaseMachine(state.phase) : localStorage.getItem(QUEUE_KEY) ?? undefined;
-    if (queued && state.identity) void requestSlot(queued, true);
+    if (queued && state.identity) void resumePlace(session, queued);
   });
+}
+
+/**
+ * Reclaims the place after a reload or reconnect. request_slot is idempotent
+ * for a queued player but joins anyone else, so the page first asks whether
+ * the backend still has it (`claw.queue.get`): a place that ended while the
+ * page was away (removed, the turn over) is said so, not silently replaced
+ * by a new place at the end of the queue.
+ */
+async function resumePlace(session: Session, machine: string): Promise<void> {
+  const epoch = state.placeEpoch;
+  try {
+    const snapshot = parse(QueueSnapshot, await session.call<unknown>(Procedures.queueGet, [machine]), 'queue');
+    if (link.session !== session) return;
+    if (snapshot) dispatch({ type: 'place_check', snapshot, epoch, wasPlaying: localStorage.getItem(TURN_KEY) === machine });
+  } catch { /* not known (the backend is still starting): reclaim as before */ }
+  if (link.session !== session || !holdsPlace(state.phase) || phaseMachine(state.phase) !== machine) return;
+  await requestSlot(machine, true);
 }
 
 async function refreshLobby(session: Session): Promise<void> {
@@ -146,15 +186,37 @@ async function watchMachine(session: Session, machine: string): Promise<void> {
   const retained = { get_retained: true };
   await Promise.all([
     session.subscribe(u.status, ([p]) => { const status = parse(StatusPayload, p, 'status'); if (status) dispatch({ type: 'status', machine, status }); }, retained),
-    session.subscribe(u.queue, ([p]) => { const snapshot = parse(QueueSnapshot, p, 'queue'); if (snapshot) dispatch({ type: 'queue', snapshot }); }, retained),
+    session.subscribe(u.queue, ([p]) => { const snapshot = parse(QueueSnapshot, p, 'queue'); if (snapshot) onSnapshot(session, snapshot); }, retained),
     session.subscribe(u.lines, ([p]) => { const lines = parse(LinesPayload, p, 'lines'); if (lines) dispatch({ type: 'lines', machine, lines }); }, retained),
     session.subscribe(u.events, ([p]) => { const event = parse(EventPayload, p, 'event'); if (event) dispatch({ type: 'event', event }); }),
   ]).catch((e: unknown) => { subscribed.delete(machine); throw e; });
   // The snapshot may predate our subscription if the backend does not retain it.
   session.call<unknown>(Procedures.queueGet, [machine]).then((q) => {
     const snapshot = parse(QueueSnapshot, q, 'queue');
-    if (snapshot) dispatch({ type: 'queue', snapshot });
+    if (snapshot) onSnapshot(session, snapshot);
   }, () => { /* the retained topic covers it */ });
+}
+
+/** Machines whose queue is being re-read because a snapshot did not show our place. */
+const checking = new Set<string>();
+
+/**
+ * A snapshot of the machine we hold a place on that does not show us means
+ * a message (removed, the end of our turn) was lost while we were away. The
+ * page asks the backend once more (a fresh `claw.queue.get`, sent after our
+ * place was confirmed) and frees the place only if that agrees, so a stale
+ * snapshot can never cost a place.
+ */
+function onSnapshot(session: Session, snapshot: QueueSnapshot): void {
+  dispatch({ type: 'queue', snapshot });
+  const machine = snapshot.machine;
+  if (placeShown(state, snapshot) !== false || checking.has(machine) || link.session !== session) return;
+  const epoch = state.placeEpoch;
+  checking.add(machine);
+  session.call<unknown>(Procedures.queueGet, [machine]).then((q) => {
+    const fresh = parse(QueueSnapshot, q, 'queue');
+    if (fresh && link.session === session) dispatch({ type: 'place_check', snapshot: fresh, epoch });
+  }, () => { /* unknown: keep the place */ }).finally(() => checking.delete(machine));
 }
 
 const ERROR_TEXT: Record<string, string> = {
@@ -195,6 +257,8 @@ async function leaveQueue(): Promise<void> {
 
 async function confirmReady(): Promise<void> {
   if (state.phase.kind !== 'get_ready' || state.phase.confirming) return;
+  // Confirmed from the banner while looking at another machine: show the one the turn starts on.
+  if (state.selected !== state.phase.machine) dispatch({ type: 'select', machine: state.phase.machine });
   const session = link.session;
   if (!session) { dispatch({ type: 'ready_failed', error: 'Not connected: reconnecting, try again in a second.' }); return; }
   dispatch({ type: 'ready_sent' });
@@ -296,19 +360,56 @@ function draw(): void {
   const connEl = byId('conn');
   setText(connEl, conn.label);
   connEl.className = `conn ${conn.tone}`;
+  // Which attempt this is, also while waiting for it (for tests and styling; the label says it only while connecting).
+  const attempt = connection.kind === 'connecting' || connection.kind === 'waiting' ? String(connection.attempt) : '';
+  if (connEl.dataset.attempt !== attempt) connEl.dataset.attempt = attempt;
 
   show(byId('name-panel'), !state.identity);
   const who = byId('who');
   show(who, state.identity !== undefined);
   if (state.identity) setText(who, `Playing as ${state.identity.name}`);
+  byId<HTMLInputElement>('sound').checked = readyAlert.enabled;
+
+  // Our own turn on the machine on screen: phones put the machine first and size the box to fit beside the pad.
+  const p = state.phase;
+  document.body.classList.toggle('in-turn', (p.kind === 'playing' || p.kind === 'starting') && p.machine === state.selected);
 
   drawLobby();
   drawMachine(now);
+  drawReadyBanner(now);
+  if (scrollTurnIntoView) {
+    scrollTurnIntoView = false;
+    byId('machine').scrollIntoView({ block: 'start' });
+  }
   if (focusAfterDraw) {
     const el = document.getElementById(focusAfterDraw);
     focusAfterDraw = undefined;
-    el?.focus();
+    // The scroll above already placed the panel; focusing must not move it again.
+    el?.focus({ preventScroll: narrow.matches && el.id === 'turn' });
   }
+}
+
+/**
+ * The get-ready prompt wherever the player is: when the turn panel's own
+ * prompt is not on screen (another machine selected, or scrolled away), a
+ * banner fixed to the bottom of the window with the real time left, the
+ * ready button and a way back to that machine.
+ */
+function drawReadyBanner(now: number): void {
+  const prompt = readyPrompt(state);
+  const banner = byId('ready-banner');
+  const visible = prompt !== undefined && (state.selected !== prompt.machine || !inlinePromptVisible);
+  show(banner, visible);
+  document.body.classList.toggle('with-banner', visible);
+  if (!prompt) return;
+  setText(byId('banner-machine'), prompt.machine);
+  setText(byId('banner-countdown'), clock(secondsLeft(prompt.deadline, now, skewMs)));
+  const ready = byId<HTMLButtonElement>('banner-ready');
+  ready.disabled = prompt.confirming;
+  setText(ready, prompt.confirming ? 'Confirming…' : "I'm ready");
+  const go = byId<HTMLButtonElement>('banner-show');
+  show(go, state.selected !== prompt.machine);
+  setText(go, `Show ${prompt.machine}`);
 }
 
 function drawLobby(): void {
@@ -326,8 +427,18 @@ function drawLobby(): void {
     const badge = btn.children[1] as HTMLElement;
     setText(badge, stateLabel(v.state));
     badge.className = `badge state-${v.state}`;
-    setText(btn.children[2] as HTMLElement, `${v.queueLength} waiting · ${v.spectators} watching`);
+    const mine = holdsPlace(state.phase) && phaseMachine(state.phase) === m ? ' · your queue' : '';
+    setText(btn.children[2] as HTMLElement, `${v.queueLength} waiting · ${v.spectators} watching${mine}`);
   });
+}
+
+/** One line on what a pause means right now, or nothing. */
+function pauseNote(m: PlayerState['machines'][string]): string {
+  if (!m.paused || m.state !== 'paused') return '';
+  const turnRuns = m.queue?.current != null || m.status?.state === 'controlled';
+  return turnRuns
+    ? 'Paused by staff: the turn in progress finishes, then no new turn starts until the machine is resumed. Queued players keep their places.'
+    : 'Paused by staff: no turn starts until the machine is resumed. You can still join; queued players keep their places.';
 }
 
 function drawMachine(now: number): void {
@@ -336,19 +447,30 @@ function drawMachine(now: number): void {
   show(panel, m !== undefined);
   if (!m) return;
   setText(byId('machine-title'), `${m.machine}: ${stateLabel(m.state)}`);
+  const note = pauseNote(m);
+  setText(byId('machine-note'), note);
+  show(byId('machine-note'), note !== '');
 
   const view = boxView(m.lines);
   box.update(view);
   setText(byId('box-caption'), view.caption);
   drawVideo(config.videoUrls[m.machine] ?? m.videoUrl);
 
-  const phase = state.phase.kind !== 'idle' && state.phase.machine !== m.machine ? { kind: 'elsewhere' as const } : state.phase;
+  const phase = phaseFor(state, m.machine);
   for (const k of ['idle', 'joining', 'waiting', 'get_ready', 'starting', 'playing', 'result', 'removed'] as const) {
     show(byId(`phase-${k}`), phase.kind === k || (k === 'idle' && phase.kind === 'elsewhere'));
   }
   const join = byId<HTMLButtonElement>('join');
+  const showMine = byId<HTMLButtonElement>('show-mine');
+  show(showMine, phase.kind === 'elsewhere');
   if (phase.kind === 'elsewhere') {
-    setText(byId('idle-text'), `You are in the queue of ${phaseMachine(state.phase)}. Leave it to play here.`);
+    const there = phase.elsewhere.machine;
+    setText(byId('idle-text'), phase.elsewhere.kind === 'get_ready'
+      ? `You are being asked to get ready on ${there}. Leave that queue to play here.`
+      : phase.elsewhere.kind === 'playing' || phase.elsewhere.kind === 'starting'
+        ? `You are playing on ${there}.`
+        : `You are in the queue of ${there}. Leave it to play here.`);
+    setText(showMine, `Show ${there}`);
     join.disabled = true;
   } else {
     setText(byId('idle-text'), state.identity ? 'Join the queue to play this machine.' : 'Pick a name above, then join the queue.');
@@ -360,7 +482,7 @@ function drawMachine(now: number): void {
       setText(byId('position'), String(phase.position + 1));
       // The protocol's 0-based position, for tests and styling (the text says "You're next" for 0).
       byId('phase-waiting').dataset.position = String(phase.position);
-      setText(byId('eta'), eta(phase.etaSeconds));
+      setText(byId('eta'), waitText(phase.etaSeconds, m.paused));
       break;
     case 'get_ready': {
       setText(byId('ready-countdown'), clock(secondsLeft(phase.deadline, now, skewMs)));
@@ -369,10 +491,21 @@ function drawMachine(now: number): void {
       setText(ready, phase.confirming ? 'Confirming…' : "I'm ready");
       break;
     }
-    case 'playing':
-      setText(byId('turn-countdown'), phase.dropped ? 'dropping…' : clock(secondsLeft(phase.endsAt, now, skewMs)));
+    case 'playing': {
+      // endsAt is unknown for a moment after a reload, until the snapshot or the re-sent control message says.
+      setText(byId('turn-countdown'), phase.dropped ? 'dropped' : phase.endsAt === undefined ? '…' : clock(secondsLeft(phase.endsAt, now, skewMs)));
       for (const b of document.querySelectorAll<HTMLButtonElement>('#pad button')) b.disabled = phase.dropped;
+      show(byId('turn-hint'), !phase.dropped);
+      show(byId('drop-status'), phase.dropped);
+      if (phase.drop) {
+        const d = dropText(phase.drop, m.lines?.claw?.holding === true);
+        setText(byId('drop-text'), d.text);
+        const bar = byId<HTMLProgressElement>('drop-progress');
+        bar.max = d.steps;
+        bar.value = d.step;
+      }
       break;
+    }
     case 'result': {
       const r = resultText(phase.result);
       setText(byId('result-title'), r.title);
@@ -441,14 +574,26 @@ function wireForms(): void {
   byId('dismiss').addEventListener('click', () => dispatch({ type: 'dismiss' }));
   byId('leave').addEventListener('click', () => void leaveQueue());
   byId('ready').addEventListener('click', () => void confirmReady());
+  byId('banner-ready').addEventListener('click', () => void confirmReady());
+  const showPlace = () => { const m = phaseMachine(state.phase); if (m) { dispatch({ type: 'select', machine: m }); focusAfterDraw = state.phase.kind === 'get_ready' ? 'ready' : 'turn'; } };
+  byId('banner-show').addEventListener('click', showPlace);
+  byId('show-mine').addEventListener('click', showPlace);
+  // A change is a user gesture: the browser lets the tone's audio start from here.
+  byId<HTMLInputElement>('sound').addEventListener('change', (e) => { readyAlert.setEnabled((e.target as HTMLInputElement).checked); render(); });
+  // Whether the turn panel's prompt is on screen decides whether the banner is needed.
+  new IntersectionObserver((entries) => {
+    for (const e of entries) inlinePromptVisible = e.isIntersecting;
+    render();
+  }, { threshold: 0.5 }).observe(byId('phase-get_ready'));
 }
 
 async function main(): Promise<void> {
   byId('box').append(box.svg);
+  readyAlert = new ReadyAlert(localStorage);
   config = await loadClientConfig();
   // A reload resumes where the last page was: its name (cookie → same authid) and its queue.
   const saved = localStorage.getItem(QUEUE_KEY);
-  if (saved) dispatch({ type: 'join', machine: saved });
+  if (saved) dispatch({ type: 'join', machine: saved, resumed: true });
   wireForms();
   wireControls();
   link = new WampLink({

@@ -5,7 +5,7 @@
 // autobahn's own auto-reconnect stops after a GOODBYE and after a refused
 // login, so each attempt is a fresh Connection with its retries off.
 import autobahn, { type Connection, type Session } from 'autobahn';
-import { DEFAULT_BACKOFF, closeReason, retryDelay, type Backoff, type ConnectionState } from '../src/logic/connection.js';
+import { DEFAULT_BACKOFF, carryReason, closeReason, retryDelay, type Backoff, type ConnectionState, type LostReason } from '../src/logic/connection.js';
 
 export type Credentials =
   | { method: 'anonymous' }
@@ -34,6 +34,8 @@ export class WampLink {
   private attempt = 0;
   private stopped = true;
   private generation = 0;
+  /** Why the last session was lost, until the next one is online (a restart stays a restart while the router is down). */
+  private lost: LostReason | undefined;
   session: Session | undefined;
 
   constructor(private readonly opts: LinkOptions) {
@@ -44,6 +46,7 @@ export class WampLink {
   start(): void {
     this.stopped = false;
     this.attempt = 0;
+    this.lost = undefined;
     void this.connect();
   }
 
@@ -72,7 +75,7 @@ export class WampLink {
     if (this.stopped || this.connection) return;
     const gen = ++this.generation;
     this.attempt++;
-    this.opts.onState({ kind: 'connecting', attempt: this.attempt });
+    this.opts.onState({ kind: 'connecting', attempt: this.attempt, ...(this.lost ? { reason: this.lost.reason } : {}) });
     let creds: Credentials;
     try {
       creds = await this.opts.credentials();
@@ -114,7 +117,11 @@ export class WampLink {
       // joins earlier could miss the get_ready sent to their own topic.
       Promise.resolve(this.opts.onOpen(session))
         .catch((e: unknown) => console.error('session setup failed', e))
-        .finally(() => { if (gen === this.generation && this.session === session) this.opts.onState({ kind: 'online', since: Date.now() }); });
+        .finally(() => {
+          if (gen !== this.generation || this.session !== session) return;
+          this.lost = undefined;
+          this.opts.onState({ kind: 'online', since: Date.now() });
+        });
     };
     connection.onclose = (reason, details) => {
       // A connection restart() replaced finishes closing (GOODBYE, then the WebSocket
@@ -142,7 +149,8 @@ export class WampLink {
   private scheduleRetry(gen: number, reason: string): void {
     if (gen !== this.generation || this.stopped) return;
     const delay = retryDelay(this.attempt, this.opts.backoff ?? DEFAULT_BACKOFF, Math.random());
-    this.opts.onState({ kind: 'waiting', attempt: this.attempt, retryAt: Date.now() + delay, reason });
+    this.lost = carryReason(this.lost, reason, Date.now());
+    this.opts.onState({ kind: 'waiting', attempt: this.attempt, retryAt: Date.now() + delay, reason: this.lost.reason });
     clearTimeout(this.timer);
     this.timer = setTimeout(() => { void this.connect(); }, delay);
   }

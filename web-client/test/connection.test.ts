@@ -1,6 +1,6 @@
 // Reconnect backoff and the words the connection badge uses.
 import t from 'tap';
-import { DEFAULT_BACKOFF, closeReason, describeConnection, retryDelay } from '../src/logic/connection.js';
+import { DEFAULT_BACKOFF, RESTART_WINDOW_MS, carryReason, closeReason, describeConnection, retryDelay } from '../src/logic/connection.js';
 
 t.test('backoff grows by the factor up to the cap, with bounded jitter', async (t) => {
   const b = { initialMs: 500, maxMs: 10_000, factor: 2, jitter: 0 };
@@ -32,4 +32,22 @@ t.test('close reasons in plain words', async (t) => {
   t.equal(closeReason('unreachable'), 'server unreachable');
   t.equal(closeReason('lost', {}), 'connection dropped');
   t.equal(closeReason('closed', { reason: 'wamp.close.killed' }), 'wamp.close.killed');
+});
+
+t.test('after a shutdown GOODBYE the failed attempts are the restart, not "server unreachable" (for a bounded time)', async (t) => {
+  const goodbye = carryReason(undefined, closeReason('closed', { reason: 'wamp.close.system_shutdown' }), 1000);
+  t.same(goodbye, { reason: 'server restarting', since: 1000 });
+  const refused = carryReason(goodbye, closeReason('unreachable'), 3000);
+  t.equal(refused, goodbye, 'nobody listening while it restarts: still restarting');
+  t.equal(carryReason(refused, closeReason('lost', {}), 5000), goodbye, 'a dropped attempt too');
+  t.same(carryReason(goodbye, 'server unreachable', 1000 + RESTART_WINDOW_MS), { reason: 'server unreachable', since: 1000 + RESTART_WINDOW_MS },
+    'after the window: plainly unreachable');
+  t.same(carryReason(goodbye, 'login refused', 2000), { reason: 'login refused', since: 2000 }, 'another reason stands');
+  t.same(carryReason(undefined, 'server unreachable', 7), { reason: 'server unreachable', since: 7 }, 'unreachable without a GOODBYE is unreachable');
+  const u = carryReason(undefined, 'server unreachable', 7);
+  t.equal(carryReason(u, 'server unreachable', 9), u, 'the same reason keeps its start');
+
+  t.equal(describeConnection({ kind: 'waiting', attempt: 3, retryAt: 2000, reason: 'server restarting' }, 0).label, 'Connection lost (server restarting). Retrying in 2 s');
+  t.same(describeConnection({ kind: 'connecting', attempt: 3, reason: 'server restarting' }, 0), { label: 'Server restarting: reconnecting (attempt 3)…', tone: 'warn' });
+  t.equal(describeConnection({ kind: 'connecting', attempt: 3, reason: 'server unreachable' }, 0).label, 'Reconnecting (attempt 3)…');
 });

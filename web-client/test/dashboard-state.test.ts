@@ -1,6 +1,9 @@
 // The operator dashboard's state: machines, turns table, stats rate.
 import t from 'tap';
-import { applyEvent, initialDashboard, ratePerSecond, reduceDashboard, type DashboardAction } from '../src/logic/dashboard-state.js';
+import type { QueueSnapshot } from '@clawgate/protocol';
+import {
+  applyEvent, askedOf, confirmProblem, confirmText, initialDashboard, ratePerSecond, reduceDashboard, skipTarget, type DashboardAction,
+} from '../src/logic/dashboard-state.js';
 
 const run = (actions: DashboardAction[]) => actions.reduce(reduceDashboard, initialDashboard);
 
@@ -52,4 +55,69 @@ t.test('notices and stats are stored as given', async (t) => {
   const s = run([{ type: 'notice', text: 'claw-1: paused', tone: 'ok' }, { type: 'stats', stats: { sessions: 3, messagesPerSecond: undefined, source: 'x', at: 1 } }]);
   t.same(s.notice, { text: 'claw-1: paused', tone: 'ok' });
   t.equal(s.stats!.sessions, 3);
+});
+
+// ---- issue 14: pause during a turn, who is asked, confirmation of Skip and Kick ----
+
+const snap = (o: Partial<QueueSnapshot> & Record<string, unknown> = {}): DashboardAction => ({ type: 'queue', snapshot: { machine: 'claw-1', state: 'ready', current: null, waiting: [], ...o } as QueueSnapshot });
+const playing: DashboardAction[] = [
+  { type: 'machines', machines: [{ machine: 'claw-1', state: 'controlled', queueLength: 1, spectators: 0 }] },
+  { type: 'status', machine: 'claw-1', status: { state: 'controlled', player: 'Fay', since: 1 } },
+  snap({ state: 'controlled', current: { name: 'Fay', endsAt: 50, authid: 'pfay' } as never, waiting: [{ name: 'Gus', position: 0, authid: 'pgus' } as never] }),
+];
+
+t.test('pause during a turn: from the pause answer (backend today) or the snapshot field, until a snapshot says otherwise', async (t) => {
+  let s = run(playing);
+  t.equal(s.machines['claw-1']!.state, 'controlled');
+  t.equal(s.machines['claw-1']!.paused, false);
+  s = reduceDashboard(s, { type: 'paused', machine: 'claw-1', paused: true });
+  t.equal(s.machines['claw-1']!.state, 'paused', 'our pause answer shows at once, turn or not');
+  s = reduceDashboard(s, playing[2]!);
+  t.equal(s.machines['claw-1']!.paused, true, 'a snapshot that says `controlled` (no field) keeps the pause');
+  s = reduceDashboard(s, { type: 'status', machine: 'claw-1', status: { state: 'ready', since: 2 } });
+  s = reduceDashboard(s, snap({ state: 'paused' }));
+  t.equal(s.machines['claw-1']!.state, 'paused', 'after the turn the backend says paused itself');
+  s = reduceDashboard(s, snap({ state: 'ready' }));
+  t.equal(s.machines['claw-1']!.paused, false, 'resumed elsewhere: ready means not paused');
+  s = reduceDashboard(s, snap({ state: 'controlled', paused: true, current: { name: 'Fay', endsAt: 9 } }));
+  t.equal(s.machines['claw-1']!.state, 'paused', 'the backend\'s paused field (passthrough) when it has one');
+});
+
+t.test('who is being asked: exact with readyDeadline, else inferred from the protocol\'s rule, never while playing or paused', async (t) => {
+  let s = run([{ type: 'status', machine: 'claw-1', status: { state: 'ready', since: 1 } }, snap({ waiting: [{ name: 'Gus', position: 0 }, { name: 'Hal', position: 1 }] })]);
+  t.same(askedOf(s.machines['claw-1']!), { name: 'Gus', deadline: undefined }, 'front player of a ready machine, nobody playing');
+  t.equal(skipTarget(s.machines['claw-1']!), 'Gus', 'Skip would remove the player being asked');
+  s = reduceDashboard(s, snap({ waiting: [{ name: 'Gus', position: 0, readyDeadline: 4242 }, { name: 'Hal', position: 1 }] as never }));
+  t.same(askedOf(s.machines['claw-1']!), { name: 'Gus', deadline: 4242 }, 'the backend\'s marker gives the deadline');
+  const paused = reduceDashboard(s, snap({ state: 'paused', waiting: [{ name: 'Gus', position: 0 }] }));
+  t.equal(askedOf(paused.machines['claw-1']!), undefined, 'paused: nobody is asked');
+  t.equal(askedOf(run(playing).machines['claw-1']!), undefined, 'a turn runs: nobody is asked');
+  t.equal(skipTarget(run(playing).machines['claw-1']!), 'Fay', 'Skip ends the turn of the player in control');
+  t.equal(askedOf(run([snap({ state: 'offline', waiting: [{ name: 'Gus', position: 0 }] })]).machines['claw-1']!), undefined, 'offline: nobody');
+  t.equal(skipTarget(run([snap({})]).machines['claw-1']!), undefined, 'nothing to skip');
+});
+
+t.test('Skip and Kick wait for a confirmation that names the person, and are refused if the queue moved meanwhile', async (t) => {
+  let s = run(playing);
+  s = reduceDashboard(s, { type: 'ask', pending: { action: 'kick', machine: 'claw-1', authid: 'pgus', name: 'Gus' } });
+  t.same(s.confirm, { action: 'kick', machine: 'claw-1', authid: 'pgus', name: 'Gus' });
+  t.equal(confirmProblem(s, s.confirm!), undefined, 'Gus is still queued');
+  t.equal(reduceDashboard(s, { type: 'settle' }).confirm, undefined, 'cancel or done');
+  const gusLeft = reduceDashboard(s, snap({ state: 'controlled', current: { name: 'Fay', endsAt: 50, authid: 'pfay' } as never, waiting: [] }));
+  t.match(confirmProblem(gusLeft, s.confirm!), /Gus is no longer in the queue/);
+  const kickPlaying = { action: 'kick' as const, machine: 'claw-1', authid: 'pfay', name: 'Fay' };
+  t.equal(confirmProblem(s, kickPlaying), undefined, 'the player in control can be kicked too');
+
+  const skip = { action: 'skip' as const, machine: 'claw-1', player: 'Fay' };
+  t.equal(confirmProblem(s, skip), undefined);
+  const next = reduceDashboard(reduceDashboard(s, { type: 'status', machine: 'claw-1', status: { state: 'controlled', player: 'Gus', since: 3 } }),
+    snap({ state: 'controlled', current: { name: 'Gus', endsAt: 80 }, waiting: [] }));
+  t.match(confirmProblem(next, skip), /changed \(now Gus\); nothing was skipped/, 'Fay\'s turn ended and Gus plays: the skip is not applied to Gus');
+  const nobody = reduceDashboard(reduceDashboard(s, { type: 'status', machine: 'claw-1', status: { state: 'ready', since: 3 } }), snap({ state: 'paused' }));
+  t.match(confirmProblem(nobody, skip), /Nobody is playing/);
+  t.match(confirmProblem(s, { ...skip, machine: 'claw-9' }), /claw-9 is gone/);
+
+  t.same(confirmText(skip), { title: 'Skip Fay on claw-1?', body: 'Fay\'s turn (or ready check) ends now with the result "skipped". This can\'t be undone.', confirm: 'Skip Fay' });
+  t.equal(confirmText(kickPlaying).confirm, 'Kick Fay');
+  t.match(confirmText(kickPlaying).title, /Kick Fay from claw-1\?/);
 });

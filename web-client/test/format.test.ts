@@ -1,6 +1,6 @@
 // Countdowns, waits and result texts.
 import t from 'tap';
-import { clock, eta, positionText, removedText, resultText, secondsLeft, skewFromDateHeader, stateLabel } from '../src/logic/format.js';
+import { clock, eta, positionText, removedText, resultText, secondsLeft, skewFromDateHeader, stateLabel, waitText } from '../src/logic/format.js';
 
 t.test('secondsLeft rounds up, never negative, and corrects clock skew', async (t) => {
   t.equal(secondsLeft(10_000, 0), 10);
@@ -32,7 +32,8 @@ t.test('every state, result and removal reason has words', async (t) => {
   for (const s of ['ready', 'controlled', 'offline', 'maintenance', 'paused'] as const) t.ok(stateLabel(s).length > 0, s);
   for (const r of ['win', 'lose', 'timeout', 'abandoned', 'skipped'] as const) t.ok(resultText(r).title.length > 0, r);
   t.equal(resultText('win').title, 'You won!');
-  for (const r of ['left', 'kicked', 'timeout', 'grace_expired']) t.notMatch(removedText(r), /no longer in the queue/, r);
+  for (const r of ['left', 'kicked', 'timeout', 'grace_expired', 'turn_over']) t.notMatch(removedText(r), /no longer in the queue \(/, r);
+  t.match(removedText('gone'), /changed while you were away/);
   t.match(removedText('something_new'), /something_new/);
 });
 
@@ -43,4 +44,9 @@ t.test('clock skew from the Date header: only when larger than its 1 s resolutio
   t.equal(skewFromDateHeader('garbage', 0, 0), 0);
   const skew = skewFromDateHeader(new Date(sent + 60_000).toUTCString(), sent, sent);
   t.ok(Math.abs(skew - 60_500) < 1, `a minute ahead: ${skew}`);
+});
+
+t.test('no estimate on a paused machine', async (t) => {
+  t.equal(waitText(30, false), 'less than a minute');
+  t.equal(waitText(30, true), 'unknown: the machine is paused by staff (your place is kept)');
 });

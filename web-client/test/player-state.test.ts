@@ -2,7 +2,9 @@
 // ordering races between call results and published messages.
 import t from 'tap';
 import type { MachineSummary, PlayerMessage, QueueSnapshot } from '@clawgate/protocol';
-import { holdsPlace, initialState, phaseMachine, reduce, type Action, type PlayerState } from '../src/logic/player-state.js';
+import {
+  BASE_TITLE, holdsPlace, initialState, pageTitle, phaseFor, phaseMachine, placeShown, readyPrompt, reduce, type Action, type PlayerState,
+} from '../src/logic/player-state.js';
 
 const run = (actions: Action[], from: PlayerState = initialState) => actions.reduce(reduce, from);
 const summary = (machine: string, o: Partial<MachineSummary> = {}): MachineSummary => ({ machine, state: 'ready', queueLength: 0, spectators: 0, ...o });
@@ -130,4 +132,207 @@ t.test('phaseMachine and holdsPlace', async (t) => {
   t.equal(phaseMachine({ kind: 'waiting', machine: 'm', position: 0, etaSeconds: 0 }), 'm');
   t.ok(holdsPlace({ kind: 'starting', machine: 'm' }));
   t.notOk(holdsPlace({ kind: 'result', machine: 'm', result: 'lose' }));
+});
+
+// ---- issue 14: a turn and a place belong to the player, the prompt can't be missed, honest waiting ----
+
+const me = { type: 'identity', authid: 'p1', name: 'Ann' } as const satisfies Action;
+const playingSlot = (machine: string): Action => ({ type: 'slot', slot: { machine, position: 0, queueLength: 2, etaSeconds: 0, playing: true } as never });
+const lines = (o: { z?: number; x?: number; y?: number; holding?: boolean; drop?: boolean; prize?: boolean } = {}): Action => ({
+  type: 'lines', machine: 'claw-1',
+  lines: {
+    outputs: { up: false, down: false, left: false, right: false, drop: o.drop ?? false, coin: false },
+    inputs: { prize: o.prize ?? false },
+    claw: { x: o.x ?? 0.5, y: o.y ?? 0.5, z: o.z ?? 1, holding: o.holding ?? false },
+  },
+});
+
+t.test('reload during our own turn: the re-join answer (playing: true) is our running turn, not position 0', async (t) => {
+  // The reloaded page: identity, the saved queue (joining), the retained snapshot, then request_slot's answer.
+  let s = run([me, { type: 'join', machine: 'claw-1' },
+    { type: 'queue', snapshot: snapshot('claw-1', { state: 'controlled', current: { name: 'Ann', endsAt: 90_000 }, waiting: [{ name: 'Bo', position: 0 }] }) },
+    playingSlot('claw-1')]);
+  t.same(s.phase, { kind: 'playing', machine: 'claw-1', topic: 'claw.machine.claw-1.control.p1', endsAt: 90_000, dropped: false, drop: undefined },
+    'playing, steering on the protocol\'s control topic, with the time left from the snapshot');
+  t.equal(s.selected, 'claw-1');
+  t.ok(holdsPlace(s.phase), 'the page keeps reclaiming it on reconnect');
+
+  // The control message the backend re-sends (when it does) wins for topic and time.
+  s = run([msg({ type: 'control', control: true, machine: 'claw-1', topic: 'claw.machine.claw-1.control.p1', endsAt: 91_000 })], s);
+  t.equal(s.phase.kind === 'playing' && s.phase.endsAt, 91_000, 'control updates endsAt');
+  t.equal(run([playingSlot('claw-1')], s), s, 'a second playing answer changes nothing');
+  // Positions and ready prompts for the machine we play on are stale.
+  t.equal(run([msg({ type: 'position', machine: 'claw-1', position: 0, etaSeconds: 0 })], s).phase.kind, 'playing');
+  t.equal(run([msg({ type: 'get_ready', machine: 'claw-1', deadline: 1 })], s).phase.kind, 'playing');
+});
+
+t.test('playing: true before the snapshot: endsAt unknown until the snapshot or the control message says', async (t) => {
+  let s = run([me, { type: 'join', machine: 'claw-1' }, playingSlot('claw-1')]);
+  t.equal(s.phase.kind, 'playing');
+  t.equal(s.phase.kind === 'playing' && s.phase.endsAt, undefined, 'not known yet');
+  s = run([{ type: 'queue', snapshot: snapshot('claw-1', { state: 'controlled', current: { name: 'Someone else', endsAt: 5 } }) }], s);
+  t.equal(s.phase.kind === 'playing' && s.phase.endsAt, undefined, 'another player\'s endsAt is not ours');
+  s = run([{ type: 'queue', snapshot: snapshot('claw-1', { state: 'controlled', current: { name: 'Ann', endsAt: 77_000 } }) }], s);
+  t.equal(s.phase.kind === 'playing' && s.phase.endsAt, 77_000, 'our own endsAt from the snapshot');
+  s = run([{ type: 'queue', snapshot: snapshot('claw-1', { state: 'controlled', current: { name: 'Ann', endsAt: 1 } }) }], s);
+  t.equal(s.phase.kind === 'playing' && s.phase.endsAt, 77_000, 'a known endsAt is only replaced by a control message');
+  // Authids, when shown (operators' snapshots), decide instead of names.
+  const byAuthid = run([me, { type: 'join', machine: 'claw-1' }, playingSlot('claw-1'),
+    { type: 'queue', snapshot: snapshot('claw-1', { current: { name: 'Ann', endsAt: 3, authid: 'p2' } as never }) }]);
+  t.equal(byAuthid.phase.kind === 'playing' && byAuthid.phase.endsAt, undefined, 'same name, other authid: not us');
+});
+
+t.test('playing: true also overrides a stale get_ready or starting, but not a finished turn', async (t) => {
+  const asked = run([me, { type: 'join', machine: 'claw-1' }, msg({ type: 'get_ready', machine: 'claw-1', deadline: 5 })]);
+  t.equal(run([playingSlot('claw-1')], asked).phase.kind, 'playing', 'from get_ready');
+  t.equal(run([{ type: 'ready_confirmed' }, playingSlot('claw-1')], asked).phase.kind, 'playing', 'from starting');
+  const done = run([msg({ type: 'control', control: false, machine: 'claw-1', result: 'lose' })], run([playingSlot('claw-1')], asked));
+  t.equal(run([playingSlot('claw-1')], done).phase.kind, 'result', 'a late answer after the result is not news');
+  const anonymous = run([{ type: 'join', machine: 'claw-1' }, playingSlot('claw-1')]);
+  t.same(anonymous.phase, { kind: 'starting', machine: 'claw-1' }, 'without an identity there is no topic: wait for control');
+});
+
+t.test('drop progress from the machine\'s lines, after Space and after a drop the page did not send', async (t) => {
+  let s = run([me, { type: 'join', machine: 'claw-1' }, msg({ type: 'control', control: true, machine: 'claw-1', topic: 't', endsAt: 9 }), lines({ z: 1 })]);
+  t.equal(s.phase.kind === 'playing' && s.phase.dropped, false, 'steering lines alone are no drop');
+  s = run([{ type: 'dropped' }], s);
+  t.equal(s.phase.kind === 'playing' && s.phase.drop?.stage, 'sent');
+  const stages: string[] = [];
+  for (const a of [lines({ z: 1, drop: true }), lines({ z: 0.5 }), lines({ z: 0 }), lines({ z: 0.4, holding: true }), lines({ z: 1, holding: true, x: 0.3, y: 0.3 }), lines({ z: 1, x: 0, y: 0 }), lines({ z: 1, x: 0, y: 0, prize: true })]) {
+    s = run([a], s);
+    if (s.phase.kind === 'playing') stages.push(s.phase.drop!.stage);
+  }
+  t.same(stages, ['lowering', 'lowering', 'closing', 'raising', 'returning', 'settling', 'delivered']);
+  t.equal(run([{ type: 'dropped' }], s), s, 'a second Space changes nothing');
+
+  // The timer ran out (the node drops by itself) or the page was reloaded mid-drop: the lines say so.
+  const auto = run([me, { type: 'join', machine: 'claw-1' }, msg({ type: 'control', control: true, machine: 'claw-1', topic: 't', endsAt: 9 }), lines({ z: 1, drop: true })]);
+  t.equal(auto.phase.kind === 'playing' && auto.phase.dropped, true, 'the drop line during our turn marks the turn dropped');
+  const reloaded = run([me, { type: 'join', machine: 'claw-1' }, lines({ z: 0.3 }), playingSlot('claw-1')]);
+  t.equal(reloaded.phase.kind === 'playing' && reloaded.phase.dropped, true, 'a reload while the claw is down resumes as dropped');
+  const other = run([lines({ z: 0.3 })], run([me, { type: 'join', machine: 'claw-2' }, msg({ type: 'control', control: true, machine: 'claw-2', topic: 't', endsAt: 9 })]));
+  t.equal(other.phase.kind === 'playing' && other.phase.dropped, false, 'another machine\'s lines are not our drop');
+});
+
+t.test('the ready prompt across machines: shown wherever the player looks, and "in another queue" only while it is true', async (t) => {
+  let s = run([me, { type: 'lobby', machines: [summary('claw-1'), summary('claw-2'), summary('claw-3')] }, { type: 'join', machine: 'claw-2' }, slot('claw-2', 0)]);
+  s = run([{ type: 'select', machine: 'claw-3' }], s);
+  t.same(phaseFor(s, 'claw-3'), { kind: 'elsewhere', machine: 'claw-3', elsewhere: s.phase }, 'waiting on claw-2 while looking at claw-3');
+  t.equal(readyPrompt(s), undefined, 'no prompt while waiting');
+  t.equal(pageTitle(s), BASE_TITLE);
+
+  s = run([msg({ type: 'get_ready', machine: 'claw-2', deadline: 12_345 })], s);
+  t.equal(s.selected, 'claw-2', 'the prompt brings the machine on screen');
+  s = run([{ type: 'select', machine: 'claw-3' }], s);
+  t.same(readyPrompt(s), { machine: 'claw-2', deadline: 12_345, confirming: false }, 'the prompt (with its real deadline) while looking at claw-3');
+  t.equal(pageTitle(s), '⏰ Get ready! – ClawGate', 'and in the tab title');
+  t.equal(phaseFor(s, 'claw-3').kind, 'elsewhere');
+  s = run([{ type: 'ready_sent' }], s);
+  t.equal(readyPrompt(s)?.confirming, true, 'confirming from anywhere shows on the prompt');
+  s = run([{ type: 'ready_failed', error: 'x' }], s);
+
+  // Not confirmed in time: the place is gone, and so is "You are in the queue of claw-2".
+  s = run([msg({ type: 'removed', machine: 'claw-2', reason: 'timeout' })], s);
+  t.equal(readyPrompt(s), undefined);
+  t.equal(pageTitle(s), BASE_TITLE, 'the title is back');
+  t.same(phaseFor(s, 'claw-3'), { kind: 'idle' }, 'claw-3 can be joined');
+  t.same(phaseFor(s, 'claw-2'), s.phase, 'claw-2 still tells what happened there');
+  s = run([{ type: 'join', machine: 'claw-3' }], s);
+  t.same(s.phase, { kind: 'joining', machine: 'claw-3' }, 'joining claw-3 works');
+
+  // The same after a result on claw-2.
+  const after = run([msg({ type: 'control', control: false, machine: 'claw-2', result: 'lose' }), { type: 'select', machine: 'claw-1' }],
+    run([me, { type: 'join', machine: 'claw-2' }, msg({ type: 'control', control: true, machine: 'claw-2', topic: 't', endsAt: 1 })]));
+  t.same(phaseFor(after, 'claw-1'), { kind: 'idle' }, 'a result elsewhere does not block another machine');
+  t.equal(pageTitle(run([me, { type: 'join', machine: 'claw-2' }, playingSlot('claw-2')])), '🕹 Your turn – ClawGate');
+});
+
+t.test('a re-sent get_ready keeps a confirmation in flight and takes the new deadline', async (t) => {
+  let s = run([me, { type: 'join', machine: 'claw-1' }, msg({ type: 'get_ready', machine: 'claw-1', deadline: 5 }), { type: 'ready_sent' }]);
+  s = run([msg({ type: 'get_ready', machine: 'claw-1', deadline: 8 })], s);
+  t.same(s.phase, { kind: 'get_ready', machine: 'claw-1', deadline: 8, confirming: true });
+});
+
+t.test('the end of a place on another machine (another tab) does not end the place this page holds', async (t) => {
+  const s = run([me, { type: 'join', machine: 'claw-1' }, slot('claw-1', 2)]);
+  t.equal(run([msg({ type: 'removed', machine: 'claw-2', reason: 'kicked' })], s), s);
+  t.equal(run([msg({ type: 'control', control: false, machine: 'claw-2', result: 'win' })], s), s);
+});
+
+t.test('a place the backend no longer has is freed, only after a fresh check agrees, and only for the place checked', async (t) => {
+  let s = run([me, { type: 'join', machine: 'claw-2' }]);
+  const empty = snapshot('claw-2');
+  t.equal(placeShown(s, empty), undefined, 'still joining: a snapshot from before our join proves nothing');
+  s = run([slot('claw-2', 1)], s);
+  t.equal(placeShown(s, empty), false, 'waiting, and the snapshot does not show us');
+  t.equal(placeShown(s, snapshot('claw-2', { waiting: [{ name: 'Bo', position: 0 }, { name: 'Ann', position: 1 }] })), true);
+  t.equal(placeShown(s, snapshot('claw-1')), undefined, 'another machine\'s snapshot says nothing about this place');
+
+  const epoch = s.placeEpoch;
+  const withUs = snapshot('claw-2', { waiting: [{ name: 'Ann', position: 0 }] });
+  t.equal(run([{ type: 'place_check', snapshot: withUs, epoch }], s).phase.kind, 'waiting', 'the fresh answer has us: nothing changes');
+  const gone = run([{ type: 'place_check', snapshot: empty, epoch }], s);
+  t.same(gone.phase, { kind: 'removed', machine: 'claw-2', reason: 'gone' }, 'the fresh answer agrees: the place is gone');
+  t.equal(gone.machines['claw-2']!.queue, empty, 'and the answer is applied as a snapshot');
+  t.equal(phaseFor(gone, 'claw-3').kind, 'idle', 'so another machine can be joined');
+
+  // Left and joined again while the check was in flight: the old check must not cost the new place.
+  const rejoined = run([{ type: 'left' }, { type: 'join', machine: 'claw-2' }, slot('claw-2', 0)], s);
+  t.equal(run([{ type: 'place_check', snapshot: empty, epoch }], rejoined).phase.kind, 'waiting', 'a check for an older place is ignored');
+
+  const playing = run([me, { type: 'join', machine: 'claw-2' }, msg({ type: 'control', control: true, machine: 'claw-2', topic: 't', endsAt: 9 })]);
+  t.same(run([{ type: 'place_check', snapshot: empty, epoch: playing.placeEpoch }], playing).phase, { kind: 'removed', machine: 'claw-2', reason: 'turn_over' },
+    'our turn missing from the backend: it is over');
+});
+
+t.test('place epochs: a new place counts up, the same place does not', async (t) => {
+  let s = run([me]);
+  const e0 = s.placeEpoch;
+  s = run([{ type: 'join', machine: 'claw-1' }], s);
+  t.equal(s.placeEpoch, e0 + 1, 'join');
+  s = run([slot('claw-1', 1), msg({ type: 'position', machine: 'claw-1', position: 0, etaSeconds: 0 }), msg({ type: 'get_ready', machine: 'claw-1', deadline: 1 })], s);
+  t.equal(s.placeEpoch, e0 + 1, 'the same place moving on');
+  s = run([msg({ type: 'removed', machine: 'claw-1', reason: 'timeout' }), msg({ type: 'position', machine: 'claw-1', position: 3, etaSeconds: 0 })], s);
+  t.equal(s.placeEpoch, e0 + 2, 'a place learnt from a message (another tab joined) is a new one');
+});
+
+t.test('paused: shown in the lobby also during a turn when the backend says so, and the pause note\'s inputs', async (t) => {
+  let s = run([{ type: 'lobby', machines: [summary('claw-1')] },
+    { type: 'status', machine: 'claw-1', status: { state: 'controlled', player: 'Bo', since: 1 } },
+    { type: 'queue', snapshot: snapshot('claw-1', { state: 'controlled', current: { name: 'Bo', endsAt: 9 } }) }]);
+  t.equal(s.machines['claw-1']!.state, 'controlled');
+  s = run([{ type: 'queue', snapshot: snapshot('claw-1', { state: 'controlled', current: { name: 'Bo', endsAt: 9 }, paused: true } as never) }], s);
+  t.equal(s.machines['claw-1']!.state, 'paused', 'paused: true during a turn (backend field) shows Paused');
+  t.equal(s.machines['claw-1']!.paused, true);
+  s = run([{ type: 'queue', snapshot: snapshot('claw-1', { state: 'controlled', current: { name: 'Bo', endsAt: 9 } }) }], s);
+  t.equal(s.machines['claw-1']!.state, 'paused', 'a snapshot without the field keeps what was known');
+  s = run([{ type: 'status', machine: 'claw-1', status: { state: 'ready', since: 2 } }, { type: 'queue', snapshot: snapshot('claw-1', { state: 'ready' }) }], s);
+  t.equal(s.machines['claw-1']!.state, 'ready', '`ready` from the backend means not paused');
+  s = run([{ type: 'queue', snapshot: snapshot('claw-1', { state: 'paused' }) }], s);
+  t.equal(s.machines['claw-1']!.state, 'paused', '`paused` state (backend today, node ready)');
+  s = run([{ type: 'status', machine: 'claw-1', status: { state: 'offline', since: 3 } }], s);
+  t.equal(s.machines['claw-1']!.state, 'offline', 'offline says more than paused');
+  s = run([{ type: 'lobby', machines: [summary('claw-2', { state: 'controlled', paused: true } as never)] }], s);
+  t.equal(s.machines['claw-2']!.state, 'paused', 'the machine list\'s paused field (before any snapshot)');
+});
+
+t.test('a reload reclaims a place only if the backend still has it (request_slot would join anew)', async (t) => {
+  // After a reload the page restores the saved place as a resumed join.
+  const reloaded = run([me, { type: 'join', machine: 'claw-1', resumed: true }]);
+  const epoch = reloaded.placeEpoch;
+  t.equal(placeShown(reloaded, snapshot('claw-1')), false, 'a resumed join must be in the snapshot');
+  t.equal(placeShown(run([me, { type: 'join', machine: 'claw-1' }]), snapshot('claw-1')), undefined, 'a new join need not be yet');
+  t.same(run([{ type: 'place_check', snapshot: snapshot('claw-1'), epoch }], reloaded).phase, { kind: 'removed', machine: 'claw-1', reason: 'gone' },
+    'removed while away: said so');
+  t.same(run([{ type: 'place_check', snapshot: snapshot('claw-1'), epoch, wasPlaying: true }], reloaded).phase, { kind: 'removed', machine: 'claw-1', reason: 'turn_over' },
+    'the turn ended while the page reloaded');
+  const still = run([{ type: 'place_check', snapshot: snapshot('claw-1', { current: { name: 'Ann', endsAt: 50 } }), epoch }], reloaded);
+  t.same(still.phase, { kind: 'joining', machine: 'claw-1', resumed: true }, 'still ours: reclaim it');
+  t.equal(run([playingSlot('claw-1')], still).phase.kind === 'playing' && run([playingSlot('claw-1')], still).phase.kind, 'playing');
+});
+
+t.test('playing: true with the turn\'s endsAt and topic in the answer (optional backend fields) takes them', async (t) => {
+  const s = run([me, { type: 'join', machine: 'claw-1', resumed: true },
+    { type: 'slot', slot: { machine: 'claw-1', position: 0, queueLength: 1, etaSeconds: 0, playing: true, endsAt: 4321, topic: 'claw.machine.claw-1.control.p1' } as never }]);
+  t.same(s.phase, { kind: 'playing', machine: 'claw-1', topic: 'claw.machine.claw-1.control.p1', endsAt: 4321, dropped: false, drop: undefined });
 });

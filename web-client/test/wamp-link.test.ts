@@ -104,3 +104,30 @@ t.test('the current connection closing still schedules a retry', async (t) => {
   t.equal(h.last()?.kind, 'waiting', 'a retry is scheduled');
   h.link.stop();
 });
+
+t.test('a shutdown GOODBYE keeps the badge on "server restarting" through the refused attempts, until online again', async (t) => {
+  const h = harness();
+  h.link.start();
+  await tick();
+  h.made[0]!.fireOpen(fakeSession(1));
+  h.finish();
+  await tick();
+  h.made[0]!.fireClose('closed', 'wamp.close.system_shutdown');
+  t.match(h.last(), { kind: 'waiting', reason: 'server restarting' });
+  // The router is down: the next attempt finds nobody listening.
+  h.link.retryNow();
+  await tick();
+  t.match(h.last(), { kind: 'connecting', attempt: 1, reason: 'server restarting' }, 'reconnecting, and still says why');
+  h.made[1]!.onclose('unreachable', {});
+  t.match(h.last(), { kind: 'waiting', reason: 'server restarting' }, 'not "server unreachable"');
+  h.link.retryNow();
+  await tick();
+  h.made[2]!.fireOpen(fakeSession(3));
+  h.finish();
+  await tick();
+  t.equal(h.last()?.kind, 'online');
+  // A later, unrelated loss is told as it is.
+  h.made[2]!.onclose('unreachable', {});
+  t.match(h.last(), { kind: 'waiting', reason: 'server unreachable' }, 'back online cleared the restart');
+  h.link.stop();
+});

@@ -3,7 +3,8 @@
 // own words, and "reconnecting" says when the next attempt is.
 
 export type ConnectionState =
-  | { kind: 'connecting'; attempt: number }
+  /** `reason`: why the last connection was lost, while reconnecting (see `carryReason`). */
+  | { kind: 'connecting'; attempt: number; reason?: string }
   | { kind: 'online'; since: number }
   | { kind: 'waiting'; attempt: number; retryAt: number; reason: string }
   | { kind: 'offline'; reason: string };
@@ -29,7 +30,9 @@ export function retryDelay(attempt: number, b: Backoff = DEFAULT_BACKOFF, random
 export function describeConnection(s: ConnectionState, now: number): { label: string; tone: 'ok' | 'warn' | 'bad' } {
   switch (s.kind) {
     case 'online': return { label: 'Connected', tone: 'ok' };
-    case 'connecting': return { label: s.attempt > 1 ? `Reconnecting (attempt ${s.attempt})…` : 'Connecting…', tone: 'warn' };
+    case 'connecting':
+      if (s.reason === RESTARTING) return { label: `Server restarting: reconnecting (attempt ${s.attempt})…`, tone: 'warn' };
+      return { label: s.attempt > 1 ? `Reconnecting (attempt ${s.attempt})…` : 'Connecting…', tone: 'warn' };
     case 'waiting': {
       const secs = Math.max(0, Math.ceil((s.retryAt - now) / 1000));
       return { label: `Connection lost (${s.reason}). Retrying in ${secs} s`, tone: 'bad' };
@@ -38,11 +41,32 @@ export function describeConnection(s: ConnectionState, now: number): { label: st
   }
 }
 
+export const RESTARTING = 'server restarting';
+
 /** Why a WAMP close happened, in words a player understands. */
 export function closeReason(reason: string, details: { reason?: string | null; message?: string | null } = {}): string {
-  if (details.reason === 'wamp.close.system_shutdown') return 'server restarting';
+  if (details.reason === 'wamp.close.system_shutdown') return RESTARTING;
   if (details.reason === 'wamp.error.authentication_failed' || details.reason === 'wamp.error.not_authorized') return 'login refused';
   if (reason === 'unreachable') return 'server unreachable';
   if (reason === 'lost') return 'connection dropped';
   return details.reason ?? reason;
+}
+
+/** How long after a shutdown GOODBYE failed attempts still count as the restart (then: plain "server unreachable"). */
+export const RESTART_WINDOW_MS = 120_000;
+
+export interface LostReason { reason: string; since: number }
+
+/**
+ * The reason to show for a failed (re)connection, given the one before: the
+ * router said GOODBYE with `wamp.close.system_shutdown`, so the attempts that
+ * find nobody listening while it restarts are part of that restart, not a
+ * new problem. For `RESTART_WINDOW_MS`; after that, or on any other reason
+ * (a refused login, a GOODBYE with another reason), the new reason stands.
+ */
+export function carryReason(previous: LostReason | undefined, reason: string, now: number): LostReason {
+  const duringRestart = previous?.reason === RESTARTING && now - previous.since < RESTART_WINDOW_MS;
+  if (duringRestart && (reason === 'server unreachable' || reason === 'connection dropped')) return previous;
+  if (previous?.reason === reason) return previous;
+  return { reason, since: now };
 }

@@ -2,10 +2,16 @@
 // recent turns (built from the events topics, seeded from claw.admin.turns
 // when the backend offers it), and router statistics.
 import type { EventPayload, LinesPayload, MachineState, MachineSummary, QueueSnapshot, StatusPayload, TurnResult } from '@clawgate/protocol';
+import { nodeState, pausedAfter, shownState } from './machine-state.js';
 
 export interface OperatorMachine {
   machine: string;
+  /** What the card's badge shows (see machine-state.ts). */
   state: MachineState;
+  /** State as the machine list last said. */
+  listed: MachineState;
+  /** Paused by an operator: from the backend's snapshots, and from this dashboard's own pause/resume answers (a pause during a turn is not in the snapshot's `state`). */
+  paused: boolean;
   queueLength: number;
   spectators: number;
   status: StatusPayload | undefined;
@@ -37,9 +43,16 @@ export interface DashboardState {
   stats: RouterStats | undefined;
   /** Last operator action's outcome, e.g. "claw-1 paused" or an error. */
   notice: { text: string; tone: 'ok' | 'bad' } | undefined;
+  /** A Skip or Kick waiting for the operator's confirmation. */
+  confirm: PendingAction | undefined;
 }
 
-export const initialDashboard: DashboardState = { machines: {}, order: [], turns: [], stats: undefined, notice: undefined };
+/** What a Skip or Kick was about when the operator pressed it (so the confirmation can't hit someone else). */
+export type PendingAction =
+  | { action: 'skip'; machine: string; player: string }
+  | { action: 'kick'; machine: string; authid: string; name: string };
+
+export const initialDashboard: DashboardState = { machines: {}, order: [], turns: [], stats: undefined, notice: undefined, confirm: undefined };
 
 export type DashboardAction =
   | { type: 'machines'; machines: MachineSummary[] }
@@ -49,34 +62,45 @@ export type DashboardAction =
   | { type: 'event'; event: EventPayload }
   | { type: 'turns'; turns: TurnRow[] }
   | { type: 'stats'; stats: RouterStats }
-  | { type: 'notice'; text: string; tone: 'ok' | 'bad' };
+  | { type: 'notice'; text: string; tone: 'ok' | 'bad' }
+  /** The answer to this dashboard's own claw.admin.pause / resume. */
+  | { type: 'paused'; machine: string; paused: boolean }
+  | { type: 'ask'; pending: PendingAction }
+  | { type: 'settle' };
 
 const MAX_TURNS = 30;
 
 function blank(machine: string): OperatorMachine {
-  return { machine, state: 'offline', queueLength: 0, spectators: 0, status: undefined, queue: undefined, lines: undefined };
-}
-
-function derivedState(m: OperatorMachine): MachineState {
-  if (m.queue?.state === 'paused') return 'paused';
-  return m.status?.state ?? m.queue?.state ?? m.state;
+  return { machine, state: 'offline', listed: 'offline', paused: false, queueLength: 0, spectators: 0, status: undefined, queue: undefined, lines: undefined };
 }
 
 function update(s: DashboardState, machine: string, f: (m: OperatorMachine) => OperatorMachine): DashboardState {
   const m = f(s.machines[machine] ?? blank(machine));
   const order = s.order.includes(machine) ? s.order : [...s.order, machine].sort();
-  return { ...s, order, machines: { ...s.machines, [machine]: { ...m, state: derivedState(m) } } };
+  const state = shownState(nodeState(m.status?.state, m.queue?.state, m.listed), m.paused);
+  return { ...s, order, machines: { ...s.machines, [machine]: { ...m, state } } };
 }
 
 export function reduceDashboard(s: DashboardState, a: DashboardAction): DashboardState {
   switch (a.type) {
     case 'machines': {
       let next = s;
-      for (const m of a.machines) next = update(next, m.machine, (v) => ({ ...v, state: m.state, queueLength: m.queueLength, spectators: m.spectators }));
+      for (const m of a.machines) {
+        next = update(next, m.machine, (v) => ({
+          ...v, listed: m.state, queueLength: m.queueLength, spectators: m.spectators,
+          paused: v.queue ? v.paused : pausedAfter(v.paused, m),
+        }));
+      }
       return next;
     }
     case 'queue':
-      return update(s, a.snapshot.machine, (m) => ({ ...m, queue: a.snapshot, queueLength: a.snapshot.waiting.length }));
+      return update(s, a.snapshot.machine, (m) => ({ ...m, queue: a.snapshot, queueLength: a.snapshot.waiting.length, paused: pausedAfter(m.paused, a.snapshot) }));
+    case 'paused':
+      return update(s, a.machine, (m) => ({ ...m, paused: a.paused }));
+    case 'ask':
+      return { ...s, confirm: a.pending };
+    case 'settle':
+      return { ...s, confirm: undefined };
     case 'status':
       return update(s, a.machine, (m) => ({ ...m, status: a.status }));
     case 'lines':
@@ -123,4 +147,63 @@ export function applyEvent(turns: TurnRow[], e: EventPayload): TurnRow[] {
 export function ratePerSecond(prev: { count: number; at: number } | undefined, next: { count: number; at: number }): number | undefined {
   if (!prev || next.at <= prev.at || next.count < prev.count) return undefined;
   return ((next.count - prev.count) * 1000) / (next.at - prev.at);
+}
+
+/** The player an operator's Skip would hit now: the one playing, else the one being asked to get ready. */
+export function skipTarget(m: OperatorMachine): string | undefined {
+  return m.queue?.current?.name ?? (m.status?.state === 'controlled' ? m.status.player : undefined) ?? askedOf(m)?.name;
+}
+
+/**
+ * Who is being asked to get ready. Exact when the backend marks the entry
+ * (`readyDeadline`, ms, on that `waiting` item: passthrough, sent by backends
+ * that have it); otherwise inferred from the protocol's rule that the front
+ * player is asked as soon as the machine is ready, not paused and nobody
+ * plays (then `deadline` is undefined). The inference is wrong only for the
+ * moment after a failed start_turn, when the backend waits for the node.
+ */
+export function askedOf(m: OperatorMachine): { name: string; deadline: number | undefined } | undefined {
+  const q = m.queue;
+  if (!q) return undefined;
+  for (const w of q.waiting) {
+    const d = (w as { readyDeadline?: unknown }).readyDeadline;
+    if (typeof d === 'number') return { name: w.name, deadline: d };
+  }
+  const front = q.waiting[0];
+  if (!front || q.current || m.paused || q.state !== 'ready' || m.status?.state === 'controlled') return undefined;
+  return { name: front.name, deadline: undefined };
+}
+
+const authidOf = (w: unknown): string | undefined => {
+  const a = (w as { authid?: unknown }).authid;
+  return typeof a === 'string' ? a : undefined;
+};
+
+/** Undefined when the confirmed action still hits whom the operator meant; otherwise why it would not. */
+export function confirmProblem(s: DashboardState, p: PendingAction): string | undefined {
+  const m = s.machines[p.machine];
+  if (!m) return `${p.machine} is gone.`;
+  if (p.action === 'skip') {
+    const now = skipTarget(m);
+    if (now === undefined) return `Nobody is playing or being asked on ${p.machine} any more.`;
+    return now === p.player ? undefined : `The turn on ${p.machine} changed (now ${now}); nothing was skipped.`;
+  }
+  const inQueue = [...(m.queue?.waiting ?? []), ...(m.queue?.current ? [m.queue.current] : [])].some((w) => authidOf(w) === p.authid);
+  return inQueue ? undefined : `${p.name} is no longer in the queue of ${p.machine}.`;
+}
+
+/** The confirmation's words: a title, what will happen, and the confirm button's label (names the person). */
+export function confirmText(p: PendingAction): { title: string; body: string; confirm: string } {
+  if (p.action === 'skip') {
+    return {
+      title: `Skip ${p.player} on ${p.machine}?`,
+      body: `${p.player}'s turn (or ready check) ends now with the result "skipped". This can't be undone.`,
+      confirm: `Skip ${p.player}`,
+    };
+  }
+  return {
+    title: `Kick ${p.name} from ${p.machine}?`,
+    body: `${p.name} leaves the queue of ${p.machine} at once; if they are playing, their turn ends "skipped".`,
+    confirm: `Kick ${p.name}`,
+  };
 }

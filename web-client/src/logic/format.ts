@@ -22,6 +22,14 @@ export function eta(seconds: number): string {
   return `about ${m} min`;
 }
 
+/**
+ * The wait shown to a queued player. A paused machine starts no turn until
+ * staff resume it, so no estimate is honest then.
+ */
+export function waitText(etaSeconds: number, paused: boolean): string {
+  return paused ? 'unknown: the machine is paused by staff (your place is kept)' : eta(etaSeconds);
+}
+
 /** "You're next", "1 player ahead of you", ... from a 0-based position. */
 export function positionText(position: number): string {
   if (position === 0) return "You're next";
@@ -54,6 +62,9 @@ export function removedText(reason: string): string {
     case 'kicked': return 'An operator removed you from the queue.';
     case 'timeout': return 'You did not confirm in time, so you lost your place.';
     case 'grace_expired': return 'You were away too long and lost your place.';
+    // Found by the page itself: the backend's queue no longer has us (a message was lost while we were away).
+    case 'gone': return 'You are no longer in this queue (it changed while you were away).';
+    case 'turn_over': return 'Your turn on this machine ended while you were away.';
     default: return `You are no longer in the queue (${reason}).`;
   }
 }
