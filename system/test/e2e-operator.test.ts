@@ -62,12 +62,15 @@ t.test('operator: sign in, watch, pause/resume, kick, skip', async (t) => {
 
   // Kick Hal from the queue.
   await card.getByRole('button', { name: 'Kick Hal' }).click();
+  // Kick and Skip ask first (a dialog naming the player); confirm.
+  await op.page.getByRole('dialog').getByRole('button', { name: 'Kick Hal' }).click();
   await visible(hal.page, '#phase-removed');
   t.match(await hal.page.textContent('#removed-text'), /operator removed you/, 'Hal is told an operator removed him');
   await card.locator('.queue-list li', { hasText: 'Hal' }).waitFor({ state: 'detached' });
 
   // Skip Fay's turn.
   await card.getByRole('button', { name: 'Skip current turn claw-1' }).click();
+  await op.page.getByRole('dialog').getByRole('button', { name: 'Skip Fay' }).click();
   await visible(fay.page, '#phase-result');
   t.match(await fay.page.textContent('#result-title'), /Turn ended by staff/, 'Fay sees her turn was ended by staff');
   await op.page.locator('#turns tr', { hasText: 'skipped' }).first().waitFor();
