@@ -126,7 +126,8 @@ export class Realm {
 
   /** A refused action: counted, and logged once per session (Session.refused). */
   denied(session: Session, uri: string, action: Action, why?: string): void {
-    session.refused('not_authorized', 'not authorized', { uri: shortUri(uri), uri_length: uri.length, action, why });
+    // One line per session for each action (and reason): at most a dozen, however many it tries.
+    session.refused('not_authorized', 'not authorized', { uri: shortUri(uri), uri_length: uri.length, action, why }, why === undefined ? action : `${action} ${why}`);
   }
 
   /**

@@ -90,8 +90,8 @@ export class Session implements TransportSink, MeteredSession {
   private callBucket: BucketState | undefined;
   private subscribeBucket: BucketState | undefined;
   private registerBucket: BucketState | undefined;
-  /** Refusal kinds this session has been logged for (each is logged once, then only counted). */
-  private refusalsLogged: Set<RefusalKind> | undefined;
+  /** Refusal kinds (and variants) this session has been logged for: each is logged once, then only counted. */
+  private refusalsLogged: Set<string> | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
   /** Bytes one message may have until WELCOME. */
   private readonly maxHandshakeSize: number;
@@ -515,23 +515,25 @@ export class Session implements TransportSink, MeteredSession {
   /**
    * A request this session made was refused (not authorized, invalid URI, a
    * limit): counted, and logged at warn the first time this session gets a
-   * refusal of this kind, so a client repeating it can't turn each attempt
-   * into a log line. Fields name URIs by shortUri(), never whole.
+   * refusal of this kind (and `variant`: the action for not_authorized), so
+   * a client repeating it can't turn each attempt into a log line. Fields
+   * name URIs by shortUri(), never whole.
    */
-  refused(kind: RefusalKind, message: string, fields: Record<string, unknown>): void {
+  refused(kind: RefusalKind, message: string, fields: Record<string, unknown>, variant?: string): void {
     const counters = this.host.limitCounters;
     if (counters) { const c = REFUSAL_COUNTERS[kind]; if (c !== undefined) counters[c]++; }
-    this.noteRefusal(kind, message, fields);
+    this.noteRefusal(kind, message, fields, variant);
   }
 
   /** The log half of refused() (for refusals counted where they are decided). */
-  noteRefusal(kind: RefusalKind, message: string, fields: Record<string, unknown>): void {
+  noteRefusal(kind: RefusalKind, message: string, fields: Record<string, unknown>, variant?: string): void {
+    const key = variant === undefined ? kind : `${kind} ${variant}`;
     const seen = (this.refusalsLogged ??= new Set());
-    if (seen.has(kind)) {
+    if (seen.has(key)) {
       if (this.host.limitCounters) this.host.limitCounters.logsSuppressed++;
       return;
     }
-    seen.add(kind);
+    seen.add(key);
     this.log.warn({
       session: this.id, authid: this.authid, authrole: this.authrole, peer: this.transport.info.peer, refusal: kind, ...fields,
       note: 'logged once per session and kind; later ones are counted in clawgate_limit_events_total',
