@@ -18,7 +18,7 @@ export interface DecodeLimits {
   maxDepth: number;
 }
 
-export const DEFAULT_MAX_MESSAGE_ELEMENTS = 65_536;
+export const DEFAULT_MAX_MESSAGE_ELEMENTS = 32_768;
 export const DEFAULT_MAX_MESSAGE_DEPTH = 64;
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxElements: DEFAULT_MAX_MESSAGE_ELEMENTS, maxDepth: DEFAULT_MAX_MESSAGE_DEPTH };
 
