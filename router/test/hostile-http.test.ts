@@ -18,13 +18,14 @@ import { testConfig } from './helpers.js';
 const REQUEST_TIMEOUT = 800;
 const KEEP_ALIVE_TIMEOUT = 600;
 const HELLO_TIMEOUT = 1000;
+const IDLE_TIMEOUT = 1500;
 /** Margin for a loaded 2-core machine: the timers are unref'd and fire late under load. */
 const MARGIN = 2000;
 
 async function router(limits: Record<string, unknown>): Promise<HostileRouter> {
   const r = await startHostileRouter(testConfig({
     transportExtras: {
-      limits: { http_request_timeout: REQUEST_TIMEOUT, http_keep_alive_timeout: KEEP_ALIVE_TIMEOUT, ...limits },
+      limits: { http_request_timeout: REQUEST_TIMEOUT, http_keep_alive_timeout: KEEP_ALIVE_TIMEOUT, http_idle_timeout: IDLE_TIMEOUT, ...limits },
       rawsocket: { options: { hello_timeout: HELLO_TIMEOUT } },
       websocket: { ws: { type: 'websocket', options: { hello_timeout: HELLO_TIMEOUT } } },
     },
@@ -91,6 +92,16 @@ t.test('one slow client', async (t) => {
     const after = await c.closedAfter(since);
     clearInterval(trickle);
     t.ok(after >= KEEP_ALIVE_TIMEOUT / 2 && after < KEEP_ALIVE_TIMEOUT + MARGIN, `closed ${after.toFixed(0)} ms after the response (keep-alive timeout ${KEEP_ALIVE_TIMEOUT} ms)`);
+  });
+
+  await t.test('a response the app never finishes: closed after http_idle_timeout of silence', async (t) => {
+    r.router.app.get('/hangs', () => { /* never answers */ });
+    const c = client(r.port);
+    await new Promise((res) => c.socket.once('connect', res));
+    c.socket.write('GET /hangs HTTP/1.1\r\nHost: x\r\n\r\n');
+    const since = performance.now();
+    const after = await c.closedAfter(since);
+    t.ok(after >= IDLE_TIMEOUT / 2 && after < IDLE_TIMEOUT + MARGIN, `closed ${after.toFixed(0)} ms after the request (idle timeout ${IDLE_TIMEOUT} ms)`);
   });
 
   await t.test('a request whose body arrived is not cut off while the app works on it', async (t) => {

@@ -155,7 +155,7 @@ t.test('config keys: defaults, values, and errors naming the key', async (t) => 
       }],
       transports: [{
         type: 'universal', endpoint: { type: 'tcp', port: 0 },
-        limits: { max_connections: 20, max_connections_per_address: null, max_http_connections: 21, http_request_timeout: 22, http_keep_alive_timeout: 23 },
+        limits: { max_connections: 20, max_connections_per_address: null, max_http_connections: 21, http_request_timeout: 22, http_keep_alive_timeout: 23, http_idle_timeout: 24 },
         rawsocket: { options: { max_handshake_size: 1000, max_message_elements: 2000, max_message_depth: 8 } },
         websocket: { ws: { type: 'websocket' } },
       }],
@@ -170,7 +170,7 @@ t.test('config keys: defaults, values, and errors naming the key', async (t) => 
   t.equal(l.roles.backend!.maxSessionsPerAddress, null);
   t.equal(l.roles.backend!.maxSubscriptions, 5, 'a role inherits the realm\'s new keys');
   t.match(full.config.realms[0]!.roles[0]!.permissions[0], { retain: false, maxPublicationSize: 300 });
-  t.same(full.config.listeners[0]!.limits, { maxConnections: 20, maxConnectionsPerAddress: null, maxHttpConnections: 21, httpRequestTimeoutMs: 22, httpKeepAliveTimeoutMs: 23 });
+  t.same(full.config.listeners[0]!.limits, { maxConnections: 20, maxConnectionsPerAddress: null, maxHttpConnections: 21, httpRequestTimeoutMs: 22, httpKeepAliveTimeoutMs: 23, httpIdleTimeoutMs: 24 });
   t.match(full.config.listeners[0]!.rawsocket!.limits, { maxHandshakeSize: 1000, decode: { maxElements: 2000, maxDepth: 8 } });
   t.same(full.config.memory, { heapHighWatermark: 0.9, heapLowWatermark: 0.5, checkIntervalMs: 250 });
   t.equal(DEFAULT_MEMORY_LIMITS.heapHighWatermark, 0.85);
@@ -203,7 +203,7 @@ t.test('config keys: defaults, values, and errors naming the key', async (t) => 
   bad((w) => { w.realms[0].roles[0].permissions[0].max_publication_size = 0; }, 'workers[0].realms[0].roles[0].permissions[0].max_publication_size');
   bad((w) => { w.realms[0].name = 'r'.repeat(600); }, 'workers[0].realms[0].name', /at most 512 characters/);
   const tr = 'workers[0].transports[0]';
-  for (const key of ['max_connections', 'max_connections_per_address', 'max_http_connections', 'http_request_timeout', 'http_keep_alive_timeout']) {
+  for (const key of ['max_connections', 'max_connections_per_address', 'max_http_connections', 'http_request_timeout', 'http_keep_alive_timeout', 'http_idle_timeout']) {
     bad((w) => { w.transports[0].limits = { [key]: 0 }; }, `${tr}.limits.${key}`);
   }
   bad((w) => { w.transports[0].limits = { max_conections: 5 }; }, `${tr}.limits`, /max_conections/);

@@ -12,7 +12,8 @@
 //   endpoint   options: hello_timeout (ms), max_send_buffer, max_handshake_size,
 //                max_message_elements, max_message_depth
 //   transport  limits: max_connections, max_connections_per_address,
-//                max_http_connections, http_request_timeout, http_keep_alive_timeout
+//                max_http_connections, http_request_timeout, http_keep_alive_timeout,
+//                http_idle_timeout
 //   router worker options.memory: heap_high_watermark, heap_low_watermark, check_interval
 //
 // `null` switches a limit off. Bad values are config errors naming the key
@@ -86,6 +87,8 @@ export interface ListenerLimits {
   httpRequestTimeoutMs: number;
   /** ms after a response for the next request's headers to arrive on a kept-alive connection. */
   httpKeepAliveTimeoutMs: number;
+  /** ms without a byte either way on a connection serving plain HTTP (a response the app never finishes, say). */
+  httpIdleTimeoutMs: number;
 }
 
 /** When the router refuses new work because the V8 heap is nearly full (limits/memory-pressure.ts). */
@@ -152,6 +155,7 @@ export const DEFAULT_LISTENER_LIMITS: ListenerLimits = {
   maxHttpConnections: 1000,
   httpRequestTimeoutMs: 10_000,
   httpKeepAliveTimeoutMs: 5000,
+  httpIdleTimeoutMs: 60_000,
 };
 
 export const DEFAULT_MEMORY_LIMITS: MemoryLimits = {
@@ -297,6 +301,7 @@ export const ListenerLimitsSchema = z.object({
   max_http_connections: Count.optional(),
   http_request_timeout: z.number().int().positive().optional(),
   http_keep_alive_timeout: z.number().int().positive().optional(),
+  http_idle_timeout: z.number().int().positive().optional(),
 }).strict();
 
 export function listenerLimits(input: z.infer<typeof ListenerLimitsSchema> | undefined): ListenerLimits {
@@ -307,6 +312,7 @@ export function listenerLimits(input: z.infer<typeof ListenerLimitsSchema> | und
     maxHttpConnections: pick(input?.max_http_connections, d.maxHttpConnections),
     httpRequestTimeoutMs: input?.http_request_timeout ?? d.httpRequestTimeoutMs,
     httpKeepAliveTimeoutMs: input?.http_keep_alive_timeout ?? d.httpKeepAliveTimeoutMs,
+    httpIdleTimeoutMs: input?.http_idle_timeout ?? d.httpIdleTimeoutMs,
   };
 }
 

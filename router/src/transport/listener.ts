@@ -18,8 +18,9 @@
 // embedder mounts such as the backend's POST /api/session) are on clocks
 // too: the first request's headers within the hello timeout, each request's
 // body within http_request_timeout of its headers, the next request's headers
-// within http_keep_alive_timeout of the last response; connections serving
-// plain HTTP are capped at max_http_connections. node's own requestTimeout
+// within http_keep_alive_timeout of the last response, and no connection
+// serving plain HTTP idle (no byte either way) for http_idle_timeout;
+// connections serving plain HTTP are capped at max_http_connections. node's own requestTimeout
 // and headersTimeout are enforced only for servers that listen themselves,
 // and this one is fed sockets by the sniffing listener, so they are here.
 import net from 'node:net';
@@ -134,6 +135,9 @@ export class Listener {
     // A plain HTTP request (health, bridge, the embedder's routes) is no WAMP connection: the HTTP clocks govern it.
     this.http = http.createServer((req, res) => { if (this.httpRequest(req, res)) handler(req, res); });
     this.http.keepAliveTimeout = this.limits.httpKeepAliveTimeoutMs;
+    // node applies this to every connection it is handed (emitted ones too) and destroys the idle ones;
+    // ws clears it on a socket it upgrades.
+    this.http.timeout = this.limits.httpIdleTimeoutMs;
     for (const [path, ep] of config.websocket) {
       this.wss.set(path, new WebSocketServer({
         noServer: true,
