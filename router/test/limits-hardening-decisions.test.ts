@@ -107,8 +107,11 @@ t.test('structural scans accept every valid message and refuse what costs more t
   refuses('json: too many values', () => scanJson('[1,2,3,4,5,6,7,8,9,10,11]', limits), /more than 10 values/);
   refuses('json: too deep', () => scanJson('[[[[1]]]]', limits), /deeper than 3/);
   t.doesNotThrow(() => scanJson('["[[[[,,,,,,,,,,,,\\"]]]]"]', limits), 'brackets and commas inside strings (and escaped quotes) are not counted');
-  t.equal(jsonNeedsScan(128, DEFAULT_DECODE_LIMITS), false, 'a JSON message of 128 characters can\'t exceed depth 64: no scan');
-  t.equal(jsonNeedsScan(129, DEFAULT_DECODE_LIMITS), true);
+  t.equal(jsonNeedsScan('['.repeat(128), DEFAULT_DECODE_LIMITS), false, 'a JSON message of 128 characters can\'t exceed depth 64: no scan');
+  t.equal(jsonNeedsScan('['.repeat(129), DEFAULT_DECODE_LIMITS), true, 'one of 129 with as many brackets: scanned');
+  t.equal(jsonNeedsScan(JSON.stringify([48, 1, {}, 'x', ['y'.repeat(1000), { a: 1 }]]), DEFAULT_DECODE_LIMITS), false, 'long, but few brackets: no scan');
+  t.equal(jsonNeedsScan(JSON.stringify(Array.from({ length: 40 }, () => ({ a: [1] }))), DEFAULT_DECODE_LIMITS), true, '80 containers: scanned');
+  t.equal(jsonNeedsScan(' '.repeat(40_000), DEFAULT_DECODE_LIMITS), true, 'longer than max_message_elements: scanned');
   let thrown: unknown;
   try { msgpackSerializer.decode(mpEncode([[[[[1]]]]]), limits); } catch (e) { thrown = e; }
   t.ok(thrown instanceof DecodeLimitExceeded, 'the serializers scan with the limits they are given (DecodeLimitExceeded)');

@@ -13,13 +13,21 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /**
- * Whether `text` can exceed `limits` at all: a JSON text needs two
- * characters per nesting level and at least one per value, so a short one
- * is within any limits above its length. Most WAMP messages are short:
- * they skip the walk.
+ * Whether `text` can exceed `limits` at all. A JSON text has at most one
+ * value per character, and nests no deeper than it has `[` and `{` (inside
+ * strings or not): a text no longer than max_message_elements with at most
+ * max_message_depth of them is within both limits, and most WAMP messages
+ * are such texts. Counting them takes a few indexOf calls (vectorized in V8)
+ * instead of a walk over every character.
  */
-export function jsonNeedsScan(length: number, limits: DecodeLimits): boolean {
-  return length > limits.maxElements || length > 2 * limits.maxDepth;
+export function jsonNeedsScan(text: string, limits: DecodeLimits): boolean {
+  if (text.length > limits.maxElements) return true;
+  if (text.length <= 2 * limits.maxDepth) return false;
+  const max = limits.maxDepth;
+  let n = 0;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++n > max) return true;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++n > max) return true;
+  return false;
 }
 
 /** Throws if `text` has more values or deeper nesting than `limits`. Malformed JSON is left to JSON.parse. */

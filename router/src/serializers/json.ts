@@ -55,7 +55,7 @@ export const jsonSerializer: Serializer = {
   },
   decode(data, limits = DEFAULT_DECODE_LIMITS) {
     const text = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
-    if (jsonNeedsScan(text.length, limits)) scanJson(text, limits);
+    if (jsonNeedsScan(text, limits)) scanJson(text, limits);
     const value: unknown = JSON.parse(text);
     return text.includes(ESCAPED_MARK) ? reviveBinary(value) : value;
   },
