@@ -24,8 +24,9 @@ import { startHostileRouter, stallMonitor, heapUsed, probeWhile, MiB, ALLOW_ALL 
 import { testConfig } from './helpers.js';
 import { cborSerializer, jsonSerializer, msgpackSerializer } from '../src/serializers/index.js';
 
-const MAX_STALL_MS = 250;
-const MAX_ROUND_TRIP_MS = 500;
+/** Generous: other suites share the 2 cores; unfixed: seconds, or forever. */
+const MAX_STALL_MS = 500;
+const MAX_ROUND_TRIP_MS = 1000;
 const MAX_HEAP_GROWTH = 64 * MiB;
 
 function tag(n: number): number[] { return n < 24 ? [0xc0 | n] : [0xd8, n]; }

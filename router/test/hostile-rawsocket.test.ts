@@ -17,8 +17,9 @@ import { RawSocketTransport } from '../src/transport/rawsocket-transport.js';
 import { msgpackSerializer } from '../src/serializers/index.js';
 import type { TransportSink } from '../src/transport/transport.js';
 
-const MAX_STALL_MS = 250;
-const MAX_ROUND_TRIP_MS = 500;
+/** Generous: other suites share the 2 cores (a stall here is the whole process being descheduled too); unfixed: 3 s. */
+const MAX_STALL_MS = 750;
+const MAX_ROUND_TRIP_MS = 1000;
 
 function frame(payload: Buffer): Buffer {
   const h = Buffer.alloc(4);

@@ -126,7 +126,8 @@ t.test('URIs and text in logs and errors', async (t) => {
 
 t.test('permissions: allow.retain and max_publication_size', async (t) => {
   const p = (extra: Partial<Permission>): Permission[] => [{ uri: 'a.', match: 'prefix', allow: { call: false, register: false, publish: true, subscribe: true }, disclose: { caller: false, publisher: false }, ...extra }];
-  t.same(authorize(p({}), 'a.b', 'publish'), { allow: true, disclose: false, retain: true }, 'retain follows publish by default (Crossbar)');
+  t.same(authorize(p({}), 'a.b', 'publish'), { allow: true, disclose: false }, 'a Crossbar permission decides as before (retain follows allow)');
+  t.same(authorize(p({ retain: true }), 'a.b', 'publish'), { allow: true, disclose: false, retain: true });
   t.same(authorize(p({ retain: false, maxPublicationSize: 512 }), 'a.b', 'publish'), { allow: true, disclose: false, retain: false, maxPublicationSize: 512 });
   t.same(authorize(p({ retain: false }), 'a.b', 'subscribe'), { allow: true, disclose: false }, 'other actions carry neither');
 });

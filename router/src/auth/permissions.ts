@@ -19,7 +19,7 @@ export interface Permission {
 export interface Decision {
   allow: boolean;
   disclose: boolean;
-  /** PUBLISH only: whether `retain: true` is allowed. Unset: as `allow`. */
+  /** PUBLISH only: whether `retain: true` is allowed. Unset: as `allow` (Crossbar). */
   retain?: boolean;
   /** PUBLISH only: the permission's max_publication_size. */
   maxPublicationSize?: number;
@@ -68,7 +68,9 @@ export function authorize(perms: readonly Permission[], uri: string, action: Act
   if (p === undefined) return DENY;
   if (action === 'publish') {
     const allow = p.allow.publish === true;
-    const d: Decision = { allow, disclose: p.disclose.publisher, retain: allow && (p.retain ?? true) };
+    const d: Decision = { allow, disclose: p.disclose.publisher };
+    // Only what a permission sets: a Crossbar permission's decision stays {allow, disclose}.
+    if (p.retain !== undefined) d.retain = allow && p.retain;
     if (p.maxPublicationSize !== undefined) d.maxPublicationSize = p.maxPublicationSize;
     return d;
   }
