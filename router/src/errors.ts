@@ -35,6 +35,12 @@ export const WampErrors = {
   tooManyPendingCalls: 'clawgate.error.too_many_pending_calls',
   handshakeTimeout: 'clawgate.error.handshake_timeout',
   slowConsumer: 'clawgate.error.slow_consumer',
+  tooManySubscriptions: 'clawgate.error.too_many_subscriptions',
+  tooManyRegistrations: 'clawgate.error.too_many_registrations',
+  tooManyTestaments: 'clawgate.error.too_many_testaments',
+  retainLimit: 'clawgate.error.retain_limit',
+  payloadTooLarge: 'clawgate.error.payload_too_large',
+  overloaded: 'clawgate.error.overloaded',
 } as const;
 
 /** An error a handler throws to answer a request with a WAMP ERROR. */

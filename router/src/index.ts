@@ -8,7 +8,10 @@ export { createLogger, silentLogger, type Logger } from './logger.js';
 export * from './messages/types.js';
 export { decodeMessage } from './messages/decode.js';
 export { toWire } from './messages/encode.js';
-export { serializers, jsonSerializer, msgpackSerializer, cborSerializer, type Serializer } from './serializers/index.js';
+export {
+  serializers, jsonSerializer, msgpackSerializer, cborSerializer, type Serializer, type DecodeLimits,
+  DEFAULT_DECODE_LIMITS, DEFAULT_MAX_MESSAGE_ELEMENTS, DEFAULT_MAX_MESSAGE_DEPTH, DecodeLimitExceeded,
+} from './serializers/index.js';
 export { signTicket, verifyTicket, type TicketClaims, type TicketCheck } from './auth/signed-ticket.js';
 export {
   DEFAULT_AUTH_POLICY, DEFAULT_AUTH_TIMEOUT_MS, AUTH_METHODS,
@@ -24,7 +27,8 @@ export { DEFAULT_AUTHORIZER_TIMEOUT_MS, TRUSTED_ROLE, type RealmConfig, type Rol
 export type { SecretSources } from './config/auth-config.js';
 export {
   DEFAULT_SESSION_LIMITS, DEFAULT_REALM_LIMITS, DEFAULT_MAX_SESSIONS, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_SEND_BUFFER, NO_SESSION_LIMITS,
-  type SessionLimits, type RealmLimits, type EndpointLimits,
+  DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_HANDSHAKE_SIZE, DEFAULT_MAX_URI_LENGTH, DEFAULT_LISTENER_LIMITS, DEFAULT_MEMORY_LIMITS,
+  type SessionLimits, type RealmLimits, type EndpointLimits, type ListenerLimits, type MemoryLimits,
 } from './limits/limits-config.js';
 export { LimitCounters } from './limits/limit-counters.js';
 export type { RateLimit } from './limits/token-bucket.js';
@@ -36,4 +40,5 @@ export {
   type HttpPathConfig, type BridgePathConfig, type InfoPathConfig, type MetricsPathConfig, type HttpGuard,
 } from './http/http-config.js';
 export { HttpErrors } from './http/http-error.js';
-export { clientAddress, clientOfRequest, TrustedProxies, type ClientAddress } from './transport/forwarded.js';
+export { clientAddress, clientOfRequest, TrustedProxies, addressKey, UNKNOWN_CLIENT, type ClientAddress } from './transport/forwarded.js';
+export { shortUri, shortText } from './uri.js';

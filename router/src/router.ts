@@ -10,7 +10,8 @@ import { LocalSession } from './local-session.js';
 import { createLogger, type Logger } from './logger.js';
 import { WampErrors } from './errors.js';
 import type { AuthPolicy } from './auth/auth-policy.js';
-import type { EndpointLimits } from './limits/limits-config.js';
+import { DEFAULT_MEMORY_LIMITS, type EndpointLimits, type MemoryLimits } from './limits/limits-config.js';
+import { MemoryPressure } from './limits/memory-pressure.js';
 import { LimitCounters } from './limits/limit-counters.js';
 import { RouterMetrics, type SessionCount } from './metrics/router-metrics.js';
 import { exposition, routerRegistry } from './metrics/exposition.js';
@@ -25,6 +26,8 @@ export interface RouterConfig {
   http?: HttpPathConfig[];
   /** Serve `/metrics` to loopback clients on every web listener (default true; fromCrossbar sets false when the config has `type: metrics` paths). */
   defaultMetrics?: boolean;
+  /** Heap watermarks for refusing new work (default DEFAULT_MEMORY_LIMITS; null: never refuse for memory). */
+  memory?: MemoryLimits | null;
 }
 
 export interface RouterOptions {
@@ -45,9 +48,19 @@ export class Router implements SessionHost, SessionFactory {
   private readonly metricsRegistry: Registry;
   private readonly httpPaths: HttpPaths;
   private stopping = false;
+  /** The heap watermark (limits/memory-pressure.ts); undefined when switched off. */
+  readonly memory: MemoryPressure | undefined;
 
   constructor(readonly config: RouterConfig, options: RouterOptions = {}) {
     this.log = options.log ?? createLogger();
+    const memory = config.memory === undefined ? DEFAULT_MEMORY_LIMITS : config.memory;
+    if (memory !== null) {
+      this.memory = new MemoryPressure(memory, (overloaded, heap) => {
+        const fields = { heap_used: heap.used, heap_limit: heap.limit, high_watermark: memory.heapHighWatermark, low_watermark: memory.heapLowWatermark };
+        if (overloaded) this.log.warn(fields, 'heap over its high watermark: refusing new sessions, subscriptions, registrations and retained events');
+        else this.log.warn(fields, 'heap below its low watermark again: accepting new work');
+      });
+    }
     for (const r of config.realms) this.addRealm(r);
     this.app = express();
     this.app.disable('x-powered-by');
@@ -55,6 +68,7 @@ export class Router implements SessionHost, SessionFactory {
       sessions: () => this.sessionsByRealmRole(),
       connections: () => this.sessions.size,
       limits: () => this.limitCounters.snapshot(),
+      overloaded: () => this.overloaded,
     });
     this.metricsRegistry = routerRegistry(this.metrics);
     this.app.get('/health', (_req, res) => {
@@ -68,7 +82,7 @@ export class Router implements SessionHost, SessionFactory {
 
   addRealm(config: RealmConfig): Realm {
     if (this.realms.has(config.name)) throw new Error(`realm "${config.name}" already exists`);
-    const realm = new Realm(config, this.log);
+    const realm = new Realm(config, this.log, this.limitCounters);
     this.realms.set(config.name, realm);
     return realm;
   }
@@ -115,13 +129,20 @@ export class Router implements SessionHost, SessionFactory {
     }
     this.started = true;
     this.stopping = false;
+    this.memory?.start();
     return this;
+  }
+
+  /** True while the heap is over its high watermark: new work is refused (SessionHost). */
+  get overloaded(): boolean {
+    return this.memory?.overloaded ?? false;
   }
 
   /** GOODBYE (wamp.close.system_shutdown) to every session, then close listeners. */
   async stop(graceMs = 1000): Promise<void> {
     this.started = false;
     this.stopping = true;
+    this.memory?.stop();
     this.httpPaths.close();
     const open = [...this.sessions];
     for (const s of open) s.goodbye(WampErrors.systemShutdown, 'router is shutting down', graceMs);

@@ -32,3 +32,20 @@ export function wildcardMatches(pattern: string, uri: string): boolean {
   for (let i = 0; i < p.length; i++) if (p[i] !== '' && p[i] !== u[i]) return false;
   return true;
 }
+
+/** Characters of a client's URI that logs and error messages show. */
+export const URI_SHOWN = 100;
+
+/**
+ * A client's URI as logs and error messages show it: whole up to 100
+ * characters, else the first 100 and the length. A client must not be able
+ * to make the router write (or send back) megabytes by sending them.
+ */
+export function shortUri(uri: string): string {
+  return uri.length <= URI_SHOWN ? uri : `${uri.slice(0, URI_SHOWN)}… (${uri.length} characters)`;
+}
+
+/** Any client-supplied text in a log line or error message, cut the same way at `max` characters. */
+export function shortText(text: string, max = 300): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}

@@ -6,8 +6,12 @@ import { newBucket, takeToken } from '../src/limits/token-bucket.js';
 import { sendBufferExceeded } from '../src/limits/send-buffer.js';
 import { admissionRefusal } from '../src/limits/admission.js';
 import {
-  DEFAULT_REALM_LIMITS, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_SEND_BUFFER, realmLimits,
+  DEFAULT_REALM_LIMITS, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_SEND_BUFFER, DEFAULT_MAX_HANDSHAKE_SIZE, DEFAULT_SESSION_LIMITS, realmLimits,
 } from '../src/limits/limits-config.js';
+import { DEFAULT_DECODE_LIMITS } from '../src/serializers/serializer.js';
+
+// Endpoint and session limit keys added with issue 13, at their defaults (the objects compared below grew by these).
+const NEW_ENDPOINT_DEFAULTS = { maxHandshakeSize: DEFAULT_MAX_HANDSHAKE_SIZE, decode: DEFAULT_DECODE_LIMITS };
 import { fromCrossbar, ConfigError } from '../src/config/crossbar-config.js';
 import { testConfig } from './helpers.js';
 
@@ -50,8 +54,8 @@ t.test('config: defaults, realm and role overrides, null', async (t) => {
   const plain = fromCrossbar(testConfig()).config;
   t.same(plain.realms[0]!.limits, DEFAULT_REALM_LIMITS, 'production defaults without a limits key');
   const ep = plain.listeners[0]!.websocket.get('/ws')!;
-  t.same(ep.limits, { helloTimeoutMs: DEFAULT_HELLO_TIMEOUT_MS, maxSendBuffer: DEFAULT_MAX_SEND_BUFFER });
-  t.same(plain.listeners[0]!.rawsocket!.limits, { helloTimeoutMs: DEFAULT_HELLO_TIMEOUT_MS, maxSendBuffer: DEFAULT_MAX_SEND_BUFFER });
+  t.same(ep.limits, { helloTimeoutMs: DEFAULT_HELLO_TIMEOUT_MS, maxSendBuffer: DEFAULT_MAX_SEND_BUFFER, ...NEW_ENDPOINT_DEFAULTS });
+  t.same(plain.listeners[0]!.rawsocket!.limits, { helloTimeoutMs: DEFAULT_HELLO_TIMEOUT_MS, maxSendBuffer: DEFAULT_MAX_SEND_BUFFER, ...NEW_ENDPOINT_DEFAULTS });
 
   const { config, unsupported } = fromCrossbar(testConfig({
     realms: [{
@@ -74,9 +78,9 @@ t.test('config: defaults, realm and role overrides, null', async (t) => {
   t.equal(l.callRate, null);
   t.equal(l.maxPendingCalls, 4);
   t.equal(l.maxSessionsPerAuthid, 16, 'unset keys keep the default');
-  t.same(l.roles.backend, { publishRate: null, callRate: null, maxPendingCalls: 4, maxSessionsPerAuthid: 2 }, 'a role overrides, inheriting the realm');
+  t.same(l.roles.backend, { ...DEFAULT_SESSION_LIMITS, publishRate: null, callRate: null, maxPendingCalls: 4, maxSessionsPerAuthid: 2 }, 'a role overrides, inheriting the realm');
   t.notOk('anonymous' in l.roles, 'roles without limits use the realm limits');
-  t.same(config.listeners[0]!.rawsocket!.limits, { helloTimeoutMs: 1500, maxSendBuffer: 65536 });
+  t.same(config.listeners[0]!.rawsocket!.limits, { helloTimeoutMs: 1500, maxSendBuffer: 65536, ...NEW_ENDPOINT_DEFAULTS });
   t.equal(config.listeners[0]!.websocket.get('/ws')!.limits.helloTimeoutMs, 2500);
   t.same(realmLimits(undefined, {}), DEFAULT_REALM_LIMITS);
 });

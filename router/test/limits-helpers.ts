@@ -18,6 +18,12 @@ export interface WireOptions {
   path?: string;
   /** Connect with TLS (trusting `ca`, or nothing checked when absent). */
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /** Connect from this local address (127.0.0.2, ...: another client address on loopback). */
+  localAddress?: string;
+  /** Extra HTTP headers of the WebSocket upgrade (X-Forwarded-For, ...). */
+  headers?: Record<string, string>;
+  /** Offer permessage-deflate (WebSocket; default true, as ws does). */
+  compress?: boolean;
 }
 
 export interface Ended { code?: number; reason?: string }
@@ -65,9 +71,14 @@ export class Wire {
   private async openWs(): Promise<void> {
     const scheme = this.opts.tls ? 'wss' : 'ws';
     const url = `${scheme}://127.0.0.1:${this.opts.port}${this.opts.path ?? '/ws'}`;
+    const extra: WebSocket.ClientOptions = {
+      ...(this.opts.localAddress !== undefined ? { localAddress: this.opts.localAddress } : {}),
+      ...(this.opts.headers !== undefined ? { headers: this.opts.headers } : {}),
+      perMessageDeflate: this.opts.compress ?? true,
+    };
     const ws = new WebSocket(url, this.serializer.wsProtocol, this.opts.tls
-      ? { ca: this.opts.tls.ca, cert: this.opts.tls.cert, key: this.opts.tls.key, rejectUnauthorized: this.opts.tls.ca !== undefined, servername: 'localhost' } as WebSocket.ClientOptions
-      : {});
+      ? { ...extra, ca: this.opts.tls.ca, cert: this.opts.tls.cert, key: this.opts.tls.key, rejectUnauthorized: this.opts.tls.ca !== undefined, servername: 'localhost' } as WebSocket.ClientOptions
+      : extra);
     this.ws = ws;
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => { this.isClosed = true; resolve({ code, reason: reason.toString() }); this.wake(); }));
     ws.on('message', (data, isBinary) => {
@@ -83,7 +94,7 @@ export class Wire {
     const t = this.opts.tls;
     const socket = t
       ? tls.connect({ port: this.opts.port, host: '127.0.0.1', ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: t.ca !== undefined, servername: 'localhost' })
-      : net.connect(this.opts.port, '127.0.0.1');
+      : net.connect({ port: this.opts.port, host: '127.0.0.1', ...(this.opts.localAddress !== undefined ? { localAddress: this.opts.localAddress } : {}) });
     this.socket = socket;
     this.closed = new Promise((resolve) => socket.on('close', () => { this.isClosed = true; resolve({}); this.wake(); }));
     socket.on('error', () => {});

@@ -21,7 +21,8 @@ t.test('the rule: headers only from a trusted peer, client = first untrusted hop
   const two = new TrustedProxies(['loopback', '10.0.0.0/8']);
   t.equal(clientAddress(LOCAL, xff('198.51.100.7, 10.0.0.5'), two).address, '198.51.100.7', 'a chain of trusted proxies is walked');
   t.equal(clientAddress(LOCAL, xff('10.0.0.9, 10.0.0.5'), two).address, '10.0.0.9', 'all trusted: the leftmost');
-  t.equal(clientAddress(LOCAL, xff('198.51.100.7, garbage'), loopback).address, '127.0.0.1', 'a malformed last hop: nobody forwarded, the peer stands');
+  // Changed with issue 13: this used to be the proxy itself (fail-open: a remote client looked like loopback).
+  t.same(clientAddress(LOCAL, xff('198.51.100.7, garbage'), loopback), { address: undefined, port: undefined, encrypted: false, proxy: '127.0.0.1' }, 'a malformed last hop: the client is unknown (fail closed), never the proxy');
   t.equal(clientAddress(LOCAL, xff('[2001:db8::1]:443'), loopback).address, '2001:db8::1', 'bracketed IPv6 with port');
   t.equal(clientAddress(LOCAL, xff('198.51.100.7:5555'), loopback).address, '198.51.100.7', 'IPv4 with port');
   t.equal(clientAddress({ ...LOCAL, address: '::ffff:127.0.0.1' }, xff('198.51.100.7'), loopback).address, '198.51.100.7', 'IPv4-mapped proxy address');

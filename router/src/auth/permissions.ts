@@ -10,11 +10,19 @@ export interface Permission {
   match: MatchPolicy;
   allow: Record<Action, boolean>;
   disclose: { caller: boolean; publisher: boolean };
+  /** May publications here be retained (ClawGate `allow.retain`)? Unset: whenever publish is allowed, as in Crossbar. */
+  retain?: boolean;
+  /** Largest PUBLISH here in bytes, as it arrived (ClawGate `max_publication_size`). Unset: no cap beyond max_message_size. */
+  maxPublicationSize?: number;
 }
 
 export interface Decision {
   allow: boolean;
   disclose: boolean;
+  /** PUBLISH only: whether `retain: true` is allowed. Unset: as `allow` (Crossbar). */
+  retain?: boolean;
+  /** PUBLISH only: the permission's max_publication_size. */
+  maxPublicationSize?: number;
 }
 
 const DENY: Decision = { allow: false, disclose: false };
@@ -58,8 +66,13 @@ export function bestPermission(perms: readonly Permission[], uri: string): Permi
 export function authorize(perms: readonly Permission[], uri: string, action: Action): Decision {
   const p = bestPermission(perms, uri);
   if (p === undefined) return DENY;
-  return {
-    allow: p.allow[action] === true,
-    disclose: action === 'call' ? p.disclose.caller : action === 'publish' ? p.disclose.publisher : false,
-  };
+  if (action === 'publish') {
+    const allow = p.allow.publish === true;
+    const d: Decision = { allow, disclose: p.disclose.publisher };
+    // Only what a permission sets: a Crossbar permission's decision stays {allow, disclose}.
+    if (p.retain !== undefined) d.retain = allow && p.retain;
+    if (p.maxPublicationSize !== undefined) d.maxPublicationSize = p.maxPublicationSize;
+    return d;
+  }
+  return { allow: p.allow[action] === true, disclose: action === 'call' ? p.disclose.caller : false };
 }

@@ -13,7 +13,9 @@ import type { Realm } from '../realm/realm.js';
 import { UriIndex } from '../realm/uri-index.js';
 import { randomId } from '../ids.js';
 import { WampErrors } from '../errors.js';
-import { isValidPattern, isValidUri, wildcardMatches } from '../uri.js';
+import { shortUri, wildcardMatches } from '../uri.js';
+import { retainRefusal } from '../limits/retention.js';
+import { jsonSerializer } from '../serializers/json.js';
 import { compileReceiverFilter, type ReceiverFilter } from './receiver-filter.js';
 import { copyPassthrough } from '../messages/validate.js';
 import type { Decision } from '../auth/permissions.js';
@@ -38,6 +40,20 @@ export interface PublicationData {
 interface RetainedEvent extends PublicationData {
   publication: number;
   filter: ReceiverFilter | null;
+  /** Bytes it counts against the retained limits. */
+  size: number;
+}
+
+/**
+ * What a retained event counts against the limits: the PUBLISH as it
+ * arrived, or, for in-process publishers and testaments, its payload as
+ * JSON (a rare path: only retained publications are measured).
+ */
+function retainedSize(data: PublicationData, wireSize: number | undefined): number {
+  if (wireSize !== undefined) return wireSize;
+  if (data.payload !== undefined) return typeof data.payload === 'string' ? data.payload.length : data.payload.byteLength;
+  const json = jsonSerializer.encode([data.args ?? [], data.kwargs ?? {}]);
+  return typeof json === 'string' ? Buffer.byteLength(json) : json.byteLength;
 }
 
 export class Broker {
@@ -45,6 +61,9 @@ export class Broker {
   private readonly byId = new Map<number, Subscription>();
   private readonly bySession = new Map<Session, Set<Subscription>>();
   private readonly retained = new Map<string, RetainedEvent>();
+  private retainedBytes = 0;
+  /** Subscriptions held, one per (session, subscription): what max_total_subscriptions counts. */
+  private held = 0;
 
   constructor(private readonly realm: Realm) {}
 
@@ -56,8 +75,9 @@ export class Broker {
       // The spec answers a publication only when it asked for acknowledgement.
       if (ack) session.sendError(MessageType.PUBLISH, m.request, error, [message]);
     };
-    if (!isValidUri(m.topic, this.realm.uriCheck)) { refuse(WampErrors.invalidUri, `invalid topic URI "${m.topic}"`); return; }
-    if (m.topic.startsWith('wamp.')) { refuse(WampErrors.invalidUri, `topic "${m.topic}" is reserved for the router`); return; }
+    const bad = this.realm.uriRefusal(session, m.topic, 'topic');
+    if (bad !== undefined) { refuse(WampErrors.invalidUri, bad); return; }
+    if (m.topic.startsWith('wamp.')) { refuse(WampErrors.invalidUri, `topic "${shortUri(m.topic)}" is reserved for the router`); return; }
     // Written out rather than realm.authorize(): no closure on the hot path when the decision is known.
     const decision = this.realm.decide(session, m.topic, 'publish', m.options);
     if (decision instanceof Promise) session.holdUntil(decision, (d) => this.publishAuthorized(session, m, d));
@@ -71,12 +91,24 @@ export class Broker {
     };
     if (!decision.allow) {
       this.realm.denied(session, m.topic, 'publish');
-      refuse(WampErrors.notAuthorized, `session is not authorized to publish to topic "${m.topic}"`);
+      refuse(WampErrors.notAuthorized, `session is not authorized to publish to topic "${shortUri(m.topic)}"`);
       return;
     }
     if (m.options.disclose_me === true && !decision.disclose) {
       this.realm.denied(session, m.topic, 'publish', 'disclose_me not allowed');
-      refuse(WampErrors.optionDisallowedDiscloseMe, `role "${session.authrole}" may not disclose itself when publishing to "${m.topic}"`);
+      refuse(WampErrors.optionDisallowedDiscloseMe, `role "${session.authrole}" may not disclose itself when publishing to "${shortUri(m.topic)}"`);
+      return;
+    }
+    const cap = decision.maxPublicationSize;
+    if (cap !== undefined && m.size !== undefined && m.size > cap) {
+      session.refused('publication_too_large', 'publication too large', { uri: shortUri(m.topic), size: m.size, max_publication_size: cap });
+      refuse(WampErrors.payloadTooLarge, `a publication of ${m.size} bytes is larger than the ${cap} bytes allowed on topic "${shortUri(m.topic)}"`);
+      return;
+    }
+    const retain = m.options.retain === true;
+    if (retain && !(decision.retain ?? decision.allow)) {
+      session.refused('retain_not_allowed', 'retain not allowed', { uri: shortUri(m.topic) });
+      refuse(WampErrors.notAuthorized, `role "${session.authrole}" may not retain events on topic "${shortUri(m.topic)}"`);
       return;
     }
     const publication = randomId();
@@ -89,7 +121,16 @@ export class Broker {
     copyPassthrough(m.options, details);
     const data: PublicationData = { args: m.args, kwargs: m.kwargs, payload: m.payload, details };
     const filter = compileReceiverFilter(m.options);
-    if (m.options.retain === true) this.retained.set(m.topic, { ...data, publication, filter });
+    if (retain) {
+      const size = retainedSize(data, m.size);
+      const over = this.retainRefusal(m.topic, size);
+      if (over !== undefined) {
+        session.refused('retain_limit', 'retain limit', { uri: shortUri(m.topic), size, why: over });
+        refuse(WampErrors.retainLimit, `not published: ${over}`);
+        return;
+      }
+      this.retain(m.topic, { ...data, publication, filter, size });
+    }
     // PUBLISHED goes out before the events, so a publisher that is also a
     // subscriber sees its acknowledgement first (Crossbar does the same).
     if (ack) session.send({ type: MessageType.PUBLISHED, request: m.request, publication });
@@ -97,12 +138,41 @@ export class Broker {
     this.dispatch(m.topic, publication, data, excluded, filter);
   }
 
-  /** A publication from the router itself (meta events, testaments). */
+  /**
+   * A publication from the router itself (meta events, testaments). A
+   * testament that asks to be retained is retained only within the realm's
+   * retained limits (its session is gone: there is nobody to refuse); it is
+   * delivered either way.
+   */
   publishInternal(topic: string, data: PublicationData, options: Dict = {}): void {
     const publication = randomId();
     const filter = compileReceiverFilter(options);
-    if (options.retain === true) this.retained.set(topic, { ...data, publication, filter });
+    if (options.retain === true) {
+      const size = retainedSize(data, undefined);
+      const over = this.retainRefusal(topic, size);
+      if (over === undefined) this.retain(topic, { ...data, publication, filter, size });
+      else this.realm.retainDropped(topic, over);
+    }
     this.dispatch(topic, publication, data, null, filter);
+  }
+
+  private retainRefusal(topic: string, size: number): string | undefined {
+    return retainRefusal(this.realm.limits, { count: this.retained.size, bytes: this.retainedBytes }, size, this.retained.get(topic)?.size);
+  }
+
+  private retain(topic: string, event: RetainedEvent): void {
+    this.retainedBytes += event.size - (this.retained.get(topic)?.size ?? 0);
+    this.retained.set(topic, event);
+  }
+
+  /** Topics with a retained event and their bytes (for metrics and tests). */
+  retainedHoldings(): { count: number; bytes: number } {
+    return { count: this.retained.size, bytes: this.retainedBytes };
+  }
+
+  /** Subscriptions held across the realm (one per session and subscription). */
+  get subscriptionsHeld(): number {
+    return this.held;
   }
 
   private dispatch(topic: string, publication: number, data: PublicationData, excluded: Session | null, filter: ReceiverFilter | null): void {
@@ -139,14 +209,15 @@ export class Broker {
 
   subscribe(session: Session, m: Subscribe): void {
     const match = (m.options.match as MatchPolicy | undefined) ?? 'exact';
-    if (!isValidPattern(m.topic, match, this.realm.uriCheck)) {
-      session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.invalidUri, [`invalid ${match} topic URI "${m.topic}"`]);
+    const bad = this.realm.uriRefusal(session, m.topic, 'topic', match);
+    if (bad !== undefined) {
+      session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.invalidUri, [bad]);
       return;
     }
     this.realm.authorize(session, m.topic, 'subscribe', m.options, (decision) => {
       if (!decision.allow) {
         this.realm.denied(session, m.topic, 'subscribe');
-        session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.notAuthorized, [`session is not authorized to subscribe to topic "${m.topic}"`]);
+        session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.notAuthorized, [`session is not authorized to subscribe to topic "${shortUri(m.topic)}"`]);
         return;
       }
       this.subscribeAuthorized(session, m, match);
@@ -155,6 +226,14 @@ export class Broker {
 
   private subscribeAuthorized(session: Session, m: Subscribe, match: MatchPolicy): void {
     let sub = this.index.get(m.topic, match);
+    if (!session.isLocal && sub?.subscribers.has(session) !== true) {
+      const full = this.holdingRefusal(session);
+      if (full !== undefined) {
+        session.refused('too_many_subscriptions', 'too many subscriptions', { uri: shortUri(m.topic), why: full });
+        session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.tooManySubscriptions, [full]);
+        return;
+      }
+    }
     let created = false;
     if (sub === undefined) {
       sub = { id: randomId(), uri: m.topic, match, created: new Date().toISOString(), subscribers: new Set() };
@@ -164,6 +243,7 @@ export class Broker {
     }
     const isNew = !sub.subscribers.has(session);
     sub.subscribers.add(session);
+    if (isNew) this.held++;
     let mine = this.bySession.get(session);
     if (mine === undefined) { mine = new Set(); this.bySession.set(session, mine); }
     mine.add(sub);
@@ -171,6 +251,16 @@ export class Broker {
     if (created) this.realm.meta.publish('wamp.subscription.on_create', [session.id, subscriptionDetails(sub)]);
     if (isNew) this.realm.meta.publish('wamp.subscription.on_subscribe', [session.id, sub.id]);
     if (m.options.get_retained === true) this.sendRetained(session, sub);
+  }
+
+  /** Why `session` may not hold one more subscription, or undefined. */
+  private holdingRefusal(session: Session): string | undefined {
+    const mine = this.bySession.get(session)?.size ?? 0;
+    const max = session.limits.maxSubscriptions;
+    if (max !== null && mine >= max) return `this session already holds ${mine} subscriptions (max_subscriptions ${max})`;
+    const total = this.realm.limits.maxTotalSubscriptions;
+    if (total !== null && this.held >= total) return `the realm already holds ${this.held} subscriptions (max_total_subscriptions ${total})`;
+    return undefined;
   }
 
   private sendRetained(session: Session, sub: Subscription): void {
@@ -214,7 +304,7 @@ export class Broker {
   }
 
   private detach(session: Session, sub: Subscription): void {
-    sub.subscribers.delete(session);
+    if (sub.subscribers.delete(session)) this.held--;
     this.realm.meta.publish('wamp.subscription.on_unsubscribe', [session.id, sub.id]);
     if (sub.subscribers.size === 0) {
       this.index.remove(sub.uri, sub.match);

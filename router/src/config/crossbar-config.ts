@@ -17,13 +17,16 @@ import { ConfigError } from './config-error.js';
 import { authPolicy, type SecretSources } from './auth-config.js';
 import { templateError } from '../auth/uri-template.js';
 import type { SerializerId } from '../serializers/index.js';
-import { EndpointLimitKeys, RealmLimitsSchema, RoleLimitsSchema, endpointLimits, realmLimits } from '../limits/limits-config.js';
+import {
+  DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_URI_LENGTH, EndpointLimitKeys, ListenerLimitsSchema, MemoryLimitsSchema, RealmLimitsSchema, RoleLimitsSchema,
+  endpointLimits, listenerLimits, memoryLimits, realmLimits, totalReserved, type MemoryLimits,
+} from '../limits/limits-config.js';
 import { TLS_KEYS, TlsSection, loadTls } from '../transport/tls-options.js';
 import { checkHttpRealms, httpPath, isHttpPathType, type HttpPathConfig } from '../http/http-config.js';
 
 export { ConfigError };
 
-export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+export { DEFAULT_MAX_MESSAGE_SIZE };
 
 const Serializers = z.array(z.string()).optional();
 
@@ -63,9 +66,13 @@ const Permission_ = z.object({
     register: z.boolean().optional(),
     publish: z.boolean().optional(),
     subscribe: z.boolean().optional(),
+    /** ClawGate: may publications be retained (default: as publish). */
+    retain: z.boolean().optional(),
   }).passthrough().optional(),
   disclose: z.object({ caller: z.boolean().optional(), publisher: z.boolean().optional() }).passthrough().optional(),
   cache: z.boolean().optional(),
+  /** ClawGate: largest PUBLISH under this permission, in bytes. */
+  max_publication_size: z.number().int().positive().optional(),
 }).passthrough();
 
 const Role = z.object({
@@ -94,21 +101,21 @@ const TrustedProxyList = z.array(z.string()).optional();
 const Transport = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('websocket'), id: z.string().optional(), endpoint: Endpoint,
-    serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional(), trusted_proxies: TrustedProxyList,
+    serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional(), trusted_proxies: TrustedProxyList, limits: ListenerLimitsSchema.optional(),
     url: z.string().optional(), debug: z.boolean().optional(),
   }).passthrough(),
   z.object({
     type: z.literal('rawsocket'), id: z.string().optional(), endpoint: Endpoint,
-    serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional(), debug: z.boolean().optional(),
+    serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional(), debug: z.boolean().optional(), limits: ListenerLimitsSchema.optional(),
   }).passthrough(),
   z.object({
-    type: z.literal('universal'), id: z.string().optional(), endpoint: Endpoint, trusted_proxies: TrustedProxyList,
+    type: z.literal('universal'), id: z.string().optional(), endpoint: Endpoint, trusted_proxies: TrustedProxyList, limits: ListenerLimitsSchema.optional(),
     rawsocket: z.object({ serializers: Serializers, options: TransportOptions.optional(), auth: Auth.optional() }).passthrough().optional(),
     websocket: z.record(z.string(), WebSocketPath).optional(),
     web: z.object({ paths: z.record(z.string(), z.object({ type: z.string() }).passthrough()).optional(), options: z.unknown().optional() }).passthrough().optional(),
   }).passthrough(),
   z.object({
-    type: z.literal('web'), id: z.string().optional(), endpoint: Endpoint, trusted_proxies: TrustedProxyList,
+    type: z.literal('web'), id: z.string().optional(), endpoint: Endpoint, trusted_proxies: TrustedProxyList, limits: ListenerLimitsSchema.optional(),
     paths: z.record(z.string(), z.object({ type: z.string() }).passthrough()),
     options: z.unknown().optional(),
   }).passthrough(),
@@ -118,7 +125,10 @@ const Worker = z.object({ type: z.string() }).passthrough();
 const RouterWorker = z.object({
   type: z.literal('router'),
   id: z.string().optional(),
-  options: z.unknown().optional(),
+  options: z.object({
+    /** ClawGate: refuse new work when the heap is nearly full (limits/memory-pressure.ts). */
+    memory: MemoryLimitsSchema.optional(),
+  }).passthrough().optional(),
   realms: z.array(Realm_).optional(),
   transports: z.array(Transport).optional(),
   components: z.array(z.unknown()).optional(),
@@ -181,10 +191,14 @@ function permission(p: z.infer<typeof Permission_>, at: string): Permission {
     // Crossbar's older shorthand: a trailing '*' means prefix.
     if (uri.endsWith('*')) { uri = uri.slice(0, -1); match = 'prefix'; } else match = 'exact';
   }
+  const publish = p.allow?.publish ?? false;
+  if (p.allow?.retain === true && !publish) throw new ConfigError(`invalid config at ${at}.allow.retain: retain needs publish (allow.publish is not true)`);
   return {
     uri, match,
-    allow: { call: p.allow?.call ?? false, register: p.allow?.register ?? false, publish: p.allow?.publish ?? false, subscribe: p.allow?.subscribe ?? false },
+    allow: { call: p.allow?.call ?? false, register: p.allow?.register ?? false, publish, subscribe: p.allow?.subscribe ?? false },
     disclose: { caller: p.disclose?.caller ?? false, publisher: p.disclose?.publisher ?? false },
+    ...(p.allow?.retain !== undefined ? { retain: p.allow.retain } : {}),
+    ...(p.max_publication_size !== undefined ? { maxPublicationSize: p.max_publication_size } : {}),
   };
 }
 
@@ -218,10 +232,10 @@ function trustedProxies(entries: string[], at: string): TrustedProxies {
 const slash = (path: string): string => (path.startsWith('/') ? path : `/${path}`);
 
 const TRANSPORT_KEYS: Record<string, string[]> = {
-  websocket: ['type', 'id', 'endpoint', 'serializers', 'options', 'auth', 'trusted_proxies'],
-  rawsocket: ['type', 'id', 'endpoint', 'serializers', 'options', 'auth'],
-  universal: ['type', 'id', 'endpoint', 'rawsocket', 'websocket', 'web', 'trusted_proxies'],
-  web: ['type', 'id', 'endpoint', 'paths', 'trusted_proxies'],
+  websocket: ['type', 'id', 'endpoint', 'serializers', 'options', 'auth', 'trusted_proxies', 'limits'],
+  rawsocket: ['type', 'id', 'endpoint', 'serializers', 'options', 'auth', 'limits'],
+  universal: ['type', 'id', 'endpoint', 'rawsocket', 'websocket', 'web', 'trusted_proxies', 'limits'],
+  web: ['type', 'id', 'endpoint', 'paths', 'trusted_proxies', 'limits'],
 };
 
 /** Every `options` dict inside a transport, with its path. */
@@ -239,7 +253,7 @@ function transportOptions(t: z.infer<typeof Transport>, at: string): [unknown, s
 /** We act on max_message_size and on compression on/off; everything else is named. */
 function checkOptions(options: unknown, at: string, warnings: string[]): void {
   if (options === undefined) return;
-  unknownKeys(options, ['max_message_size', 'compression', 'auth_timeout', 'hello_timeout', 'max_send_buffer'], at, warnings);
+  unknownKeys(options, ['max_message_size', 'compression', 'auth_timeout', ...Object.keys(EndpointLimitKeys)], at, warnings);
   const c = (options as { compression?: unknown }).compression;
   if (typeof c === 'object' && c !== null) {
     warnings.push(`${at}.compression (permessage-deflate parameters; ClawGate negotiates with its own defaults)`);
@@ -268,17 +282,31 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
   // port -> JSON path of the transport that took it, to name both in the error
   const portAt = new Map<number, string>();
   let routers = 0;
+  let memory: MemoryLimits | null | undefined;
+  let memoryAt: string | undefined;
   node.workers.forEach((w, wi) => {
     const at = `workers[${wi}]`;
     if (w.type !== 'router') { warnings.push(`${at} (worker type "${w.type}")`); return; }
     routers++;
     const worker = parseOrThrow(RouterWorker, w, ['workers', wi]);
     unknownKeys(worker, ['type', 'id', 'options', 'realms', 'transports'], at, warnings);
-    if (worker.options !== undefined) warnings.push(`${at}.options`);
+    if (worker.options !== undefined) {
+      unknownKeys(worker.options, ['memory'], `${at}.options`, warnings);
+      if (worker.options.memory !== undefined) {
+        if (memoryAt !== undefined) throw new ConfigError(`invalid config at ${at}.options.memory: the router's memory limits are already set at ${memoryAt}`);
+        memoryAt = `${at}.options.memory`;
+        memory = memoryLimits(worker.options.memory);
+      }
+    }
     (worker.realms ?? []).forEach((r, ri) => {
       const rat = `${at}.realms[${ri}]`;
       unknownKeys(r, ['name', 'roles', 'options'], rat, warnings);
       if (realms.some((x) => x.name === r.name)) throw new ConfigError(`invalid config at ${rat}.name: realm "${r.name}" is defined twice`);
+      if (r.name.length > DEFAULT_MAX_URI_LENGTH) throw new ConfigError(`invalid config at ${rat}.name: a realm name may have at most ${DEFAULT_MAX_URI_LENGTH} characters`);
+      const limits = realmLimits(r.options?.limits, Object.fromEntries((r.roles ?? []).map((role) => [role.name, role.limits])));
+      if (limits.maxSessions !== null && totalReserved(limits) > limits.maxSessions) {
+        throw new ConfigError(`invalid config at ${rat}.roles: the roles' reserved_sessions (${totalReserved(limits)} together) exceed options.limits.max_sessions (${limits.maxSessions})`);
+      }
       realms.push({
         name: r.name,
         uriCheck: r.options?.uri_check ?? 'loose',
@@ -292,7 +320,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
           const permissions = (role.permissions ?? []).map((p, pi) => permission(p, `${roat}.permissions[${pi}]`));
           return { name: role.name, permissions, ...(role.authorizer !== undefined ? { authorizer: role.authorizer } : {}) };
         }),
-        limits: realmLimits(r.options?.limits, Object.fromEntries((r.roles ?? []).map((role) => [role.name, role.limits]))),
+        limits,
       });
     });
     (worker.transports ?? []).forEach((t, ti) => {
@@ -301,6 +329,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
         id: t.id ?? `transport${listeners.length + 1}`, port: t.endpoint.port, host: t.endpoint.interface ?? t.endpoint.host ?? '0.0.0.0',
         ...(t.endpoint.tls !== undefined ? { tls: loadTls(t.endpoint.tls, `${tat}.endpoint.tls`, src.baseDir) } : {}),
         ...(t.type !== 'rawsocket' && t.trusted_proxies !== undefined ? { trustedProxies: trustedProxies(t.trusted_proxies, `${tat}.trusted_proxies`) } : {}),
+        limits: listenerLimits(t.limits),
       };
       unknownKeys(t.endpoint, ['type', 'port', 'interface', 'host', 'tls'], `${tat}.endpoint`, warnings);
       if (t.endpoint.tls !== undefined) unknownKeys(t.endpoint.tls, TLS_KEYS, `${tat}.endpoint.tls`, warnings);
@@ -344,7 +373,11 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
   checkHttpRealms(http, realms);
   const httpPaths = http.map((h) => h.entry);
   return {
-    config: { realms, listeners, ...(httpPaths.length > 0 ? { http: httpPaths, defaultMetrics: !httpPaths.some((h) => h.type === 'metrics') } : {}) },
+    config: {
+      realms, listeners,
+      ...(httpPaths.length > 0 ? { http: httpPaths, defaultMetrics: !httpPaths.some((h) => h.type === 'metrics') } : {}),
+      ...(memory !== undefined ? { memory } : {}),
+    },
     unsupported: warnings,
   };
 }

@@ -11,7 +11,7 @@ import type { Realm } from '../realm/realm.js';
 import { UriIndex } from '../realm/uri-index.js';
 import { randomId } from '../ids.js';
 import { WampError, WampErrors } from '../errors.js';
-import { isValidPattern, isValidUri } from '../uri.js';
+import { shortUri } from '../uri.js';
 import { pickCallee } from './invoke-policy.js';
 import { copyPassthrough } from '../messages/validate.js';
 import type { Decision } from '../auth/permissions.js';
@@ -60,6 +60,8 @@ export class Dealer {
   /** Calls in flight, keyed per caller by CALL.Request and per callee by INVOCATION.Request. */
   private readonly byCaller = new Map<Session, Map<number, PendingCall>>();
   private readonly byCallee = new Map<Session, Map<number, PendingCall>>();
+  /** Registrations held, one per (session, registration): what max_total_registrations counts. */
+  private held = 0;
 
   constructor(private readonly realm: Realm) {}
 
@@ -69,12 +71,13 @@ export class Dealer {
     const match = (m.options.match as MatchPolicy | undefined) ?? 'exact';
     const invoke = (m.options.invoke as InvokePolicy | undefined) ?? 'single';
     const fail = (error: string, message: string): void => session.sendError(MessageType.REGISTER, m.request, error, [message]);
-    if (!isValidPattern(m.procedure, match, this.realm.uriCheck)) { fail(WampErrors.invalidUri, `invalid ${match} procedure URI "${m.procedure}"`); return; }
-    if (m.procedure.startsWith('wamp.')) { fail(WampErrors.invalidUri, `procedure "${m.procedure}" is reserved for the router`); return; }
+    const bad = this.realm.uriRefusal(session, m.procedure, 'procedure', match);
+    if (bad !== undefined) { fail(WampErrors.invalidUri, bad); return; }
+    if (m.procedure.startsWith('wamp.')) { fail(WampErrors.invalidUri, `procedure "${shortUri(m.procedure)}" is reserved for the router`); return; }
     this.realm.authorize(session, m.procedure, 'register', m.options, (decision) => {
       if (!decision.allow) {
         this.realm.denied(session, m.procedure, 'register');
-        fail(WampErrors.notAuthorized, `session is not authorized to register procedure "${m.procedure}"`);
+        fail(WampErrors.notAuthorized, `session is not authorized to register procedure "${shortUri(m.procedure)}"`);
         return;
       }
       this.registerAuthorized(session, m, match, invoke);
@@ -83,6 +86,14 @@ export class Dealer {
 
   private registerAuthorized(session: Session, m: Register, match: MatchPolicy, invoke: InvokePolicy): void {
     const fail = (error: string, message: string): void => session.sendError(MessageType.REGISTER, m.request, error, [message]);
+    if (!session.isLocal) {
+      const full = this.holdingRefusal(session);
+      if (full !== undefined) {
+        session.refused('too_many_registrations', 'too many registrations', { uri: shortUri(m.procedure), why: full });
+        fail(WampErrors.tooManyRegistrations, full);
+        return;
+      }
+    }
     let reg = this.index.get(m.procedure, match);
     let created = false;
     if (reg !== undefined && m.options.force_reregister === true && this.replaceable(session, reg)) {
@@ -90,13 +101,13 @@ export class Dealer {
       reg = this.index.get(m.procedure, match);
     }
     if (reg !== undefined) {
-      if (reg.callees.includes(session)) { fail(WampErrors.procedureAlreadyExists, `this session already registered "${m.procedure}"`); return; }
+      if (reg.callees.includes(session)) { fail(WampErrors.procedureAlreadyExists, `this session already registered "${shortUri(m.procedure)}"`); return; }
       if (invoke !== reg.invoke) {
-        fail(WampErrors.differentInvocationPolicy, `procedure "${m.procedure}" is already registered with invoke policy "${reg.invoke}", not "${invoke}"`);
+        fail(WampErrors.differentInvocationPolicy, `procedure "${shortUri(m.procedure)}" is already registered with invoke policy "${reg.invoke}", not "${invoke}"`);
         return;
       }
       if (reg.invoke === 'single') {
-        fail(WampErrors.procedureAlreadyExists, `procedure "${m.procedure}" is already registered`);
+        fail(WampErrors.procedureAlreadyExists, `procedure "${shortUri(m.procedure)}" is already registered`);
         return;
       }
     } else {
@@ -106,12 +117,28 @@ export class Dealer {
       created = true;
     }
     reg.callees.push(session);
+    this.held++;
     let mine = this.bySession.get(session);
     if (mine === undefined) { mine = new Set(); this.bySession.set(session, mine); }
     mine.add(reg);
     session.send({ type: MessageType.REGISTERED, request: m.request, registration: reg.id });
     if (created) this.realm.meta.publish('wamp.registration.on_create', [session.id, registrationDetails(reg)]);
     this.realm.meta.publish('wamp.registration.on_register', [session.id, reg.id]);
+  }
+
+  /** Why `session` may not hold one more registration, or undefined. */
+  private holdingRefusal(session: Session): string | undefined {
+    const mine = this.bySession.get(session)?.size ?? 0;
+    const max = session.limits.maxRegistrations;
+    if (max !== null && mine >= max) return `this session already holds ${mine} registrations (max_registrations ${max})`;
+    const total = this.realm.limits.maxTotalRegistrations;
+    if (total !== null && this.held >= total) return `the realm already holds ${this.held} registrations (max_total_registrations ${total})`;
+    return undefined;
+  }
+
+  /** Registrations held across the realm (one per callee and registration). */
+  get registrationsHeld(): number {
+    return this.held;
   }
 
   /**
@@ -163,6 +190,7 @@ export class Dealer {
 
   private detach(session: Session, reg: Registration): void {
     reg.callees.splice(reg.callees.indexOf(session), 1);
+    this.held--;
     this.realm.meta.publish('wamp.registration.on_unregister', [session.id, reg.id]);
     if (reg.callees.length === 0) {
       this.index.remove(reg.uri, reg.match);
@@ -178,7 +206,8 @@ export class Dealer {
       caller.protocolViolation(`CALL request id ${m.request} is already in flight`);
       return;
     }
-    if (!isValidUri(m.procedure, this.realm.uriCheck)) { callFailed(caller, m, WampErrors.invalidUri, `invalid procedure URI "${m.procedure}"`); return; }
+    const bad = this.realm.uriRefusal(caller, m.procedure, 'procedure');
+    if (bad !== undefined) { callFailed(caller, m, WampErrors.invalidUri, bad); return; }
     if (m.options.progress === true) {
       callFailed(caller, m, WampErrors.featureNotSupported, 'progressive call invocations (CALL.Options.progress) are not supported by this router');
       return;
@@ -192,19 +221,19 @@ export class Dealer {
   private callAuthorized(caller: Session, m: Call, decision: Decision): void {
     if (!decision.allow) {
       this.realm.denied(caller, m.procedure, 'call');
-      callFailed(caller, m, WampErrors.notAuthorized, `session is not authorized to call procedure "${m.procedure}"`);
+      callFailed(caller, m, WampErrors.notAuthorized, `session is not authorized to call procedure "${shortUri(m.procedure)}"`);
       return;
     }
     if (m.options.disclose_me === true && !decision.disclose) {
       this.realm.denied(caller, m.procedure, 'call', 'disclose_me not allowed');
-      callFailed(caller, m, WampErrors.optionDisallowedDiscloseMe, `role "${caller.authrole}" may not disclose itself when calling "${m.procedure}"`);
+      callFailed(caller, m, WampErrors.optionDisallowedDiscloseMe, `role "${caller.authrole}" may not disclose itself when calling "${shortUri(m.procedure)}"`);
       return;
     }
     if (m.procedure.startsWith('wamp.')) { this.callMeta(caller, m); return; }
 
     const reg = this.index.best(m.procedure);
     if (reg === undefined || reg.callees.length === 0) {
-      callFailed(caller, m, WampErrors.noSuchProcedure, `no callee registered for procedure "${m.procedure}"`);
+      callFailed(caller, m, WampErrors.noSuchProcedure, `no callee registered for procedure "${shortUri(m.procedure)}"`);
       return;
     }
     const callee = pickCallee(reg);
@@ -279,6 +308,13 @@ export class Dealer {
     const pending = this.byCallee.get(callee)?.get(m.request);
     if (pending === undefined) return;
     this.finish(pending);
+    const max = this.realm.limits.maxUriLength;
+    if (m.error.length > max) {
+      // Not forwarded: the caller would hold it, and metrics would keep it as a label.
+      callee.refused('uri_too_long', 'URI too long', { uri: shortUri(m.error), uri_length: m.error.length, max_uri_length: max, what: 'error' });
+      this.errorTo(pending, WampErrors.invalidUri, [`the callee answered with an error URI of ${m.error.length} characters, longer than max_uri_length (${max})`]);
+      return;
+    }
     // The callee's error goes to the caller unchanged: URI, args, kwargs.
     this.errorTo(pending, m.error, m.args, m.kwargs, copyPassthrough(m.details, {}), m.payload);
   }

@@ -54,7 +54,8 @@ function payload(a: Arr, i: number, opts: Dict, kind: string): Payload {
   return { args, kwargs };
 }
 
-export function decodeMessage(raw: unknown): WampMessage {
+/** `size`: the message's bytes on the wire, kept on PUBLISH for the size limits. */
+export function decodeMessage(raw: unknown, size?: number): WampMessage {
   if (!Array.isArray(raw)) throw new ProtocolViolation(`a WAMP message must be a list, got ${describe(raw)}`);
   if (raw.length === 0) throw new ProtocolViolation('a WAMP message must not be an empty list');
   const type = raw[0];
@@ -80,7 +81,7 @@ export function decodeMessage(raw: unknown): WampMessage {
       length(a, 4, 6, kind);
       const options = dict(a, 2, 'Options', kind);
       checkPublishOptions(options);
-      return { type, request: id(a, 1, 'Request', kind), options, topic: str(a, 3, 'Topic', kind), ...payload(a, 4, options, kind) };
+      return { type, request: id(a, 1, 'Request', kind), options, topic: str(a, 3, 'Topic', kind), size, ...payload(a, 4, options, kind) };
     }
     case 17: length(a, 3, 3, kind); return { type, request: id(a, 1, 'Request', kind), publication: id(a, 2, 'Publication', kind) };
     case 32: {

@@ -59,7 +59,11 @@ export interface Challenge { type: 4; authmethod: string; extra: Dict }
 export interface Authenticate { type: 5; signature: string; extra: Dict }
 export interface Goodbye { type: 6; details: Dict; reason: Uri }
 export interface ErrorMessage extends Payload { type: 8; requestType: number; request: WampId; details: Dict; error: Uri }
-export interface Publish extends Payload { type: 16; request: WampId; options: Dict; topic: Uri }
+export interface Publish extends Payload {
+  type: 16; request: WampId; options: Dict; topic: Uri;
+  /** Bytes of the message as it arrived (undefined for in-process publishers): what max_publication_size and the retained limits measure. */
+  size?: number;
+}
 export interface Published { type: 17; request: WampId; publication: WampId }
 export interface Subscribe { type: 32; request: WampId; options: Dict; topic: Uri }
 export interface Subscribed { type: 33; request: WampId; subscription: WampId }

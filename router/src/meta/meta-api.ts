@@ -9,7 +9,7 @@ import { WampError, WampErrors } from '../errors.js';
 import { subscriptionDetails } from '../broker/broker.js';
 import { registrationDetails } from '../dealer/dealer.js';
 import { isDict } from '../messages/validate.js';
-import { isValidUri } from '../uri.js';
+import { isValidUri, shortUri } from '../uri.js';
 import { checkPublishOptions } from '../messages/options.js';
 import type { TestamentScope } from './testaments.js';
 import type { Decision } from '../auth/permissions.js';
@@ -104,8 +104,9 @@ export class MetaApi {
       },
       'wamp.session.add_testament': (caller, args, kwargs) => {
         const topic = arg(args, 0, 'topic', isString);
-        if (!isValidUri(topic, realm.uriCheck)) throw new WampError(WampErrors.invalidUri, [`invalid testament topic "${topic}"`]);
-        if (topic.startsWith('wamp.')) throw new WampError(WampErrors.invalidUri, [`topic "${topic}" is reserved for the router`]);
+        const bad = realm.uriRefusal(caller, topic, 'testament topic');
+        if (bad !== undefined) throw new WampError(WampErrors.invalidUri, [bad]);
+        if (topic.startsWith('wamp.')) throw new WampError(WampErrors.invalidUri, [`topic "${shortUri(topic)}" is reserved for the router`]);
         const tArgs = args[1] ?? [];
         const tKwargs = args[2] ?? {};
         if (!Array.isArray(tArgs)) throw new WampError(WampErrors.invalidArgument, ['testament args must be a list']);
@@ -114,10 +115,19 @@ export class MetaApi {
         if (!isDict(publishOptions)) throw new WampError(WampErrors.invalidArgument, ['publish_options must be a dict']);
         try { checkPublishOptions(publishOptions); } catch (e) { throw new WampError(WampErrors.invalidArgument, [(e as Error).message]); }
         const scope = scopeOf(kwargs.scope);
+        const max = caller.limits.maxTestaments;
+        if (max !== null && realm.testaments.count(caller) >= max) {
+          caller.refused('too_many_testaments', 'too many testaments', { max_testaments: max });
+          throw new WampError(WampErrors.tooManyTestaments, [`this session already has ${max} testaments (max_testaments); flush some first`]);
+        }
         const add = (decision: Decision): undefined => {
           if (!decision.allow) {
             realm.denied(caller, topic, 'publish', 'testament');
-            throw new WampError(WampErrors.notAuthorized, [`session is not authorized to publish to topic "${topic}"`]);
+            throw new WampError(WampErrors.notAuthorized, [`session is not authorized to publish to topic "${shortUri(topic)}"`]);
+          }
+          if (publishOptions.retain === true && !(decision.retain ?? decision.allow)) {
+            caller.refused('retain_not_allowed', 'retain not allowed', { uri: shortUri(topic), what: 'testament' });
+            throw new WampError(WampErrors.notAuthorized, [`role "${caller.authrole}" may not retain events on topic "${shortUri(topic)}"`]);
           }
           const details: Dict = {};
           if (decision.disclose) {
@@ -188,7 +198,7 @@ export class MetaApi {
   /** Answers a meta procedure; throws WampError for a caller's mistake. */
   call(caller: Session, procedure: string, args: unknown[], kwargs: Dict): unknown {
     const h = Object.hasOwn(this.handlers, procedure) ? this.handlers[procedure] : undefined;
-    if (h === undefined) throw new WampError(WampErrors.noSuchProcedure, [`no meta procedure "${procedure}" on this router`]);
+    if (h === undefined) throw new WampError(WampErrors.noSuchProcedure, [`no meta procedure "${shortUri(procedure)}" on this router`]);
     return h(caller, args, kwargs);
   }
 

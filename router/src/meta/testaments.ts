@@ -21,6 +21,12 @@ export class Testaments {
     mine[scope].push(t);
   }
 
+  /** Testaments `session` holds now, both scopes (what max_testaments counts). */
+  count(session: Session): number {
+    const mine = this.bySession.get(session);
+    return mine === undefined ? 0 : mine.destroyed.length + mine.detached.length;
+  }
+
   /** Removes and returns the count flushed. */
   flush(session: Session, scope: TestamentScope): number {
     const mine = this.bySession.get(session);

@@ -76,16 +76,22 @@ export function routerRegistry(m: RouterMetrics): Registry {
       collect() { this.reset(); this.inc(m.source.limits().slow_consumers_dropped ?? 0); },
     }),
     new Counter({
-      name: 'clawgate_rate_limited_total', help: 'Messages refused by a rate limit, by action (publish counts unacknowledged ones dropped)', labelNames: ['action'], registers: [],
+      name: 'clawgate_rate_limited_total', help: 'Messages refused by a rate limit, by action (publish counts unacknowledged ones dropped; subscribe counts UNSUBSCRIBE, register UNREGISTER)', labelNames: ['action'], registers: [],
       collect() {
         const l = m.source.limits();
         this.reset();
         this.inc({ action: 'publish' }, (l.publish_rate_limited ?? 0) + (l.publish_dropped ?? 0));
         this.inc({ action: 'call' }, l.call_rate_limited ?? 0);
+        this.inc({ action: 'subscribe' }, l.subscribe_rate_limited ?? 0);
+        this.inc({ action: 'register' }, l.register_rate_limited ?? 0);
       },
     }),
+    new Gauge({
+      name: 'clawgate_overloaded', help: '1 while the V8 heap is over its high watermark and new sessions, subscriptions, registrations and retained events are refused', registers: [],
+      collect() { this.set(m.source.overloaded?.() === true ? 1 : 0); },
+    }),
     new Counter({
-      name: 'clawgate_limit_events_total', help: 'Everything the limits refused or dropped, by kind', labelNames: ['kind'], registers: [],
+      name: 'clawgate_limit_events_total', help: 'Everything the limits and checks refused or dropped, by kind (not_authorized, invalid_uris, uris_too_long, subscriptions_refused, connections_refused, http_timeouts, logs_suppressed, ...)', labelNames: ['kind'], registers: [],
       collect() {
         this.reset();
         for (const [kind, n] of Object.entries(m.source.limits())) this.inc({ kind }, n);

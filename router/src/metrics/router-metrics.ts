@@ -59,6 +59,8 @@ export interface MetricsSource {
   connections(): number;
   /** The limits' own counters (router.limitCounters.snapshot()), by kind. */
   limits(): Record<string, number>;
+  /** The heap is over its high watermark and new work is refused (optional for embedders' sources). */
+  overloaded?(): boolean;
 }
 
 /** Highest WAMP message type code we count (EVENT_RECEIVED). */

@@ -8,11 +8,17 @@ import { MetaApi } from '../meta/meta-api.js';
 import { Testaments } from '../meta/testaments.js';
 import type { Action, Decision, Permission } from '../auth/permissions.js';
 import { Role } from './role.js';
-import type { UriCheck } from '../uri.js';
+import { isValidPattern, isValidUri, shortUri, type UriCheck } from '../uri.js';
+import type { MatchPolicy } from '../messages/options.js';
+import type { Identity } from '../auth/auth-policy.js';
 import { routerRoles } from './router-roles.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_REALM_LIMITS, NO_SESSION_LIMITS, type RealmLimits, type SessionLimits } from '../limits/limits-config.js';
-import { admissionRefusal } from '../limits/admission.js';
+import { admissionRefusal, unusedReserved } from '../limits/admission.js';
+import type { LimitCounters } from '../limits/limit-counters.js';
+
+/** A realm-level warning (not tied to a live session) is logged at most this often. */
+const REALM_LOG_INTERVAL_MS = 60_000;
 
 export interface RoleConfig {
   name: string;
@@ -64,8 +70,12 @@ export class Realm {
   readonly limits: RealmLimits;
   /** Sessions per authid, for max_sessions_per_authid. */
   private readonly authidCounts = new Map<string, number>();
+  /** Remote sessions per client address, for max_sessions_per_address. */
+  private readonly addressCounts = new Map<string, number>();
+  /** Remote sessions per role, for reserved_sessions. */
+  private readonly roleCounts = new Map<string, number>();
 
-  constructor(config: RealmConfig, private readonly log: Logger) {
+  constructor(config: RealmConfig, private readonly log: Logger, private readonly counters?: LimitCounters) {
     this.name = config.name;
     this.limits = config.limits ?? DEFAULT_REALM_LIMITS;
     this.uriCheck = config.uriCheck ?? 'loose';
@@ -114,8 +124,28 @@ export class Realm {
   private readonly callAuthorizer = (procedure: string, args: unknown[]): Promise<unknown> =>
     this.dealer.callInternal(procedure, args, this.authorizerTimeoutMs).then((r) => r.args[0]);
 
+  /** A refused action: counted, and logged once per session (Session.refused). */
   denied(session: Session, uri: string, action: Action, why?: string): void {
-    this.log.warn({ session: session.id, authid: session.authid, authrole: session.authrole, uri, action, why }, 'not authorized');
+    // One line per session for each action (and reason): at most a dozen, however many it tries.
+    session.refused('not_authorized', 'not authorized', { uri: shortUri(uri), uri_length: uri.length, action, why }, why === undefined ? action : `${action} ${why}`);
+  }
+
+  /**
+   * Why a URI a client sent can't be used (`what`: "topic", "procedure";
+   * `match` for subscriptions and registrations), or undefined. Too long is
+   * checked first, so the URI check's regular expression never runs over
+   * more than max_uri_length characters, and neither answer quotes more
+   * than the first 100 of them.
+   */
+  uriRefusal(session: Session, uri: string, what: string, match?: MatchPolicy): string | undefined {
+    const max = this.limits.maxUriLength;
+    if (uri.length > max) {
+      session.refused('uri_too_long', 'URI too long', { uri: shortUri(uri), uri_length: uri.length, max_uri_length: max });
+      return `${what} URI of ${uri.length} characters is longer than max_uri_length (${max}): "${shortUri(uri)}"`;
+    }
+    if (match === undefined ? isValidUri(uri, this.uriCheck) : isValidPattern(uri, match, this.uriCheck)) return undefined;
+    session.refused('invalid_uri', 'invalid URI', { uri: shortUri(uri), what });
+    return `invalid ${match === undefined ? '' : `${match} `}${what} URI "${shortUri(uri)}"`;
   }
 
   /** The limits on a session's own traffic. In-process sessions are trusted and not limited. */
@@ -124,25 +154,55 @@ export class Realm {
     return this.limits.roles[authrole] ?? this.limits;
   }
 
+  private lastRetainDropLog = -Infinity;
+
+  /** A testament asked to be retained beyond the retained limits: delivered, not retained (broker). */
+  retainDropped(topic: string, why: string): void {
+    if (this.counters) this.counters.retainRefused++;
+    const now = Date.now();
+    if (now - this.lastRetainDropLog < REALM_LOG_INTERVAL_MS) { if (this.counters) this.counters.logsSuppressed++; return; }
+    this.lastRetainDropLog = now;
+    this.log.warn({ realm: this.name, uri: shortUri(topic), why, note: `logged at most once a minute; counted in clawgate_limit_events_total{kind="retain_refused"}` }, 'testament published but not retained');
+  }
+
   /** Why an authenticated session may not join (too many sessions), or undefined. */
-  admissionRefusal(session: Session, authid: string, authrole: string, authmethod: string): string | undefined {
+  admissionRefusal(session: Session, identity: Identity): string | undefined {
     if (session.transport.info.kind === 'local') return undefined;
-    return admissionRefusal(this.limits, this.sessionLimits(session, authrole), {
-      realmSessions: this.sessions.size, authidSessions: this.authidCounts.get(authid) ?? 0,
-      authid, realm: this.name, anonymous: authmethod === 'anonymous',
+    const address = session.transport.info.address;
+    return admissionRefusal(this.limits, this.sessionLimits(session, identity.authrole), {
+      realmSessions: this.remoteSessions,
+      authidSessions: this.authidCounts.get(identity.authid) ?? 0,
+      addressSessions: address === undefined ? 0 : this.addressCounts.get(address) ?? 0,
+      roleSessions: this.roleCounts.get(identity.authrole) ?? 0,
+      unusedReserved: unusedReserved(this.limits.reserved, (role) => this.roleCounts.get(role) ?? 0),
+      authid: identity.authid, authrole: identity.authrole, address, realm: this.name, anonymous: identity.authmethod === 'anonymous',
     });
   }
+
+  /** Remote sessions on the realm (what max_sessions counts; in-process ones are not counted). */
+  private remoteSessions = 0;
 
   join(session: Session): void {
     this.sessions.set(session.id, session);
     this.authidCounts.set(session.authid, (this.authidCounts.get(session.authid) ?? 0) + 1);
+    if (!session.isLocal) {
+      this.remoteSessions++;
+      increment(this.roleCounts, session.authrole, 1);
+      const address = session.transport.info.address;
+      if (address !== undefined) increment(this.addressCounts, address, 1);
+    }
     this.meta.publish('wamp.session.on_join', [session.details()]);
   }
 
   leave(session: Session): void {
     if (!this.sessions.delete(session.id)) return;
-    const n = (this.authidCounts.get(session.authid) ?? 1) - 1;
-    if (n <= 0) this.authidCounts.delete(session.authid); else this.authidCounts.set(session.authid, n);
+    increment(this.authidCounts, session.authid, -1);
+    if (!session.isLocal) {
+      this.remoteSessions--;
+      increment(this.roleCounts, session.authrole, -1);
+      const address = session.transport.info.address;
+      if (address !== undefined) increment(this.addressCounts, address, -1);
+    }
     // Testaments first: they are the session's last words, and may go to
     // subscribers that are themselves leaving in this same shutdown.
     for (const t of this.testaments.take(session, 'detached')) this.broker.publishInternal(t.topic, t.data, t.options);
@@ -151,4 +211,10 @@ export class Realm {
     this.broker.sessionLeft(session);
     this.meta.publish('wamp.session.on_leave', [session.id, session.authid, session.authrole]);
   }
+}
+
+/** Adds `by` to a count in `counts`, dropping the key at zero (the maps stay as small as what they count). */
+function increment(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n <= 0) counts.delete(key); else counts.set(key, n);
 }

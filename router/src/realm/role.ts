@@ -7,9 +7,15 @@ import type { Dict } from '../messages/types.js';
 import { authorize, type Action, type Decision, type Permission } from '../auth/permissions.js';
 import { expandPermissions, isTemplate } from '../auth/uri-template.js';
 import { parseAuthorizerAnswer } from '../auth/authorizer.js';
+import { shortUri } from '../uri.js';
 
 const CACHE_LIMIT = 10_000;
 const SESSION_CACHE_LIMIT = 1_000;
+/**
+ * Characters of URIs a role's decision cache may hold: with max_uri_length
+ * raised, 10,000 entries could otherwise hold gigabytes of URIs.
+ */
+const CACHE_CHARS_LIMIT = 4 * 1024 * 1024;
 const DENY: Decision = { allow: false, disclose: false };
 
 /** What a role needs to know about the session acting. */
@@ -35,14 +41,27 @@ function remember(cache: Map<string, Decision>, limit: number, key: string, d: D
   cache.set(key, d);
 }
 
+/** A per-session cache's keys are bounded by count and characters together. */
+interface SizedCache { map: Map<string, Decision>; chars: number }
+
+function rememberSized(cache: SizedCache, limit: number, key: string, d: Decision): void {
+  if (cache.map.size >= limit || cache.chars + key.length > CACHE_CHARS_LIMIT / 4) { cache.map.clear(); cache.chars = 0; }
+  cache.map.set(key, d);
+  cache.chars += key.length;
+}
+
 interface PerSession {
   perms: readonly Permission[];
-  cache: Map<string, Decision>;
+  cache: SizedCache;
+  /** An authorizer failure was logged for this session (later ones are not: a client could repeat them). */
+  failureLogged?: boolean;
 }
 
 export class Role {
   /** Static decisions by action, then URI: no key string to build per message. */
   private readonly cache: Record<Action, Map<string, Decision>> = { call: new Map(), register: new Map(), publish: new Map(), subscribe: new Map() };
+  /** Characters of the URIs in `cache` (all actions). */
+  private cachedChars = 0;
   private readonly templated: boolean;
   /** Per session, gone with the session. */
   private readonly sessions = new WeakMap<Actor, PerSession>();
@@ -61,7 +80,7 @@ export class Role {
       const perms = this.templated
         ? expandPermissions(this.permissions, { authid: s.authid, authrole: s.authrole, session: String(s.id) })
         : this.permissions;
-      ps = { perms, cache: new Map() };
+      ps = { perms, cache: { map: new Map(), chars: 0 } };
       this.sessions.set(s, ps);
     }
     return ps;
@@ -73,7 +92,12 @@ export class Role {
     let d = cache.get(uri);
     if (d === undefined) {
       d = authorize(this.permissions, uri, action);
+      if (this.cachedChars + uri.length > CACHE_CHARS_LIMIT) {
+        for (const c of Object.values(this.cache)) c.clear();
+        this.cachedChars = 0;
+      }
       remember(cache, CACHE_LIMIT, uri, d);
+      this.cachedChars += uri.length;
     }
     return d;
   }
@@ -84,10 +108,10 @@ export class Role {
     if (!this.templated) return this.authorize(uri, action);
     const ps = this.perSession(session);
     const key = action + ' ' + uri;
-    let d = ps.cache.get(key);
+    let d = ps.cache.map.get(key);
     if (d === undefined) {
       d = authorize(ps.perms, uri, action);
-      remember(ps.cache, SESSION_CACHE_LIMIT, key, d);
+      rememberSized(ps.cache, SESSION_CACHE_LIMIT, key, d);
     }
     return d;
   }
@@ -96,21 +120,27 @@ export class Role {
     const procedure = this.authorizer!;
     const ps = this.perSession(session);
     const key = action + ' ' + uri;
-    const cached = ps.cache.get(key);
+    const cached = ps.cache.map.get(key);
     if (cached !== undefined) return cached;
     // Crossbar's convention: (session details, uri, action, options).
     return call(procedure, [session.details(), uri, action, options]).then(
       (answer) => {
         const a = parseAuthorizerAnswer(answer);
         if (a === undefined) {
-          log.warn({ session: session.id, authorizer: procedure, uri, action }, 'authorizer returned neither a boolean nor {allow, disclose?, cache?}: denied');
+          if (!ps.failureLogged) {
+            ps.failureLogged = true;
+            log.warn({ session: session.id, authorizer: procedure, uri: shortUri(uri), action, note: 'logged once per session' }, 'authorizer returned neither a boolean nor {allow, disclose?, cache?}: denied');
+          }
           return DENY;
         }
-        if (a.cache) remember(ps.cache, SESSION_CACHE_LIMIT, key, a.decision);
+        if (a.cache) rememberSized(ps.cache, SESSION_CACHE_LIMIT, key, a.decision);
         return a.decision;
       },
       (e: unknown) => {
-        log.warn({ session: session.id, authorizer: procedure, uri, action, err: (e as Error)?.message }, 'authorizer failed: denied');
+        if (!ps.failureLogged) {
+          ps.failureLogged = true;
+          log.warn({ session: session.id, authorizer: procedure, uri: shortUri(uri), action, err: (e as Error)?.message, note: 'logged once per session' }, 'authorizer failed: denied');
+        }
         return DENY;
       },
     );

@@ -1,5 +1,6 @@
 import { Decoder, Encoder, addExtension } from 'cbor-x';
-import type { Serializer } from './serializer.js';
+import { DEFAULT_DECODE_LIMITS, type Serializer } from './serializer.js';
+import { scanCbor } from './cbor-scan.js';
 import { largeIntsToBigInt, safeBigIntsToNumber } from './int64.js';
 
 /**
@@ -35,8 +36,9 @@ export const cborSerializer: Serializer = {
   encode(message) {
     return encoder.encode(largeIntsToBigInt(message));
   },
-  decode(data) {
+  decode(data, limits = DEFAULT_DECODE_LIMITS) {
     if (typeof data === 'string') throw new Error('CBOR arrives in binary frames, got a text frame');
+    scanCbor(data, limits);
     return safeBigIntsToNumber(decoder.decode(data));
   },
 };

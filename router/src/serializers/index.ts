@@ -1,9 +1,10 @@
-import type { Serializer, SerializerId } from './serializer.js';
+import type { Serializer, SerializerId, DecodeLimits } from './serializer.js';
 import { jsonSerializer } from './json.js';
 import { msgpackSerializer } from './msgpack.js';
 import { cborSerializer } from './cbor.js';
 
-export type { Serializer, SerializerId };
+export type { Serializer, SerializerId, DecodeLimits };
+export { DEFAULT_DECODE_LIMITS, DEFAULT_MAX_MESSAGE_ELEMENTS, DEFAULT_MAX_MESSAGE_DEPTH, DecodeLimitExceeded } from './serializer.js';
 export { jsonSerializer, msgpackSerializer, cborSerializer };
 
 export const serializers: readonly Serializer[] = [jsonSerializer, msgpackSerializer, cborSerializer];

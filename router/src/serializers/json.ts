@@ -1,4 +1,5 @@
-import type { Serializer } from './serializer.js';
+import { DEFAULT_DECODE_LIMITS, type Serializer } from './serializer.js';
+import { jsonNeedsScan, scanJson } from './json-scan.js';
 
 // WAMP's JSON convention for binary: a string of "\0" followed by base64.
 const BINARY_MARK = '\u0000';
@@ -52,8 +53,9 @@ export const jsonSerializer: Serializer = {
   encode(message) {
     return needsReplacer(message) ? JSON.stringify(message, binaryReplacer) : JSON.stringify(message);
   },
-  decode(data) {
+  decode(data, limits = DEFAULT_DECODE_LIMITS) {
     const text = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+    if (jsonNeedsScan(text, limits)) scanJson(text, limits);
     const value: unknown = JSON.parse(text);
     return text.includes(ESCAPED_MARK) ? reviveBinary(value) : value;
   },

@@ -1,5 +1,6 @@
 import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
-import type { Serializer } from './serializer.js';
+import { DEFAULT_DECODE_LIMITS, type Serializer } from './serializer.js';
+import { scanMsgpack } from './msgpack-scan.js';
 import { largeIntsToBigInt } from './int64.js';
 
 // Reused instances: @msgpack/msgpack keeps an internal buffer per encoder,
@@ -31,8 +32,9 @@ export const msgpackSerializer: Serializer = {
       return bigIntEncoder.encode(largeIntsToBigInt(message));
     }
   },
-  decode(data) {
+  decode(data, limits = DEFAULT_DECODE_LIMITS) {
     if (typeof data === 'string') throw new Error('MessagePack arrives in binary frames, got a text frame');
+    scanMsgpack(data, limits);
     return decoder.decode(data);
   },
 };

@@ -20,15 +20,19 @@ import type { Transport, TransportSink } from '../transport/transport.js';
 import type { Realm } from '../realm/realm.js';
 import { IdSequence, randomId } from '../ids.js';
 import { WampErrors, WampError } from '../errors.js';
-import { isValidUri } from '../uri.js';
+import { isValidUri, shortText, shortUri } from '../uri.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_AUTH_TIMEOUT_MS, type AuthPolicy, type Identity } from '../auth/auth-policy.js';
 import { startAuthentication } from '../auth/negotiate.js';
 import type { AuthContext, MaybePromise, Refusal, Step, Verify } from '../auth/authentication.js';
 import { clientFeatures, type ClientFeatures } from './client-features.js';
-import { NO_SESSION_LIMITS, type EndpointLimits, type SessionLimits } from '../limits/limits-config.js';
-import { newBucket, takeToken, type BucketState } from '../limits/token-bucket.js';
+import {
+  DEFAULT_MAX_HANDSHAKE_SIZE, DEFAULT_MAX_URI_LENGTH, NO_SESSION_LIMITS, type EndpointLimits, type SessionLimits,
+} from '../limits/limits-config.js';
+import { newBucket, takeToken, type BucketState, type RateLimit } from '../limits/token-bucket.js';
 import type { LimitCounters } from '../limits/limit-counters.js';
+import { REFUSAL_COUNTERS, type RefusalKind } from '../limits/refusals.js';
+import { DEFAULT_DECODE_LIMITS, DecodeLimitExceeded, type DecodeLimits } from '../serializers/serializer.js';
 import type { MeteredSession, RouterMetrics } from '../metrics/router-metrics.js';
 import { failedAuthMethod } from '../metrics/auth-method.js';
 
@@ -36,6 +40,8 @@ export type SessionState = 'establishing' | 'authenticating' | 'established' | '
 
 /** Messages held back while an authorizer decides; beyond this the peer is flooding. */
 const MAX_BACKLOG = 10_000;
+/** Bytes of the messages held back while an authorizer decides (each is at most max_message_size). */
+const MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
 
 /** What a session needs from the router that owns it. */
 export interface SessionHost {
@@ -47,6 +53,8 @@ export interface SessionHost {
   readonly limitCounters?: LimitCounters;
   /** Message, error and latency counters (metrics/router-metrics.ts). */
   readonly metrics?: RouterMetrics;
+  /** True while the heap is over its high watermark: new work is refused (limits/memory-pressure.ts). */
+  readonly overloaded?: boolean;
 }
 
 export class Session implements TransportSink, MeteredSession {
@@ -75,12 +83,21 @@ export class Session implements TransportSink, MeteredSession {
   /** Set while a dynamic authorizer decides; later messages wait in `backlog`. */
   private held = false;
   private backlog: WampMessage[] = [];
+  private backlogBytes = 0;
   /** Limits on this session's traffic, set at WELCOME (none for in-process sessions). */
   limits: SessionLimits = NO_SESSION_LIMITS;
   private publishBucket: BucketState | undefined;
   private callBucket: BucketState | undefined;
-  private rateLimitLogged = false;
+  private subscribeBucket: BucketState | undefined;
+  private registerBucket: BucketState | undefined;
+  /** Refusal kinds (and variants) this session has been logged for: each is logged once, then only counted. */
+  private refusalsLogged: Set<string> | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
+  /** Bytes one message may have until WELCOME. */
+  private readonly maxHandshakeSize: number;
+  private readonly decodeLimits: DecodeLimits;
+  /** Bytes of the message being handled (what a backlogged PUBLISH measured is kept on the PUBLISH itself). */
+  private inboundSize = 0;
   /** This session's CALLs in flight, for the call latency metric (RouterMetrics). */
   callStarts: Map<number, number> | undefined = undefined;
 
@@ -92,6 +109,8 @@ export class Session implements TransportSink, MeteredSession {
   ) {
     this.log = host.log;
     this.metrics = host.metrics;
+    this.maxHandshakeSize = endpoint?.maxHandshakeSize ?? DEFAULT_MAX_HANDSHAKE_SIZE;
+    this.decodeLimits = endpoint?.decode ?? DEFAULT_DECODE_LIMITS;
     if (endpoint !== undefined && transport.info.kind !== 'local') this.armHelloTimer(endpoint.helloTimeoutMs);
   }
 
@@ -108,20 +127,29 @@ export class Session implements TransportSink, MeteredSession {
 
   // ---- inbound -------------------------------------------------------------
 
-  receive(data: Uint8Array | string): void {
+  receive(data: Uint8Array | string, byteLength?: number): void {
     if (this.state === 'closed') return;
     const serializer = this.transport.serializer;
     if (serializer === null) throw new Error('receive() on a local transport; use handle()');
+    const size = byteLength ?? (typeof data === 'string' ? data.length : data.byteLength);
+    // Before WELCOME nobody is known: only a handshake's worth of bytes is decoded.
+    if ((this.state === 'establishing' || this.state === 'authenticating') && size > this.maxHandshakeSize) {
+      if (this.host.limitCounters) this.host.limitCounters.handshakeTooLarge++;
+      this.protocolViolation(`message of ${size} bytes before the session is established; the limit is ${this.maxHandshakeSize} bytes (max_handshake_size)`);
+      return;
+    }
     let raw: unknown;
     try {
-      raw = serializer.decode(data);
+      raw = serializer.decode(data, this.decodeLimits);
     } catch (e) {
+      if (e instanceof DecodeLimitExceeded && this.host.limitCounters) this.host.limitCounters.decodeLimited++;
       this.protocolViolation(`cannot decode ${serializer.id} message: ${(e as Error).message}`);
       return;
     }
+    this.inboundSize = size;
     let message: WampMessage;
     try {
-      message = decodeMessage(raw);
+      message = decodeMessage(raw, size);
     } catch (e) {
       if (e instanceof ProtocolViolation) { this.protocolViolation(e.message); return; }
       throw e;
@@ -136,7 +164,11 @@ export class Session implements TransportSink, MeteredSession {
   /** Entry point for a decoded, validated message. */
   handle(message: WampMessage): void {
     if (this.held) {
-      if (this.backlog.length >= MAX_BACKLOG) { this.protocolViolation(`more than ${MAX_BACKLOG} messages sent while an authorization was pending`); return; }
+      this.backlogBytes += this.inboundSize;
+      if (this.backlog.length >= MAX_BACKLOG || this.backlogBytes > MAX_BACKLOG_BYTES) {
+        this.protocolViolation(`more than ${MAX_BACKLOG} messages or ${MAX_BACKLOG_BYTES} bytes sent while an authorization was pending`);
+        return;
+      }
       this.backlog.push(message);
       return;
     }
@@ -175,6 +207,7 @@ export class Session implements TransportSink, MeteredSession {
       (e: unknown) => { this.log.error({ err: e, session: this.id }, 'deferred decision failed'); this.abort(WampErrors.protocolViolation, 'internal error'); },
     ).finally(() => {
       this.held = false;
+      this.backlogBytes = 0;
       while (!this.held && this.backlog.length > 0 && this.state !== 'closed') this.handle(this.backlog.shift()!);
       if (this.state === 'closed') this.backlog = [];
     });
@@ -197,8 +230,19 @@ export class Session implements TransportSink, MeteredSession {
 
   private onHello(hello: Hello): void {
     if (this.helloTimer !== undefined) { clearTimeout(this.helloTimer); this.helloTimer = undefined; }
+    if (this.host.overloaded === true && this.transport.info.kind !== 'local') {
+      if (this.host.limitCounters) this.host.limitCounters.overloadRefused++;
+      this.abort(WampErrors.overloaded, 'the router is short of memory and accepts no new sessions now; try again later');
+      return;
+    }
+    // The realm is not known yet, so its max_uri_length isn't either: realm names are held to the default.
+    if (hello.realm.length > DEFAULT_MAX_URI_LENGTH) {
+      if (this.host.limitCounters) this.host.limitCounters.urisTooLong++;
+      this.abort(WampErrors.invalidUri, `realm URI of ${hello.realm.length} characters is longer than ${DEFAULT_MAX_URI_LENGTH}: "${shortUri(hello.realm)}"`);
+      return;
+    }
     if (!isValidUri(hello.realm, 'loose')) {
-      this.abort(WampErrors.invalidUri, `invalid realm URI "${hello.realm}"`);
+      this.abort(WampErrors.invalidUri, `invalid realm URI "${shortUri(hello.realm)}"`);
       return;
     }
     const roles = hello.details.roles;
@@ -207,7 +251,7 @@ export class Session implements TransportSink, MeteredSession {
     }
     const realm = this.host.findRealm(hello.realm);
     if (realm === undefined) {
-      this.abort(WampErrors.noSuchRealm, `no realm "${hello.realm}" exists on this router`);
+      this.abort(WampErrors.noSuchRealm, `no realm "${shortUri(hello.realm)}" exists on this router`);
       return;
     }
     this.helloDetails = hello.details;
@@ -289,8 +333,8 @@ export class Session implements TransportSink, MeteredSession {
 
   private authFailed(r: Refusal): void {
     this.log.warn({
-      session: this.id, peer: this.transport.info.peer, realm: this.joining?.name, authmethods: this.authmethodTried,
-      authid: this.claimedAuthid, reason: r.error, detail: r.detail,
+      session: this.id, peer: this.transport.info.peer, realm: this.joining?.name, authmethods: shortText(this.authmethodTried, 100),
+      authid: this.claimedAuthid === undefined ? undefined : shortText(this.claimedAuthid, 100), reason: r.error, detail: shortText(r.detail),
     }, 'authentication failed');
     if (r.error !== WampErrors.tooManySessions) this.metrics?.authFailure(failedAuthMethod(this.authmethodTried.split(','), this.auth));
     this.abort(r.error, r.message);
@@ -308,7 +352,7 @@ export class Session implements TransportSink, MeteredSession {
       this.authFailed({ error: WampErrors.noSuchRole, message: `role "${identity.authrole}" does not exist on realm "${realm.name}"`, detail: `authenticated as "${identity.authid}" but role "${identity.authrole}" is not defined` });
       return;
     }
-    const crowded = realm.admissionRefusal(this, identity.authid, identity.authrole, identity.authmethod);
+    const crowded = realm.admissionRefusal(this, identity);
     if (crowded !== undefined) {
       if (this.host.limitCounters) this.host.limitCounters.sessionsRefused++;
       this.authFailed({ error: WampErrors.tooManySessions, message: crowded, detail: crowded });
@@ -318,6 +362,8 @@ export class Session implements TransportSink, MeteredSession {
     const now = Date.now();
     if (this.limits.publishRate !== null) this.publishBucket = newBucket(this.limits.publishRate, now);
     if (this.limits.callRate !== null) this.callBucket = newBucket(this.limits.callRate, now);
+    if (this.limits.subscribeRate !== null) this.subscribeBucket = newBucket(this.limits.subscribeRate, now);
+    if (this.limits.registerRate !== null) this.registerBucket = newBucket(this.limits.registerRate, now);
     this.authid = identity.authid;
     this.authrole = identity.authrole;
     this.authmethod = identity.authmethod;
@@ -338,6 +384,7 @@ export class Session implements TransportSink, MeteredSession {
         roles: realm.routerRoles(),
       },
     });
+    this.transport.established?.();
     realm.join(this);
     this.log.info({ session: this.id, realm: realm.name, authid: this.authid, authrole: this.authrole, authmethod: this.authmethod, peer: this.transport.info.peer }, 'session joined');
   }
@@ -347,17 +394,32 @@ export class Session implements TransportSink, MeteredSession {
     switch (m.type) {
       case MessageType.PUBLISH:
         if (this.publishBucket !== undefined && !this.admitPublish(m.request, m.options.acknowledge === true)) return;
+        if (m.options.retain === true && this.host.overloaded === true && !this.admitWhileOverloaded(MessageType.PUBLISH, m.request, m.options.acknowledge === true)) return;
         realm.broker.publish(this, m);
         return;
-      case MessageType.SUBSCRIBE: realm.broker.subscribe(this, m); return;
-      case MessageType.UNSUBSCRIBE: realm.broker.unsubscribe(this, m); return;
+      case MessageType.SUBSCRIBE:
+        if (this.subscribeBucket !== undefined && !this.admitRate(this.subscribeBucket, this.limits.subscribeRate!, MessageType.SUBSCRIBE, m.request, 'subscriptions')) return;
+        if (this.host.overloaded === true && !this.admitWhileOverloaded(MessageType.SUBSCRIBE, m.request, true)) return;
+        realm.broker.subscribe(this, m);
+        return;
+      case MessageType.UNSUBSCRIBE:
+        if (this.subscribeBucket !== undefined && !this.admitRate(this.subscribeBucket, this.limits.subscribeRate!, MessageType.UNSUBSCRIBE, m.request, 'subscriptions')) return;
+        realm.broker.unsubscribe(this, m);
+        return;
       case MessageType.CALL:
         if (!this.admitCall(m.request)) return;
         realm.dealer.call(this, m);
         return;
       case MessageType.CANCEL: realm.dealer.cancel(this, m); return;
-      case MessageType.REGISTER: realm.dealer.register(this, m); return;
-      case MessageType.UNREGISTER: realm.dealer.unregister(this, m); return;
+      case MessageType.REGISTER:
+        if (this.registerBucket !== undefined && !this.admitRate(this.registerBucket, this.limits.registerRate!, MessageType.REGISTER, m.request, 'registrations')) return;
+        if (this.host.overloaded === true && !this.admitWhileOverloaded(MessageType.REGISTER, m.request, true)) return;
+        realm.dealer.register(this, m);
+        return;
+      case MessageType.UNREGISTER:
+        if (this.registerBucket !== undefined && !this.admitRate(this.registerBucket, this.limits.registerRate!, MessageType.UNREGISTER, m.request, 'registrations')) return;
+        realm.dealer.unregister(this, m);
+        return;
       case MessageType.YIELD: realm.dealer.yield(this, m); return;
       case MessageType.ERROR:
         if (m.requestType !== MessageType.INVOCATION) {
@@ -383,43 +445,66 @@ export class Session implements TransportSink, MeteredSession {
 
   // ---- limits --------------------------------------------------------------
 
+  /** In-process sessions (the embedding application) are trusted: no per-session limits. */
+  get isLocal(): boolean {
+    return this.transport.info.kind === 'local';
+  }
+
   /** Over the publish rate: an acknowledged PUBLISH gets ERROR, an unacknowledged one is dropped. */
   private admitPublish(request: number, ack: boolean): boolean {
-    const wait = takeToken(this.publishBucket!, this.limits.publishRate!, Date.now());
+    const limit = this.limits.publishRate!;
+    const wait = takeToken(this.publishBucket!, limit, Date.now());
     if (wait === 0) return true;
     const counters = this.host.limitCounters;
     if (ack) {
       if (counters) counters.publishRateLimited++;
-      this.sendRateLimited(MessageType.PUBLISH, request, wait, 'publications');
+      this.sendRateLimited(MessageType.PUBLISH, request, wait, limit, 'publications');
     } else if (counters) {
       counters.publishDropped++;
     }
-    this.noteRateLimited('publish', wait);
+    this.noteRefusal('rate_limited', 'rate limited', { action: 'publish', retry_after_ms: wait });
     return false;
   }
 
   private admitCall(request: number): boolean {
-    if (this.callBucket !== undefined) {
-      const wait = takeToken(this.callBucket, this.limits.callRate!, Date.now());
-      if (wait > 0) {
-        if (this.host.limitCounters) this.host.limitCounters.callRateLimited++;
-        this.sendRateLimited(MessageType.CALL, request, wait, 'calls');
-        this.noteRateLimited('call', wait);
-        return false;
-      }
-    }
+    if (this.callBucket !== undefined && !this.admitRate(this.callBucket, this.limits.callRate!, MessageType.CALL, request, 'calls')) return false;
     const max = this.limits.maxPendingCalls;
     if (max !== null && this.realm!.dealer.pendingCalls(this) >= max) {
       if (this.host.limitCounters) this.host.limitCounters.pendingCallsRefused++;
+      this.noteRefusal('too_many_pending_calls', 'too many calls in flight', { max_pending_calls: max });
       this.sendError(MessageType.CALL, request, WampErrors.tooManyPendingCalls, [`this session already has ${max} calls in flight (the limit); wait for results before calling again`], { max_pending_calls: max });
       return false;
     }
     return true;
   }
 
+  /** A CALL, SUBSCRIBE/UNSUBSCRIBE or REGISTER/UNREGISTER against its bucket; over it: ERROR rate_limited. */
+  private admitRate(bucket: BucketState, limit: RateLimit, requestType: number, request: number, what: string): boolean {
+    const wait = takeToken(bucket, limit, Date.now());
+    if (wait === 0) return true;
+    const counters = this.host.limitCounters;
+    const action = messageTypeName[requestType]!.toLowerCase();
+    if (counters) {
+      if (requestType === MessageType.CALL) counters.callRateLimited++;
+      else if (requestType === MessageType.SUBSCRIBE || requestType === MessageType.UNSUBSCRIBE) counters.subscribeRateLimited++;
+      else counters.registerRateLimited++;
+    }
+    this.sendRateLimited(requestType, request, wait, limit, what);
+    this.noteRefusal('rate_limited', 'rate limited', { action, retry_after_ms: wait });
+    return false;
+  }
+
+  /** While the heap is over its watermark: SUBSCRIBE, REGISTER and retained PUBLISH get ERROR clawgate.error.overloaded. */
+  private admitWhileOverloaded(requestType: number, request: number, answer: boolean): boolean {
+    if (this.isLocal) return true;
+    if (this.host.limitCounters) this.host.limitCounters.overloadRefused++;
+    this.noteRefusal('overloaded', 'refused while overloaded', { action: messageTypeName[requestType]!.toLowerCase() });
+    if (answer) this.sendError(requestType, request, WampErrors.overloaded, ['the router is short of memory and takes on nothing new now; try again later']);
+    return false;
+  }
+
   /** ERROR clawgate.error.rate_limited; the delay is in Details and, for clients that drop Details (autobahn-js), in ArgumentsKw. */
-  private sendRateLimited(requestType: number, request: number, retryAfterMs: number, what: string): void {
-    const rate = requestType === MessageType.PUBLISH ? this.limits.publishRate! : this.limits.callRate!;
+  private sendRateLimited(requestType: number, request: number, retryAfterMs: number, rate: RateLimit, what: string): void {
     this.send({
       type: MessageType.ERROR, requestType, request, details: { retry_after_ms: retryAfterMs }, error: WampErrors.rateLimited,
       args: [`rate limit of ${rate.rate} ${what} per second (burst ${rate.burst}) exceeded; retry after ${retryAfterMs} ms`],
@@ -427,11 +512,32 @@ export class Session implements TransportSink, MeteredSession {
     });
   }
 
-  /** Logged once per session, so a flood does not become a log flood. */
-  private noteRateLimited(action: string, wait: number): void {
-    if (this.rateLimitLogged) return;
-    this.rateLimitLogged = true;
-    this.log.warn({ session: this.id, authid: this.authid, authrole: this.authrole, peer: this.transport.info.peer, action, retry_after_ms: wait }, 'rate limited');
+  /**
+   * A request this session made was refused (not authorized, invalid URI, a
+   * limit): counted, and logged at warn the first time this session gets a
+   * refusal of this kind (and `variant`: the action for not_authorized), so
+   * a client repeating it can't turn each attempt into a log line. Fields
+   * name URIs by shortUri(), never whole.
+   */
+  refused(kind: RefusalKind, message: string, fields: Record<string, unknown>, variant?: string): void {
+    const counters = this.host.limitCounters;
+    if (counters) { const c = REFUSAL_COUNTERS[kind]; if (c !== undefined) counters[c]++; }
+    this.noteRefusal(kind, message, fields, variant);
+  }
+
+  /** The log half of refused() (for refusals counted where they are decided). */
+  noteRefusal(kind: RefusalKind, message: string, fields: Record<string, unknown>, variant?: string): void {
+    const key = variant === undefined ? kind : `${kind} ${variant}`;
+    const seen = (this.refusalsLogged ??= new Set());
+    if (seen.has(key)) {
+      if (this.host.limitCounters) this.host.limitCounters.logsSuppressed++;
+      return;
+    }
+    seen.add(key);
+    this.log.warn({
+      session: this.id, authid: this.authid, authrole: this.authrole, peer: this.transport.info.peer, refusal: kind, ...fields,
+      note: 'logged once per session and kind; later ones are counted in clawgate_limit_events_total',
+    }, message);
   }
 
   /** The transport's unsent data passed its bound: the peer is not reading. Drop it. */
@@ -490,6 +596,8 @@ export class Session implements TransportSink, MeteredSession {
   abort(reason: string, message: string): void {
     if (this.state === 'closed') return;
     this.stopAuthTimer();
+    // Protocol violations quote what the client sent (an option's value, say): never at length.
+    message = shortText(message);
     this.log.info({ session: this.id || undefined, peer: this.transport.info.peer, reason, message }, 'session aborted');
     this.send({ type: MessageType.ABORT, details: { message }, reason });
     this.closeTransport();

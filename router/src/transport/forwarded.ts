@@ -11,6 +11,14 @@
 // right, entries added by trusted proxies are skipped; the first entry that
 // is not a trusted proxy is the client. Anything left of it was written by
 // the client itself and is never believed.
+//
+// Fail closed: when a trusted proxy forwards an entry that is not an IP
+// address (`unknown`, an obfuscated `_hidden`, garbage) before the walk
+// found the client, the client is unknown: `address` is undefined (no
+// allowlist matches it: require_ip refuses, /metrics refuses), `proxy` is
+// set (it was forwarded), and per-address limits count every such client in
+// one shared bucket, `unknown`. It is never taken for the proxy itself,
+// which would make a remote client look like loopback.
 import net from 'node:net';
 import { IpAllowList, LOOPBACK_NETWORKS, cidrError, unmapIPv4 } from '../http/ip-allow.js';
 
@@ -42,7 +50,12 @@ export class TrustedProxies {
 
 /** The client as the router should see it. */
 export interface ClientAddress {
-  /** The client's IP address (the TCP peer unless a trusted proxy forwarded it). */
+  /**
+   * The client's IP address (the TCP peer unless a trusted proxy forwarded
+   * it). Undefined when a trusted proxy forwarded something that is not an
+   * address (then `proxy` is set): treat it as unknown, in one bucket
+   * (`UNKNOWN_CLIENT`) for per-address limits, matched by no allowlist.
+   */
   address: string | undefined;
   /** The client's source port, when it is the TCP peer (a forwarded client's port is not known). */
   port: number | undefined;
@@ -67,10 +80,13 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
+/** Per-address limits count every client whose forwarded address is not an address under this key. */
+export const UNKNOWN_CLIENT = 'unknown';
+
 /**
  * The client behind `peer`: `headers` are believed only when `peer` is a
- * trusted proxy. A malformed X-Forwarded-For entry stops the walk: the last
- * good hop is the client.
+ * trusted proxy. A malformed X-Forwarded-For entry met before the client
+ * makes the client unknown (fail closed; see the top of this file).
  */
 export function clientAddress(
   peer: { address: string | undefined; port: number | undefined; encrypted: boolean },
@@ -85,11 +101,9 @@ export function clientAddress(
   let client: string | undefined;
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = normalize(hops[i]!);
-    if (hop === undefined) break;
     client = hop;
-    if (!trusted.trusts(hop)) break;
+    if (hop === undefined || !trusted.trusts(hop)) break;
   }
-  if (client === undefined) return direct;
   // Like express's req.protocol: the first value, from a trusted proxy.
   const proto = headerValue(headers['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase();
   return {
@@ -98,6 +112,20 @@ export function clientAddress(
     encrypted: proto === undefined ? peer.encrypted : proto === 'https' || proto === 'wss',
     proxy: peer.address,
   };
+}
+
+/**
+ * The key per-address limits count a client under: its address (IPv4-mapped
+ * IPv6 unmapped), UNKNOWN_CLIENT when a trusted proxy forwarded something
+ * that is not an address, or undefined for a trusted proxy's own
+ * connection (one that forwarded nobody), which is never counted: the
+ * proxy carries everyone's connections.
+ */
+export function addressKey(client: ClientAddress, trusted: TrustedProxies | undefined): string | undefined {
+  if (client.proxy !== undefined) return client.address === undefined ? UNKNOWN_CLIENT : unmapIPv4(client.address);
+  if (client.address === undefined) return UNKNOWN_CLIENT;
+  if (trusted !== undefined && trusted.trusts(client.address)) return undefined;
+  return unmapIPv4(client.address);
 }
 
 /** The trusted proxies of the listener that accepted a socket (set by the listener). */

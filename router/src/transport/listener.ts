@@ -6,6 +6,23 @@
 //
 // From TCP accept until HELLO, a connection is on a clock (hello timeout):
 // here until a session exists for it, then in the session.
+//
+// Admission (limits/connection-admission.ts): at accept, the listener's open
+// connections and the connections per client address are counted and a
+// connection over either bound is closed at once. A trusted proxy's
+// connections are not counted per address at accept (the proxy carries
+// everyone's); a WebSocket upgrade through it is counted under the client the
+// proxy forwarded, and refused with 503 over the bound.
+//
+// Plain HTTP requests (the express app: /health, the HTTP bridge, routes an
+// embedder mounts such as the backend's POST /api/session) are on clocks
+// too: the first request's headers within the hello timeout, each request's
+// body within http_request_timeout of its headers, the next request's headers
+// within http_keep_alive_timeout of the last response, and no connection
+// serving plain HTTP idle (no byte either way) for http_idle_timeout;
+// connections serving plain HTTP are capped at max_http_connections. node's own requestTimeout
+// and headersTimeout are enforced only for servers that listen themselves,
+// and this one is fed sockets by the sniffing listener, so they are here.
 import net from 'node:net';
 import http from 'node:http';
 import tls from 'node:tls';
@@ -18,8 +35,11 @@ import type { Logger } from '../logger.js';
 import type { TransportSink } from './transport.js';
 import { WebSocketTransport } from './websocket-transport.js';
 import { RAWSOCKET_MAGIC, RawSocketTransport, acceptHandshake, lengthExponent } from './rawsocket-transport.js';
-import { DEFAULT_HELLO_TIMEOUT_MS, type EndpointLimits } from '../limits/limits-config.js';
-import { trustProxiesOn, type TrustedProxies } from './forwarded.js';
+import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_LISTENER_LIMITS, type EndpointLimits, type ListenerLimits } from '../limits/limits-config.js';
+import { connectionRefusal, ConnectionCounts } from '../limits/connection-admission.js';
+import type { LimitCounters } from '../limits/limit-counters.js';
+import { addressKey, clientOfRequest, trustProxiesOn, type TrustedProxies } from './forwarded.js';
+import { unmapIPv4 } from '../http/ip-allow.js';
 
 export interface WebSocketEndpointConfig {
   serializers: SerializerId[];
@@ -50,11 +70,21 @@ export interface ListenerConfig {
   tls?: tls.TlsOptions;
   /** Proxies whose X-Forwarded-For/-Proto are believed (transport/forwarded.ts). */
   trustedProxies?: TrustedProxies;
+  /** Connection counts and HTTP timeouts (default: DEFAULT_LISTENER_LIMITS). */
+  limits?: ListenerLimits;
 }
 
 /** What the listener needs from the router: a session for each new transport. */
 export interface SessionFactory {
   openSession(transport: WebSocketTransport | RawSocketTransport, auth: AuthPolicy, limits: EndpointLimits): TransportSink;
+  /** Where refused connections and HTTP timeouts are counted. */
+  readonly limitCounters?: LimitCounters;
+}
+
+/** A socket serving plain HTTP: its clock, and the requests whose responses are not finished. */
+interface HttpState {
+  timer: NodeJS.Timeout | undefined;
+  inFlight: number;
 }
 
 /** A connection on its way to a session: when it was accepted, and the timer that drops it. */
@@ -85,6 +115,12 @@ export class Listener {
   private readonly pending = new WeakMap<Duplex, Pending>();
   /** The longest hello timeout of this listener's endpoints: before sniffing we don't know which applies. */
   private readonly preSessionMs: number;
+  private readonly limits: ListenerLimits;
+  /** Open connections (raw TCP, TLS or not) and connections per client address. */
+  private readonly counts = new ConnectionCounts();
+  /** Sockets serving plain HTTP, and their clocks. */
+  private readonly httpSockets = new WeakMap<Duplex, HttpState>();
+  private httpConnections = 0;
 
   constructor(
     readonly config: ListenerConfig,
@@ -92,9 +128,16 @@ export class Listener {
     app: Express | undefined,
     private readonly log: Logger,
   ) {
-    this.http = http.createServer(config.web && app ? app : (_req, res) => {
+    this.limits = config.limits ?? DEFAULT_LISTENER_LIMITS;
+    const handler: http.RequestListener = config.web && app ? app : (_req, res) => {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
-    });
+    };
+    // A plain HTTP request (health, bridge, the embedder's routes) is no WAMP connection: the HTTP clocks govern it.
+    this.http = http.createServer((req, res) => { if (this.httpRequest(req, res)) handler(req, res); });
+    this.http.keepAliveTimeout = this.limits.httpKeepAliveTimeoutMs;
+    // node applies this to every connection it is handed (emitted ones too) and destroys the idle ones;
+    // ws clears it on a socket it upgrades.
+    this.http.timeout = this.limits.httpIdleTimeoutMs;
     for (const [path, ep] of config.websocket) {
       this.wss.set(path, new WebSocketServer({
         noServer: true,
@@ -104,23 +147,48 @@ export class Listener {
       }));
     }
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
-    // A plain HTTP request (health, bridge) is no WAMP connection: the HTTP server's own timeouts govern it.
-    this.http.on('request', (req: http.IncomingMessage) => this.claim(req.socket));
     const endpoints = [...config.websocket.values(), ...(config.rawsocket ? [config.rawsocket] : [])];
     this.preSessionMs = endpoints.length > 0 ? Math.max(...endpoints.map((e) => e.limits.helloTimeoutMs)) : DEFAULT_HELLO_TIMEOUT_MS;
     if (config.tls !== undefined) {
       this.server = tls.createServer({ ...config.tls, handshakeTimeout: this.preSessionMs }, (socket) => this.connection(socket));
       // Failed handshakes (plaintext to a TLS port, bad client certificates) just close.
       this.server.on('tlsClientError', (_e, socket) => socket.destroy());
-      // Track raw sockets still in the TLS handshake too, so stop() does not wait for them.
+      // Track raw sockets still in the TLS handshake too, so stop() does not wait for them;
+      // and count them at accept, before a TLS handshake is spent on them.
       this.server.on('connection', (raw: net.Socket) => {
         this.sockets.add(raw);
         raw.on('close', () => this.sockets.delete(raw));
         raw.on('error', () => raw.destroy());
+        this.admit(raw);
       });
     } else {
-      this.server = net.createServer((socket) => this.connection(socket));
+      this.server = net.createServer((socket) => { if (this.admit(socket)) this.connection(socket); });
     }
+  }
+
+  /**
+   * Counts a new TCP connection, or closes it when the listener or its
+   * client address has too many. A trusted proxy's connections are counted
+   * only in the listener's total here (their clients at the upgrade).
+   */
+  private admit(socket: net.Socket): boolean {
+    const address = socket.remoteAddress === undefined ? undefined : unmapIPv4(socket.remoteAddress);
+    const key = address !== undefined && this.config.trustedProxies?.trusts(address) === true ? undefined : address ?? 'unknown';
+    if (connectionRefusal(this.limits, this.counts, key) !== undefined) {
+      if (this.factory.limitCounters) this.factory.limitCounters.connectionsRefused++;
+      socket.destroy();
+      return false;
+    }
+    this.counts.open(key);
+    socket.once('close', () => this.counts.close(key));
+    return true;
+  }
+
+  /** The key a connection's sessions are counted under per address (TransportInfo.address). */
+  private socketAddressKey(socket: net.Socket): string | undefined {
+    const address = socket.remoteAddress === undefined ? undefined : unmapIPv4(socket.remoteAddress);
+    if (address === undefined) return 'unknown';
+    return this.config.trustedProxies?.trusts(address) === true ? undefined : address;
   }
 
   /**
@@ -155,9 +223,22 @@ export class Listener {
       rejectUpgrade(socket, 400, 'Bad Request', `no supported WAMP subprotocol offered (supported: ${wanted})`);
       return;
     }
+    const client = clientOfRequest(req);
+    const address = addressKey(client, this.config.trustedProxies);
+    if (client.proxy !== undefined) {
+      // Through a trusted proxy: only now is the client known, so only now is it counted.
+      const refused = connectionRefusal({ ...this.limits, maxConnections: null }, this.counts, address);
+      if (refused !== undefined) {
+        if (this.factory.limitCounters) this.factory.limitCounters.connectionsRefused++;
+        rejectUpgrade(socket, 503, 'Service Unavailable', refused);
+        return;
+      }
+      this.counts.open(address, false);
+      socket.once('close', () => this.counts.close(address, false));
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const limits = this.limitsFor(socket, ep.limits);
-      const transport = new WebSocketTransport(ws, serializer, req, this.config.id, compressThreshold(ep.compression), ep.maxMessageSize, limits.maxSendBuffer);
+      const transport = new WebSocketTransport(ws, serializer, req, this.config.id, compressThreshold(ep.compression), ep.maxMessageSize, limits.maxSendBuffer, address);
       transport.attach(this.factory.openSession(transport, ep.auth, limits));
     });
   }
@@ -195,10 +276,19 @@ export class Listener {
     let transport: RawSocketTransport | undefined;
     let sink: TransportSink | undefined;
     const onData = (chunk: Buffer): void => {
-      if (transport !== undefined) { transport.push(chunk); return; }
+      if (transport !== undefined) {
+        try {
+          transport.push(chunk);
+        } catch (e) {
+          // A bug in framing must cost this connection, not the process (an exception here is uncaught).
+          this.log.error({ err: e, listener: this.config.id }, 'internal error in RawSocket framing');
+          socket.destroy();
+        }
+        return;
+      }
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       if (pending.length < 4) return;
-      const opts = { serializers: raw.serializers, maxMessageSize: raw.maxMessageSize, listener: this.config.id };
+      const opts = { serializers: raw.serializers, maxMessageSize: raw.maxMessageSize, listener: this.config.id, maxHandshakeSize: raw.limits.maxHandshakeSize };
       const result = acceptHandshake(pending.subarray(0, 4), opts);
       if ('error' in result) {
         socket.off('data', onData);
@@ -208,7 +298,8 @@ export class Listener {
       const exp = lengthExponent(raw.maxMessageSize);
       socket.write(Buffer.from([RAWSOCKET_MAGIC, (exp << 4) | result.serializer.rawsocketCode, 0, 0]));
       const limits = this.limitsFor(socket, raw.limits);
-      transport = new RawSocketTransport(socket, result.serializer, result.clientMax, { ...opts, maxSendBuffer: limits.maxSendBuffer }, () => sink!);
+      const address = this.socketAddressKey(socket);
+      transport = new RawSocketTransport(socket, result.serializer, result.clientMax, { ...opts, maxSendBuffer: limits.maxSendBuffer, ...(address !== undefined ? { address } : {}) }, () => sink!);
       sink = this.factory.openSession(transport, raw.auth, limits);
       const rest = pending.subarray(4);
       if (rest.length > 0) transport.push(Buffer.from(rest));
@@ -218,6 +309,51 @@ export class Listener {
     socket.on('end', () => socket.end());
     socket.on('close', () => sink?.transportClosed());
     onData(Buffer.alloc(0));
+  }
+
+  // ---- plain HTTP -------------------------------------------------------------
+
+  /** Runs before the app sees a request: the connection cap, and the request's clock. False: answered here. */
+  private httpRequest(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const socket = req.socket;
+    this.claim(socket);
+    let state = this.httpSockets.get(socket);
+    if (state === undefined) {
+      const max = this.limits.maxHttpConnections;
+      if (max !== null && this.httpConnections >= max) {
+        if (this.factory.limitCounters) this.factory.limitCounters.httpConnectionsRefused++;
+        res.shouldKeepAlive = false;
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+        res.end(JSON.stringify({ error: `too many HTTP connections to this listener (max_http_connections ${max})` }));
+        return false;
+      }
+      state = { timer: undefined, inFlight: 0 };
+      this.httpSockets.set(socket, state);
+      this.httpConnections++;
+      socket.once('close', () => { this.httpConnections--; if (state!.timer !== undefined) clearTimeout(state!.timer); });
+    }
+    const s = state;
+    s.inFlight++;
+    // Closed without an answer: the app may be in the middle of reading the body, and a response
+    // written under it would make its own answer fail.
+    this.arm(s, socket, this.limits.httpRequestTimeoutMs, () => {
+      if (req.complete) return;
+      if (this.factory.limitCounters) this.factory.limitCounters.httpTimeouts++;
+      socket.destroy();
+    });
+    res.once('finish', () => {
+      s.inFlight--;
+      if (s.inFlight > 0 || socket.destroyed) return;
+      // Kept alive: the next request's headers must come in time, however slowly they trickle.
+      this.arm(s, socket, this.limits.httpKeepAliveTimeoutMs, () => socket.destroy());
+    });
+    return true;
+  }
+
+  private arm(s: HttpState, socket: Duplex, ms: number, fire: () => void): void {
+    if (s.timer !== undefined) clearTimeout(s.timer);
+    s.timer = setTimeout(() => { s.timer = undefined; if (!socket.destroyed) fire(); }, ms);
+    s.timer.unref();
   }
 
   async start(): Promise<void> {

@@ -21,6 +21,14 @@ export interface TransportInfo {
   listener?: string;
   /** HTTP headers of the WebSocket upgrade, if any. */
   httpHeaders?: Record<string, string | string[] | undefined>;
+  /**
+   * The client address per-address limits count by: the TCP peer's IP, or
+   * the forwarded client's behind a trusted proxy, or `unknown` when a
+   * trusted proxy forwarded something that is not an address (all such
+   * clients share one count). Undefined for in-process sessions and for a
+   * trusted proxy's own connections, which are not counted per address.
+   */
+  address?: string;
 }
 
 export interface Transport {
@@ -34,11 +42,14 @@ export interface Transport {
   close(code?: number, reason?: string): void;
   /** Bytes queued but not yet written to the socket. */
   bufferedAmount(): number;
+  /** The session was welcomed: the endpoint's max_message_size applies from now on instead of max_handshake_size. */
+  established?(): void;
 }
 
 /** Callbacks a transport uses to feed its session. */
 export interface TransportSink {
-  receive(data: Uint8Array | string): void;
+  /** One inbound message; `byteLength` is its size on the wire (JSON arrives as a string). */
+  receive(data: Uint8Array | string, byteLength?: number): void;
   /** Framing-level violation found by the transport itself. */
   protocolViolation(message: string): void;
   transportClosed(): void;

@@ -41,6 +41,8 @@ export class WebSocketTransport implements Transport {
     private readonly compressThreshold = Infinity,
     private readonly maxMessageSize = Infinity,
     private readonly maxSendBuffer = Infinity,
+    /** The key per-address limits count this client under (TransportInfo.address). */
+    address?: string,
   ) {
     this.batch = new WriteBatch(req.socket);
     // ws answers an incoming message over maxPayload by closing with 1009
@@ -65,6 +67,7 @@ export class WebSocketTransport implements Transport {
       path: (req.url ?? '/').split('?')[0],
       listener,
       httpHeaders: req.headers,
+      ...(address !== undefined ? { address } : {}),
     };
   }
 
@@ -72,7 +75,7 @@ export class WebSocketTransport implements Transport {
     this.sink = sink;
     this.ws.on('message', (data, isBinary) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-      sink.receive(isBinary ? buf : buf.toString('utf8'));
+      sink.receive(isBinary ? buf : buf.toString('utf8'), buf.length);
     });
     this.ws.on('close', () => sink.transportClosed());
     // Socket errors (resets, bad frames) end the session like a close does;
