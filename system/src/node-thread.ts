@@ -98,12 +98,17 @@ export async function startNodeThread(config: ClawNodeConfigInput, o: NodeThread
   const worker = new Worker(file, { eval: isEval, workerData, name: `claw-node ${id}` });
 
   const listeners = new Set<(c: LineChange) => void>();
-  const replies = new Map<number, (v: unknown) => void>();
+  const replies = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let stopped: () => void = () => {};
   const stoppedMsg = new Promise<void>((r) => { stopped = r; });
   let exited = false;
-  const exit = new Promise<void>((r) => worker.once('exit', () => { exited = true; r(); }));
+  const exit = new Promise<void>((r) => worker.once('exit', () => {
+    exited = true;
+    for (const p of replies.values()) p.reject(new Error(`claw node ${id} ended`));
+    replies.clear();
+    r();
+  }));
   let startError: Error | undefined;
   let running = false;
   let reported = false;
@@ -115,7 +120,7 @@ export async function startNodeThread(config: ClawNodeConfigInput, o: NodeThread
         case 'started': resolve(); break;
         case 'failed': reject(new Error(m.message)); break;
         case 'line': for (const l of listeners) l(m.change); break;
-        case 'reply': replies.get(m.id)?.(m.value); replies.delete(m.id); break;
+        case 'reply': replies.get(m.id)?.resolve(m.value); replies.delete(m.id); break;
         case 'fatal': failed(`${m.message}${m.released ? ' (its outputs were released)' : ''}`); break;
         case 'stopped': stopped(); break;
       }
@@ -136,8 +141,7 @@ export async function startNodeThread(config: ClawNodeConfigInput, o: NodeThread
     if (exited) return Promise.reject(new Error(`claw node ${id} is not running`));
     const reqId = nextId++;
     return new Promise<T>((resolve, reject) => {
-      replies.set(reqId, resolve as (v: unknown) => void);
-      void exit.then(() => { if (replies.delete(reqId)) reject(new Error(`claw node ${id} ended`)); });
+      replies.set(reqId, { resolve: resolve as (v: unknown) => void, reject });
       worker.postMessage({ type, id: reqId } satisfies ToNode);
     });
   };

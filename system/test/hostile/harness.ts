@@ -23,7 +23,7 @@ import { endpointOf, type Endpoint } from './raw-wamp.js';
 import { Player } from './player.js';
 import type { Attack, Report, Target } from './attacks.js';
 
-/** What the fixed system must meet while any attack runs (docs/security.md states them too). */
+/** What the system must meet while any attack runs (docs/operations.md#the-hostile-client-suite lists them with the per-case bounds). */
 export const BOUNDS = {
   /** The system process's resident memory, above its level just before the attack. */
   rssGrowthMiB: 96,
