@@ -31,8 +31,8 @@ t.test('hostile clients: the game', async (t) => {
         }
       },
     });
-    t.same(r.reports[0].turns, [[1]], `one renaming attacker got exactly one turn (got ${JSON.stringify(r.reports[0].turns)}; results ${JSON.stringify(r.reports[0].results)})`);
-    t.same(r.reports[1].turns, [[1, 1]], `two renaming attackers got exactly one turn each (got ${JSON.stringify(r.reports[1].turns)}; results ${JSON.stringify(r.reports[1].results)})`);
+    t.same(r.reports[0].turns, [1], `one renaming attacker got exactly one turn (got ${JSON.stringify(r.reports[0].turns)}; results ${JSON.stringify(r.reports[0].results)})`);
+    t.same(r.reports[1].turns, [1, 1], `two renaming attackers got exactly one turn each (got ${JSON.stringify(r.reports[1].turns)}; results ${JSON.stringify(r.reports[1].results)})`);
     for (const [i, v] of victims.entries()) {
       t.ok(typeof v !== 'string' && ['win', 'lose'].includes(v.result), `the player queued behind ${i === 0 ? 'one attacker' : 'two attackers'} was asked next and played a whole turn (${typeof v === 'string' ? v : `${v.result}, ${v.ms} ms`})`);
     }

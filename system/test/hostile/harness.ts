@@ -136,7 +136,10 @@ export interface Measured {
   durationMs: number;
 }
 
-/** Runs `attack` while measuring; the probe player must be in its turn on `machine`. */
+/** The shortest measurement, however quickly an attack is over. */
+const MIN_WINDOW_MS = 2500;
+
+/** Runs `attack` while measuring (at least MIN_WINDOW_MS); the probe player must be in its turn on `machine`. */
 export async function measureDuring(sys: HostileSystem, probe: Player, machine: string, attack: () => Promise<void>): Promise<Measured> {
   const rssBase = rssMiB(sys.pid);
   let rssMax = rssBase;
@@ -183,6 +186,8 @@ export async function measureDuring(sys: HostileSystem, probe: Player, machine: 
   let durationMs = 0;
   try {
     await attack();
+    // A quick attack is still measured over a window long enough for a few round trips and a hold.
+    await sleep(t0 + MIN_WINDOW_MS - Date.now());
   } finally {
     durationMs = Date.now() - t0;
     running = false;
