@@ -1,8 +1,10 @@
 // Hostile clients against the whole system (issue 13), part 3: admission.
-// Thousands of anonymous RawSocket sessions from one address (and from a few
-// at once), and slow POST bodies that never finish. While they run, real
-// clients of every role still get in, and a normal player's round trip, a
-// claw's hold release (GPIO trace) and the system's memory stay within
+// Thousands of anonymous sessions: over RawSocket from loopback (no forwarded
+// client: to the router, the proxy's own connections) and over WebSocket as
+// forwarded clients (one address each, as nginx forwards them); one client,
+// then three at once. Slow POST bodies that never finish. While they run,
+// real clients of every role still get in, and a normal player's round trip,
+// a claw's hold release (GPIO trace) and the system's memory stay within
 // harness.ts BOUNDS; a normal turn completes afterwards.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,39 +12,44 @@ import t from 'tap';
 import { Procedures } from '@clawgate/protocol';
 import { readKeyFile } from '@clawgate/claw-node';
 import { addresses, assertBounds, assertTurn, runCase, startHostileSystem, type HostileSystem } from './hostile/harness.js';
-import { sessionFlood, slowPost } from './hostile/attacks.js';
+import { sessionFlood, sessionFloodForwarded, slowPost } from './hostile/attacks.js';
 import { joinWs, mintGuest, type Login } from './hostile/raw-wamp.js';
 import { Player } from './hostile/player.js';
 
 t.setTimeout(240_000);
 
-/** Sessions one client address may hold at once. */
-const SESSIONS_PER_ADDRESS_BOUND = 1000;
+/** Sessions one forwarded client address may hold at once. */
+const SESSIONS_PER_ADDRESS_BOUND = 256;
 /** A request whose body has not arrived by then is closed by the server. */
 const SLOW_BODY_BOUND_MS = 15_000;
 
-/** Everyone who must still get in: a new player (guest login, WAMP ticket, a call), the backend and the operator (WAMP-CRA), a claw (cryptosign). */
-async function legitimateClientsGetIn(sys: HostileSystem, address: string): Promise<Record<string, string>> {
+/**
+ * Everyone who must still get in: a new player (guest login, WAMP ticket, a
+ * call), the operator (WAMP-CRA) and a claw (cryptosign) through the proxy,
+ * each from an address of its own; the backend directly on loopback.
+ */
+async function legitimateClientsGetIn(sys: HostileSystem, caseNo: number, n: number): Promise<Record<string, string>> {
+  const address = (i: number) => addresses(caseNo).player(10 + 3 * n + i);
   const secrets = JSON.parse(readFileSync(join(sys.dataDir, 'secrets.json'), 'utf8')) as { backendSecret: string; operatorSecret: string };
   const key = readKeyFile(join(sys.dataDir, 'keys', 'claw-2.key'));
-  const logins: Record<string, Login> = {
-    backend: { method: 'wampcra', authid: 'backend', secret: secrets.backendSecret },
-    operator: { method: 'wampcra', authid: 'operator', secret: secrets.operatorSecret },
-    claw: { method: 'cryptosign', authid: 'claw-2', publicKey: key.publicKey, sign: (c) => key.sign(c) },
+  const logins: Record<string, [Login, string | undefined]> = {
+    backend: [{ method: 'wampcra', authid: 'backend', secret: secrets.backendSecret }, undefined],
+    operator: [{ method: 'wampcra', authid: 'operator', secret: secrets.operatorSecret }, address(1)],
+    claw: [{ method: 'cryptosign', authid: 'claw-2', publicKey: key.publicKey, sign: (c) => key.sign(c) }, address(2)],
   };
   const out: Record<string, string> = {};
   await Promise.all([
     (async () => {
       try {
-        const p = await Player.connect(sys.ep, 'Newcomer', address);
+        const p = await Player.connect(sys.ep, 'Newcomer', address(0));
         await p.call(Procedures.queueGet, ['claw-2']);
         await p.close();
         out.player = 'in';
       } catch (e) { out.player = (e as Error).message.slice(0, 200); }
     })(),
-    ...Object.entries(logins).map(async ([role, login]) => {
+    ...Object.entries(logins).map(async ([role, [login, from]]) => {
       try {
-        const s = await joinWs(sys.ep, { login });
+        const s = await joinWs(sys.ep, { login, ...(from !== undefined ? { localAddress: from } : {}) });
         s.close();
         out[role] = 'in';
       } catch (e) { out[role] = (e as Error).message.slice(0, 200); }
@@ -54,14 +61,30 @@ async function legitimateClientsGetIn(sys: HostileSystem, address: string): Prom
 t.test('hostile clients: admission', async (t) => {
   const sys = await startHostileSystem(t);
 
-  await t.test('6. session flood: thousands of anonymous RawSocket sessions from one address, then from three', async (t) => {
+  const everyone = { player: 'in', backend: 'in', operator: 'in', claw: 'in' };
+
+  await t.test('6a. session flood over RawSocket from loopback: the realm keeps room for every role', async (t) => {
     const inDuring: Record<string, string>[] = [];
     const r = await runCase(t, sys, {
-      caseNo: 6, attack: sessionFlood, phaseMs: [5000, 5000],
-      atPeak: async (phase) => { inDuring.push(await legitimateClientsGetIn(sys, addresses(6).player(10 + phase))); },
+      caseNo: 6, attack: sessionFlood, phaseMs: [4000, 6000],
+      atPeak: async (phase) => { inDuring.push(await legitimateClientsGetIn(sys, 6, phase)); },
+    });
+    t.equal(inDuring.length, 2, 'checked while one client, then three, held their sessions');
+    for (const [i, got] of inDuring.entries()) {
+      t.same(got, everyone, `while ${i === 0 ? 'one client' : 'three clients'} held ${r.reports[i]!.held} sessions, a new player, the backend, the operator and a claw all got in`);
+    }
+    assertBounds(t, r.measured);
+    assertTurn(t, r);
+  });
+
+  await t.test('6b. session flood from forwarded clients: one address, then three', async (t) => {
+    const inDuring: Record<string, string>[] = [];
+    const r = await runCase(t, sys, {
+      caseNo: 16, attack: sessionFloodForwarded, phaseMs: [3000, 3000],
+      atPeak: async (phase) => { inDuring.push(await legitimateClientsGetIn(sys, 16, phase)); },
     });
     for (const [i, got] of inDuring.entries()) {
-      t.same(got, { player: 'in', backend: 'in', operator: 'in', claw: 'in' }, `while ${i === 0 ? 'one address' : 'three addresses'} held their sessions, a new player, the backend, the operator and a claw all got in`);
+      t.same(got, everyone, `while ${i === 0 ? 'one address' : 'three addresses'} held their sessions, a new player, the backend, the operator and a claw all got in`);
     }
     t.ok(Number(r.reports[0].heldMax) <= SESSIONS_PER_ADDRESS_BOUND, `one address held ${r.reports[0].heldMax} sessions at once; bound ${SESSIONS_PER_ADDRESS_BOUND}`);
     t.ok(Number(r.reports[1].heldMax) <= SESSIONS_PER_ADDRESS_BOUND, `three addresses held ${r.reports[1].held} sessions, at most ${r.reports[1].heldMax} from one; bound ${SESSIONS_PER_ADDRESS_BOUND} each`);

@@ -13,7 +13,7 @@ import { signTicket } from '@clawgate/router';
 import { readKeyFile } from '@clawgate/claw-node';
 import { Procedures, machineUris, playerTopic } from '@clawgate/protocol';
 import {
-  Deflated, WAMP, WampError, httpRequest, joinWs, mintGuest, openWs, rawFrame, rawSocket,
+  Deflated, WAMP, WampError, forwardedFor, httpRequest, joinWs, mintGuest, openWs, rawFrame, rawSocket,
   type Endpoint, type Guest, type WampClient,
 } from './raw-wamp.js';
 
@@ -211,10 +211,12 @@ export const renameMidTurn: Attack = {
         await s.call(Procedures.requestSlot, [m]);
         attackers.push(a);
       }
-      const peak = phase.atPeak?.();
+      // Once the player behind is through (asked, or played), there is nothing more to take.
+      let peakDone = false;
+      const peak = phase.atPeak?.().finally(() => { peakDone = true; });
       await Promise.all(attackers.map(async (a) => {
         let seen = 0;
-        while (now() < phase.until && a.turns < 3 && !a.s.closed) {
+        while (now() < phase.until && a.turns < 3 && !a.s.closed && !peakDone) {
           const i = a.messages.findIndex((x, j) => j >= seen && x.type === 'get_ready' && x.machine === m);
           if (i < 0) { await sleep(20); continue; }
           seen = i + 1;
@@ -342,7 +344,7 @@ export const bigRawSocketFrame: Attack = {
 
 export const sessionFlood: Attack = {
   name: 'session-flood',
-  summary: 'anonymous RawSocket sessions (JSON HELLO in the same packet as the handshake), 100 opening at once per client, all kept open, up to 10,000 per client',
+  summary: 'anonymous RawSocket sessions from loopback (JSON HELLO in the same packet as the handshake; no headers, so no forwarded client: the proxy\'s own connections to the router), 100 opening at once per client, all kept open, up to 10,000 per client',
   run: (target, phase) => { const atPeak = peakBarrier(phase); return eachClient(phase, async (address) => {
     const hello = rawFrame(JSON.stringify([WAMP.HELLO, 'claw', { roles: { subscriber: {} }, authmethods: ['anonymous'] }]));
     const open: ReturnType<typeof rawSocket>[] = [];
@@ -378,6 +380,40 @@ export const sessionFlood: Attack = {
   }); },
 };
 
+/** The same over WebSocket, each client forwarded by the proxy as one internet address (X-Forwarded-For). */
+export const sessionFloodForwarded: Attack = {
+  name: 'session-flood-forwarded',
+  summary: 'anonymous WebSocket sessions, each client one forwarded address (X-Forwarded-For, as nginx sends it), 50 opening at once per client, all kept open, up to 10,000 per client',
+  run: (target, phase) => { const atPeak = peakBarrier(phase); return eachClient(phase, async (address) => {
+    const open: WampClient[] = [];
+    let welcomed = 0;
+    let refused = 0;
+    let attempts = 0;
+    const reasons = new Map<string, number>();
+    try {
+      await Promise.all(Array.from({ length: 50 }, async () => {
+        while (now() < phase.until && welcomed < 10_000 && attempts < 20_000) {
+          attempts++;
+          try {
+            open.push(await joinWs(target.ep, { localAddress: address, timeoutMs: 10_000 }));
+            welcomed++;
+          } catch (e) {
+            refused++;
+            const why = /not welcome: (\S+)/.exec((e as Error).message)?.[1] ?? (e as Error).message.slice(0, 80);
+            reasons.set(why, (reasons.get(why) ?? 0) + 1);
+            await sleep(20);
+          }
+        }
+      }));
+      const held = open.filter((c) => !c.closed).length;
+      await atPeak();
+      return { attempts, welcomed, refused, held, heldMax: held, reasons: Object.fromEntries(reasons) };
+    } finally {
+      for (const c of open) c.close();
+    }
+  }); },
+};
+
 // ---- 7. slow POST bodies ------------------------------------------------------------------------
 
 export interface SlowPostOptions { perClient: number; byteEveryMs: number }
@@ -401,7 +437,7 @@ export function slowPost(o: SlowPostOptions = { perClient: 100, byteEveryMs: 100
         let timer: NodeJS.Timeout | undefined;
         s.on('error', () => {});
         s.on('connect', () => {
-          s.write(`POST /api/session HTTP/1.1\r\nHost: ${target.ep.host}\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{`);
+          s.write(`POST /api/session HTTP/1.1\r\nHost: ${target.ep.host}\r\nX-Forwarded-For: ${forwardedFor(address)}\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{`);
           timer = setInterval(() => { if (now() < phase.until) s.write(' '); }, o.byteEveryMs);
         });
         s.on('close', () => {
@@ -523,7 +559,7 @@ export const expiredTicketRenewal: Attack = {
 
 export const ATTACKS: readonly Attack[] = [
   subscribeFlood, retainedGrowth, renameMidTurn, decodeBomb, bigRawSocketFrame,
-  sessionFlood, slowPost(), logAmplifier, guestMinting, expiredTicketRenewal,
+  sessionFlood, sessionFloodForwarded, slowPost(), logAmplifier, guestMinting, expiredTicketRenewal,
 ];
 
 export function attackByName(name: string): Attack {

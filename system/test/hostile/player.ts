@@ -1,12 +1,12 @@
 // The normal player of the hostile-client suite: autobahn-js over `ws`, as
 // the player page uses it, logged in with a guest ticket from POST
-// /api/session. Each player comes from its own loopback address, as real
-// players come from their own, so per-address limits meant for an attacker
-// never count them together.
+// /api/session. Each player comes from its own address, as real players come
+// from their own (through the reverse proxy, see raw-wamp.ts), so per-address
+// limits meant for an attacker never count them together.
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
 import { Procedures, machineUris, playerTopic } from '@clawgate/protocol';
-import { mintGuest, type Endpoint, type Guest } from './raw-wamp.js';
+import { mintGuest, proxyHeaders, type Endpoint, type Guest } from './raw-wamp.js';
 
 const require = createRequire(import.meta.url);
 
@@ -18,7 +18,7 @@ const require = createRequire(import.meta.url);
 let bindNext: string | undefined;
 class BoundWebSocket extends WebSocket {
   constructor(url: string, protocols?: string | string[]) {
-    super(url, protocols, bindNext !== undefined ? { localAddress: bindNext } : {});
+    super(url, protocols, bindNext !== undefined ? { localAddress: bindNext, headers: proxyHeaders(bindNext) } : {});
   }
 }
 (globalThis as { WebSocket?: unknown }).WebSocket = BoundWebSocket;

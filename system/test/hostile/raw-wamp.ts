@@ -2,14 +2,33 @@
 // benchmark: frames written by hand over `ws` (WebSocket, optionally
 // permessage-deflate) and `net` (RawSocket), from a chosen local address, so an
 // attacker can send what no WAMP library would (a MiB URI, a decode bomb
-// before HELLO, a 16 MiB RawSocket frame in small pieces) and is seen by the
-// router as a client of its own (127.0.0.2, 127.0.0.3, …: all of 127/8 is
-// loopback on Linux).
+// before HELLO, a 16 MiB RawSocket frame in small pieces).
+//
+// Where the clients seem to come from. The claw router config trusts
+// loopback as its reverse proxy (`trusted_proxies: [loopback]`: in production
+// nginx on the same host forwards every browser and claw). So a client on
+// loopback is, to the router, nginx itself unless it says whom it forwards.
+// Our HTTP and WebSocket clients therefore come as nginx would forward them:
+// from their own loopback address (127.0.k.x; all of 127/8 is loopback on
+// Linux) with `X-Forwarded-For: 198.18.k.x` (the benchmarking range, RFC
+// 2544), one public-looking address per client. RawSocket has no headers: a
+// RawSocket client on loopback is the proxy's (or the host's) own connection.
 import net from 'node:net';
 import http from 'node:http';
 import { createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { constants as zlib, deflateRawSync } from 'node:zlib';
 import WebSocket from 'ws';
+
+/** The address a client from `localAddress` (127.0.k.x) claims through the proxy: 198.18.k.x. */
+export function forwardedFor(localAddress: string): string {
+  const m = /^127\.(\d+\.\d+\.\d+)$/.exec(localAddress);
+  return m ? `198.${m[1]!.replace(/^\d+/, (x) => String(18 + (Number(x) % 2)))}` : localAddress;
+}
+
+/** Headers nginx would add for a client from `localAddress` (none without one). */
+export function proxyHeaders(localAddress: string | undefined): Record<string, string> {
+  return localAddress === undefined ? {} : { 'x-forwarded-for': forwardedFor(localAddress), 'x-forwarded-proto': 'https' };
+}
 
 export const WAMP = {
   HELLO: 1, WELCOME: 2, ABORT: 3, CHALLENGE: 4, AUTHENTICATE: 5, GOODBYE: 6, ERROR: 8,
@@ -207,7 +226,7 @@ export function openWs(ep: Endpoint, o: WsOptions = {}): Promise<RawWs> {
     const ws = new WebSocket(ep.wsUrl, [o.protocol ?? 'wamp.2.json'], {
       perMessageDeflate: o.compress === true ? { clientNoContextTakeover: true, serverNoContextTakeover: true, threshold: 0 } : false,
       ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}),
-      headers: o.headers ?? {},
+      headers: { ...proxyHeaders(o.localAddress), ...o.headers },
       handshakeTimeout: o.timeoutMs ?? 15_000,
       maxPayload: 64 * 1024 * 1024,
     });
@@ -347,7 +366,7 @@ export function httpRequest(ep: Endpoint, o: { method?: string; path: string; he
   return new Promise((resolve, reject) => {
     const req = http.request({
       host: ep.host, port: ep.port, method: o.method ?? 'GET', path: o.path, agent: false,
-      headers: { ...(o.body !== undefined ? { 'content-length': String(Buffer.byteLength(o.body)) } : {}), ...o.headers },
+      headers: { ...proxyHeaders(o.localAddress), ...(o.body !== undefined ? { 'content-length': String(Buffer.byteLength(o.body)) } : {}), ...o.headers },
       ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}),
     }, (res) => {
       let body = '';
