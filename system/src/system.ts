@@ -6,9 +6,9 @@
 //
 // Every part talks to the router over a real loopback WebSocket, exactly as
 // it would when deployed separately (docs/operations.md); the only thing
-// this file adds is wiring and a shutdown order. The claw nodes run on their
-// own worker threads (node-thread.ts says why), so nothing that stalls the
-// router's event loop can delay their safety timers. The data folder is
+// this file adds is wiring and a shutdown order. The claw nodes run on worker
+// threads of their own (node-thread.ts says why and how many), so nothing
+// that stalls the router's event loop can delay their safety timers. The data folder is
 // locked while the system runs (data-lock.ts).
 import { dirname, join } from 'node:path';
 import { Router, createLogger as routerLogger, deriveCraKey, fromCrossbar } from '@clawgate/router';
@@ -19,7 +19,7 @@ import { webClient } from '@clawgate/web-client';
 import { ensureDataDir, loadOrCreateSecrets, machineKey } from './secrets.js';
 import { ensureWebBundle } from './web-bundle.js';
 import { mergeDeep, Overrides, type OverridesInput } from './overrides.js';
-import { startNodeThread, type ClawNodeThread } from './node-thread.js';
+import { startNodeThreads, type ClawNodeThread } from './node-thread.js';
 import { lockDataDir } from './data-lock.js';
 
 export interface SystemOptions {
@@ -54,7 +54,7 @@ export interface RunningSystem {
   secretsCreated: boolean;
   router: Router;
   backend: Backend;
-  /** The claw nodes, each on its own worker thread. */
+  /** The claw nodes, on worker threads of their own (node-thread.ts). */
   nodes: ClawNodeThread[];
   /** Claw nodes release and leave, the backend closes the database, the router says GOODBYE. Idempotent. */
   stop(): Promise<void>;
@@ -151,16 +151,13 @@ async function startLocked(options: SystemOptions, overrides: Overrides, unlock:
     router.app.use(webClient({ realm: REALM, wsPath: '/ws', videoUrls: options.videoUrls ?? {} }));
 
     const onFailure = options.onNodeFailure ?? ((m: string, message: string) => process.stderr.write(`clawgate: claw node ${m} failed: ${message}\n`));
-    const nodes = await Promise.allSettled(machines.map((m) => startNodeThread(mergeDeep({
+    started.nodes.push(...await startNodeThreads(machines.map((m) => mergeDeep({
       router: { url: wsUrl, realm: REALM, auth: 'cryptosign' },
       machine: m,
       key: keys[m]!.path,
       driver: 'simulated',
       logLevel: options.logLevel,
-    }, overrides.claw) as ClawNodeConfigInput, { gpioTrace: options.gpioTrace, onFailure })));
-    for (const n of nodes) if (n.status === 'fulfilled') started.nodes.push(n.value);
-    const failed = nodes.find((n): n is PromiseRejectedResult => n.status === 'rejected');
-    if (failed) throw failed.reason;
+    }, overrides.claw) as ClawNodeConfigInput), { gpioTrace: options.gpioTrace, onFailure }));
     await withTimeout(backend.ready(), 15_000, 'the backend did not connect to the router');
     // Print the URL only when every machine can be joined: a player who is
     // quicker than the claw nodes' login would otherwise get machine_offline.

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import t from 'tap';
 import { startSystem } from '../src/system.js';
+import { startNodeThreads } from '../src/node-thread.js';
 import type { LineChange } from '../src/gpio-trace.js';
 import { Player } from './hostile/player.js';
 import { endpointOf } from './hostile/raw-wamp.js';
@@ -18,7 +19,7 @@ t.test('nodes on worker threads: onLine, stats, lines, stop', async (t) => {
   const dir = tempDir(t);
   const system = await startSystem({ machines: 2, port: 0, host: '127.0.0.1', dataDir: join(dir, 'data'), logLevel: 'silent', overrides: FAST_OVERRIDES });
   t.teardown(() => system.stop());
-  t.same(system.nodes.map((n) => n.id), ['claw-1', 'claw-2'], 'one thread per machine');
+  t.same(system.nodes.map((n) => n.id), ['claw-1', 'claw-2'], 'one handle per machine');
   t.ok(system.nodes.every((n) => n.threadId !== threadId) && new Set(system.nodes.map((n) => n.threadId)).size === 2, 'each on a thread of its own');
 
   const node = system.nodes[0]!;
@@ -47,4 +48,20 @@ t.test('nodes on worker threads: onLine, stats, lines, stop', async (t) => {
   await system.stop();
   await t.rejects(node.stats(), /not running/, 'a stopped node answers no more');
   await node.stop(); // idempotent
+});
+
+t.test('past the thread cap, nodes share threads round-robin; a bad config names its key', async (t) => {
+  // No router needed: a node starts, and keeps trying to connect.
+  const config = (machine: string, extra: Record<string, unknown> = {}) => ({ router: { url: 'ws://127.0.0.1:9/ws', realm: 'claw', auth: 'anonymous' as const }, machine, driver: 'simulated' as const, logLevel: 'silent' as const, ...extra });
+  const nodes = await startNodeThreads(['m1', 'm2', 'm3'].map((m) => config(m)), { maxThreads: 2 });
+  t.same(nodes.map((n) => n.id), ['m1', 'm2', 'm3'], 'handles in the order of the configs');
+  t.equal(nodes[0]!.threadId, nodes[2]!.threadId, 'm1 and m3 share the first thread');
+  t.not(nodes[0]!.threadId, nodes[1]!.threadId, 'm2 has the second');
+  t.same((await Promise.all(nodes.map((n) => n.lines()))).map((l) => l.outputs.left), [false, false, false], 'each answers for itself');
+  await nodes[0]!.stop();
+  t.same((await nodes[2]!.stats()).turns, 0, 'stopping m1 leaves m3 on the shared thread running');
+  await Promise.all(nodes.map((n) => n.stop()));
+  await t.rejects(nodes[2]!.stats(), /not running/);
+
+  await t.rejects(startNodeThreads([config('ok'), config('bad', { timings: { holdTimeoutMs: 0 } })], { maxThreads: 1 }), /timings\.holdTimeoutMs/, 'a config error names the key; the good node on the same thread is stopped again');
 });
