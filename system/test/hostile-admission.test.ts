@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { Procedures } from '@clawgate/protocol';
 import { readKeyFile } from '@clawgate/claw-node';
-import { addresses, assertBounds, assertTurn, runCase, startHostileSystem, type HostileSystem } from './hostile/harness.js';
+import { BOUNDS, addresses, assertBounds, assertTurn, runCase, startHostileSystem, type HostileSystem } from './hostile/harness.js';
 import { sessionFlood, sessionFloodForwarded, slowPost } from './hostile/attacks.js';
 import { joinWs, mintGuest, type Login } from './hostile/raw-wamp.js';
 import { Player } from './hostile/player.js';
@@ -73,7 +73,11 @@ t.test('hostile clients: admission', async (t) => {
     for (const [i, got] of inDuring.entries()) {
       t.same(got, everyone, `while ${i === 0 ? 'one client' : 'three clients'} held ${r.reports[i]!.held} sessions, a new player, the backend, the operator and a claw all got in`);
     }
-    assertBounds(t, r.measured);
+    // The proxy's own connections cannot be limited per address, and accepting
+    // 300 at a time is CPU the router must spend: the round trip gets twice the
+    // common bound here. (In production RawSocket is not reachable from the
+    // internet: nginx forwards WebSocket only; 6b is that case.)
+    assertBounds(t, r.measured, { roundTripMs: 2 * BOUNDS.roundTripMs });
     assertTurn(t, r);
   });
 
