@@ -8,6 +8,7 @@
 // holds what it built (sessions open, a queue filled, attackers queued), and
 // the attack lets go only after it returns.
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { signTicket } from '@clawgate/router';
 import { readKeyFile } from '@clawgate/claw-node';
@@ -428,7 +429,6 @@ export function slowPost(o: SlowPostOptions = { perClient: 100, byteEveryMs: 100
     name: 'slow-post',
     summary: `${o.perClient} connections per client send POST /api/session headers (Content-Length 64), then one body byte every ${o.byteEveryMs} ms, forever`,
     run: (target, phase) => { const atPeak = peakBarrier(phase); return eachClient(phase, async (address) => {
-      const net = await import('node:net');
       const kept: number[] = [];
       let refusedAtOnce = 0;
       const conns = Array.from({ length: o.perClient }, () => new Promise<void>((resolve) => {

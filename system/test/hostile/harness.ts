@@ -42,7 +42,6 @@ export const HOSTILE_OVERRIDES = {
   },
 };
 
-export const MiB = 1024 * 1024;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---- the system -------------------------------------------------------------

@@ -146,16 +146,6 @@ export class RawWs {
     return true;
   }
 
-  /** Waits until the socket has handed everything queued to the kernel (or closed). */
-  async drained(limit = 1 << 20): Promise<void> {
-    while (!this.closed && this.ws.bufferedAmount > limit) await new Promise((r) => setTimeout(r, 5));
-  }
-
-  /** Bytes queued on the TCP socket (our raw frames bypass ws's own count). */
-  get socketBuffered(): number {
-    return (this.ws as unknown as { _socket?: net.Socket })._socket?.writableLength ?? 0;
-  }
-
   /**
    * Writes a masked permessage-deflate frame whose payload is `deflated`
    * (see Deflated) straight to the socket: the message costs this client
@@ -174,11 +164,6 @@ export class RawWs {
     const body = Buffer.from(deflated);
     for (let i = 0; i < body.length; i++) body[i]! ^= mask[i & 3]!;
     socket.write(Buffer.concat([head, mask, body]));
-  }
-
-  /** Waits until our raw frames have reached the kernel (or the socket closed). */
-  async socketDrained(limit = 256 * 1024): Promise<void> {
-    while (!this.closed && this.socketBuffered > limit) await new Promise((r) => setTimeout(r, 2));
   }
 
   close(): void {
@@ -265,10 +250,18 @@ export class WampClient extends RawWs {
 
   request(): number { return this.nextRequest++; }
 
+  /** EVENTs that came before their SUBSCRIBED was handled (retained events follow it at once). */
+  private readonly early = new Map<number, unknown[][]>();
+
   protected override dispatch(m: unknown[]): boolean {
     if (m[0] !== WAMP_EVENT) return false;
     const h = this.handlers.get(m[1] as number);
-    if (h === undefined) return false;
+    if (h === undefined) {
+      const q = this.early.get(m[1] as number) ?? [];
+      if (q.length < 1000) q.push(m);
+      this.early.set(m[1] as number, q);
+      return true;
+    }
     h((m[4] ?? []) as unknown[], (m[5] ?? {}) as Record<string, unknown>, (m[3] ?? {}) as Record<string, unknown>);
     return true;
   }
@@ -290,8 +283,11 @@ export class WampClient extends RawWs {
     const id = this.request();
     this.send([WAMP.SUBSCRIBE, id, options, topic]);
     const m = await this.answerTo(id, WAMP.SUBSCRIBED, ms);
-    this.handlers.set(m[2] as number, handler);
-    return m[2] as number;
+    const sub = m[2] as number;
+    this.handlers.set(sub, handler);
+    for (const e of this.early.get(sub) ?? []) this.dispatch(e);
+    this.early.delete(sub);
+    return sub;
   }
 
   async publish(topic: string, args: unknown[], options: Record<string, unknown> = {}, ms = 15_000): Promise<void> {
