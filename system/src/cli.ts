@@ -40,11 +40,12 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     .option('--router-config <file>', 'router config for the claw realm (default: config/ of this checkout)')
     .option('--overrides <file>', 'JSON with settings merged into the generated configs: {"backend": {...}, "claw": {...}} (tests use it for short timings)')
     .option('--video <machine=url>', 'video stream URL shown on the page for a machine (repeatable; real cabinets)', video, {})
+    .option('--gpio-trace <file>', 'append every simulated GPIO line change to this file, one JSON line each, timed in the claw node\'s thread (tests, benchmarks)')
     .option('--log-level <level>', 'log level (trace, debug, info, warn, error, silent)', env.CLAWGATE_LOG_LEVEL ?? 'warn')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .parse(argv);
-  const o = program.opts<{ machines: number; port: number; host: string; data: string; routerConfig?: string; overrides?: string; logLevel: string; video: Record<string, string> }>();
+  const o = program.opts<{ machines: number; port: number; host: string; data: string; routerConfig?: string; overrides?: string; logLevel: string; video: Record<string, string>; gpioTrace?: string }>();
   let overrides: SystemOptions['overrides'];
   if (o.overrides) {
     try {
@@ -63,6 +64,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     overrides,
     logLevel: o.logLevel,
     videoUrls: o.video,
+    gpioTrace: o.gpioTrace ? resolve(o.gpioTrace) : undefined,
   };
 }
 

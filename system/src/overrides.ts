@@ -13,6 +13,7 @@ export const Overrides = z.object({
   claw: Json.default({}),
 }).strict();
 export type OverridesInput = z.input<typeof Overrides>;
+export type Overrides = z.infer<typeof Overrides>;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

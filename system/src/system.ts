@@ -6,16 +6,21 @@
 //
 // Every part talks to the router over a real loopback WebSocket, exactly as
 // it would when deployed separately (docs/operations.md); the only thing
-// this file adds is wiring and a shutdown order.
+// this file adds is wiring and a shutdown order. The claw nodes run on worker
+// threads of their own (node-thread.ts says why and how many), so nothing
+// that stalls the router's event loop can delay their safety timers. The data folder is
+// locked while the system runs (data-lock.ts).
 import { dirname, join } from 'node:path';
 import { Router, createLogger as routerLogger, deriveCraKey, fromCrossbar } from '@clawgate/router';
 import { loadClawRouterConfig, startBackend, createLogger as backendLogger, type Backend, type BackendConfigInput } from '@clawgate/backend';
-import { startClawNode, type ClawNode, type ClawNodeConfigInput } from '@clawgate/claw-node';
+import type { ClawNodeConfigInput } from '@clawgate/claw-node';
 import { REALM } from '@clawgate/protocol';
 import { webClient } from '@clawgate/web-client';
 import { ensureDataDir, loadOrCreateSecrets, machineKey } from './secrets.js';
 import { ensureWebBundle } from './web-bundle.js';
 import { mergeDeep, Overrides, type OverridesInput } from './overrides.js';
+import { startNodeThreads, type ClawNodeThread } from './node-thread.js';
+import { lockDataDir } from './data-lock.js';
 
 export interface SystemOptions {
   /** Simulated machines claw-1 … claw-N. */
@@ -32,6 +37,10 @@ export interface SystemOptions {
   logLevel: string;
   /** Video stream URL per machine for the page's video slot (real cabinets). */
   videoUrls?: Record<string, string> | undefined;
+  /** Each node's thread appends its GPIO line changes here (gpio-trace.ts). */
+  gpioTrace?: string | undefined;
+  /** A claw node's thread ended by itself (default: a line on stderr). */
+  onNodeFailure?: ((machine: string, message: string) => void) | undefined;
 }
 
 export interface RunningSystem {
@@ -45,7 +54,8 @@ export interface RunningSystem {
   secretsCreated: boolean;
   router: Router;
   backend: Backend;
-  nodes: ClawNode[];
+  /** The claw nodes, on worker threads of their own (node-thread.ts). */
+  nodes: ClawNodeThread[];
   /** Claw nodes release and leave, the backend closes the database, the router says GOODBYE. Idempotent. */
   stop(): Promise<void>;
 }
@@ -68,6 +78,22 @@ export function connectHost(host: string): string {
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
   const overrides = Overrides.parse(options.overrides ?? {});
   ensureDataDir(options.dataDir);
+  const lock = lockDataDir(options.dataDir);
+  // A process that ends without stop() (an uncaught error, the 15 s shutdown
+  // deadline) leaves no lock behind; one killed outright leaves a stale one,
+  // which the next start recognises.
+  const releaseOnExit = (): void => lock.release();
+  process.once('exit', releaseOnExit);
+  const unlock = (): void => { lock.release(); process.off('exit', releaseOnExit); };
+  try {
+    return await startLocked(options, overrides, unlock);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
+
+async function startLocked(options: SystemOptions, overrides: Overrides, unlock: () => void): Promise<RunningSystem> {
   const secrets = loadOrCreateSecrets(options.dataDir);
   const machines = Array.from({ length: options.machines }, (_, i) => `claw-${i + 1}`);
   const keys = Object.fromEntries(machines.map((m) => [m, machineKey(options.dataDir, m)]));
@@ -91,14 +117,19 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const router = new Router(routerConfig, { log: routerLogger(options.logLevel) });
   await router.start();
 
-  const started: { nodes: ClawNode[]; backend?: Backend } = { nodes: [] };
+  const started: { nodes: ClawNodeThread[]; backend?: Backend } = { nodes: [] };
   const stopAll = async (): Promise<void> => {
     // Machines first (their lines released, `offline` published), then the
     // queue service (its last transaction committed, SQLite closed), then
-    // the router tells every browser still connected that it is going away.
-    await Promise.allSettled(started.nodes.map((n) => n.stop()));
-    await started.backend?.stop();
-    await router.stop();
+    // the router tells every browser still connected that it is going away;
+    // the data folder is free for the next start only then.
+    try {
+      await Promise.allSettled(started.nodes.map((n) => n.stop()));
+      await started.backend?.stop();
+      await router.stop();
+    } finally {
+      unlock();
+    }
   };
 
   try {
@@ -119,16 +150,14 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     router.app.use(backend.sessionRouter);
     router.app.use(webClient({ realm: REALM, wsPath: '/ws', videoUrls: options.videoUrls ?? {} }));
 
-    for (const m of machines) {
-      const config = mergeDeep({
-        router: { url: wsUrl, realm: REALM, auth: 'cryptosign' },
-        machine: m,
-        key: keys[m]!.path,
-        driver: 'simulated',
-        logLevel: options.logLevel,
-      }, overrides.claw) as ClawNodeConfigInput;
-      started.nodes.push(await startClawNode(config));
-    }
+    const onFailure = options.onNodeFailure ?? ((m: string, message: string) => process.stderr.write(`clawgate: claw node ${m} failed: ${message}\n`));
+    started.nodes.push(...await startNodeThreads(machines.map((m) => mergeDeep({
+      router: { url: wsUrl, realm: REALM, auth: 'cryptosign' },
+      machine: m,
+      key: keys[m]!.path,
+      driver: 'simulated',
+      logLevel: options.logLevel,
+    }, overrides.claw) as ClawNodeConfigInput), { gpioTrace: options.gpioTrace, onFailure }));
     await withTimeout(backend.ready(), 15_000, 'the backend did not connect to the router');
     // Print the URL only when every machine can be joined: a player who is
     // quicker than the claw nodes' login would otherwise get machine_offline.

@@ -53,9 +53,11 @@ export interface Launched {
   url: string;
   wsUrl: string;
   operatorSecret: string;
-  /** Everything the launcher printed so far. */
+  /** What the launcher printed so far (past 1 MiB: the first and the last 512 KiB, see Output). */
   stdout(): string;
   stderr(): string;
+  /** Bytes printed so far on stdout plus stderr (all of them, also those not kept). */
+  outputBytes(): number;
   /** SIGINT to the launcher's process group (what Ctrl-C in a terminal does); resolves with the exit code. */
   interrupt(): Promise<number | null>;
   exited: Promise<number | null>;
@@ -67,6 +69,41 @@ export interface LaunchOptions {
   overrides?: unknown;
   timeoutMs?: number;
   logLevel?: string;
+}
+
+/**
+ * A launcher's stdout or stderr: every byte counted, the text kept up to
+ * 1 MiB, and past that the first and the last 512 KiB (a flood of log lines
+ * must not fill the test's own memory; the banner and the last words stay).
+ */
+class Output {
+  private static readonly KEEP = 512 * 1024;
+  bytes = 0;
+  private head = '';
+  private tail: string[] = [];
+  private tailLength = 0;
+  add(d: Buffer): void {
+    this.bytes += d.length;
+    const s = d.toString();
+    if (this.head.length < Output.KEEP) {
+      const room = Output.KEEP - this.head.length;
+      this.head += s.slice(0, room);
+      if (s.length <= room) return;
+      this.push(s.slice(room));
+    } else {
+      this.push(s);
+    }
+  }
+  private push(s: string): void {
+    this.tail.push(s);
+    this.tailLength += s.length;
+    while (this.tailLength - this.tail[0]!.length >= Output.KEEP) this.tailLength -= this.tail.shift()!.length;
+  }
+  text(): string {
+    const tail = this.tail.join('');
+    const dropped = this.bytes > Buffer.byteLength(this.head) + Buffer.byteLength(tail);
+    return dropped ? `${this.head}\n[… output not kept …]\n${tail.slice(-Output.KEEP)}` : this.head + tail;
+  }
 }
 
 /** Starts `node system/bin/clawgate.js --port 0 …` and waits for the printed URL. */
@@ -82,29 +119,30 @@ export async function launch(t: { teardown(fn: () => void | Promise<void>): void
   // Own process group: the launcher may re-run itself from source in a child, and
   // a signal to the group reaches both, as a terminal's Ctrl-C would.
   const proc = spawn(process.execPath, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORT: '' } });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const out = new Output();
+  const err = new Output();
+  proc.stdout!.on('data', (d: Buffer) => out.add(d));
+  proc.stderr!.on('data', (d: Buffer) => err.add(d));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   let done = false;
   void exited.then(() => { done = true; });
   t.teardown(async () => {
-    if (t.passing?.() === false) process.stderr.write(`--- launcher output (test failed) ---\n${out}\n${err}\n---\n`);
+    if (t.passing?.() === false) process.stderr.write(`--- launcher output (test failed) ---\n${out.text().slice(-200_000)}\n${err.text().slice(-200_000)}\n---\n`);
     if (done) return;
     try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
     await exited;
   });
   const url = await eventually(() => {
-    if (done) throw new Error(`launcher exited early:\n${out}\n${err}`);
-    return /ClawGate is running: (http:\/\/\S+)/.exec(out)?.[1];
+    if (done) throw new Error(`launcher exited early:\n${out.text()}\n${err.text()}`);
+    return /ClawGate is running: (http:\/\/\S+)/.exec(out.text())?.[1];
   }, o.timeoutMs ?? 60_000, 'the launcher to print its URL');
-  const wsUrl = /WAMP\s+(ws:\/\/\S+)/.exec(out)?.[1] ?? '';
-  const operatorSecret = /secret "([^"]+)"/.exec(out)?.[1] ?? '';
+  const wsUrl = /WAMP\s+(ws:\/\/\S+)/.exec(out.text())?.[1] ?? '';
+  const operatorSecret = /secret "([^"]+)"/.exec(out.text())?.[1] ?? '';
   return {
     proc, url, wsUrl, operatorSecret, exited,
-    stdout: () => out,
-    stderr: () => err,
+    stdout: () => out.text(),
+    stderr: () => err.text(),
+    outputBytes: () => out.bytes + err.bytes,
     interrupt: async () => {
       try { process.kill(-proc.pid!, 'SIGINT'); } catch { /* gone */ }
       return exited;

@@ -6,11 +6,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
-import { BIN, ROOT, launch, spectate, tempDir } from './helpers.js';
+import { BIN, ROOT, eventually, launch, spectate, tempDir } from './helpers.js';
 import { mergeDeep } from '../src/overrides.js';
 import { connectHost } from '../src/system.js';
+import { LOCK_FILE, staleReason } from '../src/data-lock.js';
+import { readGpioTrace } from '../src/gpio-trace.js';
+import { Player } from './hostile/player.js';
+import { endpointOf } from './hostile/raw-wamp.js';
 
-t.setTimeout(120_000);
+const lockOwner = (data: string) => JSON.parse(readFileSync(join(data, LOCK_FILE), 'utf8')) as { pid: number; startTime?: number; host: string };
+
+t.setTimeout(300_000);
 
 t.test('start, serve one origin, SIGINT, restart on the same data', async (t) => {
   const dir = tempDir(t);
@@ -87,6 +93,71 @@ t.test('a config error in the overrides names the key and exits 1', async (t) =>
   const dir = tempDir(t);
   const sys = launch(t, { dataDir: join(dir, 'data'), logLevel: 'warn', overrides: { backend: { defaults: { moveSeconds: -1 } } } });
   await t.rejects(sys, /launcher exited early:[\s\S]*cannot start:.*defaults\.moveSeconds/, 'names defaults.moveSeconds');
+});
+
+t.test('a claw node config error in the overrides names the key and exits 1', async (t) => {
+  const dir = tempDir(t);
+  const sys = launch(t, { dataDir: join(dir, 'data'), logLevel: 'warn', overrides: { claw: { timings: { holdTimeoutMs: -1 } } } });
+  // The node's config is validated in its own thread; the error crosses back with its key path.
+  await t.rejects(sys, /launcher exited early:[\s\S]*cannot start:.*timings\.holdTimeoutMs/, 'names timings.holdTimeoutMs');
+});
+
+t.test('one running system per data folder; a stale lock does not block a restart', async (t) => {
+  const dir = tempDir(t);
+  const data = join(dir, 'data');
+  const first = await launch(t, { dataDir: data, logLevel: 'warn' });
+  const owner = lockOwner(data);
+  t.match(readFileSync(`/proc/${owner.pid}/cmdline`, 'utf8'), /clawgate\.js/, `the lock names the running system (pid ${owner.pid})`);
+  t.equal(staleReason(owner as never), undefined, 'and it is not stale');
+
+  const second = spawnSync(process.execPath, [BIN, '--port', '0', '--data', data, '--log-level', 'warn'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, PORT: '' } });
+  t.equal(second.status, 1, 'a second start on the same folder exits 1');
+  t.match(second.stderr, new RegExp(`cannot start: the data folder .* is in use by another running ClawGate: process ${owner.pid} `), 'names the other process');
+  t.match(second.stderr, new RegExp(`ps -p ${owner.pid} `), 'says how to check whether it still runs');
+  t.match(second.stderr, new RegExp(`delete .*${LOCK_FILE.replace('.', '\\.')}`), 'and which file to delete if it does not');
+  t.equal((await fetch(`${first.url}health`)).status, 200, 'the first system is unharmed');
+
+  // kill -9: no chance to clean up, the lock stays behind.
+  process.kill(-first.proc.pid!, 'SIGKILL');
+  await first.exited;
+  t.ok(existsSync(join(data, LOCK_FILE)), 'kill -9 leaves the lock file behind');
+  t.match(await eventually(() => staleReason(lockOwner(data) as never), 10_000, 'the lock to be stale'), /is gone|another process/, 'a stale lock');
+  const third = await launch(t, { dataDir: data, logLevel: 'warn' });
+  t.match(third.stdout(), /ClawGate is running/, 'the next start takes over the stale lock');
+  t.not(lockOwner(data).pid, owner.pid, 'the lock names the new system');
+  t.equal(await third.interrupt(), 0, 'stops cleanly');
+  t.notOk(existsSync(join(data, LOCK_FILE)), 'a clean stop removes the lock');
+});
+
+t.test('staleness: gone, recycled pid, other host', async (t) => {
+  const me = { pid: process.pid, host: 'h', startedAt: 'x', command: 'x' };
+  const probe = (alive: boolean, startTime?: number) => ({ host: 'h', alive: () => alive, startTime: () => startTime });
+  t.match(staleReason(me, probe(false)), /is gone/);
+  t.equal(staleReason({ ...me, startTime: 5 }, probe(true, 5)), undefined, 'same process: held');
+  t.match(staleReason({ ...me, startTime: 5 }, probe(true, 9)), /another process/, 'pid recycled');
+  t.equal(staleReason({ ...me, host: 'other' }, probe(false)), undefined, 'another host: cannot tell, treated as held');
+});
+
+t.test('--gpio-trace: line changes stamped in the claw node\'s thread', async (t) => {
+  const dir = tempDir(t);
+  const trace = join(dir, 'trace.jsonl');
+  const sys = await launch(t, { dataDir: join(dir, 'data'), logLevel: 'warn', args: ['--gpio-trace', trace] });
+  const p = await Player.connect(endpointOf(sys.url, sys.wsUrl), 'Tracer', '127.0.0.1');
+  t.teardown(() => p.close());
+  const topic = await p.takeTurn('claw-1');
+  const before = Date.now();
+  await p.publish(topic, { command: 'leftOn' }); // and nothing more: the node's hold timeout releases it
+  const left = await eventually(() => {
+    const l = readGpioTrace(trace).filter((c) => c.line === 'left');
+    return l.length >= 2 ? l : undefined;
+  }, 15_000, 'left asserted and released in the trace');
+  t.same(left.map((c) => [c.machine, c.asserted]), [['claw-1', true], ['claw-1', false]], 'claw-1: left asserted, then released');
+  t.ok(left[0]!.at >= before - 5 && left[0]!.at <= Date.now(), 'epoch ms on this host\'s clock');
+  t.not(Math.round(left[0]!.at), left[0]!.at, 'with sub-millisecond digits');
+  const held = left[1]!.at - left[0]!.at;
+  t.ok(held >= 550 && held < 1500, `released by the hold timeout after ${held.toFixed(1)} ms (600 ms)`);
+  t.ok(readGpioTrace(trace).some((c) => c.line === 'coin'), 'the coin pulse at the start of the turn is there too');
+  t.equal(await sys.interrupt(), 0);
 });
 
 t.test('overrides merge; connect host', async (t) => {
