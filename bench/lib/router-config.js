@@ -9,8 +9,10 @@ export function routerConfig(port) {
         name: 'realm1',
         // The peers have no per-session limits; ours (100 publishes/calls per
         // second per session by default) would measure the limit, not the
-        // routing. Session counts, message size and send buffers stay on.
-        options: { limits: { publish_rate: null, call_rate: null, max_pending_calls: null } },
+        // routing. All load comes from one address (127.0.0.1), so the
+        // per-address session cap is off too. Session counts, message size and
+        // send buffers stay on.
+        options: { limits: { publish_rate: null, call_rate: null, max_pending_calls: null, max_sessions_per_address: null } },
         roles: [{
           name: 'anonymous',
           permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true }, disclose: { caller: false, publisher: false } }],
@@ -21,6 +23,8 @@ export function routerConfig(port) {
         id: 'bench',
         endpoint: { type: 'tcp', port, interface: '127.0.0.1' },
         serializers: ['json', 'msgpack'],
+        // The fan-out points open 1000 connections from 127.0.0.1.
+        limits: { max_connections_per_address: null },
       }],
     }],
   };
