@@ -32,6 +32,13 @@ t.test('every new session of the player in control or being asked is told again,
   t.match(slot, { position: 0, readyDeadline: asked.deadline }, 'the answer carries the ready deadline');
   const again = await eventually(() => annTab.messages.find(isGetReady) as GetReady | undefined, 10_000, 'get_ready in the second tab');
   t.equal(again.deadline, asked.deadline, 'the original deadline');
+  // A reload (every session gone, then back) seconds after the backend started: still the original deadline
+  // (a fresh window is only for players the backend has not seen since it attached: after a restart).
+  await annTab.close();
+  await ann.disconnect();
+  const from = ann.messages.length;
+  await ann.connect();
+  t.equal((await ann.waitFor<GetReady>(isGetReady, from, 10_000, 'get_ready after the reload')).deadline, asked.deadline, 'a reload does not restart the window');
   await ann.call(Procedures.turnReady, [M]);
   const control = await ann.waitFor<Control & { control: true }>(controlOn);
   await eventually(() => claws[M]!.turn?.player === ann.authid, 10_000, 'Ann playing');

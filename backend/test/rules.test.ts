@@ -124,10 +124,10 @@ t.test('wait estimates: unknown while halted; the turn left, then per player ahe
 
 t.test('the recovery window: an absent player\'s ready check waits, a returning one gets a fresh window once; the turn grace', async (t) => {
   const w = { attachedAt: 1_000, recoveryWindowMs: 60_000 };
-  t.equal(readyTimeoutAt({ ...w, deadline: 10_000, present: true }), 10_000, 'present: the deadline');
-  t.equal(readyTimeoutAt({ ...w, deadline: 10_000, present: false }), 61_000, 'absent within the window: not before its end');
-  t.equal(readyTimeoutAt({ ...w, deadline: 90_000, present: false }), 90_000, 'a later deadline stays');
-  t.equal(readyTimeoutAt({ ...w, recoveryWindowMs: 0, deadline: 10_000, present: false }), 10_000, 'window 0: off');
+  t.equal(readyTimeoutAt({ ...w, deadline: 10_000, awaited: false }), 10_000, 'seen since the attach (present, or gone again): the deadline');
+  t.equal(readyTimeoutAt({ ...w, deadline: 10_000, awaited: true }), 61_000, 'not back since the attach: not before the window\'s end');
+  t.equal(readyTimeoutAt({ ...w, deadline: 90_000, awaited: true }), 90_000, 'a later deadline stays');
+  t.equal(readyTimeoutAt({ ...w, recoveryWindowMs: 0, deadline: 10_000, awaited: true }), 10_000, 'window 0: off');
   const back = { ...w, readyWindowMs: 15_000, extended: false };
   t.equal(extendedDeadline({ ...back, now: 20_000, deadline: 12_000 }), 35_000, 'passed: now + the window');
   t.equal(extendedDeadline({ ...back, now: 20_000, deadline: 30_000 }), 35_000, 'less than a window left: a whole window');

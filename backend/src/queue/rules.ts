@@ -104,20 +104,22 @@ export function waitTimes(v: WaitView): (number | undefined)[] {
 }
 
 /**
- * When the ready check of an entry times out. An absent player's check does
- * not run out within the recovery window after the backend (re)attached to
- * the router (they may be reconnecting after a restart); their grace period
- * still applies.
+ * When the ready check of an entry times out. The check of a player who has
+ * not been seen since the backend (re)attached to the router (`awaited`:
+ * absent at the attach and not back since; they may be reconnecting after a
+ * restart) does not run out within the recovery window; their grace period
+ * still applies. A player seen after the attach who then goes away has the
+ * usual window.
  */
-export function readyTimeoutAt(v: { deadline: number; present: boolean; attachedAt: number; recoveryWindowMs: number }): number {
-  return v.present ? v.deadline : Math.max(v.deadline, v.attachedAt + v.recoveryWindowMs);
+export function readyTimeoutAt(v: { deadline: number; awaited: boolean; attachedAt: number; recoveryWindowMs: number }): number {
+  return v.awaited ? Math.max(v.deadline, v.attachedAt + v.recoveryWindowMs) : v.deadline;
 }
 
 /**
- * The new deadline of a ready check whose player just came back, or
- * undefined to keep it: within the recovery window after an attach, a
- * deadline less than one ready window away is pushed to now + the window,
- * once per ready check (`extended`).
+ * The new deadline of a ready check whose player just came back for the
+ * first time since the attach (the caller decides that), or undefined to
+ * keep it: within the recovery window, a deadline less than one ready window
+ * away is pushed to now + the window, once per ready check (`extended`).
  */
 export function extendedDeadline(v: { deadline: number; extended: boolean; now: number; attachedAt: number; recoveryWindowMs: number; readyWindowMs: number }): number | undefined {
   if (v.extended || v.now >= v.attachedAt + v.recoveryWindowMs) return undefined;

@@ -55,6 +55,12 @@ export class Coordinator {
   private readonly goneTimers = new Map<string, { turnId: number; at: number; timer: NodeJS.Timeout }>();
   /** When the backend last attached to the router: the recovery window runs from here. */
   private attachedAt = 0;
+  /**
+   * Queued players absent when the backend attached and not seen since: they
+   * may be reconnecting after a restart (the recovery window's rules apply to
+   * them only; a player seen after the attach who reloads has the usual ones).
+   */
+  private readonly awaited = new Set<string>();
   private readonly graceTimers = new Map<number, NodeJS.Timeout>();
   /** A turn_ended that came before its start_turn's answer was handled. */
   private readonly endedWhileStarting = new Map<string, { turnId: number; result: TurnResult }>();
@@ -89,11 +95,12 @@ export class Coordinator {
       if (id !== undefined) this.repo.ensureMachine(id, this.now());
     }
     const now = this.now();
+    this.awaited.clear();
     this.repo.tx(() => {
       const authids = new Set(this.repo.allEntries().map((e) => e.authid));
       for (const a of authids) {
         if (this.presence.present(a)) this.repo.markConnected(a);
-        else this.repo.markDisconnected(a, now);
+        else { this.repo.markDisconnected(a, now); this.awaited.add(a); }
       }
     });
     for (const m of this.repo.machines()) {
@@ -108,6 +115,7 @@ export class Coordinator {
     this.wire = undefined;
     this.registry.clear();
     this.presence.clear();
+    this.awaited.clear();
     this.clearTimers();
   }
 
@@ -401,10 +409,12 @@ export class Coordinator {
     if (entries.length === 0) return;
     if (kind === 'first') {
       const now = this.now();
+      // Back for the first time since the attach: a ready check that ran down meanwhile gets a fresh window (once).
+      const wasAwaited = this.awaited.delete(authid);
       this.repo.tx(() => {
         this.repo.markConnected(authid);
         for (const e of entries) {
-          if (e.state !== 'ready_check' || e.readyDeadline === null) continue;
+          if (!wasAwaited || e.state !== 'ready_check' || e.readyDeadline === null) continue;
           const deadline = extendedDeadline({
             deadline: e.readyDeadline, extended: e.readyExtended === 1, now, attachedAt: this.attachedAt,
             recoveryWindowMs: this.config.presence.recoveryWindowSeconds * 1000, readyWindowMs: this.settings(e.machine).readyWindowSeconds * 1000,
@@ -720,7 +730,7 @@ export class Coordinator {
   /** When the asked entry's ready check times out (rules.ts readyTimeoutAt: not while an absent player may be reconnecting after a restart). */
   private readyTimeout(e: Entry): number {
     return readyTimeoutAt({
-      deadline: e.readyDeadline!, present: e.disconnectedAt === null, attachedAt: this.attachedAt,
+      deadline: e.readyDeadline!, awaited: e.disconnectedAt !== null && this.awaited.has(e.authid), attachedAt: this.attachedAt,
       recoveryWindowMs: this.config.presence.recoveryWindowSeconds * 1000,
     });
   }
