@@ -354,6 +354,7 @@ async function main(): Promise<void> {
   });
   const dialog = byId<HTMLDialogElement>('confirm');
   byId('confirm-ok').addEventListener('click', confirmed);
+  byId('confirm-block').addEventListener('input', () => setText(byId('confirm-problem'), ''));
   byId('confirm-cancel').addEventListener('click', () => dialog.close());
   // Esc closes a modal dialog by itself; every way of closing ends the pending action and gives focus back.
   dialog.addEventListener('close', () => {

@@ -178,7 +178,7 @@ export function rowsFromAdmin(rows: readonly AdminTurnRow[]): TurnRow[] {
 }
 
 const END_REASON_TEXT: Record<string, string> = {
-  left: 'the player left', gone: 'the player was gone', skip: 'skipped by staff', kick: 'kicked by staff', overrun: 'no result from the machine',
+  left: 'the player left', gone: 'the player was gone', skip: 'by staff', kick: 'kicked by staff', overrun: 'no result from the machine',
   silent: 'the machine reported no result', node_lost: 'the machine went away', start_failed: 'the machine did not start',
 };
 
