@@ -61,7 +61,7 @@ t.test('reloads while asked, a second tab during the turn, a tab closed mid-turn
 
   await eve.page.click('#ready');
   await visible(eve.page, '#phase-playing');
-  await screenshot(eve.page, 'turn-prizes');
+  await screenshot(eve.page, 'turn-prizes', false);
 
   // A second tab during the turn: it shows the turn and steers.
   const tab = await eve.context.newPage();
