@@ -65,6 +65,37 @@ const Guests = z.object({
   queuePlacesPerAddress: z.number().int().nonnegative().max(100_000).default(10),
 }).strict().default({});
 
+/** Players away, and the system coming back (docs/backend.md#players-away-and-restarts). */
+const PresenceSettings = z.object({
+  /**
+   * After the backend (re)connects to the router, players have this long to
+   * come back before the ready rules apply to them as usual: an absent
+   * player's ready check does not run out within it, and one who comes back
+   * within it gets a fresh ready window (once per ready check). 0: off.
+   */
+  recoveryWindowSeconds: z.number().nonnegative().max(3600).default(60),
+  /**
+   * A player in control whose sessions are all gone this long loses the turn
+   * (ended `skipped`, reason `gone`), so the next player need not wait out the
+   * turn timer. 0: at once.
+   */
+  turnGraceSeconds: z.number().nonnegative().max(600).default(15),
+}).strict().default({});
+
+/** claw.admin.kick's block against rejoining. */
+const Kicks = z.object({
+  /** Longest block an operator may give (minutes). */
+  maxBlockMinutes: z.number().positive().max(525_600).default(1440),
+  /** Blocks kept at most (expired ones are dropped first, then those ending soonest). */
+  maxBlocks: z.number().int().positive().max(10_000_000).default(10_000),
+}).strict().default({});
+
+/** What claw.admin.turns can show besides turns. */
+const History = z.object({
+  /** Removals (no-shows, kicks, grace expiries) kept; the oldest go first. */
+  maxRemovals: z.number().int().positive().max(10_000_000).default(10_000),
+}).strict().default({});
+
 const Schema = z.object({
   router: z.object({
     url: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL'),
@@ -123,6 +154,9 @@ const Schema = z.object({
   }).strict().default({}),
   /** Guest identities minted by POST /api/session: rate, lifetime, and their share of queues. */
   guests: Guests,
+  presence: PresenceSettings,
+  kicks: Kicks,
+  history: History,
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).strict().superRefine((c, ctx) => {
   // A valid ticket must always find its player row (name, minting address):

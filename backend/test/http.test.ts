@@ -58,6 +58,13 @@ t.test('bad requests', async (t) => {
     t.equal(res.status, 400, JSON.stringify(bad));
     t.match(await res.json(), { error: 'invalid_name' });
   }
+  // Issue 14: the answer says exactly why; a family emoji (zero width joiners) is one character and welcome.
+  t.match(await (await post({ name: 'x'.repeat(25) })).json(), { message: 'the name is 25 characters long (at most 24)' });
+  t.match(await (await post({ name: 'a\u202Eb' })).json(), { message: /invisible formatting character \(U\+202E\)/ });
+  t.match(await (await post({})).json(), { message: 'a name is required' });
+  const family = await post({ name: '👩‍👩‍👧'.repeat(24) });
+  t.equal(family.status, 200, '24 family emoji are 24 characters');
+  t.equal((await family.json() as { name: string }).name, '👩‍👩‍👧'.repeat(24));
   const broken = await post('{nope');
   t.equal(broken.status, 400);
   t.match(await broken.json(), { error: 'invalid_json' });

@@ -95,7 +95,7 @@ t.test('claw.machines.list counts spectators (subscription meta API); the retain
   let retained: QueueSnapshot | undefined;
   await late.session.subscribe(machineUris(M).queue, (args: unknown[] | undefined) => { retained = args?.[0] as QueueSnapshot; }, { get_retained: true });
   await eventually(() => retained, 10_000, 'retained snapshot');
-  t.same(retained, { machine: M, state: 'paused', current: null, waiting: names.map((name, position) => ({ name, position })) }, 'what claw.queue.get says, no authids');
+  t.same(retained, { machine: M, state: 'paused', current: null, waiting: names.map((name, position) => ({ name, position })), paused: true }, 'what claw.queue.get says, no authids (and no wait estimate while paused)');
   t.same(retained, await late.session.call(Procedures.queueGet, [M]));
   t.match(await list(op), [{ machine: M, state: 'paused', queueLength: 3 }]);
 });
@@ -108,8 +108,10 @@ t.test('ETA: one planned turn per player ahead, from the running average of meas
   const [a, b, c] = [await player('A'), await player('B'), await player('C')];
   const slots = [] as SlotResult[];
   for (const p of [a, b, c]) slots.push(await p.call(Procedures.requestSlot, [M]) as SlotResult);
-  t.same(slots.map((s) => s.etaSeconds), [0, 15, 30], 'before any measured turn: moveSeconds + 10 s per player ahead');
-  t.same(c.messages.filter((m) => m.type === 'position').map((m) => (m as { etaSeconds: number }).etaSeconds), [30], 'the position message carries the same ETA');
+  // Issue 14: each player ahead also takes time to confirm (5 s before any was measured).
+  t.same(slots.map((s) => s.etaSeconds), [0, 20, 40], 'before any measured turn: 5 s to confirm + moveSeconds + 10 s per player ahead');
+  t.same(c.messages.filter((m) => m.type === 'position').map((m) => (m as { etaSeconds: number }).etaSeconds), [40], 'the position message carries the same ETA');
+  t.ok(slots.every((s) => s.etaAt === undefined), 'while paused no time is promised (etaAt absent)');
 
   await op.session.call(Procedures.adminResume, [M]);
   await a.waitFor((m) => m.type === 'get_ready');

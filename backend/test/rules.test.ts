@@ -2,9 +2,10 @@
 import t from 'tap';
 import { ClawErrors } from '@clawgate/protocol';
 import {
-  RateLimiter, currentOf, displayState, effectiveSettings, etaSeconds, graceExpiry, joinDecision, matchTurnEnd, nextAverage, nextStep,
-  plannedTurnMs, positionDue, readyDuringTurn, waitingOf, TURN_OVERHEAD_SECONDS,
+  RateLimiter, currentOf, displayState, effectiveSettings, etaSeconds, extendedDeadline, graceExpiry, joinDecision, matchTurnEnd, nextAverage, nextStep,
+  plannedTurnMs, positionDue, readyDuringTurn, readyTimeoutAt, turnGraceExpiry, waitTimes, waitingOf, TURN_OVERHEAD_SECONDS,
 } from '../src/queue/rules.js';
+import { Presence } from '../src/presence/presence.js';
 
 const defaults = { moveSeconds: 30, readyWindowSeconds: 15, graceSeconds: 120, maxQueue: 50 };
 
@@ -95,4 +96,54 @@ t.test('rate limiter: a token bucket per key', async (t) => {
   t.notOk(l.take('a', 500));
   t.ok(l.take('a', 1000), 'one token back per second');
   t.notOk(l.take('a', 1000));
+});
+
+t.test('join decisions: a blocked player, and resume (never joins)', async (t) => {
+  const v = { online: true, alreadyQueued: false, queueLength: 0, maxQueue: 2 };
+  t.equal(joinDecision({ ...v, blocked: true }), ClawErrors.blocked);
+  t.equal(joinDecision({ ...v, blocked: true, online: false }), ClawErrors.blocked, 'blocked is said first (the honest reason)');
+  t.equal(joinDecision({ ...v, resumeOnly: true }), ClawErrors.notInQueue, 'resume without a place: not in queue, nothing joined');
+  t.equal(joinDecision({ ...v, resumeOnly: true, alreadyQueued: true }), 'existing', 'resume with a place: the place');
+});
+
+t.test('wait estimates: unknown while halted; the turn left, then per player ahead their confirm time and a turn, or their ready window when away', async (t) => {
+  const base = { now: 100_000, halted: false, turnMs: 40_000, readyMs: 5_000, dropMs: 8_000, readyWindowMs: 15_000, current: undefined, waiting: [] };
+  const here = { present: true, readyDeadline: null };
+  t.same(waitTimes({ ...base, halted: true, waiting: [here, here] }), [undefined, undefined], 'paused or offline: unknown');
+  t.same(waitTimes({ ...base, waiting: [here, here, here] }), [0, 45_000, 90_000], 'nobody playing: confirm + turn per player ahead');
+  t.same(waitTimes({ ...base, waiting: [here, { present: false, readyDeadline: null }, here] }), [0, 45_000, 60_000], 'a player away costs their ready window');
+  const playing = { startedAt: 90_000, endsAt: 130_000 };
+  t.same(waitTimes({ ...base, current: playing, waiting: [here] }), [30_000], 'the average turn minus what has passed');
+  t.same(waitTimes({ ...base, turnMs: 60_000, current: playing, waiting: [here] }), [38_000], 'but never past endsAt plus a drop cycle');
+  t.same(waitTimes({ ...base, current: { startedAt: 10_000, endsAt: null }, waiting: [here] }), [0], 'an overrunning turn: ending now');
+  const asked = { present: true, readyDeadline: 110_000, askedAt: 97_000 };
+  t.same(waitTimes({ ...base, waiting: [asked, here] }), [0, 42_000], 'the one asked: an average confirm after being asked');
+  t.same(waitTimes({ ...base, now: 200_000, waiting: [{ ...asked, readyDeadline: 205_000, askedAt: 150_000 }, here] }), [0, 40_000], 'overdue: now');
+  t.same(waitTimes({ ...base, waiting: [{ present: false, readyDeadline: 104_000 }, here] }), [0, 4_000], 'asked and away: what is left of the window');
+});
+
+t.test('the recovery window: an absent player\'s ready check waits, a returning one gets a fresh window once; the turn grace', async (t) => {
+  const w = { attachedAt: 1_000, recoveryWindowMs: 60_000 };
+  t.equal(readyTimeoutAt({ ...w, deadline: 10_000, awaited: false }), 10_000, 'seen since the attach (present, or gone again): the deadline');
+  t.equal(readyTimeoutAt({ ...w, deadline: 10_000, awaited: true }), 61_000, 'not back since the attach: not before the window\'s end');
+  t.equal(readyTimeoutAt({ ...w, deadline: 90_000, awaited: true }), 90_000, 'a later deadline stays');
+  t.equal(readyTimeoutAt({ ...w, recoveryWindowMs: 0, deadline: 10_000, awaited: true }), 10_000, 'window 0: off');
+  const back = { ...w, readyWindowMs: 15_000, extended: false };
+  t.equal(extendedDeadline({ ...back, now: 20_000, deadline: 12_000 }), 35_000, 'passed: now + the window');
+  t.equal(extendedDeadline({ ...back, now: 20_000, deadline: 30_000 }), 35_000, 'less than a window left: a whole window');
+  t.equal(extendedDeadline({ ...back, now: 20_000, deadline: 40_000 }), undefined, 'a whole window left: kept');
+  t.equal(extendedDeadline({ ...back, now: 20_000, deadline: 12_000, extended: true }), undefined, 'once per ready check');
+  t.equal(extendedDeadline({ ...back, now: 70_000, deadline: 65_000 }), undefined, 'after the recovery window: the usual rules');
+  t.equal(turnGraceExpiry(5_000, 1_000, 15_000), 20_000, 'gone at 5 s: the turn ends at 20 s');
+  t.equal(turnGraceExpiry(500, 1_000, 15_000), 16_000, 'presence before the attach is unknown: counted from the attach');
+});
+
+t.test('presence: first session, another, known', async (t) => {
+  const p = new Presence();
+  t.equal(p.join(1, 'a'), 'first');
+  t.equal(p.join(2, 'a'), 'another', 'a second tab');
+  t.equal(p.join(2, 'a'), 'known', 'the same session again (a call after its on_join)');
+  t.equal(p.leave(1), undefined, 'one tab left: still present');
+  t.equal(p.leave(2), 'a', 'the last one');
+  t.equal(p.join(3, 'a'), 'first', 'back');
 });

@@ -31,7 +31,9 @@ t.test('full turns: win, then lose; everyone moves up; results recorded', async 
 
   const snap = await alice.call(Procedures.queueGet, [M]) as QueueSnapshot;
   t.equal(snap.current?.name, 'Alice');
-  t.same(snap.waiting, [{ name: 'Bob', position: 0 }], 'no authids for players');
+  t.same(snap.waiting.map(({ etaAt: _eta, ...w }) => w), [{ name: 'Bob', position: 0 }], 'no authids for players');
+  t.ok(snap.waiting[0]!.etaAt! >= Date.now(), 'Bob\'s wait estimate: after Alice\'s turn');
+  t.equal(snap.paused, false, 'the snapshot says whether the machine is paused');
 
   claw.finish('win');
   const end = await alice.waitFor((m) => m.type === 'control' && !(m as { control: boolean }).control);
@@ -46,7 +48,7 @@ t.test('full turns: win, then lose; everyone moves up; results recorded', async 
   await eventually(() => backend.coordinator.turns(M, 10).every((r) => r.result !== null) && backend.coordinator.turns(M, 10).length === 2, 10_000, 'turns recorded');
   const turns = backend.coordinator.turns(M, 10);
   t.same(turns.map((r) => [r.name, r.result]), [['Bob', 'lose'], ['Alice', 'win']], 'turns table, newest first');
-  t.ok(turns.every((r) => r.endedAt !== null && r.startedAt <= r.endedAt!), 'every turn has an end');
+  t.ok(turns.every((r) => r.endedAt !== null && r.startedAt! <= r.endedAt!), 'every turn has an end');
   t.ok(turns[1]!.endsAt !== null, 'endsAt from start_turn');
   const empty = await alice.call(Procedures.queueGet, [M]) as QueueSnapshot;
   t.same(empty.waiting, []);
@@ -145,8 +147,10 @@ t.test('operator: pause/resume, skip the current turn, kick a waiting player; au
   t.match(settings, { machine: M, graceSeconds: 1, moveSeconds: 7, readyWindowSeconds: 30 });
   t.equal(await errorOf(op.session.call(Procedures.adminSettings, [M, { moveSeconds: -1 }])), ClawErrors.invalidArgument);
 
-  const turns = await op.session.call(Procedures.adminTurns, [], { limit: 5 }) as { name: string; result: string; endedBy: string }[];
-  t.match(turns[0], { name: 'A', result: 'skipped', endedBy: 'operator' });
+  // claw.admin.turns lists removals too (issue 14): the kick of C is the newest row, A's skipped turn the newest turn.
+  const turns = await op.session.call(Procedures.adminTurns, [], { limit: 5 }) as { kind: string; name: string; result: string; endedBy: string }[];
+  t.match(turns.find((r) => r.kind === 'turn'), { name: 'A', result: 'skipped', endedBy: 'operator', endReason: 'skip' });
+  t.match(turns[0], { kind: 'removed', name: 'C', reason: 'kicked', endedBy: 'operator', result: null });
   const audit = backend.db.prepare('SELECT action, actor, target FROM admin_actions ORDER BY id').all();
   t.same(audit, [
     { action: 'pause', actor: 'operator', target: null },

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { Defaults, REALM, isUriComponent } from '@clawgate/protocol';
+import { Defaults, MAX_PRIZES, REALM, isUriComponent } from '@clawgate/protocol';
 import { DEFAULT_SIMULATOR } from './sim/simulated-machine.js';
 
 const Chip = z.union([z.string().min(1), z.number().int().nonnegative()]);
@@ -42,7 +42,8 @@ const Timings = z.object({
 const Simulator = z.object({
   seed: z.number().int().default(DEFAULT_SIMULATOR.seed),
   speed: z.number().positive().default(DEFAULT_SIMULATOR.speed),
-  prizes: z.number().int().nonnegative().default(DEFAULT_SIMULATOR.prizes),
+  /** Prizes in the box (the lines topic carries at most MAX_PRIZES positions). */
+  prizes: z.number().int().nonnegative().max(MAX_PRIZES).default(DEFAULT_SIMULATOR.prizes),
   prizeRadius: z.number().positive().max(1).default(DEFAULT_SIMULATOR.prizeRadius),
   maxGrabProbability: z.number().min(0).max(1).default(DEFAULT_SIMULATOR.maxGrabProbability),
   lowerMs: ms(DEFAULT_SIMULATOR.lowerMs),

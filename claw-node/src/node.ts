@@ -1,7 +1,7 @@
 // A claw node: GPIO driver (+ simulated machine), the safety layer, the turn
 // logic, and the WAMP link that exposes them on the router. Embeddable:
 // `const node = await startClawNode(config); ... await node.stop()`.
-import { machineReleaseUri, machineUris, type EventPayload, type LinesPayload, type StatusPayload } from '@clawgate/protocol';
+import { MAX_PRIZES, machineReleaseUri, machineUris, type EventPayload, type LinesPayload, type StatusPayload } from '@clawgate/protocol';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { parseConfig, type ClawNodeConfig, type ClawNodeConfigInput } from './config.js';
 import { createDriver } from './gpio/create-driver.js';
@@ -87,35 +87,70 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
   };
 
   const readPrize = (): boolean => { try { return driver.read('prize'); } catch { return false; } };
-  const lines = (): LinesPayload => {
+  // `machine` is created below; until then no turn runs.
+  let turnPhase = (): LinesPayload['turnPhase'] => undefined;
+  /** The lines payload; `withPrizes`: also where the simulated prizes lie (left out of the frequent motion updates). */
+  const lines = (withPrizes = true): LinesPayload => {
     const payload: LinesPayload = { outputs: safe.levels(), inputs: { prize: readPrize() } };
+    const phase = turnPhase();
+    if (phase !== undefined) payload.turnPhase = phase;
     if (simulator) {
       const s = simulator.snapshot();
-      payload.claw = { x: round(s.x), y: round(s.y), z: round(s.z), holding: s.holding };
+      payload.claw = { x: round(s.x), y: round(s.y), z: round(s.z), holding: s.holding, phase: s.phase };
+      if (withPrizes) payload.prizes = simulator.prizes().slice(0, MAX_PRIZES).map((p) => ({ x: round(p.x), y: round(p.y) }));
     }
     return payload;
   };
 
-  // Level changes go out at once; the simulated claw's motion at most every linesIntervalMs.
+  // Level changes go out at once; the simulated claw's motion at most every linesIntervalMs. The
+  // prizes go with every message but the motion updates (and with those too when they changed), so
+  // the retained message at rest always has them and a moving claw costs no more than before.
   let lastLinesAt = -Infinity;
   let trailing: TimerHandle | undefined;
-  const publishLines = () => { lastLinesAt = clock.now(); publish(uris.lines, lines(), true); };
+  /** After a motion update, once the claw rests, one message with the prizes (the retained one must have them). */
+  let settle: TimerHandle | undefined;
+  let prizesSent = -1;
+  const publishLines = (withPrizes = true) => {
+    lastLinesAt = clock.now();
+    const payload = lines(withPrizes || (simulator !== undefined && simulator.snapshot().prizesVersion !== prizesSent));
+    if (simulator && payload.prizes) {
+      prizesSent = simulator.snapshot().prizesVersion;
+      // This message has the latest position too: a pending motion update would only replace it without the prizes.
+      clock.clearTimeout(trailing);
+      clock.clearTimeout(settle);
+      trailing = undefined;
+      settle = undefined;
+    } else if (simulator) {
+      clock.clearTimeout(settle);
+      settle = clock.setTimeout(() => { settle = undefined; publishLines(); }, 2 * config.linesIntervalMs);
+    }
+    publish(uris.lines, payload, true);
+  };
   const publishLinesSoon = () => {
     const wait = lastLinesAt + config.linesIntervalMs - clock.now();
-    if (wait <= 0) { publishLines(); return; }
-    if (trailing === undefined) trailing = clock.setTimeout(() => { trailing = undefined; publishLines(); }, wait);
+    if (wait <= 0) { publishLines(false); return; }
+    if (trailing === undefined) trailing = clock.setTimeout(() => { trailing = undefined; publishLines(false); }, wait);
   };
   const unwatchOutputs = safe.onChange(() => publishLines());
   const unwatchPrize = driver.watch('prize', () => publishLines());
-  const unwatchSim = simulator?.onChange(() => publishLinesSoon());
+  // Position alone: throttled; anything else the claw does (a phase, a catch, new prizes): at once.
+  let lastSim = simulator?.snapshot();
+  const unwatchSim = simulator?.onChange((s) => {
+    const moved = lastSim !== undefined && s.phase === lastSim.phase && s.holding === lastSim.holding && s.prizesVersion === lastSim.prizesVersion;
+    lastSim = s;
+    if (moved) publishLinesSoon(); else publishLines();
+  });
 
   const drops = new DropLedger((msg, extra) => logAt('warn', msg, extra));
 
   const machine = new ClawMachine(id, safe, driver, clock, config.timings, {
     status: (s) => { publish(uris.status, s, true); options.onStatus?.(s); },
     event: (e: EventPayload) => publish(uris.events, e, false),
+    // The turn's phase shows on the lines topic (a page reloaded mid-drop sees the drop).
+    phase: () => publishLines(),
     log: logAt,
   });
+  turnPhase = () => machine.turnPhase;
 
   const procedure = (fn: (arg: unknown) => unknown) => async (args: unknown[] | undefined) => {
     try {
@@ -181,7 +216,16 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
       machine.shutdown();
       publishLines();
       clock.clearTimeout(trailing);
+      clock.clearTimeout(settle);
       await settleWithin([...pending], 1000);
+      // Our own `offline` (reason `stopped`) stays the retained status: the testament, meant for a
+      // lost session, would replace it with one that looks like a crash.
+      const s = session;
+      if (s?.isOpen) {
+        const flushed = Promise.resolve(s.call('wamp.session.flush_testaments', [], { scope: 'destroyed' }))
+          .catch((e: unknown) => logAt('debug', 'could not flush the offline testament', { err: preview((e as { error?: string }).error ?? e) }));
+        await settleWithin([flushed], 1000);
+      }
       await link.stop();
       session = undefined;
       unwatchOutputs();

@@ -333,5 +333,58 @@ t.test('stop(): releases, publishes offline, leaves', async (t) => {
   await node.stop();
   t.ok(allReleased(node));
   await eventually(() => lastState(be) === 'offline', 'offline published');
+  t.equal(be.statuses.at(-1)!.reason, 'stopped', 'a clean stop says so (the router\'s testament for a lost session says no reason)');
   t.equal(await be.session.call('wamp.session.count', [['claw']]), 0, 'the node left the realm');
+});
+
+t.test('lines: where the prizes lie (not in the motion updates), the claw\'s phase and the turn\'s phase (issue 14)', async (t) => {
+  const r = await startRouter();
+  t.teardown(() => r.stop());
+  const node = await startClawNode(fastNodeConfig(r.port, 'm11', { simulator: { seed: 4, prizes: 5, speed: 1, lowerMs: 300, grabMs: 100, raiseMs: 300, releaseMs: 100, maxGrabProbability: 1 } }));
+  t.teardown(() => node.stop());
+  const be = await backend(r.port, 'm11');
+  t.teardown(() => be.connection.close());
+  await eventually(() => lastState(be) === 'ready', 'node ready');
+  const retained = await eventually(() => be.lines.at(-1), 'retained lines');
+  t.equal(retained.prizes?.length, 5, 'the retained lines at rest say where the 5 prizes lie');
+  t.same(retained.prizes, node.simulator!.prizes().map((p) => ({ x: Math.round(p.x * 1000) / 1000, y: Math.round(p.y * 1000) / 1000 })), 'rounded like the claw');
+  t.equal(retained.turnPhase, undefined, 'no turn, no turn phase');
+  t.equal(retained.claw?.phase, 'idle');
+
+  const uris = machineUris('m11');
+  const gus = await player(r, 'gus');
+  t.teardown(() => gus.close());
+  const started = await be.session.call(uris.startTurn, [{ player: 'gus', moveSeconds: 20 }]) as { topic: string };
+  await eventually(() => be.lines.some((l) => l.turnPhase === 'move'), 'the move phase on the lines topic');
+  t.ok(be.lines.some((l) => l.turnPhase === 'coin' && l.outputs.coin), 'the coin phase with its pulse');
+  const before = be.lines.length;
+  const stop = holdLoop(gus, started.topic, 'upOn');
+  await eventually(() => node.simulator!.snapshot().y > 0.3, 'the claw moved back');
+  stop();
+  await gus.publish(started.topic, [{ command: 'upOff' }]);
+  await eventually(() => !(node.driver as SimulatedDriver).output('up'), 'up released');
+  const moving = be.lines.slice(before).filter((l) => l.outputs.up && l.claw !== undefined && l.claw.y > 0);
+  t.ok(moving.length >= 2, `motion updates while held (${moving.length})`);
+  t.ok(moving.every((l) => l.prizes === undefined), 'the motion updates leave the prizes out');
+  t.ok(be.lines.at(-1)!.prizes !== undefined, 'the message when the claw stops has them again');
+
+  // A prize right under the claw: the catch changes the prizes, which go out at once.
+  const at = node.simulator!.snapshot();
+  const n0 = be.lines.length;
+  node.simulator!.placePrize({ x: at.x, y: at.y });
+  await eventually(() => be.lines.slice(n0).some((l) => l.prizes?.length === 6), 'a new prize is published at once').catch((e) => {
+    t.comment(JSON.stringify({ n0, sim: node.simulator!.prizes().length, tail: be.lines.slice(n0 - 2) }));
+    throw e;
+  });
+  const fromDrop = be.lines.length;
+  await gus.publish(started.topic, [{ command: 'drop' }]);
+  await eventually(() => be.events.some((e) => e.type === 'turn_ended'), 'the turn ended');
+  await eventually(() => node.simulator!.snapshot().phase === 'idle' && be.lines.at(-1)!.claw?.phase === 'idle', 'the claw back home and idle');
+  const during = be.lines.slice(fromDrop);
+  t.ok(during.some((l) => l.turnPhase === 'drop'), 'the drop phase');
+  const phases = [...new Set(during.map((l) => l.claw?.phase))];
+  for (const p of ['lowering', 'grabbing', 'raising', 'returning']) t.ok(phases.includes(p as never), `claw phase ${p} seen (${phases.join(', ')})`);
+  t.ok(during.some((l) => l.prizes?.length === 5 && l.claw?.holding), 'the caught prize left the box when the claw closed on it');
+  t.equal(be.lines.at(-1)!.turnPhase, undefined, 'after the turn: no turn phase');
+  t.equal(be.lines.at(-1)!.prizes?.length, 6, 'a delivered prize is replaced by a new one');
 });

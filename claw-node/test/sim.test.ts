@@ -96,3 +96,29 @@ t.test('the same seed plays the same game', async (t) => {
   t.same(a, b, 'deterministic');
   t.ok(a.grabs.length === 6);
 });
+
+t.test('the prizes\' version counts every change of what lies in the box, and a change is announced', async (t) => {
+  const { clock, driver, sim } = cabinet(2);
+  const seen: number[] = [];
+  sim.onChange((s) => seen.push(s.prizesVersion));
+  const v0 = sim.snapshot().prizesVersion;
+  const p = sim.placePrize({ x: 0, y: 0 });
+  t.equal(sim.snapshot().prizesVersion, v0 + 1, 'placing a prize');
+  t.same(seen, [v0 + 1], 'announced outside a step too');
+  t.ok(sim.prizes().includes(p));
+  // A sure catch at home: the claw closes on the prize (it leaves the box), brings it back, a new one appears.
+  sim.clearPrizes();
+  sim.placePrize({ x: 0, y: 0 });
+  const before = sim.snapshot().prizesVersion;
+  (sim as unknown as { opts: { maxGrabProbability: number } }).opts.maxGrabProbability = 1;
+  driver.set('coin', true); driver.set('coin', false);
+  driver.set('drop', true); driver.set('drop', false);
+  await clock.advance(DEFAULT_SIMULATOR.lowerMs + 100);
+  t.ok(sim.snapshot().holding, 'caught');
+  t.equal(sim.prizes().length, 0, 'the prize is in the claw, not in the box');
+  t.equal(sim.snapshot().prizesVersion, before + 1);
+  await clock.advance(DEFAULT_SIMULATOR.grabMs + DEFAULT_SIMULATOR.raiseMs + DEFAULT_SIMULATOR.releaseMs + 500);
+  t.equal(sim.prizes().length, 1, 'delivered: a new prize appears');
+  t.equal(sim.snapshot().prizesVersion, before + 2);
+  t.ok(seen.includes(before + 2), 'and the listener heard of it');
+});

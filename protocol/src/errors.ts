@@ -14,6 +14,8 @@ export const ClawErrors = {
   noTurn: 'claw.error.no_turn',
   /** Players minted from one client address already hold the per-address share of this machine's queue. */
   quotaExceeded: 'claw.error.quota_exceeded',
+  /** An operator kicked the caller from this machine's queue with a block: no new join until `until` (kwargs, ms). */
+  blocked: 'claw.error.blocked',
 } as const;
 
 export type ClawErrorUri = (typeof ClawErrors)[keyof typeof ClawErrors];

@@ -3,7 +3,7 @@
 // examples and refuse what breaks it.
 import t from 'tap';
 import {
-  isUriComponent, isValidName, machineUris, machineOf, playerTopic, PlayerMessage, ControlPayload,
+  isUriComponent, isValidName, nameProblem, graphemes, approximateGraphemes, machineUris, machineOf, playerTopic, PlayerMessage, ControlPayload,
   LinesPayload, StatusPayload, QueueSnapshot, SessionRequest, Procedures, ClawErrors,
 } from '../src/index.js';
 
@@ -16,6 +16,31 @@ t.test('display names', async (t) => {
   for (const ok of ['Ann', 'Zoë 🙂', 'x'.repeat(24)]) t.ok(isValidName(ok), ok);
   for (const bad of ['', '   ', 'x'.repeat(25), 'a\nb', 'a\u0000', 'a\u202Eb', 42, null]) t.notOk(isValidName(bad), JSON.stringify(bad));
   t.notOk(SessionRequest.safeParse({ name: '' }).success);
+});
+
+t.test('display names are counted as people count characters (grapheme clusters), with an exact reason', async (t) => {
+  const family = '👩‍👩‍👧'; // 5 code points joined by zero width joiners: one character
+  const familyTones = '👩🏽‍👩🏽‍👧🏽‍👦🏽'; // 11 code points
+  const england = '🏴󠁧󠁢󠁥󠁮󠁧󠁿'; // a subdivision flag: tag characters
+  for (const ok of [family, familyTones, england, `Mum ${family}`, family.repeat(24), 'می\u200Cخواهم', 'e\u0301'.repeat(24)]) {
+    t.equal(nameProblem(ok), undefined, `${JSON.stringify(ok)} is valid`);
+  }
+  t.equal(graphemes(family).length, 1, 'a family emoji is one character');
+  for (const n of [family, familyTones, england, 'Zoë 🙂', 'e\u0301x', 'ab']) {
+    t.same(approximateGraphemes(n), graphemes(n), `without Intl.Segmenter: ${JSON.stringify(n)} counted the same`);
+  }
+  t.equal(nameProblem(family.repeat(25)), 'the name is 25 characters long (at most 24)', 'the 24 limit counts what people see');
+  t.equal(nameProblem('x'.repeat(30)), 'the name is 30 characters long (at most 24)');
+  t.match(nameProblem('a\u202Eb'), /invisible formatting character \(U\+202E\)/, 'text direction controls are refused, and said so');
+  t.match(nameProblem('\u200Dab'), /invisible formatting character \(U\+200D\)/, 'a joiner that joins nothing');
+  t.match(nameProblem('\u00ADab'), /U\+00AD/, 'soft hyphen');
+  t.equal(nameProblem('a\nb'), 'the name contains a control character or a line break');
+  t.equal(nameProblem('  '), 'the name is empty (or only spaces)');
+  t.match(nameProblem('a' + '\u0301'.repeat(40)), /made of 41 code points \(at most 16\)/, 'a stack of combining marks is one character, bounded');
+  t.equal(nameProblem(42), 'the name must be text');
+  const r = SessionRequest.safeParse({ name: 'a\u202Eb' });
+  t.notOk(r.success);
+  t.match(!r.success && r.error.issues[0]!.message, /invisible formatting character/, 'the schema carries the reason');
 });
 
 t.test('machine URIs round-trip', async (t) => {

@@ -4,9 +4,8 @@
 // progress from the machine's lines; after her turn Gus, first in the queue,
 // is not asked and is told the machine is paused instead of a wait estimate;
 // Resume asks him. Pause and resume during his turn flip the buttons too.
-// The players' pages show a pause *during* a turn only when the backend's
-// queue snapshot carries `paused` (checked below, skipped with the reason if
-// this backend does not send it yet).
+// The players' pages show a pause *during* a turn from the backend's
+// `paused` field on the queue snapshot (the player in control too).
 import t from 'tap';
 import { FAST_OVERRIDES, eventually, launch, launchBrowser, newPage, screenshot, signIn, sleep, spectate, tempDir, visible } from './helpers.js';
 import { signInOperator } from './page-helpers.js';
@@ -49,14 +48,15 @@ t.test('pause during a turn: dashboard, players, drop progress, resume', async (
   await screenshot(op.page, 'dashboard-paused-turn', false);
 
   const snapshot = await spectator.session.call('claw.queue.get', ['claw-1']) as Record<string, unknown>;
-  if (typeof snapshot.paused === 'boolean') {
-    await gus.page.locator('#machines .badge', { hasText: 'Paused' }).waitFor();
-    await visible(gus.page, '#machine-note');
-    t.match(await gus.page.textContent('#machine-note'), /turn in progress finishes/, 'players see the pause during the turn');
-    t.match(await gus.page.textContent('#eta'), /paused by staff/, 'and no estimate');
-  } else {
-    t.pass('players see a pause during a turn', { skip: 'the backend\'s queue snapshot has no `paused` field yet (the page reads it when present)' });
-  }
+  t.equal(snapshot.paused, true, 'the backend\'s snapshot says paused during the turn');
+  await gus.page.locator('#machines .badge', { hasText: 'Paused' }).waitFor();
+  await visible(gus.page, '#machine-note');
+  t.match(await gus.page.textContent('#machine-note'), /turn in progress finishes/, 'players see the pause during the turn');
+  t.match(await gus.page.textContent('#eta'), /paused by staff/, 'and no estimate');
+  // The player in control sees it too (the lobby badge and the note), and plays on.
+  await fay.page.locator('#machines .badge', { hasText: 'Paused' }).waitFor();
+  t.match(await fay.page.textContent('#machine-note'), /turn in progress finishes/, 'Fay sees the pause during her own turn');
+  t.ok(await fay.page.locator('#phase-playing').isVisible(), 'and still plays');
 
   // Fay drops: the page follows the claw down and back from the machine's lines.
   await fay.page.keyboard.press('Space');

@@ -3,8 +3,9 @@
 // turn (not "You're next · Position 1"), takes the time left from the queue
 // snapshot, and steers on the protocol's control topic: the machine's lines
 // (watched by a separate spectator) show it. After a reload following Space
-// the result still reaches the page. Works with today's backend,
-// which re-sends `control` only on a player's first session.
+// the result still reaches the page. (The backend also re-sends `control` on
+// every new session and answers the reclaim with the turn's endsAt and
+// topic; the page steers at once either way.)
 import t from 'tap';
 import { FAST_OVERRIDES, PHONE, eventually, launch, launchBrowser, newPage, signIn, spectate, tempDir, visible } from './helpers.js';
 

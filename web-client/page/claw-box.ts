@@ -1,5 +1,6 @@
 // Draws a BoxView (see src/logic/claw-view.ts) as SVG: the cabinet from
-// above, the chute in the front-left corner, the claw (bigger when high),
+// above, the chute in the front-left corner, the prizes lying in the box
+// (simulated machines), the claw (bigger when high, over the prizes),
 // direction lamps at the edges, and lamps for drop, coin and prize.
 import { BOX, type BoxView } from '../src/logic/claw-view.js';
 import type { OutputName } from '@clawgate/protocol';
@@ -20,6 +21,7 @@ export class ClawBox {
   private readonly cable: SVGCircleElement;
   private readonly lamps: Record<OutputName | 'prize', SVGElement>;
   private readonly noClaw: SVGTextElement;
+  private readonly prizes: SVGGElement;
 
   constructor(label: string) {
     this.svg = s('svg', { viewBox: `0 0 ${BOX} ${BOX + 12}`, class: 'claw-box', role: 'img', 'aria-label': label });
@@ -41,6 +43,8 @@ export class ClawBox {
       const t = s('text', { x, y: BOX + 7.6, class: 'lamp-label' }, this.svg);
       t.textContent = text;
     }
+    // Under the claw: a prize it hovers over is hidden by it only where they overlap.
+    this.prizes = s('g', { class: 'prizes', 'aria-hidden': 'true' }, this.svg);
     this.claw = s('g', { class: 'claw' }, this.svg);
     this.cable = s('circle', { r: 1.2, class: 'claw-cable' }, this.claw);
     this.clawBody = s('circle', { r: 5, class: 'claw-body' }, this.claw);
@@ -49,6 +53,18 @@ export class ClawBox {
   }
 
   update(v: BoxView): void {
+    // One circle per prize, reused in order (they are few; a catch or a new prize changes the count).
+    const have = this.prizes.children;
+    while (have.length > v.prizes.length) have[have.length - 1]!.remove();
+    while (have.length < v.prizes.length) s('circle', { class: 'prize' }, this.prizes);
+    v.prizes.forEach((p, i) => {
+      const c = have[i]!;
+      const cx = p.cx.toFixed(2);
+      const cy = p.cy.toFixed(2);
+      if (c.getAttribute('cx') !== cx) c.setAttribute('cx', cx);
+      if (c.getAttribute('cy') !== cy) c.setAttribute('cy', cy);
+      if (c.getAttribute('r') !== String(p.r)) c.setAttribute('r', String(p.r));
+    });
     for (const [name, el] of Object.entries(this.lamps)) {
       const on = name === 'prize' ? v.prize : v.outputs[name as OutputName];
       el.classList.toggle('on', on);

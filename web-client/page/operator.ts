@@ -2,9 +2,9 @@
 // current player, queue, recent turns), pause/resume/skip/kick, and the
 // router's live numbers.
 import type { Session } from 'autobahn';
-import { EventPayload, LinesPayload, MachineSummary, Procedures, QueueSnapshot, StatusPayload, TurnResult, machineUris } from '@clawgate/protocol';
+import { AdminTurnRow, EventPayload, LinesPayload, MachineSummary, Procedures, QueueSnapshot, StatusPayload, machineUris } from '@clawgate/protocol';
 import {
-  askedOf, confirmProblem, confirmText, initialDashboard, ratePerSecond, reduceDashboard, skipTarget,
+  askedOf, confirmProblem, confirmText, initialDashboard, parseBlockMinutes, ratePerSecond, reduceDashboard, rowOutcome, rowsFromAdmin, skipTarget,
   type DashboardAction, type DashboardState, type PendingAction, type TurnRow,
 } from '../src/logic/dashboard-state.js';
 import { describeConnection, type ConnectionState } from '../src/logic/connection.js';
@@ -41,31 +41,29 @@ async function onOpen(session: Session): Promise<void> {
   show(byId('login'), false);
   show(byId('dash'), true);
   await refreshMachines(session);
+  await fetchTurns(session);
+}
+
+/** Recent turns, no-shows and kicks (claw.admin.turns); rows of an unknown shape are skipped. */
+async function fetchTurns(session: Session): Promise<void> {
   try {
-    const rows = await session.call<unknown>(Procedures.adminTurns, [], { limit: 30 });
-    const turns = toTurnRows(rows);
-    if (turns.length > 0) dispatch({ type: 'turns', turns });
+    const value = await session.call<unknown>(Procedures.adminTurns, [], { limit: 30 });
+    if (link?.session !== session || !Array.isArray(value)) return;
+    const rows: AdminTurnRow[] = [];
+    for (const r of value) { const p = AdminTurnRow.safeParse(r); if (p.success) rows.push(p.data); }
+    dispatch({ type: 'turns', turns: rowsFromAdmin(rows) });
   } catch { /* optional: live events fill the table */ }
 }
 
-/** claw.admin.turns rows (backend extension) → table rows; unknown shapes are skipped. */
-function toTurnRows(value: unknown): TurnRow[] {
-  const list = Array.isArray(value) ? value : (value as { turns?: unknown })?.turns;
-  if (!Array.isArray(list)) return [];
-  const rows: TurnRow[] = [];
-  for (const r of list as Record<string, unknown>[]) {
-    if (typeof r?.machine !== 'string') continue;
-    const result = TurnResult.safeParse(r.result);
-    const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
-    rows.push({
-      machine: r.machine,
-      player: String(r.name ?? r.player ?? '?'),
-      startedAt: num(r.startedAt),
-      endedAt: num(r.endedAt),
-      result: result.success ? result.data : undefined,
-    });
-  }
-  return rows;
+/**
+ * No event announces a no-show or a kick; every one changes a queue, whose
+ * snapshot comes next. So after snapshots the table is read again, at most
+ * once a second.
+ */
+let turnsTimer: ReturnType<typeof setTimeout> | undefined;
+function refreshTurnsSoon(session: Session): void {
+  if (turnsTimer !== undefined) return;
+  turnsTimer = setTimeout(() => { turnsTimer = undefined; if (link?.session === session) void fetchTurns(session); }, 1000);
 }
 
 async function refreshMachines(session: Session): Promise<void> {
@@ -88,7 +86,12 @@ async function watch(session: Session, machine: string): Promise<void> {
   await Promise.all([
     session.subscribe(u.status, ([p]) => { const status = parse(StatusPayload, p, 'status'); if (status) dispatch({ type: 'status', machine, status }); }, retained),
     // The published snapshot has names only; operators get authids (for Kick) from claw.queue.get.
-    session.subscribe(u.queue, ([p]) => { const snapshot = parse(QueueSnapshot, p, 'queue'); if (snapshot) dispatch({ type: 'queue', snapshot }); fetchQueue(session, machine); }, retained),
+    session.subscribe(u.queue, ([p]) => {
+      const snapshot = parse(QueueSnapshot, p, 'queue');
+      if (snapshot) dispatch({ type: 'queue', snapshot });
+      fetchQueue(session, machine);
+      refreshTurnsSoon(session);
+    }, retained),
     session.subscribe(u.lines, ([p]) => { const lines = parse(LinesPayload, p, 'lines'); if (lines) dispatch({ type: 'lines', machine, lines }); }, retained),
     session.subscribe(u.events, ([p]) => { const event = parse(EventPayload, p, 'event'); if (event) dispatch({ type: 'event', event }); }),
   ]).catch((e: unknown) => { subscribed.delete(machine); throw e; });
@@ -147,11 +150,11 @@ async function pollStats(): Promise<void> {
   dispatch({ type: 'stats', stats: { sessions, messagesPerSecond, source, at } });
 }
 
-async function admin(procedure: string, args: unknown[], done: string): Promise<unknown> {
+async function admin(procedure: string, args: unknown[], done: string, kwargs: Record<string, unknown> = {}): Promise<unknown> {
   const session = link?.session;
   if (!session) { dispatch({ type: 'notice', text: 'Not connected.', tone: 'bad' }); return undefined; }
   try {
-    const answer = await session.call<unknown>(procedure, args);
+    const answer = await session.call<unknown>(procedure, args, kwargs);
     dispatch({ type: 'notice', text: done, tone: 'ok' });
     return answer;
   } catch (e) {
@@ -182,6 +185,10 @@ function ask(pending: PendingAction, opener: HTMLElement): void {
   setText(byId('confirm-title'), text.title);
   setText(byId('confirm-body'), text.body);
   setText(byId('confirm-ok'), text.confirm);
+  setText(byId('confirm-problem'), '');
+  // A kick may block rejoining for a while (0: none, the default).
+  show(byId('confirm-block-row'), pending.action === 'kick');
+  byId<HTMLInputElement>('confirm-block').value = '0';
   confirmOpener = { button: opener, card: opener.closest('article') };
   const dialog = byId<HTMLDialogElement>('confirm');
   if (!dialog.open) dialog.showModal();
@@ -191,6 +198,9 @@ function ask(pending: PendingAction, opener: HTMLElement): void {
 
 function confirmed(): void {
   const pending = state.confirm;
+  // A bad block is said in the dialog, which stays open.
+  const block = parseBlockMinutes(byId<HTMLInputElement>('confirm-block').value);
+  if (pending?.action === 'kick' && !block.ok) { setText(byId('confirm-problem'), block.problem); byId('confirm-block').focus(); return; }
   // A kicked player's row (and its button) is about to go: focus returns to the card.
   if (pending?.action === 'kick' && confirmOpener?.card) confirmOpener = { button: confirmOpener.card, card: confirmOpener.card };
   byId<HTMLDialogElement>('confirm').close();
@@ -198,8 +208,11 @@ function confirmed(): void {
   // The queue may have moved while the dialog was open: never hit someone the operator did not mean.
   const problem = confirmProblem(state, pending);
   if (problem) { dispatch({ type: 'notice', text: problem, tone: 'bad' }); return; }
-  if (pending.action === 'skip') void admin(Procedures.adminSkip, [pending.machine], `${pending.machine}: skipped ${pending.player}`);
-  else void admin(Procedures.adminKick, [pending.machine, pending.authid], `${pending.machine}: removed ${pending.name} from the queue`);
+  if (pending.action === 'skip') { void admin(Procedures.adminSkip, [pending.machine], `${pending.machine}: skipped ${pending.player}`); return; }
+  const minutes = block.ok ? block.minutes : undefined;
+  void admin(Procedures.adminKick, [pending.machine, pending.authid],
+    `${pending.machine}: removed ${pending.name} from the queue${minutes !== undefined ? ` (blocked for ${minutes} min)` : ''}`,
+    minutes !== undefined ? { blockMinutes: minutes } : {});
 }
 
 // ---- rendering ----------------------------------------------------------------
@@ -223,14 +236,21 @@ function draw(): void {
   notice.className = `notice ${state.notice?.tone ?? ''}`;
 
   syncList(byId('cards'), state.order, (m) => m, createCard, (el, m) => updateCard(el, m, now));
-  syncList(byId('turns'), state.turns, (t) => `${t.machine}|${t.player}|${t.startedAt ?? t.endedAt}`, () => h('tr', {}, h('td'), h('td'), h('td'), h('td')), (tr, t) => {
+  syncList(byId('turns'), state.turns, turnKey, () => h('tr', {}, h('td'), h('td'), h('td'), h('td')), (tr, t) => {
     const cells = tr.children as HTMLCollectionOf<HTMLElement>;
     const time = t.startedAt ?? t.endedAt;
     setText(cells[0]!, time ? new Date(time).toLocaleTimeString() : '');
     setText(cells[1]!, t.machine);
     setText(cells[2]!, t.player);
-    setText(cells[3]!, t.result ?? (t.endedAt ? 'ended' : 'playing…'));
+    setText(cells[3]!, rowOutcome(t, now));
+    tr.dataset.kind = t.kind ?? 'turn';
   });
+}
+
+/** A table row's key: the backend's id when known (a live row and the fetched one are the same row), else what the event said. */
+function turnKey(t: TurnRow): string {
+  if (t.turnId !== undefined) return `${t.kind ?? 'turn'}|${t.machine}|${t.turnId}`;
+  return `${t.kind ?? 'turn'}|${t.machine}|${t.player}|${t.startedAt ?? t.endedAt}`;
 }
 
 function createCard(machine: string): HTMLElement {
@@ -334,6 +354,7 @@ async function main(): Promise<void> {
   });
   const dialog = byId<HTMLDialogElement>('confirm');
   byId('confirm-ok').addEventListener('click', confirmed);
+  byId('confirm-block').addEventListener('input', () => setText(byId('confirm-problem'), ''));
   byId('confirm-cancel').addEventListener('click', () => dialog.close());
   // Esc closes a modal dialog by itself; every way of closing ends the pending action and gives focus back.
   dialog.addEventListener('close', () => {

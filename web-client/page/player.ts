@@ -4,15 +4,15 @@
 // resulting state.
 import type { Session } from 'autobahn';
 import {
-  EventPayload, LinesPayload, MachineSummary, PlayerMessage, Procedures, QueueSnapshot, SlotResult, StatusPayload,
-  isValidName, machineUris, playerTopic, type Command, type Direction,
+  ClawErrors, EventPayload, LinesPayload, MachineSummary, PlayerMessage, Procedures, QueueSnapshot, SlotResult, StatusPayload,
+  machineUris, nameProblem, playerTopic, type Command, type Direction,
 } from '@clawgate/protocol';
 import {
   reduce, initialState, holdsPlace, pageTitle, phaseFor, phaseMachine, placeShown, readyPrompt, type Action, type PlayerState,
 } from '../src/logic/player-state.js';
 import { HoldRepeater, keyToControl } from '../src/logic/controls.js';
 import { describeConnection, type ConnectionState } from '../src/logic/connection.js';
-import { clock, positionText, removedText, resultText, secondsLeft, stateLabel, waitText } from '../src/logic/format.js';
+import { clock, positionText, removedText, resultText, secondsLeft, stateLabel, untilText, waitText } from '../src/logic/format.js';
 import { boxView, videoKind } from '../src/logic/claw-view.js';
 import { dropText } from '../src/logic/drop-progress.js';
 import { ReadyAlert } from './ready-alert.js';
@@ -89,7 +89,7 @@ function afterChange(before: PlayerState): void {
       focusAfterDraw = 'again';
       break;
     case 'removed':
-      setText(announce, removedText(p.reason));
+      setText(announce, removedText(p.reason, p.blockedUntil, Date.now(), skewMs));
       break;
     case 'waiting':
       if (before.phase.kind === 'joining') setText(announce, `You joined the queue. ${positionText(p.position)}.`);
@@ -135,28 +135,57 @@ async function onOpen(session: Session): Promise<void> {
   // lobby and the reclaim follow without holding that up.
   void refreshLobby(session).then(() => {
     if (link.session !== session) return; // a newer session does its own
-    // Reclaim our place: request_slot is idempotent, and the backend kept the place through the grace period.
+    // Reclaim our place: the backend kept it through the grace period (SQLite keeps it through a restart).
     const queued = holdsPlace(state.phase) ? phaseMachine(state.phase) : localStorage.getItem(QUEUE_KEY) ?? undefined;
     if (queued && state.identity) void resumePlace(session, queued);
   });
 }
 
+/** While the backend is (re)starting its procedures are not registered yet: try again this often, this many times. */
+const RESUME_RETRY_MS = 1000;
+const RESUME_TRIES = 20;
+
 /**
- * Reclaims the place after a reload or reconnect. request_slot is idempotent
- * for a queued player but joins anyone else, so the page first asks whether
- * the backend still has it (`claw.queue.get`): a place that ended while the
- * page was away (removed, the turn over) is said so, not silently replaced
- * by a new place at the end of the queue.
+ * Reclaims the place after a reload or reconnect with request_slot
+ * `{resume: true}`, which never joins: a place that ended while the page was
+ * away (removed, the turn over) is answered not_in_queue and said so, not
+ * silently replaced by a new place at the end of the queue. The answer also
+ * says where we stand (the ready prompt with its real deadline, or our
+ * running turn with its end). A join whose answer was lost (still `joining`)
+ * is sent as a join.
  */
 async function resumePlace(session: Session, machine: string): Promise<void> {
+  const p = state.phase;
+  if (p.kind === 'joining' && !p.resumed && phaseMachine(p) === machine) { await requestSlot(machine, 'rejoin'); return; }
+  for (let i = 0; i < RESUME_TRIES && link.session === session; i++) {
+    const outcome = await checkPlace(session, machine);
+    if (outcome !== 'retry') return;
+    await new Promise((r) => setTimeout(r, RESUME_RETRY_MS));
+  }
+}
+
+/**
+ * Asks the backend exactly whether we still hold our place on `machine`
+ * (request_slot `{resume: true}`): the answer is our slot (applied), or
+ * not_in_queue (the place is freed, and the page says why). `retry`: the
+ * backend is not there yet.
+ */
+async function checkPlace(session: Session, machine: string): Promise<'done' | 'retry'> {
   const epoch = state.placeEpoch;
+  const wasPlaying = localStorage.getItem(TURN_KEY) === machine;
   try {
-    const snapshot = parse(QueueSnapshot, await session.call<unknown>(Procedures.queueGet, [machine]), 'queue');
-    if (link.session !== session) return;
-    if (snapshot) dispatch({ type: 'place_check', snapshot, epoch, wasPlaying: localStorage.getItem(TURN_KEY) === machine });
-  } catch { /* not known (the backend is still starting): reclaim as before */ }
-  if (link.session !== session || !holdsPlace(state.phase) || phaseMachine(state.phase) !== machine) return;
-  await requestSlot(machine, true);
+    const slot = parse(SlotResult, await session.call<unknown>(Procedures.requestSlot, [machine], { resume: true }), 'slot');
+    if (slot && link.session === session) dispatch({ type: 'slot', slot });
+    return 'done';
+  } catch (e) {
+    if (link.session !== session) return 'done';
+    const uri = errorUri(e);
+    if (uri === ClawErrors.notInQueue) { dispatch({ type: 'place_gone', machine, epoch, wasPlaying }); return 'done'; }
+    // The backend's procedures are not registered yet (it is starting): keep the place and ask again.
+    if (uri === 'wamp.error.no_such_procedure') return 'retry';
+    dispatch({ type: 'error', error: explain(e) });
+    return 'done';
+  }
 }
 
 async function refreshLobby(session: Session): Promise<void> {
@@ -201,22 +230,18 @@ async function watchMachine(session: Session, machine: string): Promise<void> {
 const checking = new Set<string>();
 
 /**
- * A snapshot of the machine we hold a place on that does not show us means
- * a message (removed, the end of our turn) was lost while we were away. The
- * page asks the backend once more (a fresh `claw.queue.get`, sent after our
- * place was confirmed) and frees the place only if that agrees, so a stale
- * snapshot can never cost a place.
+ * A snapshot of the machine we hold a place on that does not show us (by
+ * name: snapshots carry no authids) means a message (removed, the end of our
+ * turn) may have been lost. The page asks the backend exactly (request_slot
+ * `{resume: true}`) and frees the place only if it says not_in_queue, so
+ * neither a stale snapshot nor a namesake can cost or keep a place.
  */
 function onSnapshot(session: Session, snapshot: QueueSnapshot): void {
   dispatch({ type: 'queue', snapshot });
   const machine = snapshot.machine;
   if (placeShown(state, snapshot) !== false || checking.has(machine) || link.session !== session) return;
-  const epoch = state.placeEpoch;
   checking.add(machine);
-  session.call<unknown>(Procedures.queueGet, [machine]).then((q) => {
-    const fresh = parse(QueueSnapshot, q, 'queue');
-    if (fresh && link.session === session) dispatch({ type: 'place_check', snapshot: fresh, epoch });
-  }, () => { /* unknown: keep the place */ }).finally(() => checking.delete(machine));
+  void checkPlace(session, machine).finally(() => checking.delete(machine));
 }
 
 const ERROR_TEXT: Record<string, string> = {
@@ -228,17 +253,25 @@ const ERROR_TEXT: Record<string, string> = {
   'claw.error.not_your_turn': 'It is not your turn any more.',
   'wamp.error.not_authorized': 'You need to pick a name first.',
 };
-const explain = (e: unknown) => ERROR_TEXT[errorUri(e)] ?? `Something went wrong (${errorUri(e)}).`;
+function explain(e: unknown): string {
+  const uri = errorUri(e);
+  // Kicked with a block: say until when (the error's kwargs).
+  if (uri === ClawErrors.blocked) {
+    const until = (e as { kwargs?: { until?: unknown } }).kwargs?.until;
+    return `An operator removed you from this queue. You can join it again ${typeof until === 'number' ? untilText(until, Date.now(), skewMs) : 'later'}.`;
+  }
+  return ERROR_TEXT[uri] ?? `Something went wrong (${uri}).`;
+}
 
-async function requestSlot(machine: string, resuming = false): Promise<void> {
+/** `join`: the player asked; `rejoin`: a join whose answer was lost in a reconnect, sent again. */
+async function requestSlot(machine: string, mode: 'join' | 'rejoin' = 'join'): Promise<void> {
   const session = link.session;
   if (!session) { dispatch({ type: 'error', error: 'Not connected yet; your request will be sent when the connection is back.' }); return; }
-  if (!resuming) dispatch({ type: 'join', machine });
+  if (mode === 'join') dispatch({ type: 'join', machine });
   try {
     const slot = parse(SlotResult, await session.call<unknown>(Procedures.requestSlot, [machine]), 'slot');
     if (slot) dispatch({ type: 'slot', slot });
   } catch (e) {
-    if (resuming && !holdsPlace(state.phase)) { localStorage.removeItem(QUEUE_KEY); return; }
     dispatch({ type: 'join_failed', machine, error: explain(e) });
   }
 }
@@ -451,7 +484,7 @@ function drawMachine(now: number): void {
   setText(byId('machine-note'), note);
   show(byId('machine-note'), note !== '');
 
-  const view = boxView(m.lines);
+  const view = boxView(m.lines, m.prizes ?? []);
   box.update(view);
   setText(byId('box-caption'), view.caption);
   drawVideo(config.videoUrls[m.machine] ?? m.videoUrl);
@@ -482,7 +515,7 @@ function drawMachine(now: number): void {
       setText(byId('position'), String(phase.position + 1));
       // The protocol's 0-based position, for tests and styling (the text says "You're next" for 0).
       byId('phase-waiting').dataset.position = String(phase.position);
-      setText(byId('eta'), waitText(phase.etaSeconds, m.paused));
+      setText(byId('eta'), waitText(phase.etaSeconds, m.paused, { etaAt: phase.etaAt, now, skewMs, state: m.state }));
       break;
     case 'get_ready': {
       setText(byId('ready-countdown'), clock(secondsLeft(phase.deadline, now, skewMs)));
@@ -513,7 +546,7 @@ function drawMachine(now: number): void {
       break;
     }
     case 'removed':
-      setText(byId('removed-text'), removedText(phase.reason));
+      setText(byId('removed-text'), removedText(phase.reason, phase.blockedUntil, now, skewMs));
       break;
     default:
       break;
@@ -557,7 +590,9 @@ function wireForms(): void {
     e.preventDefault();
     const name = input.value.trim();
     const err = byId('name-error');
-    if (!isValidName(name)) { setText(err, 'Names are 1 to 24 characters.'); input.focus(); return; }
+    // The exact reason ("the name is 25 characters long (at most 24)"); an emoji family counts as one character.
+    const problem = nameProblem(name);
+    if (problem !== undefined) { setText(err, `${problem[0]!.toUpperCase()}${problem.slice(1)}.`); input.focus(); return; }
     setText(err, '');
     const submit = byId<HTMLButtonElement>('name-submit');
     submit.disabled = true;

@@ -1,7 +1,7 @@
 // The spectator drawing computed from the retained lines payload.
 import t from 'tap';
 import type { LinesPayload } from '@clawgate/protocol';
-import { BOX, boxView, clawDrawing, videoKind } from '../src/logic/claw-view.js';
+import { BOX, PRIZE_R, boxView, clawDrawing, prizeDrawing, videoKind } from '../src/logic/claw-view.js';
 
 const released = { up: false, down: false, left: false, right: false, drop: false, coin: false };
 const lines = (o: Partial<typeof released> = {}, claw?: LinesPayload['claw'], prize = false): LinesPayload => ({ outputs: { ...released, ...o }, inputs: { prize }, ...(claw ? { claw } : {}) });
@@ -49,4 +49,18 @@ t.test('video URLs: MJPEG as an image, media as video, pages in a frame, nothing
   t.equal(videoKind('https://player.example/claw-1'), 'frame');
   t.equal(videoKind('javascript:alert(1)'), undefined, 'no script URLs');
   t.equal(videoKind('data:text/html,<b>'), undefined);
+});
+
+t.test('prizes are drawn where the machine says they lie, like the claw; kept by the page across motion updates', async (t) => {
+  const claw = { x: 0.5, y: 0.5, z: 1, holding: false };
+  const withPrizes = { ...lines({}, claw), prizes: [{ x: 0, y: 0 }, { x: 1, y: 1 }] };
+  const v = boxView(withPrizes);
+  t.equal(v.prizes.length, 2);
+  t.same({ cx: v.prizes[0]!.cx, cy: v.prizes[0]!.cy }, { cx: clawDrawing({ ...claw, x: 0, y: 0 }).cx, cy: clawDrawing({ ...claw, x: 0, y: 0 }).cy }, 'the same place as the claw would be');
+  t.equal(v.prizes[0]!.r, PRIZE_R);
+  t.same(boxView(lines({}, claw), [{ x: 0.25, y: 0.75 }]).prizes, [prizeDrawing({ x: 0.25, y: 0.75 })], 'a motion update without prizes: the ones the page kept');
+  t.same(boxView(lines({}, claw)).prizes, [], 'none known: none drawn');
+  t.same(boxView(lines(), [{ x: 0.5, y: 0.5 }]).prizes, [], 'a real cabinet (no position) draws none');
+  const far = prizeDrawing({ x: 3, y: -2 });
+  t.ok(far.cx <= BOX && far.cy <= BOX && far.cx >= 0 && far.cy >= 0, 'inside the box whatever a node says');
 });

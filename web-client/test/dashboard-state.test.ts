@@ -2,7 +2,8 @@
 import t from 'tap';
 import type { QueueSnapshot } from '@clawgate/protocol';
 import {
-  applyEvent, askedOf, confirmProblem, confirmText, initialDashboard, ratePerSecond, reduceDashboard, skipTarget, type DashboardAction,
+  applyEvent, askedOf, confirmProblem, confirmText, initialDashboard, parseBlockMinutes, ratePerSecond, reduceDashboard, rowOutcome, rowsFromAdmin, skipTarget,
+  type DashboardAction,
 } from '../src/logic/dashboard-state.js';
 
 const run = (actions: DashboardAction[]) => actions.reduce(reduceDashboard, initialDashboard);
@@ -120,4 +121,51 @@ t.test('Skip and Kick wait for a confirmation that names the person, and are ref
   t.same(confirmText(skip), { title: 'Skip Fay on claw-1?', body: 'Fay\'s turn (or ready check) ends now with the result "skipped". This can\'t be undone.', confirm: 'Skip Fay' });
   t.equal(confirmText(kickPlaying).confirm, 'Kick Fay');
   t.match(confirmText(kickPlaying).title, /Kick Fay from claw-1\?/);
+});
+
+// ---- issue 14: no-shows and kicks in the turns table, kick with a block ----
+
+t.test('claw.admin.turns rows: turns with why they ended, removals (no-show, kick with block, away too long)', async (t) => {
+  const now = 1_000_000;
+  const rows = rowsFromAdmin([
+    { id: 7, kind: 'turn', machine: 'claw-1', authid: 'pa', name: 'Ann', startedAt: 10, endsAt: 40, endedAt: 45, result: 'skipped', endedBy: 'pa', endReason: 'gone' },
+    { id: 3, kind: 'removed', machine: 'claw-1', authid: 'pb', name: 'Bo', startedAt: null, endsAt: null, endedAt: 50, result: null, endedBy: null, reason: 'timeout' },
+    { id: 4, kind: 'removed', machine: 'claw-1', authid: 'pc', name: 'Cy', startedAt: null, endsAt: null, endedAt: 60, result: null, endedBy: 'operator', reason: 'kicked', blockedUntil: now + 9.5 * 60_000 },
+    { id: 8, machine: 'claw-1', authid: 'pd', name: 'Dee', startedAt: 70, endsAt: 99, endedAt: 99, result: 'win', endedBy: null, endReason: 'node' },
+    { id: 9, machine: 'claw-1', authid: 'pe', name: 'Eve', startedAt: 100, endsAt: null, endedAt: null, result: null, endedBy: null },
+    { id: 5, kind: 'removed', machine: 'claw-1', authid: 'pf', name: 'Fay', startedAt: null, endsAt: null, endedAt: 80, result: null, endedBy: null, reason: 'grace_expired' },
+  ]);
+  t.same(rows.map((r) => rowOutcome(r, now)), [
+    'skipped (the player was gone)', 'no-show (did not confirm)', 'kicked by operator, blocked for 10 min', 'win', 'playing…', 'away too long (place lost)',
+  ]);
+  t.equal(rows[3]!.kind, 'turn', 'rows of older backends (no kind) are turns');
+  t.equal(rows[0]!.turnId, 7);
+  t.equal(rows[1]!.turnId, undefined, 'a removal is no turn');
+  t.equal(rowOutcome({ ...rows[2]!, blockedUntil: now - 1 }, now), 'kicked by operator', 'a block that is over is not mentioned');
+});
+
+t.test('a fetched list replaces the table (it has what no event says); live rows newer than it stay; events match rows by turn id', async (t) => {
+  let s = run([{ type: 'event', event: { type: 'turn_started', machine: 'claw-1', player: 'Ann', turn: 7, at: 500 } }]);
+  s = reduceDashboard(s, { type: 'turns', turns: rowsFromAdmin([
+    { id: 7, kind: 'turn', machine: 'claw-1', authid: 'pa', name: 'Ann', startedAt: 495, endsAt: 900, endedAt: null, result: null, endedBy: null },
+    { id: 2, kind: 'removed', machine: 'claw-1', authid: 'pb', name: 'Bo', startedAt: null, endsAt: null, endedAt: 480, result: null, endedBy: null, reason: 'timeout' },
+  ]) });
+  t.same(s.turns.map((r) => r.player), ['Ann', 'Bo'], 'Ann once (same turn id, the backend\'s clock), and the no-show');
+  s = reduceDashboard(s, { type: 'event', event: { type: 'turn_ended', machine: 'claw-1', player: 'Ann', turn: 7, result: 'win', at: 950 } });
+  t.equal(s.turns[0]!.result, 'win', 'the end closes the row with that turn id');
+  s = reduceDashboard(s, { type: 'event', event: { type: 'turn_started', machine: 'claw-1', player: 'Ann', turn: 8, at: 1000 } });
+  s = reduceDashboard(s, { type: 'turns', turns: rowsFromAdmin([
+    { id: 7, kind: 'turn', machine: 'claw-1', authid: 'pa', name: 'Ann', startedAt: 495, endsAt: 900, endedAt: 948, result: 'win', endedBy: null, endReason: 'node' },
+  ]) });
+  t.same(s.turns.map((r) => [r.player, r.turnId]), [['Ann', 8], ['Ann', 7]], 'a turn that started after the list was read stays on top');
+});
+
+t.test('the block of a kick, from the dialog\'s minutes field', async (t) => {
+  t.same(parseBlockMinutes(''), { ok: true, minutes: undefined }, 'empty: no block');
+  t.same(parseBlockMinutes(' 0 '), { ok: true, minutes: undefined });
+  t.same(parseBlockMinutes('15'), { ok: true, minutes: 15 });
+  t.same(parseBlockMinutes('2.5'), { ok: true, minutes: 2.5 });
+  t.match(parseBlockMinutes('-3'), { ok: false, problem: /number of minutes/ });
+  t.match(parseBlockMinutes('soon'), { ok: false });
+  t.match(parseBlockMinutes('2000'), { ok: false, problem: /at most 1440 minutes/ });
 });

@@ -57,3 +57,20 @@ t.test('dropUnderway: the drop line or a lowered claw; steering alone is not a d
   t.ok(dropUnderway(L({ z: 0.5 })));
   t.notOk(dropUnderway(L({ noClaw: true })));
 });
+
+t.test('newer nodes say what the claw does (claw.phase) and the turn\'s phase: exact stages, also after the claw is back up', async (t) => {
+  const P = (phase: string, o: { z?: number; x?: number; y?: number; holding?: boolean; drop?: boolean; prize?: boolean; turn?: string } = {}): LinesPayload => ({
+    ...L(o), claw: { x: o.x ?? 0.5, y: o.y ?? 0.5, z: o.z ?? 1, holding: o.holding ?? false, phase: phase as never }, ...(o.turn ? { turnPhase: o.turn as never } : {}),
+  });
+  const { stages } = walk([P('idle', { turn: 'drop' }), P('lowering', { drop: true, turn: 'drop' }), P('lowering', { z: 0.3, turn: 'drop' }), P('grabbing', { z: 0, turn: 'drop' }),
+    P('raising', { z: 0.5, holding: true, turn: 'drop' }), P('returning', { z: 1, holding: true, turn: 'drop' }), P('releasing', { x: 0, y: 0, turn: 'drop' }),
+    P('idle', { x: 0, y: 0, turn: 'prize' }), P('idle', { x: 0, y: 0, prize: true, turn: 'prize' })]);
+  t.same(stages, ['sent', 'lowering', 'lowering', 'closing', 'raising', 'returning', 'settling', 'settling', 'delivered']);
+  t.equal(walk([P('idle'), P('idle')]).p.stage, 'sent', 'idle before the claw moved is not the end of the cycle');
+  // A page reloaded while the claw returns at the top (nothing lowered to see): the turn phase and the claw's phase say so.
+  t.ok(dropUnderway(P('returning', { z: 1 })), 'the claw at work');
+  t.ok(dropUnderway(P('idle', { turn: 'prize' })), 'waiting for the prize: still the drop');
+  t.notOk(dropUnderway(P('idle', { turn: 'move' })), 'the move phase is no drop');
+  t.notOk(dropUnderway({ ...P('idle', { turn: 'move' }), outputs: { ...L().outputs, drop: false } }));
+  t.same(walk([P('returning', { turn: 'drop' })]).stages, ['returning'], 'picked up mid-cycle: where the claw is');
+});

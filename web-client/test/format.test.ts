@@ -1,6 +1,6 @@
 // Countdowns, waits and result texts.
 import t from 'tap';
-import { clock, eta, positionText, removedText, resultText, secondsLeft, skewFromDateHeader, stateLabel, waitText } from '../src/logic/format.js';
+import { clock, eta, positionText, removedText, resultText, secondsLeft, skewFromDateHeader, stateLabel, untilText, waitText } from '../src/logic/format.js';
 
 t.test('secondsLeft rounds up, never negative, and corrects clock skew', async (t) => {
   t.equal(secondsLeft(10_000, 0), 10);
@@ -49,4 +49,23 @@ t.test('clock skew from the Date header: only when larger than its 1 s resolutio
 t.test('no estimate on a paused machine', async (t) => {
   t.equal(waitText(30, false), 'less than a minute');
   t.equal(waitText(30, true), 'unknown: the machine is paused by staff (your place is kept)');
+});
+
+t.test('waits: the backend\'s etaAt counted from now; unknown while paused or the machine is away', async (t) => {
+  const now = 1_000_000;
+  t.equal(waitText(30, false, { etaAt: now + 200_000, now }), 'about 3 min', 'etaAt wins over the older etaSeconds');
+  t.equal(waitText(30, false, { etaAt: now + 200_000, now, skewMs: 120_000 }), 'about 1 min', 'server clock ahead');
+  t.equal(waitText(300, false, { etaAt: now - 5_000, now }), 'less than a minute', 'overdue: soon');
+  t.equal(waitText(300, false, { now }), 'about 5 min', 'no etaAt (older backend): etaSeconds');
+  t.equal(waitText(30, false, { state: 'offline', etaAt: now, now }), 'unknown: the machine is offline (your place is kept)');
+  t.equal(waitText(30, false, { state: 'maintenance' }), 'unknown: the machine is in maintenance (your place is kept)');
+  t.equal(waitText(30, true, { etaAt: now, now }), 'unknown: the machine is paused by staff (your place is kept)');
+});
+
+t.test('a kick with a block says when the player may come back', async (t) => {
+  const now = 5_000_000;
+  t.equal(removedText('kicked', now + 10 * 60_000, now), 'An operator removed you from the queue. You can join this machine again in about 10 min.');
+  t.equal(removedText('kicked', now + 20_000, now), 'An operator removed you from the queue. You can join this machine again in less than a minute.');
+  t.equal(removedText('kicked', now - 1, now), 'An operator removed you from the queue.', 'a block that is over is not mentioned');
+  t.equal(untilText(now + 61_000, now), 'in about 2 min');
 });

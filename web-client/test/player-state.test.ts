@@ -336,3 +336,61 @@ t.test('playing: true with the turn\'s endsAt and topic in the answer (optional 
     { type: 'slot', slot: { machine: 'claw-1', position: 0, queueLength: 1, etaSeconds: 0, playing: true, endsAt: 4321, topic: 'claw.machine.claw-1.control.p1' } as never }]);
   t.same(s.phase, { kind: 'playing', machine: 'claw-1', topic: 'claw.machine.claw-1.control.p1', endsAt: 4321, dropped: false, drop: undefined });
 });
+
+// ---- issue 14: the backend's new fields ----
+
+t.test('the exact check: not_in_queue frees the place (gone, or the turn over), only for the place asked about', async (t) => {
+  const reloaded = run([me, { type: 'join', machine: 'claw-1', resumed: true }]);
+  const epoch = reloaded.placeEpoch;
+  t.same(run([{ type: 'place_gone', machine: 'claw-1', epoch }], reloaded).phase, { kind: 'removed', machine: 'claw-1', reason: 'gone' });
+  t.same(run([{ type: 'place_gone', machine: 'claw-1', epoch, wasPlaying: true }], reloaded).phase, { kind: 'removed', machine: 'claw-1', reason: 'turn_over' });
+  t.equal(run([{ type: 'place_gone', machine: 'claw-1', epoch: epoch - 1 }], reloaded), reloaded, 'an answer about an older place changes nothing');
+  t.equal(run([{ type: 'place_gone', machine: 'claw-2', epoch }], reloaded), reloaded, 'nor one about another machine');
+  const playing = run([me, { type: 'join', machine: 'claw-1' }, msg({ type: 'control', control: true, machine: 'claw-1', topic: 't', endsAt: 9 })]);
+  t.equal(run([{ type: 'place_gone', machine: 'claw-1', epoch: playing.placeEpoch }], playing).phase.kind === 'removed'
+    && (run([{ type: 'place_gone', machine: 'claw-1', epoch: playing.placeEpoch }], playing).phase as { reason: string }).reason, 'turn_over');
+  const idle = run([me]);
+  t.equal(run([{ type: 'place_gone', machine: 'claw-1', epoch: idle.placeEpoch }], idle), idle, 'no place: nothing to free');
+});
+
+t.test('a reclaim answer with readyDeadline is the prompt with its real deadline; during the prompt it takes a pushed one', async (t) => {
+  const reloaded = run([me, { type: 'join', machine: 'claw-1', resumed: true }]);
+  const asked = run([{ type: 'slot', slot: { machine: 'claw-1', position: 0, queueLength: 2, etaSeconds: 0, readyDeadline: 777 } }], reloaded);
+  t.same(asked.phase, { kind: 'get_ready', machine: 'claw-1', deadline: 777, confirming: false });
+  t.equal(pageTitle(asked), '⏰ Get ready! – ClawGate');
+  const confirming = run([{ type: 'ready_sent' }, { type: 'slot', slot: { machine: 'claw-1', position: 0, queueLength: 2, etaSeconds: 0, readyDeadline: 999 } }], asked);
+  t.same(confirming.phase, { kind: 'get_ready', machine: 'claw-1', deadline: 999, confirming: true }, 'a pushed deadline, the confirmation still in flight');
+  const starting = run([{ type: 'ready_confirmed' }, { type: 'slot', slot: { machine: 'claw-1', position: 0, queueLength: 2, etaSeconds: 0, readyDeadline: 999 } }], confirming);
+  t.equal(starting.phase.kind, 'starting', 'a late answer never undoes the confirmation');
+});
+
+t.test('the wait: etaAt from the position message, the answer and every snapshot (at our position); absent means unknown', async (t) => {
+  let s = run([me, { type: 'join', machine: 'claw-1' }, { type: 'slot', slot: { machine: 'claw-1', position: 1, queueLength: 3, etaSeconds: 60, etaAt: 5000 } }]);
+  t.same(s.phase, { kind: 'waiting', machine: 'claw-1', position: 1, etaSeconds: 60, etaAt: 5000 });
+  s = run([{ type: 'queue', snapshot: snapshot('claw-1', { waiting: [{ name: 'Bo', position: 0, etaAt: 1000 }, { name: 'Ann', position: 1, etaAt: 4200 }] }) }], s);
+  t.equal(s.phase.kind === 'waiting' && s.phase.etaAt, 4200, 'the snapshot\'s estimate for our position');
+  s = run([{ type: 'queue', snapshot: snapshot('claw-1', { paused: true, waiting: [{ name: 'Bo', position: 0 }, { name: 'Ann', position: 1 }] }) }], s);
+  t.same(s.phase, { kind: 'waiting', machine: 'claw-1', position: 1, etaSeconds: 60 }, 'none while paused: unknown, not an old one');
+  s = run([msg({ type: 'position', machine: 'claw-1', position: 0, etaSeconds: 12, etaAt: 3000 })], s);
+  t.same(s.phase, { kind: 'waiting', machine: 'claw-1', position: 0, etaSeconds: 12, etaAt: 3000 });
+  const other = run([{ type: 'queue', snapshot: snapshot('claw-2', { waiting: [{ name: 'Ann', position: 0, etaAt: 1 }] }) }], s);
+  t.equal(other.phase, s.phase, 'another machine\'s snapshot says nothing about our wait');
+});
+
+t.test('kicked with a block: the removal says until when', async (t) => {
+  const s = run([me, { type: 'join', machine: 'claw-1' }, slot('claw-1', 1), msg({ type: 'removed', machine: 'claw-1', reason: 'kicked', blockedUntil: 123_456 })]);
+  t.same(s.phase, { kind: 'removed', machine: 'claw-1', reason: 'kicked', blockedUntil: 123_456 });
+  t.same(run([me, { type: 'join', machine: 'claw-1' }, slot('claw-1', 1), msg({ type: 'removed', machine: 'claw-1', reason: 'kicked' })]).phase,
+    { kind: 'removed', machine: 'claw-1', reason: 'kicked' }, 'without a block, as before');
+});
+
+t.test('the prizes a machine publishes are kept across the lines messages that leave them out', async (t) => {
+  const claw = { x: 0.5, y: 0.5, z: 1, holding: false };
+  const base = { outputs: { up: false, down: false, left: false, right: false, drop: false, coin: false }, inputs: { prize: false } };
+  let s = run([{ type: 'lines', machine: 'claw-1', lines: { ...base, claw, prizes: [{ x: 0.2, y: 0.3 }] } }]);
+  t.same(s.machines['claw-1']!.prizes, [{ x: 0.2, y: 0.3 }]);
+  s = run([{ type: 'lines', machine: 'claw-1', lines: { ...base, claw: { ...claw, x: 0.6 } } }], s);
+  t.same(s.machines['claw-1']!.prizes, [{ x: 0.2, y: 0.3 }], 'a motion update keeps them');
+  s = run([{ type: 'lines', machine: 'claw-1', lines: { ...base, claw, prizes: [] } }], s);
+  t.same(s.machines['claw-1']!.prizes, [], 'an empty list is news (all caught)');
+});

@@ -80,4 +80,42 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX players_updated ON players (updated_at, authid);
     `,
   },
+  {
+    version: 3,
+    name: 'issue 14: ready checks, why turns ended, removals, kick blocks, wait estimates',
+    sql: `
+      -- When the entry was asked to get ready (the measured time to confirm feeds
+      -- the wait estimate), and whether its deadline was already pushed once
+      -- for a player coming back after a restart.
+      ALTER TABLE queue_entries ADD COLUMN asked_at INTEGER;
+      ALTER TABLE queue_entries ADD COLUMN ready_extended INTEGER NOT NULL DEFAULT 0;
+      -- Why a turn ended beyond its result (TurnEndReason of the protocol); NULL for older turns.
+      ALTER TABLE turns ADD COLUMN end_reason TEXT;
+      -- Running averages for the wait estimate: asked → confirmed, endsAt → result.
+      ALTER TABLE machines ADD COLUMN avg_ready_ms REAL;
+      ALTER TABLE machines ADD COLUMN avg_drop_ms REAL;
+      -- Players removed from a queue without a turn (no-shows, kicks, grace
+      -- expiries), for the dashboard's table; bounded (history.maxRemovals).
+      CREATE TABLE removals (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        at            INTEGER NOT NULL,
+        machine       TEXT NOT NULL,
+        authid        TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        reason        TEXT NOT NULL CHECK (reason IN ('timeout', 'kicked', 'grace_expired')),
+        actor         TEXT,
+        blocked_until INTEGER
+      );
+      CREATE INDEX removals_machine ON removals (machine, id);
+      -- A kicked player may not join that machine's queue again until \`until\`; bounded (kicks.maxBlocks).
+      CREATE TABLE blocks (
+        machine TEXT NOT NULL,
+        authid  TEXT NOT NULL,
+        until   INTEGER NOT NULL,
+        actor   TEXT,
+        PRIMARY KEY (machine, authid)
+      );
+      CREATE INDEX blocks_until ON blocks (until);
+    `,
+  },
 ];

@@ -15,6 +15,10 @@ export interface Entry {
   readyDeadline: number | null;
   turnId: number | null;
   disconnectedAt: number | null;
+  /** When the entry was last asked to get ready. */
+  askedAt: number | null;
+  /** The ready deadline was pushed once already for a player coming back after a restart (0/1). */
+  readyExtended: number;
   /** The player's display name (the authid when none is stored). */
   name: string;
 }
@@ -29,6 +33,10 @@ export interface MachineRow {
   maxQueue: number | null;
   avgTurnMs: number | null;
   turnsCount: number;
+  /** Running average of asked → confirmed (ms). */
+  avgReadyMs: number | null;
+  /** Running average of a turn's endsAt → its result, for turns that ran to the end (ms). */
+  avgDropMs: number | null;
 }
 
 export interface TurnRow {
@@ -41,13 +49,32 @@ export interface TurnRow {
   endedAt: number | null;
   result: TurnResult | null;
   endedBy: string | null;
+  /** Why it ended (TurnEndReason), null while running and for turns from before migration 3. */
+  endReason: string | null;
+}
+
+export type RemovalReason = 'timeout' | 'kicked' | 'grace_expired';
+
+export interface RemovalRow {
+  id: number;
+  at: number;
+  machine: string;
+  authid: string;
+  name: string;
+  reason: RemovalReason;
+  actor: string | null;
+  blockedUntil: number | null;
 }
 
 const ENTRY_COLUMNS = `e.id, e.machine, e.authid, e.seq, e.state, e.joined_at AS joinedAt, e.ready_deadline AS readyDeadline,
-  e.turn_id AS turnId, e.disconnected_at AS disconnectedAt, COALESCE(p.name, e.authid) AS name`;
+  e.turn_id AS turnId, e.disconnected_at AS disconnectedAt, e.asked_at AS askedAt, e.ready_extended AS readyExtended,
+  COALESCE(p.name, e.authid) AS name`;
 const MACHINE_COLUMNS = `id, first_seen AS firstSeen, paused, move_seconds AS moveSeconds, ready_window_seconds AS readyWindowSeconds,
-  grace_seconds AS graceSeconds, max_queue AS maxQueue, avg_turn_ms AS avgTurnMs, turns_count AS turnsCount`;
-const TURN_COLUMNS = `id, machine, authid, name, started_at AS startedAt, ends_at AS endsAt, ended_at AS endedAt, result, ended_by AS endedBy`;
+  grace_seconds AS graceSeconds, max_queue AS maxQueue, avg_turn_ms AS avgTurnMs, turns_count AS turnsCount,
+  avg_ready_ms AS avgReadyMs, avg_drop_ms AS avgDropMs`;
+const TURN_COLUMNS = `id, machine, authid, name, started_at AS startedAt, ends_at AS endsAt, ended_at AS endedAt, result, ended_by AS endedBy,
+  end_reason AS endReason`;
+const REMOVAL_COLUMNS = 'id, at, machine, authid, name, reason, actor, blocked_until AS blockedUntil';
 
 function machineRow(r: Record<string, unknown> | undefined): MachineRow | undefined {
   return r && { ...(r as unknown as MachineRow), paused: r.paused === 1 };
@@ -81,6 +108,8 @@ export class Repository {
         ready_window_seconds = COALESCE(@readyWindowSeconds, ready_window_seconds), grace_seconds = COALESCE(@graceSeconds, grace_seconds),
         max_queue = COALESCE(@maxQueue, max_queue) WHERE id = @id`),
       setAverage: p('UPDATE machines SET avg_turn_ms = ?, turns_count = turns_count + 1 WHERE id = ?'),
+      setReadyAverage: p('UPDATE machines SET avg_ready_ms = ? WHERE id = ?'),
+      setDropAverage: p('UPDATE machines SET avg_drop_ms = ? WHERE id = ?'),
       entries: p(`SELECT ${ENTRY_COLUMNS} FROM queue_entries e LEFT JOIN players p ON p.authid = e.authid WHERE e.machine = ? ORDER BY e.seq`),
       allEntries: p(`SELECT ${ENTRY_COLUMNS} FROM queue_entries e LEFT JOIN players p ON p.authid = e.authid ORDER BY e.machine, e.seq`),
       entry: p(`SELECT ${ENTRY_COLUMNS} FROM queue_entries e LEFT JOIN players p ON p.authid = e.authid WHERE e.machine = ? AND e.authid = ?`),
@@ -90,15 +119,26 @@ export class Repository {
         VALUES (@machine, @authid, (SELECT COALESCE(MAX(seq), 0) + 1 FROM queue_entries WHERE machine = @machine), 'waiting', @now)`),
       deleteEntry: p('DELETE FROM queue_entries WHERE id = ?'),
       setState: p('UPDATE queue_entries SET state = ?, ready_deadline = ?, turn_id = ? WHERE id = ?'),
+      ask: p(`UPDATE queue_entries SET state = 'ready_check', ready_deadline = ?, asked_at = ?, ready_extended = 0, turn_id = NULL WHERE id = ?`),
+      extendReady: p(`UPDATE queue_entries SET ready_deadline = ?, ready_extended = 1 WHERE id = ? AND state = 'ready_check'`),
       toFront: p(`UPDATE queue_entries SET seq = (SELECT MIN(seq) - 1 FROM queue_entries WHERE machine = ?) WHERE id = ?`),
       disconnect: p('UPDATE queue_entries SET disconnected_at = ? WHERE authid = ? AND disconnected_at IS NULL'),
       reconnect: p('UPDATE queue_entries SET disconnected_at = NULL WHERE authid = ?'),
       insertTurn: p('INSERT INTO turns (machine, authid, name, started_at) VALUES (?, ?, ?, ?)'),
       turnStarted: p('UPDATE turns SET ends_at = ? WHERE id = ?'),
-      finishTurn: p('UPDATE turns SET ended_at = ?, result = ?, ended_by = ? WHERE id = ? AND result IS NULL'),
+      finishTurn: p('UPDATE turns SET ended_at = ?, result = ?, ended_by = ?, end_reason = ? WHERE id = ? AND result IS NULL'),
       turn: p(`SELECT ${TURN_COLUMNS} FROM turns WHERE id = ?`),
       recentTurns: p(`SELECT ${TURN_COLUMNS} FROM turns WHERE (@machine IS NULL OR machine = @machine) ORDER BY id DESC LIMIT @limit`),
       audit: p('INSERT INTO admin_actions (at, machine, action, actor, target, turn_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insertRemoval: p('INSERT INTO removals (at, machine, authid, name, reason, actor, blocked_until) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      pruneRemovals: p('DELETE FROM removals WHERE id <= ?'),
+      recentRemovals: p(`SELECT ${REMOVAL_COLUMNS} FROM removals WHERE (@machine IS NULL OR machine = @machine) ORDER BY id DESC LIMIT @limit`),
+      upsertBlock: p(`INSERT INTO blocks (machine, authid, until, actor) VALUES (?, ?, ?, ?)
+        ON CONFLICT (machine, authid) DO UPDATE SET until = excluded.until, actor = excluded.actor`),
+      blockUntil: p('SELECT until FROM blocks WHERE machine = ? AND authid = ? AND until > ?').pluck(),
+      dropExpiredBlocks: p('DELETE FROM blocks WHERE until <= ?'),
+      blockCount: p('SELECT COUNT(*) FROM blocks').pluck(),
+      dropSoonestBlocks: p('DELETE FROM blocks WHERE rowid IN (SELECT rowid FROM blocks ORDER BY until LIMIT ?)'),
     };
   }
 
@@ -128,6 +168,8 @@ export class Repository {
     this.s.setSettings.run({ id, moveSeconds: patch.moveSeconds ?? null, readyWindowSeconds: patch.readyWindowSeconds ?? null, graceSeconds: patch.graceSeconds ?? null, maxQueue: patch.maxQueue ?? null });
   }
   recordTurnLength(id: string, avgMs: number): void { this.s.setAverage.run(avgMs, id); }
+  recordReadyDelay(id: string, avgMs: number): void { this.s.setReadyAverage.run(avgMs, id); }
+  recordDropCycle(id: string, avgMs: number): void { this.s.setDropAverage.run(avgMs, id); }
 
   entries(machine: string): Entry[] { return this.s.entries.all(machine) as Entry[]; }
   allEntries(): Entry[] { return this.s.allEntries.all() as Entry[]; }
@@ -137,6 +179,10 @@ export class Repository {
   insertEntry(machine: string, authid: string, now: number): void { this.s.insertEntry.run({ machine, authid, now }); }
   deleteEntry(id: number): void { this.s.deleteEntry.run(id); }
   setEntryState(id: number, state: EntryState, readyDeadline: number | null = null, turnId: number | null = null): void { this.s.setState.run(state, readyDeadline, turnId, id); }
+  /** The entry is asked to get ready now, until `deadline` (a new ready check: not extended yet). */
+  askReady(id: number, deadline: number, now: number): void { this.s.ask.run(deadline, now, id); }
+  /** Pushes a ready deadline once (a player back after a restart); false when the entry is not in its ready check. */
+  extendReady(id: number, deadline: number): boolean { return this.s.extendReady.run(deadline, id).changes === 1; }
   moveToFront(machine: string, id: number): void { this.s.toFront.run(machine, id); }
   markDisconnected(authid: string, at: number): void { this.s.disconnect.run(at, authid); }
   markConnected(authid: string): void { this.s.reconnect.run(authid); }
@@ -146,10 +192,29 @@ export class Repository {
   }
   turnStarted(id: number, endsAt: number): void { this.s.turnStarted.run(endsAt, id); }
   /** Sets the result once; false when the turn had one already. */
-  finishTurn(id: number, endedAt: number, result: TurnResult, endedBy: string | null): boolean { return this.s.finishTurn.run(endedAt, result, endedBy, id).changes === 1; }
+  finishTurn(id: number, endedAt: number, result: TurnResult, endedBy: string | null, endReason: string | null = null): boolean {
+    return this.s.finishTurn.run(endedAt, result, endedBy, endReason, id).changes === 1;
+  }
   turn(id: number): TurnRow | undefined { return this.s.turn.get(id) as TurnRow | undefined; }
   recentTurns(machine: string | null, limit: number): TurnRow[] { return this.s.recentTurns.all({ machine, limit }) as TurnRow[]; }
   audit(at: number, machine: string, action: string, actor: string | null, target: string | null, turnId: number | null, detail: unknown): void {
     this.s.audit.run(at, machine, action, actor, target, turnId, detail === undefined ? null : JSON.stringify(detail));
   }
+
+  /** Records a removal without a turn; keeps at most `keep` rows (the oldest go). */
+  recordRemoval(r: Omit<RemovalRow, 'id'>, keep: number): void {
+    const id = Number(this.s.insertRemoval.run(r.at, r.machine, r.authid, r.name, r.reason, r.actor, r.blockedUntil).lastInsertRowid);
+    if (id > keep) this.s.pruneRemovals.run(id - keep);
+  }
+  recentRemovals(machine: string | null, limit: number): RemovalRow[] { return this.s.recentRemovals.all({ machine, limit }) as RemovalRow[]; }
+
+  /** Blocks `authid` from joining `machine` until `until`; keeps at most `keep` blocks (expired ones first, then those ending soonest). */
+  block(machine: string, authid: string, until: number, actor: string | null, now: number, keep: number): void {
+    this.s.upsertBlock.run(machine, authid, until, actor);
+    this.s.dropExpiredBlocks.run(now);
+    const over = (this.s.blockCount.get() as number) - keep;
+    if (over > 0) this.s.dropSoonestBlocks.run(over);
+  }
+  /** Until when `authid` may not join `machine` (undefined: not blocked now). */
+  blockedUntil(machine: string, authid: string, now: number): number | undefined { return this.s.blockUntil.get(machine, authid, now) as number | undefined; }
 }

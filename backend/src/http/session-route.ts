@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { clientOfRequest, signTicket, verifyTicket } from '@clawgate/router';
-import { Roles, SessionErrors, SessionRequest, isUriComponent, type SessionAnswer } from '@clawgate/protocol';
+import { Roles, SessionErrors, SessionRequest, isUriComponent, nameProblem, type SessionAnswer } from '@clawgate/protocol';
 import { guestDefaults, type BackendConfig } from '../config.js';
 import type { Repository } from '../db/repository.js';
 import { clientKey } from '../guests/client-key.js';
@@ -127,7 +127,9 @@ export function sessionRouter(o: SessionRouteOptions): Router {
     res.set('Cache-Control', 'no-store');
     const parsed = SessionRequest.safeParse(req.body);
     if (!parsed.success) {
-      res.status(400).json({ error: SessionErrors.invalidName, message: 'name must be 1–24 printable characters' });
+      // The exact reason ("the name is 25 characters long (at most 24)", "… a control character …").
+      const name = (req.body as { name?: unknown } | undefined)?.name;
+      res.status(400).json({ error: SessionErrors.invalidName, message: name === undefined ? 'a name is required' : nameProblem(name) ?? 'invalid name' });
       return;
     }
     const t = now();

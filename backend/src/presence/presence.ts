@@ -5,15 +5,20 @@ export class Presence {
   private readonly sessionsOf = new Map<string, Set<number>>();
   private readonly authidOf = new Map<number, string>();
 
-  /** Records a session; true when this authid was not present before. */
-  join(session: number, authid: string): boolean {
-    if (this.authidOf.has(session)) return false;
+  /**
+   * Records a session: `first` when this authid was not present before,
+   * `another` for a further session of a present authid (a second tab, or a
+   * reload whose new session came before the old one left), `known` for a
+   * session already recorded.
+   */
+  join(session: number, authid: string): 'first' | 'another' | 'known' {
+    if (this.authidOf.has(session)) return 'known';
     this.authidOf.set(session, authid);
     let set = this.sessionsOf.get(authid);
     const first = set === undefined || set.size === 0;
     if (!set) { set = new Set(); this.sessionsOf.set(authid, set); }
     set.add(session);
-    return first;
+    return first ? 'first' : 'another';
   }
 
   /** Forgets a session; returns its authid when that was the authid's last session. */

@@ -5,8 +5,10 @@ import { ClawErrors, type ClawErrorUri, type MachineState, type TurnResult } fro
 import type { Entry, MachineRow } from '../db/repository.js';
 import type { Settings } from '../config.js';
 
-/** Seconds a turn is assumed to take beyond moveSeconds (drop, prize window, ready check) before any turn was measured. */
+/** Seconds a turn is assumed to take beyond moveSeconds (the drop cycle and prize window) before any turn was measured; also the first guess of the drop cycle. */
 export const TURN_OVERHEAD_SECONDS = 10;
+/** Seconds a player is assumed to take to confirm a ready check before any confirmation was measured. */
+export const READY_GUESS_SECONDS = 5;
 /** Weight of the newest turn in the running average (exponential moving average). */
 export const AVERAGE_WEIGHT = 0.2;
 
@@ -49,10 +51,89 @@ export function nextAverage(avgTurnMs: number | null, turnsCount: number, sample
 /**
  * Seconds until the player at `position` plays: what is left of the current
  * turn (by the average, at least 0) plus one average turn per player ahead.
+ * (The simple model; waitTimes is what the backend uses.)
  */
 export function etaSeconds(position: number, turnMs: number, currentElapsedMs: number | undefined): number {
   const rest = currentElapsedMs === undefined ? 0 : Math.max(0, turnMs - currentElapsedMs);
   return Math.round((rest + position * turnMs) / 1000);
+}
+
+/** Everything the wait estimate depends on, for one machine. */
+export interface WaitView {
+  now: number;
+  /** Paused by an operator, or the node not ready to play (offline, maintenance): no turn starts until that changes. */
+  halted: boolean;
+  /** Average turn, start_turn → result (plannedTurnMs). */
+  turnMs: number;
+  /** Average time from being asked to confirming. */
+  readyMs: number;
+  /** Average time from a turn's endsAt to its result (the drop cycle and prize window). */
+  dropMs: number;
+  readyWindowMs: number;
+  /** The turn running or starting, if any. */
+  current: { startedAt: number; endsAt: number | null } | undefined;
+  /** The waiting entries in queue order (position 0 first): whether the player is connected, and for the one asked when and until when. */
+  waiting: readonly { present: boolean; readyDeadline: number | null; askedAt?: number | null }[];
+}
+
+/**
+ * How long (ms) until each waiting player is asked to get ready, or
+ * undefined for all while the machine is halted (paused, offline): no
+ * estimate is honest then. The current turn takes what is left of an
+ * average turn, but never more than its end plus a drop cycle; each player
+ * ahead then costs the time they take to confirm plus an average turn, and
+ * one who is away (likely not to confirm) costs what is left of their ready
+ * window instead.
+ */
+export function waitTimes(v: WaitView): (number | undefined)[] {
+  if (v.halted) return v.waiting.map(() => undefined);
+  let t = 0;
+  if (v.current) {
+    const byAverage = v.turnMs - (v.now - v.current.startedAt);
+    const latest = v.current.endsAt === null ? Infinity : Math.max(0, v.current.endsAt - v.now) + v.dropMs;
+    t = Math.max(0, Math.min(byAverage, latest));
+  }
+  return v.waiting.map((e) => {
+    const at = t;
+    const window = e.readyDeadline === null ? v.readyWindowMs : Math.max(0, e.readyDeadline - v.now);
+    // The one asked is expected to confirm an average delay after being asked (so the estimate holds still while nothing happens).
+    const ready = e.readyDeadline !== null && e.askedAt != null ? Math.max(0, e.askedAt + v.readyMs - v.now) : v.readyMs;
+    t += e.present ? Math.min(ready, window) + v.turnMs : window;
+    return at;
+  });
+}
+
+/**
+ * When the ready check of an entry times out. The check of a player who has
+ * not been seen since the backend (re)attached to the router (`awaited`:
+ * absent at the attach and not back since; they may be reconnecting after a
+ * restart) does not run out within the recovery window; their grace period
+ * still applies. A player seen after the attach who then goes away has the
+ * usual window.
+ */
+export function readyTimeoutAt(v: { deadline: number; awaited: boolean; attachedAt: number; recoveryWindowMs: number }): number {
+  return v.awaited ? Math.max(v.deadline, v.attachedAt + v.recoveryWindowMs) : v.deadline;
+}
+
+/**
+ * The new deadline of a ready check whose player just came back for the
+ * first time since the attach (the caller decides that), or undefined to
+ * keep it: within the recovery window, a deadline less than one ready window
+ * away is pushed to now + the window, once per ready check (`extended`).
+ */
+export function extendedDeadline(v: { deadline: number; extended: boolean; now: number; attachedAt: number; recoveryWindowMs: number; readyWindowMs: number }): number | undefined {
+  if (v.extended || v.now >= v.attachedAt + v.recoveryWindowMs) return undefined;
+  if (v.deadline - v.now >= v.readyWindowMs) return undefined;
+  return v.now + v.readyWindowMs;
+}
+
+/**
+ * When a player in control whose sessions are all gone loses the turn:
+ * `turnGraceMs` after they went (presence before the backend attached is
+ * unknown, so at the earliest after the attach).
+ */
+export function turnGraceExpiry(disconnectedAt: number, attachedAt: number, turnGraceMs: number): number {
+  return Math.max(disconnectedAt, attachedAt) + turnGraceMs;
 }
 
 export interface JoinView {
@@ -65,11 +146,17 @@ export interface JoinView {
   addressPlaces?: number;
   /** The per-address quota (guests.queuePlacesPerAddress); 0 or absent: none (also for players with no recorded address). */
   placesPerAddress?: number;
+  /** An operator's kick blocks this player from joining this machine now. */
+  blocked?: boolean;
+  /** Only reclaim a place (request_slot `resume`): never join. */
+  resumeOnly?: boolean;
 }
 
 /** request_slot: keep the slot a player has (idempotent), or join at the back, or why not. */
 export function joinDecision(v: JoinView): 'existing' | 'join' | ClawErrorUri {
   if (v.alreadyQueued) return 'existing';
+  if (v.resumeOnly) return ClawErrors.notInQueue;
+  if (v.blocked) return ClawErrors.blocked;
   if (!v.online) return ClawErrors.machineOffline;
   if (v.queueLength >= v.maxQueue) return ClawErrors.queueFull;
   if ((v.placesPerAddress ?? 0) > 0 && (v.addressPlaces ?? 0) >= v.placesPerAddress!) return ClawErrors.quotaExceeded;

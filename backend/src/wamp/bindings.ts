@@ -87,7 +87,7 @@ export async function bindSession(session: AutobahnSession, coordinator: Coordin
       try {
         return await fn(args ?? [], kwargs ?? {}, details ?? {});
       } catch (e) {
-        if (e instanceof ClawFault) throw new autobahn.Error(e.uri, [e.message]);
+        if (e instanceof ClawFault) throw new autobahn.Error(e.uri, [e.message], e.kwargs);
         log.error({ procedure: name, err: (e as Error).message, stack: (e as Error).stack }, 'procedure failed');
         throw new autobahn.Error('wamp.error.runtime_error', ['internal error in the queue service']);
       }
@@ -103,14 +103,16 @@ export async function bindSession(session: AutobahnSession, coordinator: Coordin
     const list = coordinator.machines();
     return Promise.all(list.map(async (m) => ({ ...m, spectators: await spectators(session, m.machine) })));
   });
-  await procedure(Procedures.requestSlot, (a, _k, d) => coordinator.requestSlot(player(d), a[0]));
+  // kwargs `resume: true`: only reclaim the caller's place, never join (not_in_queue when there is none).
+  await procedure(Procedures.requestSlot, (a, k, d) => coordinator.requestSlot(player(d), a[0], { resume: k.resume === true }));
   await procedure(Procedures.leave, (a, _k, d) => coordinator.leave(player(d), a[0]));
   await procedure(Procedures.turnReady, (a, _k, d) => coordinator.ready(player(d), a[0]));
   await procedure(Procedures.queueGet, (a, _k, d) => coordinator.queueGet(a[0], PRIVILEGED.has(d.caller_authrole ?? '')));
   await procedure(Procedures.adminPause, (a, _k, d) => coordinator.pause(a[0], actor(d)));
   await procedure(Procedures.adminResume, (a, _k, d) => coordinator.resume(a[0], actor(d)));
   await procedure(Procedures.adminSkip, (a, _k, d) => coordinator.skip(a[0], actor(d)));
-  await procedure(Procedures.adminKick, (a, k, d) => coordinator.kick(a[0], a[1] ?? k.authid, actor(d)));
+  // kwargs `blockMinutes`: no new join of this machine's queue for that long.
+  await procedure(Procedures.adminKick, (a, k, d) => coordinator.kick(a[0], a[1] ?? k.authid, actor(d), { blockMinutes: k.blockMinutes }));
   await procedure(Procedures.adminSettings, (a, k, d) => {
     const raw = a[1] ?? (a[0] !== null && typeof a[0] === 'object' ? omitMachine(a[0]) : omitMachine(k));
     const parsed = parseSettingsPatch(raw ?? {});

@@ -17,6 +17,8 @@ import { PrizeDetector } from './prize-detector.js';
 export interface MachineHooks {
   status(s: StatusPayload): void;
   event(e: EventPayload): void;
+  /** The turn's phase changed (undefined: the turn is over), e.g. to show it on the lines topic. */
+  phase?(phase: TurnPhase | undefined): void;
   log(level: 'info' | 'warn' | 'error' | 'debug', msg: string, extra?: Record<string, unknown>): void;
 }
 
@@ -44,6 +46,8 @@ const RELEASE_RETRY_MS = 1000;
 export class ClawMachine {
   private stateNow: MachineStatusState = 'offline';
   private sinceNow: number;
+  /** Said with `offline` when the node itself goes offline for good (a clean stop): `stopped`. */
+  private offlineReason: string | undefined;
   private turn: Turn | undefined;
   private readonly prize: PrizeDetector;
   private retryTimer: TimerHandle | undefined;
@@ -73,6 +77,7 @@ export class ClawMachine {
 
   status(): StatusPayload {
     const s: StatusPayload = { state: this.stateNow, since: this.sinceNow };
+    if (this.stateNow === 'offline' && this.offlineReason !== undefined) s.reason = this.offlineReason;
     if (this.stateNow === 'controlled' && this.turn) {
       s.player = this.turn.name;
       s.authid = this.turn.player;
@@ -83,6 +88,7 @@ export class ClawMachine {
 
   /** The router session is up: release everything, then ready (or maintenance until the lines are released). */
   connected(): void {
+    this.offlineReason = undefined;
     this.endTurnQuietly('abandoned');
     this.becomeReadyWhenReleased();
   }
@@ -95,10 +101,14 @@ export class ClawMachine {
     this.setState('offline');
   }
 
-  /** Shutting down: as disconnected, for good. */
+  /** Shutting down: as disconnected, for good; the `offline` status says `reason: "stopped"` (the backend logs no incident). */
   shutdown(): void {
+    this.offlineReason = 'stopped';
     this.disconnected();
   }
+
+  /** The current turn's phase, if a turn runs. */
+  get turnPhase(): TurnPhase | undefined { return this.turn?.phase; }
 
   async startTurn(raw: unknown): Promise<{ topic: string; endsAt: number }> {
     const parsed = StartTurnArgs.safeParse(raw);
@@ -112,6 +122,7 @@ export class ClawMachine {
     const turn: Turn = { player: args.player, name: args.name ?? args.player, turnId: args.turn, phase: 'coin' };
     this.turn = turn;
     this.stats.turns++;
+    this.hooks.phase?.('coin');
     this.safe.releaseAll();
     this.safe.arm();
     this.setState('controlled');
@@ -212,6 +223,7 @@ export class ClawMachine {
     this.safe.releaseAll();
     turn.phase = phase;
     this.hooks.log('debug', 'turn phase', { phase, player: turn.player });
+    this.hooks.phase?.(phase);
   }
 
   private finish(result: TurnResult): void {
@@ -246,6 +258,7 @@ export class ClawMachine {
       this.hooks.log('info', 'turn ended', { player: turn.player, result });
     }
     this.safe.disarm();
+    if (turn) this.hooks.phase?.(undefined);
   }
 
   private becomeReadyWhenReleased(): void {

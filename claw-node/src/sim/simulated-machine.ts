@@ -35,7 +35,11 @@ export const DEFAULT_SIMULATOR: SimulatorOptions = {
 
 export type ClawPhase = 'idle' | 'lowering' | 'grabbing' | 'raising' | 'returning' | 'releasing';
 
-export interface ClawSnapshot { x: number; y: number; z: number; holding: boolean; phase: ClawPhase; credit: boolean }
+export interface ClawSnapshot {
+  x: number; y: number; z: number; holding: boolean; phase: ClawPhase; credit: boolean;
+  /** Counts changes of the prizes lying in the box (a catch, a new prize): a listener sees when to send them. */
+  prizesVersion: number;
+}
 
 export interface Prize extends Point { id: number }
 
@@ -51,6 +55,8 @@ export class SimulatedMachine {
   private credit = false;
   private prizeList: Prize[] = [];
   private nextPrize = 1;
+  private prizesVersion = 0;
+  private stepping = false;
   private timer: TimerHandle | undefined;
   private prizeTimer: TimerHandle | undefined;
   private readonly unwatch: () => void;
@@ -96,7 +102,7 @@ export class SimulatedMachine {
   }
 
   snapshot(): ClawSnapshot {
-    return { x: this.pos.x, y: this.pos.y, z: this.z, holding: this.holding, phase: this.phaseNow, credit: this.credit };
+    return { x: this.pos.x, y: this.pos.y, z: this.z, holding: this.holding, phase: this.phaseNow, credit: this.credit, prizesVersion: this.prizesVersion };
   }
 
   prizes(): readonly Prize[] { return this.prizeList; }
@@ -105,10 +111,17 @@ export class SimulatedMachine {
   placePrize(at: Point): Prize {
     const p = { id: this.nextPrize++, x: at.x, y: at.y };
     this.prizeList.push(p);
+    this.prizesChanged();
     return p;
   }
 
-  clearPrizes(): void { this.prizeList = []; }
+  clearPrizes(): void { this.prizeList = []; this.prizesChanged(); }
+
+  private prizesChanged(): void {
+    this.prizesVersion++;
+    // From step(), the change is announced with the step's own; outside it (tests, demos) now.
+    if (!this.stepping && this.listeners.size > 0) this.emit();
+  }
 
   onChange(listener: (s: ClawSnapshot) => void): () => void {
     this.listeners.add(listener);
@@ -117,6 +130,11 @@ export class SimulatedMachine {
 
   /** Advances the model by dtMs (called by the ticker). */
   step(dtMs: number): void {
+    this.stepping = true;
+    try { this.advance(dtMs); } finally { this.stepping = false; }
+  }
+
+  private advance(dtMs: number): void {
     const before = this.snapshot();
     this.phaseMs += dtMs;
     const o = this.opts;
@@ -147,7 +165,8 @@ export class SimulatedMachine {
         break;
     }
     const after = this.snapshot();
-    if (after.x !== before.x || after.y !== before.y || after.z !== before.z || after.phase !== before.phase || after.holding !== before.holding) this.emit();
+    if (after.x !== before.x || after.y !== before.y || after.z !== before.z || after.phase !== before.phase || after.holding !== before.holding
+      || after.prizesVersion !== before.prizesVersion) this.emit();
   }
 
   private enter(phase: ClawPhase): void {
@@ -164,6 +183,7 @@ export class SimulatedMachine {
     if (caught) {
       this.holding = true;
       this.prizeList = this.prizeList.filter((x) => x !== near.prize);
+      this.prizesVersion++;
     }
   }
 

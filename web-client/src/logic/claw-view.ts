@@ -19,8 +19,16 @@ export interface ClawDrawing {
   holding: boolean;
 }
 
+/** A prize lying in the box (simulated machines), in viewBox units. */
+export interface PrizeDrawing { cx: number; cy: number; r: number }
+
+/** Drawn size of a prize (viewBox units): about the simulator's grab radius across. */
+export const PRIZE_R = 3.6;
+
 export interface BoxView {
   claw: ClawDrawing | undefined;
+  /** Where the prizes lie, when the machine says (simulated machines); empty otherwise. */
+  prizes: PrizeDrawing[];
   outputs: Record<OutputName, boolean>;
   prize: boolean;
   /** One line for screen readers and the caption. */
@@ -41,11 +49,21 @@ export function clawDrawing(c: { x: number; y: number; z: number; holding: boole
   };
 }
 
-export function boxView(lines: LinesPayload | undefined): BoxView {
+/** Where a prize at (x, y) in the box (0..1, like the claw) is drawn. */
+export function prizeDrawing(p: { x: number; y: number }): PrizeDrawing {
+  const span = BOX - 2 * MARGIN;
+  return { cx: MARGIN + clamp01(p.x) * span, cy: MARGIN + (1 - clamp01(p.y)) * span, r: PRIZE_R };
+}
+
+/**
+ * `prizes`: the last prize positions the machine published (the lines
+ * topic leaves them out of motion updates, so the page keeps them).
+ */
+export function boxView(lines: LinesPayload | undefined, prizes: readonly { x: number; y: number }[] = lines?.prizes ?? []): BoxView {
   const outputs = Object.fromEntries(OUTPUTS.map((o) => [o, lines?.outputs[o] === true])) as Record<OutputName, boolean>;
   const claw = lines?.claw ? clawDrawing(lines.claw) : undefined;
   const prize = lines?.inputs.prize === true;
-  return { claw, outputs, prize, caption: caption(outputs, claw, prize, lines !== undefined) };
+  return { claw, prizes: claw ? prizes.map(prizeDrawing) : [], outputs, prize, caption: caption(outputs, claw, prize, lines !== undefined) };
 }
 
 function caption(outputs: Record<OutputName, boolean>, claw: ClawDrawing | undefined, prize: boolean, known: boolean): string {

@@ -1,7 +1,7 @@
 // The operator dashboard's state: every machine with its queue and status,
 // recent turns (built from the events topics, seeded from claw.admin.turns
 // when the backend offers it), and router statistics.
-import type { EventPayload, LinesPayload, MachineState, MachineSummary, QueueSnapshot, StatusPayload, TurnResult } from '@clawgate/protocol';
+import type { AdminTurnRow, EventPayload, LinesPayload, MachineState, MachineSummary, QueueSnapshot, StatusPayload, TurnResult } from '@clawgate/protocol';
 import { nodeState, pausedAfter, shownState } from './machine-state.js';
 
 export interface OperatorMachine {
@@ -25,6 +25,18 @@ export interface TurnRow {
   startedAt: number | undefined;
   endedAt: number | undefined;
   result: TurnResult | undefined;
+  /** The backend's turn id (events and claw.admin.turns carry it): how a live row and a fetched one are known to be the same. */
+  turnId?: number;
+  /** `removed`: a player removed without a turn (no-show, kick, grace expiry; from claw.admin.turns). */
+  kind?: 'turn' | 'removed';
+  /** Removals: `timeout`, `kicked`, `grace_expired`. */
+  reason?: string;
+  /** Turns: why it ended (the protocol's TurnEndReason). */
+  endReason?: string;
+  /** Kicks with a block: until when (ms). */
+  blockedUntil?: number;
+  /** Who ended it or removed them (an operator's authid, or the player's own). */
+  endedBy?: string;
 }
 
 export interface RouterStats {
@@ -108,12 +120,11 @@ export function reduceDashboard(s: DashboardState, a: DashboardAction): Dashboar
     case 'event':
       return { ...s, turns: applyEvent(s.turns, a.event) };
     case 'turns': {
-      // Seeded history merges under what live events already told us.
-      const merged = [...s.turns];
-      for (const t of a.turns) {
-        if (!merged.some((r) => sameTurn(r, t))) merged.push(t);
-      }
-      return { ...s, turns: sortTurns(merged).slice(0, MAX_TURNS) };
+      // The backend's list is the truth (it also has no-shows and kicks, which no event announces);
+      // only live rows newer than anything in it, and not in it, are kept on top.
+      const newest = Math.max(0, ...a.turns.map(turnTime));
+      const live = s.turns.filter((r) => turnTime(r) > newest && !a.turns.some((t) => sameTurn(r, t)));
+      return { ...s, turns: sortTurns([...live, ...a.turns]).slice(0, MAX_TURNS) };
     }
     case 'stats':
       return { ...s, stats: a.stats };
@@ -123,6 +134,7 @@ export function reduceDashboard(s: DashboardState, a: DashboardAction): Dashboar
 }
 
 function sameTurn(a: TurnRow, b: TurnRow): boolean {
+  if (a.turnId !== undefined && b.turnId !== undefined) return a.turnId === b.turnId && a.machine === b.machine && (a.kind ?? 'turn') === (b.kind ?? 'turn');
   return a.machine === b.machine && a.player === b.player && (a.startedAt === b.startedAt || (a.endedAt !== undefined && a.endedAt === b.endedAt));
 }
 
@@ -133,14 +145,70 @@ function sortTurns(rows: TurnRow[]): TurnRow[] {
 
 /** A turn_started opens a row; a turn_ended closes the newest open row of that machine and player (or adds one). */
 export function applyEvent(turns: TurnRow[], e: EventPayload): TurnRow[] {
+  const id = e.turn !== undefined ? { turnId: e.turn } : {};
   if (e.type === 'turn_started') {
-    return [{ machine: e.machine, player: e.player, startedAt: e.at, endedAt: undefined, result: undefined }, ...turns].slice(0, MAX_TURNS);
+    if (e.turn !== undefined && turns.some((t) => t.turnId === e.turn && t.machine === e.machine)) return turns;
+    return [{ machine: e.machine, player: e.player, startedAt: e.at, endedAt: undefined, result: undefined, ...id }, ...turns].slice(0, MAX_TURNS);
   }
-  const i = turns.findIndex((t) => t.machine === e.machine && t.player === e.player && t.endedAt === undefined);
-  if (i === -1) return [{ machine: e.machine, player: e.player, startedAt: undefined, endedAt: e.at, result: e.result }, ...turns].slice(0, MAX_TURNS);
+  // By turn id when the node says it (names are not unique), else the newest open row of that name.
+  const i = e.turn !== undefined
+    ? turns.findIndex((t) => t.machine === e.machine && t.turnId === e.turn)
+    : turns.findIndex((t) => t.machine === e.machine && t.player === e.player && t.endedAt === undefined);
+  if (i === -1) return [{ machine: e.machine, player: e.player, startedAt: undefined, endedAt: e.at, result: e.result, ...id }, ...turns].slice(0, MAX_TURNS);
+  if (turns[i]!.result !== undefined) return turns; // the backend's row already has the result
   const next = [...turns];
   next[i] = { ...next[i]!, endedAt: e.at, result: e.result };
   return next;
+}
+
+/** claw.admin.turns rows (validated with the protocol's AdminTurnRow) as table rows. */
+export function rowsFromAdmin(rows: readonly AdminTurnRow[]): TurnRow[] {
+  return rows.map((r) => {
+    const row: TurnRow = {
+      machine: r.machine, player: r.name, startedAt: r.startedAt ?? undefined, endedAt: r.endedAt ?? undefined, result: r.result ?? undefined,
+      kind: r.kind ?? 'turn',
+    };
+    if ((r.kind ?? 'turn') === 'turn') row.turnId = r.id;
+    if (r.reason !== undefined) row.reason = r.reason;
+    if (typeof r.endReason === 'string') row.endReason = r.endReason;
+    if (typeof r.blockedUntil === 'number') row.blockedUntil = r.blockedUntil;
+    if (r.endedBy !== null) row.endedBy = r.endedBy;
+    return row;
+  });
+}
+
+const END_REASON_TEXT: Record<string, string> = {
+  left: 'the player left', gone: 'the player was gone', skip: 'by staff', kick: 'kicked by staff', overrun: 'no result from the machine',
+  silent: 'the machine reported no result', node_lost: 'the machine went away', start_failed: 'the machine did not start',
+};
+
+/** What the turns table's last column says about a row: the result and why, or what happened to a player without a turn. */
+export function rowOutcome(r: TurnRow, now = Date.now()): string {
+  if (r.kind === 'removed') {
+    switch (r.reason) {
+      case 'timeout': return 'no-show (did not confirm)';
+      case 'grace_expired': return 'away too long (place lost)';
+      case 'kicked': {
+        const block = r.blockedUntil !== undefined && r.blockedUntil > now ? `, blocked for ${Math.ceil((r.blockedUntil - now) / 60_000)} min` : '';
+        return `kicked${r.endedBy ? ` by ${r.endedBy}` : ''}${block}`;
+      }
+      default: return `removed (${r.reason ?? '?'})`;
+    }
+  }
+  if (r.result === undefined) return r.endedAt ? 'ended' : 'playing…';
+  // A result the machine reported needs no explanation; the others say why.
+  const why = r.endReason !== undefined && r.endReason !== 'node' ? END_REASON_TEXT[r.endReason] : undefined;
+  return why ? `${r.result} (${why})` : r.result;
+}
+
+/** The block a kick asks for, from the dialog's minutes field: none (empty or 0), minutes, or why not. */
+export function parseBlockMinutes(text: string, max = 1440): { ok: true; minutes: number | undefined } | { ok: false; problem: string } {
+  const t = text.trim();
+  if (t === '' || t === '0') return { ok: true, minutes: undefined };
+  const n = Number(t);
+  if (!Number.isFinite(n) || n < 0) return { ok: false, problem: 'The block must be a number of minutes (0 for none).' };
+  if (n > max) return { ok: false, problem: `A block can last at most ${max} minutes.` };
+  return { ok: true, minutes: n };
 }
 
 /** Messages per second between two samples of a monotonically growing counter (undefined across a counter reset). */

@@ -4,7 +4,10 @@
 // the chute; a real cabinet only has line levels (the drop pulse, the prize
 // input), so its progress is coarser. Stages only move forward: a late or
 // repeated `lines` message never takes the progress back.
-import type { LinesPayload } from '@clawgate/protocol';
+// Newer nodes say more: what the simulated claw is doing (`claw.phase`) and
+// the turn's phase (`turnPhase`), so the stages come from the node itself and
+// a page reloaded after the claw came back up still knows a drop is on.
+import type { ClawMotion, LinesPayload } from '@clawgate/protocol';
 
 export type DropStage = 'sent' | 'lowering' | 'closing' | 'raising' | 'returning' | 'settling' | 'delivered';
 
@@ -14,6 +17,8 @@ export interface DropProgress {
   lowest: number | undefined;
   /** Whether a line-level machine has shown its drop pulse yet. */
   pulseSeen: boolean;
+  /** Whether the node's `claw.phase` has shown the claw at work since the drop (so `idle` again means it is done). */
+  moved?: boolean;
 }
 
 const ORDER: readonly DropStage[] = ['sent', 'lowering', 'closing', 'raising', 'returning', 'settling', 'delivered'];
@@ -31,11 +36,27 @@ export function startDrop(): DropProgress {
 
 const later = (a: DropStage, b: DropStage): DropStage => (ORDER.indexOf(b) > ORDER.indexOf(a) ? b : a);
 
+/** The stage the simulated claw's own phase means (idle: none by itself). */
+const MOTION_STAGE: Record<ClawMotion, DropStage | undefined> = {
+  idle: undefined, lowering: 'lowering', grabbing: 'closing', raising: 'raising', returning: 'returning', releasing: 'settling',
+};
+
 /** The progress after one more `lines` message. */
 export function advanceDrop(p: DropProgress, lines: LinesPayload): DropProgress {
   if (p.stage === 'delivered') return p;
   if (lines.inputs.prize) return { ...p, stage: 'delivered' };
   const claw = lines.claw;
+  if (claw?.phase !== undefined) {
+    // The node says what the claw does: no guessing from heights.
+    const motion = MOTION_STAGE[claw.phase];
+    let stage: DropStage = p.stage;
+    if (lines.outputs.drop) stage = later(stage, 'lowering');
+    if (motion !== undefined) stage = later(stage, motion);
+    else if (p.moved) stage = later(stage, 'settling'); // back at rest after the cycle
+    if (lines.turnPhase === 'prize') stage = later(stage, 'settling');
+    const lowest = p.lowest === undefined ? claw.z : Math.min(p.lowest, claw.z);
+    return { stage, lowest, pulseSeen: p.pulseSeen || lines.outputs.drop, moved: p.moved || motion !== undefined };
+  }
   if (!claw) {
     // Line levels only: the drop pulse, then the cabinet's own cycle (nothing to see until the prize input or the result).
     if (lines.outputs.drop) return { ...p, stage: later(p.stage, 'lowering'), pulseSeen: true };
@@ -67,7 +88,13 @@ export function dropText(p: DropProgress, holding = false): { text: string; step
   }
 }
 
-/** The machine's lines show a drop the page did not send (the turn timer ran out, or a drop from before a reload). */
+/**
+ * The machine's lines show a drop the page did not send (the turn timer ran
+ * out, or a drop from before a reload): the turn's phase says so (newer
+ * nodes), or the drop line, or a claw at work or lowered.
+ */
 export function dropUnderway(lines: LinesPayload): boolean {
-  return lines.outputs.drop || (lines.claw !== undefined && lines.claw.z < TOP - RISE);
+  if (lines.turnPhase === 'drop' || lines.turnPhase === 'prize') return true;
+  if (lines.turnPhase === 'move' || lines.turnPhase === 'coin') return false;
+  return lines.outputs.drop || (lines.claw !== undefined && ((lines.claw.phase !== undefined && lines.claw.phase !== 'idle') || lines.claw.z < TOP - RISE));
 }

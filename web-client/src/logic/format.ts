@@ -24,10 +24,22 @@ export function eta(seconds: number): string {
 
 /**
  * The wait shown to a queued player. A paused machine starts no turn until
- * staff resume it, so no estimate is honest then.
+ * staff resume it, nor does one whose node is away, so no estimate is
+ * honest then. Otherwise the backend's `etaAt` (when it expects to ask the
+ * player; it moves with every change of the queue) counted from now, else
+ * the `etaSeconds` of the last position message.
  */
-export function waitText(etaSeconds: number, paused: boolean): string {
-  return paused ? 'unknown: the machine is paused by staff (your place is kept)' : eta(etaSeconds);
+export function waitText(etaSeconds: number, paused: boolean, o: { etaAt?: number | undefined; now?: number; skewMs?: number; state?: MachineState } = {}): string {
+  if (o.state === 'offline' || o.state === 'maintenance') return `unknown: the machine is ${o.state === 'offline' ? 'offline' : 'in maintenance'} (your place is kept)`;
+  if (paused) return 'unknown: the machine is paused by staff (your place is kept)';
+  if (o.etaAt !== undefined && o.now !== undefined) return eta(Math.max(0, (o.etaAt - (o.now + (o.skewMs ?? 0))) / 1000));
+  return eta(etaSeconds);
+}
+
+/** "in about 10 min" / "in less than a minute" until `until` (ms). */
+export function untilText(until: number, now: number, skewMs = 0): string {
+  const s = Math.max(0, (until - (now + skewMs)) / 1000);
+  return s < 60 ? 'in less than a minute' : `in about ${Math.ceil(s / 60)} min`;
 }
 
 /** "You're next", "1 player ahead of you", ... from a 0-based position. */
@@ -56,10 +68,12 @@ export function resultText(result: TurnResult): { title: string; detail: string 
   }
 }
 
-export function removedText(reason: string): string {
+export function removedText(reason: string, blockedUntil?: number, now = Date.now(), skewMs = 0): string {
   switch (reason) {
     case 'left': return 'You left the queue.';
-    case 'kicked': return 'An operator removed you from the queue.';
+    case 'kicked': return blockedUntil !== undefined && blockedUntil > now + skewMs
+      ? `An operator removed you from the queue. You can join this machine again ${untilText(blockedUntil, now, skewMs)}.`
+      : 'An operator removed you from the queue.';
     case 'timeout': return 'You did not confirm in time, so you lost your place.';
     case 'grace_expired': return 'You were away too long and lost your place.';
     // Found by the page itself: the backend's queue no longer has us (a message was lost while we were away).

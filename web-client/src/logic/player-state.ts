@@ -25,6 +25,8 @@ export interface MachineView {
   queue: QueueSnapshot | undefined;
   status: StatusPayload | undefined;
   lines: LinesPayload | undefined;
+  /** Where the prizes lie (simulated machines): from the lines topic, kept across the motion updates that leave them out. */
+  prizes: { x: number; y: number }[] | undefined;
   videoUrl: string | undefined;
 }
 
@@ -32,7 +34,8 @@ export type Phase =
   | { kind: 'idle' }
   /** `resumed`: a place this page held before a reload, being reclaimed (not a new join). */
   | { kind: 'joining'; machine: string; resumed?: boolean }
-  | { kind: 'waiting'; machine: string; position: number; etaSeconds: number }
+  /** `etaAt`: when the backend expects to ask us (ms; absent: unknown, e.g. paused, or an older backend: then `etaSeconds`). */
+  | { kind: 'waiting'; machine: string; position: number; etaSeconds: number; etaAt?: number }
   | { kind: 'get_ready'; machine: string; deadline: number; confirming: boolean }
   | { kind: 'starting'; machine: string }
   /**
@@ -42,7 +45,8 @@ export type Phase =
    */
   | { kind: 'playing'; machine: string; topic: string; endsAt: number | undefined; dropped: boolean; drop: DropProgress | undefined }
   | { kind: 'result'; machine: string; result: TurnResult }
-  | { kind: 'removed'; machine: string; reason: string };
+  /** `blockedUntil`: kicked with a block against rejoining until then (ms). */
+  | { kind: 'removed'; machine: string; reason: string; blockedUntil?: number };
 
 export interface RecentEvent { machine: string; text: string; at: number }
 
@@ -96,6 +100,11 @@ export type Action =
    * page was in its turn before the reload.
    */
   | { type: 'place_check'; snapshot: QueueSnapshot; epoch: number; wasPlaying?: boolean }
+  /**
+   * The backend said exactly that we hold no place on `machine` (request_slot
+   * with `resume` answered not_in_queue); `epoch` as when asked.
+   */
+  | { type: 'place_gone'; machine: string; epoch: number; wasPlaying?: boolean }
   | { type: 'error'; error: string | undefined };
 
 const MAX_EVENTS = 8;
@@ -113,7 +122,7 @@ export function holdsPlace(p: Phase): boolean {
 function emptyMachine(machine: string): MachineView {
   return {
     machine, state: 'offline', listed: 'offline', paused: false, queueLength: 0, spectators: 0,
-    queue: undefined, status: undefined, lines: undefined, videoUrl: undefined,
+    queue: undefined, status: undefined, lines: undefined, prizes: undefined, videoUrl: undefined,
   };
 }
 
@@ -153,6 +162,11 @@ export function reduce(s: PlayerState, a: Action): PlayerState {
       const next = withMachine(s, snap.machine, (m) => ({ ...m, queue: snap, queueLength: snap.waiting.length, paused: pausedAfter(m.paused, snap) }));
       // After a reload during our turn the re-join answer has no endsAt; the snapshot's current turn has it.
       const p = next.phase;
+      // Our wait estimate moves with every change of the queue (the backend sends positions only when they change).
+      if (p.kind === 'waiting' && p.machine === snap.machine && snap.waiting[p.position] !== undefined) {
+        const etaAt = snap.waiting[p.position]!.etaAt;
+        if (etaAt !== p.etaAt) return { ...next, phase: withEta({ ...p }, etaAt) };
+      }
       if (p.kind === 'playing' && p.machine === snap.machine && p.endsAt === undefined && snap.current && snap.current.endsAt !== null && isMe(next, snap.current)) {
         return { ...next, phase: { ...p, endsAt: snap.current.endsAt } };
       }
@@ -163,7 +177,7 @@ export function reduce(s: PlayerState, a: Action): PlayerState {
       return withMachine(s, a.machine, (m) => ({ ...m, status: a.status }));
 
     case 'lines': {
-      const next = withMachine(s, a.machine, (m) => ({ ...m, lines: a.lines }));
+      const next = withMachine(s, a.machine, (m) => ({ ...m, lines: a.lines, prizes: a.lines.prizes ?? m.prizes }));
       const p = next.phase;
       if (p.kind !== 'playing' || p.machine !== a.machine) return next;
       // Progress after Space; a drop we did not send (the timer ran out, or one from before a reload) counts too.
@@ -208,8 +222,16 @@ export function reduce(s: PlayerState, a: Action): PlayerState {
         return { ...s, selected: machine, phase: turn, error: undefined };
       }
       // An answer to request_slot never undoes a get_ready or a turn we already know about.
-      if (phaseMachine(s.phase) === machine && rank[s.phase.kind] > rank.waiting) return s;
-      return { ...s, phase: { kind: 'waiting', machine, position, etaSeconds }, error: undefined };
+      if (phaseMachine(s.phase) === machine && rank[s.phase.kind] > rank.waiting) {
+        // A re-sent deadline (the backend may push it once after a restart) is news for the prompt.
+        if (s.phase.kind === 'get_ready' && typeof a.slot.readyDeadline === 'number') return { ...s, phase: { ...s.phase, deadline: a.slot.readyDeadline } };
+        return s;
+      }
+      // Asked to get ready (a reload during the prompt): the prompt with its real deadline.
+      if (typeof a.slot.readyDeadline === 'number') {
+        return { ...s, selected: machine, phase: { kind: 'get_ready', machine, deadline: a.slot.readyDeadline, confirming: false }, error: undefined };
+      }
+      return { ...s, phase: withEta({ kind: 'waiting', machine, position, etaSeconds }, a.slot.etaAt), error: undefined };
     }
 
     case 'join_failed':
@@ -243,9 +265,22 @@ export function reduce(s: PlayerState, a: Action): PlayerState {
       return { ...next, phase: { kind: 'removed', machine: p.machine, reason } };
     }
 
+    case 'place_gone': {
+      const p = s.phase;
+      if (a.epoch !== s.placeEpoch || !holdsPlace(p) || phaseMachine(p) !== a.machine) return s;
+      const reason = p.kind === 'playing' || p.kind === 'starting' || a.wasPlaying ? 'turn_over' : 'gone';
+      return { ...s, phase: { kind: 'removed', machine: a.machine, reason } };
+    }
+
     case 'error':
       return { ...s, error: a.error };
   }
+}
+
+/** A waiting phase with the backend's estimate (`etaAt` absent: unknown). */
+function withEta(p: Extract<Phase, { kind: 'waiting' }>, etaAt: number | undefined): Phase {
+  const { etaAt: _old, ...rest } = p;
+  return typeof etaAt === 'number' ? { ...rest, etaAt } : rest;
 }
 
 /** Whether a queue entry (`current` or a `waiting` item) is this player: by authid when shown (operators), else by name. */
@@ -327,7 +362,7 @@ function applyPlayerMessage(s: PlayerState, m: PlayerMessage): PlayerState {
     case 'position':
       // A position update while we already hold the turn is stale.
       if (phaseMachine(s.phase) === m.machine && rank[s.phase.kind] > rank.waiting) return s;
-      return { ...s, selected, phase: { kind: 'waiting', machine: m.machine, position: m.position, etaSeconds: m.etaSeconds } };
+      return { ...s, selected, phase: withEta({ kind: 'waiting', machine: m.machine, position: m.position, etaSeconds: m.etaSeconds }, m.etaAt) };
     case 'get_ready':
       if (phaseMachine(s.phase) === m.machine && (s.phase.kind === 'starting' || s.phase.kind === 'playing')) return s;
       // A re-sent prompt (after a reconnect) keeps a confirmation in flight.
@@ -343,6 +378,6 @@ function applyPlayerMessage(s: PlayerState, m: PlayerMessage): PlayerState {
       return { ...s, phase: { kind: 'result', machine: m.machine, result: m.result } };
     case 'removed':
       if (otherPlace) return s;
-      return { ...s, phase: { kind: 'removed', machine: m.machine, reason: m.reason } };
+      return { ...s, phase: { kind: 'removed', machine: m.machine, reason: m.reason, ...(m.blockedUntil !== undefined ? { blockedUntil: m.blockedUntil } : {}) } };
   }
 }
