@@ -88,7 +88,13 @@ async function act(model: Model, p: Player, join: boolean): Promise<void> {
   } catch (e) {
     const uri = (e as { error?: string }).error;
     if (uri === 'claw.error.not_in_queue') { model.state.set(a, 'out'); model.key.delete(a); } else if (uri?.startsWith('claw.error.')) model.state.set(a, before ?? 'out');
-    // anything else (the backend died mid-call): unknown
+    else {
+      // Anything else (the backend died mid-call): unknown, even if a message
+      // (say the end of this player's turn) set the state while the call was
+      // in flight: the call itself may have committed before the kill.
+      model.state.set(a, 'maybe');
+      model.key.delete(a);
+    }
   }
 }
 
