@@ -5,6 +5,7 @@ export declare const SOURCE_CONDITION: '--conditions=@clawgate/source';
 export type Run = 'dist' | 'source' | 'respawn';
 
 export declare function newestMtime(dir: string): number;
+export declare function isInstalled(pkgDir: string): boolean;
 export declare function isFresh(pkgDir: string, entry: string): boolean;
 export declare function packageDir(resolve: (specifier: string) => string, name: string): string | undefined;
 export declare function allFresh(self: string, packages: readonly string[], resolve: (specifier: string) => string): boolean;

@@ -14,7 +14,7 @@
 // process with that condition, forwarding signals and the exit code.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const SOURCE_CONDITION = '--conditions=@clawgate/source';
@@ -32,11 +32,24 @@ export function newestMtime(dir) {
   return newest;
 }
 
-/** True when `pkgDir/dist/<entry>` exists and is at least as new as everything in `pkgDir/src` (no src: an installed package). */
+/**
+ * True for a package that npm installed (a folder below a node_modules
+ * folder; workspace packages resolve to their real folder outside it). Its
+ * dist/ is what runs: npm gives the files it extracts the time of extraction,
+ * in no particular order, so their mtimes say nothing about which is newer.
+ */
+export function isInstalled(pkgDir) {
+  return pkgDir.split(sep).includes('node_modules');
+}
+
+/**
+ * True when `pkgDir/dist/<entry>` exists and is at least as new as everything
+ * in `pkgDir/src` (no src, or an installed package: the build is what runs).
+ */
 export function isFresh(pkgDir, entry) {
   const dist = join(pkgDir, 'dist', entry);
   const src = join(pkgDir, 'src');
-  return existsSync(dist) && (!existsSync(src) || statSync(dist).mtimeMs >= newestMtime(src));
+  return existsSync(dist) && (!existsSync(src) || isInstalled(pkgDir) || statSync(dist).mtimeMs >= newestMtime(src));
 }
 
 /**
@@ -109,8 +122,19 @@ export async function launch(meta, { packages = [] } = {}) {
   if (how === 'dist') {
     const { main } = await import(pathToFileURL(join(self, 'dist', 'cli.js')).href);
     await main(process.argv);
-  } else if (how === 'source') {
-    const { register } = await import(resolve('tsx/esm/api'));
+    return;
+  }
+  // The sources need tsx (a development dependency): without it, say what is missing.
+  let tsx;
+  try {
+    tsx = resolve('tsx/esm/api');
+  } catch {
+    const which = ['this package', ...packages].join(', ');
+    process.stderr.write(`${basename(fileURLToPath(meta.url))}: cannot start: a build (dist/) is missing or older than its sources (${which}), and tsx is not installed to run the sources. Build them (npm run build), or install the packages with their dist/.\n`);
+    process.exit(1);
+  }
+  if (how === 'source') {
+    const { register } = await import(tsx);
     register();
     const { main } = await import(pathToFileURL(join(self, 'src', 'cli.ts')).href);
     await main(process.argv);

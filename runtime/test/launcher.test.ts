@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { SOURCE_CONDITION, allFresh, childEnv, chooseRun, exitCodeOf, isFresh, packageDir } from '@clawgate/runtime/launcher';
+import { SOURCE_CONDITION, allFresh, childEnv, chooseRun, exitCodeOf, isFresh, isInstalled, packageDir } from '@clawgate/runtime/launcher';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -50,7 +50,14 @@ t.test('freshness: dist at least as new as every source file', async (t) => {
   t.notOk(isFresh(dir, 'cli.js'), 'no such build: stale');
   const installed = tempDir(t);
   write(installed, { 'dist/index.js': '' }, 1);
-  t.ok(isFresh(installed, 'index.js'), 'no sources (an installed package): fresh');
+  t.ok(isFresh(installed, 'index.js'), 'no sources: fresh');
+  // npm extracts a package's files with the time of extraction, in no order: below node_modules the build is what runs.
+  const npmInstalled = join(tempDir(t), 'node_modules', '@clawgate', 'x');
+  write(npmInstalled, { 'dist/index.js': '', 'src/index.ts': '' }, 1000);
+  utimesSync(join(npmInstalled, 'src/index.ts'), 1001, 1001);
+  t.ok(isInstalled(npmInstalled) && !isInstalled(dir), 'below node_modules: installed; a workspace folder: not');
+  t.ok(isFresh(npmInstalled, 'index.js'), 'installed, sources newer: the build still counts');
+  t.notOk(isFresh(npmInstalled, 'cli.js'), 'installed without that build: stale');
 
   // Packages as the bin's import.meta.resolve finds them.
   const self = tempDir(t);
@@ -69,11 +76,21 @@ t.test('freshness: dist at least as new as every source file', async (t) => {
   t.notOk(allFresh(self, ['dep-fresh'], resolve), 'the CLI itself stale: stale');
 });
 
-/** A package in a temp folder: bin/cli.js launches dist/cli.js or src/cli.ts, which say who they are. */
-function fixture(t: { teardown(fn: () => void): void }, packages: string[], distFresh: boolean): string {
-  const dir = tempDir(t);
-  // The workspace's node_modules: the launcher and tsx resolve from the bin as in an install.
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+/**
+ * A package in a temp folder: bin/cli.js launches dist/cli.js or src/cli.ts,
+ * which say who they are. `modules`: `workspace` (the workspace's
+ * node_modules: the launcher and tsx resolve from the bin as in a development
+ * checkout), `lone` (only @clawgate/runtime, no tsx: as on a board), or
+ * `installed` (the package itself below a node_modules folder next to the runtime).
+ */
+function fixture(t: { teardown(fn: () => void): void }, packages: string[], distFresh: boolean, modules: 'workspace' | 'lone' | 'installed' = 'workspace'): string {
+  let dir = tempDir(t);
+  if (modules === 'workspace') symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  else {
+    mkdirSync(join(dir, 'node_modules', '@clawgate'), { recursive: true });
+    symlinkSync(join(ROOT, 'runtime'), join(dir, 'node_modules', '@clawgate', 'runtime'), 'dir');
+    if (modules === 'installed') dir = join(dir, 'node_modules', 'launcher-fixture');
+  }
   const cli = (from: string) => `
 export async function main(argv) {
   const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
@@ -146,6 +163,22 @@ t.test('a package that does not resolve counts as stale: again in a child with t
   const waited = await run(dir, ['--wait'], { onSaid: (s, kill) => { if (s.from) kill('SIGTERM'); } });
   t.equal(waited.code, 0, `SIGTERM to the launcher reaches the child, which exits 0 (${waited.stderr})`);
   t.match(waited.said, [{ from: 'source' }, { got: 'SIGTERM' }]);
+});
+
+t.test('an installed package runs its dist/ whatever the mtimes npm gave it, without tsx', async (t) => {
+  const r = await run(fixture(t, [], false, 'installed'), ['--exit', '0']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.said, [{ from: 'dist', pid: r.pid, condition: false }]);
+});
+
+t.test('stale without tsx (a board with only the built packages): a clear message, exit 1', async (t) => {
+  for (const packages of [[], ['@clawgate/not-installed']]) {
+    const r = await run(fixture(t, packages, false, 'lone'), []);
+    t.equal(r.code, 1, `exit 1 (packages: ${packages.join(', ') || 'none'})`);
+    t.same(r.said, [], 'nothing ran');
+    t.match(r.stderr, /^cli\.js: cannot start: a build \(dist\/\) is missing or older than its sources \(this package.*\), and tsx is not installed to run the sources\. Build them \(npm run build\)/);
+    t.notMatch(r.stderr, /ERR_MODULE_NOT_FOUND|at /, 'no stack trace');
+  }
 });
 
 t.test('source mode (started with the condition, as tests do): the sources even when the build is fresh', async (t) => {
