@@ -12,7 +12,10 @@ import { loadClawRouterConfig } from '../src/router-config.js';
 import { startBackend, type Backend } from '../src/service.js';
 import type { BackendConfigInput } from '../src/config.js';
 import { createLogger, silentLogger } from '../src/logger.js';
-import { autobahn, type AutobahnConnection, type AutobahnSession } from '../src/wamp/autobahn.js';
+import { autobahn, provideGlobalWebSocket, type AutobahnConnection, type AutobahnSession } from '@clawgate/runtime';
+
+// The test clients use autobahn's default transport (the global WebSocket; Node 20 has none).
+provideGlobalWebSocket();
 
 export { autobahn };
 export type { AutobahnSession };

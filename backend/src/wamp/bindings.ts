@@ -4,11 +4,11 @@
 // then register the procedures. Meta events that arrive while the picture is
 // being read are held and replayed after it.
 import { MACHINE_PREFIX, Procedures, machineOf, machineUris } from '@clawgate/protocol';
+import { autobahn, type AutobahnSession, type InvocationDetails } from '@clawgate/runtime';
 import { parseSettingsPatch, type BackendConfig } from '../config.js';
 import { ClawFault } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Coordinator, RouterSnapshot, Wire } from '../turns/coordinator.js';
-import { autobahn, type AutobahnSession, type InvocationDetails } from './autobahn.js';
 import { ClawErrors } from '@clawgate/protocol';
 
 const STATUS_PATTERN = `${MACHINE_PREFIX}.status`;
