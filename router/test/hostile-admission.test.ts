@@ -13,7 +13,8 @@ import net from 'node:net';
 import { Wire, within } from './limits-helpers.js';
 import { startHostileRouter, startClawRouter, clawLogin, probeWhile, loopbackAddresses, ALLOW_ALL } from './hostile-helpers.js';
 import { testConfig } from './helpers.js';
-import { TrustedProxies, clientAddress, addressKey, UNKNOWN_CLIENT } from '../src/transport/forwarded.js';
+import { TrustedProxies, clientAddress } from '../src/net/forwarded.js';
+import { addressKey, UNKNOWN_CLIENT } from '../src/net/client-key.js';
 
 const MAX_ROUND_TRIP_MS = 500;
 

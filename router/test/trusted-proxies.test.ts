@@ -6,7 +6,7 @@
 // from 127.0.0.1 (the "proxy" here).
 import t from 'tap';
 import { RawWamp, startRouter, testConfig, bridgeRealm, type RunningRouter } from './helpers.js';
-import { TrustedProxies, clientAddress, trustedProxyError } from '../src/transport/forwarded.js';
+import { TrustedProxies, clientAddress, trustedProxyError } from '../src/net/forwarded.js';
 import { fromCrossbar, ConfigError } from '../src/config/crossbar-config.js';
 
 const LOCAL = { address: '127.0.0.1', port: 40000, encrypted: false };
