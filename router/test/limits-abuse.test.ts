@@ -123,7 +123,7 @@ t.test('load and abuse', async (t) => {
     await fast.join();
     fast.send([32, 1, {}, 'com.stream']);
     await fast.next(33);
-    const slowSession = [...r.router.realm('realm1')!.sessions.values()].find((s) => s.transport.info.kind === 'rawsocket');
+    const slowSession = [...r.router.realm('realm1')!.sessions.values()].find((s) => (s.details().transport as { type: string }).type === 'rawsocket');
     t.ok(slowSession, 'the slow subscriber is on the realm');
 
     slow.socket.pause(); // stops reading: the kernel buffers fill, then the router's
