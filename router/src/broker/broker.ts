@@ -250,8 +250,7 @@ export class Broker implements ObservationOwner<Subscription> {
   }
 
   unsubscribe(session: Peer, m: Unsubscribe): void {
-    const sub = this.observations.get(m.subscription);
-    if (sub === undefined || !this.observations.detach(session, sub)) {
+    if (this.observations.release(session, m.subscription) === undefined) {
       session.sendError(MessageType.UNSUBSCRIBE, m.request, WampErrors.noSuchSubscription, [`session has no subscription ${m.subscription}`]);
       return;
     }

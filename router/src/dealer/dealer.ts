@@ -171,8 +171,7 @@ export class Dealer implements ObservationOwner<Registration> {
   }
 
   unregister(session: Peer, m: Unregister): void {
-    const reg = this.observations.get(m.registration);
-    if (reg === undefined || !this.observations.detach(session, reg)) {
+    if (this.observations.release(session, m.registration) === undefined) {
       session.sendError(MessageType.UNREGISTER, m.request, WampErrors.noSuchRegistration, [`session has no registration ${m.registration}`]);
       return;
     }

@@ -161,6 +161,12 @@ export class ObservationMap<O extends Observation> {
     return true;
   }
 
+  /** UNSUBSCRIBE, UNREGISTER: detaches `peer` from the observation with that id; undefined if it held none. */
+  release(peer: Peer, id: number): O | undefined {
+    const o = this.byId.get(id);
+    return o !== undefined && this.detach(peer, o) ? o : undefined;
+  }
+
   /** The peer left the realm: it is taken off everything it observed. */
   sessionLeft(peer: Peer): void {
     const mine = this.byPeer.get(peer);

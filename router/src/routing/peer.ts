@@ -1,7 +1,7 @@
 // What routing needs of a session. Broker, dealer, meta API, testaments and
 // roles depend on these interfaces, never on the Session class: a session
 // on this node implements them (session/session.ts), a test's fake peer
-// does (router/test/routing-peer.ts), and so can a session on another
+// does (router/test/fake-peer.ts), and so can a session on another
 // router node later. Nothing here is about sockets, bytes or serializers.
 import type { Dict, RouterMessage } from '../messages/types.js';
 import type { ClientFeatures } from '../messages/client-features.js';
