@@ -6,8 +6,8 @@
 // receiving every event.
 import t from 'tap';
 import net from 'node:net';
-import { startRouter, testConfig, eventually } from './helpers.js';
-import { Wire, within } from './limits-helpers.js';
+import { startRouter, testConfig, eventually, within } from './helpers.js';
+import { Wire } from './wire.js';
 import { jsonSerializer } from '../src/serializers/index.js';
 
 const ALLOW_ALL = [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true }, disclose: { caller: false, publisher: false } }];

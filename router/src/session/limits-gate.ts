@@ -51,23 +51,31 @@ export class LimitsGate {
   }
 
   subscribe(request: number): boolean {
-    if (this.subscribeBucket !== undefined && !this.admitRate(this.subscribeBucket, this.limits.subscribeRate!, MessageType.SUBSCRIBE, request, 'subscriptions')) return false;
-    if (this.host.overloaded === true) return this.refuseWhileOverloaded(MessageType.SUBSCRIBE, request, true);
-    return true;
+    return this.hold(this.subscribeBucket, this.limits.subscribeRate, MessageType.SUBSCRIBE, request, 'subscriptions');
   }
 
   unsubscribe(request: number): boolean {
-    return this.subscribeBucket === undefined || this.admitRate(this.subscribeBucket, this.limits.subscribeRate!, MessageType.UNSUBSCRIBE, request, 'subscriptions');
+    return this.release(this.subscribeBucket, this.limits.subscribeRate, MessageType.UNSUBSCRIBE, request, 'subscriptions');
   }
 
   register(request: number): boolean {
-    if (this.registerBucket !== undefined && !this.admitRate(this.registerBucket, this.limits.registerRate!, MessageType.REGISTER, request, 'registrations')) return false;
-    if (this.host.overloaded === true) return this.refuseWhileOverloaded(MessageType.REGISTER, request, true);
-    return true;
+    return this.hold(this.registerBucket, this.limits.registerRate, MessageType.REGISTER, request, 'registrations');
   }
 
   unregister(request: number): boolean {
-    return this.registerBucket === undefined || this.admitRate(this.registerBucket, this.limits.registerRate!, MessageType.UNREGISTER, request, 'registrations');
+    return this.release(this.registerBucket, this.limits.registerRate, MessageType.UNREGISTER, request, 'registrations');
+  }
+
+  /** SUBSCRIBE, REGISTER: the rate, then the heap (something new would be held). */
+  private hold(bucket: BucketState | undefined, limit: RateLimit | null, requestType: number, request: number, what: string): boolean {
+    if (bucket !== undefined && !this.admitRate(bucket, limit!, requestType, request, what)) return false;
+    if (this.host.overloaded === true) return this.refuseWhileOverloaded(requestType, request, true);
+    return true;
+  }
+
+  /** UNSUBSCRIBE, UNREGISTER share their counterpart's bucket (a flood of either is work). */
+  private release(bucket: BucketState | undefined, limit: RateLimit | null, requestType: number, request: number, what: string): boolean {
+    return bucket === undefined || this.admitRate(bucket, limit!, requestType, request, what);
   }
 
   call(request: number, calls: CallsInFlight): boolean {
