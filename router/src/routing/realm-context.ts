@@ -2,8 +2,9 @@
 // the URI check, permission decisions and refusals, meta events and meta
 // procedures, and the realm-wide bounds they enforce. The Realm class
 // (realm/realm.ts) implements it; routing code never imports that class,
-// so it can be exercised with a realm on its own (router/test/broker-routing.test.ts, dealer-routing.test.ts)
-// and a realm shared by several router nodes can provide the same contract.
+// so it can be exercised with a realm on its own (router/test/
+// broker-routing.test.ts, dealer-routing.test.ts), and a realm shared by
+// several router nodes can provide the same contract.
 import type { Dict } from '../messages/types.js';
 import type { MatchPolicy } from '../messages/options.js';
 import type { Action, Decision } from '../auth/permissions.js';
