@@ -40,5 +40,6 @@ export {
   type HttpPathConfig, type BridgePathConfig, type InfoPathConfig, type MetricsPathConfig, type HttpGuard,
 } from './http/http-config.js';
 export { HttpErrors } from './http/http-error.js';
-export { clientAddress, clientOfRequest, TrustedProxies, addressKey, UNKNOWN_CLIENT, type ClientAddress } from './transport/forwarded.js';
+export { clientAddress, clientOfRequest, TrustedProxies, type ClientAddress } from './net/forwarded.js';
+export { addressKey, clientKey, UNKNOWN_CLIENT } from './net/client-key.js';
 export { shortUri, shortText } from './uri.js';

@@ -25,7 +25,7 @@ function config(auth: unknown, extra: { roles?: unknown[]; realmOptions?: unknow
   };
 }
 const policyOf = (raw: unknown, src = {}) => fromCrossbar(raw, src).config.listeners[0]!.websocket.get('*')!.auth;
-function errorOf(fn: () => unknown): string {
+function thrownBy(fn: () => unknown): string {
   try { fn(); return 'no error'; } catch (e) { return e instanceof ConfigError ? e.message : `not a ConfigError: ${String(e)}`; }
 }
 
@@ -69,8 +69,8 @@ t.test('secrets from the environment and from files', async (t) => {
   t.equal(p.ticket!.signed!.secret, 'sign-secret');
   t.equal(p.wampcra!.type === 'static' && p.wampcra!.users.b!.secret, 'cra-secret');
 
-  t.match(errorOf(() => policyOf(raw, { env: { CRA_B: 'x' }, baseDir: tmp })), /workers\[0\]\.transports\[0\]\.auth\.ticket\.signed\.secret: environment variable SIGN is not set/);
-  t.match(errorOf(() => policyOf(raw, { env: { SIGN: 'x', CRA_B: 'y' }, baseDir: path.join(tmp, 'nowhere') })), /auth\.ticket\.principals\.a\.ticket: cannot read secret file/);
+  t.match(thrownBy(() => policyOf(raw, { env: { CRA_B: 'x' }, baseDir: tmp })), /workers\[0\]\.transports\[0\]\.auth\.ticket\.signed\.secret: environment variable SIGN is not set/);
+  t.match(thrownBy(() => policyOf(raw, { env: { SIGN: 'x', CRA_B: 'y' }, baseDir: path.join(tmp, 'nowhere') })), /auth\.ticket\.principals\.a\.ticket: cannot read secret file/);
 
   // loadConfigFile resolves files next to the config file
   const file = path.join(tmp, 'node.json');
@@ -88,7 +88,7 @@ t.test('malformed auth sections name the bad key', async (t) => {
     [{ cryptosign: { type: 'static', principals: { d: { role: 'user', authorized_keys: [] } } } }, /authorized_keys/],
     [{ ticket: { type: 'static', signed: { secret: '' } } }, /auth\.ticket\.signed\.secret/],
   ];
-  for (const [auth, re] of cases) t.match(errorOf(() => fromCrossbar(config(auth))), re, JSON.stringify(auth));
+  for (const [auth, re] of cases) t.match(thrownBy(() => fromCrossbar(config(auth))), re, JSON.stringify(auth));
   // Keys we don't act on are warnings (Crossbar configs carry keys of their own), like everywhere else in the config.
   const { unsupported } = fromCrossbar(config({
     wampcra: { type: 'static', users: { b: { secret: 'k', role: 'user', sallt: 'x' } }, 'default-role': 'user' },
@@ -115,11 +115,11 @@ t.test('roles: authorizer, templates, authorizer_timeout', async (t) => {
   t.equal(realm.roles[1]!.permissions[0]!.uri, 'claw.player.{authid}', 'the template is kept for expansion per session');
   t.same(unsupported, [], 'no warnings');
 
-  t.match(errorOf(() => fromCrossbar(config(undefined, { roles: [{ name: 'x', authorizer: 'a', permissions: [{ uri: 'a', allow: { call: true } }] }] }))),
+  t.match(thrownBy(() => fromCrossbar(config(undefined, { roles: [{ name: 'x', authorizer: 'a', permissions: [{ uri: 'a', allow: { call: true } }] }] }))),
     /roles\[0\]: a role has either permissions or an authorizer/);
-  t.match(errorOf(() => fromCrossbar(config(undefined, { roles: [{ name: 'x', permissions: [{ uri: 'a.{user}', allow: { call: true } }] }] }))),
+  t.match(thrownBy(() => fromCrossbar(config(undefined, { roles: [{ name: 'x', permissions: [{ uri: 'a.{user}', allow: { call: true } }] }] }))),
     /roles\[0\]\.permissions\[0\]\.uri: unknown placeholder "\{user\}"/);
-  t.match(errorOf(() => fromCrossbar(config(undefined, { roles: [{ name: 'x', permissions: [{ uri: 'a.{authid', allow: { call: true } }] }] }))),
+  t.match(thrownBy(() => fromCrossbar(config(undefined, { roles: [{ name: 'x', permissions: [{ uri: 'a.{authid', allow: { call: true } }] }] }))),
     /unbalanced/);
 });
 

@@ -2,14 +2,14 @@
 // order, AUTHENTICATE out of order, the auth timeout, and the default
 // anonymous admission of a transport without an `auth` section.
 import t from 'tap';
-import { RawWamp } from './helpers.js';
+import { Wire } from './wire.js';
 import { allowAll, authConfig, closeAll, login, noDisclose, refused, startAuthRouter } from './auth-helpers.js';
 
 const ROLES = { roles: { caller: {}, callee: {}, publisher: {}, subscriber: {} } };
 const HELLO = 1, WELCOME = 2, ABORT = 3, CHALLENGE = 4, AUTHENTICATE = 5, GOODBYE = 6, PUBLISH = 16;
 
-async function raw(url: string): Promise<RawWamp> {
-  const w = new RawWamp(url);
+async function raw(url: string): Promise<Wire> {
+  const w = Wire.connect({ url: url, codec: 'json-text' });
   await w.opened;
   return w;
 }
@@ -26,7 +26,7 @@ t.test('negotiation and out-of-order AUTHENTICATE', async (t) => {
 
   await t.test("HELLO's order decides: ticket first gets a CHALLENGE, anonymous first is welcomed", async (t) => {
     const a = await raw(r.url);
-    t.teardown(() => a.close());
+    t.teardown(() => a.end());
     a.send([HELLO, 'realm1', { ...ROLES, authmethods: ['wampcra', 'ticket', 'anonymous'], authid: 'alice' }]);
     const ch = await a.next();
     t.same(ch, [CHALLENGE, 'ticket', {}], 'wampcra is not offered here; ticket is the first that is');
@@ -36,7 +36,7 @@ t.test('negotiation and out-of-order AUTHENTICATE', async (t) => {
     t.match(w[2], { authid: 'alice', authrole: 'user', authmethod: 'ticket', authprovider: 'static' });
 
     const b = await raw(r.url);
-    t.teardown(() => b.close());
+    t.teardown(() => b.end());
     b.send([HELLO, 'realm1', { ...ROLES, authmethods: ['anonymous', 'ticket'], authid: 'alice' }]);
     const wb = await b.next();
     t.equal(wb[0], WELCOME);
@@ -46,7 +46,7 @@ t.test('negotiation and out-of-order AUTHENTICATE', async (t) => {
 
   await t.test('a failed method does not fall back to the next', async (t) => {
     const a = await raw(r.url);
-    t.teardown(() => a.close());
+    t.teardown(() => a.end());
     a.send([HELLO, 'realm1', { ...ROLES, authmethods: ['ticket', 'anonymous'], authid: 'alice' }]);
     await a.next(CHALLENGE);
     a.send([AUTHENTICATE, 'wrong', {}]);

@@ -139,19 +139,3 @@ export async function refused(port: number, extra: Record<string, unknown>, opts
 export function closeAll(...logins: (Login | { connection: AutobahnConnection } | undefined)[]): void {
   for (const l of logins) { try { l?.connection.close(); } catch { /* already closed */ } }
 }
-
-/** Waits until `fn` holds, polling; fails after timeoutMs. */
-export async function until<T>(fn: () => T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** The WAMP error URI a promise rejects with ('resolved' if it did not). */
-export async function errorOf(p: Promise<unknown>): Promise<string> {
-  try { await p; return 'resolved'; } catch (e) { return (e as { error?: string }).error ?? String(e); }
-}

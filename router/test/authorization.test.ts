@@ -7,7 +7,8 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { signTicket, deriveCraKey } from '../src/index.js';
-import { ab, closeAll, errorOf, login, startAuthRouter, until, type Login, type AuthRouter } from './auth-helpers.js';
+import { ab, closeAll, login, startAuthRouter, type Login, type AuthRouter } from './auth-helpers.js';
+import { errorOf, eventually } from './helpers.js';
 
 const SECRET = 'claw-ticket-secret-for-tests-0123456789';
 const machineKey = nacl.sign.keyPair.fromSeed(new Uint8Array(randomBytes(32)));
@@ -123,7 +124,7 @@ t.test('claw realm: templates, forced disclosure, and break-in attempts', async 
 
   await t.test("a player's control publish reaches the machine with the publisher's authid", async (t) => {
     await alice.session.publish('claw.machine.m1.control.alice', [{ command: 'upOn' }], {}, { acknowledge: true });
-    const ev = await until(() => control.find((e) => (e.args[0] as { command: string }).command === 'upOn'), 5000, 'control event');
+    const ev = await eventually(() => control.find((e) => (e.args[0] as { command: string }).command === 'upOn'), 5000, 'control event');
     t.equal(ev.details.publisher_authid, 'alice');
     t.equal(ev.details.topic, 'claw.machine.m1.control.alice');
   });
@@ -134,7 +135,7 @@ t.test('claw realm: templates, forced disclosure, and break-in attempts', async 
     // and without acknowledge it is dropped silently: nothing arrives
     alice.session.publish('claw.machine.m1.control.bob', [{ command: 'drop' }]);
     await bob.session.publish('claw.machine.m1.control.bob', [{ command: 'leftOn' }], {}, { acknowledge: true });
-    await until(() => control.some((e) => (e.args[0] as { command: string }).command === 'leftOn'), 5000, "bob's own event");
+    await eventually(() => control.some((e) => (e.args[0] as { command: string }).command === 'leftOn'), 5000, "bob's own event");
     t.same(control.slice(before).map((e) => e.details.publisher_authid), ['bob'], "only bob's own command arrived");
   });
 

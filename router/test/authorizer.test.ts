@@ -4,7 +4,8 @@
 import t from 'tap';
 import { WampError } from '../src/index.js';
 import { parseAuthorizerAnswer } from '../src/auth/authorizer.js';
-import { authConfig, closeAll, errorOf, login, startAuthRouter, until, type AuthRouter } from './auth-helpers.js';
+import { authConfig, closeAll, login, startAuthRouter, type AuthRouter } from './auth-helpers.js';
+import { errorOf, eventually } from './helpers.js';
 
 t.test('authorizer answers (unit)', async (t) => {
   t.same(parseAuthorizerAnswer(true), { decision: { allow: true, disclose: false }, cache: false });
@@ -142,11 +143,11 @@ t.test("a session's messages keep their order while the authorizer thinks", asyn
   });
   await carol.session.publish('com.order.1', [-1], {}, { acknowledge: true }); // warm the cache for odd topics
   await carol.session.publish('com.order.3', [-3], {}, { acknowledge: true });
-  await until(() => got.includes(-1) && got.includes(-3), 5000, 'warm-up events');
+  await eventually(() => got.includes(-1) && got.includes(-3), 5000, 'warm-up events');
   got.length = 0;
   const N = 12;
   for (let i = 0; i < N; i++) carol.session.publish(`com.order.${i % 4}`, [i], {}, { acknowledge: i === N - 1 });
-  await until(() => got.length === N, 10_000, 'all events');
+  await eventually(() => got.length === N, 10_000, 'all events');
   t.same(got, [...Array(N).keys()], 'events arrive in the order published');
 });
 
@@ -161,6 +162,6 @@ t.test("meta API: a testament is authorized by the session's authorizer", async 
   await carol.session.call('wamp.session.add_testament', ['com.will', ['bye'], {}]);
   t.equal(await errorOf(carol.session.call('wamp.session.add_testament', ['com.nope', ['x'], {}])), 'wamp.error.not_authorized');
   carol.connection.close();
-  await until(() => got.length === 1, 5000, 'testament');
+  await eventually(() => got.length === 1, 5000, 'testament');
   t.same(got, ['bye']);
 });

@@ -1,214 +1,18 @@
 // Broker behaviour through real clients on a real router: autobahn-js for the
-// application-level view, and a small wire-level client (below) where the
+// application-level view, and the wire-level client (wire.ts) where the
 // exact shape of what the router sends matters. Every case runs over
 // WebSocket with JSON, MessagePack and CBOR, and over RawSocket (JSON).
 import t from 'tap';
-import net from 'node:net';
-import WebSocket from 'ws';
+import { callError, eventually, type AutobahnConnection, type AutobahnSession } from './helpers.js';
 import {
-  autobahn, connect, eventually, sleep, startRouter, testConfig,
-  type AutobahnConnection, type AutobahnSession, type RunningRouter, type SerializerName,
-} from './helpers.js';
+  MatrixFixture, VARIANTS, WAIT_MS, binaryCapable, matrixConfig, norm, NESTED_ARGS, NESTED_KWARGS,
+  type HasTeardown, type Variant,
+} from './matrix.js';
 
-// ---- variants, config -------------------------------------------------------
+// ---- config, fixture ---------------------------------------------------------
 
-interface Variant { name: string; serializer: SerializerName; rawsocket: boolean }
-const VARIANTS: readonly Variant[] = [
-  { name: 'websocket/json', serializer: 'json', rawsocket: false },
-  { name: 'websocket/msgpack', serializer: 'msgpack', rawsocket: false },
-  { name: 'websocket/cbor', serializer: 'cbor', rawsocket: false },
-  { name: 'rawsocket/json', serializer: 'json', rawsocket: true },
-];
-const binaryCapable = (v: Variant): boolean => v.serializer !== 'json';
-
-type Role = 'anonymous' | 'discloser' | 'listener';
-const ALL = { call: true, register: true, publish: true, subscribe: true };
-
-/**
- * Three roles: `anonymous` may do everything and discloses nothing;
- * `discloser` may do everything and its publications/calls disclose it;
- * `listener` may only subscribe. Each role has a WebSocket path
- * (`/ws`, `/ws-discloser`, `/ws-listener`) and a RawSocket port.
- */
-function brokerConfig(): unknown {
-  const cfg = testConfig({
-    realms: [{
-      name: 'realm1',
-      roles: [
-        { name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: ALL, disclose: { caller: false, publisher: false } }] },
-        { name: 'discloser', permissions: [{ uri: '', match: 'prefix', allow: ALL, disclose: { caller: true, publisher: true } }] },
-        { name: 'listener', permissions: [{ uri: '', match: 'prefix', allow: { call: false, register: false, publish: false, subscribe: true } }] },
-      ],
-    }],
-    transportExtras: {
-      websocket: {
-        ws: { type: 'websocket' },
-        'ws-discloser': { type: 'websocket', auth: { anonymous: { type: 'static', role: 'discloser' } } },
-        'ws-listener': { type: 'websocket', auth: { anonymous: { type: 'static', role: 'listener' } } },
-      },
-    },
-  }) as { workers: { transports: unknown[] }[] };
-  for (const role of ['discloser', 'listener']) {
-    cfg.workers[0]!.transports.push({
-      type: 'rawsocket', id: `raw-${role}`,
-      endpoint: { type: 'tcp', port: 0, interface: '127.0.0.1' },
-      auth: { anonymous: { type: 'static', role } },
-    });
-  }
-  return cfg;
-}
-
-/**
- * How long to wait for something that should arrive. Generous: on a loaded
- * machine this process can be descheduled for a second or two; a wait only
- * lasts this long when the test is failing anyway.
- */
-const WAIT_MS = 10_000;
-
-// ---- a wire-level client (WebSocket json/msgpack/cbor, RawSocket json) -----
-
-interface AbSerializer { serialize(o: unknown): unknown; unserialize(p: unknown): unknown }
-const abSerializers = autobahn.serializer as unknown as Record<string, new () => AbSerializer>;
-function abSerializer(name: SerializerName): AbSerializer {
-  const ctor = name === 'json' ? abSerializers.JSONSerializer : name === 'msgpack' ? abSerializers.MsgpackSerializer : abSerializers.CBORSerializer;
-  return new ctor!();
-}
-
-type Msg = unknown[];
-type Pred = (m: Msg) => boolean;
-
-/** Speaks WAMP frames directly, encoding with autobahn's (independent) serializers. */
-class Wire {
-  readonly messages: Msg[] = [];
-  sessionId = 0;
-  private readonly waiters: (() => void)[] = [];
-  private nextRequest = 0;
-  private readonly ser: AbSerializer;
-  private ws: WebSocket | undefined;
-  private sock: net.Socket | undefined;
-  private rxBuf = Buffer.alloc(0);
-  private handshaken = false;
-  readonly ready: Promise<void>;
-  readonly closed: Promise<void>;
-  private isClosed = false;
-
-  constructor(readonly variant: Variant, port: number, path: string) {
-    this.ser = abSerializer(variant.serializer);
-    let onReady!: () => void;
-    let onFail!: (e: Error) => void;
-    this.ready = new Promise((res, rej) => { onReady = res; onFail = rej; });
-    let onClosed!: () => void;
-    this.closed = new Promise((res) => { onClosed = res; });
-    const closed = (): void => { this.isClosed = true; onClosed(); this.wake(); };
-    if (variant.rawsocket) {
-      const sock = net.connect(port, '127.0.0.1');
-      this.sock = sock;
-      sock.on('connect', () => sock.write(Buffer.from([0x7f, 0xf0 | 1, 0, 0])));
-      sock.on('data', (d: Buffer) => this.onRawData(d, onReady, onFail));
-      sock.on('error', (e) => onFail(e));
-      sock.on('close', closed);
-    } else {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, `wamp.2.${variant.serializer}`);
-      this.ws = ws;
-      ws.on('open', () => onReady());
-      ws.on('error', (e) => onFail(e));
-      ws.on('close', closed);
-      ws.on('message', (data: Buffer) => {
-        this.push(this.ser.unserialize(variant.serializer === 'json' ? data.toString('utf8') : data) as Msg);
-      });
-    }
-  }
-
-  private onRawData(d: Buffer, onReady: () => void, onFail: (e: Error) => void): void {
-    this.rxBuf = Buffer.concat([this.rxBuf, d]);
-    if (!this.handshaken) {
-      if (this.rxBuf.length < 4) return;
-      const hs = this.rxBuf.subarray(0, 4);
-      this.rxBuf = this.rxBuf.subarray(4);
-      if (hs[0] !== 0x7f || (hs[1]! & 0x0f) !== 1) { onFail(new Error(`rawsocket handshake refused: ${hs.toString('hex')}`)); return; }
-      this.handshaken = true;
-      onReady();
-    }
-    while (this.rxBuf.length >= 4) {
-      const header = this.rxBuf.readUInt32BE(0);
-      const len = header & 0xffffff;
-      if (this.rxBuf.length < 4 + len) return;
-      const type = (header >>> 24) & 0x07;
-      const payload = this.rxBuf.subarray(4, 4 + len);
-      this.rxBuf = this.rxBuf.subarray(4 + len);
-      if (type === 0) this.push(this.ser.unserialize(payload.toString('utf8')) as Msg);
-      else if (type === 1) this.writeFrame(2, payload);
-    }
-  }
-
-  private writeFrame(type: number, payload: Buffer): void {
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(((type & 0x07) << 24) | payload.length, 0);
-    this.sock!.write(Buffer.concat([header, payload]));
-  }
-
-  private push(m: Msg): void { this.messages.push(m); this.wake(); }
-  private wake(): void { for (const w of this.waiters.splice(0)) w(); }
-
-  request(): number { return ++this.nextRequest; }
-
-  async send(msg: Msg): Promise<void> {
-    const encoded = await this.ser.serialize(msg);
-    if (this.sock) this.writeFrame(0, Buffer.from(encoded as string, 'utf8'));
-    else this.ws!.send(encoded as string | Buffer);
-  }
-
-  /** Removes and returns the first message matching `pred` (waiting for it). */
-  async next(pred: Pred, what = 'message', timeoutMs = WAIT_MS): Promise<Msg> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.messages.findIndex(pred);
-      if (i >= 0) return this.messages.splice(i, 1)[0]!;
-      if (Date.now() > deadline || this.isClosed) {
-        throw new Error(`${this.variant.name}: no ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.messages)}${this.isClosed ? ' (connection closed)' : ''}`);
-      }
-      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 25); });
-    }
-  }
-
-  /** Messages matching `pred` that are already here (not removed). */
-  peek(pred: Pred): Msg[] { return this.messages.filter(pred); }
-
-  async join(details: Record<string, unknown> = {}): Promise<number> {
-    await this.ready;
-    await this.send([1, 'realm1', {
-      roles: {
-        caller: { features: { call_canceling: true, progressive_call_results: true } },
-        callee: { features: { call_canceling: true, progressive_call_results: true, pattern_based_registration: true, shared_registration: true } },
-        publisher: { features: { subscriber_blackwhite_listing: true, publisher_exclusion: true, publisher_identification: true } },
-        subscriber: { features: { pattern_based_subscription: true, publisher_identification: true } },
-      },
-      ...details,
-    }]);
-    const w = await this.next((m) => m[0] === 2 || m[0] === 3, 'WELCOME');
-    if (w[0] !== 2) throw new Error(`${this.variant.name}: join refused: ${JSON.stringify(w)}`);
-    this.sessionId = w[1] as number;
-    return this.sessionId;
-  }
-
-  /** SUBSCRIBE and wait for SUBSCRIBED; returns the subscription id. */
-  async subscribe(topic: string, options: Record<string, unknown> = {}): Promise<number> {
-    const req = this.request();
-    await this.send([32, req, options, topic]);
-    const m = await this.next((x) => (x[0] === 33 && x[1] === req) || (x[0] === 8 && x[2] === req), `SUBSCRIBED for ${topic}`);
-    if (m[0] !== 33) throw new Error(`subscribe ${topic} failed: ${JSON.stringify(m)}`);
-    return m[2] as number;
-  }
-
-  close(): void {
-    if (this.ws) this.ws.terminate();
-    if (this.sock) this.sock.destroy();
-  }
-}
-
-// ---- fixtures ----------------------------------------------------------------
-
-interface HasTeardown { teardown(fn: () => unknown): void }
+/** `listener` may only subscribe (matrix.ts has the other two roles). */
+const config = (): unknown => matrixConfig({ name: 'listener', allow: { call: false, register: false, publish: false, subscribe: true } });
 
 interface EventRecord { tag: string; args: unknown[]; kwargs: Record<string, unknown>; details: { publication: number; topic: string; publisher?: number; publisher_authid?: string; publisher_authrole?: string; retained: boolean } }
 
@@ -228,48 +32,9 @@ class Probe {
 
 let barrierToken = 0;
 
-class Fixture {
-  constructor(readonly r: RunningRouter) {}
-
+class Fixture extends MatrixFixture {
   static async start(t: HasTeardown): Promise<Fixture> {
-    const r = await startRouter(brokerConfig());
-    t.teardown(() => r.stop());
-    return new Fixture(r);
-  }
-
-  private readonly closers = new WeakMap<HasTeardown, (() => Promise<void>)[]>();
-
-  /** Clients opened in a test are closed together (in parallel) when it ends. */
-  private onTeardown(t: HasTeardown, close: () => Promise<void>): void {
-    let list = this.closers.get(t);
-    if (list === undefined) {
-      const l: (() => Promise<void>)[] = [];
-      list = l;
-      this.closers.set(t, l);
-      t.teardown(async () => { await Promise.all(l.map((c) => c())); });
-    }
-    list.push(close);
-  }
-
-  private target(v: Variant, role: Role): { port: number; path: string } {
-    if (v.rawsocket) {
-      const port = role === 'anonymous' ? this.r.port : this.r.router.ports()[`raw-${role}`]!;
-      return { port, path: '' };
-    }
-    return { port: this.r.port, path: role === 'anonymous' ? '/ws' : `/ws-${role}` };
-  }
-
-  async session(t: HasTeardown, v: Variant, opts: { role?: Role } = {}): Promise<{ session: AutobahnSession; connection: AutobahnConnection }> {
-    const { port, path } = this.target(v, opts.role ?? 'anonymous');
-    const c = await connect({
-      port, url: v.rawsocket ? undefined : `ws://127.0.0.1:${port}${path}`,
-      serializer: v.serializer, rawsocket: v.rawsocket,
-    });
-    this.onTeardown(t, async () => {
-      try { c.connection.close(); } catch { /* already closed */ }
-      await Promise.race([c.closed, sleep(1000)]);
-    });
-    return c;
+    return new Fixture(await MatrixFixture.router(t, config()));
   }
 
   probes(t: HasTeardown, v: Variant, n: number): Promise<Probe[]> {
@@ -277,19 +42,11 @@ class Fixture {
   }
 
   /** An autobahn session subscribed to `barrier` (see barrier()). */
-  async probe(t: HasTeardown, v: Variant, opts: { role?: Role } = {}): Promise<Probe> {
+  async probe(t: HasTeardown, v: Variant, opts: { role?: string } = {}): Promise<Probe> {
     const c = await this.session(t, v, opts);
     const p = new Probe(c.session, c.connection, v);
     await p.sub('barrier');
     return p;
-  }
-
-  async wire(t: HasTeardown, v: Variant, opts: { role?: Role } = {}): Promise<Wire> {
-    const { port, path } = this.target(v, opts.role ?? 'anonymous');
-    const w = new Wire(v, port, path);
-    this.onTeardown(t, async () => { w.close(); await Promise.race([w.closed, sleep(1000)]); });
-    await w.join();
-    return w;
   }
 }
 
@@ -314,36 +71,6 @@ async function authidOf(asker: AutobahnSession, sessionId: number): Promise<stri
   const d = await asker.call('wamp.session.get', [sessionId]) as { authid: string };
   return d.authid;
 }
-
-/** Binary values as hex, so Buffer and Uint8Array compare by content. */
-function norm(v: unknown): unknown {
-  if (v instanceof Uint8Array) return { bytes: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') };
-  if (Array.isArray(v)) return v.map(norm);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)]));
-  return v;
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ error: string; args: unknown[]; kwargs: Record<string, unknown> }> {
-  try {
-    const v = await p;
-    throw new Error(`expected a WAMP error, got success: ${JSON.stringify(v)}`);
-  } catch (e) {
-    const err = e as { error?: unknown; args?: unknown[]; kwargs?: Record<string, unknown> };
-    if (typeof err.error !== 'string') throw e;
-    return { error: err.error, args: err.args ?? [], kwargs: err.kwargs ?? {} };
-  }
-}
-
-const NESTED_ARGS: unknown[] = [
-  1, -7, 0, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 32, 2 ** 32 - 1, -(2 ** 32), 2 ** 40 + 1, 1e20, 1.5, 0.1, -2.5e10, 1e-300,
-  'ünïcødé €😀 中文', '', null, true, false,
-  [1, [2, [3, { deep: [4.25, 'x'] }]]], {}, [],
-];
-const NESTED_KWARGS: Record<string, unknown> = {
-  a: { b: { c: [1.25, 'zwei', { d: null }] } },
-  'ключ': 'значение 🚀',
-  empty: {}, emptyList: [], flag: false, n: -0.5,
-};
 
 // ---- tests ---------------------------------------------------------------------
 
@@ -385,8 +112,8 @@ t.test('EVENT on the wire has exactly the shape of the PUBLISH (empty args kept 
       for (const c of cases) {
         const req = pub.request();
         await pub.send([16, req, { acknowledge: true }, topic, ...c.payload]);
-        const published = await pub.next((m) => m[0] === 17 && m[1] === req, 'PUBLISHED');
-        const ev = await sub.next((m) => m[0] === 36, 'EVENT');
+        const published = await pub.take((m) => m[0] === 17 && m[1] === req, 'PUBLISHED');
+        const ev = await sub.take((m) => m[0] === 36, 'EVENT');
         t.strictSame(ev, [36, subId, published[2], {}, ...c.expect], `payload ${JSON.stringify(c.payload)}`);
       }
       t.strictSame(pub.peek(() => true), [], 'publisher got nothing but PUBLISHED');
@@ -423,7 +150,7 @@ t.test('binary args: bytes between binary serializers, "\\0"+base64 for JSON pee
       const [pub, subs] = await Promise.all([f.wire(t, v), subscribers(f, t, topic)]);
       const req = pub.request();
       await pub.send([16, req, { acknowledge: true }, topic, [b64], { k: b64 }]);
-      await pub.next((m) => m[0] === 17 && m[1] === req, 'PUBLISHED');
+      await pub.take((m) => m[0] === 17 && m[1] === req, 'PUBLISHED');
       await eventually(() => subs.every((s) => s.of(topic).length === 1), WAIT_MS);
       for (const s of subs) {
         const ev = s.of(topic)[0]!;
@@ -528,9 +255,9 @@ t.test('acknowledge: PUBLISHED carries the publication id and precedes the publi
       const subId = await w.subscribe('com.ack');
       const req = w.request();
       await w.send([16, req, { acknowledge: true, exclude_me: false }, 'com.ack', ['x']]);
-      await w.next((m) => m[0] === 36, 'EVENT');
+      await w.take((m) => m[0] === 36, 'EVENT');
       // Both have arrived now; check their order on the wire.
-      const published = await w.next((m) => m[0] === 17, 'PUBLISHED');
+      const published = await w.take((m) => m[0] === 17, 'PUBLISHED');
       t.equal(published.length, 3);
       t.equal(published[1], req, 'PUBLISHED answers the request');
       t.type(published[2], 'number');
@@ -544,13 +271,13 @@ t.test('acknowledge: PUBLISHED carries the publication id and precedes the publi
       // Without acknowledge, no PUBLISHED comes back.
       w.messages.splice(0);
       await w.send([16, w.request(), { exclude_me: false }, 'com.ack', ['z']]);
-      const ev = await w.next((m) => m[0] === 36, 'EVENT');
+      const ev = await w.take((m) => m[0] === 36, 'EVENT');
       t.strictSame(ev.slice(4), [['z']]);
       t.strictSame(w.peek((m) => m[0] === 17), [], 'no PUBLISHED without acknowledge');
 
       // autobahn: the acknowledged publish resolves with that id.
       const p = await pub.session.publish('com.ack', ['from autobahn'], undefined, { acknowledge: true });
-      const ev2 = await w.next((m) => m[0] === 36, 'EVENT');
+      const ev2 = await w.take((m) => m[0] === 36, 'EVENT');
       t.equal(ev2[2], p.id, 'autobahn Publication.id is the EVENT publication id');
     });
   }
@@ -573,7 +300,7 @@ t.test('prefix subscription is a plain string prefix; details.topic is the concr
       // On the wire: details = {topic}, nothing else.
       const subId = await w.subscribe('com.wp', { match: 'prefix' });
       const pw = await pub.session.publish('com.wp.x', [], undefined, { acknowledge: true });
-      t.strictSame(await w.next((m) => m[0] === 36, 'EVENT'), [36, subId, pw.id, { topic: 'com.wp.x' }, []]);
+      t.strictSame(await w.take((m) => m[0] === 36, 'EVENT'), [36, subId, pw.id, { topic: 'com.wp.x' }, []]);
     });
   }
 });
@@ -606,9 +333,9 @@ t.test('several matching subscriptions of one session: one EVENT per subscriptio
       t.equal(new Set([exact, prefix, wild]).size, 3, 'three distinct subscriptions');
       const req = pub.request();
       await pub.send([16, req, { acknowledge: true }, 'com.a.b.c', [42]]);
-      const publication = (await pub.next((m) => m[0] === 17 && m[1] === req, 'PUBLISHED'))[2];
+      const publication = (await pub.take((m) => m[0] === 17 && m[1] === req, 'PUBLISHED'))[2];
       const evs = [];
-      for (let i = 0; i < 3; i++) evs.push(await w.next((m) => m[0] === 36, `EVENT ${i + 1}`));
+      for (let i = 0; i < 3; i++) evs.push(await w.take((m) => m[0] === 36, `EVENT ${i + 1}`));
       const bySub = new Map(evs.map((e) => [e[1], e]));
       t.strictSame(bySub.get(exact), [36, exact, publication, {}, [42]], 'exact: no topic in details');
       t.strictSame(bySub.get(prefix), [36, prefix, publication, { topic: 'com.a.b.c' }, [42]], 'prefix');
@@ -616,13 +343,13 @@ t.test('several matching subscriptions of one session: one EVENT per subscriptio
       // A topic only the prefix matches gives one event.
       const req2 = pub.request();
       await pub.send([16, req2, { acknowledge: true }, 'com.a.x', [43]]);
-      await pub.next((m) => m[0] === 17 && m[1] === req2, 'PUBLISHED');
-      const ev = await w.next((m) => m[0] === 36, 'EVENT');
+      await pub.take((m) => m[0] === 17 && m[1] === req2, 'PUBLISHED');
+      const ev = await w.take((m) => m[0] === 36, 'EVENT');
       t.equal(ev[1], prefix);
       // barrier: a third publication to the exact topic
       const req3 = pub.request();
       await pub.send([16, req3, { acknowledge: true }, 'com.a.b.c', [44]]);
-      await pub.next((m) => m[0] === 17 && m[1] === req3, 'PUBLISHED');
+      await pub.take((m) => m[0] === 17 && m[1] === req3, 'PUBLISHED');
       await eventually(() => w.peek((m) => m[0] === 36).length >= 3, WAIT_MS);
       t.strictSame(w.peek((m) => m[0] === 36).map((m) => m[4]), [[44], [44], [44]], 'nothing else for com.a.x');
       w.messages.splice(0);
@@ -631,11 +358,11 @@ t.test('several matching subscriptions of one session: one EVENT per subscriptio
       t.equal(await w.subscribe('com.a.b.c'), exact, 'same subscription id on a repeated SUBSCRIBE');
       const req4 = pub.request();
       await pub.send([16, req4, { acknowledge: true }, 'com.a.b.c', [45]]);
-      await pub.next((m) => m[0] === 17 && m[1] === req4, 'PUBLISHED');
+      await pub.take((m) => m[0] === 17 && m[1] === req4, 'PUBLISHED');
       await eventually(() => w.peek((m) => m[0] === 36).length >= 3, WAIT_MS);
       const req5 = pub.request();
       await pub.send([16, req5, { acknowledge: true }, 'com.a.x', ['marker']]);
-      await pub.next((m) => m[0] === 17 && m[1] === req5, 'PUBLISHED');
+      await pub.take((m) => m[0] === 17 && m[1] === req5, 'PUBLISHED');
       await eventually(() => w.peek((m) => m[0] === 36 && m[1] === prefix && (m[4] as unknown[])[0] === 'marker').length === 1, WAIT_MS);
       t.equal(w.peek((m) => m[0] === 36 && m[1] === exact).length, 1, 'one EVENT for the doubly-subscribed exact subscription');
     });
@@ -665,10 +392,10 @@ t.test('event retention: get_retained delivers the last retained event with deta
 
       // Wire: the retained EVENT follows SUBSCRIBED and carries {retained: true}.
       const subId = await w.subscribe(topic, { get_retained: true });
-      t.strictSame(await w.next((m) => m[0] === 36, 'retained EVENT'), [36, subId, p2.id, { retained: true }, ['v2'], { n: 2 }]);
+      t.strictSame(await w.take((m) => m[0] === 36, 'retained EVENT'), [36, subId, p2.id, { retained: true }, ['v2'], { n: 2 }]);
       // Prefix subscription with get_retained: the concrete topic too.
       const pSub = await w2.subscribe(topic, { match: 'prefix', get_retained: true });
-      t.strictSame(await w2.next((m) => m[0] === 36, 'retained EVENT'), [36, pSub, p2.id, { topic, retained: true }, ['v2'], { n: 2 }]);
+      t.strictSame(await w2.take((m) => m[0] === 36, 'retained EVENT'), [36, pSub, p2.id, { topic, retained: true }, ['v2'], { n: 2 }]);
       // A retained publication keeps its receiver filter for later subscribers.
       const ftopic = `${topic}.filtered`;
       await pub.session.publish(ftopic, ['only-anonymous'], undefined, { acknowledge: true, retain: true, exclude_authrole: ['discloser'] });
@@ -681,7 +408,7 @@ t.test('event retention: get_retained delivers the last retained event with deta
 
       // Live events after that are not marked retained.
       const live = await pub.session.publish(topic, ['live'], undefined, { acknowledge: true });
-      t.strictSame(await w.next((m) => m[0] === 36, 'live EVENT'), [36, subId, live.id, {}, ['live']]);
+      t.strictSame(await w.take((m) => m[0] === 36, 'live EVENT'), [36, subId, live.id, {}, ['live']]);
     });
   }
 });
@@ -716,12 +443,12 @@ t.test('publisher disclosure follows the role\'s disclose.publisher', { jobs: VA
       // Exact details on the wire.
       const subId = await w.subscribe('com.disclose.wire');
       const p1 = await discloser.session.publish('com.disclose.wire', [1], undefined, { acknowledge: true });
-      t.strictSame(await w.next((m) => m[0] === 36, 'EVENT'), [36, subId, p1.id, { publisher: discloser.id, publisher_authid: daveAuthid, publisher_authrole: 'discloser' }, [1]]);
+      t.strictSame(await w.take((m) => m[0] === 36, 'EVENT'), [36, subId, p1.id, { publisher: discloser.id, publisher_authid: daveAuthid, publisher_authrole: 'discloser' }, [1]]);
       const p2 = await anon.session.publish('com.disclose.wire', [2], undefined, { acknowledge: true });
-      t.strictSame(await w.next((m) => m[0] === 36, 'EVENT'), [36, subId, p2.id, {}, [2]]);
+      t.strictSame(await w.take((m) => m[0] === 36, 'EVENT'), [36, subId, p2.id, {}, [2]]);
 
       // disclose_me where the role may not disclose: refused, and nothing is delivered.
-      const err = await rejection(anon.session.publish('com.disclose', ['refused'], {}, { acknowledge: true, disclose_me: true }));
+      const err = await callError(anon.session.publish('com.disclose', ['refused'], {}, { acknowledge: true, disclose_me: true }));
       t.equal(err.error, 'wamp.error.option_disallowed.disclose_me');
       await barrier(anon, [s]);
       t.notOk(s.of('com.disclose').some((e) => e.args[0] === 'refused'), 'refused publication not delivered');
@@ -737,20 +464,20 @@ t.test('publish and subscribe errors', { jobs: VARIANTS.length }, async (t) => {
       await s.sub('wamp.foo');
       await s.sub('com.err');
 
-      let e = await rejection(pub.session.publish('wamp.foo', ['x'], {}, { acknowledge: true }));
+      let e = await callError(pub.session.publish('wamp.foo', ['x'], {}, { acknowledge: true }));
       t.equal(e.error, 'wamp.error.invalid_uri', 'reserved wamp. topic');
-      e = await rejection(pub.session.publish('a..b', ['x'], {}, { acknowledge: true }));
+      e = await callError(pub.session.publish('a..b', ['x'], {}, { acknowledge: true }));
       t.equal(e.error, 'wamp.error.invalid_uri', 'empty component in a topic');
-      e = await rejection(pub.session.publish('com.err bad', ['x'], {}, { acknowledge: true }));
+      e = await callError(pub.session.publish('com.err bad', ['x'], {}, { acknowledge: true }));
       t.equal(e.error, 'wamp.error.invalid_uri', 'whitespace in a topic');
 
       await listener.sub('com.err');
-      e = await rejection(listener.session.publish('com.err', ['denied'], {}, { acknowledge: true }));
+      e = await callError(listener.session.publish('com.err', ['denied'], {}, { acknowledge: true }));
       t.equal(e.error, 'wamp.error.not_authorized', 'role without publish permission');
 
-      e = await rejection(s.session.subscribe('a..b', () => undefined));
+      e = await callError(s.session.subscribe('a..b', () => undefined));
       t.equal(e.error, 'wamp.error.invalid_uri', 'exact subscription with an empty component');
-      e = await rejection(s.session.subscribe('com..x', () => undefined, { match: 'prefix' }));
+      e = await callError(s.session.subscribe('com..x', () => undefined, { match: 'prefix' }));
       t.equal(e.error, 'wamp.error.invalid_uri', 'prefix subscription with an empty inner component');
 
       await barrier(pub, [s, listener]);
@@ -763,13 +490,13 @@ t.test('publish and subscribe errors', { jobs: VARIANTS.length }, async (t) => {
       await w.send([16, w.request(), {}, 'a..b', []]);
       const req = w.request();
       await w.send([16, req, { acknowledge: true }, 'com.err.ok', []]);
-      await w.next((m) => m[0] === 17 && m[1] === req, 'PUBLISHED');
+      await w.take((m) => m[0] === 17 && m[1] === req, 'PUBLISHED');
       t.strictSame(w.peek(() => true), [], 'no ERROR for unacknowledged refused publications');
 
       // Wire-level ERROR shape for an acknowledged refusal.
       const req2 = w.request();
       await w.send([16, req2, { acknowledge: true }, 'wamp.foo', []]);
-      const err = await w.next((m) => m[0] === 8, 'ERROR');
+      const err = await w.take((m) => m[0] === 8, 'ERROR');
       t.strictSame(err.slice(0, 5), [8, 16, req2, {}, 'wamp.error.invalid_uri']);
     });
   }
@@ -783,19 +510,19 @@ t.test('unsubscribe twice: wamp.error.no_such_subscription', { jobs: VARIANTS.le
       const subId = await w.subscribe('com.twice');
       const r1 = w.request();
       await w.send([34, r1, subId]);
-      t.strictSame(await w.next((m) => (m[0] === 35 && m[1] === r1) || (m[0] === 8 && m[2] === r1), 'UNSUBSCRIBED'), [35, r1]);
+      t.strictSame(await w.take((m) => (m[0] === 35 && m[1] === r1) || (m[0] === 8 && m[2] === r1), 'UNSUBSCRIBED'), [35, r1]);
       const r2 = w.request();
       await w.send([34, r2, subId]);
-      const err = await w.next((m) => m[0] === 8 && m[2] === r2, 'ERROR');
+      const err = await w.take((m) => m[0] === 8 && m[2] === r2, 'ERROR');
       t.strictSame(err.slice(0, 5), [8, 34, r2, {}, 'wamp.error.no_such_subscription']);
       // Someone else's subscription is not ours to drop.
       const theirs = await other.subscribe('com.twice.theirs');
       const r3 = w.request();
       await w.send([34, r3, theirs]);
-      t.strictSame((await w.next((m) => m[0] === 8 && m[2] === r3, 'ERROR')).slice(0, 5), [8, 34, r3, {}, 'wamp.error.no_such_subscription']);
+      t.strictSame((await w.take((m) => m[0] === 8 && m[2] === r3, 'ERROR')).slice(0, 5), [8, 34, r3, {}, 'wamp.error.no_such_subscription']);
       // ... and it still works for them.
       await pub.session.publish('com.twice.theirs', ['still'], undefined, { acknowledge: true });
-      t.strictSame((await other.next((m) => m[0] === 36, 'EVENT')).slice(4), [['still']]);
+      t.strictSame((await other.take((m) => m[0] === 36, 'EVENT')).slice(4), [['still']]);
     });
   }
 });

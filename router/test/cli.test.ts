@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { connect } from './helpers.js';
+import { connect, freePort, within } from './helpers.js';
 
 // Each test spawns its own router process on its own ports: run them side by
 // side (loading the CLI dominates the time of each).
@@ -23,22 +23,6 @@ function write(name: string, content: unknown): string {
   const file = path.join(tmp, name);
   fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
   return file;
-}
-
-/** Resolves like `p`, or rejects after `ms` (a missing close fails fast instead of hanging). */
-function within<T>(p: Promise<T>, ms = 5000, what = 'close'): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_r, reject) => { timer = setTimeout(() => reject(new Error(`${what} not seen within ${ms} ms`)), ms); })])
-    .finally(() => clearTimeout(timer));
-}
-
-/** A port nobody listens on right now (bind port 0, read it, close). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 interface LogLine { level?: number; msg?: string; [k: string]: unknown }

@@ -1,279 +1,42 @@
 // Dealer behaviour through real clients on a real router: autobahn-js for the
-// application-level view, and a small wire-level client (below) where the
+// application-level view, and the wire-level client (wire.ts) where the
 // exact shape of what the router sends matters (and for what autobahn cannot
 // do: announce call_canceling as a callee, send a CANCEL it won't resolve
 // locally, unregister an id it doesn't hold). Every case runs over WebSocket
 // with JSON, MessagePack and CBOR, and over RawSocket (JSON).
 import t from 'tap';
-import net from 'node:net';
-import WebSocket from 'ws';
+import { autobahn, callError, eventually, sleep } from './helpers.js';
 import {
-  autobahn, connect, eventually, sleep, startRouter, testConfig,
-  type AutobahnConnection, type AutobahnSession, type RunningRouter, type SerializerName,
-} from './helpers.js';
+  MatrixFixture, VARIANTS, WAIT_MS, binaryCapable, matrixConfig, norm, NESTED_ARGS, NESTED_KWARGS,
+  type AbClient, type HasTeardown, type Variant,
+} from './matrix.js';
+import type { Msg, Wire } from './wire.js';
 
-// ---- variants, config -------------------------------------------------------
+// ---- config, fixture ---------------------------------------------------------
 
-interface Variant { name: string; serializer: SerializerName; rawsocket: boolean }
-const VARIANTS: readonly Variant[] = [
-  { name: 'websocket/json', serializer: 'json', rawsocket: false },
-  { name: 'websocket/msgpack', serializer: 'msgpack', rawsocket: false },
-  { name: 'websocket/cbor', serializer: 'cbor', rawsocket: false },
-  { name: 'rawsocket/json', serializer: 'json', rawsocket: true },
-];
-const binaryCapable = (v: Variant): boolean => v.serializer !== 'json';
 /** A URI-safe key per variant, for procedure names that must not collide. */
 const key = (v: Variant): string => v.name.replace('/', '_');
 
-type Role = 'anonymous' | 'discloser' | 'restricted';
-const ALL = { call: true, register: true, publish: true, subscribe: true };
-
-/**
- * Three roles: `anonymous` may do everything and discloses nothing;
- * `discloser` may do everything and its calls disclose the caller;
- * `restricted` may neither call nor register. Each role has a WebSocket
- * path (`/ws`, `/ws-discloser`, `/ws-restricted`) and a RawSocket port.
- */
-function dealerConfig(): unknown {
-  const cfg = testConfig({
-    realms: [{
-      name: 'realm1',
-      roles: [
-        { name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: ALL, disclose: { caller: false, publisher: false } }] },
-        { name: 'discloser', permissions: [{ uri: '', match: 'prefix', allow: ALL, disclose: { caller: true, publisher: true } }] },
-        { name: 'restricted', permissions: [{ uri: '', match: 'prefix', allow: { call: false, register: false, publish: true, subscribe: true } }] },
-      ],
-    }],
-    transportExtras: {
-      websocket: {
-        ws: { type: 'websocket' },
-        'ws-discloser': { type: 'websocket', auth: { anonymous: { type: 'static', role: 'discloser' } } },
-        'ws-restricted': { type: 'websocket', auth: { anonymous: { type: 'static', role: 'restricted' } } },
-      },
-    },
-  }) as { workers: { transports: unknown[] }[] };
-  for (const role of ['discloser', 'restricted']) {
-    cfg.workers[0]!.transports.push({
-      type: 'rawsocket', id: `raw-${role}`,
-      endpoint: { type: 'tcp', port: 0, interface: '127.0.0.1' },
-      auth: { anonymous: { type: 'static', role } },
-    });
-  }
-  return cfg;
-}
+/** `restricted` may neither call nor register (matrix.ts has the other two roles). */
+const config = (): unknown => matrixConfig({ name: 'restricted', allow: { call: false, register: false, publish: true, subscribe: true } });
 
 interface AbResultT { args: unknown[]; kwargs: Record<string, unknown> }
 const AbResult = (autobahn as unknown as { Result: new (args?: unknown[], kwargs?: Record<string, unknown>) => AbResultT }).Result;
 
-/**
- * How long to wait for something that should arrive. Generous: on a loaded
- * machine this process can be descheduled for a second or two; a wait only
- * lasts this long when the test is failing anyway.
- */
-const WAIT_MS = 10_000;
+interface Client extends AbClient { variant: Variant }
 
-// ---- a wire-level client (WebSocket json/msgpack/cbor, RawSocket json) -----
-
-interface AbSerializer { serialize(o: unknown): unknown; unserialize(p: unknown): unknown }
-const abSerializers = autobahn.serializer as unknown as Record<string, new () => AbSerializer>;
-function abSerializer(name: SerializerName): AbSerializer {
-  const ctor = name === 'json' ? abSerializers.JSONSerializer : name === 'msgpack' ? abSerializers.MsgpackSerializer : abSerializers.CBORSerializer;
-  return new ctor!();
-}
-
-type Msg = unknown[];
-type Pred = (m: Msg) => boolean;
-
-/** Speaks WAMP frames directly, encoding with autobahn's (independent) serializers. */
-class Wire {
-  readonly messages: Msg[] = [];
-  sessionId = 0;
-  private readonly waiters: (() => void)[] = [];
-  private nextRequest = 0;
-  private readonly ser: AbSerializer;
-  private ws: WebSocket | undefined;
-  private sock: net.Socket | undefined;
-  private rxBuf = Buffer.alloc(0);
-  private handshaken = false;
-  readonly ready: Promise<void>;
-  readonly closed: Promise<void>;
-  private isClosed = false;
-
-  constructor(readonly variant: Variant, port: number, path: string) {
-    this.ser = abSerializer(variant.serializer);
-    let onReady!: () => void;
-    let onFail!: (e: Error) => void;
-    this.ready = new Promise((res, rej) => { onReady = res; onFail = rej; });
-    let onClosed!: () => void;
-    this.closed = new Promise((res) => { onClosed = res; });
-    const closed = (): void => { this.isClosed = true; onClosed(); this.wake(); };
-    if (variant.rawsocket) {
-      const sock = net.connect(port, '127.0.0.1');
-      this.sock = sock;
-      sock.on('connect', () => sock.write(Buffer.from([0x7f, 0xf0 | 1, 0, 0])));
-      sock.on('data', (d: Buffer) => this.onRawData(d, onReady, onFail));
-      sock.on('error', (e) => onFail(e));
-      sock.on('close', closed);
-    } else {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, `wamp.2.${variant.serializer}`);
-      this.ws = ws;
-      ws.on('open', () => onReady());
-      ws.on('error', (e) => onFail(e));
-      ws.on('close', closed);
-      ws.on('message', (data: Buffer) => {
-        this.push(this.ser.unserialize(variant.serializer === 'json' ? data.toString('utf8') : data) as Msg);
-      });
-    }
-  }
-
-  private onRawData(d: Buffer, onReady: () => void, onFail: (e: Error) => void): void {
-    this.rxBuf = Buffer.concat([this.rxBuf, d]);
-    if (!this.handshaken) {
-      if (this.rxBuf.length < 4) return;
-      const hs = this.rxBuf.subarray(0, 4);
-      this.rxBuf = this.rxBuf.subarray(4);
-      if (hs[0] !== 0x7f || (hs[1]! & 0x0f) !== 1) { onFail(new Error(`rawsocket handshake refused: ${hs.toString('hex')}`)); return; }
-      this.handshaken = true;
-      onReady();
-    }
-    while (this.rxBuf.length >= 4) {
-      const header = this.rxBuf.readUInt32BE(0);
-      const len = header & 0xffffff;
-      if (this.rxBuf.length < 4 + len) return;
-      const type = (header >>> 24) & 0x07;
-      const payload = this.rxBuf.subarray(4, 4 + len);
-      this.rxBuf = this.rxBuf.subarray(4 + len);
-      if (type === 0) this.push(this.ser.unserialize(payload.toString('utf8')) as Msg);
-      else if (type === 1) this.writeFrame(2, payload);
-    }
-  }
-
-  private writeFrame(type: number, payload: Buffer): void {
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(((type & 0x07) << 24) | payload.length, 0);
-    this.sock!.write(Buffer.concat([header, payload]));
-  }
-
-  private push(m: Msg): void { this.messages.push(m); this.wake(); }
-  private wake(): void { for (const w of this.waiters.splice(0)) w(); }
-
-  request(): number { return ++this.nextRequest; }
-
-  async send(msg: Msg): Promise<void> {
-    const encoded = await this.ser.serialize(msg);
-    if (this.sock) this.writeFrame(0, Buffer.from(encoded as string, 'utf8'));
-    else this.ws!.send(encoded as string | Buffer);
-  }
-
-  /** Removes and returns the first message matching `pred` (waiting for it). */
-  async next(pred: Pred, what = 'message', timeoutMs = WAIT_MS): Promise<Msg> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.messages.findIndex(pred);
-      if (i >= 0) return this.messages.splice(i, 1)[0]!;
-      if (Date.now() > deadline || this.isClosed) {
-        throw new Error(`${this.variant.name}: no ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.messages)}${this.isClosed ? ' (connection closed)' : ''}`);
-      }
-      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 25); });
-    }
-  }
-
-  /** Messages matching `pred` that are already here (not removed). */
-  peek(pred: Pred): Msg[] { return this.messages.filter(pred); }
-
-  async join(details: Record<string, unknown> = {}): Promise<number> {
-    await this.ready;
-    await this.send([1, 'realm1', {
-      roles: {
-        caller: { features: { call_canceling: true, progressive_call_results: true } },
-        callee: { features: { call_canceling: true, progressive_call_results: true, pattern_based_registration: true, shared_registration: true } },
-        publisher: { features: { subscriber_blackwhite_listing: true, publisher_exclusion: true, publisher_identification: true } },
-        subscriber: { features: { pattern_based_subscription: true, publisher_identification: true } },
-      },
-      ...details,
-    }]);
-    const w = await this.next((m) => m[0] === 2 || m[0] === 3, 'WELCOME');
-    if (w[0] !== 2) throw new Error(`${this.variant.name}: join refused: ${JSON.stringify(w)}`);
-    this.sessionId = w[1] as number;
-    return this.sessionId;
-  }
-
-  /** REGISTER and wait for REGISTERED; returns the registration id. */
-  async register(procedure: string, options: Record<string, unknown> = {}): Promise<number> {
-    const req = this.request();
-    await this.send([64, req, options, procedure]);
-    const m = await this.next((x) => (x[0] === 65 && x[1] === req) || (x[0] === 8 && x[2] === req), `REGISTERED for ${procedure}`);
-    if (m[0] !== 65) throw new Error(`register ${procedure} failed: ${JSON.stringify(m)}`);
-    return m[2] as number;
-  }
-
-  close(): void {
-    if (this.ws) this.ws.terminate();
-    if (this.sock) this.sock.destroy();
-  }
-}
-
-// ---- fixtures ----------------------------------------------------------------
-
-interface HasTeardown { teardown(fn: () => unknown): void }
-interface Client { session: AutobahnSession; connection: AutobahnConnection; closed: Promise<unknown>; variant: Variant }
-
-class Fixture {
-  constructor(readonly r: RunningRouter) {}
-
+class Fixture extends MatrixFixture {
   static async start(t: HasTeardown): Promise<Fixture> {
-    const r = await startRouter(dealerConfig());
-    t.teardown(() => r.stop());
-    return new Fixture(r);
-  }
-
-  private readonly closers = new WeakMap<HasTeardown, (() => Promise<void>)[]>();
-
-  /** Clients opened in a test are closed together (in parallel) when it ends. */
-  private onTeardown(t: HasTeardown, close: () => Promise<void>): void {
-    let list = this.closers.get(t);
-    if (list === undefined) {
-      const l: (() => Promise<void>)[] = [];
-      list = l;
-      this.closers.set(t, l);
-      t.teardown(async () => { await Promise.all(l.map((c) => c())); });
-    }
-    list.push(close);
-  }
-
-  private target(v: Variant, role: Role): { port: number; path: string } {
-    if (v.rawsocket) {
-      const port = role === 'anonymous' ? this.r.port : this.r.router.ports()[`raw-${role}`]!;
-      return { port, path: '' };
-    }
-    return { port: this.r.port, path: role === 'anonymous' ? '/ws' : `/ws-${role}` };
+    return new Fixture(await MatrixFixture.router(t, config()));
   }
 
   /** An autobahn session. */
-  async ab(t: HasTeardown, v: Variant, opts: { role?: Role } = {}): Promise<Client> {
-    const { port, path } = this.target(v, opts.role ?? 'anonymous');
-    const c = await connect({
-      port, url: v.rawsocket ? undefined : `ws://127.0.0.1:${port}${path}`,
-      serializer: v.serializer, rawsocket: v.rawsocket,
-    });
-    this.onTeardown(t, async () => {
-      try { c.connection.close(); } catch { /* already closed */ }
-      await Promise.race([c.closed, sleep(1000)]);
-    });
-    return { ...c, variant: v };
+  async ab(t: HasTeardown, v: Variant, opts: { role?: string } = {}): Promise<Client> {
+    return { ...await this.session(t, v, opts), variant: v };
   }
 
   abs(t: HasTeardown, v: Variant, n: number): Promise<Client[]> {
     return Promise.all(Array.from({ length: n }, () => this.ab(t, v)));
-  }
-
-  /** A joined wire-level session (its callee role announces call_canceling). */
-  async wire(t: HasTeardown, v: Variant, opts: { role?: Role } = {}): Promise<Wire> {
-    const { port, path } = this.target(v, opts.role ?? 'anonymous');
-    const w = new Wire(v, port, path);
-    this.onTeardown(t, async () => { w.close(); await Promise.race([w.closed, sleep(1000)]); });
-    await w.join();
-    return w;
   }
 }
 
@@ -302,39 +65,9 @@ async function timed<T>(p: Promise<T>): Promise<{ value: T; wallMs: number; acti
   }
 }
 
-/** Binary values as hex, so Buffer and Uint8Array compare by content. */
-function norm(v: unknown): unknown {
-  if (v instanceof Uint8Array) return { bytes: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') };
-  if (Array.isArray(v)) return v.map(norm);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)]));
-  return v;
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ error: string; args: unknown[]; kwargs: Record<string, unknown> }> {
-  try {
-    const v = await p;
-    throw new Error(`expected a WAMP error, got success: ${JSON.stringify(v)}`);
-  } catch (e) {
-    const err = e as { error?: unknown; args?: unknown[]; kwargs?: Record<string, unknown> };
-    if (typeof err.error !== 'string') throw e;
-    return { error: err.error, args: err.args ?? [], kwargs: err.kwargs ?? {} };
-  }
-}
-
 const isInvocation = (m: Msg): boolean => m[0] === 68;
 const answers = (type: number, req: number) => (m: Msg): boolean => (m[0] === type && m[1] === req) || (m[0] === 8 && m[2] === req);
 const errorFor = (req: number) => (m: Msg): boolean => m[0] === 8 && m[2] === req;
-
-const NESTED_ARGS: unknown[] = [
-  1, -7, 0, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 32, 2 ** 32 - 1, -(2 ** 32), 2 ** 40 + 1, 1e20, 1.5, 0.1, -2.5e10, 1e-300,
-  'ünïcødé €😀 中文', '', null, true, false,
-  [1, [2, [3, { deep: [4.25, 'x'] }]]], {}, [],
-];
-const NESTED_KWARGS: Record<string, unknown> = {
-  a: { b: { c: [1.25, 'zwei', { d: null }] } },
-  'ключ': 'значение 🚀',
-  empty: {}, emptyList: [], flag: false, n: -0.5,
-};
 
 // ---- tests ---------------------------------------------------------------------
 
@@ -380,11 +113,11 @@ t.test('INVOCATION and RESULT on the wire keep the payload shape (empty args kep
       for (const c of cases) {
         const req = caller.request();
         await caller.send([48, req, {}, proc, ...c.call]);
-        const inv = await callee.next(isInvocation, 'INVOCATION');
+        const inv = await callee.take(isInvocation, 'INVOCATION');
         invocationIds.add(inv[1]);
         t.strictSame(inv, [68, inv[1], reg, {}, ...c.call], `INVOCATION for ${JSON.stringify(c.call)}`);
         await callee.send([70, inv[1], {}, ...c.answer]);
-        t.strictSame(await caller.next(answers(50, req), 'RESULT'), [50, req, {}, ...c.answer], `RESULT for ${JSON.stringify(c.answer)}`);
+        t.strictSame(await caller.take(answers(50, req), 'RESULT'), [50, req, {}, ...c.answer], `RESULT for ${JSON.stringify(c.answer)}`);
       }
       t.equal(invocationIds.size, cases.length, 'a fresh INVOCATION request id per call');
     });
@@ -401,7 +134,7 @@ t.test('a callee\'s error reaches the caller unchanged', { jobs: VARIANTS.length
         throw new autobahn.Error('com.myapp.error.custom', [1, 'two', { three: 3.5 }], { reason: 'ünïcødé', n: null, list: [] });
       });
       for (const c of callers) {
-        const e = await rejection(c.session.call(proc, ['x']));
+        const e = await callError(c.session.call(proc, ['x']));
         t.strictSame(e, { error: 'com.myapp.error.custom', args: [1, 'two', { three: 3.5 }], kwargs: { reason: 'ünïcødé', n: null, list: [] } }, `${c.variant.name}`);
       }
 
@@ -411,9 +144,9 @@ t.test('a callee\'s error reaches the caller unchanged', { jobs: VARIANTS.length
       for (const payload of [[['a'], { k: 1 }], [['only-args']], [[], { only: 'kwargs' }], []] as unknown[][]) {
         const req = wCaller.request();
         await wCaller.send([48, req, {}, `${proc}.wire`]);
-        const inv = await wCallee.next(isInvocation, 'INVOCATION');
+        const inv = await wCallee.take(isInvocation, 'INVOCATION');
         await wCallee.send([8, 68, inv[1], {}, 'com.x.err', ...payload]);
-        t.strictSame(await wCaller.next(errorFor(req), 'ERROR'), [8, 48, req, {}, 'com.x.err', ...payload], `ERROR with ${JSON.stringify(payload)}`);
+        t.strictSame(await wCaller.take(errorFor(req), 'ERROR'), [8, 48, req, {}, 'com.x.err', ...payload], `ERROR with ${JSON.stringify(payload)}`);
       }
     });
   }
@@ -425,16 +158,16 @@ t.test('no_such_procedure, procedure_already_exists for single registrations', {
       const f = await Fixture.start(t);
       const proc = `com.once.${key(v)}`;
       const [a, b, c] = await f.abs(t, v, 3);
-      let e = await rejection(c!.session.call(`com.nobody.${key(v)}`, [1]));
+      let e = await callError(c!.session.call(`com.nobody.${key(v)}`, [1]));
       t.equal(e.error, 'wamp.error.no_such_procedure', 'nothing registered');
       const regA = await a!.session.register(proc, () => 'a');
-      e = await rejection(b!.session.register(proc, () => 'b'));
+      e = await callError(b!.session.register(proc, () => 'b'));
       t.equal(e.error, 'wamp.error.procedure_already_exists', 'a second session');
-      e = await rejection(a!.session.register(proc, () => 'a-again'));
+      e = await callError(a!.session.register(proc, () => 'a-again'));
       t.equal(e.error, 'wamp.error.procedure_already_exists', 'the same session again');
       t.equal(await c!.session.call(proc), 'a', 'the first registration still serves');
       await a!.session.unregister(regA);
-      e = await rejection(c!.session.call(proc));
+      e = await callError(c!.session.call(proc));
       t.equal(e.error, 'wamp.error.no_such_procedure', 'gone after unregister');
       await b!.session.register(proc, () => 'b');
       t.equal(await c!.session.call(proc), 'b', 'free to register again');
@@ -486,14 +219,14 @@ t.test('shared registrations: roundrobin, first, last, random; mismatched policy
       t.ok(new Set(random).size >= 2, `random: spread over callees (${JSON.stringify(random)})`);
 
       await callees[0]!.session.register(`com.mix.${k}`, () => 0, { invoke: 'roundrobin' });
-      let e = await rejection(callees[1]!.session.register(`com.mix.${k}`, () => 1, { invoke: 'random' }));
+      let e = await callError(callees[1]!.session.register(`com.mix.${k}`, () => 1, { invoke: 'random' }));
       t.equal(e.error, DIFFERENT_POLICY, 'random onto roundrobin refused');
-      e = await rejection(callees[2]!.session.register(`com.mix.${k}`, () => 2));
+      e = await callError(callees[2]!.session.register(`com.mix.${k}`, () => 2));
       t.equal(e.error, DIFFERENT_POLICY, 'single onto roundrobin refused');
-      e = await rejection(callees[0]!.session.register(`com.mix.${k}`, () => 0, { invoke: 'roundrobin' }));
+      e = await callError(callees[0]!.session.register(`com.mix.${k}`, () => 0, { invoke: 'roundrobin' }));
       t.equal(e.error, 'wamp.error.procedure_already_exists', 'the same session twice refused');
       await callees[0]!.session.register(`com.solo.${k}`, () => 0);
-      e = await rejection(callees[1]!.session.register(`com.solo.${k}`, () => 1, { invoke: 'roundrobin' }));
+      e = await callError(callees[1]!.session.register(`com.solo.${k}`, () => 1, { invoke: 'roundrobin' }));
       t.equal(e.error, DIFFERENT_POLICY, 'roundrobin onto single refused');
       t.strictSame(await calls(`com.mix.${k}`, 3), [0, 0, 0], 'refused registrations changed nothing');
     });
@@ -525,7 +258,7 @@ t.test('pattern-based registrations: exact beats prefix beats wildcard; details.
       t.strictSame(await call(`${b}.y.z.c`), ['specific wildcard', `${b}.y.z.c`], 'the wildcard with more fixed leading components');
       t.strictSame(await call(`${b}.q.z.c`), ['generic wildcard', `${b}.q.z.c`], 'the generic wildcard');
       t.strictSame(await call(`${b}.a.b`), ['exact', `${b}.a.b`]);
-      const e = await rejection(call(`${b}.q.d`));
+      const e = await callError(call(`${b}.q.d`));
       t.equal(e.error, 'wamp.error.no_such_procedure', 'nothing matches');
 
       // On the wire: exact invocations carry no procedure; pattern ones carry the called URI.
@@ -535,7 +268,7 @@ t.test('pattern-based registrations: exact beats prefix beats wildcard; details.
       const prefixReg = await w.register(wb, { match: 'prefix' });
       for (const [uri, reg, details] of [[`${wb}.e`, exactReg, {}], [`${wb}.zz`, prefixReg, { procedure: `${wb}.zz` }]] as const) {
         const p = caller!.session.call(uri, ['arg']);
-        const inv = await w.next(isInvocation, 'INVOCATION');
+        const inv = await w.take(isInvocation, 'INVOCATION');
         t.strictSame(inv, [68, inv[1], reg, details, ['arg']], `INVOCATION for ${uri}`);
         await w.send([70, inv[1], {}, ['done']]);
         t.equal(await p, 'done');
@@ -575,25 +308,25 @@ t.test('progressive call results', { jobs: VARIANTS.length }, async (t) => {
       // On the wire.
       const req = w.request();
       await w.send([48, req, { receive_progress: true }, proc]);
-      t.strictSame(await w.next(answers(50, req), 'RESULT 1'), [50, req, { progress: true }, [1]]);
-      t.strictSame(await w.next(answers(50, req), 'RESULT 2'), [50, req, { progress: true }, ['two'], { k: 2 }]);
-      t.strictSame(await w.next(answers(50, req), 'RESULT 3'), [50, req, {}, ['final', true], { done: true }]);
+      t.strictSame(await w.take(answers(50, req), 'RESULT 1'), [50, req, { progress: true }, [1]]);
+      t.strictSame(await w.take(answers(50, req), 'RESULT 2'), [50, req, { progress: true }, ['two'], { k: 2 }]);
+      t.strictSame(await w.take(answers(50, req), 'RESULT 3'), [50, req, {}, ['final', true], { done: true }]);
 
       // Without receive_progress the callee is not asked for progress.
       const req2 = w.request();
       await w.send([48, req2, {}, proc]);
-      t.strictSame(await w.next(answers(50, req2), 'RESULT'), [50, req2, {}, ['final', false], { done: true }]);
+      t.strictSame(await w.take(answers(50, req2), 'RESULT'), [50, req2, {}, ['final', false], { done: true }]);
 
       // A callee sending progress nobody asked for: dropped, only the final result arrives.
       const wCallee = await f.wire(t, v);
       await wCallee.register(`${proc}.unasked`);
       const req3 = w.request();
       await w.send([48, req3, {}, `${proc}.unasked`]);
-      const inv = await wCallee.next(isInvocation, 'INVOCATION');
+      const inv = await wCallee.take(isInvocation, 'INVOCATION');
       t.strictSame(inv[3], {}, 'no receive_progress in the INVOCATION');
       await wCallee.send([70, inv[1], { progress: true }, ['unasked']]);
       await wCallee.send([70, inv[1], {}, ['done']]);
-      t.strictSame(await w.next((m) => m[1] === req3 || m[2] === req3, 'RESULT'), [50, req3, {}, ['done']], 'first answer is the final RESULT');
+      t.strictSame(await w.take((m) => m[1] === req3 || m[2] === req3, 'RESULT'), [50, req3, {}, ['done']], 'first answer is the final RESULT');
       t.strictSame(w.peek(() => true), [], 'nothing else');
     });
   }
@@ -607,7 +340,7 @@ t.test('call timeout: wamp.error.timeout, INTERRUPT to a canceling-capable calle
       const [callee, caller, wCallee, wCaller] = await Promise.all([f.ab(t, v), f.ab(t, v), f.wire(t, v), f.wire(t, v)]);
       let invoked = 0;
       await callee.session.register(proc, () => { invoked++; return new Promise(() => undefined); });
-      const { value: e, wallMs, activeMs } = await timed(rejection(caller.session.call(proc, [], undefined, { timeout: 100 })));
+      const { value: e, wallMs, activeMs } = await timed(callError(caller.session.call(proc, [], undefined, { timeout: 100 })));
       t.equal(e.error, 'wamp.error.timeout');
       t.ok(wallMs >= 90, `not before the timeout (${Math.round(wallMs)} ms)`);
       t.ok(activeMs < 1000, `soon after the timeout (${Math.round(activeMs)} ms running, ${Math.round(wallMs)} ms wall)`);
@@ -621,25 +354,25 @@ t.test('call timeout: wamp.error.timeout, INTERRUPT to a canceling-capable calle
       await wCallee.register(`${proc}.wire`);
       const req = wCaller.request();
       await wCaller.send([48, req, { timeout: 100 }, `${proc}.wire`, ['slow']]);
-      const inv = await wCallee.next(isInvocation, 'INVOCATION');
-      t.strictSame((await wCaller.next(errorFor(req), 'ERROR')).slice(0, 5), [8, 48, req, {}, 'wamp.error.timeout']);
-      const intr = await wCallee.next((m) => m[0] === 69, 'INTERRUPT');
+      const inv = await wCallee.take(isInvocation, 'INVOCATION');
+      t.strictSame((await wCaller.take(errorFor(req), 'ERROR')).slice(0, 5), [8, 48, req, {}, 'wamp.error.timeout']);
+      const intr = await wCallee.take((m) => m[0] === 69, 'INTERRUPT');
       t.equal(intr[1], inv[1], 'INTERRUPT for that invocation');
       t.equal((intr[2] as { mode?: unknown }).mode, 'killnowait', 'INTERRUPT mode killnowait');
       await wCallee.send([70, inv[1], {}, ['too late']]);
       const req2 = wCaller.request();
       await wCaller.send([48, req2, {}, `${proc}.wire`, ['next']]);
-      const inv2 = await wCallee.next(isInvocation, 'INVOCATION');
+      const inv2 = await wCallee.take(isInvocation, 'INVOCATION');
       await wCallee.send([70, inv2[1], {}, ['in time']]);
-      t.strictSame(await wCaller.next(answers(50, req2), 'RESULT'), [50, req2, {}, ['in time']]);
+      t.strictSame(await wCaller.take(answers(50, req2), 'RESULT'), [50, req2, {}, ['in time']]);
       t.strictSame(wCaller.peek(() => true), [], 'the late YIELD was not forwarded');
 
       // A call answered before its timeout: RESULT, and no timeout error afterwards.
       const req3 = wCaller.request();
       await wCaller.send([48, req3, { timeout: 50 }, `${proc}.wire`]);
-      const inv3 = await wCallee.next(isInvocation, 'INVOCATION');
+      const inv3 = await wCallee.take(isInvocation, 'INVOCATION');
       await wCallee.send([70, inv3[1], {}, ['quick']]);
-      t.strictSame(await wCaller.next(answers(50, req3), 'RESULT'), [50, req3, {}, ['quick']]);
+      t.strictSame(await wCaller.take(answers(50, req3), 'RESULT'), [50, req3, {}, ['quick']]);
       await sleep(100);
       t.strictSame(wCaller.peek(() => true), [], 'no ERROR after the timeout passed');
       t.strictSame(wCallee.peek((m) => m[0] === 69), [], 'no INTERRUPT for a finished call');
@@ -647,10 +380,10 @@ t.test('call timeout: wamp.error.timeout, INTERRUPT to a canceling-capable calle
       // A long timeout (2^31 ms, about 25 days) must not expire early.
       const req4 = wCaller.request();
       await wCaller.send([48, req4, { timeout: 2 ** 31 }, `${proc}.wire`]);
-      const inv4 = await wCallee.next(isInvocation, 'INVOCATION');
+      const inv4 = await wCallee.take(isInvocation, 'INVOCATION');
       await sleep(50);
       await wCallee.send([70, inv4[1], {}, ['long timeout']]);
-      t.strictSame(await wCaller.next((m) => m[1] === req4 || m[2] === req4, 'RESULT'), [50, req4, {}, ['long timeout']], 'a 2^31 ms timeout does not fire after 1 ms');
+      t.strictSame(await wCaller.take((m) => m[1] === req4 || m[2] === req4, 'RESULT'), [50, req4, {}, ['long timeout']], 'a 2^31 ms timeout does not fire after 1 ms');
       t.strictSame(wCallee.peek((m) => m[0] === 69), [], 'and no INTERRUPT');
     });
   }
@@ -660,7 +393,7 @@ t.test('call timeout: wamp.error.timeout, INTERRUPT to a canceling-capable calle
 async function pendingCall(caller: Wire, callee: Wire, proc: string): Promise<{ req: number; inv: number }> {
   const req = caller.request();
   await caller.send([48, req, {}, proc, ['work']]);
-  const inv = await callee.next(isInvocation, 'INVOCATION');
+  const inv = await callee.take(isInvocation, 'INVOCATION');
   return { req, inv: inv[1] as number };
 }
 
@@ -668,7 +401,7 @@ async function pendingCall(caller: Wire, callee: Wire, proc: string): Promise<{ 
 async function roundTrip(caller: Wire, callee: Wire, proc: string): Promise<void> {
   const { req, inv } = await pendingCall(caller, callee, proc);
   await callee.send([70, inv, {}, ['sync']]);
-  const r = await caller.next(answers(50, req), 'RESULT');
+  const r = await caller.take(answers(50, req), 'RESULT');
   if (r[0] !== 50) throw new Error(`round trip failed: ${JSON.stringify(r)}`);
 }
 
@@ -684,7 +417,7 @@ t.test('cancel: skip, killnowait, kill', { jobs: VARIANTS.length }, async (t) =>
       t.test('skip: ERROR now, no INTERRUPT, the late result is discarded', async (t) => {
         const { req, inv } = await pendingCall(caller, callee, proc);
         await caller.send([49, req, { mode: 'skip' }]);
-        t.strictSame((await caller.next(errorFor(req), 'ERROR')).slice(0, 5), [8, 48, req, {}, 'wamp.error.canceled']);
+        t.strictSame((await caller.take(errorFor(req), 'ERROR')).slice(0, 5), [8, 48, req, {}, 'wamp.error.canceled']);
         await callee.send([70, inv, {}, ['late result']]);
         await roundTrip(caller, callee, proc);
         t.strictSame(caller.peek(mine(req)), [], 'nothing more for the canceled call');
@@ -694,8 +427,8 @@ t.test('cancel: skip, killnowait, kill', { jobs: VARIANTS.length }, async (t) =>
       t.test('killnowait: ERROR now, INTERRUPT to the callee, its answer discarded', async (t) => {
         const { req, inv } = await pendingCall(caller, callee, proc);
         await caller.send([49, req, { mode: 'killnowait' }]);
-        t.strictSame((await caller.next(errorFor(req), 'ERROR')).slice(0, 5), [8, 48, req, {}, 'wamp.error.canceled']);
-        t.strictSame(await callee.next((m) => m[0] === 69, 'INTERRUPT'), [69, inv, { mode: 'killnowait' }]);
+        t.strictSame((await caller.take(errorFor(req), 'ERROR')).slice(0, 5), [8, 48, req, {}, 'wamp.error.canceled']);
+        t.strictSame(await callee.take((m) => m[0] === 69, 'INTERRUPT'), [69, inv, { mode: 'killnowait' }]);
         await callee.send([8, 68, inv, {}, 'wamp.error.canceled', ['callee stopped']]);
         await roundTrip(caller, callee, proc);
         t.strictSame(caller.peek(mine(req)), [], 'the callee\'s answer was not forwarded');
@@ -704,19 +437,19 @@ t.test('cancel: skip, killnowait, kill', { jobs: VARIANTS.length }, async (t) =>
       t.test('kill: INTERRUPT, and the caller gets the callee\'s ERROR', async (t) => {
         const { req, inv } = await pendingCall(caller, callee, proc);
         await caller.send([49, req, { mode: 'kill' }]);
-        t.strictSame(await callee.next((m) => m[0] === 69, 'INTERRUPT'), [69, inv, { mode: 'kill' }]);
+        t.strictSame(await callee.take((m) => m[0] === 69, 'INTERRUPT'), [69, inv, { mode: 'kill' }]);
         await sleep(100);
         t.strictSame(caller.peek(mine(req)), [], 'nothing for the caller until the callee answers');
         await callee.send([8, 68, inv, {}, 'wamp.error.canceled', ['interrupted'], { at: 'kill' }]);
-        t.strictSame(await caller.next(errorFor(req), 'ERROR'), [8, 48, req, {}, 'wamp.error.canceled', ['interrupted'], { at: 'kill' }]);
+        t.strictSame(await caller.take(errorFor(req), 'ERROR'), [8, 48, req, {}, 'wamp.error.canceled', ['interrupted'], { at: 'kill' }]);
       });
 
       t.test('kill: a callee that finishes anyway delivers its RESULT', async (t) => {
         const { req, inv } = await pendingCall(caller, callee, proc);
         await caller.send([49, req, { mode: 'kill' }]);
-        await callee.next((m) => m[0] === 69, 'INTERRUPT');
+        await callee.take((m) => m[0] === 69, 'INTERRUPT');
         await callee.send([70, inv, {}, ['finished anyway']]);
-        t.strictSame(await caller.next(mine(req), 'RESULT'), [50, req, {}, ['finished anyway']]);
+        t.strictSame(await caller.take(mine(req), 'RESULT'), [50, req, {}, ['finished anyway']]);
       });
 
       t.test('CANCEL for a call that is not in flight is ignored', async (t) => {
@@ -733,19 +466,19 @@ t.test('cancel: skip, killnowait, kill', { jobs: VARIANTS.length }, async (t) =>
         await caller.send([48, req, {}, `${proc}.ab`, ['hang']]);
         await eventually(() => calls === 1, WAIT_MS);
         await caller.send([49, req, { mode: 'kill' }]);
-        t.strictSame((await caller.next(errorFor(req), 'ERROR')).slice(0, 5), [8, 48, req, {}, 'wamp.error.canceled'], 'ERROR at once');
+        t.strictSame((await caller.take(errorFor(req), 'ERROR')).slice(0, 5), [8, 48, req, {}, 'wamp.error.canceled'], 'ERROR at once');
         const req2 = caller.request();
         await caller.send([48, req2, {}, `${proc}.ab`, ['ping']]);
-        t.strictSame(await caller.next(mine(req2), 'RESULT'), [50, req2, {}, ['alive']], 'the callee (sent no INTERRUPT) still serves');
+        t.strictSame(await caller.take(mine(req2), 'RESULT'), [50, req2, {}, ['alive']], 'the callee (sent no INTERRUPT) still serves');
       });
 
       t.test('autobahn caller, kill mode: rejected with the callee\'s error', async (t) => {
         const ab = await f.ab(t, v);
         const p = ab.session.call(proc, ['x']);
-        const outcome = rejection(p);
-        const inv = await callee.next(isInvocation, 'INVOCATION');
+        const outcome = callError(p);
+        const inv = await callee.take(isInvocation, 'INVOCATION');
         p.cancel({ mode: 'kill' });
-        t.strictSame(await callee.next((m) => m[0] === 69, 'INTERRUPT'), [69, inv[1], { mode: 'kill' }]);
+        t.strictSame(await callee.take((m) => m[0] === 69, 'INTERRUPT'), [69, inv[1], { mode: 'kill' }]);
         await callee.send([8, 68, inv[1], {}, 'com.myapp.stopped', ['partial'], { done: 3 }]);
         t.strictSame(await outcome, { error: 'com.myapp.stopped', args: ['partial'], kwargs: { done: 3 } });
       });
@@ -767,7 +500,7 @@ t.test('only the invoked callee can answer an invocation', { jobs: VARIANTS.leng
       // A round trip through the intruder's own connection proves both were processed.
       await intruder.register(`${proc}.intruder`);
       await callee.send([70, inv, {}, ['genuine']]);
-      t.strictSame(await caller.next((m) => m[1] === req || m[2] === req, 'RESULT'), [50, req, {}, ['genuine']], 'the genuine answer');
+      t.strictSame(await caller.take((m) => m[1] === req || m[2] === req, 'RESULT'), [50, req, {}, ['genuine']], 'the genuine answer');
       t.strictSame(caller.peek(() => true), [], 'nothing forged');
     });
   }
@@ -799,13 +532,13 @@ t.test('one callee serves calls concurrently: a fast call overtakes a slow one',
       const r2 = wCaller.request();
       await wCaller.send([48, r1, {}, `${proc}.wire`, ['first']]);
       await wCaller.send([48, r2, {}, `${proc}.wire`, ['second']]);
-      const i1 = await wCallee.next(isInvocation, 'INVOCATION 1');
-      const i2 = await wCallee.next(isInvocation, 'INVOCATION 2');
+      const i1 = await wCallee.take(isInvocation, 'INVOCATION 1');
+      const i2 = await wCallee.take(isInvocation, 'INVOCATION 2');
       t.strictSame([i1[4], i2[4]], [['first'], ['second']]);
       await wCallee.send([70, i2[1], {}, ['second done']]);
-      t.strictSame(await wCaller.next((m) => m[0] === 50 || m[0] === 8, 'RESULT'), [50, r2, {}, ['second done']], 'the second answered first');
+      t.strictSame(await wCaller.take((m) => m[0] === 50 || m[0] === 8, 'RESULT'), [50, r2, {}, ['second done']], 'the second answered first');
       await wCallee.send([70, i1[1], {}, ['first done']]);
-      t.strictSame(await wCaller.next((m) => m[0] === 50 || m[0] === 8, 'RESULT'), [50, r1, {}, ['first done']]);
+      t.strictSame(await wCaller.take((m) => m[0] === 50 || m[0] === 8, 'RESULT'), [50, r1, {}, ['first done']]);
     });
   }
 });
@@ -818,20 +551,20 @@ t.test('a session leaving with calls in flight', { jobs: VARIANTS.length }, asyn
       const [callee, caller] = await f.abs(t, v, 2);
       let invoked = false;
       await callee!.session.register(proc, () => { invoked = true; return new Promise(() => undefined); });
-      const outcome = rejection(caller!.session.call(proc, ['x']));
+      const outcome = callError(caller!.session.call(proc, ['x']));
       await eventually(() => invoked, WAIT_MS);
       callee!.connection.close();
       let r = await timed(outcome);
       let e = r.value;
       t.equal(e.error, 'wamp.error.canceled', 'callee said GOODBYE: caller gets canceled');
       t.ok(r.activeMs < 1000, `promptly (${Math.round(r.activeMs)} ms running, ${Math.round(r.wallMs)} ms wall)`);
-      e = await rejection(caller!.session.call(proc));
+      e = await callError(caller!.session.call(proc));
       t.equal(e.error, 'wamp.error.no_such_procedure', 'its registration is gone');
 
       const w = await f.wire(t, v);
       await w.register(`${proc}.abrupt`);
-      const outcome2 = rejection(caller!.session.call(`${proc}.abrupt`, ['y']));
-      await w.next(isInvocation, 'INVOCATION');
+      const outcome2 = callError(caller!.session.call(`${proc}.abrupt`, ['y']));
+      await w.take(isInvocation, 'INVOCATION');
       w.close();
       r = await timed(outcome2);
       e = r.value;
@@ -843,7 +576,7 @@ t.test('a session leaving with calls in flight', { jobs: VARIANTS.length }, asyn
       await wCallee.register(`${proc}.caller-leaves`);
       const { inv } = await pendingCall(wCaller, wCallee, `${proc}.caller-leaves`);
       wCaller.close();
-      const intr = await wCallee.next((m) => m[0] === 69, 'INTERRUPT');
+      const intr = await wCallee.take((m) => m[0] === 69, 'INTERRUPT');
       t.equal(intr[1], inv, 'INTERRUPT for the orphaned invocation');
       t.equal((intr[2] as { mode?: unknown }).mode, 'killnowait');
     });
@@ -877,13 +610,13 @@ t.test('caller disclosure follows the role\'s disclose.caller', { jobs: VARIANTS
         [anon, {}],
       ] as const) {
         const p = c.session.call(`${proc}.wire`, [1]);
-        const inv = await w.next(isInvocation, 'INVOCATION');
+        const inv = await w.take(isInvocation, 'INVOCATION');
         t.strictSame(inv[3], details, `INVOCATION details for ${c === disc ? 'discloser' : 'anonymous'}`);
         await w.send([70, inv[1], {}, ['ok']]);
         await p;
       }
 
-      const e = await rejection(anon.session.call(proc, [], undefined, { disclose_me: true }));
+      const e = await callError(anon.session.call(proc, [], undefined, { disclose_me: true }));
       t.equal(e.error, 'wamp.error.option_disallowed.disclose_me', 'disclose_me where the role may not disclose');
       t.equal(seen.length, 2, 'the callee was not invoked');
       await disc.session.call(proc, [], undefined, { disclose_me: true });
@@ -899,7 +632,7 @@ t.test('register/call/unregister errors', { jobs: VARIANTS.length }, async (t) =
       const k = key(v);
       const [c, restricted, w, w2] = await Promise.all([f.ab(t, v), f.ab(t, v, { role: 'restricted' }), f.wire(t, v), f.wire(t, v)]);
       const expectError = async (p: Promise<unknown>, uri: string, what: string): Promise<void> => {
-        t.equal((await rejection(p)).error, uri, what);
+        t.equal((await callError(p)).error, uri, what);
       };
       await expectError(c.session.register('wamp.x', () => 0), 'wamp.error.invalid_uri', 'register in the reserved wamp. namespace');
       await expectError(c.session.register('a..b', () => 0), 'wamp.error.invalid_uri', 'register with an empty component');
@@ -913,25 +646,25 @@ t.test('register/call/unregister errors', { jobs: VARIANTS.length }, async (t) =
       // Wire shape of a REGISTER error.
       const rq = w.request();
       await w.send([64, rq, {}, 'wamp.x']);
-      t.strictSame((await w.next(errorFor(rq), 'ERROR')).slice(0, 5), [8, 64, rq, {}, 'wamp.error.invalid_uri']);
+      t.strictSame((await w.take(errorFor(rq), 'ERROR')).slice(0, 5), [8, 64, rq, {}, 'wamp.error.invalid_uri']);
 
       // UNREGISTER of an unknown id, twice, and of someone else's registration.
       const r0 = w.request();
       await w.send([66, r0, 123456789]);
-      t.strictSame((await w.next(errorFor(r0), 'ERROR')).slice(0, 5), [8, 66, r0, {}, 'wamp.error.no_such_registration'], 'unknown registration');
+      t.strictSame((await w.take(errorFor(r0), 'ERROR')).slice(0, 5), [8, 66, r0, {}, 'wamp.error.no_such_registration'], 'unknown registration');
       const reg = await w.register(`com.unreg.${k}`);
       const r1 = w.request();
       await w.send([66, r1, reg]);
-      t.strictSame(await w.next(answers(67, r1), 'UNREGISTERED'), [67, r1]);
+      t.strictSame(await w.take(answers(67, r1), 'UNREGISTERED'), [67, r1]);
       const r2 = w.request();
       await w.send([66, r2, reg]);
-      t.strictSame((await w.next(errorFor(r2), 'ERROR')).slice(0, 5), [8, 66, r2, {}, 'wamp.error.no_such_registration'], 'unregister twice');
+      t.strictSame((await w.take(errorFor(r2), 'ERROR')).slice(0, 5), [8, 66, r2, {}, 'wamp.error.no_such_registration'], 'unregister twice');
       const theirs = await w2.register(`com.theirs.${k}`);
       const r3 = w.request();
       await w.send([66, r3, theirs]);
-      t.strictSame((await w.next(errorFor(r3), 'ERROR')).slice(0, 5), [8, 66, r3, {}, 'wamp.error.no_such_registration'], 'someone else\'s registration');
+      t.strictSame((await w.take(errorFor(r3), 'ERROR')).slice(0, 5), [8, 66, r3, {}, 'wamp.error.no_such_registration'], 'someone else\'s registration');
       const p = c.session.call(`com.theirs.${k}`, ['still']);
-      const inv = await w2.next(isInvocation, 'INVOCATION');
+      const inv = await w2.take(isInvocation, 'INVOCATION');
       await w2.send([70, inv[1], {}, ['theirs']]);
       t.equal(await p, 'theirs', 'their registration survived');
     });

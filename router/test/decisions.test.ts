@@ -1,7 +1,7 @@
 // The router's pure decision functions: URI matching, the URI index,
 // permissions, receiver filters, invoke policies, RawSocket handshake rules, the passthrough-key copy.
 import t from 'tap';
-import { UriIndex } from '../src/realm/uri-index.js';
+import { UriIndex } from '../src/routing/uri-index.js';
 import { isValidPattern, isValidUri, wildcardMatches } from '../src/uri.js';
 import { authorize, bestPermission, type Permission } from '../src/auth/permissions.js';
 import { compileReceiverFilter } from '../src/broker/receiver-filter.js';

@@ -3,7 +3,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { Router, Result, WampError, fromCrossbar, silentLogger, type LocalSession } from '../src/index.js';
-import { autobahn, connect, testConfig, eventually, sleep } from './helpers.js';
+import { autobahn, connect, testConfig, eventually, sleep, within, callError } from './helpers.js';
 
 // autobahn's Result class (not in the helpers' typing of the module)
 const AbResult = (autobahn as unknown as { Result: new (args?: unknown[], kwargs?: Record<string, unknown>) => { args: unknown[]; kwargs: Record<string, unknown> } }).Result;
@@ -19,18 +19,6 @@ async function embedded(config: unknown = testConfig()): Promise<{ router: Route
   const router = new Router(fromCrossbar(config).config, { log: silentLogger() });
   await router.start();
   return { router, port: Object.values(router.ports())[0]! };
-}
-
-/** Resolves like `p`, or rejects after `ms` (so a missing close fails fast instead of hanging). */
-function within<T>(p: Promise<T>, ms = 3000, what = 'promise'): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_r, reject) => { timer = setTimeout(() => reject(new Error(`${what} not settled within ${ms} ms`)), ms); })])
-    .finally(() => clearTimeout(timer));
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ error?: string; uri?: string; args: unknown[]; kwargs: Record<string, unknown> }> {
-  try { await p; } catch (e) { return e as { error?: string; uri?: string; args: unknown[]; kwargs: Record<string, unknown> }; }
-  throw new Error('expected a rejection');
 }
 
 t.test('a local procedure called by a remote autobahn client', async (t) => {
@@ -78,16 +66,16 @@ t.test('errors thrown by a local procedure reach the remote caller', async (t) =
   await local.register('com.local.reject', async () => { throw new WampError('com.example.error.async'); });
 
   const c = await connect({ port });
-  const e = await rejection(c.session.call('com.local.fail', [7]));
+  const e = await callError(c.session.call('com.local.fail', [7]));
   t.equal(e.error, 'com.example.error.bad_input');
   t.same(e.args, ['bad input', 7]);
   t.same(e.kwargs, { field: 'x' });
 
-  const crash = await rejection(c.session.call('com.local.crash'));
+  const crash = await callError(c.session.call('com.local.crash'));
   t.equal(crash.error, 'wamp.error.runtime_error', 'a plain Error becomes runtime_error');
   t.match(String(crash.args[0]), /boom/);
 
-  t.equal((await rejection(c.session.call('com.local.reject'))).error, 'com.example.error.async');
+  t.equal((await callError(c.session.call('com.local.reject'))).error, 'com.example.error.async');
 
   // the session survives its procedures' errors
   await local.register('com.local.ok', () => 'ok');
@@ -141,8 +129,8 @@ t.test('pub/sub between local and remote sessions', async (t) => {
   t.equal(got.length, 1, 'no events after unsubscribe');
 
   // publishing is subject to the same rules as a remote publish
-  const reserved = await rejection(local.publish('wamp.session.on_join', []));
-  t.equal(reserved.uri, 'wamp.error.invalid_uri');
+  const reserved = await callError(local.publish('wamp.session.on_join', []));
+  t.equal(reserved.error, 'wamp.error.invalid_uri');
   c.connection.close();
   local.close();
 });
@@ -159,14 +147,14 @@ t.test('a local session calls a remote callee', async (t) => {
   t.same(await local.call('com.remote.echo', [1, 2], { a: 'b' }), { args: [1, 2], kwargs: { a: 'b' } });
   t.same(await local.call('com.remote.single', [21]), { args: [42], kwargs: {} });
 
-  const e = await rejection(local.call('com.remote.fail'));
+  const e = await local.call('com.remote.fail').then(() => { throw new Error('expected a rejection'); }, (x: unknown) => x as WampError);
   t.ok(e instanceof WampError, 'errors are WampError');
   t.equal(e.uri, 'com.example.remote_error');
   t.same(e.args, ['nope']);
   t.same(e.kwargs, { code: 1 });
 
-  const none = await rejection(local.call('com.remote.none'));
-  t.equal(none.uri, 'wamp.error.no_such_procedure');
+  const none = await callError(local.call('com.remote.none'));
+  t.equal(none.error, 'wamp.error.no_such_procedure');
 
   // local ↔ local works as well
   const other = await router.localSession('realm1');
@@ -258,10 +246,10 @@ t.test('a local session is a session like any other in the meta API', async (t) 
 t.test('local sessions: unknown realm and role are refused', async (t) => {
   const { router } = await embedded();
   t.teardown(() => router.stop(200));
-  const noRealm = await rejection(router.localSession('nowhere'));
-  t.equal(noRealm.uri, 'wamp.error.no_such_realm');
-  const noRole = await rejection(router.localSession('realm1', { authrole: 'ghost' }));
-  t.equal(noRole.uri, 'wamp.error.no_such_role');
+  const noRealm = await callError(router.localSession('nowhere'));
+  t.equal(noRealm.error, 'wamp.error.no_such_realm');
+  const noRole = await callError(router.localSession('realm1', { authrole: 'ghost' }));
+  t.equal(noRole.error, 'wamp.error.no_such_role');
   const anon = await router.localSession('realm1', { authrole: 'anonymous' });
   t.equal(anon.authrole, 'anonymous', 'a role defined by the config can be used');
   anon.close();

@@ -6,7 +6,7 @@
 // is never taken.
 import t from 'tap';
 import { startRouter, testConfig, connect } from './helpers.js';
-import { Wire, ROLES } from './limits-helpers.js';
+import { Wire, ROLES } from './wire.js';
 
 const ALLOW_ALL = [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true }, disclose: { caller: false, publisher: false } }];
 

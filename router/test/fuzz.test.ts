@@ -20,8 +20,8 @@ import t from 'tap';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import fc from 'fast-check';
-import { startRouter, testConfig } from './helpers.js';
-import { Wire, ROLES, within, type WireKind } from './limits-helpers.js';
+import { startRouter, testConfig, within } from './helpers.js';
+import { Wire, ROLES, type WireKind } from './wire.js';
 import { serializerById, type SerializerId } from '../src/serializers/index.js';
 
 const RUN_MS = 5000;

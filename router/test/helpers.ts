@@ -1,5 +1,7 @@
-// Shared test fixtures: a real router on a real loopback port, and real
-// clients (autobahn-js over ws, raw sockets for protocol abuse).
+// Shared test fixtures: a real router on a real loopback port, real
+// autobahn-js clients, and the waits and checks every suite uses. The
+// wire-level client (raw frames, for protocol abuse and exact shapes) is
+// wire.ts.
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
@@ -122,109 +124,58 @@ export function connect(opts: ConnectOptions): Promise<{ session: AutobahnSessio
   });
 }
 
-/** A raw TCP socket that collects everything the router sends. */
-export class RawClient {
-  readonly socket: net.Socket;
-  private buf = Buffer.alloc(0);
-  private waiters: (() => void)[] = [];
-  closed: Promise<void>;
-
-  constructor(port: number) {
-    this.socket = net.connect(port, '127.0.0.1');
-    this.socket.on('data', (d) => { this.buf = Buffer.concat([this.buf, d]); for (const w of this.waiters.splice(0)) w(); });
-    this.socket.on('error', () => {});
-    this.closed = new Promise((r) => this.socket.on('close', () => { r(); for (const w of this.waiters.splice(0)) w(); }));
-  }
-
-  async connected(): Promise<void> {
-    if (!this.socket.connecting) return;
-    await new Promise((r) => this.socket.once('connect', r));
-  }
-
-  write(b: Buffer | Uint8Array | string): void { this.socket.write(b); }
-
-  /** Waits until at least n bytes arrived (or the socket closed); returns them without consuming. */
-  async waitBytes(n: number, timeoutMs = 3000): Promise<Buffer> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.buf.length < n && !this.socket.destroyed && Date.now() < deadline) {
-      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 50); });
-    }
-    return this.buf;
-  }
-
-  take(n: number): Buffer {
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return out;
-  }
-
-  get received(): Buffer { return this.buf; }
-
-  destroy(): void { this.socket.destroy(); }
+/** A port nobody listens on right now (bind port 0, read it, close). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
 
-/** A WebSocket speaking WAMP frames directly (for protocol-violation tests). */
-export class RawWamp {
-  readonly ws: WebSocket;
-  readonly messages: unknown[][] = [];
-  private waiters: (() => void)[] = [];
-  readonly opened: Promise<void>;
-  readonly closed: Promise<{ code: number; reason: string }>;
-
-  constructor(url: string, protocol: string = 'wamp.2.json', headers?: Record<string, string>) {
-    this.ws = new WebSocket(url, protocol, headers !== undefined ? { headers } : {});
-    this.opened = new Promise((resolve, reject) => { this.ws.once('open', () => resolve()); this.ws.once('error', reject); });
-    this.closed = new Promise((r) => this.ws.on('close', (code, reason) => { r({ code, reason: reason.toString() }); for (const w of this.waiters.splice(0)) w(); }));
-    this.ws.on('message', (data) => {
-      try { this.messages.push(JSON.parse(data.toString()) as unknown[]); } catch { this.messages.push(['<undecodable>']); }
-      for (const w of this.waiters.splice(0)) w();
-    });
-    this.ws.on('error', () => {});
-  }
-
-  send(msg: unknown): void { this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg)); }
-
-  /** Waits for the next message of a type (consumes messages before it). */
-  async next(type?: number, timeoutMs = 3000): Promise<unknown[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.messages.findIndex((m) => type === undefined || m[0] === type);
-      if (i >= 0) return this.messages.splice(0, i + 1)[i]!;
-      if (Date.now() > deadline || this.ws.readyState === WebSocket.CLOSED) throw new Error(`no message of type ${type} within ${timeoutMs} ms (got ${JSON.stringify(this.messages)})`);
-      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 50); });
-    }
-  }
-
-  /** HELLO and wait for WELCOME; returns the session id. */
-  async join(realm = 'realm1', details: Record<string, unknown> = { roles: { caller: {}, callee: {}, publisher: {}, subscriber: {} } }): Promise<number> {
-    await this.opened;
-    this.send([1, realm, details]);
-    const w = await this.next(2);
-    return w[1] as number;
-  }
-
-  close(): void { this.ws.close(); }
-}
-
-/** The error a call was refused with (autobahn rejects with {error, args, kwargs}); fails if it succeeded. */
-export async function callError(p: Promise<unknown>): Promise<{ error: string; args: unknown[]; kwargs: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { error: string; args: unknown[]; kwargs: Record<string, unknown> };
-  }
-  throw new Error('expected the call to fail');
-}
+// ---- waiting and failing ---------------------------------------------------
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `fn` returns truthy, or fails after timeoutMs. */
-export async function eventually<T>(fn: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
+/** Polls until `fn` returns something truthy, and returns it; fails after timeoutMs. */
+export async function eventually<T>(fn: () => T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await sleep(10);
   }
+}
+
+/** Resolves like `p`, or rejects after `ms` (so a missing answer or close fails fast instead of hanging). */
+export function within<T>(p: Promise<T>, ms = 5000, what = 'promise'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_r, reject) => { timer = setTimeout(() => reject(new Error(`timeout: ${what} not settled within ${ms} ms`)), ms); })])
+    .finally(() => clearTimeout(timer));
+}
+
+export interface CallFailure { error: string; args: unknown[]; kwargs: Record<string, unknown> }
+
+/**
+ * The WAMP error a call (publish, subscribe, ...) was refused with: autobahn
+ * rejects with {error, args, kwargs}, a LocalSession with a WampError
+ * {uri, args, kwargs}. Fails if it succeeded, and passes on any other failure.
+ */
+export async function callError(p: Promise<unknown>): Promise<CallFailure> {
+  let value: unknown;
+  try {
+    value = await p;
+  } catch (e) {
+    const err = e as { error?: unknown; uri?: unknown; args?: unknown[]; kwargs?: Record<string, unknown> };
+    const error = typeof err.error === 'string' ? err.error : typeof err.uri === 'string' ? err.uri : undefined;
+    if (error === undefined) throw e;
+    return { error, args: err.args ?? [], kwargs: err.kwargs ?? {} };
+  }
+  throw new Error(`expected a WAMP error, got success: ${JSON.stringify(value)}`);
+}
+
+/** The WAMP error URI a call was refused with, or 'resolved' (for asserting either outcome). */
+export async function errorOf(p: Promise<unknown>): Promise<string> {
+  try { await p; return 'resolved'; } catch (e) { return (e as { error?: string }).error ?? String(e); }
 }

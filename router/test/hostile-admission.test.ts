@@ -10,10 +10,11 @@
 // cases (attack 10).
 import t from 'tap';
 import net from 'node:net';
-import { Wire, within } from './limits-helpers.js';
+import { Wire } from './wire.js';
 import { startHostileRouter, startClawRouter, clawLogin, probeWhile, loopbackAddresses, ALLOW_ALL } from './hostile-helpers.js';
-import { testConfig } from './helpers.js';
-import { TrustedProxies, clientAddress, addressKey, UNKNOWN_CLIENT } from '../src/transport/forwarded.js';
+import { testConfig, within } from './helpers.js';
+import { TrustedProxies, clientAddress } from '../src/net/forwarded.js';
+import { addressKey, UNKNOWN_CLIENT } from '../src/net/client-key.js';
 
 const MAX_ROUND_TRIP_MS = 500;
 
@@ -143,6 +144,25 @@ t.test('forwarded clients whose address is not an address share one bucket', asy
   const metrics = await fetch(`http://127.0.0.1:${r.port}/metrics`, { headers: { 'x-forwarded-for': '198.51.100.7, garbage' } });
   t.equal(metrics.status, 403, '/metrics (loopback only) refuses an unknown forwarded client (it used to believe it was the proxy, loopback)');
   for (const w of [...opened, known]) w.close();
+});
+
+t.test('forwarded IPv6 clients count per /64: connections and sessions', async (t) => {
+  const r = await startHostileRouter(testConfig({
+    realms: [{ name: 'realm1', options: { limits: { max_sessions_per_address: 2 } }, roles: [{ name: 'anonymous', permissions: ALLOW_ALL }] }],
+    transportExtras: { trusted_proxies: ['loopback'], limits: { max_connections_per_address: 3 } },
+  }));
+  t.teardown(() => r.stop());
+  const from = (address: string): Promise<Wire> => Wire.open({ kind: 'ws', port: r.port, headers: { 'x-forwarded-for': address } });
+  // Four addresses of one /64, as one subscriber can pick at will.
+  const same = await Promise.all(['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff::3'].map(from));
+  const fourth = await from('2001:db8:1:2::4').then(() => 'open', (e: Error) => e.message);
+  t.match(fourth, /503/, 'a fourth connection from the same /64 is refused at the upgrade (max_connections_per_address 3)');
+  const joins = await Promise.all(same.map((w) => w.join().then(() => 'welcomed', (e: Error) => e.message)));
+  t.same(joins.filter((j) => j === 'welcomed').length, 2, 'two sessions from the /64 (max_sessions_per_address 2)');
+  t.match(joins.find((j) => j !== 'welcomed'), /client address 2001:db8:1:2::\/64 already has 2 sessions.*too_many_sessions/, 'the third is refused, naming the /64');
+  const next = await from('2001:db8:1:3::1');
+  t.equal(typeof (await next.join()), 'number', 'the neighbouring /64 is another client');
+  for (const w of [...same, next]) w.close();
 });
 
 t.test('the forwarded-address parser fails closed', async (t) => {

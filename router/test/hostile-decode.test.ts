@@ -19,9 +19,9 @@
 // session's round trips stay under MAX_ROUND_TRIP_MS; the router serves
 // normally afterwards.
 import t from 'tap';
-import { Wire, within } from './limits-helpers.js';
+import { Wire } from './wire.js';
 import { startHostileRouter, stallMonitor, heapUsed, probeWhile, MiB, ALLOW_ALL } from './hostile-helpers.js';
-import { testConfig } from './helpers.js';
+import { testConfig, within } from './helpers.js';
 import { cborSerializer, jsonSerializer, msgpackSerializer } from '../src/serializers/index.js';
 
 /** Generous: other suites share the 2 cores; unfixed: seconds, or forever. */

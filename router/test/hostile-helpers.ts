@@ -19,7 +19,7 @@ import { signTicket } from '../src/auth/signed-ticket.js';
 import { craSignature } from '../src/auth/wampcra-auth.js';
 import { Router } from '../src/router.js';
 import { fromCrossbar } from '../src/config/crossbar-config.js';
-import { Wire } from './limits-helpers.js';
+import { Wire } from './wire.js';
 
 export const ALLOW_ALL = [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true }, disclose: { caller: false, publisher: false } }];
 

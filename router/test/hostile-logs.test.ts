@@ -7,7 +7,7 @@
 // under a bound that does not grow with the number of refusals, and the
 // counters count them all; one client, and several at once.
 import t from 'tap';
-import { Wire } from './limits-helpers.js';
+import { Wire } from './wire.js';
 import { startHostileRouter, MiB } from './hostile-helpers.js';
 import { testConfig } from './helpers.js';
 

@@ -11,10 +11,10 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Wire } from './limits-helpers.js';
+import { Wire } from './wire.js';
+import { freePort } from './helpers.js';
 import { nextOverloaded, MemoryPressure, type HeapReading } from '../src/limits/memory-pressure.js';
 
 t.test('the watermark decision: enter above high, leave below low', async (t) => {
@@ -40,14 +40,6 @@ t.test('the watermark decision: enter above high, leave below low', async (t) =>
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'router', 'bin', 'clawgate-router.js');
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 t.test('a router with a 128 MB heap, flooded past its watermark, refuses new work and lives', async (t) => {
   const port = await freePort();

@@ -10,9 +10,9 @@
 import t from 'tap';
 import { encode as mpEncode } from '@msgpack/msgpack';
 import type { Socket } from 'node:net';
-import { Wire, within } from './limits-helpers.js';
+import { Wire } from './wire.js';
 import { startHostileRouter, stallMonitor, heapUsed, probeWhile, MiB, ALLOW_ALL } from './hostile-helpers.js';
-import { testConfig } from './helpers.js';
+import { testConfig, within } from './helpers.js';
 import { RawSocketTransport } from '../src/transport/rawsocket-transport.js';
 import { msgpackSerializer } from '../src/serializers/index.js';
 import type { TransportSink } from '../src/transport/transport.js';

@@ -8,7 +8,7 @@
 // Crossbar), by one publisher and by several at once: the retained bytes and
 // the heap stay under the configured bounds.
 import t from 'tap';
-import { Wire } from './limits-helpers.js';
+import { Wire } from './wire.js';
 import { startHostileRouter, startClawRouter, clawLogin, heapUsed, MiB } from './hostile-helpers.js';
 import { testConfig } from './helpers.js';
 

@@ -11,9 +11,9 @@
 // session's round trips stay under MAX_ROUND_TRIP_MS.
 import t from 'tap';
 import zlib from 'node:zlib';
-import { Wire, within } from './limits-helpers.js';
+import { Wire } from './wire.js';
 import { startHostileRouter, heapUsed, probeWhile, stallMonitor, MiB } from './hostile-helpers.js';
-import { testConfig } from './helpers.js';
+import { testConfig, within } from './helpers.js';
 
 const MAX_HEAP_GROWTH = 64 * MiB;
 const MAX_ROUND_TRIP_MS = 500;

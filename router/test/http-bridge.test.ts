@@ -17,7 +17,7 @@ import { fromCrossbar } from '../src/config/crossbar-config.js';
 import { Router } from '../src/router.js';
 import { silentLogger } from '../src/logger.js';
 import { NonceCache } from '../src/http/nonce-cache.js';
-import { IpAllowList } from '../src/http/ip-allow.js';
+import { IpAllowList } from '../src/net/ip-allow.js';
 import { signRequest } from '../src/index.js';
 
 const KEY = 'bridge-key';

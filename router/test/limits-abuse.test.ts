@@ -6,8 +6,8 @@
 // receiving every event.
 import t from 'tap';
 import net from 'node:net';
-import { startRouter, testConfig, eventually } from './helpers.js';
-import { Wire, within } from './limits-helpers.js';
+import { startRouter, testConfig, eventually, within } from './helpers.js';
+import { Wire } from './wire.js';
 import { jsonSerializer } from '../src/serializers/index.js';
 
 const ALLOW_ALL = [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true }, disclose: { caller: false, publisher: false } }];
@@ -123,7 +123,7 @@ t.test('load and abuse', async (t) => {
     await fast.join();
     fast.send([32, 1, {}, 'com.stream']);
     await fast.next(33);
-    const slowSession = [...r.router.realm('realm1')!.sessions.values()].find((s) => s.transport.info.kind === 'rawsocket');
+    const slowSession = [...r.router.realm('realm1')!.sessions.values()].find((s) => (s.details().transport as { type: string }).type === 'rawsocket');
     t.ok(slowSession, 'the slow subscriber is on the realm');
 
     slow.socket.pause(); // stops reading: the kernel buffers fill, then the router's

@@ -5,8 +5,8 @@
 // must leave other sessions alone.
 import t, { type Test } from 'tap';
 import net from 'node:net';
-import { startRouter, testConfig, connect, eventually, sleep, type RunningRouter } from './helpers.js';
-import { Wire, within, ROLES, type WireKind } from './limits-helpers.js';
+import { startRouter, testConfig, connect, eventually, sleep, within, type RunningRouter } from './helpers.js';
+import { Wire, ROLES, type WireKind } from './wire.js';
 import type { SerializerId } from '../src/serializers/index.js';
 
 const ALLOW_ALL = [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true }, disclose: { caller: false, publisher: false } }];

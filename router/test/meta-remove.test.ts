@@ -3,7 +3,8 @@
 // without killing it. Real router, autobahn clients (which announce
 // registration and subscription revocation), and a raw client that does not.
 import t from 'tap';
-import { startRouter, connect, RawWamp, eventually, sleep, callError, type AutobahnSession } from './helpers.js';
+import { startRouter, connect, eventually, sleep, callError, type AutobahnSession } from './helpers.js';
+import { Wire } from './wire.js';
 
 t.test('remove_callee takes the registration; the callee is told; calls then find no callee', async (t) => {
   const r = await startRouter();
@@ -55,7 +56,7 @@ t.test('remove_subscriber takes the subscription; the subscriber is told and get
 t.test('a client that did not announce revocation is removed silently (no unexpected message)', async (t) => {
   const r = await startRouter();
   t.teardown(() => r.stop());
-  const raw = new RawWamp(r.url);
+  const raw = Wire.connect({ url: r.url, codec: 'json-text' });
   const id = await raw.join('realm1', { roles: { subscriber: {}, callee: {} } });
   raw.send([32, 1, {}, 'com.claw.pos']);
   const subId = (await raw.next(33))[2] as number;

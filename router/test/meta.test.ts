@@ -1,7 +1,8 @@
 // The WAMP meta API as autobahn clients see it: session, subscription and
 // registration procedures and events, and session testaments.
 import t from 'tap';
-import { startRouter, connect, testConfig, RawWamp, eventually, sleep, callError, type AutobahnSession } from './helpers.js';
+import { startRouter, connect, testConfig, eventually, sleep, callError, type AutobahnSession } from './helpers.js';
+import { Wire } from './wire.js';
 
 interface Ev { args: unknown[]; kwargs: Record<string, unknown>; details: Record<string, unknown> }
 
@@ -208,10 +209,10 @@ t.test('wamp.session.on_join and on_leave', async (t) => {
   t.same(l.args, [cid, d.authid, 'anonymous']);
 
   // a session that drops its socket also leaves
-  const raw = new RawWamp(r.url);
+  const raw = Wire.connect({ url: r.url, codec: 'json-text' });
   const rid = await raw.join();
   await eventually(() => joins.find((e) => (e.args[0] as { session?: number })?.session === rid));
-  raw.ws.terminate();
+  raw.close();
   const rl = await eventually(() => leaves.find((e) => e.args[0] === rid));
   t.equal(rl.args.length, 3);
   t.equal(rl.args[2], 'anonymous');
@@ -438,12 +439,12 @@ t.test('testaments', async (t) => {
     t.teardown(() => r.stop());
     const obs = await connect({ port: r.port });
     const events = await collect(obs.session, 'com.testament.crash');
-    const raw = new RawWamp(r.url);
+    const raw = Wire.connect({ url: r.url, codec: 'json-text' });
     await raw.join();
     raw.send([48, 1, {}, 'wamp.session.add_testament', ['com.testament.crash', ['crashed'], { code: 7 }]]);
     const res = await raw.next();
     t.equal(res[0], 50, 'RESULT for add_testament');
-    raw.ws.terminate();
+    raw.close();
     const e = await eventually(() => events[0]);
     t.same(e.args, ['crashed']);
     t.same(e.kwargs, { code: 7 });

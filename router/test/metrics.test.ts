@@ -7,8 +7,9 @@ import os from 'node:os';
 import { Router } from '../src/router.js';
 import { fromCrossbar } from '../src/config/crossbar-config.js';
 import { silentLogger } from '../src/logger.js';
-import { authConfig, closeAll, login, refused, startAuthRouter, until } from './auth-helpers.js';
-import { RawWamp, testConfig, startRouter, sleep } from './helpers.js';
+import { authConfig, closeAll, login, refused, startAuthRouter } from './auth-helpers.js';
+import { testConfig, startRouter, sleep, eventually } from './helpers.js';
+import { Wire } from './wire.js';
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
 interface Exposition { samples: Sample[]; types: Map<string, string> }
@@ -93,7 +94,7 @@ t.test('/metrics: Prometheus text that follows what real clients do', async (t) 
     t.equal(value(e, 'clawgate_sessions', { realm: 'realm1', role: 'anonymous' }), 1);
     t.ok(value(e, 'clawgate_connections') >= 4, 'connections count the open transports');
     closeAll(a2, anon);
-    await until(() => r.router.realm('realm1')!.sessions.size === 2);
+    await eventually(() => r.router.realm('realm1')!.sessions.size === 2);
     e = await metrics(r.port);
     t.equal(value(e, 'clawgate_sessions', { realm: 'realm1', role: 'user' }), 1, 'a session that left is no longer counted');
     t.notOk(e.samples.some((s) => s.name === 'clawgate_sessions' && s.labels.role === 'anonymous'), 'a role with no sessions has no sample');
@@ -180,13 +181,13 @@ t.test('/metrics: Prometheus text that follows what real clients do', async (t) 
     const a = await login(r.port, ticket('alice', 'alice-ticket'));
     const id = a.session.id as number;
     closeAll(a);
-    await until(() => r.logs.some((l) => l.msg === 'session left' && l.session === id));
+    await eventually(() => r.logs.some((l) => l.msg === 'session left' && l.session === id));
     const joined = r.logs.find((l) => l.msg === 'session joined' && l.session === id);
     t.match(joined, { realm: 'realm1', authid: 'alice', authrole: 'user', authmethod: 'ticket' }, 'session joined');
     t.match(r.logs.find((l) => l.msg === 'session left' && l.session === id), { realm: 'realm1', authid: 'alice', authrole: 'user' }, 'session left');
     const n = r.logs.length;
     await refused(r.port, ticket('alice', 'wrong'));
-    await until(() => r.logs.slice(n).some((l) => l.msg === 'session aborted'));
+    await eventually(() => r.logs.slice(n).some((l) => l.msg === 'session aborted'));
     const failed = r.logs.slice(n).find((l) => l.msg === 'authentication failed');
     const aborted = r.logs.slice(n).find((l) => l.msg === 'session aborted');
     t.type(failed?.session, 'number', 'auth failure names the session id');
@@ -258,7 +259,7 @@ t.test('/health: 503 before start and while stopping, 200 when ready', async (t:
   t.equal((await health(sidePort)).status, 200, 'the app is ready once the listeners are');
 
   // A client that never answers GOODBYE keeps stop() in its grace period; ask meanwhile.
-  const stubborn = new RawWamp(`ws://127.0.0.1:${port}/ws`);
+  const stubborn = Wire.connect({ url: `ws://127.0.0.1:${port}/ws`, codec: 'json-text' });
   await stubborn.join();
   const stopped = router.stop(1500);
   await sleep(100);
@@ -269,7 +270,7 @@ t.test('/health: 503 before start and while stopping, 200 when ready', async (t:
   t.equal(throughListener.status, 503, 'the listener itself answers 503 while stopping');
   await stopped;
   t.equal((await health(sidePort)).status, 503, 'still 503 after stop()');
-  stubborn.close();
+  stubborn.end();
 });
 
 t.test('the HTTP bridge counts its requests', async (t) => {

@@ -5,19 +5,16 @@
 import t, { type Test } from 'tap';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { startRouter, testConfig, RawWamp, eventually, sleep, type RunningRouter } from './helpers.js';
-import { msgpackSerializer, cborSerializer, type Serializer } from '../src/serializers/index.js';
+import { startRouter, testConfig, eventually, sleep, within, type RunningRouter } from './helpers.js';
+import { Wire } from './wire.js';
+import { msgpackSerializer, cborSerializer } from '../src/serializers/index.js';
 
 
 const PV = 'wamp.error.protocol_violation';
 const ROLES = { roles: { caller: {}, callee: {}, publisher: {}, subscriber: {} } };
 
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<T>((_r, reject) => setTimeout(() => reject(new Error(`timeout: ${what}`)), ms))]);
-}
-
 /** Expects ABORT [3, {message}, reason] next, then the socket to close. Returns the message text. */
-async function expectAbort(t: Test, c: RawWamp, reason = PV, contains?: RegExp | string): Promise<string> {
+async function expectAbort(t: Test, c: Wire, reason = PV, contains?: RegExp | string): Promise<string> {
   const m = await c.next(3);
   t.equal(m.length, 3, 'ABORT has 3 elements');
   t.equal(m[2], reason, `ABORT reason is ${reason}`);
@@ -27,14 +24,14 @@ async function expectAbort(t: Test, c: RawWamp, reason = PV, contains?: RegExp |
   t.ok(text.length > 5, `ABORT message is readable: "${text}"`);
   if (contains !== undefined) t.match(text, contains, 'ABORT message names the problem');
   await within(c.closed, 3000, 'socket closes after ABORT');
-  t.equal(c.ws.readyState, WebSocket.CLOSED, 'socket closed after ABORT');
+  t.equal(c.ws!.readyState, WebSocket.CLOSED, 'socket closed after ABORT');
   t.same(c.messages, [], 'nothing after ABORT');
   return text;
 }
 
 /** A fresh, well-behaved JSON session can join, call the meta API and leave. */
 async function stillServes(t: Test, r: RunningRouter): Promise<void> {
-  const c = new RawWamp(r.url);
+  const c = Wire.connect({ url: r.url, codec: 'json-text' });
   const id = await c.join();
   t.ok(Number.isInteger(id) && id > 0, 'a new session is welcomed');
   c.send([48, 1, {}, 'wamp.session.count']);
@@ -46,36 +43,12 @@ async function stillServes(t: Test, r: RunningRouter): Promise<void> {
   await within(c.closed, 3000, 'well-behaved session closes');
 }
 
-/** A WebSocket speaking a binary serializer (msgpack/cbor). */
-class BinWamp {
-  readonly ws: WebSocket;
-  readonly messages: unknown[][] = [];
-  readonly opened: Promise<void>;
-  readonly closed: Promise<{ code: number }>;
-  constructor(url: string, readonly serializer: Serializer) {
-    this.ws = new WebSocket(url, serializer.wsProtocol);
-    this.opened = new Promise((resolve, reject) => { this.ws.once('open', () => resolve()); this.ws.once('error', reject); });
-    this.closed = new Promise((resolve) => this.ws.on('close', (code) => resolve({ code })));
-    this.ws.on('message', (data: Buffer) => {
-      try { this.messages.push(serializer.decode(new Uint8Array(data)) as unknown[]); } catch { this.messages.push(['<undecodable>']); }
-    });
-    this.ws.on('error', () => {});
-  }
-  send(msg: unknown[]): void { this.ws.send(this.serializer.encode(msg)); }
-  async next(type: number): Promise<unknown[]> {
-    return eventually(() => {
-      const i = this.messages.findIndex((m) => m[0] === type);
-      return i >= 0 ? this.messages.splice(0, i + 1)[i]! : undefined;
-    });
-  }
-}
-
 t.test('protocol violations over WebSocket (JSON)', async (t) => {
   const r = await startRouter();
   t.teardown(() => r.stop());
 
   // A session that stays connected through all the abuse below.
-  const bystander = new RawWamp(r.url);
+  const bystander = Wire.connect({ url: r.url, codec: 'json-text' });
   await bystander.join();
   bystander.send([32, 1, {}, 'com.bystander.topic']);
   await bystander.next(33);
@@ -125,7 +98,7 @@ t.test('protocol violations over WebSocket (JSON)', async (t) => {
 
   for (const c of cases) {
     await t.test(c.name, async (t) => {
-      const w = new RawWamp(r.url);
+      const w = Wire.connect({ url: r.url, codec: 'json-text' });
       if (c.joined) await w.join();
       else await w.opened;
       w.send(c.send);
@@ -141,11 +114,11 @@ t.test('protocol violations over WebSocket (JSON)', async (t) => {
     bystander.send([48, 99, {}, 'wamp.session.count']);
     const res = await bystander.next(50);
     t.equal(res[1], 99, 'the bystander session was never disturbed');
-    t.equal(bystander.ws.readyState, WebSocket.OPEN);
+    t.equal(bystander.ws!.readyState, WebSocket.OPEN);
   });
 
   await t.test('a violation does not disturb the subscriptions of others', async (t) => {
-    const pub = new RawWamp(r.url);
+    const pub = Wire.connect({ url: r.url, codec: 'json-text' });
     await pub.join();
     pub.send([16, 5, { acknowledge: true }, 'com.bystander.topic', ['still here']]);
     await pub.next(17);
@@ -155,7 +128,7 @@ t.test('protocol violations over WebSocket (JSON)', async (t) => {
     await expectAbort(t, pub, PV, /acknowledge/);
   });
 
-  bystander.close();
+  bystander.end();
   await bystander.closed;
 });
 
@@ -165,7 +138,7 @@ t.test('binary garbage on msgpack and cbor sessions', async (t) => {
   for (const serializer of [msgpackSerializer, cborSerializer]) {
     for (const when of ['before HELLO', 'after WELCOME'] as const) {
       await t.test(`${serializer.id}: garbage ${when}`, async (t) => {
-        const c = new BinWamp(r.url, serializer);
+        const c = Wire.connect({ url: r.url, serializer: serializer.id });
         await c.opened;
         if (when === 'after WELCOME') {
           c.send([1, 'realm1', ROLES]);
@@ -173,36 +146,36 @@ t.test('binary garbage on msgpack and cbor sessions', async (t) => {
           t.ok(Number.isInteger(w[1]), 'WELCOME');
         }
         // 0xc1 is never used in MessagePack; a truncated array header is bad in both.
-        c.ws.send(Buffer.from(serializer.id === 'msgpack' ? [0xc1, 0xde, 0xad] : [0xff, 0x00, 0x13]));
+        c.ws!.send(Buffer.from(serializer.id === 'msgpack' ? [0xc1, 0xde, 0xad] : [0xff, 0x00, 0x13]));
         const abort = await c.next(3);
         t.equal(abort[2], PV);
         t.match((abort[1] as { message: string }).message, new RegExp(`cannot decode ${serializer.id}`));
         await within(c.closed, 3000, 'close after ABORT');
         // The shared decoder must not be left in a broken state.
-        const ok = new BinWamp(r.url, serializer);
+        const ok = Wire.connect({ url: r.url, serializer: serializer.id });
         await ok.opened;
         ok.send([1, 'realm1', ROLES]);
         await ok.next(2);
         ok.send([48, 3, {}, 'wamp.session.count']);
         const res = await ok.next(50);
         t.equal(res[1], 3, `a new ${serializer.id} session still works`);
-        ok.ws.close();
+        ok.end();
         await ok.closed;
       });
     }
     await t.test(`${serializer.id}: a text frame where binary is expected`, async (t) => {
-      const c = new BinWamp(r.url, serializer);
+      const c = Wire.connect({ url: r.url, serializer: serializer.id });
       await c.opened;
-      c.ws.send('[1,"realm1",{}]');
+      c.ws!.send('[1,"realm1",{}]');
       const abort = await c.next(3);
       t.equal(abort[2], PV);
       await within(c.closed, 3000, 'close after ABORT');
     });
   }
   await t.test('valid msgpack that is not a list', async (t) => {
-    const c = new BinWamp(r.url, msgpackSerializer);
+    const c = Wire.connect({ url: r.url, serializer: msgpackSerializer.id });
     await c.opened;
-    c.ws.send(msgpackSerializer.encode({ hello: 1 } as unknown as unknown[]));
+    c.ws!.send(msgpackSerializer.encode({ hello: 1 } as unknown as unknown[]));
     const abort = await c.next(3);
     t.equal(abort[2], PV);
     t.match((abort[1] as { message: string }).message, /list/);
@@ -213,10 +186,10 @@ t.test('binary garbage on msgpack and cbor sessions', async (t) => {
 t.test('oversize WebSocket frame (max_message_size 1024)', async (t) => {
   const r = await startRouter(testConfig({ transportExtras: { websocket: { ws: { type: 'websocket', options: { max_message_size: 1024 } } } } }));
   t.teardown(() => r.stop());
-  const bystander = new RawWamp(r.url);
+  const bystander = Wire.connect({ url: r.url, codec: 'json-text' });
   await bystander.join();
 
-  const c = new RawWamp(r.url);
+  const c = Wire.connect({ url: r.url, codec: 'json-text' });
   await c.join();
   c.send([16, 1, { acknowledge: true }, 'com.topic', ['x'.repeat(900)]]);
   await c.next(17);
@@ -235,7 +208,7 @@ t.test('oversize WebSocket frame (max_message_size 1024)', async (t) => {
   const res = await bystander.next(50);
   t.same(res[3], [1], 'the other session is unaffected and alone');
   await stillServes(t, r);
-  bystander.close();
+  bystander.end();
 });
 
 t.test('handshake-level answers', async (t) => {
@@ -243,14 +216,14 @@ t.test('handshake-level answers', async (t) => {
   t.teardown(() => r.stop());
 
   await t.test('HELLO to an unknown realm → ABORT wamp.error.no_such_realm', async (t) => {
-    const c = new RawWamp(r.url);
+    const c = Wire.connect({ url: r.url, codec: 'json-text' });
     await c.opened;
     c.send([1, 'no.such.realm', ROLES]);
     await expectAbort(t, c, 'wamp.error.no_such_realm', /no\.such\.realm/);
   });
 
   await t.test('GOODBYE from the client → GOODBYE goodbye_and_out, then close', async (t) => {
-    const c = new RawWamp(r.url);
+    const c = Wire.connect({ url: r.url, codec: 'json-text' });
     await c.join();
     c.send([6, { message: 'bye' }, 'wamp.close.normal']);
     const g = await c.next(6);

@@ -5,7 +5,8 @@
 import t, { type Test } from 'tap';
 import { encode as mpEncode, decode as mpDecode } from '@msgpack/msgpack';
 import { encode as cborEncode, decode as cborDecode } from 'cbor-x';
-import { startRouter, testConfig, RawClient, eventually, sleep, type RunningRouter } from './helpers.js';
+import { startRouter, testConfig, eventually, sleep, within, type RunningRouter } from './helpers.js';
+import { RawClient } from './wire.js';
 
 type Codec = { name: string; code: number; encode(m: unknown): Buffer; decode(b: Buffer): unknown[] };
 
@@ -30,10 +31,6 @@ function unBig(v: unknown): unknown {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unBig(x)]));
   }
   return v;
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<T>((_r, reject) => setTimeout(() => reject(new Error(`timeout: ${what}`)), ms))]);
 }
 
 /** A RawSocket frame: 5 reserved bits, 3 bits type, 24 bits length, payload. */

@@ -16,8 +16,8 @@ import WebSocket from 'ws';
 import { Router } from '../src/router.js';
 import { loadConfigFile, ConfigError } from '../src/config/crossbar-config.js';
 import { silentLogger } from '../src/logger.js';
-import { connect, testConfig } from './helpers.js';
-import { Wire, within } from './limits-helpers.js';
+import { connect, testConfig, within } from './helpers.js';
+import { Wire } from './wire.js';
 import type { SerializerId } from '../src/serializers/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'clawgate-tls-'));

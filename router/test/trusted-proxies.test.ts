@@ -5,8 +5,9 @@
 // and the loopback-only /metrics, with the headers sent by a real client
 // from 127.0.0.1 (the "proxy" here).
 import t from 'tap';
-import { RawWamp, startRouter, testConfig, bridgeRealm, type RunningRouter } from './helpers.js';
-import { TrustedProxies, clientAddress, trustedProxyError } from '../src/transport/forwarded.js';
+import { startRouter, testConfig, bridgeRealm, type RunningRouter } from './helpers.js';
+import { Wire } from './wire.js';
+import { TrustedProxies, clientAddress, trustedProxyError } from '../src/net/forwarded.js';
 import { fromCrossbar, ConfigError } from '../src/config/crossbar-config.js';
 
 const LOCAL = { address: '127.0.0.1', port: 40000, encrypted: false };
@@ -59,11 +60,11 @@ async function publish(r: RunningRouter, path: string, headers: Record<string, s
 }
 
 async function ownDetails(r: RunningRouter, headers?: Record<string, string>): Promise<Record<string, unknown>> {
-  const c = new RawWamp(r.url, 'wamp.2.json', headers);
+  const c = Wire.connect({ url: r.url, codec: 'json-text', headers });
   const id = await c.join();
   c.send([48, 1, {}, 'wamp.session.get', [id]]);
   const result = await c.next(50);
-  c.close();
+  c.end();
   return (result[3] as unknown[])[0] as Record<string, unknown>;
 }
 

@@ -11,7 +11,8 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRouter, testConfig, RawWamp, eventually, sleep } from './helpers.js';
+import { startRouter, testConfig, eventually, sleep } from './helpers.js';
+import { Wire } from './wire.js';
 import { jsonSerializer, msgpackSerializer, cborSerializer, type Serializer } from '../src/serializers/index.js';
 import { decodeMessage } from '../src/messages/decode.js';
 import { toWire } from '../src/messages/encode.js';
@@ -162,21 +163,21 @@ if (!present) {
     const r = await startRouter();
     t.teardown(() => r.stop());
     let nextId = 1000;
-    let good: RawWamp | undefined;
-    const session = async (): Promise<RawWamp> => {
-      if (good === undefined || good.ws.readyState !== good.ws.OPEN) {
-        good = new RawWamp(r.url);
+    let good: Wire | undefined;
+    const session = async (): Promise<Wire> => {
+      if (good === undefined || good.ws!.readyState !== good.ws!.OPEN) {
+        good = Wire.connect({ url: r.url, codec: 'json-text' });
         await good.join();
       }
       return good;
     };
     /** The next reply that is not an EVENT (retained events may arrive for our own subscriptions). */
-    const reply = async (c: RawWamp): Promise<unknown[]> => {
+    const reply = async (c: Wire): Promise<unknown[]> => {
       const m = await eventually(() => c.messages.find((x) => x[0] !== MessageType.EVENT));
       c.messages.splice(0, c.messages.indexOf(m) + 1);
       return m;
     };
-    const alive = async (t: Test, c: RawWamp): Promise<void> => {
+    const alive = async (t: Test, c: Wire): Promise<void> => {
       const id = nextId++;
       c.send([48, id, {}, 'wamp.session.count']);
       const res = await c.next(50);
@@ -206,9 +207,9 @@ if (!present) {
             await alive(t, c);
             t.notOk(c.messages.some((m) => m[0] === MessageType.ERROR || m[0] === MessageType.ABORT), 'no ERROR or ABORT');
           }
-          t.equal(c.ws.readyState, c.ws.OPEN, 'session stays open');
+          t.equal(c.ws!.readyState, c.ws!.OPEN, 'session stays open');
         } else {
-          const c = new RawWamp(r.url);
+          const c = Wire.connect({ url: r.url, codec: 'json-text' });
           await c.join();
           c.send(wmsg);
           const abort = await c.next();
@@ -253,8 +254,8 @@ if (!present) {
       realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow, disclose: { caller: true, publisher: true } }] }] }],
     }));
     t.teardown(() => r.stop());
-    const sub = new RawWamp(r.url);
-    const pub = new RawWamp(r.url);
+    const sub = Wire.connect({ url: r.url, codec: 'json-text' });
+    const pub = Wire.connect({ url: r.url, codec: 'json-text' });
     await sub.join();
     const pubId = await pub.join();
     let req = 1;
@@ -273,7 +274,7 @@ if (!present) {
     }
     await eventually(() => sub.messages.filter((m) => m[0] === 36).length === 9);
     // A late subscriber gets the retained event.
-    const late = new RawWamp(r.url);
+    const late = Wire.connect({ url: r.url, codec: 'json-text' });
     await late.join();
     late.send([32, 1, { get_retained: true }, 'com.ev.topic']);
     await late.next(33);
@@ -291,7 +292,7 @@ if (!present) {
     const enc = events.find((e) => (e[3] as Dict).enc_algo === 'cryptobox');
     t.ok(enc, 'passthrough details are forwarded');
     t.equal(enc?.[4], '\u0000oWZub3RpY2U=', 'passthrough payload unchanged');
-    for (const c of [sub, pub, late]) c.close();
+    for (const c of [sub, pub, late]) c.end();
   });
 
   t.test('multisession/advanced/publisher_exclusion_disabled.json against a live router', async (t) => {
@@ -305,13 +306,13 @@ if (!present) {
     t.teardown(() => r.stop());
 
     // The transcript's session, plus a second one that watches for stray events.
-    const sessions = new Map<string, RawWamp>();
+    const sessions = new Map<string, Wire>();
     for (const s of transcript.sessions) {
-      const c = new RawWamp(r.url);
+      const c = Wire.connect({ url: r.url, codec: 'json-text' });
       await c.join(s.realm, { roles: Object.fromEntries(s.roles.map((role) => [role, {}])) });
       sessions.set(s.session_id, c);
     }
-    const other = new RawWamp(r.url);
+    const other = Wire.connect({ url: r.url, codec: 'json-text' });
     await other.join();
     other.send([32, 1, {}, 'com.myapp.unrelated']);
     await other.next(33);
@@ -375,6 +376,6 @@ if (!present) {
     await other.next(17);
     const ev = await s1.next(36);
     t.strictSame(ev.slice(4), [['from other', { n: 1.5 }], { k: [null] }], 'args/kwargs unchanged');
-    for (const c of [...sessions.values(), other]) c.close();
+    for (const c of [...sessions.values(), other]) c.end();
   });
 }

@@ -6,7 +6,7 @@ import { Wampy, Errors } from 'wampy';
 import { MsgpackSerializer } from 'wampy/MsgpackSerializer.js';
 import { CborSerializer } from 'wampy/CborSerializer.js';
 import { JsonSerializer } from 'wampy/JsonSerializer.js';
-import { startRouter, connect, eventually, sleep, autobahn } from './helpers.js';
+import { startRouter, connect, eventually, sleep, autobahn, within } from './helpers.js';
 
 type SerializerName = 'json' | 'msgpack' | 'cbor';
 
@@ -31,13 +31,6 @@ async function wampyClient(url: string, name: SerializerName = 'json', realm = '
   });
   const welcome = await wampy.connect();
   return { wampy, welcome, closed };
-}
-
-/** Resolves like `p`, or rejects after `ms` (a missing close fails fast instead of hanging). */
-function within<T>(p: Promise<T>, ms = 5000, what = 'close'): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_r, reject) => { timer = setTimeout(() => reject(new Error(`${what} not seen within ${ms} ms`)), ms); })])
-    .finally(() => clearTimeout(timer));
 }
 
 async function rejection(p: Promise<unknown>): Promise<Error & { errorUri?: string; argsList?: unknown[]; argsDict?: Record<string, unknown> }> {

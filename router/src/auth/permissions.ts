@@ -30,7 +30,7 @@ const DENY: Decision = { allow: false, disclose: false };
 /**
  * Of two wildcard patterns matching the same URI, the one whose first
  * differing component is concrete (not empty) is more specific. The dealer's
- * wildcard trie (realm/uri-index.ts) picks by the same rule.
+ * wildcard trie (routing/uri-index.ts) picks by the same rule.
  */
 export function moreSpecificWildcard(a: string, b: string): boolean {
   const pa = a.split('.');

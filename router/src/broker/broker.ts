@@ -2,15 +2,21 @@
 //
 // Fan-out cost: one EVENT (and one encoding per serializer in use) per
 // matching subscription, then a loop of socket writes. Subscriptions that
-// don't match the topic cost nothing (see realm/uri-index.ts).
+// don't match the topic cost nothing (see routing/uri-index.ts).
+//
+// The subscriptions themselves (index, ids, who holds what, meta events)
+// are an ObservationMap (routing/observation-map.ts), shared in form with
+// the dealer's registrations; what is here is the broker's own rules.
 import {
   MessageType, type Dict, type Event, type Publish, type Subscribe, type Unsubscribe,
 } from '../messages/types.js';
 import type { MatchPolicy } from '../messages/options.js';
 import { Outgoing } from '../transport/outgoing.js';
-import type { Session } from '../session/session.js';
-import type { Realm } from '../realm/realm.js';
-import { UriIndex } from '../realm/uri-index.js';
+import type { Peer } from '../routing/peer.js';
+import type { RealmContext } from '../routing/realm-context.js';
+import type { PublicationData } from '../routing/publication.js';
+import { disclose } from '../routing/disclosure.js';
+import { ObservationMap, type Observation, type ObservationKind, type ObservationOwner } from '../routing/observation-map.js';
 import { randomId } from '../ids.js';
 import { WampErrors } from '../errors.js';
 import { shortUri, wildcardMatches } from '../uri.js';
@@ -20,22 +26,15 @@ import { compileReceiverFilter, type ReceiverFilter } from './receiver-filter.js
 import { copyPassthrough } from '../messages/validate.js';
 import type { Decision } from '../auth/permissions.js';
 
-export interface Subscription {
-  readonly id: number;
-  readonly uri: string;
-  readonly match: MatchPolicy;
-  readonly created: string;
-  readonly subscribers: Set<Session>;
+export interface Subscription extends Observation {
+  /** The subscribers: a Set, so that the fan-out loop and (un)subscribing cost the same at any count. */
+  readonly observers: Set<Peer>;
 }
 
-/** What a publication carries once the broker has accepted it. */
-export interface PublicationData {
-  args?: unknown[];
-  kwargs?: Dict;
-  payload?: Uint8Array | string;
-  /** Publisher identity and passthrough details to put in EVENT.Details. */
-  details: Dict;
-}
+export const SUBSCRIPTIONS: ObservationKind<Subscription> = {
+  noun: 'subscription', observer: 'subscriber', uriName: 'topic', verb: 'subscribe', matching: 'all',
+  describe: (sub) => ({ id: sub.id, created: sub.created, uri: sub.uri, match: sub.match }),
+};
 
 interface RetainedEvent extends PublicationData {
   publication: number;
@@ -56,20 +55,18 @@ function retainedSize(data: PublicationData, wireSize: number | undefined): numb
   return typeof json === 'string' ? Buffer.byteLength(json) : json.byteLength;
 }
 
-export class Broker {
-  private readonly index = new UriIndex<Subscription>();
-  private readonly byId = new Map<number, Subscription>();
-  private readonly bySession = new Map<Session, Set<Subscription>>();
+export class Broker implements ObservationOwner<Subscription> {
+  readonly observations: ObservationMap<Subscription>;
   private readonly retained = new Map<string, RetainedEvent>();
   private retainedBytes = 0;
-  /** Subscriptions held, one per (session, subscription): what max_total_subscriptions counts. */
-  private held = 0;
 
-  constructor(private readonly realm: Realm) {}
+  constructor(private readonly realm: RealmContext) {
+    this.observations = new ObservationMap(SUBSCRIPTIONS, (topic, args) => realm.metaEvent(topic, args));
+  }
 
   // ---- PUBLISH -------------------------------------------------------------
 
-  publish(session: Session, m: Publish): void {
+  publish(session: Peer, m: Publish): void {
     const ack = m.options.acknowledge === true;
     const refuse = (error: string, message: string): void => {
       // The spec answers a publication only when it asked for acknowledgement.
@@ -84,7 +81,7 @@ export class Broker {
     else this.publishAuthorized(session, m, decision);
   }
 
-  private publishAuthorized(session: Session, m: Publish, decision: Decision): void {
+  private publishAuthorized(session: Peer, m: Publish, decision: Decision): void {
     const ack = m.options.acknowledge === true;
     const refuse = (error: string, message: string): void => {
       if (ack) session.sendError(MessageType.PUBLISH, m.request, error, [message]);
@@ -113,11 +110,7 @@ export class Broker {
     }
     const publication = randomId();
     const details: Dict = {};
-    if (decision.disclose) {
-      details.publisher = session.id;
-      details.publisher_authid = session.authid;
-      details.publisher_authrole = session.authrole;
-    }
+    if (decision.disclose) disclose(details, 'publisher', session);
     copyPassthrough(m.options, details);
     const data: PublicationData = { args: m.args, kwargs: m.kwargs, payload: m.payload, details };
     const filter = compileReceiverFilter(m.options);
@@ -172,18 +165,18 @@ export class Broker {
 
   /** Subscriptions held across the realm (one per session and subscription). */
   get subscriptionsHeld(): number {
-    return this.held;
+    return this.observations.held;
   }
 
-  private dispatch(topic: string, publication: number, data: PublicationData, excluded: Session | null, filter: ReceiverFilter | null): void {
-    const subs = this.index.matchAll(topic);
+  private dispatch(topic: string, publication: number, data: PublicationData, excluded: Peer | null, filter: ReceiverFilter | null): void {
+    const subs = this.observations.matchAll(topic);
     for (const sub of subs) {
-      if (sub.subscribers.size === 0) continue;
+      if (sub.observers.size === 0) continue;
       const out = new Outgoing(this.event(sub, publication, data, topic, false));
       if (excluded === null && filter === null) {
-        for (const s of sub.subscribers) s.sendShared(out);
+        for (const s of sub.observers) s.sendShared(out);
       } else {
-        for (const s of sub.subscribers) {
+        for (const s of sub.observers) {
           if (s === excluded) continue;
           if (filter !== null && !filter(s)) continue;
           s.sendShared(out);
@@ -207,7 +200,7 @@ export class Broker {
 
   // ---- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------
 
-  subscribe(session: Session, m: Subscribe): void {
+  subscribe(session: Peer, m: Subscribe): void {
     const match = (m.options.match as MatchPolicy | undefined) ?? 'exact';
     const bad = this.realm.uriRefusal(session, m.topic, 'topic', match);
     if (bad !== undefined) {
@@ -224,46 +217,23 @@ export class Broker {
     });
   }
 
-  private subscribeAuthorized(session: Session, m: Subscribe, match: MatchPolicy): void {
-    let sub = this.index.get(m.topic, match);
-    if (!session.isLocal && sub?.subscribers.has(session) !== true) {
-      const full = this.holdingRefusal(session);
+  private subscribeAuthorized(session: Peer, m: Subscribe, match: MatchPolicy): void {
+    if (!session.isLocal && this.observations.lookup(m.topic, match)?.observers.has(session) !== true) {
+      const full = this.observations.holdingRefusal(session, session.limits.maxSubscriptions, this.realm.limits.maxTotalSubscriptions);
       if (full !== undefined) {
         session.refused('too_many_subscriptions', 'too many subscriptions', { uri: shortUri(m.topic), why: full });
         session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.tooManySubscriptions, [full]);
         return;
       }
     }
-    let created = false;
-    if (sub === undefined) {
-      sub = { id: randomId(), uri: m.topic, match, created: new Date().toISOString(), subscribers: new Set() };
-      this.index.add(m.topic, match, sub);
-      this.byId.set(sub.id, sub);
-      created = true;
-    }
-    const isNew = !sub.subscribers.has(session);
-    sub.subscribers.add(session);
-    if (isNew) this.held++;
-    let mine = this.bySession.get(session);
-    if (mine === undefined) { mine = new Set(); this.bySession.set(session, mine); }
-    mine.add(sub);
+    const a = this.observations.attach(session, m.topic, match, (id, created) => ({ id, uri: m.topic, match, created, observers: new Set() }));
+    const sub = a.observation;
     session.send({ type: MessageType.SUBSCRIBED, request: m.request, subscription: sub.id });
-    if (created) this.realm.meta.publish('wamp.subscription.on_create', [session.id, subscriptionDetails(sub)]);
-    if (isNew) this.realm.meta.publish('wamp.subscription.on_subscribe', [session.id, sub.id]);
+    this.observations.announce(session, a);
     if (m.options.get_retained === true) this.sendRetained(session, sub);
   }
 
-  /** Why `session` may not hold one more subscription, or undefined. */
-  private holdingRefusal(session: Session): string | undefined {
-    const mine = this.bySession.get(session)?.size ?? 0;
-    const max = session.limits.maxSubscriptions;
-    if (max !== null && mine >= max) return `this session already holds ${mine} subscriptions (max_subscriptions ${max})`;
-    const total = this.realm.limits.maxTotalSubscriptions;
-    if (total !== null && this.held >= total) return `the realm already holds ${this.held} subscriptions (max_total_subscriptions ${total})`;
-    return undefined;
-  }
-
-  private sendRetained(session: Session, sub: Subscription): void {
+  private sendRetained(session: Peer, sub: Subscription): void {
     const deliver = (topic: string, r: RetainedEvent): void => {
       if (r.filter !== null && !r.filter(session)) return;
       session.send(this.event(sub, r.publication, r, topic, true));
@@ -279,14 +249,11 @@ export class Broker {
     }
   }
 
-  unsubscribe(session: Session, m: Unsubscribe): void {
-    const sub = this.byId.get(m.subscription);
-    if (sub === undefined || !sub.subscribers.has(session)) {
+  unsubscribe(session: Peer, m: Unsubscribe): void {
+    if (this.observations.release(session, m.subscription) === undefined) {
       session.sendError(MessageType.UNSUBSCRIBE, m.request, WampErrors.noSuchSubscription, [`session has no subscription ${m.subscription}`]);
       return;
     }
-    this.detach(session, sub);
-    this.bySession.get(session)?.delete(sub);
     session.send({ type: MessageType.UNSUBSCRIBED, request: m.request });
   }
 
@@ -295,39 +262,14 @@ export class Broker {
    * had unsubscribed; tells it (UNSUBSCRIBED with request 0 and Details
    * {subscription, reason}) if it announced subscription revocation.
    */
-  removeSubscriber(sub: Subscription, session: Session, reason: string): void {
-    this.detach(session, sub);
-    this.bySession.get(session)?.delete(sub);
+  removeObserver(sub: Subscription, session: Peer, reason: string): void {
+    if (!this.observations.detach(session, sub)) return;
     if (session.features.subscriberSubscriptionRevocation) {
       session.send({ type: MessageType.UNSUBSCRIBED, request: 0, details: { subscription: sub.id, reason } });
     }
   }
 
-  private detach(session: Session, sub: Subscription): void {
-    if (sub.subscribers.delete(session)) this.held--;
-    this.realm.meta.publish('wamp.subscription.on_unsubscribe', [session.id, sub.id]);
-    if (sub.subscribers.size === 0) {
-      this.index.remove(sub.uri, sub.match);
-      this.byId.delete(sub.id);
-      this.realm.meta.publish('wamp.subscription.on_delete', [session.id, sub.id]);
-    }
+  sessionLeft(session: Peer): void {
+    this.observations.sessionLeft(session);
   }
-
-  sessionLeft(session: Session): void {
-    const mine = this.bySession.get(session);
-    if (mine === undefined) return;
-    this.bySession.delete(session);
-    for (const sub of mine) this.detach(session, sub);
-  }
-
-  // ---- lookups for the meta API --------------------------------------------
-
-  get(id: number): Subscription | undefined { return this.byId.get(id); }
-  lookup(uri: string, match: MatchPolicy): Subscription | undefined { return this.index.get(uri, match); }
-  matching(uri: string): Subscription[] { return this.index.matchAll(uri); }
-  list(match: MatchPolicy): number[] { return [...this.index.values(match)].map((s) => s.id); }
-}
-
-export function subscriptionDetails(sub: Subscription): Dict {
-  return { id: sub.id, created: sub.created, uri: sub.uri, match: sub.match };
 }

@@ -11,12 +11,12 @@ import type {
   TicketAuth, TicketPrincipal, WampCraAuth, WampCraUser,
 } from '../auth/auth-policy.js';
 import { DEFAULT_AUTH_POLICY } from '../auth/auth-policy.js';
-import { ConfigError } from './config-error.js';
-import { SecretRef, resolveSecret, type SecretSources } from './secret-ref.js';
+import { ConfigError } from '../config-error.js';
+import { SecretRef, resolveSecret, type SecretSources } from '../secret-ref.js';
 
 
 /** Where secrets given by reference are looked up. */
-export type { SecretSources } from './secret-ref.js';
+export type { SecretSources } from '../secret-ref.js';
 
 const Extra = z.record(z.string(), z.unknown());
 const principalBase = { role: z.string().min(1), realm: z.string().min(1).optional(), extra: Extra.optional() };

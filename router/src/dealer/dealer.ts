@@ -1,15 +1,19 @@
 // The dealer: registrations, calls, invocations, results, errors, timeouts,
 // cancellation and progressive results. Calls are forwarded as they arrive;
 // a callee may have any number of invocations in flight at once.
+//
+// The registrations themselves (index, ids, who holds what, meta events)
+// are an ObservationMap (routing/observation-map.ts), shared in form with
+// the broker's subscriptions; what is here is the dealer's own rules.
 import {
   MessageType, type Call, type Cancel, type Dict, type ErrorMessage, type Register,
   type Unregister, type Yield,
 } from '../messages/types.js';
 import type { CancelMode, InvokePolicy, MatchPolicy } from '../messages/options.js';
-import type { Session } from '../session/session.js';
-import type { Realm } from '../realm/realm.js';
-import { UriIndex } from '../realm/uri-index.js';
-import { randomId } from '../ids.js';
+import type { Peer } from '../routing/peer.js';
+import type { RealmContext } from '../routing/realm-context.js';
+import { disclose } from '../routing/disclosure.js';
+import { ObservationMap, OrderedObservers, type ObservationKind, type ObservationOwner, type Observation } from '../routing/observation-map.js';
 import { WampError, WampErrors } from '../errors.js';
 import { shortUri } from '../uri.js';
 import { pickCallee } from './invoke-policy.js';
@@ -19,20 +23,33 @@ import type { Decision } from '../auth/permissions.js';
 /** The longest delay setTimeout honours; longer ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export interface Registration {
-  readonly id: number;
-  readonly uri: string;
-  readonly match: MatchPolicy;
-  readonly invoke: InvokePolicy;
-  readonly created: string;
-  /** In registration order (the `first`/`last` policies depend on it). */
-  readonly callees: Session[];
-  roundRobin: number;
+export class Registration implements Observation {
+  readonly observers = new OrderedObservers();
+  /** Where the `roundrobin` policy goes next. */
+  roundRobin = 0;
+
+  constructor(
+    readonly id: number,
+    readonly uri: string,
+    readonly match: MatchPolicy,
+    readonly invoke: InvokePolicy,
+    readonly created: string,
+  ) {}
+
+  /** The callees in registration order (the `first`/`last`/`roundrobin` policies depend on it). */
+  get callees(): readonly Peer[] {
+    return this.observers.list;
+  }
 }
+
+export const REGISTRATIONS: ObservationKind<Registration> = {
+  noun: 'registration', observer: 'callee', uriName: 'procedure', verb: 'register', matching: 'best',
+  describe: (reg) => ({ id: reg.id, created: reg.created, uri: reg.uri, match: reg.match, invoke: reg.invoke }),
+};
 
 /** A call the router itself makes (dynamic authenticators and authorizers). */
 interface InternalCaller {
-  /** Tells it from a Session without a prototype walk (`in`) on every finished call. */
+  /** Tells it from a Peer without a prototype walk (`in`) on every finished call. */
   readonly internal: true;
   resolve(r: { args: unknown[]; kwargs: Dict }): void;
   reject(e: WampError): void;
@@ -40,9 +57,9 @@ interface InternalCaller {
 
 interface PendingCall {
   /** The calling session, or the router's own call. */
-  readonly caller: Session | InternalCaller;
+  readonly caller: Peer | InternalCaller;
   readonly callRequest: number;
-  readonly callee: Session;
+  readonly callee: Peer;
   readonly invocationRequest: number;
   readonly receiveProgress: boolean;
   timer: NodeJS.Timeout | undefined;
@@ -53,21 +70,19 @@ interface PendingCall {
   calleeCalls: Map<number, PendingCall> | undefined;
 }
 
-export class Dealer {
-  private readonly index = new UriIndex<Registration>();
-  private readonly byId = new Map<number, Registration>();
-  private readonly bySession = new Map<Session, Set<Registration>>();
+export class Dealer implements ObservationOwner<Registration> {
+  readonly observations: ObservationMap<Registration>;
   /** Calls in flight, keyed per caller by CALL.Request and per callee by INVOCATION.Request. */
-  private readonly byCaller = new Map<Session, Map<number, PendingCall>>();
-  private readonly byCallee = new Map<Session, Map<number, PendingCall>>();
-  /** Registrations held, one per (session, registration): what max_total_registrations counts. */
-  private held = 0;
+  private readonly byCaller = new Map<Peer, Map<number, PendingCall>>();
+  private readonly byCallee = new Map<Peer, Map<number, PendingCall>>();
 
-  constructor(private readonly realm: Realm) {}
+  constructor(private readonly realm: RealmContext) {
+    this.observations = new ObservationMap(REGISTRATIONS, (topic, args) => realm.metaEvent(topic, args));
+  }
 
   // ---- REGISTER / UNREGISTER -----------------------------------------------
 
-  register(session: Session, m: Register): void {
+  register(session: Peer, m: Register): void {
     const match = (m.options.match as MatchPolicy | undefined) ?? 'exact';
     const invoke = (m.options.invoke as InvokePolicy | undefined) ?? 'single';
     const fail = (error: string, message: string): void => session.sendError(MessageType.REGISTER, m.request, error, [message]);
@@ -84,24 +99,23 @@ export class Dealer {
     });
   }
 
-  private registerAuthorized(session: Session, m: Register, match: MatchPolicy, invoke: InvokePolicy): void {
+  private registerAuthorized(session: Peer, m: Register, match: MatchPolicy, invoke: InvokePolicy): void {
     const fail = (error: string, message: string): void => session.sendError(MessageType.REGISTER, m.request, error, [message]);
     if (!session.isLocal) {
-      const full = this.holdingRefusal(session);
+      const full = this.observations.holdingRefusal(session, session.limits.maxRegistrations, this.realm.limits.maxTotalRegistrations);
       if (full !== undefined) {
         session.refused('too_many_registrations', 'too many registrations', { uri: shortUri(m.procedure), why: full });
         fail(WampErrors.tooManyRegistrations, full);
         return;
       }
     }
-    let reg = this.index.get(m.procedure, match);
-    let created = false;
+    let reg = this.observations.lookup(m.procedure, match);
     if (reg !== undefined && m.options.force_reregister === true && this.replaceable(session, reg)) {
       for (const old of [...reg.callees]) this.revoke(old, reg, 'replaced by a force_reregister of the same authid');
-      reg = this.index.get(m.procedure, match);
+      reg = this.observations.lookup(m.procedure, match);
     }
     if (reg !== undefined) {
-      if (reg.callees.includes(session)) { fail(WampErrors.procedureAlreadyExists, `this session already registered "${shortUri(m.procedure)}"`); return; }
+      if (reg.observers.has(session)) { fail(WampErrors.procedureAlreadyExists, `this session already registered "${shortUri(m.procedure)}"`); return; }
       if (invoke !== reg.invoke) {
         fail(WampErrors.differentInvocationPolicy, `procedure "${shortUri(m.procedure)}" is already registered with invoke policy "${reg.invoke}", not "${invoke}"`);
         return;
@@ -110,35 +124,15 @@ export class Dealer {
         fail(WampErrors.procedureAlreadyExists, `procedure "${shortUri(m.procedure)}" is already registered`);
         return;
       }
-    } else {
-      reg = { id: randomId(), uri: m.procedure, match, invoke, created: new Date().toISOString(), callees: [], roundRobin: 0 };
-      this.index.add(m.procedure, match, reg);
-      this.byId.set(reg.id, reg);
-      created = true;
     }
-    reg.callees.push(session);
-    this.held++;
-    let mine = this.bySession.get(session);
-    if (mine === undefined) { mine = new Set(); this.bySession.set(session, mine); }
-    mine.add(reg);
-    session.send({ type: MessageType.REGISTERED, request: m.request, registration: reg.id });
-    if (created) this.realm.meta.publish('wamp.registration.on_create', [session.id, registrationDetails(reg)]);
-    this.realm.meta.publish('wamp.registration.on_register', [session.id, reg.id]);
-  }
-
-  /** Why `session` may not hold one more registration, or undefined. */
-  private holdingRefusal(session: Session): string | undefined {
-    const mine = this.bySession.get(session)?.size ?? 0;
-    const max = session.limits.maxRegistrations;
-    if (max !== null && mine >= max) return `this session already holds ${mine} registrations (max_registrations ${max})`;
-    const total = this.realm.limits.maxTotalRegistrations;
-    if (total !== null && this.held >= total) return `the realm already holds ${this.held} registrations (max_total_registrations ${total})`;
-    return undefined;
+    const a = this.observations.attach(session, m.procedure, match, (id, created) => new Registration(id, m.procedure, match, invoke, created));
+    session.send({ type: MessageType.REGISTERED, request: m.request, registration: a.observation.id });
+    this.observations.announce(session, a);
   }
 
   /** Registrations held across the realm (one per callee and registration). */
   get registrationsHeld(): number {
-    return this.held;
+    return this.observations.held;
   }
 
   /**
@@ -149,15 +143,14 @@ export class Dealer {
    * callee, another principal's registration is never taken: being allowed
    * to register a URI must not mean being allowed to cut off its owner.
    */
-  private replaceable(session: Session, reg: Registration): boolean {
+  private replaceable(session: Peer, reg: Registration): boolean {
     if (reg.callees.includes(session)) return false;
     return reg.callees.every((c) => c.authid === session.authid);
   }
 
   /** Takes `reg` from `callee`; tells it (UNREGISTERED with request 0) if it announced registration revocation. */
-  private revoke(callee: Session, reg: Registration, reason: string): void {
-    this.detach(callee, reg);
-    this.bySession.get(callee)?.delete(reg);
+  private revoke(callee: Peer, reg: Registration, reason: string): void {
+    if (!this.observations.detach(callee, reg)) return;
     if (callee.features.calleeRegistrationRevocation) {
       callee.send({ type: MessageType.UNREGISTERED, request: 0, details: { registration: reg.id, reason } });
     }
@@ -168,40 +161,26 @@ export class Dealer {
    * unregistered, and tells it if it announced registration revocation.
    * Invocations already sent to it stay open: its answers are still forwarded.
    */
-  removeCallee(reg: Registration, callee: Session, reason: string): void {
+  removeObserver(reg: Registration, callee: Peer, reason: string): void {
     this.revoke(callee, reg, reason);
   }
 
   /** Calls this session has made that are still waiting for their result. */
-  pendingCalls(session: Session): number {
+  pendingCalls(session: Peer): number {
     return this.byCaller.get(session)?.size ?? 0;
   }
 
-  unregister(session: Session, m: Unregister): void {
-    const reg = this.byId.get(m.registration);
-    if (reg === undefined || !reg.callees.includes(session)) {
+  unregister(session: Peer, m: Unregister): void {
+    if (this.observations.release(session, m.registration) === undefined) {
       session.sendError(MessageType.UNREGISTER, m.request, WampErrors.noSuchRegistration, [`session has no registration ${m.registration}`]);
       return;
     }
-    this.detach(session, reg);
-    this.bySession.get(session)?.delete(reg);
     session.send({ type: MessageType.UNREGISTERED, request: m.request });
-  }
-
-  private detach(session: Session, reg: Registration): void {
-    reg.callees.splice(reg.callees.indexOf(session), 1);
-    this.held--;
-    this.realm.meta.publish('wamp.registration.on_unregister', [session.id, reg.id]);
-    if (reg.callees.length === 0) {
-      this.index.remove(reg.uri, reg.match);
-      this.byId.delete(reg.id);
-      this.realm.meta.publish('wamp.registration.on_delete', [session.id, reg.id]);
-    }
   }
 
   // ---- CALL ----------------------------------------------------------------
 
-  call(caller: Session, m: Call): void {
+  call(caller: Peer, m: Call): void {
     if (this.byCaller.get(caller)?.has(m.request)) {
       caller.protocolViolation(`CALL request id ${m.request} is already in flight`);
       return;
@@ -218,7 +197,7 @@ export class Dealer {
     else this.callAuthorized(caller, m, decision);
   }
 
-  private callAuthorized(caller: Session, m: Call, decision: Decision): void {
+  private callAuthorized(caller: Peer, m: Call, decision: Decision): void {
     if (!decision.allow) {
       this.realm.denied(caller, m.procedure, 'call');
       callFailed(caller, m, WampErrors.notAuthorized, `session is not authorized to call procedure "${shortUri(m.procedure)}"`);
@@ -231,7 +210,7 @@ export class Dealer {
     }
     if (m.procedure.startsWith('wamp.')) { this.callMeta(caller, m); return; }
 
-    const reg = this.index.best(m.procedure);
+    const reg = this.observations.best(m.procedure);
     if (reg === undefined || reg.callees.length === 0) {
       callFailed(caller, m, WampErrors.noSuchProcedure, `no callee registered for procedure "${shortUri(m.procedure)}"`);
       return;
@@ -244,17 +223,13 @@ export class Dealer {
     const timeout = typeof m.options.timeout === 'number' ? m.options.timeout : 0;
     if (timeout > 0) details.timeout = timeout;
     copyPassthrough(m.options, details);
-    if (decision.disclose) {
-      details.caller = caller.id;
-      details.caller_authid = caller.authid;
-      details.caller_authrole = caller.authrole;
-    }
+    if (decision.disclose) disclose(details, 'caller', caller);
     let mine = this.byCaller.get(caller);
     if (mine === undefined) { mine = new Map(); this.byCaller.set(caller, mine); }
     let theirs = this.byCallee.get(callee);
     if (theirs === undefined) { theirs = new Map(); this.byCallee.set(callee, theirs); }
     const pending: PendingCall = {
-      caller, callRequest: m.request, callee, invocationRequest: callee.requestIds.next(),
+      caller, callRequest: m.request, callee, invocationRequest: callee.nextRequestId(),
       receiveProgress, timer: undefined, killing: false, callerCalls: mine, calleeCalls: theirs,
     };
     mine.set(m.request, pending);
@@ -266,35 +241,35 @@ export class Dealer {
     });
   }
 
-  private callMeta(caller: Session, m: Call): void {
+  private callMeta(caller: Peer, m: Call): void {
     const reply = (result: unknown): void =>
       caller.send({ type: MessageType.RESULT, request: m.request, details: {}, args: result === undefined ? [] : [result] });
     try {
-      const result = this.realm.meta.call(caller, m.procedure, m.args ?? [], m.kwargs ?? {});
+      const result = this.realm.callMeta(caller, m.procedure, m.args ?? [], m.kwargs ?? {});
       // A meta procedure that needs a dynamic authorizer answers later.
       if (result instanceof Promise) {
         result.then(reply, (e: unknown) => {
-          if (e instanceof WampError) caller.replyError(MessageType.CALL, m.request, e);
+          if (e instanceof WampError) caller.sendError(MessageType.CALL, m.request, e.uri, e.args, e.kwargs);
           else caller.protocolViolation('internal error in a meta procedure');
         });
         return;
       }
       reply(result);
     } catch (e) {
-      if (e instanceof WampError) { caller.replyError(MessageType.CALL, m.request, e); return; }
+      if (e instanceof WampError) { caller.sendError(MessageType.CALL, m.request, e.uri, e.args, e.kwargs); return; }
       throw e;
     }
   }
 
   // ---- answers from the callee ---------------------------------------------
 
-  yield(callee: Session, m: Yield): void {
+  yield(callee: Peer, m: Yield): void {
     const pending = this.byCallee.get(callee)?.get(m.request);
     // A YIELD for a call that timed out or was canceled is dropped silently (spec).
     if (pending === undefined) return;
     const details: Dict = copyPassthrough(m.options, {});
     if (m.options.progress === true) {
-      if (pending.receiveProgress && isSession(pending.caller)) {
+      if (pending.receiveProgress && isPeer(pending.caller)) {
         details.progress = true;
         pending.caller.send({ type: MessageType.RESULT, request: pending.callRequest, details, args: m.args, kwargs: m.kwargs, payload: m.payload });
       }
@@ -304,7 +279,7 @@ export class Dealer {
     this.resultTo(pending, details, m);
   }
 
-  invocationError(callee: Session, m: ErrorMessage): void {
+  invocationError(callee: Peer, m: ErrorMessage): void {
     const pending = this.byCallee.get(callee)?.get(m.request);
     if (pending === undefined) return;
     this.finish(pending);
@@ -321,7 +296,7 @@ export class Dealer {
 
   // ---- cancel, timeout, sessions leaving ------------------------------------
 
-  cancel(caller: Session, m: Cancel): void {
+  cancel(caller: Peer, m: Cancel): void {
     const pending = this.byCaller.get(caller)?.get(m.request);
     if (pending === undefined || pending.killing) return;
     let mode = (m.options.mode as CancelMode | undefined) ?? 'killnowait';
@@ -363,12 +338,12 @@ export class Dealer {
 
   /** Sends the final RESULT to the caller (or resolves the router's own call). */
   private resultTo(p: PendingCall, details: Dict, m: Yield): void {
-    if (isSession(p.caller)) p.caller.send({ type: MessageType.RESULT, request: p.callRequest, details, args: m.args, kwargs: m.kwargs, payload: m.payload });
+    if (isPeer(p.caller)) p.caller.send({ type: MessageType.RESULT, request: p.callRequest, details, args: m.args, kwargs: m.kwargs, payload: m.payload });
     else p.caller.resolve({ args: m.args ?? [], kwargs: m.kwargs ?? {} });
   }
 
   private errorTo(p: PendingCall, error: string, args: unknown[] | undefined, kwargs?: Dict, details: Dict = {}, payload?: Uint8Array | string): void {
-    if (isSession(p.caller)) p.caller.send({ type: MessageType.ERROR, requestType: MessageType.CALL, request: p.callRequest, details, error, args, kwargs, payload });
+    if (isPeer(p.caller)) p.caller.send({ type: MessageType.ERROR, requestType: MessageType.CALL, request: p.callRequest, details, error, args, kwargs, payload });
     else p.caller.reject(new WampError(error, args ?? [], kwargs));
   }
 
@@ -379,7 +354,7 @@ export class Dealer {
    */
   callInternal(procedure: string, args: unknown[], timeoutMs: number, kwargs: Dict = {}): Promise<{ args: unknown[]; kwargs: Dict }> {
     return new Promise((resolve, reject) => {
-      const reg = this.index.best(procedure);
+      const reg = this.observations.best(procedure);
       if (reg === undefined || reg.callees.length === 0) {
         reject(new WampError(WampErrors.noSuchProcedure, [`no callee registered for procedure "${procedure}"`]));
         return;
@@ -391,7 +366,7 @@ export class Dealer {
       let theirs = this.byCallee.get(callee);
       if (theirs === undefined) { theirs = new Map(); this.byCallee.set(callee, theirs); }
       const pending: PendingCall = {
-        caller: { internal: true, resolve, reject }, callRequest: 0, callee, invocationRequest: callee.requestIds.next(),
+        caller: { internal: true, resolve, reject }, callRequest: 0, callee, invocationRequest: callee.nextRequestId(),
         receiveProgress: false, timer: undefined, killing: false, callerCalls: undefined, calleeCalls: theirs,
       };
       theirs.set(pending.invocationRequest, pending);
@@ -400,7 +375,7 @@ export class Dealer {
     });
   }
 
-  sessionLeft(session: Session): void {
+  sessionLeft(session: Peer): void {
     // Calls this session was serving: their callers get an error now, not never.
     const serving = this.byCallee.get(session);
     if (serving !== undefined) {
@@ -421,30 +396,15 @@ export class Dealer {
         }
       }
     }
-    const regs = this.bySession.get(session);
-    if (regs !== undefined) {
-      this.bySession.delete(session);
-      for (const reg of regs) this.detach(session, reg);
-    }
+    this.observations.sessionLeft(session);
   }
-
-  // ---- lookups for the meta API --------------------------------------------
-
-  get(id: number): Registration | undefined { return this.byId.get(id); }
-  lookup(uri: string, match: MatchPolicy): Registration | undefined { return this.index.get(uri, match); }
-  best(uri: string): Registration | undefined { return this.index.best(uri); }
-  list(match: MatchPolicy): number[] { return [...this.index.values(match)].map((r) => r.id); }
 }
 
 /** Answers a CALL with ERROR (a function, not a closure per call: this is the hot path). */
-function callFailed(caller: Session, m: Call, error: string, message: string): void {
+function callFailed(caller: Peer, m: Call, error: string, message: string): void {
   caller.sendError(MessageType.CALL, m.request, error, [message]);
 }
 
-function isSession(c: Session | InternalCaller): c is Session {
+function isPeer(c: Peer | InternalCaller): c is Peer {
   return (c as Partial<InternalCaller>).internal !== true;
-}
-
-export function registrationDetails(reg: Registration): Dict {
-  return { id: reg.id, created: reg.created, uri: reg.uri, match: reg.match, invoke: reg.invoke };
 }

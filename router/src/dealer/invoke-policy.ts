@@ -1,7 +1,7 @@
 // Which callee of a shared registration gets the next invocation.
-import type { Registration } from './dealer.js';
+import type { InvokePolicy } from '../messages/options.js';
 
-export function pickCallee<T>(reg: { invoke: Registration['invoke']; callees: readonly T[]; roundRobin: number }): T {
+export function pickCallee<T>(reg: { readonly invoke: InvokePolicy; readonly callees: readonly T[]; roundRobin: number }): T {
   const callees = reg.callees;
   switch (reg.invoke) {
     case 'single':

@@ -6,10 +6,9 @@
 // plain data (RouterConfig.http); the bridge builds its handlers from it.
 import type { RateLimit } from '../limits/token-bucket.js';
 import { z } from 'zod';
-import { ConfigError } from '../config/config-error.js';
-import type { SecretSources } from '../config/auth-config.js';
-import { cidrError, LOOPBACK_NETWORKS } from './ip-allow.js';
-import { SecretRef, resolveSecret } from '../config/secret-ref.js';
+import { ConfigError } from '../config-error.js';
+import { cidrError, LOOPBACK_NETWORKS } from '../net/ip-allow.js';
+import { SecretRef, resolveSecret, type SecretSources } from '../secret-ref.js';
 
 export const HTTP_PATH_TYPES = ['publisher', 'caller', 'info', 'metrics'] as const;
 export type HttpPathType = (typeof HTTP_PATH_TYPES)[number];

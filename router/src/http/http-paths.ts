@@ -19,7 +19,7 @@ import { HttpError, HttpErrors, statusForWampError } from './http-error.js';
 import { RequestGuard, parseJsonObject, readBody, requestFacts } from './request-guard.js';
 import { callRequest, publishRequest } from './bridge-request.js';
 import { SessionSlot } from './session-slot.js';
-import { LOOPBACK_NETWORKS } from './ip-allow.js';
+import { LOOPBACK_NETWORKS } from '../net/ip-allow.js';
 
 /** What the path services need from the router. */
 export interface HttpPathHost {

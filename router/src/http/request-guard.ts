@@ -6,8 +6,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { HttpGuard } from './http-config.js';
 import { HttpError, HttpErrors } from './http-error.js';
-import { IpAllowList } from './ip-allow.js';
-import { clientOfRequest } from '../transport/forwarded.js';
+import { IpAllowList } from '../net/ip-allow.js';
+import { clientOfRequest } from '../net/forwarded.js';
+import { clientKey } from '../net/client-key.js';
 import { NonceCache } from './nonce-cache.js';
 import { ClientRateLimiter } from './client-rate-limiter.js';
 import { isIntegerParam, parseTimestamp, signatureMatches } from './signature.js';
@@ -58,7 +59,7 @@ export class RequestGuard {
     }
     if (this.config.requireTls && !f.encrypted) throw new HttpError(403, HttpErrors.tlsRequired, 'this path requires TLS (https)');
     if (this.rate !== undefined) {
-      const wait = this.rate.take(f.remoteAddress ?? 'unknown');
+      const wait = this.rate.take(clientKey(f.remoteAddress));
       if (wait > 0) {
         const l = this.rate.limit;
         throw new HttpError(429, HttpErrors.rateLimited, `rate limit of ${l.rate} requests per second (burst ${l.burst}) exceeded; retry after ${wait} ms`, { 'retry-after': String(Math.ceil(wait / 1000)) });

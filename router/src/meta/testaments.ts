@@ -1,8 +1,8 @@
 // Session testaments (wamp.session.add_testament): events a session leaves
 // behind, published by the router when the session goes away.
 import type { Dict } from '../messages/types.js';
-import type { Session } from '../session/session.js';
-import type { PublicationData } from '../broker/broker.js';
+import type { Peer } from '../routing/peer.js';
+import type { PublicationData } from '../routing/publication.js';
 
 export type TestamentScope = 'destroyed' | 'detached';
 
@@ -13,35 +13,35 @@ export interface Testament {
 }
 
 export class Testaments {
-  private readonly bySession = new Map<Session, Record<TestamentScope, Testament[]>>();
+  private readonly byPeer = new Map<Peer, Record<TestamentScope, Testament[]>>();
 
-  add(session: Session, scope: TestamentScope, t: Testament): void {
-    let mine = this.bySession.get(session);
-    if (mine === undefined) { mine = { destroyed: [], detached: [] }; this.bySession.set(session, mine); }
+  add(session: Peer, scope: TestamentScope, t: Testament): void {
+    let mine = this.byPeer.get(session);
+    if (mine === undefined) { mine = { destroyed: [], detached: [] }; this.byPeer.set(session, mine); }
     mine[scope].push(t);
   }
 
   /** Testaments `session` holds now, both scopes (what max_testaments counts). */
-  count(session: Session): number {
-    const mine = this.bySession.get(session);
+  count(session: Peer): number {
+    const mine = this.byPeer.get(session);
     return mine === undefined ? 0 : mine.destroyed.length + mine.detached.length;
   }
 
   /** Removes and returns the count flushed. */
-  flush(session: Session, scope: TestamentScope): number {
-    const mine = this.bySession.get(session);
+  flush(session: Peer, scope: TestamentScope): number {
+    const mine = this.byPeer.get(session);
     if (mine === undefined) return 0;
     const n = mine[scope].length;
     mine[scope] = [];
     return n;
   }
 
-  take(session: Session, scope: TestamentScope): Testament[] {
-    const mine = this.bySession.get(session);
+  take(session: Peer, scope: TestamentScope): Testament[] {
+    const mine = this.byPeer.get(session);
     if (mine === undefined) return [];
     const out = mine[scope];
     mine[scope] = [];
-    if (mine.destroyed.length === 0 && mine.detached.length === 0) this.bySession.delete(session);
+    if (mine.destroyed.length === 0 && mine.detached.length === 0) this.byPeer.delete(session);
     return out;
   }
 }

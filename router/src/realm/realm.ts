@@ -1,7 +1,10 @@
 // A realm: the sessions joined to it, its broker and dealer, its roles, and
 // the meta API. Everything routing-related happens inside one realm.
+//
+// The realm is the broker's, dealer's and meta API's RealmContext
+// (routing/realm-context.ts): they reach it, and the sessions, only through
+// the routing contracts, so nothing they import leads back here.
 import type { Dict } from '../messages/types.js';
-import type { Session } from '../session/session.js';
 import { Broker } from '../broker/broker.js';
 import { Dealer } from '../dealer/dealer.js';
 import { MetaApi } from '../meta/meta-api.js';
@@ -11,6 +14,8 @@ import { Role } from './role.js';
 import { isValidPattern, isValidUri, shortUri, type UriCheck } from '../uri.js';
 import type { MatchPolicy } from '../messages/options.js';
 import type { Identity } from '../auth/auth-policy.js';
+import type { Peer } from '../routing/peer.js';
+import type { RealmContext } from '../routing/realm-context.js';
 import { routerRoles } from './router-roles.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_REALM_LIMITS, NO_SESSION_LIMITS, type RealmLimits, type SessionLimits } from '../limits/limits-config.js';
@@ -55,10 +60,16 @@ const ALLOW_ALL: Permission = {
   disclose: { caller: false, publisher: false },
 };
 
-export class Realm {
+/** A session as the realm counts it: a Peer, and the key per-address limits count its client under. */
+export interface Member extends Peer {
+  /** TransportInfo.address: undefined for in-process sessions and a trusted proxy's own connections. */
+  readonly address: string | undefined;
+}
+
+export class Realm implements RealmContext {
   readonly name: string;
   readonly uriCheck: UriCheck;
-  readonly sessions = new Map<number, Session>();
+  readonly sessions = new Map<number, Member>();
   readonly broker: Broker;
   readonly dealer: Dealer;
   readonly meta: MetaApi;
@@ -83,17 +94,17 @@ export class Realm {
     for (const r of config.roles) this.roles.set(r.name, new Role(r.name, r.permissions, r.authorizer));
     this.broker = new Broker(this);
     this.dealer = new Dealer(this);
-    this.meta = new MetaApi(this);
+    this.meta = new MetaApi(this, { sessions: this.sessions, testaments: this.testaments, subscriptions: this.broker, registrations: this.dealer });
   }
 
-  private roleOf(session: Session): Role | undefined {
+  private roleOf(session: Peer): Role | undefined {
     const role = this.roles.get(session.authrole);
     if (role !== undefined) return role;
-    return session.authrole === TRUSTED_ROLE && session.transport.info.kind === 'local' ? this.implicitTrusted : undefined;
+    return session.authrole === TRUSTED_ROLE && session.isLocal ? this.implicitTrusted : undefined;
   }
 
-  hasRole(session: Session, name: string): boolean {
-    return this.roles.has(name) || (name === TRUSTED_ROLE && session.transport.info.kind === 'local');
+  hasRole(session: Peer, name: string): boolean {
+    return this.roles.has(name) || (name === TRUSTED_ROLE && session.isLocal);
   }
 
   routerRoles(): Dict {
@@ -104,7 +115,7 @@ export class Realm {
    * The decision for `session` doing `action` on `uri`. A Promise only when
    * the session's role has a dynamic authorizer that must be asked.
    */
-  decide(session: Session, uri: string, action: Action, options: Dict = {}): Decision | Promise<Decision> {
+  decide(session: Peer, uri: string, action: Action, options: Dict = {}): Decision | Promise<Decision> {
     const role = this.roleOf(session);
     if (role === undefined) return DENY;
     return role.decide(session, uri, action, options, this.callAuthorizer, this.log);
@@ -115,7 +126,7 @@ export class Realm {
    * the authorizer has answered. Meanwhile the session's later messages wait,
    * so a session's messages are still handled in the order they came.
    */
-  authorize(session: Session, uri: string, action: Action, options: Dict, then: (d: Decision) => void): void {
+  authorize(session: Peer, uri: string, action: Action, options: Dict, then: (d: Decision) => void): void {
     const d = this.decide(session, uri, action, options);
     if (d instanceof Promise) session.holdUntil(d, then);
     else then(d);
@@ -124,8 +135,8 @@ export class Realm {
   private readonly callAuthorizer = (procedure: string, args: unknown[]): Promise<unknown> =>
     this.dealer.callInternal(procedure, args, this.authorizerTimeoutMs).then((r) => r.args[0]);
 
-  /** A refused action: counted, and logged once per session (Session.refused). */
-  denied(session: Session, uri: string, action: Action, why?: string): void {
+  /** A refused action: counted, and logged once per session (Peer.refused). */
+  denied(session: Peer, uri: string, action: Action, why?: string): void {
     // One line per session for each action (and reason): at most a dozen, however many it tries.
     session.refused('not_authorized', 'not authorized', { uri: shortUri(uri), uri_length: uri.length, action, why }, why === undefined ? action : `${action} ${why}`);
   }
@@ -137,7 +148,7 @@ export class Realm {
    * more than max_uri_length characters, and neither answer quotes more
    * than the first 100 of them.
    */
-  uriRefusal(session: Session, uri: string, what: string, match?: MatchPolicy): string | undefined {
+  uriRefusal(session: Peer, uri: string, what: string, match?: MatchPolicy): string | undefined {
     const max = this.limits.maxUriLength;
     if (uri.length > max) {
       session.refused('uri_too_long', 'URI too long', { uri: shortUri(uri), uri_length: uri.length, max_uri_length: max });
@@ -149,12 +160,21 @@ export class Realm {
   }
 
   /** The limits on a session's own traffic. In-process sessions are trusted and not limited. */
-  sessionLimits(session: Session, authrole: string): SessionLimits {
-    if (session.transport.info.kind === 'local') return NO_SESSION_LIMITS;
+  sessionLimits(session: Peer, authrole: string): SessionLimits {
+    if (session.isLocal) return NO_SESSION_LIMITS;
     return this.limits.roles[authrole] ?? this.limits;
   }
 
   private lastRetainDropLog = -Infinity;
+
+  /** Publishes a meta event to whoever subscribed to it (no publisher session). */
+  metaEvent(topic: string, args: unknown[]): void {
+    this.broker.publishInternal(topic, { args, details: {} });
+  }
+
+  callMeta(caller: Peer, procedure: string, args: unknown[], kwargs: Dict): unknown {
+    return this.meta.call(caller, procedure, args, kwargs);
+  }
 
   /** A testament asked to be retained beyond the retained limits: delivered, not retained (broker). */
   retainDropped(topic: string, why: string): void {
@@ -166,9 +186,9 @@ export class Realm {
   }
 
   /** Why an authenticated session may not join (too many sessions), or undefined. */
-  admissionRefusal(session: Session, identity: Identity): string | undefined {
-    if (session.transport.info.kind === 'local') return undefined;
-    const address = session.transport.info.address;
+  admissionRefusal(session: Member, identity: Identity): string | undefined {
+    if (session.isLocal) return undefined;
+    const address = session.address;
     return admissionRefusal(this.limits, this.sessionLimits(session, identity.authrole), {
       realmSessions: this.remoteSessions,
       authidSessions: this.authidCounts.get(identity.authid) ?? 0,
@@ -182,25 +202,25 @@ export class Realm {
   /** Remote sessions on the realm (what max_sessions counts; in-process ones are not counted). */
   private remoteSessions = 0;
 
-  join(session: Session): void {
+  join(session: Member): void {
     this.sessions.set(session.id, session);
     this.authidCounts.set(session.authid, (this.authidCounts.get(session.authid) ?? 0) + 1);
     if (!session.isLocal) {
       this.remoteSessions++;
       increment(this.roleCounts, session.authrole, 1);
-      const address = session.transport.info.address;
+      const address = session.address;
       if (address !== undefined) increment(this.addressCounts, address, 1);
     }
-    this.meta.publish('wamp.session.on_join', [session.details()]);
+    this.metaEvent('wamp.session.on_join', [session.details()]);
   }
 
-  leave(session: Session): void {
+  leave(session: Member): void {
     if (!this.sessions.delete(session.id)) return;
     increment(this.authidCounts, session.authid, -1);
     if (!session.isLocal) {
       this.remoteSessions--;
       increment(this.roleCounts, session.authrole, -1);
-      const address = session.transport.info.address;
+      const address = session.address;
       if (address !== undefined) increment(this.addressCounts, address, -1);
     }
     // Testaments first: they are the session's last words, and may go to
@@ -209,7 +229,7 @@ export class Realm {
     for (const t of this.testaments.take(session, 'destroyed')) this.broker.publishInternal(t.topic, t.data, t.options);
     this.dealer.sessionLeft(session);
     this.broker.sessionLeft(session);
-    this.meta.publish('wamp.session.on_leave', [session.id, session.authid, session.authrole]);
+    this.metaEvent('wamp.session.on_leave', [session.id, session.authid, session.authrole]);
   }
 }
 

@@ -8,6 +8,7 @@ import { authorize, type Action, type Decision, type Permission } from '../auth/
 import { expandPermissions, isTemplate } from '../auth/uri-template.js';
 import { parseAuthorizerAnswer } from '../auth/authorizer.js';
 import { shortUri } from '../uri.js';
+import type { Actor } from '../routing/peer.js';
 
 const CACHE_LIMIT = 10_000;
 const SESSION_CACHE_LIMIT = 1_000;
@@ -17,14 +18,6 @@ const SESSION_CACHE_LIMIT = 1_000;
  */
 const CACHE_CHARS_LIMIT = 4 * 1024 * 1024;
 const DENY: Decision = { allow: false, disclose: false };
-
-/** What a role needs to know about the session acting. */
-export interface Actor {
-  readonly id: number;
-  readonly authid: string;
-  readonly authrole: string;
-  details(): Dict;
-}
 
 /** How a role reaches its authorizer procedure. */
 export interface AuthorizerCall {

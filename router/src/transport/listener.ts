@@ -38,8 +38,8 @@ import { RAWSOCKET_MAGIC, RawSocketTransport, acceptHandshake, lengthExponent } 
 import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_LISTENER_LIMITS, type EndpointLimits, type ListenerLimits } from '../limits/limits-config.js';
 import { connectionRefusal, ConnectionCounts } from '../limits/connection-admission.js';
 import type { LimitCounters } from '../limits/limit-counters.js';
-import { addressKey, clientOfRequest, trustProxiesOn, type TrustedProxies } from './forwarded.js';
-import { unmapIPv4 } from '../http/ip-allow.js';
+import { clientOfRequest, trustProxiesOn, type TrustedProxies } from '../net/forwarded.js';
+import { addressKey } from '../net/client-key.js';
 
 export interface WebSocketEndpointConfig {
   serializers: SerializerId[];
@@ -172,8 +172,7 @@ export class Listener {
    * only in the listener's total here (their clients at the upgrade).
    */
   private admit(socket: net.Socket): boolean {
-    const address = socket.remoteAddress === undefined ? undefined : unmapIPv4(socket.remoteAddress);
-    const key = address !== undefined && this.config.trustedProxies?.trusts(address) === true ? undefined : address ?? 'unknown';
+    const key = this.socketAddressKey(socket);
     if (connectionRefusal(this.limits, this.counts, key) !== undefined) {
       if (this.factory.limitCounters) this.factory.limitCounters.connectionsRefused++;
       socket.destroy();
@@ -186,9 +185,7 @@ export class Listener {
 
   /** The key a connection's sessions are counted under per address (TransportInfo.address). */
   private socketAddressKey(socket: net.Socket): string | undefined {
-    const address = socket.remoteAddress === undefined ? undefined : unmapIPv4(socket.remoteAddress);
-    if (address === undefined) return 'unknown';
-    return this.config.trustedProxies?.trusts(address) === true ? undefined : address;
+    return addressKey({ address: socket.remoteAddress, proxy: undefined }, this.config.trustedProxies);
   }
 
   /**

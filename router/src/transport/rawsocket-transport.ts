@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { serializerByRawsocketCode, type Serializer, type SerializerId } from '../serializers/index.js';
 import type { Outgoing } from './outgoing.js';
 import type { Transport, TransportInfo, TransportSink } from './transport.js';
-import { peerOf } from './websocket-transport.js';
+import { peerOf } from '../net/peer-name.js';
 import { WriteBatch } from './write-batch.js';
 import { sendBufferExceeded } from '../limits/send-buffer.js';
 

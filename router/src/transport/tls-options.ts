@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { createSecureContext, type TlsOptions } from 'node:tls';
 import { z } from 'zod';
-import { ConfigError } from '../config/config-error.js';
+import { ConfigError } from '../config-error.js';
 
 export const TlsSection = z.object({
   /** PEM private key (no passphrase). */

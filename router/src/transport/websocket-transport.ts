@@ -7,15 +7,11 @@ import type { Outgoing } from './outgoing.js';
 import type { Transport, TransportInfo, TransportSink } from './transport.js';
 import { WriteBatch } from './write-batch.js';
 import { sendBufferExceeded } from '../limits/send-buffer.js';
-import { clientOfRequest } from './forwarded.js';
+import { clientOfRequest } from '../net/forwarded.js';
+import { peerOf } from '../net/peer-name.js';
 
 /** How long a connection we are dropping may take to flush its close frame. */
 const CLOSE_GRACE_MS = 1000;
-
-export function peerOf(address: string | undefined, port: number | undefined, family?: string): string {
-  const fam = family === 'IPv6' || (address?.includes(':') ?? false) ? 'tcp6' : 'tcp4';
-  return `${fam}:${address ?? 'unknown'}:${port ?? 0}`;
-}
 
 /** A close reason must fit in a control frame (123 bytes of UTF-8). */
 function truncateReason(reason: string): string {

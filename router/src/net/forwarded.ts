@@ -17,10 +17,10 @@
 // found the client, the client is unknown: `address` is undefined (no
 // allowlist matches it: require_ip refuses, /metrics refuses), `proxy` is
 // set (it was forwarded), and per-address limits count every such client in
-// one shared bucket, `unknown`. It is never taken for the proxy itself,
-// which would make a remote client look like loopback.
+// one shared bucket, `unknown` (client-key.ts). It is never taken for the
+// proxy itself, which would make a remote client look like loopback.
 import net from 'node:net';
-import { IpAllowList, LOOPBACK_NETWORKS, cidrError, unmapIPv4 } from '../http/ip-allow.js';
+import { IpAllowList, LOOPBACK_NETWORKS, cidrError, unmapIPv4 } from './ip-allow.js';
 
 /** Names accepted in `trusted_proxies` besides CIDR networks and addresses. */
 const NAMED: Record<string, readonly string[]> = {
@@ -54,7 +54,8 @@ export interface ClientAddress {
    * The client's IP address (the TCP peer unless a trusted proxy forwarded
    * it). Undefined when a trusted proxy forwarded something that is not an
    * address (then `proxy` is set): treat it as unknown, in one bucket
-   * (`UNKNOWN_CLIENT`) for per-address limits, matched by no allowlist.
+   * (`UNKNOWN_CLIENT`, client-key.ts) for per-address limits, matched by no
+   * allowlist.
    */
   address: string | undefined;
   /** The client's source port, when it is the TCP peer (a forwarded client's port is not known). */
@@ -79,9 +80,6 @@ function normalize(entry: string): string | undefined {
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
-
-/** Per-address limits count every client whose forwarded address is not an address under this key. */
-export const UNKNOWN_CLIENT = 'unknown';
 
 /**
  * The client behind `peer`: `headers` are believed only when `peer` is a
@@ -112,20 +110,6 @@ export function clientAddress(
     encrypted: proto === undefined ? peer.encrypted : proto === 'https' || proto === 'wss',
     proxy: peer.address,
   };
-}
-
-/**
- * The key per-address limits count a client under: its address (IPv4-mapped
- * IPv6 unmapped), UNKNOWN_CLIENT when a trusted proxy forwarded something
- * that is not an address, or undefined for a trusted proxy's own
- * connection (one that forwarded nobody), which is never counted: the
- * proxy carries everyone's connections.
- */
-export function addressKey(client: ClientAddress, trusted: TrustedProxies | undefined): string | undefined {
-  if (client.proxy !== undefined) return client.address === undefined ? UNKNOWN_CLIENT : unmapIPv4(client.address);
-  if (client.address === undefined) return UNKNOWN_CLIENT;
-  if (trusted !== undefined && trusted.trusts(client.address)) return undefined;
-  return unmapIPv4(client.address);
 }
 
 /** The trusted proxies of the listener that accepted a socket (set by the listener). */
