@@ -223,3 +223,14 @@ t.test('a port already in use: exit code 1, "cannot start"', async (t) => {
   t.equal(exit.code, 1);
   t.match(p.stderr, /^clawgate-router: cannot start: .*(EADDRINUSE|in use)/);
 });
+
+t.test('a misspelt key: exit code 2, the key and what it probably means', async (t) => {
+  const cfg = twoListenerConfig(await freePort(), await freePort()) as { workers: { realms: Record<string, unknown>[] }[] };
+  const realm = cfg.workers[0]!.realms[0]!;
+  realm.rolse = realm.roles;
+  delete realm.roles;
+  const p = run(t, ['--config', write('misspelt.json', cfg)]);
+  t.equal((await within(p.exited, 30000, 'exit')).code, 2);
+  t.match(p.stderr, /^clawgate-router: invalid config at workers\[0\]\.realms\[0\]\.rolse: unknown key; did you mean "roles"\?/);
+  t.notOk(p.logs.some((l) => l.msg === 'router started'));
+});

@@ -404,3 +404,72 @@ t.test('loadConfigFile: unreadable and invalid files name the file', async (t) =
   const badPort = write('badport.json', JSON.stringify(edited((c) => { c.workers[0].transports[0].endpoint.port = '8080'; })));
   t.throws(() => loadConfigFile(badPort), { name: 'ConfigError', message: /workers\[0\]\.transports\[0\]\.endpoint\.port/ });
 });
+
+// Issue 14's config traps: mistakes that used to load and fail silently or only when a client joined.
+t.test('misspelt keys are errors naming the key they probably mean; other unknown keys stay warnings', async (t) => {
+  const base = (edit: (w: Record<string, any>) => void) => {
+    const w: Record<string, any> = {
+      type: 'router',
+      realms: [{ name: 'r', roles: [{ name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: allowAll }] }] }],
+      transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 0 } }],
+    };
+    edit(w);
+    return { version: 2, workers: [w] };
+  };
+  const misspelt: [string, (w: Record<string, any>) => void, RegExp][] = [
+    ['permisions', (w) => { w.realms[0].roles[0].permisions = w.realms[0].roles[0].permissions; delete w.realms[0].roles[0].permissions; },
+      /^invalid config at workers\[0\]\.realms\[0\]\.roles\[0\]\.permisions: unknown key; did you mean "permissions"\?/],
+    ['Permissions (case)', (w) => { w.realms[0].roles[0].Permissions = []; }, /roles\[0\]\.Permissions: unknown key; did you mean "permissions"/],
+    ['transprots', (w) => { w.transprots = w.transports; delete w.transports; }, /^invalid config at workers\[0\]\.transprots: unknown key; did you mean "transports"/],
+    ['serialziers (swap)', (w) => { w.transports[0].serialziers = ['json']; }, /transports\[0\]\.serialziers: unknown key; did you mean "serializers"/],
+    ['max-message-size (dashes)', (w) => { w.transports[0].options = { 'max-message-size': 1024 }; }, /transports\[0\]\.options\.max-message-size: unknown key; did you mean "max_message_size"/],
+    ['endpoint.interfce', (w) => { w.transports[0].endpoint.interfce = '127.0.0.1'; }, /endpoint\.interfce: unknown key; did you mean "interface"/],
+    ['principal rolle', (w) => { w.transports[0].auth = { ticket: { type: 'static', principals: { bob: { ticket: 's', role: 'anonymous', rolle: 'x' } } } }; }, /principals\.bob\.rolle: unknown key; did you mean "role"/],
+  ];
+  for (const [name, edit, re] of misspelt) {
+    t.throws(() => fromCrossbar(base(edit)), re, name);
+    try { fromCrossbar(base(edit)); } catch (e) { t.type(e, ConfigError, `${name}: a ConfigError`); }
+  }
+  // Keys of Crossbar's own that ClawGate skips, even when close to one it knows, and keys too short to guess from.
+  const { unsupported } = fromCrossbar(base((w) => {
+    w.transports[0].serializer = 'json';
+    w.transports[0].debug = true;
+    w.realms[0].store = { type: 'memory' };
+    w.realms[0].roles[0].ab = 1;
+  }));
+  t.same(unsupported.sort(), ['workers[0].realms[0].roles[0].ab', 'workers[0].realms[0].store', 'workers[0].transports[0].debug', 'workers[0].transports[0].serializer'], 'skipped with a warning');
+});
+
+t.test('misspelling: edit distance, thresholds, ties', async (t) => {
+  const { editDistance, misspelling } = await import('../src/unknown-keys.js');
+  t.equal(editDistance('permisions', 'permissions', 2), 1);
+  t.equal(editDistance('serialziers', 'serializers', 2), 1, 'a swap of neighbours is one edit');
+  t.equal(editDistance('abc', 'xyz', 1), 2, 'gives up past max');
+  t.equal(misspelling('permisions', ['name', 'permissions', 'authorizer']), 'permissions');
+  t.equal(misspelling('nmae', ['name', 'permissions']), 'name', 'short keys: one edit');
+  t.equal(misspelling('nmea', ['name', 'permissions']), undefined, 'short keys: two edits are too many');
+  t.equal(misspelling('url', ['uri']), undefined, 'under four characters: never guessed');
+  t.equal(misspelling('rolex', ['roles', 'role']), undefined, 'one edit from two keys: not guessed');
+  t.equal(misspelling('components', ['name', 'roles', 'options']), undefined, 'a different word');
+});
+
+t.test('roles named in auth must exist; a config needs a realm', async (t) => {
+  const cfg = (auth: unknown, realms: unknown[] = [{ name: 'r', roles: [{ name: 'player', permissions: [] }] }, { name: 'q', roles: [{ name: 'claw', permissions: [] }] }]) => ({
+    version: 2,
+    workers: [{ type: 'router', realms, transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 0 }, auth }] }],
+  });
+  t.doesNotThrow(() => fromCrossbar(cfg({ ticket: { type: 'static', principals: { bob: { ticket: 's', role: 'player' } } } })), 'a role of some realm');
+  t.doesNotThrow(() => fromCrossbar(cfg({ cryptosign: { type: 'static', principals: { m1: { authorized_keys: ['a'.repeat(64)], role: 'claw', realm: 'q' } } } })), 'a role of the realm named');
+  t.doesNotThrow(() => fromCrossbar(cfg({ ticket: { type: 'dynamic', authenticator: 'com.auth' } })), 'dynamic: roles known at run time only');
+  t.doesNotThrow(() => fromCrossbar(cfg(undefined)), 'no auth section: the implicit anonymous role is not checked (Crossbar\'s default)');
+  t.throws(() => fromCrossbar(cfg({ ticket: { type: 'static', principals: { bob: { ticket: 's', role: 'plyer' } } } })),
+    /^invalid config at workers\[0\]\.transports\[0\]\.auth\.ticket\.principals\.bob\.role: no realm has a role "plyer"$/);
+  t.throws(() => fromCrossbar(cfg({ wampcra: { type: 'static', users: { op: { secret: 's', role: 'claw', realm: 'r' } } } })),
+    /auth\.wampcra\.users\.op\.role: realm "r" has no role "claw" \(its roles: "player"\)/);
+  t.throws(() => fromCrossbar(cfg({ cryptosign: { type: 'static', principals: { m1: { authorized_keys: ['a'.repeat(64)], role: 'claw', realm: 'arcade' } } } })),
+    /auth\.cryptosign\.principals\.m1\.role: realm "arcade" is not defined \(realms: "r", "q"\)/);
+  t.throws(() => fromCrossbar(cfg({ anonymous: { type: 'static', role: 'guest' } })), /auth\.anonymous\.role: no realm has a role "guest"/);
+  t.throws(() => fromCrossbar(cfg({ anonymous: { type: 'static' } })), /auth\.anonymous\.role: no realm has a role "anonymous"/, 'an explicit anonymous section without a role means role "anonymous"');
+  t.throws(() => fromCrossbar(cfg({ ticket: { type: 'static', signed: { secret: 'x'.repeat(32), roles: ['player', 'vip'] } } })), /auth\.ticket\.signed\.roles\[1\]: no realm has a role "vip"/);
+  t.throws(() => fromCrossbar(cfg(undefined, [])), /^invalid config at workers: no router worker defines a realm/, 'no realm at all');
+});

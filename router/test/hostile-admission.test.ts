@@ -77,8 +77,12 @@ t.test('direct clients: per-address connections and sessions, the listener total
 });
 
 t.test('the claw config behind its proxy: forwarded clients are counted, the proxy and the reserved roles are not', async (t) => {
-  // Shipped limits, but a realm of 150 sessions so that the test can fill it (42 of them are reserved).
-  const r = await startClawRouter((raw) => { raw.workers[0].realms[0].options.limits.max_sessions = 150; });
+  // Shipped limits, but a realm of 150 sessions so that the test can fill it, and 20 of them
+  // (not 2000) kept for players: 62 reserved in all.
+  const r = await startClawRouter((raw) => {
+    raw.workers[0].realms[0].options.limits.max_sessions = 150;
+    raw.workers[0].realms[0].roles.find((role: { name: string }) => role.name === 'player').limits.reserved_sessions = 20;
+  });
   t.teardown(() => r.stop());
   const spectators = async (xff: string, n: number): Promise<{ welcomed: Wire[]; refused: string[] }> => {
     const welcomed: Wire[] = [];
@@ -96,11 +100,13 @@ t.test('the claw config behind its proxy: forwarded clients are counted, the pro
   t.equal(first.welcomed.length, 64, 'one forwarded address: 64 sessions (max_sessions_per_address)');
   t.match(first.refused[0], /client address 198\.51\.100\.7 already has 64 sessions/);
   const second = await spectators('198.51.100.8', 70);
-  t.equal(second.welcomed.length, 150 - 42 - 64, 'a second address fills what is left after the reservations');
-  t.match(second.refused[0], /realm "claw" has reached its limit of 150 sessions \(42 of them kept for the roles backend, claw, operator\)/);
+  t.equal(second.welcomed.length, 150 - 62 - 64, 'a second address fills what is left after the reservations');
+  t.match(second.refused[0], /realm "claw" has reached its limit of 150 sessions \(62 of them kept for the roles player, backend, claw, operator\)/);
+  const third = await spectators('198.51.100.9', 1);
+  t.equal(third.welcomed.length, 0, 'a spectator from a third address is refused: the realm is full for anonymous sessions');
 
   const player = await Wire.open({ kind: 'ws', port: r.port, headers: { 'x-forwarded-for': '203.0.113.50' } });
-  t.equal((await clawLogin(player, { role: 'player', authid: 'pbob' }))[2], 'clawgate.error.too_many_sessions', 'a player is refused too: the realm is full for everyone but the reserved roles');
+  t.equal((await clawLogin(player, { role: 'player', authid: 'pbob' }))[0], 2, 'a player still gets in: players have sessions kept for them');
   const reserved: Wire[] = [];
   for (const who of [{ role: 'backend' }, { role: 'operator' }, { role: 'claw', authid: 'm1' }, { role: 'claw', authid: 'm2' }] as const) {
     const w = await Wire.open({ kind: 'ws', port: r.port });

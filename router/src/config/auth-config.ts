@@ -13,6 +13,7 @@ import type {
 import { DEFAULT_AUTH_POLICY } from '../auth/auth-policy.js';
 import { ConfigError } from '../config-error.js';
 import { SecretRef, resolveSecret, type SecretSources } from '../secret-ref.js';
+import { unknownKeys } from '../unknown-keys.js';
 
 
 /** Where secrets given by reference are looked up. */
@@ -67,11 +68,6 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, at: string): T {
 
 const DYNAMIC_KEYS = ['type', 'authenticator', 'authenticator-realm'];
 const BASE_KEYS = ['role', 'realm', 'extra'];
-
-/** Keys this router does not act on go into the start-up warning, as elsewhere in the config. */
-function unknownKeys(obj: object, known: readonly string[], at: string, warnings: string[]): void {
-  for (const k of Object.keys(obj)) if (!known.includes(k)) warnings.push(`${at}.${k}`);
-}
 
 const secret = resolveSecret;
 

@@ -15,6 +15,9 @@ import type { ListenerConfig, WebSocketEndpointConfig, RawSocketEndpointConfig }
 import { TrustedProxies, trustedProxyError } from '../net/forwarded.js';
 import { ConfigError } from '../config-error.js';
 import { authPolicy, type SecretSources } from './auth-config.js';
+import { unknownKeys } from '../unknown-keys.js';
+import { checkRoleRefs, policyRoleRefs, type RoleRef } from './role-refs.js';
+import type { AuthPolicy } from '../auth/auth-policy.js';
 import { templateError } from '../auth/uri-template.js';
 import type { SerializerId } from '../serializers/index.js';
 import {
@@ -154,12 +157,6 @@ function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix: (string |
   throw new ConfigError(`invalid config at ${jsonPath([...prefix, ...issue.path])}: ${issue.message}`);
 }
 
-/** Records keys present in `raw` but not in `known`, for the one warning. */
-function unknownKeys(raw: unknown, known: readonly string[], at: string, out: string[]): void {
-  if (typeof raw !== 'object' || raw === null) return;
-  for (const k of Object.keys(raw)) if (!known.includes(k)) out.push(at ? `${at}.${k}` : k);
-}
-
 const SUPPORTED_SERIALIZERS: SerializerId[] = ['json', 'msgpack', 'cbor'];
 
 function serializers(list: string[] | undefined, at: string, warnings: string[]): SerializerId[] {
@@ -202,20 +199,27 @@ function permission(p: z.infer<typeof Permission_>, at: string): Permission {
   };
 }
 
-function wsEndpoint(p: z.infer<typeof WebSocketPath> | { serializers?: string[]; options?: z.infer<typeof TransportOptions>; auth?: z.infer<typeof Auth> }, at: string, warnings: string[], src: SecretSources): WebSocketEndpointConfig {
+/** An endpoint's auth policy; the roles an explicit `auth` section names go into `roleRefs` (checked once every realm is known). */
+function endpointAuth(p: { options?: z.infer<typeof TransportOptions>; auth?: z.infer<typeof Auth> }, at: string, warnings: string[], src: SecretSources, roleRefs: RoleRef[]): AuthPolicy {
+  const policy = authPolicy(p.auth, `${at}.auth`, warnings, src, p.options?.auth_timeout);
+  if (p.auth !== undefined) roleRefs.push(...policyRoleRefs(policy, `${at}.auth`));
+  return policy;
+}
+
+function wsEndpoint(p: z.infer<typeof WebSocketPath> | { serializers?: string[]; options?: z.infer<typeof TransportOptions>; auth?: z.infer<typeof Auth> }, at: string, warnings: string[], src: SecretSources, roleRefs: RoleRef[]): WebSocketEndpointConfig {
   return {
     serializers: serializers(p.serializers, `${at}.serializers`, warnings),
-    auth: authPolicy(p.auth, `${at}.auth`, warnings, src, p.options?.auth_timeout),
+    auth: endpointAuth(p, at, warnings, src, roleRefs),
     maxMessageSize: maxMessageSize(p.options),
     compression: compression(p.options),
     limits: endpointLimits(p.options),
   };
 }
 
-function rawEndpoint(p: { serializers?: string[]; options?: z.infer<typeof TransportOptions>; auth?: z.infer<typeof Auth> }, at: string, warnings: string[], src: SecretSources): RawSocketEndpointConfig {
+function rawEndpoint(p: { serializers?: string[]; options?: z.infer<typeof TransportOptions>; auth?: z.infer<typeof Auth> }, at: string, warnings: string[], src: SecretSources, roleRefs: RoleRef[]): RawSocketEndpointConfig {
   return {
     serializers: serializers(p.serializers, `${at}.serializers`, warnings),
-    auth: authPolicy(p.auth, `${at}.auth`, warnings, src, p.options?.auth_timeout),
+    auth: endpointAuth(p, at, warnings, src, roleRefs),
     maxMessageSize: maxMessageSize(p.options),
     limits: endpointLimits(p.options),
   };
@@ -277,6 +281,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
   if (node.controller !== undefined) warnings.push('controller');
   const realms: RealmConfig[] = [];
   const listeners: ListenerConfig[] = [];
+  const roleRefs: RoleRef[] = [];
   // HTTP bridge/info/metrics paths, with their JSON paths for realm/role errors (see http/http-config.ts).
   const http: { entry: HttpPathConfig; at: string }[] = [];
   // port -> JSON path of the transport that took it, to name both in the error
@@ -340,26 +345,26 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
       for (const [opts, at2] of transportOptions(t, tat)) checkOptions(opts, at2, warnings);
       switch (t.type) {
         case 'websocket':
-          listeners.push({ ...base, web: false, websocket: new Map([['*', wsEndpoint(t, tat, warnings, src)]]) });
+          listeners.push({ ...base, web: false, websocket: new Map([['*', wsEndpoint(t, tat, warnings, src, roleRefs)]]) });
           break;
         case 'rawsocket':
-          listeners.push({ ...base, web: false, websocket: new Map(), rawsocket: rawEndpoint(t, tat, warnings, src) });
+          listeners.push({ ...base, web: false, websocket: new Map(), rawsocket: rawEndpoint(t, tat, warnings, src, roleRefs) });
           break;
         case 'universal': {
           const websocket = new Map<string, WebSocketEndpointConfig>();
-          for (const [path, p] of Object.entries(t.websocket ?? {})) websocket.set(slash(path), wsEndpoint(p, `${tat}.websocket.${path}`, warnings, src));
+          for (const [path, p] of Object.entries(t.websocket ?? {})) websocket.set(slash(path), wsEndpoint(p, `${tat}.websocket.${path}`, warnings, src, roleRefs));
           for (const [path, p] of Object.entries(t.web?.paths ?? {})) {
-            if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'web', 'paths', path]), `${tat}.web.paths.${path}`, warnings, src));
+            if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'web', 'paths', path]), `${tat}.web.paths.${path}`, warnings, src, roleRefs));
             else if (isHttpPathType(p.type)) http.push({ entry: httpPath(p, base.id, slash(path), `${tat}.web.paths.${path}`, warnings, src), at: `${tat}.web.paths.${path}` });
             else warnings.push(`${tat}.web.paths.${path} (path type "${p.type}")`);
           }
-          listeners.push({ ...base, web: true, websocket, rawsocket: t.rawsocket ? rawEndpoint(t.rawsocket, `${tat}.rawsocket`, warnings, src) : undefined });
+          listeners.push({ ...base, web: true, websocket, rawsocket: t.rawsocket ? rawEndpoint(t.rawsocket, `${tat}.rawsocket`, warnings, src, roleRefs) : undefined });
           break;
         }
         case 'web': {
           const websocket = new Map<string, WebSocketEndpointConfig>();
           for (const [path, p] of Object.entries(t.paths)) {
-            if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'paths', path]), `${tat}.paths.${path}`, warnings, src));
+            if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'paths', path]), `${tat}.paths.${path}`, warnings, src, roleRefs));
             else if (isHttpPathType(p.type)) http.push({ entry: httpPath(p, base.id, slash(path), `${tat}.paths.${path}`, warnings, src), at: `${tat}.paths.${path}` });
             else warnings.push(`${tat}.paths.${path} (path type "${p.type}")`);
           }
@@ -370,6 +375,8 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
     });
   });
   if (routers === 0) throw new ConfigError('invalid config at workers: no worker of type "router"');
+  if (realms.length === 0) throw new ConfigError('invalid config at workers: no router worker defines a realm (realms), so no client could join');
+  checkRoleRefs(realms, roleRefs);
   checkHttpRealms(http, realms);
   const httpPaths = http.map((h) => h.entry);
   return {

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ConfigError } from '../config-error.js';
 import { cidrError, LOOPBACK_NETWORKS } from '../net/ip-allow.js';
 import { SecretRef, resolveSecret, type SecretSources } from '../secret-ref.js';
+import { unknownKeys } from '../unknown-keys.js';
 
 export const HTTP_PATH_TYPES = ['publisher', 'caller', 'info', 'metrics'] as const;
 export type HttpPathType = (typeof HTTP_PATH_TYPES)[number];
@@ -123,9 +124,9 @@ export function httpPath(raw: unknown, listener: string, path: string, at: strin
     fail(`${at}${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`, issue.message);
   }
   const e = r.data;
-  for (const k of Object.keys(e)) if (!ENTRY_KEYS[e.type].includes(k)) warnings.push(`${at}.${k}`);
+  unknownKeys(e, ENTRY_KEYS[e.type], at, warnings);
   const o = e.options ?? {};
-  for (const k of Object.keys(o)) if (!OPTION_KEYS[e.type].includes(k)) warnings.push(`${at}.options.${k}`);
+  unknownKeys(o, OPTION_KEYS[e.type], `${at}.options`, warnings);
 
   if ((o.key === undefined) !== (o.secret === undefined)) fail(`${at}.options`, 'signed requests need both "key" and "secret"');
   const secret = o.secret !== undefined ? resolveSecret(o.secret, `${at}.options.secret`, src) : undefined;
