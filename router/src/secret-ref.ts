@@ -20,14 +20,27 @@ export const SecretRef = z.union([
 ]);
 export type SecretRef = z.infer<typeof SecretRef>;
 
+/**
+ * Crossbar's reference to an environment variable, a whole string value
+ * `${NAME}` (its checkconfig's `^\$\{(.+)\}$`). Crossbar resolves it for
+ * tickets and WAMP-CRA secrets and, when the variable is unset, logs a warning
+ * and goes on; here every secret takes it, and an unset one stops the start,
+ * so a placeholder is never used as a credential.
+ */
+const ENV_PLACEHOLDER = /^\$\{(.+)\}$/;
+
 export function resolveSecret(ref: SecretRef, at: string, src: SecretSources): string {
   const fail = (message: string): never => { throw new ConfigError(`invalid config at ${at}: ${message}`); };
-  if (typeof ref === 'string') return ref;
-  if ('env' in ref) {
-    const v = (src.env ?? process.env)[ref.env];
-    if (v === undefined || v === '') return fail(`environment variable ${ref.env} is not set`);
+  const fromEnv = (name: string, written = ''): string => {
+    const v = (src.env ?? process.env)[name];
+    if (v === undefined || v === '') return fail(`environment variable ${name} is not set${written}`);
     return v;
+  };
+  if (typeof ref === 'string') {
+    const m = ENV_PLACEHOLDER.exec(ref);
+    return m === null ? ref : fromEnv(m[1]!, ` (written as "${ref}")`);
   }
+  if ('env' in ref) return fromEnv(ref.env);
   const file = isAbsolute(ref.file) ? ref.file : resolve(src.baseDir ?? process.cwd(), ref.file);
   let text: string;
   try {

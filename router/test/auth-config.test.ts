@@ -35,7 +35,7 @@ t.test('every method, static and dynamic', async (t) => {
     ticket: { type: 'static', principals: { a: { ticket: 't', role: 'user', realm: 'r', extra: { x: 1 } } }, signed: { secret: 's', roles: ['user'] } },
     wampcra: { type: 'static', users: { b: { secret: 'k', role: 'user' }, c: { secret: 'k2', role: 'user', salt: 'NaCl' } } },
     cryptosign: { type: 'static', principals: { d: { role: 'user', authorized_keys: [KEY.toUpperCase()] } } },
-  }, { options: { auth_timeout: 2500 } }));
+  }, { options: { auth_timeout: 2500 }, roles: [{ name: 'user', permissions: [] }, { name: 'guest', permissions: [] }] }));
   t.same(policy, {
     timeoutMs: 2500,
     anonymous: { type: 'static', role: 'guest' },
@@ -72,6 +72,21 @@ t.test('secrets from the environment and from files', async (t) => {
   t.match(thrownBy(() => policyOf(raw, { env: { CRA_B: 'x' }, baseDir: tmp })), /workers\[0\]\.transports\[0\]\.auth\.ticket\.signed\.secret: environment variable SIGN is not set/);
   t.match(thrownBy(() => policyOf(raw, { env: { SIGN: 'x', CRA_B: 'y' }, baseDir: path.join(tmp, 'nowhere') })), /auth\.ticket\.principals\.a\.ticket: cannot read secret file/);
 
+  // Crossbar's "${VAR}": every secret, resolved from the environment; unset stops the start (issue 23).
+  const crossbar = config({
+    ticket: { type: 'static', principals: { a: { ticket: '${MYTICKET}', role: 'user' } }, signed: { secret: '${SIGN}' } },
+    wampcra: { type: 'static', users: { b: { secret: '${CRA_B}', role: 'user' } } },
+  });
+  const q = policyOf(crossbar, { env: { MYTICKET: 'the-ticket', SIGN: 'sign-secret', CRA_B: 'cra-secret' } });
+  t.equal(q.ticket!.type === 'static' && q.ticket!.principals.a!.ticket, 'the-ticket', 'ticket from ${MYTICKET}');
+  t.equal(q.ticket!.signed!.secret, 'sign-secret', 'signed secret from ${SIGN}');
+  t.equal(q.wampcra!.type === 'static' && q.wampcra!.users.b!.secret, 'cra-secret', 'WAMP-CRA secret from ${CRA_B}');
+  t.match(thrownBy(() => policyOf(crossbar, { env: { SIGN: 'x', CRA_B: 'y' } })),
+    /^invalid config at workers\[0\]\.transports\[0\]\.auth\.ticket\.principals\.a\.ticket: environment variable MYTICKET is not set \(written as "\$\{MYTICKET\}"\)$/, 'unset: the start fails naming it');
+  t.match(thrownBy(() => policyOf(crossbar, { env: { MYTICKET: '', SIGN: 'x', CRA_B: 'y' } })), /environment variable MYTICKET is not set/, 'empty counts as unset');
+  const literal = policyOf(config({ ticket: { type: 'static', principals: { a: { ticket: 'pa$$word{x}', role: 'user' } } } }));
+  t.equal(literal.ticket!.type === 'static' && literal.ticket!.principals.a!.ticket, 'pa$$word{x}', 'only a whole "${...}" value is a reference');
+
   // loadConfigFile resolves files next to the config file
   const file = path.join(tmp, 'node.json');
   fs.writeFileSync(file, JSON.stringify(config({ ticket: { type: 'static', principals: { a: { ticket: { file: 'ticket.secret' }, role: 'user' } } } })));
@@ -89,16 +104,19 @@ t.test('malformed auth sections name the bad key', async (t) => {
     [{ ticket: { type: 'static', signed: { secret: '' } } }, /auth\.ticket\.signed\.secret/],
   ];
   for (const [auth, re] of cases) t.match(thrownBy(() => fromCrossbar(config(auth))), re, JSON.stringify(auth));
-  // Keys we don't act on are warnings (Crossbar configs carry keys of their own), like everywhere else in the config.
+  // Keys we don't act on are warnings (Crossbar configs carry keys of their own), like everywhere else in the config;
+  // a misspelling of a key we know is an error (issue 14).
   const { unsupported } = fromCrossbar(config({
-    wampcra: { type: 'static', users: { b: { secret: 'k', role: 'user', sallt: 'x' } }, 'default-role': 'user' },
+    wampcra: { type: 'static', users: { b: { secret: 'k', role: 'user', pepper: 'x' } }, 'default-role': 'user' },
     cryptosign: { type: 'dynamic', authenticator: 'a', cache: true },
   }));
   t.same(unsupported.sort(), [
     'workers[0].transports[0].auth.cryptosign.cache',
     'workers[0].transports[0].auth.wampcra.default-role',
-    'workers[0].transports[0].auth.wampcra.users.b.sallt',
+    'workers[0].transports[0].auth.wampcra.users.b.pepper',
   ], 'unknown keys are named in the warning');
+  t.match(thrownBy(() => fromCrossbar(config({ wampcra: { type: 'static', users: { b: { secret: 'k', role: 'user', sallt: 'x' } } } }))),
+    /auth\.wampcra\.users\.b\.sallt: unknown key; did you mean "salt"\?/, 'a misspelt key is an error');
 });
 
 t.test('roles: authorizer, templates, authorizer_timeout', async (t) => {

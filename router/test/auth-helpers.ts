@@ -19,7 +19,7 @@ export const noDisclose = { caller: false, publisher: false };
 export interface LogLine { level: number; msg: string; [k: string]: unknown }
 
 /** One realm `realm1`, a universal listener on port 0 whose WebSocket path `/ws` and RawSocket use `auth`. */
-export function authConfig(opts: { auth?: unknown; roles?: unknown[]; realms?: unknown[]; options?: Record<string, unknown> }): unknown {
+export function authConfig(opts: { auth?: unknown; roles?: unknown[]; realms?: unknown[]; extraRealms?: unknown[]; options?: Record<string, unknown> }): unknown {
   const roles = opts.roles ?? [
     { name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: allowAll, disclose: noDisclose }] },
     { name: 'user', permissions: [{ uri: '', match: 'prefix', allow: allowAll, disclose: noDisclose }] },
@@ -30,7 +30,7 @@ export function authConfig(opts: { auth?: unknown; roles?: unknown[]; realms?: u
     version: 2,
     workers: [{
       type: 'router',
-      realms: opts.realms ?? [{ name: 'realm1', roles }],
+      realms: [...opts.realms ?? [{ name: 'realm1', roles }], ...opts.extraRealms ?? []],
       transports: [{
         type: 'universal', id: 'test',
         endpoint: { type: 'tcp', port: 0, interface: '127.0.0.1' },

@@ -20,11 +20,14 @@ t.test('static and signed tickets', async (t) => {
           alice: { ticket: 'alice-secret-ticket', role: 'user' },
           root: { ticket: { env: 'ROOT_TICKET' }, role: 'admin', extra: { motd: 'hello root' } },
           elsewhere: { ticket: 'x-ticket', role: 'user', realm: 'other' },
+          // Crossbar's way to say the same (issue 23): the placeholder itself must never log in.
+          crossbar: { ticket: '${CROSSBAR_TICKET}', role: 'user' },
         },
         signed: { secret: { env: 'SIGNING_SECRET' }, roles: ['user'] },
       },
     },
-  }), { env: { ROOT_TICKET: 'root-ticket-from-env', SIGNING_SECRET: SECRET } });
+    extraRealms: [{ name: 'other', roles: [{ name: 'user', permissions: [] }] }],
+  }), { env: { ROOT_TICKET: 'root-ticket-from-env', SIGNING_SECRET: SECRET, CROSSBAR_TICKET: 'crossbar-ticket-from-env' } });
   t.teardown(() => r.stop());
 
   await t.test('a static principal logs in; WELCOME carries the identity', async (t) => {
@@ -51,6 +54,14 @@ t.test('static and signed tickets', async (t) => {
     t.teardown(() => closeAll(raw, mp));
     t.equal(raw.details.authid, 'alice');
     t.equal(mp.details.authid, 'alice');
+  });
+
+  await t.test('a ticket written as "${VAR}" (Crossbar) is the variable\'s value, never the placeholder', async (t) => {
+    const a = await login(r.port, { authmethods: ['ticket'], authid: 'crossbar', onchallenge: onticket('crossbar-ticket-from-env') });
+    t.teardown(() => closeAll(a));
+    t.equal(a.details.authid, 'crossbar');
+    const placeholder = await refused(r.port, { authmethods: ['ticket'], authid: 'crossbar', onchallenge: onticket('${CROSSBAR_TICKET}') });
+    t.equal(placeholder.reason, 'wamp.error.authentication_failed', 'the placeholder string is refused');
   });
 
   await t.test('wrong ticket and unknown authid are refused alike', async (t) => {

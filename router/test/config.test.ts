@@ -473,3 +473,14 @@ t.test('roles named in auth must exist; a config needs a realm', async (t) => {
   t.throws(() => fromCrossbar(cfg({ ticket: { type: 'static', signed: { secret: 'x'.repeat(32), roles: ['player', 'vip'] } } })), /auth\.ticket\.signed\.roles\[1\]: no realm has a role "vip"/);
   t.throws(() => fromCrossbar(cfg(undefined, [])), /^invalid config at workers: no router worker defines a realm/, 'no realm at all');
 });
+
+t.test("allow-by-default as Crossbar means it (issue 23)", async (t) => {
+  const cfg = (role: Record<string, unknown>) => ({ version: 2, workers: [{ type: 'router', realms: [{ name: 'r', roles: [{ name: 'x', ...role }] }], transports: [] }] });
+  const open = fromCrossbar(cfg({ 'allow-by-default': true }));
+  t.same(open.config.realms[0]!.roles[0]!.permissions, [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true }, disclose: { caller: false, publisher: false } }], 'a role without permissions allows everything');
+  t.same(open.unsupported, [], 'no warning');
+  t.same(fromCrossbar(cfg({ 'allow-by-default': false })).config.realms[0]!.roles[0]!.permissions, [], 'false: nothing allowed');
+  const withPerms = fromCrossbar(cfg({ 'allow-by-default': true, permissions: [{ uri: 'a.', match: 'prefix', allow: { call: true } }] }));
+  t.equal(withPerms.config.realms[0]!.roles[0]!.permissions.length, 1, 'with permissions: only those (Crossbar ignores the key then)');
+  t.match(withPerms.unsupported.join(' '), /roles\[0\]\.allow-by-default \(no effect: the role has permissions/, 'and says so');
+});

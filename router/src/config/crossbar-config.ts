@@ -82,6 +82,8 @@ const Role = z.object({
   name: z.string().min(1),
   permissions: z.array(Permission_).optional(),
   authorizer: z.string().min(1).optional(),
+  /** Crossbar: a role with neither permissions nor an authorizer allows everything when true. */
+  'allow-by-default': z.boolean().optional(),
   /** Per-role overrides of the realm's session limits (ClawGate). */
   limits: RoleLimitsSchema.optional(),
 }).passthrough();
@@ -178,6 +180,13 @@ function compression(options: z.infer<typeof TransportOptions> | undefined): Web
   // permessage-deflate is negotiated only when a client offers it; `compression: false` turns it off.
   return options?.compression === false ? false : true;
 }
+
+/** What Crossbar's `allow-by-default: true` grants: every action on every URI, nothing disclosed. */
+const ALLOW_EVERYTHING: Permission = {
+  uri: '', match: 'prefix',
+  allow: { call: true, register: true, publish: true, subscribe: true },
+  disclose: { caller: false, publisher: false },
+};
 
 function permission(p: z.infer<typeof Permission_>, at: string): Permission {
   const bad = templateError(p.uri);
@@ -318,11 +327,17 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
         ...(r.options?.authorizer_timeout !== undefined ? { authorizerTimeoutMs: r.options.authorizer_timeout } : {}),
         roles: (r.roles ?? []).map((role, roi) => {
           const roat = `${rat}.roles[${roi}]`;
-          unknownKeys(role, ['name', 'permissions', 'authorizer', 'limits'], roat, warnings);
+          unknownKeys(role, ['name', 'permissions', 'authorizer', 'limits', 'allow-by-default'], roat, warnings);
           if (role.authorizer !== undefined && (role.permissions ?? []).length > 0) {
             throw new ConfigError(`invalid config at ${roat}: a role has either permissions or an authorizer, not both`);
           }
           const permissions = (role.permissions ?? []).map((p, pi) => permission(p, `${roat}.permissions[${pi}]`));
+          if (role['allow-by-default'] === true) {
+            // Crossbar's meaning: only a role with neither permissions nor an authorizer
+            // allows everything; otherwise the key has no effect there, and none here.
+            if (role.permissions !== undefined || role.authorizer !== undefined) warnings.push(`${roat}.allow-by-default (no effect: the role has ${role.authorizer !== undefined ? 'an authorizer' : 'permissions'}, as in Crossbar)`);
+            else permissions.push(ALLOW_EVERYTHING);
+          }
           return { name: role.name, permissions, ...(role.authorizer !== undefined ? { authorizer: role.authorizer } : {}) };
         }),
         limits,
