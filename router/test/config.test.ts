@@ -484,3 +484,44 @@ t.test("allow-by-default as Crossbar means it (issue 23)", async (t) => {
   t.equal(withPerms.config.realms[0]!.roles[0]!.permissions.length, 1, 'with permissions: only those (Crossbar ignores the key then)');
   t.match(withPerms.unsupported.join(' '), /roles\[0\]\.allow-by-default \(no effect: the role has permissions/, 'and says so');
 });
+
+t.test('parts ClawGate does not run are skipped with a warning; the messages name the reason (issue 23)', async (t) => {
+  const node = (transports: unknown[], extra: Record<string, unknown> = {}) => ({
+    version: 2, ...extra,
+    workers: [{ type: 'router', realms: [{ name: 'r', roles: [{ name: 'anonymous', permissions: [] }] }], transports }],
+  });
+  const ws = { type: 'websocket', endpoint: { type: 'tcp', port: 0 } };
+  const skipped = fromCrossbar(node([
+    { type: 'mqtt', endpoint: { type: 'tcp', port: 1883 }, options: { realm: 'r' } },
+    { type: 'flashpolicy', endpoint: { type: 'tcp', port: 843 } },
+    { ...ws, auth: { cookie: {}, anonymous: { type: 'static' } } },
+    { type: 'websocket', endpoint: { type: 'tcp', port: 0, backlog: 1024, shared: true, version: 4 } },
+  ]));
+  t.equal(skipped.config.listeners.length, 2, 'the two WAMP transports run');
+  t.same(skipped.unsupported.sort(), [
+    'workers[0].transports[0] (transport type "mqtt")',
+    'workers[0].transports[1] (transport type "flashpolicy")',
+    'workers[0].transports[2].auth.cookie (authentication method "cookie")',
+  ], 'mqtt, flashpolicy and cookie auth named; backlog, shared and version quiet');
+  t.ok(skipped.config.listeners[0]!.websocket.get('*')!.auth.anonymous, 'the cookie method skipped, anonymous still offered');
+
+  t.throws(() => fromCrossbar(node([{ type: 'websokcet', endpoint: { type: 'tcp', port: 0 } }])),
+    /^invalid config at workers\[0\]\.transports\[0\]\.type: unknown transport type "websokcet" \(ClawGate runs websocket, rawsocket, universal, web; Crossbar's mqtt and flashpolicy are skipped with a warning\)$/);
+  t.throws(() => fromCrossbar(node([{ type: 'rawsocket', endpoint: { type: 'unix', path: 'crossbar.sock' } }])),
+    /^invalid config at workers\[0\]\.transports\[0\]\.endpoint\.type: endpoint type "unix" is not supported \(ClawGate listens on TCP only: "tcp"\)$/);
+  t.throws(() => fromCrossbar({ workers: [] }), /^invalid config at version: missing\. ClawGate reads Crossbar node configs of version 2/);
+  t.throws(() => fromCrossbar({ version: 1, workers: [] }), /^invalid config at version: 1 is not supported\. ClawGate reads Crossbar node configs of version 2$/);
+  t.throws(() => fromCrossbar(node([{ ...ws, auth: { ticket: { principals: {} } } }])), /^invalid config at workers\[0\]\.transports\[0\]\.auth\.ticket\.type: missing \(one of "static", "dynamic"\)$/, 'a method we run without its type is an error, not skipped');
+});
+
+t.test('require_ip: netmask notation (issue 23)', async (t) => {
+  const { cidrError, fromNetmask, IpAllowList } = await import('../src/net/ip-allow.js');
+  t.equal(fromNetmask('192.168.1.0/255.255.255.0'), '192.168.1.0/24');
+  t.equal(fromNetmask('10.0.0.0/255.0.0.0'), '10.0.0.0/8');
+  t.equal(fromNetmask('10.1.2.3/255.255.255.255'), '10.1.2.3/32');
+  t.equal(cidrError('192.168.1.1/255.255.255.0'), undefined);
+  t.match(cidrError('192.168.1.1/255.0.255.0'), /the netmask 255\.0\.255\.0 is not a run of ones followed by zeros/);
+  const list = new IpAllowList(['192.168.1.1/255.255.255.0']);
+  t.ok(list.allows('192.168.1.77'), 'inside the /24');
+  t.notOk(list.allows('192.168.2.1'), 'outside');
+});

@@ -168,6 +168,18 @@ t.test('config errors name the key', async (t) => {
   expectError({ certificate: 'server.crt' }, 'workers[0].transports[0].endpoint.tls.key', /Required/);
   expectError({ key: 'client.key', certificate: 'server.crt' }, 'workers[0].transports[0].endpoint.tls', /key values mismatch|mismatch/i);
   expectError({ ...TLS, ca_certificates: ['gone.pem'] }, 'workers[0].transports[0].endpoint.tls.ca_certificates[0]', /cannot read/);
+  // Issue 23: a file that is not what it should be is named with its key; a garbage dhparam is refused.
+  writeFileSync(join(dir, 'garbage.pem'), 'not a PEM file\n');
+  expectError({ key: 'garbage.pem', certificate: 'server.crt' }, 'workers[0].transports[0].endpoint.tls.key', /garbage\.pem: /);
+  expectError({ key: 'server.key', certificate: 'garbage.pem' }, 'workers[0].transports[0].endpoint.tls.certificate', /garbage\.pem: /);
+  expectError({ ...TLS, dhparam: 'garbage.pem' }, 'workers[0].transports[0].endpoint.tls.dhparam', /garbage\.pem: not PEM DH parameters/);
+  writeFileSync(join(dir, 'dh-broken.pem'), '-----BEGIN DH PARAMETERS-----\nMIGHAoGBAP\n-----END DH PARAMETERS-----\n');
+  expectError({ ...TLS, dhparam: 'dh-broken.pem' }, 'workers[0].transports[0].endpoint.tls.dhparam', /DER structure/);
+  writeFileSync(join(dir, 'ffdhe2048.pem'), execFileSync('openssl', ['genpkey', '-genparam', '-algorithm', 'DH', '-pkeyopt', 'group:ffdhe2048']));
+  const raw = testConfig() as { workers: { transports: unknown[] }[] };
+  raw.workers[0]!.transports = [{ type: 'rawsocket', endpoint: endpoint({ ...TLS, dhparam: 'ffdhe2048.pem' }) }];
+  writeFileSync(join(dir, 'good-dh.json'), JSON.stringify(raw));
+  t.doesNotThrow(() => loadConfigFile(join(dir, 'good-dh.json')), 'RFC 7919 ffdhe2048 parameters are accepted');
 });
 
 t.test('stop() does not wait for a connection stuck in the TLS handshake', async (t) => {

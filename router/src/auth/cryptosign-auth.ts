@@ -36,7 +36,7 @@ export function cryptosignHello(cfg: CryptosignAuth, claims: HelloClaims, ctx: A
   const binding = claims.authextra.channel_binding;
   if (binding !== undefined && binding !== null) {
     if (binding !== 'tls-unique') return authFailed(`unsupported channel binding "${String(binding)}" (only tls-unique)`);
-    if (ctx.channelId === undefined) return authFailed('channel binding tls-unique needs a TLS connection', 'tls-unique requested on a transport without TLS');
+    if (ctx.channelId === undefined) return authFailed('channel binding tls-unique is not supported by this router', 'tls-unique requested (channel binding is not implemented)');
   }
   const bound = binding === 'tls-unique';
 

@@ -141,11 +141,18 @@ function anonymous(raw: unknown, at: string, warnings: string[]): AnonymousAuth 
 export function authPolicy(auth: unknown, at: string, warnings: string[], src: SecretSources = {}, timeoutMs?: number): AuthPolicy {
   const timeout = timeoutMs !== undefined ? { timeoutMs } : {};
   if (auth === undefined) return timeoutMs === undefined ? DEFAULT_AUTH_POLICY : { ...DEFAULT_AUTH_POLICY, ...timeout };
-  const section = parse(z.record(z.string(), z.object({ type: z.string() }).passthrough()), auth, at);
+  const section = parse(z.record(z.string(), z.object({ type: z.string().optional() }).passthrough()), auth, at);
   const policy: AuthPolicy = { ...timeout };
   for (const [method, cfg] of Object.entries(section)) {
     const mat = `${at}.${method}`;
-    if (!Object.hasOwn(SUPPORTED, method) || !SUPPORTED[method]!.types.includes(cfg.type)) {
+    // A method or type this router does not implement is not offered (one less way in, never one
+    // more): a warning, and the rest of the section runs. Crossbar's cookie method has no type.
+    if (!Object.hasOwn(SUPPORTED, method)) {
+      warnings.push(`${mat} (authentication method "${method}"${cfg.type !== undefined ? ` type "${cfg.type}"` : ''})`);
+      continue;
+    }
+    if (cfg.type === undefined) throw new ConfigError(`invalid config at ${mat}.type: missing (one of ${SUPPORTED[method]!.types.map((x) => `"${x}"`).join(', ')})`);
+    if (!SUPPORTED[method]!.types.includes(cfg.type)) {
       warnings.push(`${mat} (authentication method "${method}" type "${cfg.type}")`);
       continue;
     }

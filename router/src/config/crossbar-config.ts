@@ -52,7 +52,7 @@ const TransportOptions = z.object({
   ...EndpointLimitKeys,
 }).passthrough();
 
-const Auth = z.record(z.string(), z.object({ type: z.string(), role: z.string().optional() }).passthrough());
+const Auth = z.record(z.string(), z.object({ type: z.string().optional(), role: z.string().optional() }).passthrough());
 
 const WebSocketPath = z.object({
   type: z.literal('websocket'),
@@ -135,7 +135,7 @@ const RouterWorker = z.object({
     memory: MemoryLimitsSchema.optional(),
   }).passthrough().optional(),
   realms: z.array(Realm_).optional(),
-  transports: z.array(Transport).optional(),
+  transports: z.array(z.object({ type: z.string() }).passthrough()).optional(),
   components: z.array(z.unknown()).optional(),
 }).passthrough();
 
@@ -244,6 +244,12 @@ function trustedProxies(entries: string[], at: string): TrustedProxies {
 
 const slash = (path: string): string => (path.startsWith('/') ? path : `/${path}`);
 
+/**
+ * Crossbar transports ClawGate does not run: skipped with a warning, the rest
+ * of the config runs (skipping one serves less, never more).
+ */
+const SKIPPED_TRANSPORTS = ['mqtt', 'flashpolicy'];
+
 const TRANSPORT_KEYS: Record<string, string[]> = {
   websocket: ['type', 'id', 'endpoint', 'serializers', 'options', 'auth', 'trusted_proxies', 'limits'],
   rawsocket: ['type', 'id', 'endpoint', 'serializers', 'options', 'auth', 'limits'],
@@ -285,6 +291,11 @@ export interface LoadedConfig {
  */
 export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfig {
   const warnings: string[] = [];
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const version = (raw as { version?: unknown }).version;
+    if (version === undefined) throw new ConfigError('invalid config at version: missing. ClawGate reads Crossbar node configs of version 2 (add "version": 2; a version 1 config needs `crossbar upgrade` first)');
+    if (version !== 2) throw new ConfigError(`invalid config at version: ${JSON.stringify(version)} is not supported. ClawGate reads Crossbar node configs of version 2`);
+  }
   const node = parseOrThrow(NodeConfig, raw, []);
   unknownKeys(node, ['version', 'controller', 'workers', '$schema'], '', warnings);
   if (node.controller !== undefined) warnings.push('controller');
@@ -343,15 +354,25 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
         limits,
       });
     });
-    (worker.transports ?? []).forEach((t, ti) => {
+    (worker.transports ?? []).forEach((rawTransport, ti) => {
       const tat = `${at}.transports[${ti}]`;
+      if (SKIPPED_TRANSPORTS.includes(rawTransport.type)) { warnings.push(`${tat} (transport type "${rawTransport.type}")`); return; }
+      if (!Object.hasOwn(TRANSPORT_KEYS, rawTransport.type)) {
+        throw new ConfigError(`invalid config at ${tat}.type: unknown transport type "${rawTransport.type}" (ClawGate runs ${Object.keys(TRANSPORT_KEYS).join(', ')}; Crossbar's ${SKIPPED_TRANSPORTS.join(' and ')} are skipped with a warning)`);
+      }
+      const endpointType = (rawTransport.endpoint as { type?: unknown } | undefined)?.type;
+      if (endpointType !== undefined && endpointType !== 'tcp') {
+        throw new ConfigError(`invalid config at ${tat}.endpoint.type: endpoint type ${JSON.stringify(endpointType)} is not supported (ClawGate listens on TCP only: "tcp")`);
+      }
+      const t = parseOrThrow(Transport, rawTransport, ['workers', wi, 'transports', ti]);
       const base = {
         id: t.id ?? `transport${listeners.length + 1}`, port: t.endpoint.port, host: t.endpoint.interface ?? t.endpoint.host ?? '0.0.0.0',
         ...(t.endpoint.tls !== undefined ? { tls: loadTls(t.endpoint.tls, `${tat}.endpoint.tls`, src.baseDir) } : {}),
         ...(t.type !== 'rawsocket' && t.trusted_proxies !== undefined ? { trustedProxies: trustedProxies(t.trusted_proxies, `${tat}.trusted_proxies`) } : {}),
         limits: listenerLimits(t.limits),
       };
-      unknownKeys(t.endpoint, ['type', 'port', 'interface', 'host', 'tls'], `${tat}.endpoint`, warnings);
+      // version, backlog and shared are accepted and ignored quietly (docs/router.md).
+      unknownKeys(t.endpoint, ['type', 'port', 'interface', 'host', 'tls', 'version', 'backlog', 'shared'], `${tat}.endpoint`, warnings);
       if (t.endpoint.tls !== undefined) unknownKeys(t.endpoint.tls, TLS_KEYS, `${tat}.endpoint.tls`, warnings);
       const first = t.endpoint.port === 0 ? undefined : portAt.get(t.endpoint.port);
       if (first !== undefined) throw new ConfigError(`invalid config at ${tat}.endpoint.port: port ${t.endpoint.port} is already used by ${first}`);

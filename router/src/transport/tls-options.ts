@@ -27,8 +27,12 @@ export type TlsSection = z.infer<typeof TlsSection>;
 
 export const TLS_KEYS = ['key', 'certificate', 'chain_certificates', 'ca_certificates', 'ciphers', 'dhparam'];
 
+function pathOf(file: string, baseDir: string | undefined): string {
+  return isAbsolute(file) ? file : resolve(baseDir ?? process.cwd(), file);
+}
+
 function readAt(file: string, at: string, baseDir: string | undefined): Buffer {
-  const path = isAbsolute(file) ? file : resolve(baseDir ?? process.cwd(), file);
+  const path = pathOf(file, baseDir);
   try {
     const data = readFileSync(path);
     if (data.length === 0) throw new Error('file is empty');
@@ -36,6 +40,39 @@ function readAt(file: string, at: string, baseDir: string | undefined): Buffer {
   } catch (e) {
     throw new ConfigError(`invalid config at ${at}: cannot read ${path}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Why `pem` is not PEM DH parameters (PKCS #3: SEQUENCE { INTEGER prime, INTEGER
+ * generator }) of at least 2048 bits, or undefined. Only the outer structure is
+ * read; that the prime is prime is OpenSSL's business when a handshake uses it.
+ */
+export function dhParamsProblem(pem: Buffer): string | undefined {
+  const m = /-----BEGIN DH PARAMETERS-----([A-Za-z0-9+/=\s]+)-----END DH PARAMETERS-----/.exec(pem.toString('latin1'));
+  if (m === null) return 'not PEM DH parameters (-----BEGIN DH PARAMETERS-----)';
+  const der = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+  let pos = 0;
+  const header = (tag: number): number | undefined => {
+    if (der[pos++] !== tag) return undefined;
+    let len = der[pos++] ?? 0;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      if (n < 1 || n > 3) return undefined;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + (der[pos++] ?? 0);
+    }
+    return pos + len <= der.length ? len : undefined;
+  };
+  const seq = header(0x30);
+  const primeLen = seq === undefined ? undefined : header(0x02);
+  if (primeLen === undefined) return 'its DER structure is not SEQUENCE { INTEGER prime, INTEGER generator }';
+  const prime = der.subarray(pos, pos + primeLen);
+  pos += primeLen;
+  const genLen = header(0x02);
+  if (genLen === undefined || genLen === 0) return 'its DER structure is not SEQUENCE { INTEGER prime, INTEGER generator }';
+  const bits = (prime.length - (prime[0] === 0 ? 1 : 0)) * 8;
+  if (bits < 2048) return `the prime has ${bits} bits; at least 2048 are needed`;
+  return undefined;
 }
 
 /** Reads the files and checks that node's TLS accepts them together. */
@@ -52,11 +89,30 @@ export function loadTls(section: TlsSection, at: string, baseDir: string | undef
     options.rejectUnauthorized = true;
   }
   if (section.ciphers !== undefined) options.ciphers = section.ciphers;
-  if (section.dhparam !== undefined) options.dhparam = readAt(section.dhparam, `${at}.dhparam`, baseDir);
+  if (section.dhparam !== undefined) {
+    options.dhparam = readAt(section.dhparam, `${at}.dhparam`, baseDir);
+    // Node's TLS ignores a file that is not DH parameters without a word.
+    const problem = dhParamsProblem(options.dhparam as Buffer);
+    if (problem !== undefined) throw new ConfigError(`invalid config at ${at}.dhparam: ${pathOf(section.dhparam, baseDir)}: ${problem}`);
+  }
+  // Each file on its own first, so that an error names the file that caused it.
+  const checks: [string, string, TlsOptions][] = [
+    [`${at}.key`, section.key, { key: options.key }],
+    [`${at}.certificate`, section.certificate, { cert: cert[0] }],
+    ...(section.ca_certificates ?? []).map((f, i): [string, string, TlsOptions] => [`${at}.ca_certificates[${i}]`, f, { ca: (options.ca as Buffer[])[i] }]),
+    ...(section.dhparam !== undefined ? [[`${at}.dhparam`, section.dhparam, { dhparam: options.dhparam }] as [string, string, TlsOptions]] : []),
+  ];
+  for (const [keyAt, file, one] of checks) {
+    try {
+      createSecureContext(one);
+    } catch (e) {
+      throw new ConfigError(`invalid config at ${keyAt}: ${pathOf(file, baseDir)}: ${(e as Error).message}`);
+    }
+  }
   try {
     createSecureContext(options);
   } catch (e) {
-    throw new ConfigError(`invalid config at ${at}: ${(e as Error).message}`);
+    throw new ConfigError(`invalid config at ${at}: ${pathOf(section.key, baseDir)} and ${pathOf(section.certificate, baseDir)} together: ${(e as Error).message}`);
   }
   return options;
 }
