@@ -17,6 +17,7 @@ import { RouterMetrics, type SessionCount } from './metrics/router-metrics.js';
 import { exposition, routerRegistry } from './metrics/exposition.js';
 import type { Registry } from 'prom-client';
 import { HttpPaths } from './http/http-paths.js';
+import { WebResources, type WebResourceConfig } from './http/web-resources.js';
 import type { HttpPathConfig } from './http/http-config.js';
 
 export interface RouterConfig {
@@ -26,6 +27,8 @@ export interface RouterConfig {
   http?: HttpPathConfig[];
   /** Serve `/metrics` to loopback clients on every web listener (default true; fromCrossbar sets false when the config has `type: metrics` paths). */
   defaultMetrics?: boolean;
+  /** Static files, JSON values, redirects and node info pages on web listeners (docs/router.md#web-resources). */
+  web?: WebResourceConfig[];
   /** Heap watermarks for refusing new work (default DEFAULT_MEMORY_LIMITS; null: never refuse for memory). */
   memory?: MemoryLimits | null;
 }
@@ -77,6 +80,7 @@ export class Router implements SessionHost, SessionFactory {
     });
     this.httpPaths = new HttpPaths(this, config.http ?? [], config.defaultMetrics ?? true);
     this.app.use(this.httpPaths.middleware);
+    this.app.use(new WebResources({ ports: () => this.ports(), nodeInfo: () => ({ realms: this.realms.size, sessions: this.sessions.size }) }, config.web ?? []).middleware);
     for (const l of config.listeners) this.listeners.push(new Listener(l, this, this.app, this.log));
   }
 

@@ -179,7 +179,15 @@ t.test('config errors name the key', async (t) => {
   const raw = testConfig() as { workers: { transports: unknown[] }[] };
   raw.workers[0]!.transports = [{ type: 'rawsocket', endpoint: endpoint({ ...TLS, dhparam: 'ffdhe2048.pem' }) }];
   writeFileSync(join(dir, 'good-dh.json'), JSON.stringify(raw));
-  t.doesNotThrow(() => loadConfigFile(join(dir, 'good-dh.json')), 'RFC 7919 ffdhe2048 parameters are accepted');
+  t.same(loadConfigFile(join(dir, 'good-dh.json')).unsupported, [], 'RFC 7919 ffdhe2048 parameters are accepted');
+  // A weak (1024-bit) prime, as two Crossbar examples ship: not used, with a warning; the rest runs.
+  writeFileSync(join(dir, 'dh1024.pem'), execFileSync('openssl', ['dhparam', '-dsaparam', '-outform', 'PEM', '1024']).toString()
+    .replace(/X9\.42 DH PARAMETERS/g, 'DH PARAMETERS'));
+  raw.workers[0]!.transports = [{ type: 'rawsocket', endpoint: endpoint({ ...TLS, dhparam: 'dh1024.pem' }) }];
+  writeFileSync(join(dir, 'weak-dh.json'), JSON.stringify(raw));
+  const weak = loadConfigFile(join(dir, 'weak-dh.json'));
+  t.match(weak.unsupported.join(' '), /endpoint\.tls\.dhparam \(.*dh1024\.pem: the prime has 1024 bits, under 2048; not used/, 'a weak prime: warned about and not used');
+  t.equal(weak.config.listeners[0]!.tls!.dhparam, undefined, 'no DH parameters in the TLS options');
 });
 
 t.test('stop() does not wait for a connection stuck in the TLS handshake', async (t) => {

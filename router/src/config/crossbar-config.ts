@@ -26,6 +26,7 @@ import {
 } from '../limits/limits-config.js';
 import { TLS_KEYS, TlsSection, loadTls } from '../transport/tls-options.js';
 import { checkHttpRealms, httpPath, isHttpPathType, type HttpPathConfig } from '../http/http-config.js';
+import { isWebResourceType, webResource, type WebResourceConfig } from '../http/web-resources.js';
 
 export { ConfigError };
 
@@ -302,6 +303,9 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
   const realms: RealmConfig[] = [];
   const listeners: ListenerConfig[] = [];
   const roleRefs: RoleRef[] = [];
+  // Static files, JSON values, redirects and node info pages (http/web-resources.ts).
+  const web: WebResourceConfig[] = [];
+  const addWeb = (r: WebResourceConfig | undefined): void => { if (r !== undefined) web.push(r); };
   // HTTP bridge/info/metrics paths, with their JSON paths for realm/role errors (see http/http-config.ts).
   const http: { entry: HttpPathConfig; at: string }[] = [];
   // port -> JSON path of the transport that took it, to name both in the error
@@ -367,7 +371,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
       const t = parseOrThrow(Transport, rawTransport, ['workers', wi, 'transports', ti]);
       const base = {
         id: t.id ?? `transport${listeners.length + 1}`, port: t.endpoint.port, host: t.endpoint.interface ?? t.endpoint.host ?? '0.0.0.0',
-        ...(t.endpoint.tls !== undefined ? { tls: loadTls(t.endpoint.tls, `${tat}.endpoint.tls`, src.baseDir) } : {}),
+        ...(t.endpoint.tls !== undefined ? { tls: loadTls(t.endpoint.tls, `${tat}.endpoint.tls`, src.baseDir, warnings) } : {}),
         ...(t.type !== 'rawsocket' && t.trusted_proxies !== undefined ? { trustedProxies: trustedProxies(t.trusted_proxies, `${tat}.trusted_proxies`) } : {}),
         limits: listenerLimits(t.limits),
       };
@@ -392,6 +396,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
           for (const [path, p] of Object.entries(t.web?.paths ?? {})) {
             if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'web', 'paths', path]), `${tat}.web.paths.${path}`, warnings, src, roleRefs));
             else if (isHttpPathType(p.type)) http.push({ entry: httpPath(p, base.id, slash(path), `${tat}.web.paths.${path}`, warnings, src), at: `${tat}.web.paths.${path}` });
+            else if (isWebResourceType(p.type)) addWeb(webResource(p, base.id, slash(path), `${tat}.web.paths.${path}`, warnings, src.baseDir));
             else warnings.push(`${tat}.web.paths.${path} (path type "${p.type}")`);
           }
           listeners.push({ ...base, web: true, websocket, rawsocket: t.rawsocket ? rawEndpoint(t.rawsocket, `${tat}.rawsocket`, warnings, src, roleRefs) : undefined });
@@ -402,6 +407,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
           for (const [path, p] of Object.entries(t.paths)) {
             if (p.type === 'websocket') websocket.set(slash(path), wsEndpoint(parseOrThrow(WebSocketPath, p, ['workers', wi, 'transports', ti, 'paths', path]), `${tat}.paths.${path}`, warnings, src, roleRefs));
             else if (isHttpPathType(p.type)) http.push({ entry: httpPath(p, base.id, slash(path), `${tat}.paths.${path}`, warnings, src), at: `${tat}.paths.${path}` });
+            else if (isWebResourceType(p.type)) addWeb(webResource(p, base.id, slash(path), `${tat}.paths.${path}`, warnings, src.baseDir));
             else warnings.push(`${tat}.paths.${path} (path type "${p.type}")`);
           }
           listeners.push({ ...base, web: true, websocket });
@@ -419,6 +425,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
     config: {
       realms, listeners,
       ...(httpPaths.length > 0 ? { http: httpPaths, defaultMetrics: !httpPaths.some((h) => h.type === 'metrics') } : {}),
+      ...(web.length > 0 ? { web } : {}),
       ...(memory !== undefined ? { memory } : {}),
     },
     unsupported: warnings,

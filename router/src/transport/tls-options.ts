@@ -47,9 +47,9 @@ function readAt(file: string, at: string, baseDir: string | undefined): Buffer {
  * generator }) of at least 2048 bits, or undefined. Only the outer structure is
  * read; that the prime is prime is OpenSSL's business when a handshake uses it.
  */
-export function dhParamsProblem(pem: Buffer): string | undefined {
+export function dhParamsProblem(pem: Buffer): { bad: string } | { weak: string } | undefined {
   const m = /-----BEGIN DH PARAMETERS-----([A-Za-z0-9+/=\s]+)-----END DH PARAMETERS-----/.exec(pem.toString('latin1'));
-  if (m === null) return 'not PEM DH parameters (-----BEGIN DH PARAMETERS-----)';
+  if (m === null) return { bad: 'not PEM DH parameters (-----BEGIN DH PARAMETERS-----)' };
   const der = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
   let pos = 0;
   const header = (tag: number): number | undefined => {
@@ -65,18 +65,18 @@ export function dhParamsProblem(pem: Buffer): string | undefined {
   };
   const seq = header(0x30);
   const primeLen = seq === undefined ? undefined : header(0x02);
-  if (primeLen === undefined) return 'its DER structure is not SEQUENCE { INTEGER prime, INTEGER generator }';
+  if (primeLen === undefined) return { bad: 'its DER structure is not SEQUENCE { INTEGER prime, INTEGER generator }' };
   const prime = der.subarray(pos, pos + primeLen);
   pos += primeLen;
   const genLen = header(0x02);
-  if (genLen === undefined || genLen === 0) return 'its DER structure is not SEQUENCE { INTEGER prime, INTEGER generator }';
+  if (genLen === undefined || genLen === 0) return { bad: 'its DER structure is not SEQUENCE { INTEGER prime, INTEGER generator }' };
   const bits = (prime.length - (prime[0] === 0 ? 1 : 0)) * 8;
-  if (bits < 2048) return `the prime has ${bits} bits; at least 2048 are needed`;
+  if (bits < 2048) return { weak: `the prime has ${bits} bits, under 2048` };
   return undefined;
 }
 
 /** Reads the files and checks that node's TLS accepts them together. */
-export function loadTls(section: TlsSection, at: string, baseDir: string | undefined): TlsOptions {
+export function loadTls(section: TlsSection, at: string, baseDir: string | undefined, warnings: string[] = []): TlsOptions {
   const cert = [readAt(section.certificate, `${at}.certificate`, baseDir)];
   (section.chain_certificates ?? []).forEach((f, i) => cert.push(readAt(f, `${at}.chain_certificates[${i}]`, baseDir)));
   const options: TlsOptions = {
@@ -93,14 +93,20 @@ export function loadTls(section: TlsSection, at: string, baseDir: string | undef
     options.dhparam = readAt(section.dhparam, `${at}.dhparam`, baseDir);
     // Node's TLS ignores a file that is not DH parameters without a word.
     const problem = dhParamsProblem(options.dhparam as Buffer);
-    if (problem !== undefined) throw new ConfigError(`invalid config at ${at}.dhparam: ${pathOf(section.dhparam, baseDir)}: ${problem}`);
+    if (problem !== undefined && 'weak' in problem) {
+      // Not using weak parameters only turns the DHE suites off (ECDHE ones remain): safer, and the rest runs.
+      warnings.push(`${at}.dhparam (${pathOf(section.dhparam, baseDir)}: ${problem.weak}; not used: DHE cipher suites are off, ECDHE ones remain)`);
+      delete options.dhparam;
+    } else if (problem !== undefined) {
+      throw new ConfigError(`invalid config at ${at}.dhparam: ${pathOf(section.dhparam, baseDir)}: ${problem.bad}`);
+    }
   }
   // Each file on its own first, so that an error names the file that caused it.
   const checks: [string, string, TlsOptions][] = [
     [`${at}.key`, section.key, { key: options.key }],
     [`${at}.certificate`, section.certificate, { cert: cert[0] }],
     ...(section.ca_certificates ?? []).map((f, i): [string, string, TlsOptions] => [`${at}.ca_certificates[${i}]`, f, { ca: (options.ca as Buffer[])[i] }]),
-    ...(section.dhparam !== undefined ? [[`${at}.dhparam`, section.dhparam, { dhparam: options.dhparam }] as [string, string, TlsOptions]] : []),
+    ...(options.dhparam !== undefined && section.dhparam !== undefined ? [[`${at}.dhparam`, section.dhparam, { dhparam: options.dhparam }] as [string, string, TlsOptions]] : []),
   ];
   for (const [keyAt, file, one] of checks) {
     try {
