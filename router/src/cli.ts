@@ -6,6 +6,7 @@ import { Router } from './router.js';
 import { ConfigError, fromCrossbar, loadConfigFile } from './config/crossbar-config.js';
 import { devConfig } from './config/dev-config.js';
 import { createLogger } from './logger.js';
+import { GuestWorkers } from './guest/guest-worker.js';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('clawgate-router')
@@ -36,12 +37,15 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(1);
   }
   log.info({ ports: router.ports(), config: opts.config ?? '(development)' }, 'router started');
+  // Guests start once the router listens (they are usually its clients) and stop before it.
+  const guests = new GuestWorkers(loaded.guests, log);
+  guests.start();
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    router.stop().then(() => process.exit(0), () => process.exit(1));
+    guests.stop().then(() => router.stop()).then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -4,6 +4,8 @@ export { LocalSession, Result, type CallResult, type Procedure, type EventHandle
 export { WampError, WampErrors } from './errors.js';
 export { fromCrossbar, loadConfigFile, ConfigError, type LoadedConfig } from './config/crossbar-config.js';
 export { devConfig } from './config/dev-config.js';
+export { GuestWorker, GuestWorkers } from './guest/guest-worker.js';
+export type { GuestConfig } from './guest/guest-config.js';
 export { createLogger, silentLogger, type Logger } from './logger.js';
 export * from './messages/types.js';
 export { decodeMessage } from './messages/decode.js';

@@ -109,7 +109,7 @@ t.test('starts from a config file, warns once about unsupported keys, serves hea
   // a second listener of type websocket (any path), plus keys this router does not act on
   const cfg = twoListenerConfig(port, port2, { controller: { id: 'node1' } }) as { workers: Record<string, unknown>[] };
   const universal = (cfg.workers[0]!.transports as Record<string, unknown>[])[0]!;
-  universal.web = { paths: { '/': { type: 'static', directory: '.' } } };
+  universal.web = { paths: { '/': { type: 'static', directory: '.' }, old: { type: 'wsgi', module: 'app' } } };
   universal.websocket = {
     ws: { type: 'websocket' },
     auth_ws: { type: 'websocket', auth: { scram: { type: 'static', principals: {} }, anonymous: { type: 'static', role: 'anonymous' } } },
@@ -130,7 +130,7 @@ t.test('starts from a config file, warns once about unsupported keys, serves hea
   const w = warnings[0] ?? {};
   const keys = (Array.isArray(w.keys) ? w.keys : []) as string[];
   t.ok(Array.isArray(w.keys), 'the warning carries the keys as a list');
-  for (const re of [/^controller$/, /^workers\[1\].*container/, /web\.paths\.\/.*static/, /auth_ws\.auth\.scram/]) {
+  for (const re of [/^controller$/, /^workers\[1\].*container/, /web\.paths\.old.*wsgi/, /auth_ws\.auth\.scram/]) {
     t.ok(keys.some((k) => re.test(k)), `keys include ${re}`);
   }
   t.match(w.msg, /config keys not supported \(ignored\): .*controller/);
@@ -233,4 +233,61 @@ t.test('a misspelt key: exit code 2, the key and what it probably means', async 
   t.equal((await within(p.exited, 30000, 'exit')).code, 2);
   t.match(p.stderr, /^clawgate-router: invalid config at workers\[0\]\.realms\[0\]\.rolse: unknown key; did you mean "roles"\?/);
   t.notOk(p.logs.some((l) => l.msg === 'router started'));
+});
+
+// Issue 23: a Crossbar config with a guest worker runs unchanged. The guest is a WAMP component in
+// its own process (raw WAMP over `ws`, as a component in any language would be): it joins,
+// registers a procedure and answers calls; the node logs its output, starts it again when it is
+// killed, and stops it with SIGTERM when the node stops.
+t.test('guest workers: started beside the router, supervised, stopped with it', async (t) => {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(tmp, 'guest-'));
+  const wsModule = path.join(ROOT, 'node_modules', 'ws', 'index.js');
+  fs.writeFileSync(path.join(dir, 'component.cjs'), `
+const WebSocket = require(${JSON.stringify(wsModule)});
+const fs = require('node:fs');
+process.on('SIGTERM', () => { fs.writeFileSync('stopped-' + process.pid, 'SIGTERM'); process.exit(0); });
+console.log('component starting with GREETING=' + process.env.GREETING + ' HOME_SET=' + (process.env.HOME !== undefined));
+const ws = new WebSocket('ws://127.0.0.1:' + process.argv[2] + '/ws', ['wamp.2.json']);
+ws.on('open', () => ws.send(JSON.stringify([1, 'realm1', { roles: { callee: {} } }])));
+ws.on('message', (data) => {
+  const m = JSON.parse(data.toString());
+  if (m[0] === 2) ws.send(JSON.stringify([64, 1, {}, 'com.example.whoami']));
+  if (m[0] === 65) console.log('registered');
+  if (m[0] === 68) ws.send(JSON.stringify([70, m[1], {}, [process.pid, process.cwd()]]));
+});
+ws.on('error', (e) => { console.error('ws error ' + e.message); process.exit(3); });
+ws.on('close', () => process.exit(4));
+`);
+  const cfg = twoListenerConfig(port, await freePort());
+  (cfg.workers as unknown[]).push({
+    type: 'guest', id: 'whoami', executable: 'node', arguments: ['component.cjs', String(port)],
+    options: { workdir: path.relative(tmp, dir), env: { inherit: ['PATH'], vars: { GREETING: 'hi' } }, stop_timeout: 3000 },
+  });
+  const p = run(t, ['--config', write('guest.json', cfg)]);
+  await p.started();
+  await p.waitFor(() => p.logs.find((l) => l.guest === 'whoami' && l.msg === 'registered'), 'the guest registered');
+  const hello = p.logs.find((l) => l.guest === 'whoami' && l.stream === 'stdout' && String(l.msg).startsWith('component starting'));
+  t.equal(hello?.msg, 'component starting with GREETING=hi HOME_SET=false', "the guest's stdout is in the node's log; env.vars set, only PATH inherited");
+
+  const call = async (): Promise<[number, string]> => {
+    const { session, connection } = await connect({ port });
+    try {
+      const res = (await session.call('com.example.whoami')) as { args?: unknown[] } | unknown[];
+      return (Array.isArray(res) ? res : res.args) as [number, string];
+    } finally { connection.close(); }
+  };
+  const [pid1, cwd] = await call();
+  t.equal(fs.realpathSync(cwd), fs.realpathSync(dir), 'the guest runs in options.workdir, relative to the config file');
+
+  process.kill(pid1, 'SIGKILL');
+  await p.waitFor(() => p.logs.find((l) => l.guest === 'whoami' && l.msg === 'guest worker exited' && l.signal === 'SIGKILL'), 'the exit is logged');
+  await p.waitFor(() => p.logs.filter((l) => l.guest === 'whoami' && l.msg === 'registered').length === 2, 'restarted (on-failure) and registered again', 15000);
+  const [pid2] = await call();
+  t.not(pid2, pid1, 'a new process answers');
+
+  p.child.kill('SIGTERM');
+  t.equal((await within(p.exited, 15000, 'exit')).code, 0, 'the node exits 0');
+  t.equal(fs.readFileSync(path.join(dir, `stopped-${pid2}`), 'utf8'), 'SIGTERM', 'the guest got SIGTERM when the node stopped');
+  t.ok(p.logs.some((l) => l.guest === 'whoami' && l.msg === 'guest worker stopped'), 'and its stop is logged');
 });

@@ -27,6 +27,7 @@ import {
 import { TLS_KEYS, TlsSection, loadTls } from '../transport/tls-options.js';
 import { checkHttpRealms, httpPath, isHttpPathType, type HttpPathConfig } from '../http/http-config.js';
 import { isWebResourceType, webResource, type WebResourceConfig } from '../http/web-resources.js';
+import { guestWorker, type GuestConfig } from '../guest/guest-config.js';
 
 export { ConfigError };
 
@@ -284,6 +285,8 @@ export interface LoadedConfig {
   config: RouterConfig;
   /** Keys present in the file that this router does not act on. */
   unsupported: string[];
+  /** Guest workers: programs to run beside the router (GuestWorkers runs them; the CLI does). */
+  guests: GuestConfig[];
 }
 
 /**
@@ -303,6 +306,8 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
   const realms: RealmConfig[] = [];
   const listeners: ListenerConfig[] = [];
   const roleRefs: RoleRef[] = [];
+  // Programs the node runs beside the router (guest/guest-config.ts).
+  const guests: GuestConfig[] = [];
   // Static files, JSON values, redirects and node info pages (http/web-resources.ts).
   const web: WebResourceConfig[] = [];
   const addWeb = (r: WebResourceConfig | undefined): void => { if (r !== undefined) web.push(r); };
@@ -315,6 +320,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
   let memoryAt: string | undefined;
   node.workers.forEach((w, wi) => {
     const at = `workers[${wi}]`;
+    if (w.type === 'guest') { guests.push(guestWorker(w, at, guests.length + 1, warnings, src.baseDir, src.env ?? process.env)); return; }
     if (w.type !== 'router') { warnings.push(`${at} (worker type "${w.type}")`); return; }
     routers++;
     const worker = parseOrThrow(RouterWorker, w, ['workers', wi]);
@@ -379,7 +385,15 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
       unknownKeys(t.endpoint, ['type', 'port', 'interface', 'host', 'tls', 'version', 'backlog', 'shared'], `${tat}.endpoint`, warnings);
       if (t.endpoint.tls !== undefined) unknownKeys(t.endpoint.tls, TLS_KEYS, `${tat}.endpoint.tls`, warnings);
       const first = t.endpoint.port === 0 ? undefined : portAt.get(t.endpoint.port);
-      if (first !== undefined) throw new ConfigError(`invalid config at ${tat}.endpoint.port: port ${t.endpoint.port} is already used by ${first}`);
+      if (first !== undefined) {
+        // Crossbar runs each router worker in a process of its own and can share a port between
+        // them (endpoint.shared) to use several cores; here the router workers are one router.
+        const otherWorker = !first.startsWith(`${at}.`);
+        const why = otherWorker
+          ? ' (ClawGate merges all router workers into one router in one process, so a port can be used once: drop the copy of the worker, or run several ClawGate nodes behind a load balancer)'
+          : '';
+        throw new ConfigError(`invalid config at ${tat}.endpoint.port: port ${t.endpoint.port} is already used by ${first}${why}`);
+      }
       portAt.set(t.endpoint.port, tat);
       unknownKeys(t, TRANSPORT_KEYS[t.type], tat, warnings);
       for (const [opts, at2] of transportOptions(t, tat)) checkOptions(opts, at2, warnings);
@@ -429,6 +443,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
       ...(memory !== undefined ? { memory } : {}),
     },
     unsupported: warnings,
+    guests,
   };
 }
 
