@@ -122,9 +122,9 @@ const CASES: Case[] = [
     expect: { get: '/web/', body: /<h1>example<\/h1>/ },
   },
   {
-    name: 'the router on a Unix socket',
-    config: { version: 2, workers: [router([{ type: 'rawsocket', endpoint: { type: 'unix', path: 'crossbar.sock' }, serializers: ['cbor'] }])] },
-    expect: { refused: /endpoint\.type: endpoint type "unix" is not supported \(ClawGate listens on TCP only: "tcp"\)/ },
+    name: 'RawSocket on a Unix socket for local components, beside the web transport',
+    config: { version: 2, workers: [router([{ type: 'rawsocket', endpoint: { type: 'unix', path: 'crossbar.sock' }, serializers: ['cbor'] }, web8080({ ws: { type: 'websocket' } })])] },
+    expect: { get: '/health', body: /ok/ },
   },
   {
     name: 'two router workers sharing port 8080 (Crossbar multi-core)',

@@ -35,7 +35,7 @@ export { DEFAULT_MAX_MESSAGE_SIZE };
 
 const Serializers = z.array(z.string()).optional();
 
-const Endpoint = z.object({
+const TcpEndpoint = z.object({
   type: z.literal('tcp'),
   port: z.number().int().min(0).max(65535),
   interface: z.string().optional(),
@@ -45,6 +45,13 @@ const Endpoint = z.object({
   shared: z.boolean().optional(),
   tls: TlsSection.optional(),
 }).passthrough();
+/** Crossbar's Unix-domain socket endpoint: `path` relative to the node directory (here: the config file's folder). */
+const UnixEndpoint = z.object({
+  type: z.literal('unix'),
+  path: z.string().min(1),
+  tls: TlsSection.optional(),
+}).passthrough();
+const Endpoint = z.discriminatedUnion('type', [TcpEndpoint, UnixEndpoint]);
 
 const TransportOptions = z.object({
   max_message_size: z.number().int().positive().optional(),
@@ -313,8 +320,8 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
   const addWeb = (r: WebResourceConfig | undefined): void => { if (r !== undefined) web.push(r); };
   // HTTP bridge/info/metrics paths, with their JSON paths for realm/role errors (see http/http-config.ts).
   const http: { entry: HttpPathConfig; at: string }[] = [];
-  // port -> JSON path of the transport that took it, to name both in the error
-  const portAt = new Map<number, string>();
+  // port (or Unix socket path) -> JSON path of the transport that took it, to name both in the error
+  const portAt = new Map<number | string, string>();
   let routers = 0;
   let memory: MemoryLimits | null | undefined;
   let memoryAt: string | undefined;
@@ -336,7 +343,11 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
     (worker.realms ?? []).forEach((r, ri) => {
       const rat = `${at}.realms[${ri}]`;
       unknownKeys(r, ['name', 'roles', 'options'], rat, warnings);
-      if (realms.some((x) => x.name === r.name)) throw new ConfigError(`invalid config at ${rat}.name: realm "${r.name}" is defined twice`);
+      if (realms.some((x) => x.name === r.name)) {
+        const sameWorker = (worker.realms ?? []).slice(0, ri).some((x) => x.name === r.name);
+        const why = sameWorker ? '' : ' (in another router worker too: ClawGate merges all router workers into one router, so each realm is defined once)';
+        throw new ConfigError(`invalid config at ${rat}.name: realm "${r.name}" is defined twice${why}`);
+      }
       if (r.name.length > DEFAULT_MAX_URI_LENGTH) throw new ConfigError(`invalid config at ${rat}.name: a realm name may have at most ${DEFAULT_MAX_URI_LENGTH} characters`);
       const limits = realmLimits(r.options?.limits, Object.fromEntries((r.roles ?? []).map((role) => [role.name, role.limits])));
       if (limits.maxSessions !== null && totalReserved(limits) > limits.maxSessions) {
@@ -370,21 +381,26 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
       if (!Object.hasOwn(TRANSPORT_KEYS, rawTransport.type)) {
         throw new ConfigError(`invalid config at ${tat}.type: unknown transport type "${rawTransport.type}" (ClawGate runs ${Object.keys(TRANSPORT_KEYS).join(', ')}; Crossbar's ${SKIPPED_TRANSPORTS.join(' and ')} are skipped with a warning)`);
       }
-      const endpointType = (rawTransport.endpoint as { type?: unknown } | undefined)?.type;
-      if (endpointType !== undefined && endpointType !== 'tcp') {
-        throw new ConfigError(`invalid config at ${tat}.endpoint.type: endpoint type ${JSON.stringify(endpointType)} is not supported (ClawGate listens on TCP only: "tcp")`);
-      }
       const t = parseOrThrow(Transport, rawTransport, ['workers', wi, 'transports', ti]);
+      const ep = t.endpoint;
+      const unix = ep.type === 'unix';
+      const socketPath = ep.type === 'unix' ? resolve(src.baseDir ?? process.cwd(), ep.path) : undefined;
+      if (unix && 'trusted_proxies' in t && t.trusted_proxies !== undefined) {
+        throw new ConfigError(`invalid config at ${tat}.trusted_proxies: a Unix-socket listener's peers have no address to trust, so forwarded headers are never read there (use a TCP loopback endpoint behind a proxy)`);
+      }
       const base = {
-        id: t.id ?? `transport${listeners.length + 1}`, port: t.endpoint.port, host: t.endpoint.interface ?? t.endpoint.host ?? '0.0.0.0',
+        id: t.id ?? `transport${listeners.length + 1}`,
+        ...(ep.type === 'tcp' ? { port: ep.port, host: ep.interface ?? ep.host ?? '0.0.0.0' } : { port: 0, socketPath: socketPath! }),
         ...(t.endpoint.tls !== undefined ? { tls: loadTls(t.endpoint.tls, `${tat}.endpoint.tls`, src.baseDir, warnings) } : {}),
         ...(t.type !== 'rawsocket' && t.trusted_proxies !== undefined ? { trustedProxies: trustedProxies(t.trusted_proxies, `${tat}.trusted_proxies`) } : {}),
         limits: listenerLimits(t.limits),
       };
       // version, backlog and shared are accepted and ignored quietly (docs/router.md).
-      unknownKeys(t.endpoint, ['type', 'port', 'interface', 'host', 'tls', 'version', 'backlog', 'shared'], `${tat}.endpoint`, warnings);
+      unknownKeys(t.endpoint, unix ? ['type', 'path', 'tls'] : ['type', 'port', 'interface', 'host', 'tls', 'version', 'backlog', 'shared'], `${tat}.endpoint`, warnings);
       if (t.endpoint.tls !== undefined) unknownKeys(t.endpoint.tls, TLS_KEYS, `${tat}.endpoint.tls`, warnings);
-      const first = t.endpoint.port === 0 ? undefined : portAt.get(t.endpoint.port);
+      const bindKey = ep.type === 'tcp' ? (ep.port === 0 ? undefined : ep.port) : socketPath!;
+      const first = bindKey === undefined ? undefined : portAt.get(bindKey);
+      if (first !== undefined && unix) throw new ConfigError(`invalid config at ${tat}.endpoint.path: ${socketPath} is already used by ${first}`);
       if (first !== undefined) {
         // Crossbar runs each router worker in a process of its own and can share a port between
         // them (endpoint.shared) to use several cores; here the router workers are one router.
@@ -392,9 +408,9 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
         const why = otherWorker
           ? ' (ClawGate merges all router workers into one router in one process, so a port can be used once: drop the copy of the worker, or run several ClawGate nodes behind a load balancer)'
           : '';
-        throw new ConfigError(`invalid config at ${tat}.endpoint.port: port ${t.endpoint.port} is already used by ${first}${why}`);
+        throw new ConfigError(`invalid config at ${tat}.endpoint.port: port ${bindKey} is already used by ${first}${why}`);
       }
-      portAt.set(t.endpoint.port, tat);
+      if (bindKey !== undefined) portAt.set(bindKey, tat);
       unknownKeys(t, TRANSPORT_KEYS[t.type], tat, warnings);
       for (const [opts, at2] of transportOptions(t, tat)) checkOptions(opts, at2, warnings);
       switch (t.type) {

@@ -20,6 +20,7 @@ import { RequestGuard, parseJsonObject, readBody, requestFacts } from './request
 import { callRequest, publishRequest } from './bridge-request.js';
 import { SessionSlot } from './session-slot.js';
 import { LOOPBACK_NETWORKS } from '../net/ip-allow.js';
+import { socketTag } from '../net/socket-tags.js';
 
 /** What the path services need from the router. */
 export interface HttpPathHost {
@@ -32,6 +33,18 @@ export interface HttpPathHost {
   localSession(realm: string, opts: { authid?: string; authrole?: string }): Promise<LocalSession>;
   /** The Prometheus exposition text. */
   metricsText(): Promise<string>;
+}
+
+/**
+ * The listener a request came in on: the one that accepted its socket, or
+ * (a socket no listener tagged: an embedder's own server) any listener bound
+ * to the request's local port.
+ */
+export function listenersOf(req: Request, host: { ports(): Record<string, number> }): string[] {
+  const tag = socketTag(req.socket);
+  if (tag !== undefined) return [tag.listener];
+  const port = req.socket.localPort;
+  return Object.entries(host.ports()).filter(([, p]) => p === port && p !== 0).map(([id]) => id);
 }
 
 /** Most channels one `/info` request may ask about. */
@@ -179,9 +192,7 @@ export class HttpPaths {
   };
 
   private find(req: Request): Service | undefined {
-    const port = req.socket.localPort;
-    for (const [id, p] of Object.entries(this.host.ports())) {
-      if (p !== port) continue;
+    for (const id of listenersOf(req, this.host)) {
       const s = this.byListener.get(id)?.get(req.path);
       if (s !== undefined) return s;
     }

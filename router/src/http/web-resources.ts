@@ -14,6 +14,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { z } from 'zod';
 import { ConfigError } from '../config-error.js';
 import { unknownKeys } from '../unknown-keys.js';
+import { listenersOf } from './http-paths.js';
 
 export const WEB_RESOURCE_TYPES = ['static', 'json', 'redirect', 'nodeinfo'] as const;
 export type WebResourceType = (typeof WEB_RESOURCE_TYPES)[number];
@@ -216,9 +217,7 @@ export class WebResources {
 
   readonly middleware: RequestHandler = (req: Request, res: Response, next: NextFunction): void => {
     if (this.byListener.size === 0) { next(); return; }
-    const port = req.socket.localPort;
-    for (const [id, p] of Object.entries(this.host.ports())) {
-      if (p !== port) continue;
+    for (const id of listenersOf(req, this.host)) {
       const hit = this.byListener.get(id)?.find((e) => (e.config.type === 'static' ? underPath(req.path, e.config.path) : req.path === e.config.path));
       if (hit !== undefined) { hit.serve(req, res, next); return; }
     }

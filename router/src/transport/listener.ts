@@ -23,6 +23,7 @@
 // connections serving plain HTTP are capped at max_http_connections. node's own requestTimeout
 // and headersTimeout are enforced only for servers that listen themselves,
 // and this one is fed sockets by the sniffing listener, so they are here.
+import fs from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
 import tls from 'node:tls';
@@ -38,6 +39,7 @@ import { RAWSOCKET_MAGIC, RawSocketTransport, acceptHandshake, lengthExponent } 
 import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_LISTENER_LIMITS, type EndpointLimits, type ListenerLimits } from '../limits/limits-config.js';
 import { connectionRefusal, ConnectionCounts } from '../limits/connection-admission.js';
 import type { LimitCounters } from '../limits/limit-counters.js';
+import { tagSocket } from '../net/socket-tags.js';
 import { clientOfRequest, trustProxiesOn, type TrustedProxies } from '../net/forwarded.js';
 import { addressKey } from '../net/client-key.js';
 
@@ -61,6 +63,12 @@ export interface ListenerConfig {
   id: string;
   port: number;
   host?: string;
+  /**
+   * Listen on this Unix-domain socket instead of `port`/`host`. Its peers are
+   * local processes: not counted per address, and forwarded headers are not
+   * read (there is no proxy address to trust).
+   */
+  socketPath?: string;
   /** WebSocket endpoints by path ('/ws'); the key '*' accepts any path. */
   websocket: Map<string, WebSocketEndpointConfig>;
   rawsocket?: RawSocketEndpointConfig;
@@ -185,6 +193,7 @@ export class Listener {
 
   /** The key a connection's sessions are counted under per address (TransportInfo.address). */
   private socketAddressKey(socket: net.Socket): string | undefined {
+    if (this.config.socketPath !== undefined) return undefined;
     return addressKey({ address: socket.remoteAddress, proxy: undefined }, this.config.trustedProxies);
   }
 
@@ -221,7 +230,7 @@ export class Listener {
       return;
     }
     const client = clientOfRequest(req);
-    const address = addressKey(client, this.config.trustedProxies);
+    const address = this.config.socketPath !== undefined ? undefined : addressKey(client, this.config.trustedProxies);
     if (client.proxy !== undefined) {
       // Through a trusted proxy: only now is the client known, so only now is it counted.
       const refused = connectionRefusal({ ...this.limits, maxConnections: null }, this.counts, address);
@@ -242,6 +251,7 @@ export class Listener {
 
   private connection(socket: net.Socket): void {
     this.sockets.add(socket);
+    tagSocket(socket, { listener: this.config.id, unix: this.config.socketPath !== undefined });
     trustProxiesOn(socket, this.config.trustedProxies);
     const timer = setTimeout(() => socket.destroy(), this.preSessionMs);
     timer.unref();
@@ -354,19 +364,25 @@ export class Listener {
   }
 
   async start(): Promise<void> {
+    const path = this.config.socketPath;
+    if (path !== undefined) await removeStaleSocket(path);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.config.port, this.config.host ?? '127.0.0.1', () => {
+      const listening = (): void => {
         this.server.off('error', reject);
         resolve();
-      });
+      };
+      if (path !== undefined) this.server.listen(path, listening);
+      else this.server.listen(this.config.port, this.config.host ?? '127.0.0.1', listening);
     });
-    this.log.info({ listener: this.config.id, port: this.port, host: this.config.host ?? '127.0.0.1', tls: this.config.tls !== undefined }, 'listening');
+    const where = path !== undefined ? { path } : { port: this.port, host: this.config.host ?? '127.0.0.1' };
+    this.log.info({ listener: this.config.id, ...where, tls: this.config.tls !== undefined }, 'listening');
   }
 
+  /** The TCP port bound (0 for a Unix-socket listener). */
   get port(): number {
     const a = this.server.address();
-    return typeof a === 'object' && a !== null ? a.port : this.config.port;
+    return typeof a === 'object' && a !== null ? a.port : this.config.socketPath !== undefined ? 0 : this.config.port;
   }
 
   get listening(): boolean {
@@ -405,4 +421,22 @@ function compressThreshold(c: boolean | PerMessageDeflateOptions): number {
   if (c === false) return Infinity;
   if (c === true) return DEFAULT_COMPRESS_THRESHOLD;
   return c.threshold ?? DEFAULT_COMPRESS_THRESHOLD;
+}
+
+/**
+ * A socket file left by a process that died (a clean stop removes it) makes
+ * listen() fail with EADDRINUSE. Remove it if nothing answers on it; refuse
+ * to touch it if something does, or if it is not a socket.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  let st: fs.Stats;
+  try { st = fs.lstatSync(path); } catch { return; }
+  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(path);
+    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`${path} is in use by another process`);
+  fs.unlinkSync(path);
 }

@@ -18,6 +18,7 @@ import type { Transport, TransportInfo, TransportSink } from './transport.js';
 import { peerOf } from '../net/peer-name.js';
 import { WriteBatch } from './write-batch.js';
 import { sendBufferExceeded } from '../limits/send-buffer.js';
+import { isUnixSocket } from '../net/socket-tags.js';
 
 export const RAWSOCKET_MAGIC = 0x7f;
 
@@ -97,7 +98,7 @@ export class RawSocketTransport implements Transport {
     this.inboundMax = Math.min(this.ourMax, opts.maxHandshakeSize ?? this.ourMax);
     this.info = {
       kind: 'rawsocket',
-      peer: peerOf(socket.remoteAddress, socket.remotePort),
+      peer: isUnixSocket(socket) ? 'unix' : peerOf(socket.remoteAddress, socket.remotePort),
       serializer: serializer.id,
       listener: opts.listener,
       ...(opts.address !== undefined ? { address: opts.address } : {}),

@@ -9,6 +9,7 @@ import { WriteBatch } from './write-batch.js';
 import { sendBufferExceeded } from '../limits/send-buffer.js';
 import { clientOfRequest } from '../net/forwarded.js';
 import { peerOf } from '../net/peer-name.js';
+import { isUnixSocket } from '../net/socket-tags.js';
 
 /** How long a connection we are dropping may take to flush its close frame. */
 const CLOSE_GRACE_MS = 1000;
@@ -57,7 +58,7 @@ export class WebSocketTransport implements Transport {
     const client = clientOfRequest(req);
     this.info = {
       kind: 'websocket',
-      peer: peerOf(client.address, client.port),
+      peer: isUnixSocket(req.socket) ? 'unix' : peerOf(client.address, client.port),
       ...(client.proxy !== undefined ? { proxy: peerOf(client.proxy, req.socket.remotePort) } : {}),
       serializer: serializer.id,
       path: (req.url ?? '/').split('?')[0],
