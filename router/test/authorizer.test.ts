@@ -165,3 +165,16 @@ t.test("meta API: a testament is authorized by the session's authorizer", async 
   await eventually(() => got.length === 1, 5000, 'testament');
   t.same(got, ['bye']);
 });
+
+t.test('a pattern SUBSCRIBE or REGISTER: the authorizer is asked with its match policy, and an exact answer is not reused for it', async (t) => {
+  const { r, asks, set } = await setup(t);
+  const carol = await login(r.port, ticket('carol', 'c'));
+  t.teardown(() => closeAll(carol));
+  // Allows exactly com.app.x, cacheably; any pattern is refused.
+  set((a) => ({ allow: a.uri === 'com.app.x' && (a.options.match ?? 'exact') === 'exact', cache: true }));
+  t.type(await carol.session.subscribe('com.app.x', () => {}), 'object', 'exact: allowed (and cached)');
+  t.equal(await errorOf(carol.session.subscribe('com.app.x', () => {}, { match: 'prefix' })), 'wamp.error.not_authorized', 'prefix on the same URI: asked again, refused');
+  t.equal(await errorOf(carol.session.register('com.app.x', () => 1, { match: 'wildcard' })), 'wamp.error.not_authorized', 'wildcard registration: refused');
+  const patternAsks = asks.filter((a) => a.uri === 'com.app.x' && a.options.match !== undefined && a.options.match !== 'exact');
+  t.same(patternAsks.map((a) => [a.action, a.options.match]), [['subscribe', 'prefix'], ['register', 'wildcard']], 'asked with the match policy in options');
+});

@@ -167,8 +167,13 @@ t.test('progressive results: only to a caller that asked, only through a callee 
   const inv2 = callee.one(MessageType.INVOCATION);
   yieldTo(realm, callee, inv2.request, [1], { progress: true });
   t.same(quiet.received, [], 'a progress the caller did not ask for is dropped');
+  // Progressive call invocations (issue 20): the callee here announced progressive results but not
+  // progressive_call_invocations, so it can't take them (spec-edges.test.ts has the whole feature).
+  const streamer = joined(realm, { roles: { caller: { features: { progressive_call_invocations: true } } } });
+  call(realm, streamer, 'com.prog', [], { progress: true });
+  t.equal(streamer.one(MessageType.ERROR).error, WampErrors.featureNotSupported, 'a callee without progressive_call_invocations is not sent chunks');
   call(realm, caller, 'com.prog', [], { progress: true });
-  t.equal(caller.one(MessageType.ERROR).error, WampErrors.featureNotSupported, 'progressive call invocations are not offered');
+  t.match(caller.violation, /did not announce progressive_call_invocations/, 'a caller that did not announce it breaks the protocol');
 });
 
 t.test('cancel: killnowait, kill and skip; a callee without call_canceling gets skip', async (t) => {

@@ -494,11 +494,13 @@ t.test('only the invoked callee can answer an invocation', { jobs: VARIANTS.leng
       const [caller, callee, intruder] = await Promise.all([f.wire(t, v), f.wire(t, v), f.wire(t, v)]);
       await callee.register(proc);
       const { req, inv } = await pendingCall(caller, callee, proc);
-      // Same invocation id, wrong session: YIELD and ERROR are both ignored.
+      // Same invocation id, wrong session: the router never sent the intruder that INVOCATION, so its
+      // YIELD is a protocol violation (issue 20; it used to be ignored); nothing reaches the caller.
       await intruder.send([70, inv, {}, ['forged']]);
-      await intruder.send([8, 68, inv, {}, 'com.forged.error']);
-      // A round trip through the intruder's own connection proves both were processed.
-      await intruder.register(`${proc}.intruder`);
+      t.equal((await intruder.next(3))[2], 'wamp.error.protocol_violation', 'the intruder is ABORTed');
+      const intruder2 = await f.wire(t, v);
+      await intruder2.send([8, 68, inv, {}, 'com.forged.error']);
+      t.equal((await intruder2.next(3))[2], 'wamp.error.protocol_violation', 'an ERROR too');
       await callee.send([70, inv, {}, ['genuine']]);
       t.strictSame(await caller.take((m) => m[1] === req || m[2] === req, 'RESULT'), [50, req, {}, ['genuine']], 'the genuine answer');
       t.strictSame(caller.peek(() => true), [], 'nothing forged');

@@ -62,6 +62,7 @@ export class FakePeer implements Member {
   }
 
   nextRequestId(): number { return this.requests.next(); }
+  requestIdIssued(id: number): boolean { return this.requests.issued(id); }
   send(message: RouterMessage): void { this.received.push(message); }
   sendShared(out: Outgoing): void { this.received.push(out.message); }
   sendError(requestType: number, request: number, error: string, args?: unknown[], kwargs?: Dict): void {

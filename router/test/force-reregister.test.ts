@@ -70,9 +70,9 @@ t.test('force_reregister', async (t) => {
 
   await t.test('the same authid takes over; the old callee is told', async (t) => {
     const fresh = await login('claw-1', 's1');
-    fresh.send([64, 7, { force_reregister: true }, 'claw.start']);
+    fresh.send([64, 1, { force_reregister: true }, 'claw.start']);
     const registered = await fresh.next(65);
-    t.equal(registered[1], 7, 'REGISTERED');
+    t.equal(registered[1], 1, 'REGISTERED');
     const revoked = await old.next(67);
     t.same(revoked.slice(0, 2), [67, 0], 'the old callee gets UNREGISTERED with request 0');
     t.equal((revoked[2] as { registration: number }).registration, oldReg, 'naming its old registration');
@@ -84,7 +84,7 @@ t.test('force_reregister', async (t) => {
     t.same((await caller.next(50))[3], ['fresh'], 'calls go to the new callee');
     t.notOk(old.messages.some((m) => m[0] === 68), 'the old callee gets no invocations');
 
-    old.send([66, 9, oldReg]);
+    old.send([66, 2, oldReg]);
     t.equal((await old.next(8))[4], 'wamp.error.no_such_registration', 'the old registration is gone');
     caller.send([48, 3, {}, 'wamp.registration.list_callees', [registered[2]]]);
     t.same(((await caller.next(50))[3] as unknown[])[0], [ids.get(fresh)], 'only the new callee is listed');

@@ -104,7 +104,10 @@ function asksToClose(serializer: SerializerId, inputs: Input[]): boolean {
 t.test('fuzz: random and mutated messages on every transport and serializer', async (t) => {
   const opts = { max_message_size: 65536, hello_timeout: 3000 };
   const r = await startRouter(testConfig({
-    realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: FUZZ_ROLE }, { name: 'good', permissions: GOOD_ROLE, limits: { call_rate: null } }] }],
+    // Random messages carry random request ids: with the spec's sequence check (issue 20) almost
+    // every one would end its session at the first request, and the fuzz would not reach the
+    // routing code behind it. The sequence check itself is tested in spec-edges.test.ts.
+    realms: [{ name: 'realm1', options: { legacy_request_ids: true }, roles: [{ name: 'anonymous', permissions: FUZZ_ROLE }, { name: 'good', permissions: GOOD_ROLE, limits: { call_rate: null } }] }],
     transportExtras: {
       rawsocket: { options: opts },
       websocket: {

@@ -60,7 +60,7 @@ t.test('refusals do not turn into log volume', async (t) => {
       c.send([32, i, {}, `${uri}${i}`]); // not authorized (only machines' status may be watched)
     }
     for (let i = 1; i <= 1000; i++) await c.next(8, 5000);
-    for (let i = 1; i <= 100; i++) c.send([48, 2000 + i, {}, 'claw.secret.proc']);
+    for (let i = 1; i <= 100; i++) c.send([48, 1000 + i, {}, 'claw.secret.proc']); // request ids go on from the SUBSCRIBEs'
     for (let i = 1; i <= 100; i++) await c.next(8, 5000);
     c.close();
     await c.closed;

@@ -35,24 +35,24 @@ t.test('claw config: players never retain, and their control messages are small'
   t.equal(refused[4], 'wamp.error.not_authorized', 'retain on a control topic: not_authorized');
   t.match((refused[5] as string[])[0], /may not retain events on topic "claw\.machine\.m1\.control\.palice"/);
   for (let i = 3; i < 43; i++) player.send([16, i, { retain: true }, control, [{ command: 'rightOn', n: i }]]);
-  player.send([16, 50, { acknowledge: true }, control, [{ command: 'leftOff' }]]);
+  player.send([16, 43, { acknowledge: true }, control, [{ command: 'leftOff' }]]);
   await player.next(17, 5000);
   t.same(broker.retainedHoldings(), { count: 0, bytes: 0 }, 'nothing was retained');
   await node.next(36, 5000); // leftOff
   t.notOk(node.messages.some((m) => m[0] === 36 && (m[4] as { command: string }[])[0]!.command === 'rightOn'), 'and refused publications were not delivered either');
 
-  player.send([16, 60, { acknowledge: true }, control, [{ command: 'leftOn', padding: 'p'.repeat(600) }]]);
+  player.send([16, 44, { acknowledge: true }, control, [{ command: 'leftOn', padding: 'p'.repeat(600) }]]);
   const big = await player.next(8, 5000);
   t.equal(big[4], 'clawgate.error.payload_too_large', 'a control publication over 512 bytes is refused');
   t.match((big[5] as string[])[0], /larger than the 512 bytes allowed on topic/);
 
-  node.send([16, 70, { acknowledge: true, retain: true }, 'claw.machine.m1.status', [{ state: 'ready', since: 1 }]]);
-  t.equal((await node.next(17, 5000))[1], 70, 'the node retains its status');
-  node.send([16, 71, { acknowledge: true, retain: true }, 'claw.machine.m1.events', [{ type: 'turn_started' }]]);
+  node.send([16, 2, { acknowledge: true, retain: true }, 'claw.machine.m1.status', [{ state: 'ready', since: 1 }]]);
+  t.equal((await node.next(17, 5000))[1], 2, 'the node retains its status');
+  node.send([16, 3, { acknowledge: true, retain: true }, 'claw.machine.m1.events', [{ type: 'turn_started' }]]);
   t.equal((await node.next(8, 5000))[4], 'wamp.error.not_authorized', 'but not its events (the protocol does not retain them)');
   t.equal(broker.retainedHoldings().count, 1);
 
-  player.send([48, 80, {}, 'wamp.session.add_testament', [control, [{ command: 'rightOn' }], {}], { publish_options: { retain: true } }]);
+  player.send([48, 45, {}, 'wamp.session.add_testament', [control, [{ command: 'rightOn' }], {}], { publish_options: { retain: true } }]);
   t.equal((await player.next(8, 5000))[4], 'wamp.error.not_authorized', 'a player may not even add a testament (no meta API)');
   t.ok(r.router.limitCounters.retainRefused >= 41, 'retain refusals are counted');
   node.close();

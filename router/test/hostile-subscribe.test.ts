@@ -173,11 +173,11 @@ t.test('subscription counts and rates: one client and several, on the claw-like 
     let limited = 0;
     let ok = 0;
     for (let i = 1; i <= 30; i++) {
-      c.send([32, 2 * i, {}, 'claw.machine.m1.status']);
+      c.send([32, c.request(), {}, 'claw.machine.m1.status']);
       const m = await c.next(undefined, 5000);
       if (m[0] === 33) {
         ok++;
-        c.send([34, 2 * i + 1, m[2]]);
+        c.send([34, c.request(), m[2]]);
         const u = await c.next(undefined, 5000);
         if (u[0] === 8) { limited++; t.equal(u[4], 'clawgate.error.rate_limited', 'UNSUBSCRIBE shares the bucket'); }
       } else {

@@ -17,7 +17,7 @@ const KINDS: WireKind[] = ['ws', 'raw'];
 async function stillServes(t: Test, r: RunningRouter): Promise<void> {
   const c = await Wire.open({ kind: 'ws', port: r.port });
   await c.join();
-  const res = await c.call(99, 'wamp.session.count');
+  const res = await c.call(1, 'wamp.session.count');
   t.equal(res[0], 50, 'a fresh session still gets answers');
   c.close();
 }
@@ -48,7 +48,7 @@ t.test('max_message_size: every transport and serializer gets ABORT with a reaso
       });
     }
   }
-  t.equal((await bystander.call(5, 'wamp.session.count'))[0], 50, 'the bystander is unaffected');
+  t.equal((await bystander.call(1, 'wamp.session.count'))[0], 50, 'the bystander is unaffected');
   await stillServes(t, r);
   bystander.close();
 });
@@ -181,14 +181,14 @@ t.test('publish rate limit', async (t) => {
   t.same(err[6], { retry_after_ms: retry }, 'also in ArgumentsKw');
 
   const dropped = r.router.limitCounters.publishDropped;
-  for (let i = 10; i < 20; i++) pub.send([16, i, {}, 'com.flood', [i]]);
+  for (let i = 10; i < 20; i++) pub.send([16, i - 5, {}, 'com.flood', [i]]); // request ids 5 to 14: sequential
   await eventually(() => r.router.limitCounters.publishDropped >= dropped + 9, 5000);
   t.ok(r.router.limitCounters.publishDropped >= dropped + 9, 'unacknowledged publications over the limit are dropped and counted');
   t.notOk(pub.messages.some((m) => m[0] === 8), 'no ERROR for unacknowledged ones');
 
   await sleep(400);
-  pub.send([16, 30, { acknowledge: true }, 'com.flood', [30]]);
-  t.equal((await pub.next(17))[1], 30, 'after waiting, publishing works again');
+  pub.send([16, 15, { acknowledge: true }, 'com.flood', [30]]);
+  t.equal((await pub.next(17))[1], 15, 'after waiting, publishing works again');
   await eventually(() => sub.messages.some((m) => m[0] === 36 && (m[4] as number[])[0] === 30), 5000);
   const got = sub.messages.filter((m) => m[0] === 36).map((m) => (m[4] as number[])[0]);
   t.ok(got.length <= 3 + 2 + 1, `the subscriber got only what passed (${got.join(',')})`);
@@ -266,7 +266,7 @@ t.test('call rate limit, pending calls, role override, in-process exemption', as
     await b.join();
     for (let i = 1; i <= 20; i++) b.send([16, i, { acknowledge: true }, 'com.t', []]);
     for (let i = 1; i <= 20; i++) t.equal((await b.next(17))[1], i);
-    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => b.call(100 + i, 'wamp.session.count')));
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => b.call(21 + i, 'wamp.session.count')));
     t.ok(answers.every((a) => a[0] === 50), '10 calls at once, all answered');
     b.close();
   });

@@ -111,16 +111,16 @@ t.test('protocol violations over WebSocket (JSON)', async (t) => {
 
   await t.test('after all that, the router still serves', async (t) => {
     await stillServes(t, r);
-    bystander.send([48, 99, {}, 'wamp.session.count']);
+    bystander.send([48, 2, {}, 'wamp.session.count']);
     const res = await bystander.next(50);
-    t.equal(res[1], 99, 'the bystander session was never disturbed');
+    t.equal(res[1], 2, 'the bystander session was never disturbed');
     t.equal(bystander.ws!.readyState, WebSocket.OPEN);
   });
 
   await t.test('a violation does not disturb the subscriptions of others', async (t) => {
     const pub = Wire.connect({ url: r.url, codec: 'json-text' });
     await pub.join();
-    pub.send([16, 5, { acknowledge: true }, 'com.bystander.topic', ['still here']]);
+    pub.send([16, 1, { acknowledge: true }, 'com.bystander.topic', ['still here']]);
     await pub.next(17);
     const ev = await bystander.next(36);
     t.same(ev[4], ['still here']);
@@ -156,9 +156,9 @@ t.test('binary garbage on msgpack and cbor sessions', async (t) => {
         await ok.opened;
         ok.send([1, 'realm1', ROLES]);
         await ok.next(2);
-        ok.send([48, 3, {}, 'wamp.session.count']);
+        ok.send([48, 1, {}, 'wamp.session.count']);
         const res = await ok.next(50);
-        t.equal(res[1], 3, `a new ${serializer.id} session still works`);
+        t.equal(res[1], 1, `a new ${serializer.id} session still works`);
         ok.end();
         await ok.closed;
       });
@@ -204,7 +204,7 @@ t.test('oversize WebSocket frame (max_message_size 1024)', async (t) => {
   t.notOk(c.messages.some((m) => m[0] === 17), 'the oversize publication was not acknowledged');
   await eventually(() => r.router.sessionCount === 1);
 
-  bystander.send([48, 7, {}, 'wamp.session.count']);
+  bystander.send([48, 1, {}, 'wamp.session.count']);
   const res = await bystander.next(50);
   t.same(res[3], [1], 'the other session is unaffected and alone');
   await stillServes(t, r);

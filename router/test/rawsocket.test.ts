@@ -89,9 +89,9 @@ async function stillServes(t: Test, r: RunningRouter, exponent = 15): Promise<vo
   await handshake(c, 1, [0x7f, (exponent << 4) | 1, 0, 0]);
   const id = await join(c, codecs.json);
   t.ok(Number.isInteger(id) && id > 0, 'a new RawSocket session is welcomed');
-  c.write(frame(codecs.json.encode([48, 77, {}, 'wamp.session.count'])));
+  c.write(frame(codecs.json.encode([48, 1, {}, 'wamp.session.count'])));
   const res = await readMessage(c, codecs.json);
-  t.same(res.slice(0, 2), [50, 77], 'and gets a RESULT');
+  t.same(res.slice(0, 2), [50, 1], 'and gets a RESULT');
   c.write(frame(codecs.json.encode([6, {}, 'wamp.close.normal'])));
   t.same(await readMessage(c, codecs.json), [6, {}, 'wamp.close.goodbye_and_out']);
   await within(c.closed, 3000, 'closed after GOODBYE');
@@ -135,9 +135,9 @@ t.test('RawSocket handshake and framing', async (t) => {
       const details = w[2] as Record<string, unknown>;
       t.equal(details.realm, 'realm1');
       t.ok(typeof details.roles === 'object' && details.roles !== null, 'WELCOME announces router roles');
-      c.write(frame(codec.encode([48, 2, {}, 'wamp.session.get', [w[1]]])));
+      c.write(frame(codec.encode([48, 1, {}, 'wamp.session.get', [w[1]]])));
       const res = await readMessage(c, codec);
-      t.same(res.slice(0, 2), [50, 2], 'RESULT');
+      t.same(res.slice(0, 2), [50, 1], 'RESULT');
       const sess = (res[3] as Record<string, unknown>[])[0]!;
       t.equal(sess.session, w[1]);
       t.match(sess.transport, { type: 'rawsocket', serializer: codec.name }, 'meta API knows the transport');
@@ -187,9 +187,9 @@ t.test('RawSocket handshake and framing', async (t) => {
     t.equal(f.type, 2, 'PONG on an established session');
     t.ok(f.payload.equals(big), 'a 5000-byte payload comes back unchanged');
     c.write(frame(Buffer.from('unsolicited'), 2));
-    c.write(frame(codecs.json.encode([48, 3, {}, 'wamp.session.count'])));
+    c.write(frame(codecs.json.encode([48, 1, {}, 'wamp.session.count'])));
     const res = await readMessage(c, codecs.json);
-    t.same(res.slice(0, 2), [50, 3], 'an unsolicited PONG is ignored and the session continues');
+    t.same(res.slice(0, 2), [50, 1], 'an unsolicited PONG is ignored and the session continues');
     c.destroy();
   });
 
@@ -265,12 +265,12 @@ t.test('RawSocket handshake and framing', async (t) => {
     c.write(Buffer.concat([
       Buffer.from([0x7f, 0xf1, 0, 0]),
       frame(codecs.json.encode([1, 'realm1', ROLES])),
-      frame(codecs.json.encode([48, 9, {}, 'wamp.session.count'])),
+      frame(codecs.json.encode([48, 1, {}, 'wamp.session.count'])),
     ]));
     await c.waitBytes(4);
     t.same([...c.take(4)], [0x7f, 0xf1, 0, 0], 'handshake reply first');
     t.equal((await readMessage(c, codecs.json))[0], 2, 'then WELCOME');
-    t.same((await readMessage(c, codecs.json)).slice(0, 2), [50, 9], 'then RESULT');
+    t.same((await readMessage(c, codecs.json)).slice(0, 2), [50, 1], 'then RESULT');
     c.destroy();
   });
 

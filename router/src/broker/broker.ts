@@ -209,12 +209,14 @@ export class Broker implements ObservationOwner<Subscription> {
     }
     this.realm.authorize(session, m.topic, 'subscribe', m.options, (decision) => {
       if (!decision.allow) {
-        this.realm.denied(session, m.topic, 'subscribe');
-        session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.notAuthorized, [`session is not authorized to subscribe to topic "${shortUri(m.topic)}"`]);
+        this.realm.denied(session, m.topic, 'subscribe', match === 'exact' ? undefined : `${match} pattern`);
+        session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.notAuthorized, [match === 'exact'
+          ? `session is not authorized to subscribe to topic "${shortUri(m.topic)}"`
+          : `session is not authorized to subscribe to ${match} pattern "${shortUri(m.topic)}": no permission covers every topic it matches`]);
         return;
       }
       this.subscribeAuthorized(session, m, match);
-    });
+    }, match);
   }
 
   private subscribeAuthorized(session: Peer, m: Subscribe, match: MatchPolicy): void {

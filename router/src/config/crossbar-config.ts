@@ -104,6 +104,8 @@ const Realm_ = z.object({
     uri_check: z.enum(['strict', 'loose']).optional(),
     /** ms the router waits for a dynamic authorizer before denying (ClawGate). */
     authorizer_timeout: z.number().int().positive().optional(),
+    /** Accept request ids out of sequence, for clients that number their requests otherwise (ClawGate; default false). */
+    legacy_request_ids: z.boolean().optional(),
     /** Session counts and per-session limits (ClawGate). */
     limits: RealmLimitsSchema.optional(),
   }).passthrough().optional(),
@@ -357,6 +359,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
         name: r.name,
         uriCheck: r.options?.uri_check ?? 'loose',
         ...(r.options?.authorizer_timeout !== undefined ? { authorizerTimeoutMs: r.options.authorizer_timeout } : {}),
+        ...(r.options?.legacy_request_ids === true ? { legacyRequestIds: true } : {}),
         roles: (r.roles ?? []).map((role, roi) => {
           const roat = `${rat}.roles[${roi}]`;
           unknownKeys(role, ['name', 'permissions', 'authorizer', 'limits', 'allow-by-default'], roat, warnings);

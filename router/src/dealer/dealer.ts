@@ -22,6 +22,12 @@ import type { Decision } from '../auth/permissions.js';
 
 /** The longest delay setTimeout honours; longer ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * Progressive calls that ended (answered, canceled, timed out) while their
+ * caller was still sending chunks, remembered per caller so the chunks
+ * already on their way are dropped rather than read as new calls.
+ */
+const ENDED_PROGRESSIVE_REMEMBERED = 64;
 
 export class Registration implements Observation {
   readonly observers = new OrderedObservers();
@@ -65,6 +71,11 @@ interface PendingCall {
   timer: NodeJS.Timeout | undefined;
   /** A `kill` cancel was sent; the callee's answer is still forwarded. */
   killing: boolean;
+  /** Progressive call invocations: the caller may send more chunks (CALLs with this request id). */
+  progressive: boolean;
+  /** The registration and the first INVOCATION's Details, which every chunk carries (the spec freezes them). */
+  registration: number;
+  chunkDetails: Dict | undefined;
   /** The caller's and the callee's maps this call is in (byCaller/byCallee entries), so finishing it needs no lookup of them. */
   callerCalls: Map<number, PendingCall> | undefined;
   calleeCalls: Map<number, PendingCall> | undefined;
@@ -75,6 +86,8 @@ export class Dealer implements ObservationOwner<Registration> {
   /** Calls in flight, keyed per caller by CALL.Request and per callee by INVOCATION.Request. */
   private readonly byCaller = new Map<Peer, Map<number, PendingCall>>();
   private readonly byCallee = new Map<Peer, Map<number, PendingCall>>();
+  /** Per caller: progressive calls that ended before their last chunk came (bounded). */
+  private readonly endedProgressive = new Map<Peer, Set<number>>();
 
   constructor(private readonly realm: RealmContext) {
     this.observations = new ObservationMap(REGISTRATIONS, (topic, args) => realm.metaEvent(topic, args));
@@ -91,12 +104,14 @@ export class Dealer implements ObservationOwner<Registration> {
     if (m.procedure.startsWith('wamp.')) { fail(WampErrors.invalidUri, `procedure "${shortUri(m.procedure)}" is reserved for the router`); return; }
     this.realm.authorize(session, m.procedure, 'register', m.options, (decision) => {
       if (!decision.allow) {
-        this.realm.denied(session, m.procedure, 'register');
-        fail(WampErrors.notAuthorized, `session is not authorized to register procedure "${shortUri(m.procedure)}"`);
+        this.realm.denied(session, m.procedure, 'register', match === 'exact' ? undefined : `${match} pattern`);
+        fail(WampErrors.notAuthorized, match === 'exact'
+          ? `session is not authorized to register procedure "${shortUri(m.procedure)}"`
+          : `session is not authorized to register ${match} pattern "${shortUri(m.procedure)}": no permission covers every procedure it matches`);
         return;
       }
       this.registerAuthorized(session, m, match, invoke);
-    });
+    }, match);
   }
 
   private registerAuthorized(session: Peer, m: Register, match: MatchPolicy, invoke: InvokePolicy): void {
@@ -180,17 +195,32 @@ export class Dealer implements ObservationOwner<Registration> {
 
   // ---- CALL ----------------------------------------------------------------
 
+  /** Answers a CALL with ERROR; a refused first chunk of a progressive call is remembered as ended. */
+  private refuse(caller: Peer, m: Call, error: string, message: string): void {
+    if (m.options.progress === true) this.progressiveEnded(caller, m.request);
+    callFailed(caller, m, error, message);
+  }
+
+  /** Does a CALL with this request id continue one of `caller`'s progressive calls (or a chunk of one that ended)? */
+  continuesCall(caller: Peer, request: number): boolean {
+    return this.byCaller.get(caller)?.get(request)?.progressive === true || this.endedProgressive.get(caller)?.has(request) === true;
+  }
+
   call(caller: Peer, m: Call): void {
-    if (this.byCaller.get(caller)?.has(m.request)) {
+    const open = this.byCaller.get(caller)?.get(m.request);
+    if (open !== undefined) {
+      if (open.progressive) { this.callChunk(open, m); return; }
       caller.protocolViolation(`CALL request id ${m.request} is already in flight`);
       return;
     }
-    const bad = this.realm.uriRefusal(caller, m.procedure, 'procedure');
-    if (bad !== undefined) { callFailed(caller, m, WampErrors.invalidUri, bad); return; }
-    if (m.options.progress === true) {
-      callFailed(caller, m, WampErrors.featureNotSupported, 'progressive call invocations (CALL.Options.progress) are not supported by this router');
+    // A chunk of a progressive call that has already ended: the caller could not know yet.
+    if (this.endedProgressive.get(caller)?.has(m.request)) return;
+    if (m.options.progress === true && !caller.features.callerProgressiveInvocations) {
+      caller.protocolViolation('CALL with progress: true from a caller that did not announce progressive_call_invocations');
       return;
     }
+    const bad = this.realm.uriRefusal(caller, m.procedure, 'procedure');
+    if (bad !== undefined) { this.refuse(caller, m, WampErrors.invalidUri, bad); return; }
     // Written out rather than realm.authorize(): no closure on the hot path when the decision is known.
     const decision = this.realm.decide(caller, m.procedure, 'call', m.options);
     if (decision instanceof Promise) caller.holdUntil(decision, (d) => this.callAuthorized(caller, m, d));
@@ -200,22 +230,31 @@ export class Dealer implements ObservationOwner<Registration> {
   private callAuthorized(caller: Peer, m: Call, decision: Decision): void {
     if (!decision.allow) {
       this.realm.denied(caller, m.procedure, 'call');
-      callFailed(caller, m, WampErrors.notAuthorized, `session is not authorized to call procedure "${shortUri(m.procedure)}"`);
+      this.refuse(caller, m, WampErrors.notAuthorized, `session is not authorized to call procedure "${shortUri(m.procedure)}"`);
       return;
     }
     if (m.options.disclose_me === true && !decision.disclose) {
       this.realm.denied(caller, m.procedure, 'call', 'disclose_me not allowed');
-      callFailed(caller, m, WampErrors.optionDisallowedDiscloseMe, `role "${caller.authrole}" may not disclose itself when calling "${shortUri(m.procedure)}"`);
+      this.refuse(caller, m, WampErrors.optionDisallowedDiscloseMe, `role "${caller.authrole}" may not disclose itself when calling "${shortUri(m.procedure)}"`);
       return;
     }
-    if (m.procedure.startsWith('wamp.')) { this.callMeta(caller, m); return; }
+    if (m.procedure.startsWith('wamp.')) {
+      if (m.options.progress === true) { this.refuse(caller, m, WampErrors.featureNotSupported, 'meta procedures take no progressive call invocations'); return; }
+      this.callMeta(caller, m);
+      return;
+    }
 
     const reg = this.observations.best(m.procedure);
     if (reg === undefined || reg.callees.length === 0) {
-      callFailed(caller, m, WampErrors.noSuchProcedure, `no callee registered for procedure "${shortUri(m.procedure)}"`);
+      this.refuse(caller, m, WampErrors.noSuchProcedure, `no callee registered for procedure "${shortUri(m.procedure)}"`);
       return;
     }
+    const progressive = m.options.progress === true;
     const callee = pickCallee(reg);
+    if (progressive && !(callee.features.calleeProgressiveInvocations && callee.features.calleeCallCanceling)) {
+      this.refuse(caller, m, WampErrors.featureNotSupported, `the callee of "${shortUri(m.procedure)}" does not take progressive call invocations (it must announce progressive_call_invocations and call_canceling)`);
+      return;
+    }
     const details: Dict = {};
     if (reg.match !== 'exact') details.procedure = m.procedure;
     const receiveProgress = m.options.receive_progress === true;
@@ -231,14 +270,42 @@ export class Dealer implements ObservationOwner<Registration> {
     const pending: PendingCall = {
       caller, callRequest: m.request, callee, invocationRequest: callee.nextRequestId(),
       receiveProgress, timer: undefined, killing: false, callerCalls: mine, calleeCalls: theirs,
+      progressive, registration: reg.id, chunkDetails: progressive ? details : undefined,
     };
     mine.set(m.request, pending);
     theirs.set(pending.invocationRequest, pending);
     if (timeout > 0) this.armTimeout(pending, timeout, Date.now() + timeout);
     callee.send({
-      type: MessageType.INVOCATION, request: pending.invocationRequest, registration: reg.id, details,
+      type: MessageType.INVOCATION, request: pending.invocationRequest, registration: reg.id,
+      details: progressive ? { ...details, progress: true } : details,
       args: m.args, kwargs: m.kwargs, payload: m.payload,
     });
+  }
+
+  /**
+   * A later chunk of a progressive call: to the first chunk's callee, under
+   * the same INVOCATION id, with the first chunk's Details (only `progress`
+   * may change: the spec freezes the rest, and authorization was decided
+   * for the call as a whole). The chunk without progress: true is the last.
+   */
+  private callChunk(p: PendingCall, m: Call): void {
+    const more = m.options.progress === true;
+    p.progressive = more;
+    const details = p.chunkDetails!;
+    if (!more) p.chunkDetails = undefined;
+    p.callee.send({
+      type: MessageType.INVOCATION, request: p.invocationRequest, registration: p.registration,
+      details: more ? { ...details, progress: true } : details,
+      args: m.args, kwargs: m.kwargs, payload: m.payload,
+    });
+  }
+
+  /** A chunk of a progressive call was refused (rate limit, the caller got ERROR): the call ends, the callee is told. */
+  abandonCall(caller: Peer, request: number): void {
+    const p = this.byCaller.get(caller)?.get(request);
+    if (p === undefined) return;
+    this.finish(p);
+    p.callee.send({ type: MessageType.INTERRUPT, request: p.invocationRequest, options: { mode: 'killnowait', reason: WampErrors.canceled } });
   }
 
   private callMeta(caller: Peer, m: Call): void {
@@ -265,8 +332,7 @@ export class Dealer implements ObservationOwner<Registration> {
 
   yield(callee: Peer, m: Yield): void {
     const pending = this.byCallee.get(callee)?.get(m.request);
-    // A YIELD for a call that timed out or was canceled is dropped silently (spec).
-    if (pending === undefined) return;
+    if (pending === undefined) { this.unmatchedAnswer(callee, 'YIELD', m.request); return; }
     const details: Dict = copyPassthrough(m.options, {});
     if (m.options.progress === true) {
       if (pending.receiveProgress && isPeer(pending.caller)) {
@@ -281,7 +347,7 @@ export class Dealer implements ObservationOwner<Registration> {
 
   invocationError(callee: Peer, m: ErrorMessage): void {
     const pending = this.byCallee.get(callee)?.get(m.request);
-    if (pending === undefined) return;
+    if (pending === undefined) { this.unmatchedAnswer(callee, 'ERROR', m.request); return; }
     this.finish(pending);
     const max = this.realm.limits.maxUriLength;
     if (m.error.length > max) {
@@ -292,6 +358,17 @@ export class Dealer implements ObservationOwner<Registration> {
     }
     // The callee's error goes to the caller unchanged: URI, args, kwargs.
     this.errorTo(pending, m.error, m.args, m.kwargs, copyPassthrough(m.details, {}), m.payload);
+  }
+
+  /**
+   * A YIELD or ERROR that answers no invocation in flight. For one the
+   * router sent that has since been canceled, timed out or answered, it is
+   * dropped silently (spec); for one it never sent, the session ends as a
+   * protocol violation. The callee's INVOCATION id sequence tells them apart.
+   */
+  private unmatchedAnswer(callee: Peer, what: string, request: number): void {
+    if (callee.requestIdIssued(request)) return;
+    callee.protocolViolation(`${what} for invocation ${request}, which the router never sent`);
   }
 
   // ---- cancel, timeout, sessions leaving ------------------------------------
@@ -334,6 +411,21 @@ export class Dealer implements ObservationOwner<Registration> {
     if (p.timer !== undefined) clearTimeout(p.timer);
     p.callerCalls?.delete(p.callRequest);
     p.calleeCalls?.delete(p.invocationRequest);
+    if (p.progressive && isPeer(p.caller)) {
+      p.progressive = false;
+      this.progressiveEnded(p.caller, p.callRequest);
+    }
+  }
+
+  /**
+   * A progressive call ended (or was refused) before its last chunk: the
+   * chunks already on their way are dropped, not taken for new calls.
+   */
+  progressiveEnded(caller: Peer, request: number): void {
+    let ended = this.endedProgressive.get(caller);
+    if (ended === undefined) { ended = new Set(); this.endedProgressive.set(caller, ended); }
+    if (ended.size >= ENDED_PROGRESSIVE_REMEMBERED) ended.delete(ended.values().next().value!);
+    ended.add(request);
   }
 
   /** Sends the final RESULT to the caller (or resolves the router's own call). */
@@ -368,6 +460,7 @@ export class Dealer implements ObservationOwner<Registration> {
       const pending: PendingCall = {
         caller: { internal: true, resolve, reject }, callRequest: 0, callee, invocationRequest: callee.nextRequestId(),
         receiveProgress: false, timer: undefined, killing: false, callerCalls: undefined, calleeCalls: theirs,
+        progressive: false, registration: reg.id, chunkDetails: undefined,
       };
       theirs.set(pending.invocationRequest, pending);
       if (timeoutMs > 0) this.armTimeout(pending, timeoutMs, Date.now() + timeoutMs);
@@ -385,10 +478,11 @@ export class Dealer implements ObservationOwner<Registration> {
         this.errorTo(p, WampErrors.canceled, ['callee left the realm with the call in flight']);
       }
     }
-    // Calls this session was waiting for: tell callees who can stop.
+    // Calls this session was waiting for (progressive ones still taking chunks among them): tell callees who can stop.
     const waiting = this.byCaller.get(session);
     if (waiting !== undefined) {
       this.byCaller.delete(session);
+      for (const p of waiting.values()) p.progressive = false;
       for (const p of [...waiting.values()]) {
         this.finish(p);
         if (p.callee.features.calleeCallCanceling) {
@@ -396,6 +490,7 @@ export class Dealer implements ObservationOwner<Registration> {
         }
       }
     }
+    this.endedProgressive.delete(session);
     this.observations.sessionLeft(session);
   }
 }

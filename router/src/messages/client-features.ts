@@ -14,6 +14,10 @@ export interface ClientFeatures {
   /** UNSUBSCRIBED with request 0 tells it a subscription was taken away (wamp.subscription.remove_subscriber). */
   subscriberSubscriptionRevocation: boolean;
   callerProgressiveResults: boolean;
+  /** It may send CALLs with progress: true (progressive call invocations). */
+  callerProgressiveInvocations: boolean;
+  /** It takes INVOCATIONs with progress: true (with call canceling, as the spec requires). */
+  calleeProgressiveInvocations: boolean;
 }
 
 function feature(roles: Dict, role: string, name: string): boolean {
@@ -34,5 +38,7 @@ export function clientFeatures(roles: Dict): ClientFeatures {
     calleeRegistrationRevocation: feature(roles, 'callee', 'registration_revocation'),
     subscriberSubscriptionRevocation: feature(roles, 'subscriber', 'subscription_revocation'),
     callerProgressiveResults: feature(roles, 'caller', 'progressive_call_results'),
+    callerProgressiveInvocations: feature(roles, 'caller', 'progressive_call_invocations'),
+    calleeProgressiveInvocations: feature(roles, 'callee', 'progressive_call_invocations'),
   };
 }

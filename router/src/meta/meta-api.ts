@@ -81,7 +81,8 @@ export class MetaApi {
       },
       'wamp.session.kill_by_authrole': (caller, args, kwargs) => {
         const authrole = arg(args, 0, 'authrole', isString);
-        return kill(caller, [...sessions.values()].filter((s) => s.authrole === authrole), kwargs);
+        // The spec answers with the number killed (Crossbar: the list of their ids, as kill_by_authid).
+        return kill(caller, [...sessions.values()].filter((s) => s.authrole === authrole), kwargs).length;
       },
       'wamp.session.add_testament': (caller, args, kwargs) => {
         const topic = arg(args, 0, 'topic', isString);

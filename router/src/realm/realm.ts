@@ -41,6 +41,8 @@ export interface RealmConfig {
   authorizerTimeoutMs?: number;
   /** Session counts and per-session limits (limits/limits-config.ts). Default: production defaults. */
   limits?: RealmLimits;
+  /** Accept a client's request ids out of sequence (legacy clients). Default false: the spec's 1, 2, 3, ... */
+  legacyRequestIds?: boolean;
 }
 
 export const DEFAULT_AUTHORIZER_TIMEOUT_MS = 5000;
@@ -79,6 +81,8 @@ export class Realm implements RealmContext {
   private readonly implicitTrusted = new Role(TRUSTED_ROLE, [ALLOW_ALL]);
   private readonly authorizerTimeoutMs: number;
   readonly limits: RealmLimits;
+  /** A client's request ids need not be sequential (realm option legacy_request_ids). */
+  readonly legacyRequestIds: boolean;
   /** Sessions per authid, for max_sessions_per_authid. */
   private readonly authidCounts = new Map<string, number>();
   /** Remote sessions per client address, for max_sessions_per_address. */
@@ -91,6 +95,7 @@ export class Realm implements RealmContext {
     this.limits = config.limits ?? DEFAULT_REALM_LIMITS;
     this.uriCheck = config.uriCheck ?? 'loose';
     this.authorizerTimeoutMs = config.authorizerTimeoutMs ?? DEFAULT_AUTHORIZER_TIMEOUT_MS;
+    this.legacyRequestIds = config.legacyRequestIds === true;
     for (const r of config.roles) this.roles.set(r.name, new Role(r.name, r.permissions, r.authorizer));
     this.broker = new Broker(this);
     this.dealer = new Dealer(this);
@@ -115,10 +120,10 @@ export class Realm implements RealmContext {
    * The decision for `session` doing `action` on `uri`. A Promise only when
    * the session's role has a dynamic authorizer that must be asked.
    */
-  decide(session: Peer, uri: string, action: Action, options: Dict = {}): Decision | Promise<Decision> {
+  decide(session: Peer, uri: string, action: Action, options: Dict = {}, match: MatchPolicy = 'exact'): Decision | Promise<Decision> {
     const role = this.roleOf(session);
     if (role === undefined) return DENY;
-    return role.decide(session, uri, action, options, this.callAuthorizer, this.log);
+    return role.decide(session, uri, action, options, this.callAuthorizer, this.log, match);
   }
 
   /**
@@ -126,8 +131,8 @@ export class Realm implements RealmContext {
    * the authorizer has answered. Meanwhile the session's later messages wait,
    * so a session's messages are still handled in the order they came.
    */
-  authorize(session: Peer, uri: string, action: Action, options: Dict, then: (d: Decision) => void): void {
-    const d = this.decide(session, uri, action, options);
+  authorize(session: Peer, uri: string, action: Action, options: Dict, then: (d: Decision) => void, match: MatchPolicy = 'exact'): void {
+    const d = this.decide(session, uri, action, options, match);
     if (d instanceof Promise) session.holdUntil(d, then);
     else then(d);
   }

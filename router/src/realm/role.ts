@@ -3,10 +3,16 @@
 // - permissions with URI templates: expanded once per session, cached per session;
 // - a dynamic authorizer: a procedure asked per (session, uri, action),
 //   cached per session when it answers `cache: true`.
+// A prefix or wildcard SUBSCRIBE/REGISTER is decided for everything the
+// pattern matches (auth/pattern-authorization.ts), and cached under its
+// match policy as well as its URI: an exact grant of `x` must not answer
+// for a prefix subscription to `x`.
 import type { Dict } from '../messages/types.js';
 import { authorize, type Action, type Decision, type Permission } from '../auth/permissions.js';
 import { expandPermissions, isTemplate } from '../auth/uri-template.js';
 import { parseAuthorizerAnswer } from '../auth/authorizer.js';
+import { authorizePattern } from '../auth/pattern-authorization.js';
+import type { MatchPolicy } from '../messages/options.js';
 import { shortUri } from '../uri.js';
 import type { Actor } from '../routing/peer.js';
 
@@ -80,43 +86,51 @@ export class Role {
   }
 
   /** Static permissions only (no session): kept for callers that have none. */
-  authorize(uri: string, action: Action): Decision {
+  authorize(uri: string, action: Action, match: MatchPolicy = 'exact'): Decision {
     const cache = this.cache[action];
-    let d = cache.get(uri);
+    // No URI holds a space (loose and strict checks alike), so a pattern's key can't be an exact URI's.
+    const key = match === 'exact' ? uri : match + ' ' + uri;
+    let d = cache.get(key);
     if (d === undefined) {
-      d = authorize(this.permissions, uri, action);
-      if (this.cachedChars + uri.length > CACHE_CHARS_LIMIT) {
+      d = decideStatic(this.permissions, uri, action, match);
+      if (this.cachedChars + key.length > CACHE_CHARS_LIMIT) {
         for (const c of Object.values(this.cache)) c.clear();
         this.cachedChars = 0;
       }
-      remember(cache, CACHE_LIMIT, uri, d);
-      this.cachedChars += uri.length;
+      remember(cache, CACHE_LIMIT, key, d);
+      this.cachedChars += key.length;
     }
     return d;
   }
 
-  /** The decision for `session` doing `action` on `uri`; a Promise only when the authorizer must be asked. */
-  decide(session: Actor, uri: string, action: Action, options: Dict, call: AuthorizerCall, log: RoleLog): Decision | Promise<Decision> {
-    if (this.authorizer !== undefined) return this.askAuthorizer(session, uri, action, options, call, log);
-    if (!this.templated) return this.authorize(uri, action);
+  /**
+   * The decision for `session` doing `action` on `uri` (a pattern under
+   * `match` for SUBSCRIBE and REGISTER); a Promise only when the authorizer
+   * must be asked.
+   */
+  decide(session: Actor, uri: string, action: Action, options: Dict, call: AuthorizerCall, log: RoleLog, match: MatchPolicy = 'exact'): Decision | Promise<Decision> {
+    if (this.authorizer !== undefined) return this.askAuthorizer(session, uri, action, options, call, log, match);
+    if (!this.templated) return this.authorize(uri, action, match);
     const ps = this.perSession(session);
-    const key = action + ' ' + uri;
+    const key = match === 'exact' ? action + ' ' + uri : action + ' ' + match + ' ' + uri;
     let d = ps.cache.map.get(key);
     if (d === undefined) {
-      d = authorize(ps.perms, uri, action);
+      d = decideStatic(ps.perms, uri, action, match);
       rememberSized(ps.cache, SESSION_CACHE_LIMIT, key, d);
     }
     return d;
   }
 
-  private askAuthorizer(session: Actor, uri: string, action: Action, options: Dict, call: AuthorizerCall, log: RoleLog): Decision | Promise<Decision> {
+  private askAuthorizer(session: Actor, uri: string, action: Action, options: Dict, call: AuthorizerCall, log: RoleLog, match: MatchPolicy): Decision | Promise<Decision> {
     const procedure = this.authorizer!;
     const ps = this.perSession(session);
-    const key = action + ' ' + uri;
+    const key = match === 'exact' ? action + ' ' + uri : action + ' ' + match + ' ' + uri;
     const cached = ps.cache.map.get(key);
     if (cached !== undefined) return cached;
+    // The authorizer decides a pattern as a pattern: `options.match` always names the policy.
+    const asked = match !== 'exact' && options.match !== match ? { ...options, match } : options;
     // Crossbar's convention: (session details, uri, action, options).
-    return call(procedure, [session.details(), uri, action, options]).then(
+    return call(procedure, [session.details(), uri, action, asked]).then(
       (answer) => {
         const a = parseAuthorizerAnswer(answer);
         if (a === undefined) {
@@ -138,4 +152,8 @@ export class Role {
       },
     );
   }
+}
+
+function decideStatic(perms: readonly Permission[], uri: string, action: Action, match: MatchPolicy): Decision {
+  return match === 'exact' ? authorize(perms, uri, action) : authorizePattern(perms, uri, match, action);
 }

@@ -26,6 +26,8 @@ export function routerRoles(): Dict {
         call_timeout: true,
         call_canceling: true,
         progressive_call_results: true,
+        // CALLs with progress: true, chunks routed to the first chunk's callee (dealer.ts).
+        progressive_call_invocations: true,
         session_meta_api: true,
         registration_meta_api: true,
         // UNREGISTERED with request 0, sent when a force_reregister or wamp.registration.remove_callee takes a registration.

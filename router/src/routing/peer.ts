@@ -30,6 +30,8 @@ export interface Peer extends Actor {
   readonly limits: PeerLimits;
   /** The next id of a request the router sends it (INVOCATION), in its session scope. */
   nextRequestId(): number;
+  /** Has the router ever sent it a request with this id? A YIELD or ERROR for one it never sent is a protocol violation. */
+  requestIdIssued(id: number): boolean;
   send(message: RouterMessage): void;
   /** Sends a message shared with other peers (one encoding per serializer for all of them). */
   sendShared(out: Outgoing): void;

@@ -21,10 +21,14 @@ export interface RealmContext {
    * refusal is counted and logged on the peer.
    */
   uriRefusal(peer: Peer, uri: string, what: string, match?: MatchPolicy): string | undefined;
-  /** The decision for `peer` doing `action` on `uri`; a Promise only when a dynamic authorizer must be asked. */
-  decide(peer: Peer, uri: string, action: Action, options: Dict): Decision | Promise<Decision>;
+  /**
+   * The decision for `peer` doing `action` on `uri`; a Promise only when a
+   * dynamic authorizer must be asked. `match` (SUBSCRIBE, REGISTER): a
+   * prefix or wildcard pattern is allowed only if every URI it matches is.
+   */
+  decide(peer: Peer, uri: string, action: Action, options: Dict, match?: MatchPolicy): Decision | Promise<Decision>;
   /** Runs `then` with the decision, at once or (holding the peer's later messages) when the authorizer answered. */
-  authorize(peer: Peer, uri: string, action: Action, options: Dict, then: (d: Decision) => void): void;
+  authorize(peer: Peer, uri: string, action: Action, options: Dict, then: (d: Decision) => void, match?: MatchPolicy): void;
   /** A refused action: counted, and logged once per session. */
   denied(peer: Peer, uri: string, action: Action, why?: string): void;
   /** Publishes a meta event (`wamp.session.on_join`, `wamp.subscription.on_create`, ...) to its subscribers. */

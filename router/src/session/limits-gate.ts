@@ -78,10 +78,11 @@ export class LimitsGate {
     return bucket === undefined || this.admitRate(bucket, limit!, requestType, request, what);
   }
 
-  call(request: number, calls: CallsInFlight): boolean {
+  /** `continuing`: a later chunk of a progressive call, already counted in flight (its rate still counts). */
+  call(request: number, calls: CallsInFlight, continuing = false): boolean {
     if (this.callBucket !== undefined && !this.admitRate(this.callBucket, this.limits.callRate!, MessageType.CALL, request, 'calls')) return false;
     const max = this.limits.maxPendingCalls;
-    if (max !== null && calls.pendingCalls(this.session) >= max) {
+    if (!continuing && max !== null && calls.pendingCalls(this.session) >= max) {
       if (this.host.limitCounters) this.host.limitCounters.pendingCallsRefused++;
       this.session.noteRefusal('too_many_pending_calls', 'too many calls in flight', { max_pending_calls: max });
       this.session.sendError(MessageType.CALL, request, WampErrors.tooManyPendingCalls, [`this session already has ${max} calls in flight (the limit); wait for results before calling again`], { max_pending_calls: max });

@@ -22,6 +22,7 @@ import { Outgoing } from '../transport/outgoing.js';
 import type { Transport, TransportSink } from '../transport/transport.js';
 import type { Member, Realm } from '../realm/realm.js';
 import { IdSequence } from '../ids.js';
+import { MAX_ID } from '../messages/validate.js';
 import { WampErrors } from '../errors.js';
 import { shortText } from '../uri.js';
 import type { AuthPolicy, Identity } from '../auth/auth-policy.js';
@@ -61,6 +62,10 @@ export class Session implements TransportSink, MeteredSession, Member, Opening, 
   readonly isLocal: boolean;
   /** Session-scope ids for the requests the router sends (INVOCATION). */
   private readonly requestIds = new IdSequence();
+  /** The client's last request id (PUBLISH, SUBSCRIBE, CALL, ...): the next must be one more (spec, "IDs"). */
+  private lastRequest = 0;
+  /** Set at WELCOME: remote sessions on realms without legacy_request_ids. */
+  private sequentialRequests = false;
   private readonly log: Logger;
   /** Until WELCOME: the opening's clocks and checks. */
   private handshake: Handshake | null;
@@ -102,6 +107,10 @@ export class Session implements TransportSink, MeteredSession, Member, Opening, 
 
   nextRequestId(): number {
     return this.requestIds.next();
+  }
+
+  requestIdIssued(id: number): boolean {
+    return this.requestIds.issued(id);
   }
 
   // ---- inbound -------------------------------------------------------------
@@ -224,6 +233,8 @@ export class Session implements TransportSink, MeteredSession, Member, Opening, 
     this.authextra = identity.authextra ?? {};
     this.realm = realm;
     this.state = 'established';
+    // In-process sessions number their requests themselves (LocalSession): trusted code, not a wire peer.
+    this.sequentialRequests = !this.isLocal && !realm.legacyRequestIds;
     this.send({
       type: MessageType.WELCOME,
       session: this.id,
@@ -242,32 +253,60 @@ export class Session implements TransportSink, MeteredSession, Member, Opening, 
     this.log.info({ session: this.id, realm: realm.name, authid: this.authid, authrole: this.authrole, authmethod: this.authmethod, peer: this.transport.info.peer }, 'session joined');
   }
 
+  /**
+   * A new request's id must be the one after the last (1, 2, 3, ..., wrapping
+   * to 1 after 2^53): the spec's session scope. A client that skips or
+   * repeats one breaks the protocol; realms for clients that number
+   * otherwise set legacy_request_ids.
+   */
+  private nextRequest(m: { type: number; request: number }): void {
+    if (!this.sequentialRequests) return;
+    const expected = this.lastRequest >= MAX_ID ? 1 : this.lastRequest + 1;
+    if (m.request !== expected) {
+      throw new ProtocolViolation(`${messageTypeName[m.type]} request id ${m.request} is out of sequence: expected ${expected} (request ids start at 1 and go up by 1)`);
+    }
+    this.lastRequest = expected;
+  }
+
   private handleEstablished(m: WampMessage): void {
     const realm = this.realm!;
     const gate = this.gate;
     switch (m.type) {
       case MessageType.PUBLISH:
+        this.nextRequest(m);
         if (gate !== null && !gate.publish(m)) return;
         realm.broker.publish(this, m);
         return;
       case MessageType.SUBSCRIBE:
+        this.nextRequest(m);
         if (gate !== null && !gate.subscribe(m.request)) return;
         realm.broker.subscribe(this, m);
         return;
       case MessageType.UNSUBSCRIBE:
+        this.nextRequest(m);
         if (gate !== null && !gate.unsubscribe(m.request)) return;
         realm.broker.unsubscribe(this, m);
         return;
-      case MessageType.CALL:
-        if (gate !== null && !gate.call(m.request, realm.dealer)) return;
+      case MessageType.CALL: {
+        // A later chunk of a progressive call repeats the first one's id.
+        const continuing = realm.dealer.continuesCall(this, m.request);
+        if (!continuing) this.nextRequest(m);
+        if (gate !== null && !gate.call(m.request, realm.dealer, continuing)) {
+          if (continuing) realm.dealer.abandonCall(this, m.request);
+          else if (m.options.progress === true) realm.dealer.progressiveEnded(this, m.request);
+          return;
+        }
         realm.dealer.call(this, m);
         return;
+      }
       case MessageType.CANCEL: realm.dealer.cancel(this, m); return;
       case MessageType.REGISTER:
+        this.nextRequest(m);
         if (gate !== null && !gate.register(m.request)) return;
         realm.dealer.register(this, m);
         return;
       case MessageType.UNREGISTER:
+        this.nextRequest(m);
         if (gate !== null && !gate.unregister(m.request)) return;
         realm.dealer.unregister(this, m);
         return;
