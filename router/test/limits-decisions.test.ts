@@ -11,7 +11,7 @@ import {
 import { DEFAULT_DECODE_LIMITS } from '../src/serializers/serializer.js';
 
 // Endpoint and session limit keys added with issue 13, at their defaults (the objects compared below grew by these).
-const NEW_ENDPOINT_DEFAULTS = { maxHandshakeSize: DEFAULT_MAX_HANDSHAKE_SIZE, decode: DEFAULT_DECODE_LIMITS };
+const NEW_ENDPOINT_DEFAULTS = { maxHandshakeSize: DEFAULT_MAX_HANDSHAKE_SIZE, decode: DEFAULT_DECODE_LIMITS, liveness: null };
 import { fromCrossbar, ConfigError } from '../src/config/crossbar-config.js';
 import { testConfig } from './helpers.js';
 

@@ -42,6 +42,8 @@ export class LimitCounters {
   httpTimeouts = 0;
   /** Log lines left out because the session already logged that refusal once. */
   logsSuppressed = 0;
+  /** Connections dropped for answering no ping within auto_ping_timeout. */
+  pingTimeouts = 0;
 
   snapshot(): Record<string, number> {
     return {
@@ -69,6 +71,7 @@ export class LimitCounters {
       http_connections_refused: this.httpConnectionsRefused,
       http_timeouts: this.httpTimeouts,
       logs_suppressed: this.logsSuppressed,
+      ping_timeouts: this.pingTimeouts,
     };
   }
 }

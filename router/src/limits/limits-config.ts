@@ -73,7 +73,22 @@ export interface EndpointLimits {
   maxHandshakeSize: number;
   /** Values and nesting of one message, checked before it is decoded. */
   decode: DecodeLimits;
+  /** Pings to connections the router has not heard from (transport/liveness.ts); null: none. */
+  liveness: LivenessConfig | null;
 }
+
+/** auto_ping_interval / auto_ping_timeout / auto_ping_size (Crossbar's keys). */
+export interface LivenessConfig {
+  /** ms without hearing from the peer before it is pinged. */
+  intervalMs: number;
+  /** ms after a ping without hearing anything before the connection is dropped (Infinity: never). */
+  timeoutMs: number;
+  /** The ping payload (auto_ping_size bytes). */
+  payload: Buffer;
+}
+
+/** Crossbar's default auto_ping_size. */
+export const DEFAULT_AUTO_PING_SIZE = 4;
 
 /** Per listener (one TCP port). */
 export interface ListenerLimits {
@@ -273,6 +288,12 @@ export const EndpointLimitKeys = {
   max_message_elements: z.number().int().positive().optional(),
   /** nesting of one message (ClawGate). */
   max_message_depth: z.number().int().min(2).max(1000).optional(),
+  /** ms without hearing from a peer before it is pinged; 0 or absent: no pings (Crossbar). */
+  auto_ping_interval: z.number().int().nonnegative().optional(),
+  /** ms after a ping before a silent peer is dropped; 0 or absent: never dropped (Crossbar). */
+  auto_ping_timeout: z.number().int().nonnegative().optional(),
+  /** bytes of the ping payload, 4 to 125 (Crossbar; a WebSocket control frame holds 125). */
+  auto_ping_size: z.number().int().min(4).max(125).optional(),
 };
 
 export type EndpointLimitsInput = {
@@ -281,6 +302,9 @@ export type EndpointLimitsInput = {
   max_handshake_size?: number | undefined;
   max_message_elements?: number | undefined;
   max_message_depth?: number | undefined;
+  auto_ping_interval?: number | undefined;
+  auto_ping_timeout?: number | undefined;
+  auto_ping_size?: number | undefined;
 };
 
 export function endpointLimits(options: EndpointLimitsInput | undefined): EndpointLimits {
@@ -292,7 +316,18 @@ export function endpointLimits(options: EndpointLimitsInput | undefined): Endpoi
       maxElements: options?.max_message_elements ?? DEFAULT_MAX_MESSAGE_ELEMENTS,
       maxDepth: options?.max_message_depth ?? DEFAULT_MAX_MESSAGE_DEPTH,
     },
+    liveness: livenessConfig(options),
   };
+}
+
+function livenessConfig(options: EndpointLimitsInput | undefined): LivenessConfig | null {
+  const interval = options?.auto_ping_interval ?? 0;
+  if (interval === 0) return null;
+  const timeout = options?.auto_ping_timeout ?? 0;
+  // A payload of its own per endpoint; what it holds does not matter (any answer counts).
+  const payload = Buffer.alloc(options?.auto_ping_size ?? DEFAULT_AUTO_PING_SIZE);
+  payload.write('claw'.repeat(32).slice(0, payload.length));
+  return { intervalMs: interval, timeoutMs: timeout === 0 ? Infinity : timeout, payload };
 }
 
 export const ListenerLimitsSchema = z.object({

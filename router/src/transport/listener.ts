@@ -42,6 +42,7 @@ import type { LimitCounters } from '../limits/limit-counters.js';
 import { tagSocket } from '../net/socket-tags.js';
 import { clientOfRequest, trustProxiesOn, type TrustedProxies } from '../net/forwarded.js';
 import { addressKey } from '../net/client-key.js';
+import { LivenessSweep, sweepStepMs, type Pingable } from './liveness.js';
 
 export interface WebSocketEndpointConfig {
   serializers: SerializerId[];
@@ -129,6 +130,8 @@ export class Listener {
   /** Sockets serving plain HTTP, and their clocks. */
   private readonly httpSockets = new WeakMap<Duplex, HttpState>();
   private httpConnections = 0;
+  /** Pings for the endpoints with auto_ping_interval: one sweep for the listener, not a timer per connection. */
+  private readonly liveness: LivenessSweep | undefined;
 
   constructor(
     readonly config: ListenerConfig,
@@ -156,6 +159,8 @@ export class Listener {
     }
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     const endpoints = [...config.websocket.values(), ...(config.rawsocket ? [config.rawsocket] : [])];
+    const pinged = endpoints.flatMap((e) => (e.limits.liveness === null ? [] : [e.limits.liveness]));
+    if (pinged.length > 0) this.liveness = new LivenessSweep(sweepStepMs(pinged), (p) => this.pingTimeout(p));
     this.preSessionMs = endpoints.length > 0 ? Math.max(...endpoints.map((e) => e.limits.helloTimeoutMs)) : DEFAULT_HELLO_TIMEOUT_MS;
     if (config.tls !== undefined) {
       this.server = tls.createServer({ ...config.tls, handshakeTimeout: this.preSessionMs }, (socket) => this.connection(socket));
@@ -246,6 +251,7 @@ export class Listener {
       const limits = this.limitsFor(socket, ep.limits);
       const transport = new WebSocketTransport(ws, serializer, req, this.config.id, compressThreshold(ep.compression), ep.maxMessageSize, limits.maxSendBuffer, address);
       transport.attach(this.factory.openSession(transport, ep.auth, limits));
+      if (limits.liveness !== null && this.liveness !== undefined) transport.attachLiveness(limits.liveness, this.liveness);
     });
   }
 
@@ -308,6 +314,12 @@ export class Listener {
       const address = this.socketAddressKey(socket);
       transport = new RawSocketTransport(socket, result.serializer, result.clientMax, { ...opts, maxSendBuffer: limits.maxSendBuffer, ...(address !== undefined ? { address } : {}) }, () => sink!);
       sink = this.factory.openSession(transport, raw.auth, limits);
+      if (limits.liveness !== null && this.liveness !== undefined) {
+        const t = transport;
+        t.liveness = limits.liveness;
+        this.liveness.add(t);
+        socket.once('close', () => this.liveness!.remove(t));
+      }
       const rest = pending.subarray(4);
       if (rest.length > 0) transport.push(Buffer.from(rest));
     };
@@ -389,8 +401,16 @@ export class Listener {
     return this.server.listening;
   }
 
+  /** A connection that answered no ping: counted and logged; the transport then drops it. */
+  private pingTimeout(p: Pingable): void {
+    if (this.factory.limitCounters) this.factory.limitCounters.pingTimeouts++;
+    const info = (p as WebSocketTransport | RawSocketTransport).info;
+    this.log.info({ listener: this.config.id, peer: info.peer, kind: info.kind, auto_ping_interval: p.liveness.intervalMs, auto_ping_timeout: p.liveness.timeoutMs }, 'connection dropped: no answer to ping');
+  }
+
   /** Stop accepting; destroy what is still open after sessions said goodbye. */
   async stop(): Promise<void> {
+    this.liveness?.stop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       for (const s of this.sockets) s.destroy();

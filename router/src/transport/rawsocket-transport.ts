@@ -19,6 +19,8 @@ import { peerOf } from '../net/peer-name.js';
 import { WriteBatch } from './write-batch.js';
 import { sendBufferExceeded } from '../limits/send-buffer.js';
 import { isUnixSocket } from '../net/socket-tags.js';
+import type { LivenessConfig } from '../limits/limits-config.js';
+import type { Pingable } from './liveness.js';
 
 export const RAWSOCKET_MAGIC = 0x7f;
 
@@ -67,8 +69,12 @@ const EMPTY = Buffer.alloc(0);
 /** Waiting for a frame header, or for the payload of a frame whose header was read. */
 const HEADER = -1;
 
-export class RawSocketTransport implements Transport {
+export class RawSocketTransport implements Transport, Pingable {
   readonly info: TransportInfo;
+  /** Anything arrived since the liveness sweep last looked (Pingable). */
+  heard = false;
+  /** The endpoint's auto_ping settings, when it has them (the listener adds this transport to its sweep). */
+  liveness!: LivenessConfig;
   /** Received bytes not yet consumed: chunks in arrival order, and their total. */
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -112,6 +118,7 @@ export class RawSocketTransport implements Transport {
   /** Feeds bytes that followed the handshake. */
   push(chunk: Buffer): void {
     if (this.closed) return;
+    this.heard = true;
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -148,7 +155,7 @@ export class RawSocketTransport implements Transport {
       } else if (this.frameType === FRAME_PING) {
         this.writeFrame(FRAME_PONG, payload);
       }
-      // PONG: nothing to do; we don't send PINGs yet.
+      // PONG: its arrival is all that counts (`heard`, for the liveness sweep).
     }
   }
 
@@ -210,6 +217,17 @@ export class RawSocketTransport implements Transport {
       return;
     }
     this.writeFrame(FRAME_MESSAGE, bytes);
+  }
+
+  /** A RawSocket PING with the endpoint's payload (auto_ping_interval). */
+  ping(): void {
+    if (!this.closed) this.writeFrame(FRAME_PING, this.liveness.payload);
+  }
+
+  /** No answer to a PING: gone as a lost connection is. */
+  dead(): void {
+    this.closed = true;
+    this.socket.destroy();
   }
 
   close(): void {

@@ -10,6 +10,8 @@ import { sendBufferExceeded } from '../limits/send-buffer.js';
 import { clientOfRequest } from '../net/forwarded.js';
 import { peerOf } from '../net/peer-name.js';
 import { isUnixSocket } from '../net/socket-tags.js';
+import type { LivenessConfig } from '../limits/limits-config.js';
+import type { LivenessSweep, Pingable } from './liveness.js';
 
 /** How long a connection we are dropping may take to flush its close frame. */
 const CLOSE_GRACE_MS = 1000;
@@ -21,8 +23,12 @@ function truncateReason(reason: string): string {
   return r;
 }
 
-export class WebSocketTransport implements Transport {
+export class WebSocketTransport implements Transport, Pingable {
   readonly info: TransportInfo;
+  /** Anything arrived since the liveness sweep last looked (Pingable). */
+  heard = false;
+  /** The endpoint's auto_ping settings, when it has them (attachLiveness). */
+  liveness!: LivenessConfig;
   private sink: TransportSink | null = null;
   private readonly batch: WriteBatch;
   /** Set when we are ending the connection ourselves: the close code and reason to use. */
@@ -71,6 +77,7 @@ export class WebSocketTransport implements Transport {
   attach(sink: TransportSink): void {
     this.sink = sink;
     this.ws.on('message', (data, isBinary) => {
+      this.heard = true;
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       sink.receive(isBinary ? buf : buf.toString('utf8'), buf.length);
     });
@@ -118,6 +125,25 @@ export class WebSocketTransport implements Transport {
 
   bufferedAmount(): number {
     return this.ws.bufferedAmount;
+  }
+
+  /** Pings this connection when it goes quiet (auto_ping_interval), from now until it closes. */
+  attachLiveness(config: LivenessConfig, sweep: LivenessSweep): void {
+    this.liveness = config;
+    const heard = (): void => { this.heard = true; };
+    this.ws.on('pong', heard);
+    this.ws.on('ping', heard);
+    sweep.add(this);
+    this.ws.once('close', () => sweep.remove(this));
+  }
+
+  ping(): void {
+    if (this.ws.readyState === 1) this.ws.ping(this.liveness.payload);
+  }
+
+  /** No answer to a ping: gone as a lost connection is (no close handshake with a peer that isn't there). */
+  dead(): void {
+    this.ws.terminate();
   }
 
   get attached(): boolean {
