@@ -203,7 +203,10 @@ export class Dealer implements ObservationOwner<Registration> {
 
   /** Does a CALL with this request id continue one of `caller`'s progressive calls (or a chunk of one that ended)? */
   continuesCall(caller: Peer, request: number): boolean {
-    return this.byCaller.get(caller)?.get(request)?.progressive === true || this.endedProgressive.get(caller)?.has(request) === true;
+    const open = this.byCaller.get(caller)?.get(request);
+    if (open !== undefined) return open.progressive;
+    // Every CALL asks: the second lookup only while some progressive call ended early.
+    return this.endedProgressive.size !== 0 && this.endedProgressive.get(caller)?.has(request) === true;
   }
 
   call(caller: Peer, m: Call): void {
