@@ -27,6 +27,8 @@ export const WampErrors = {
   optionNotAllowed: 'wamp.error.option_not_allowed',
   optionDisallowedDiscloseMe: 'wamp.error.option_disallowed.disclose_me',
   featureNotSupported: 'wamp.error.feature_not_supported',
+  /** wamp.subscription.get_events for a subscription whose (uri, match) keeps no history (Crossbar's URI). */
+  historyUnavailable: 'wamp.error.history_unavailable',
   unavailable: 'wamp.error.unavailable',
   noAvailableCallee: 'wamp.error.no_available_callee',
   // ClawGate limits (docs/security.md, "Limits")

@@ -25,6 +25,7 @@ import { jsonSerializer } from '../serializers/json.js';
 import { compileReceiverFilter, type ReceiverFilter } from './receiver-filter.js';
 import { copyPassthrough } from '../messages/validate.js';
 import type { Decision } from '../auth/permissions.js';
+import type { EventHistory } from './event-history.js';
 
 export interface Subscription extends Observation {
   /** The subscribers: a Set, so that the fan-out loop and (un)subscribing cost the same at any count. */
@@ -60,7 +61,7 @@ export class Broker implements ObservationOwner<Subscription> {
   private readonly retained = new Map<string, RetainedEvent>();
   private retainedBytes = 0;
 
-  constructor(private readonly realm: RealmContext) {
+  constructor(private readonly realm: RealmContext, readonly history: EventHistory | null = null) {
     this.observations = new ObservationMap(SUBSCRIPTIONS, (topic, args) => realm.metaEvent(topic, args));
   }
 
@@ -127,6 +128,7 @@ export class Broker implements ObservationOwner<Subscription> {
     // PUBLISHED goes out before the events, so a publisher that is also a
     // subscriber sees its acknowledgement first (Crossbar does the same).
     if (ack) session.send({ type: MessageType.PUBLISHED, request: m.request, publication });
+    if (this.history !== null) this.history.record(m.topic, publication, data, filter);
     const excluded = m.options.exclude_me === false ? null : session;
     this.dispatch(m.topic, publication, data, excluded, filter);
   }
@@ -146,6 +148,7 @@ export class Broker implements ObservationOwner<Subscription> {
       if (over === undefined) this.retain(topic, { ...data, publication, filter, size });
       else this.realm.retainDropped(topic, over);
     }
+    if (this.history !== null) this.history.record(topic, publication, data, filter);
     this.dispatch(topic, publication, data, null, filter);
   }
 

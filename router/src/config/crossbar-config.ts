@@ -14,11 +14,18 @@ import type { Permission } from '../auth/permissions.js';
 import type { ListenerConfig, WebSocketEndpointConfig, RawSocketEndpointConfig } from '../transport/listener.js';
 import { TrustedProxies, trustedProxyError } from '../net/forwarded.js';
 import { ConfigError } from '../config-error.js';
+import { isValidPattern } from '../uri.js';
 import { authPolicy, type SecretSources } from './auth-config.js';
 import { unknownKeys } from '../unknown-keys.js';
 import { checkRoleRefs, policyRoleRefs, type RoleRef } from './role-refs.js';
 import type { AuthPolicy } from '../auth/auth-policy.js';
 import { templateError } from '../auth/uri-template.js';
+import type { HistoryEntryConfig } from '../broker/event-history.js';
+/** The most events one event-history entry may keep (each up to max_message_size). */
+const MAX_HISTORY_LIMIT = 10_000;
+/** Crossbar's per-entry default when neither the entry nor the store sets `limit`. */
+const DEFAULT_HISTORY_LIMIT = 100;
+
 import type { SerializerId } from '../serializers/index.js';
 import {
   DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_URI_LENGTH, EndpointLimitKeys, ListenerLimitsSchema, MemoryLimitsSchema, RealmLimitsSchema, RoleLimitsSchema,
@@ -97,9 +104,22 @@ const Role = z.object({
   limits: RoleLimitsSchema.optional(),
 }).passthrough();
 
+/** Crossbar's realm `store` section: which topics keep how many events (wamp.subscription.get_events). */
+const Store = z.object({
+  type: z.string(),
+  /** Events per event-history entry unless it says (Crossbar's store-wide default). */
+  limit: z.number().int().positive().max(MAX_HISTORY_LIMIT).optional(),
+  'event-history': z.array(z.object({
+    uri: z.string(),
+    match: z.enum(['exact', 'prefix', 'wildcard']).optional(),
+    limit: z.number().int().positive().max(MAX_HISTORY_LIMIT).optional(),
+  }).passthrough()).optional(),
+}).passthrough();
+
 const Realm_ = z.object({
   name: z.string().min(1),
   roles: z.array(Role).optional(),
+  store: Store.optional(),
   options: z.object({
     uri_check: z.enum(['strict', 'loose']).optional(),
     /** ms the router waits for a dynamic authorizer before denying (ClawGate). */
@@ -344,7 +364,8 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
     }
     (worker.realms ?? []).forEach((r, ri) => {
       const rat = `${at}.realms[${ri}]`;
-      unknownKeys(r, ['name', 'roles', 'options'], rat, warnings);
+      unknownKeys(r, ['name', 'roles', 'options', 'store'], rat, warnings);
+      const eventHistory = storeHistory(r.store, `${rat}.store`, warnings);
       if (realms.some((x) => x.name === r.name)) {
         const sameWorker = (worker.realms ?? []).slice(0, ri).some((x) => x.name === r.name);
         const why = sameWorker ? '' : ' (in another router worker too: ClawGate merges all router workers into one router, so each realm is defined once)';
@@ -360,6 +381,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
         uriCheck: r.options?.uri_check ?? 'loose',
         ...(r.options?.authorizer_timeout !== undefined ? { authorizerTimeoutMs: r.options.authorizer_timeout } : {}),
         ...(r.options?.legacy_request_ids === true ? { legacyRequestIds: true } : {}),
+        ...(eventHistory.length > 0 ? { eventHistory } : {}),
         roles: (r.roles ?? []).map((role, roi) => {
           const roat = `${rat}.roles[${roi}]`;
           unknownKeys(role, ['name', 'permissions', 'authorizer', 'limits', 'allow-by-default'], roat, warnings);
@@ -481,4 +503,21 @@ export function loadConfigFile(file: string): LoadedConfig {
     throw new ConfigError(`config file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
   }
   return fromCrossbar(raw, { baseDir: dirname(resolve(file)) });
+}
+
+
+/** A realm's `store` section → the history entries the broker keeps; only `type: memory` is implemented. */
+function storeHistory(store: z.infer<typeof Store> | undefined, at: string, warnings: string[]): HistoryEntryConfig[] {
+  if (store === undefined) return [];
+  unknownKeys(store, ['type', 'limit', 'event-history'], at, warnings);
+  if (store.type !== 'memory') {
+    warnings.push(`${at}.type (store type "${store.type}" is not supported: no event history is kept; use "memory")`);
+    return [];
+  }
+  return (store['event-history'] ?? []).map((e, i) => {
+    unknownKeys(e, ['uri', 'match', 'limit'], `${at}.event-history[${i}]`, warnings);
+    const match = e.match ?? 'exact';
+    if (!isValidPattern(e.uri, match, 'loose')) throw new ConfigError(`invalid config at ${at}.event-history[${i}].uri: "${e.uri}" is not a valid ${match} URI`);
+    return { uri: e.uri, match, limit: e.limit ?? store.limit ?? DEFAULT_HISTORY_LIMIT };
+  });
 }

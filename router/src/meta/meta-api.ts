@@ -9,6 +9,7 @@ import { isDict } from '../messages/validate.js';
 import { isValidUri, shortUri } from '../uri.js';
 import { checkPublishOptions } from '../messages/options.js';
 import type { Decision } from '../auth/permissions.js';
+import type { MatchPolicy } from '../messages/options.js';
 import type { Peer } from '../routing/peer.js';
 import type { RealmContext } from '../routing/realm-context.js';
 import { disclose } from '../routing/disclosure.js';
@@ -23,7 +24,18 @@ export interface MetaSources {
   readonly testaments: Testaments;
   readonly subscriptions: ObservationOwner<Observation>;
   readonly registrations: ObservationOwner<Observation>;
+  /** The broker's event history (broker/event-history.ts), when the realm keeps one. */
+  readonly history?: EventHistoryReader | null;
 }
+
+/** What `wamp.subscription.get_events` needs of the event history. */
+export interface EventHistoryReader {
+  has(uri: string, match: MatchPolicy): boolean;
+  eventsFor(uri: string, match: MatchPolicy, reader: Peer, limit: number): Dict[] | undefined;
+}
+
+/** Events `wamp.subscription.get_events` returns unless asked for fewer (Crossbar's default). */
+const DEFAULT_EVENTS = 10;
 
 function roleFilter(args: unknown[]): ((s: Peer) => boolean) {
   const roles = args[0];
@@ -122,6 +134,27 @@ export class MetaApi {
       },
       'wamp.session.flush_testaments': (caller, _args, kwargs) => testaments.flush(caller, scopeOf(kwargs.scope)),
 
+      'wamp.subscription.get_events': (caller, args) => {
+        const id = arg(args, 0, 'subscription', isNumber);
+        const limit = args[1] === undefined || args[1] === null ? DEFAULT_EVENTS : arg(args, 1, 'limit', isNumber);
+        if (!Number.isInteger(limit) || limit < 1) throw new WampError(WampErrors.invalidArgument, ['limit must be a positive integer']);
+        const sub = sources.subscriptions.observations.get(id);
+        if (sub === undefined) throw new WampError(WampErrors.noSuchSubscription, [`no subscription ${id} on realm "${realm.name}"`]);
+        const history = sources.history;
+        if (history === undefined || history === null || !history.has(sub.uri, sub.match)) {
+          throw new WampError(WampErrors.historyUnavailable, [`no event history is kept for ${sub.match} subscriptions to "${shortUri(sub.uri)}"`]);
+        }
+        // The events go to whoever may subscribe to them: the reader's own subscribe permission decides.
+        const read = (d: Decision): Dict[] => {
+          if (!d.allow) {
+            realm.denied(caller, sub.uri, 'subscribe', 'event history');
+            throw new WampError(WampErrors.notAuthorized, [`session is not authorized to subscribe to "${shortUri(sub.uri)}", so not to its history either`]);
+          }
+          return history.eventsFor(sub.uri, sub.match, caller, limit) ?? [];
+        };
+        const decision = realm.decide(caller, sub.uri, 'subscribe', {}, sub.match);
+        return decision instanceof Promise ? decision.then(read) : read(decision);
+      },
       ...observationProcedures(sources.subscriptions),
       ...observationProcedures(sources.registrations),
     };

@@ -6,6 +6,7 @@
 // the routing contracts, so nothing they import leads back here.
 import type { Dict } from '../messages/types.js';
 import { Broker } from '../broker/broker.js';
+import { EventHistory, type HistoryEntryConfig } from '../broker/event-history.js';
 import { Dealer } from '../dealer/dealer.js';
 import { MetaApi } from '../meta/meta-api.js';
 import { Testaments } from '../meta/testaments.js';
@@ -43,6 +44,8 @@ export interface RealmConfig {
   limits?: RealmLimits;
   /** Accept a client's request ids out of sequence (legacy clients). Default false: the spec's 1, 2, 3, ... */
   legacyRequestIds?: boolean;
+  /** Event history kept in memory (Crossbar's `store` section, type memory); none when absent. */
+  eventHistory?: HistoryEntryConfig[];
 }
 
 export const DEFAULT_AUTHORIZER_TIMEOUT_MS = 5000;
@@ -97,9 +100,9 @@ export class Realm implements RealmContext {
     this.authorizerTimeoutMs = config.authorizerTimeoutMs ?? DEFAULT_AUTHORIZER_TIMEOUT_MS;
     this.legacyRequestIds = config.legacyRequestIds === true;
     for (const r of config.roles) this.roles.set(r.name, new Role(r.name, r.permissions, r.authorizer));
-    this.broker = new Broker(this);
+    this.broker = new Broker(this, config.eventHistory !== undefined && config.eventHistory.length > 0 ? new EventHistory(config.eventHistory) : null);
     this.dealer = new Dealer(this);
-    this.meta = new MetaApi(this, { sessions: this.sessions, testaments: this.testaments, subscriptions: this.broker, registrations: this.dealer });
+    this.meta = new MetaApi(this, { sessions: this.sessions, testaments: this.testaments, subscriptions: this.broker, registrations: this.dealer, history: this.broker.history });
   }
 
   private roleOf(session: Peer): Role | undefined {

@@ -1,0 +1,92 @@
+// Event history (Crossbar's realm `store` section, type memory): for the
+// (uri, match) pairs the config names, the broker keeps the last `limit`
+// events published to matching topics, and `wamp.subscription.get_events`
+// hands them to a subscriber of that (uri, match), newest first.
+//
+// Kept is what subscribers could receive: the event as delivered (the
+// publisher's identity only where its permission disclosed it) and the
+// publication's black/whitelists, applied to whoever reads it later.
+// Bounded by the config: `limit` events per entry, each no larger than the
+// endpoint's max_message_size.
+import type { Dict } from '../messages/types.js';
+import type { MatchPolicy } from '../messages/options.js';
+import type { Peer } from '../routing/peer.js';
+import type { PublicationData } from '../routing/publication.js';
+import { UriIndex } from '../routing/uri-index.js';
+import type { ReceiverFilter } from './receiver-filter.js';
+
+export interface HistoryEntryConfig { uri: string; match: MatchPolicy; limit: number }
+
+interface StoredEvent {
+  readonly publication: number;
+  readonly topic: string;
+  readonly timestamp: string;
+  readonly data: PublicationData;
+  readonly filter: ReceiverFilter | null;
+}
+
+class HistoryEntry {
+  /** A ring of at most `limit` events; `next` is where the next one goes. */
+  private readonly ring: StoredEvent[] = [];
+  private next = 0;
+  constructor(readonly limit: number) {}
+
+  add(e: StoredEvent): void {
+    if (this.ring.length < this.limit) this.ring.push(e);
+    else this.ring[this.next] = e;
+    this.next = (this.next + 1) % this.limit;
+  }
+
+  /** Newest first. */
+  *newest(): Generator<StoredEvent> {
+    const n = this.ring.length;
+    for (let i = 1; i <= n; i++) yield this.ring[(this.next - i + n * 2) % n]!;
+  }
+}
+
+export class EventHistory {
+  private readonly index = new UriIndex<HistoryEntry>();
+  private readonly byKey = new Map<string, HistoryEntry>();
+
+  constructor(entries: readonly HistoryEntryConfig[]) {
+    for (const c of entries) {
+      const key = `${c.match} ${c.uri}`;
+      if (this.byKey.has(key)) continue;
+      const e = new HistoryEntry(c.limit);
+      this.byKey.set(key, e);
+      this.index.add(c.uri, c.match, e);
+    }
+  }
+
+  /** Keeps a publication in every entry whose (uri, match) matches its topic. */
+  record(topic: string, publication: number, data: PublicationData, filter: ReceiverFilter | null): void {
+    const entries = this.index.matchAll(topic);
+    if (entries.length === 0) return;
+    const e: StoredEvent = { publication, topic, timestamp: new Date().toISOString(), data, filter };
+    for (const h of entries) h.add(e);
+  }
+
+  /** Is history kept for subscriptions of (uri, match)? */
+  has(uri: string, match: MatchPolicy): boolean {
+    return this.byKey.has(`${match} ${uri}`);
+  }
+
+  /**
+   * The last `limit` events of (uri, match) that `reader` may receive, newest
+   * first, in the shape of Crossbar's answer where it does not tell more
+   * than the event did; undefined when no history is kept for it.
+   */
+  eventsFor(uri: string, match: MatchPolicy, reader: Peer, limit: number): Dict[] | undefined {
+    const h = this.byKey.get(`${match} ${uri}`);
+    if (h === undefined) return undefined;
+    const out: Dict[] = [];
+    for (const e of h.newest()) {
+      if (out.length >= limit) break;
+      if (e.filter !== null && !e.filter(reader)) continue;
+      const item: Dict = { publication: e.publication, topic: e.topic, timestamp: e.timestamp, args: e.data.args ?? [], kwargs: e.data.kwargs ?? {}, details: e.data.details };
+      if (e.data.payload !== undefined) item.payload = e.data.payload;
+      out.push(item);
+    }
+    return out;
+  }
+}

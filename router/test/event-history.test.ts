@@ -1,0 +1,101 @@
+// Event history, memory store (issue 20 item 3, first half): Crossbar's realm
+// `store` section and wamp.subscription.get_events, over real sockets with
+// autobahn-js. Kept per config, newest first, filtered per reader
+// (black/whitelists), refused to a role that may not subscribe.
+import t from 'tap';
+import { startRouter, testConfig, connect, callError } from './helpers.js';
+import { fromCrossbar } from '../src/config/crossbar-config.js';
+
+const ALL = { call: true, register: true, publish: true, subscribe: true };
+
+function historyConfig(store: unknown = {
+  type: 'memory',
+  'event-history': [
+    { uri: 'com.hist.a', match: 'exact', limit: 3 },
+    { uri: 'com.hist.', match: 'prefix', limit: 5 },
+  ],
+}): unknown {
+  return testConfig({
+    realms: [{
+      name: 'realm1',
+      store,
+      roles: [
+        { name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: ALL }] },
+        { name: 'limited', permissions: [
+          { uri: 'wamp.subscription.get_events', match: 'exact', allow: { call: true } },
+          { uri: 'com.hist.a', match: 'exact', allow: { subscribe: true } },
+        ] },
+      ],
+    }],
+    transportExtras: { websocket: { ws: { type: 'websocket' }, limited: { type: 'websocket', auth: { anonymous: { type: 'static', role: 'limited' } } } } },
+  });
+}
+
+interface Ev { publication: number; topic: string; timestamp: string; args: unknown[]; kwargs: Record<string, unknown>; details: Record<string, unknown> }
+
+t.test('events kept per config, newest first, filtered per reader', async (t) => {
+  const r = await startRouter(historyConfig());
+  t.teardown(() => r.stop());
+  const pub = await connect({ port: r.port });
+  const reader = await connect({ port: r.port });
+  const readerAuthid = ((await reader.session.call('wamp.session.get', [reader.session.id])) as { authid: string }).authid;
+
+  for (let i = 1; i <= 5; i++) await pub.session.publish('com.hist.a', [i], { n: i }, { acknowledge: true });
+  // Only for someone else: kept, but never shown to the reader.
+  await pub.session.publish('com.hist.a', ['private'], {}, { acknowledge: true, eligible_authid: ['somebody-else'] });
+  await pub.session.publish('com.hist.b', ['b'], {}, { acknowledge: true });
+  await pub.session.publish('com.other', ['nothing kept'], {}, { acknowledge: true });
+
+  const exact = await reader.session.subscribe('com.hist.a', () => {});
+  const got = (await reader.session.call('wamp.subscription.get_events', [exact.id])) as Ev[];
+  t.same(got.map((e) => e.args), [[5], [4]], 'limit 3 kept (the private one among them, filtered out), newest first');
+  t.equal(got[0]!.topic, 'com.hist.a');
+  t.same(got[0]!.kwargs, { n: 5 });
+  t.same(got[0]!.details, {}, 'no publisher identity: the permission does not disclose it');
+  t.ok(Number.isInteger(got[0]!.publication) && !Number.isNaN(Date.parse(got[0]!.timestamp)));
+  t.same(((await reader.session.call('wamp.subscription.get_events', [exact.id, 1])) as Ev[]).map((e) => e.args), [[5]], 'limit argument');
+
+  const prefix = await reader.session.subscribe('com.hist.', () => {}, { match: 'prefix' });
+  const all = (await reader.session.call('wamp.subscription.get_events', [prefix.id, 100])) as Ev[];
+  t.same(all.map((e) => [e.topic, e.args[0]]), [['com.hist.b', 'b'], ['com.hist.a', 5], ['com.hist.a', 4], ['com.hist.a', 3]],
+    'the prefix entry keeps 5 of both topics; the one for somebody else is left out');
+
+  const other = await reader.session.subscribe('com.other', () => {});
+  t.equal((await callError(reader.session.call('wamp.subscription.get_events', [other.id]))).error, 'wamp.error.history_unavailable', 'no history for that subscription');
+  t.equal((await callError(reader.session.call('wamp.subscription.get_events', [12345]))).error, 'wamp.error.no_such_subscription');
+  t.equal((await callError(reader.session.call('wamp.subscription.get_events', [exact.id, 0]))).error, 'wamp.error.invalid_argument');
+
+  // The reader itself, when eligible: a publication for its authid is in its history.
+  await pub.session.publish('com.hist.a', ['for the reader'], {}, { acknowledge: true, eligible_authid: [readerAuthid] });
+  t.same(((await reader.session.call('wamp.subscription.get_events', [exact.id, 1])) as Ev[])[0]!.args, ['for the reader']);
+  pub.connection.close();
+  reader.connection.close();
+});
+
+t.test('refused to a role that may not subscribe to the subscription\'s topic', async (t) => {
+  const r = await startRouter(historyConfig());
+  t.teardown(() => r.stop());
+  const pub = await connect({ port: r.port });
+  const anon = await connect({ port: r.port });
+  const limited = await connect({ port: r.port, url: `ws://127.0.0.1:${r.port}/limited` });
+  await pub.session.publish('com.hist.a', ['x'], {}, { acknowledge: true });
+  const own = await limited.session.subscribe('com.hist.a', () => {});
+  t.same(((await limited.session.call('wamp.subscription.get_events', [own.id])) as Ev[]).map((e) => e.args), [['x']], 'its own exact subscription: allowed');
+  const wide = await anon.session.subscribe('com.hist.', () => {}, { match: 'prefix' });
+  t.equal((await callError(limited.session.call('wamp.subscription.get_events', [wide.id]))).error, 'wamp.error.not_authorized',
+    'another session\'s prefix subscription it could not have made: refused');
+  for (const c of [pub, anon, limited]) c.connection.close();
+});
+
+t.test('config: the store section', async (t) => {
+  const ok = fromCrossbar(historyConfig());
+  t.notOk(ok.unsupported.some((w) => w.includes('store')), 'no warning for a memory store');
+  t.same(ok.config.realms[0]!.eventHistory, [{ uri: 'com.hist.a', match: 'exact', limit: 3 }, { uri: 'com.hist.', match: 'prefix', limit: 5 }]);
+  const defaults = fromCrossbar(historyConfig({ type: 'memory', limit: 7, 'event-history': [{ uri: 'com.x' }, { uri: 'com.y', limit: 2 }] }));
+  t.same(defaults.config.realms[0]!.eventHistory, [{ uri: 'com.x', match: 'exact', limit: 7 }, { uri: 'com.y', match: 'exact', limit: 2 }], 'the store-wide limit, and exact by default');
+  const other = fromCrossbar(historyConfig({ type: 'cfxdb', 'event-history': [{ uri: 'com.x' }] }));
+  t.ok(other.unsupported.some((w) => w.includes('store.type')), 'another store type: a warning');
+  t.equal(other.config.realms[0]!.eventHistory, undefined, 'and no history');
+  t.throws(() => fromCrossbar(historyConfig({ type: 'memory', 'event-history': [{ uri: 'com..x' }] })), /store\.event-history\[0\]\.uri/);
+  t.throws(() => fromCrossbar(historyConfig({ type: 'memory', 'event-history': [{ uri: 'com.x', limit: 100001 }] })), /limit/);
+});
