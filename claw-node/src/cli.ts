@@ -62,5 +62,5 @@ async function run(configPath: string): Promise<void> {
   }
   installProcessHandlers(node, process, (level, msg, extra) => log[level](extra ?? {}, msg), () => watchdog.stop());
   watchdog.start();
-  log.info({ machine: config.machine, driver: config.driver, router: config.router.url }, 'claw node started');
+  log.info({ machine: config.machine, driver: node.driver.kind, router: config.router.url }, 'claw node started');
 }
