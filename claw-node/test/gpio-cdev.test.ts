@@ -20,6 +20,8 @@ import { chooseAutoDriver, createDriver, resolveDriverKind } from '../src/gpio/c
 import { GpioLineBusyError, GpioUnavailableError, type InputSpec } from '../src/gpio/driver.js';
 import type { LibgpiodModule } from '../src/gpio/libgpiod-driver.js';
 import { parseConfig } from '../src/config.js';
+import { FakeClock } from '../src/fake-clock.js';
+import { PrizeDetector } from '../src/machine/prize-detector.js';
 import { startClawNode } from '../src/node.js';
 import { silentLogger } from '../src/logger.js';
 import { fakeKernel } from './fake-gpio-kernel.js';
@@ -319,3 +321,34 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
 function hasGcc(): boolean {
   try { execFileSync('gcc', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; }
 }
+
+t.test('prize detector on gpio-cdev: a pulse heard of only after it ended still counts, by the kernel timestamps', async (t) => {
+  const k = twoChips();
+  const driver = new CdevDriver({ sys: k.sys });
+  driver.claimInputs([prize()]);
+  const clock = new FakeClock();
+  const detector = new PrizeDetector(driver, clock, 30);
+  let prizes = 0;
+  detector.start(() => { prizes++; });
+  // Both edges queued before the driver reads any (the fake kernel wakes its reader on the next turn of the loop).
+  k.drive(LABEL, 17, 0);
+  k.clockNs += 10_000_000n; // asserted for 10 ms (+1 ms the fake adds): shorter than the debounce
+  k.drive(LABEL, 17, 1);
+  await waitFor(() => driver.read('prize') === false);
+  await new Promise((r) => setImmediate(r));
+  await clock.advance(100);
+  t.equal(prizes, 0, 'an 11 ms blip is no prize, even heard late');
+  k.drive(LABEL, 17, 0);
+  k.clockNs += 300_000_000n; // a 300 ms pulse, over before the node hears of it
+  k.drive(LABEL, 17, 1);
+  await waitFor(() => prizes === 1);
+  t.equal(prizes, 1, 'a 300 ms pulse heard of only after it ended is a prize');
+  detector.start(() => { prizes++; });
+  k.drive(LABEL, 17, 0);
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  await clock.advance(30);
+  t.equal(prizes, 2, 'and a pulse still going counts after the debounce, as with sampling');
+  detector.stop();
+  driver.close();
+});

@@ -122,11 +122,12 @@ export class WiringTest {
       case 'watch': {
         const start = this.clock.now();
         let edges = 0;
-        this.opts.say(`prize: watching for ${step.seconds} s (now ${this.driver.read('prize') ? 'asserted' : 'not asserted'}); drop something through the sensor`);
+        // Watching before saying so: whoever reacts to the line below finds the watch in place.
         const unwatch = this.driver.watch('prize', (asserted) => {
           edges++;
           this.opts.say(`prize: ${asserted ? 'asserted' : 'released'} at +${this.clock.now() - start} ms`);
         });
+        this.opts.say(`prize: watching for ${step.seconds} s (now ${this.driver.read('prize') ? 'asserted' : 'not asserted'}); drop something through the sensor`);
         try { await this.sleep(step.seconds * 1000); } finally { unwatch(); }
         this.opts.say(`prize: ${edges} edge${edges === 1 ? '' : 's'} in ${step.seconds} s`);
         return;
