@@ -13,7 +13,7 @@
 // checkout's dist/ folders are never touched, so this can run beside the
 // tests), `npm pack`s the three, and lays out clawgate-claw-node-<version>/:
 //   package.json        depends on the three tarballs (file:packages/...)
-//   package-lock.json   the versions the monorepo's lockfile resolved (when npm can work it out offline)
+//   package-lock.json   the versions resolved here (from npm's cache, else the registry)
 //   packages/*.tgz      @clawgate/protocol, @clawgate/runtime, @clawgate/claw-node
 //   clawgate-claw.service, claw1.example.yaml, INSTALL.md
 // Prints the path of the .tar.gz. Steps on the board: docs/operations.md.
@@ -65,10 +65,10 @@ writeFileSync(join(dir, 'package.json'), `${JSON.stringify({
   dependencies: deps,
 }, null, 2)}\n`);
 
-// The versions tested here, where npm can resolve them from its cache (the lockfile then covers
-// every platform's optional packages, koffi's arm64 and armhf binaries included).
+// The versions tested here (npm's cache first, the registry for what it lacks); the lockfile
+// covers every platform's optional packages, koffi's arm64 and armhf binaries included.
 try {
-  npm(['install', '--package-lock-only', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', '--omit=dev'], dir);
+  npm(['install', '--package-lock-only', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--omit=dev'], dir);
   // npm leaves out `resolved` for some entries (koffi's per-platform packages): then it must
   // fetch their packuments to find the tarball, which an offline install (or a flaky cabinet
   // network) cannot. The registry's tarball URL is fixed by name and version.
@@ -84,7 +84,7 @@ try {
   log('package-lock.json written');
 } catch {
   rmSync(join(dir, 'package-lock.json'), { force: true });
-  log('no package-lock.json (npm could not resolve every package offline); the board resolves the ranges itself');
+  log('no package-lock.json (npm could not resolve the packages: no registry and not all in its cache); the board resolves the ranges itself');
 }
 
 const assets = join(here, 'pack-assets');
