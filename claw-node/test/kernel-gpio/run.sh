@@ -13,7 +13,7 @@ set -uo pipefail
 . "$(dirname "$0")/scripts/env.sh"
 TESTS="${*:-driver turn turn-cdev wiring}"
 SETUP_TIMEOUT="${KGPIO_SETUP_TIMEOUT:-900}"
-VM_TIMEOUT="${KGPIO_VM_TIMEOUT:-1500}"
+VM_TIMEOUT="${KGPIO_VM_TIMEOUT:-1800}"
 T0=$(date +%s.%N)
 TIMES=()
 verdict() { echo "$1 passed, $2 failed"; exit "$3"; }

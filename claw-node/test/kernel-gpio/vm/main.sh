@@ -14,7 +14,7 @@ REPO="$(cd "$HERE/../../../.." && pwd)"
 cd "$REPO"
 export KGPIO_OUT="$OUT" KGPIO_KERNEL="$(uname -r)"
 # tap's own 30 s per-file timeout is too short under software emulation; the
-# `timeout 300` below bounds each test file instead (the host's VM timeout, 900 s
+# `timeout 480` below bounds each test file instead (the host's VM timeout, 1800 s
 # by default, bounds them all).
 export TAP_TIMEOUT=0
 tests="$(cat "$OUT/tests" 2>/dev/null || echo 'driver turn turn-cdev wiring')"
@@ -23,7 +23,7 @@ echo "KGPIO-STAGE tests-start $(cut -d' ' -f1 /proc/uptime) repo=$REPO tests=$te
 for name in $tests; do
   start=$(cut -d' ' -f1 /proc/uptime)
   # stdout (TAP) to the results folder and the console, for a run that hangs
-  timeout -k 5 300 node --import tsx --conditions=@clawgate/source "$HERE/$name.vm.ts" 2>&1 \
+  timeout -k 5 480 node --import tsx --conditions=@clawgate/source "$HERE/$name.vm.ts" 2>&1 \
     | tee "$OUT/$name.tap" | sed -u "s/^/[$name] /"
   rc=${PIPESTATUS[0]}
   end=$(cut -d' ' -f1 /proc/uptime)
