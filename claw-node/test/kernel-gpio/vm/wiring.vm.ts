@@ -66,9 +66,10 @@ t.test('clawgate-claw test on gpio-sim: refused while the node is in service, th
   const check = run(['test', '--config', configPath, '--script', 'up:400 down:400 left:400 right:400 coin drop prize prize:6', '--trace']);
   t.teardown(() => { check.child.kill('SIGKILL'); });
   await eventually(() => check.out().includes('wiring check on machine'), 'the check started', SLOW);
-  t.same(gpioinfo(sim.chip).map((i) => i.consumer), Array(7).fill('clawgate-test'), 'the check holds every line as "clawgate-test"');
   t.match(check.out(), /driver gpio-cdev/, 'driver auto chose gpio-cdev');
   await eventually(() => check.out().includes('prize: watching'), 'the prize watch', SLOW);
+  // Only now (the relays are done): gpioinfo runs synchronously and would starve the sampler.
+  t.same(gpioinfo(sim.chip).map((i) => i.consumer), Array(7).fill('clawgate-test'), 'the check holds every line as "clawgate-test"');
   sim.setPull(LINE.prize, 'pull-down'); // a prize falls through the sensor
   await sleep(300);
   sim.setPull(LINE.prize, 'pull-up');
