@@ -78,9 +78,13 @@ export const ClawNodeConfig = z.object({
   machine: z.string().refine(isUriComponent, 'must be 1–64 of [0-9a-z_-]'),
   /** File holding the Ed25519 private key seed (32 bytes, hex). Relative paths are relative to the config file. */
   key: z.string().min(1).optional(),
-  driver: z.enum(['simulated', 'libgpiod']),
+  /**
+   * `auto` (gpio-cdev, else libgpiod), `gpio-cdev` (the kernel's GPIO uAPI v2 through koffi, any
+   * libgpiod or none), `libgpiod` (node-libgpiod, libgpiod 1.x), `simulated`.
+   */
+  driver: z.enum(['auto', 'gpio-cdev', 'libgpiod', 'simulated']),
   wiring: Wiring.optional(),
-  /** libgpiod: how often inputs are sampled for edges. */
+  /** libgpiod, and gpio-cdev on a chip without edge interrupts: how often inputs are sampled. */
   pollMs: z.number().int().positive().max(100).default(2),
   timings: Timings.default({}),
   simulator: Simulator.default({}),
@@ -92,8 +96,8 @@ export const ClawNodeConfig = z.object({
   if (c.router.auth === 'cryptosign' && c.key === undefined) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['key'], message: 'required with router.auth "cryptosign" (a file with the hex Ed25519 seed; `clawgate-claw keygen` makes one)' });
   }
-  if (c.driver === 'libgpiod' && c.wiring === undefined) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['wiring'], message: 'required with driver "libgpiod"' });
+  if (c.driver !== 'simulated' && c.wiring === undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['wiring'], message: `required with driver "${c.driver}"` });
   }
 });
 

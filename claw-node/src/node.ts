@@ -7,6 +7,7 @@ import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { parseConfig, type ClawNodeConfig, type ClawNodeConfigInput } from './config.js';
 import { createDriver } from './gpio/create-driver.js';
 import type { GpioDriver } from './gpio/driver.js';
+import type { CdevSyscalls } from './gpio/cdev-syscalls.js';
 import type { LibgpiodModule } from './gpio/libgpiod-driver.js';
 import { SimulatedDriver } from './gpio/simulated-driver.js';
 import { createLogger, preview, type Logger } from './logger.js';
@@ -24,6 +25,8 @@ export interface ClawNodeOptions {
   driver?: GpioDriver;
   /** node-libgpiod replacement (tests). */
   libgpiod?: LibgpiodModule;
+  /** System calls for the gpio-cdev driver (tests). */
+  cdev?: CdevSyscalls;
   /** Called with each published status (after it is sent), e.g. for systemd's STATUS=. */
   onStatus?: (s: StatusPayload) => void;
 }
@@ -61,7 +64,11 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
   if (config.router.auth === 'cryptosign' && keyFileTooOpen(config.key!)) logAt('warn', 'key file is readable by group/others; chmod 600 it', { key: config.key });
 
   // Boot: lines are claimed released (driver), and released once more here.
-  const driver = options.driver ?? createDriver(config, options.libgpiod);
+  const driver = options.driver ?? createDriver(config, {
+    ...(options.libgpiod ? { libgpiod: options.libgpiod } : {}),
+    ...(options.cdev ? { cdev: options.cdev } : {}),
+    warn: (msg) => logAt('warn', msg),
+  });
   const safe = new SafeOutputs(driver, clock, config.timings, (e) => logAt('error', 'GPIO write failed', { err: e.message }));
   safe.releaseAll();
 

@@ -94,7 +94,7 @@ function fakeLib() {
 
 t.test('libgpiod driver: request flags, logical levels, release, close', async (t) => {
   const f = fakeLib();
-  const driver = createDriver(config, f.lib) as LibgpiodDriver;
+  const driver = createDriver(config, { libgpiod: f.lib }) as LibgpiodDriver;
   t.equal(f.requests.length, 7);
   t.ok(f.requests.every((r) => r.consumer === 'clawgate'), 'consumer label clawgate');
   t.same(f.requests.filter((r) => r.kind === 'out').map((r) => [r.offset, r.flags, r.dflt]),
@@ -130,10 +130,10 @@ t.test('libgpiod driver: input edges are seen by polling', async (t) => {
 t.test('libgpiod driver: clear errors for a wrong chip, line or a busy line', async (t) => {
   const f = fakeLib();
   const wrongChip = parseConfig({ ...config, wiring: { ...wiring, outputs: { ...wiring.outputs, drop: { chip: 'gpiochip9', line: 1 } } } });
-  t.throws(() => createDriver(wrongChip, f.lib), { message: /GPIO chip "gpiochip9" \(output "drop"\) does not exist\. Chips present: gpiochip0/ });
+  t.throws(() => createDriver(wrongChip, { libgpiod: f.lib }), { message: /GPIO chip "gpiochip9" \(output "drop"\) does not exist\. Chips present: gpiochip0/ });
   const wrongLine = parseConfig({ ...config, wiring: { ...wiring, inputs: { prize: { chip: 'gpiochip0', line: 99 } } } });
-  t.throws(() => createDriver(wrongLine, f.lib), { message: /input "prize": line 99 does not exist on gpiochip0 \(it has 54 lines\)/ });
+  t.throws(() => createDriver(wrongLine, { libgpiod: f.lib }), { message: /input "prize": line 99 does not exist on gpiochip0 \(it has 54 lines\)/ });
   f.busy.add(24);
-  t.throws(() => createDriver(config, f.lib), { message: /output "drop": line 24 on chip "gpiochip0" is already in use by "other-daemon"/ });
+  t.throws(() => createDriver(config, { libgpiod: f.lib }), { message: /output "drop": line 24 on chip "gpiochip0" is already in use by "other-daemon"/ });
   t.ok(f.released.includes(17), 'lines claimed before the failure were given back');
 });

@@ -27,7 +27,7 @@ function setup(opts: { sim?: boolean } = {}) {
   const machine = new ClawMachine('m1', safe, driver, clock, timings, {
     status: (s) => statuses.push(StatusPayload.parse(s)),
     event: (e) => events.push(EventPayload.parse(e)),
-    log: (level, msg) => logs.push(`${level} ${msg}`),
+    log: (level, msg, extra) => logs.push(`${level} ${msg}${extra ? ` ${JSON.stringify(extra)}` : ''}`),
   });
   const sim = opts.sim ? new SimulatedMachine(driver, clock, { ...DEFAULT_SIMULATOR, seed: 7 }) : undefined;
   sim?.start();
@@ -248,4 +248,20 @@ t.test('with the simulated cabinet: a centred drop wins, an empty box loses', as
   t.equal(s.events.at(-1)?.result, 'lose', 'auto-drop on nothing');
   t.same(sim.snapshot().phase, 'idle');
   sim.stop();
+});
+
+t.test('the turn-ended log line counts that turn\'s dead-man releases (what monitoring alerts on)', async (t) => {
+  const s = setup();
+  await startTurn(s);
+  s.machine.command({ command: 'upOn' }, 'alice');
+  await s.clock.advance(timings.holdTimeoutMs + 10); // the page stopped refreshing: the dead man releases
+  s.machine.command({ command: 'leftOn' }, 'alice');
+  s.machine.command({ command: 'leftOff' }, 'alice'); // a released hold is no dead-man release
+  s.machine.command({ command: 'drop' }, 'alice');
+  await s.clock.advance((timings.dropCycleSeconds + timings.prizeWindowSeconds) * 1000 + timings.dropPulseMs);
+  t.match(s.logs.filter((l) => l.startsWith('info turn ended')), [/"result":"lose","deadManReleases":1/]);
+  await startTurn(s, 'bob');
+  s.machine.command({ command: 'drop' }, 'bob');
+  await s.clock.advance((timings.dropCycleSeconds + timings.prizeWindowSeconds) * 1000 + timings.dropPulseMs);
+  t.match(s.logs.filter((l) => l.startsWith('info turn ended'))[1], /"deadManReleases":0/, 'counted per turn');
 });

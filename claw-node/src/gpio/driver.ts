@@ -18,9 +18,12 @@ export interface OutputSpec extends LineSpec { name: OutputName }
 export interface InputSpec extends LineSpec { name: InputName; bias: Bias }
 
 export type Unwatch = () => void;
+export type EdgeListener = (asserted: boolean, timestampNs?: bigint) => void;
+
+export type DriverKind = 'simulated' | 'libgpiod' | 'gpio-cdev';
 
 export interface GpioDriver {
-  readonly kind: 'simulated' | 'libgpiod';
+  readonly kind: DriverKind;
   /** Requests the output lines, each starting released (not asserted). */
   claimOutputs(specs: readonly OutputSpec[]): void;
   claimInputs(specs: readonly InputSpec[]): void;
@@ -28,8 +31,12 @@ export interface GpioDriver {
   set(name: OutputName, asserted: boolean): void;
   /** Reads an input's logical level. */
   read(name: InputName): boolean;
-  /** Calls onEdge with the new logical level whenever the input changes. */
-  watch(name: InputName, onEdge: (asserted: boolean) => void): Unwatch;
+  /**
+   * Calls onEdge with the new logical level whenever the input changes, and,
+   * where the kernel reports edges (gpio-cdev), the edge's CLOCK_MONOTONIC time
+   * in nanoseconds (comparable with process.hrtime.bigint()).
+   */
+  watch(name: InputName, onEdge: EdgeListener): Unwatch;
   /** De-asserts every claimed output. Must not throw for one bad line before trying the others. */
   releaseAll(): void;
   /** Releases all outputs and gives every line back to the kernel. */
@@ -38,5 +45,17 @@ export interface GpioDriver {
 
 /** Thrown when a driver cannot start; the message says what to install or fix. */
 export class GpioUnavailableError extends Error {
-  override readonly name = 'GpioUnavailableError';
+  override readonly name: string = 'GpioUnavailableError';
+}
+
+/**
+ * A line another process holds (the kernel's EBUSY). `holder` is that
+ * process's consumer label when the kernel tells it: `clawgate` is a running
+ * claw node, `clawgate-test` a wiring test.
+ */
+export class GpioLineBusyError extends GpioUnavailableError {
+  override readonly name = 'GpioLineBusyError';
+  constructor(readonly what: string, readonly chip: string | number, readonly line: number, readonly holder: string | undefined) {
+    super(`${what}: line ${line} on chip "${chip}" is already in use${holder ? ` by "${holder}"` : ''}`);
+  }
 }

@@ -4,7 +4,7 @@
 // says what to install or which chip/line is wrong.
 import { createRequire } from 'node:module';
 import type { InputName, OutputName } from '@clawgate/protocol';
-import { GpioUnavailableError, type Bias, type GpioDriver, type InputSpec, type LineSpec, type OutputSpec, type Unwatch } from './driver.js';
+import { GpioLineBusyError, GpioUnavailableError, type Bias, type EdgeListener, type GpioDriver, type InputSpec, type LineSpec, type OutputSpec, type Unwatch } from './driver.js';
 
 /** The parts of node-libgpiod we use (its own typings only exist when it is installed). */
 export interface LibgpiodModule {
@@ -59,6 +59,8 @@ export interface LibgpiodOptions {
   pollMs?: number;
   /** Injected module (tests); loaded from node_modules otherwise. */
   lib?: LibgpiodModule;
+  /** The consumer label the lines are requested with (default `clawgate`). */
+  consumer?: string;
 }
 
 export class LibgpiodDriver implements GpioDriver {
@@ -69,10 +71,12 @@ export class LibgpiodDriver implements GpioDriver {
   private readonly inputs = new Map<InputName, LibgpiodLine>();
   private readonly pollers = new Set<NodeJS.Timeout>();
   private readonly pollMs: number;
+  private readonly consumer: string;
 
   constructor(opts: LibgpiodOptions = {}) {
     this.lib = opts.lib ?? loadLibgpiod();
     this.pollMs = opts.pollMs ?? 2;
+    this.consumer = opts.consumer ?? CONSUMER;
   }
 
   private chip(id: string | number, what: string): LibgpiodChip {
@@ -109,10 +113,12 @@ export class LibgpiodDriver implements GpioDriver {
       fn();
     } catch (e) {
       const code = errnoCode(e);
-      let holder = '';
-      try { holder = line.consumer ? ` by "${line.consumer}"` : ''; } catch { /* best effort */ }
-      const why = code === 'EBUSY' ? `is already in use${holder}` : `could not be requested (${code})`;
-      throw new GpioUnavailableError(`${what}: line ${spec.line} on chip "${spec.chip}" ${why}`);
+      if (code === 'EBUSY') {
+        let holder: string | undefined;
+        try { holder = line.consumer || undefined; } catch { /* best effort */ }
+        throw new GpioLineBusyError(what, spec.chip, spec.line, holder);
+      }
+      throw new GpioUnavailableError(`${what}: line ${spec.line} on chip "${spec.chip}" could not be requested (${code})`);
     }
   }
 
@@ -122,7 +128,7 @@ export class LibgpiodDriver implements GpioDriver {
       const line = this.line(s, what);
       const flags = s.activeLow ? this.lib.Line.RequestFlags.ACTIVE_LOW : 0;
       // Requested with its inactive value, so claiming never pulses a relay.
-      this.request(what, s, () => line.requestOutputModeFlags(CONSUMER, flags, 0), line);
+      this.request(what, s, () => line.requestOutputModeFlags(this.consumer, flags, 0), line);
       this.outputs.set(s.name, line);
     }
   }
@@ -132,7 +138,7 @@ export class LibgpiodDriver implements GpioDriver {
       const what = `input "${s.name}"`;
       const line = this.line(s, what);
       const flags = (s.activeLow ? this.lib.Line.RequestFlags.ACTIVE_LOW : 0) | biasFlags(this.lib, s.bias);
-      this.request(what, s, () => line.requestInputModeFlags(CONSUMER, flags), line);
+      this.request(what, s, () => line.requestInputModeFlags(this.consumer, flags), line);
       this.inputs.set(s.name, line);
     }
   }
@@ -149,7 +155,7 @@ export class LibgpiodDriver implements GpioDriver {
     return line.getValue() === 1;
   }
 
-  watch(name: InputName, onEdge: (asserted: boolean) => void): Unwatch {
+  watch(name: InputName, onEdge: EdgeListener): Unwatch {
     let last = this.read(name);
     const timer = setInterval(() => {
       let now: boolean;

@@ -32,6 +32,8 @@ interface Turn {
   phase: TurnPhase;
   timer?: TimerHandle;
   dropAt?: number;
+  /** SafeOutputs' dead-man count when the turn began (the turn's own releases go in its log line). */
+  deadManAtStart: number;
 }
 
 export interface MachineStats {
@@ -119,7 +121,7 @@ export class ClawMachine {
     if (this.stateNow === 'controlled') throw new ClawError(ClawErrors.machineBusy, `machine ${this.id} is in a turn`);
     if (this.stateNow !== 'ready') throw new ClawError(ClawErrors.machineOffline, `machine ${this.id} is ${this.stateNow}`);
 
-    const turn: Turn = { player: args.player, name: args.name ?? args.player, turnId: args.turn, phase: 'coin' };
+    const turn: Turn = { player: args.player, name: args.name ?? args.player, turnId: args.turn, phase: 'coin', deadManAtStart: this.safe.deadManReleases };
     this.turn = turn;
     this.stats.turns++;
     this.hooks.phase?.('coin');
@@ -255,7 +257,8 @@ export class ClawMachine {
     this.prize.stop();
     if (turn) {
       this.clock.clearTimeout(turn.timer);
-      this.hooks.log('info', 'turn ended', { player: turn.player, result });
+      // deadManReleases: holds the player's page stopped refreshing (a slow or lost connection): what monitoring counts.
+      this.hooks.log('info', 'turn ended', { player: turn.player, result, deadManReleases: this.safe.deadManReleases - turn.deadManAtStart });
     }
     this.safe.disarm();
     if (turn) this.hooks.phase?.(undefined);
