@@ -132,7 +132,11 @@ t.test('requests per client are limited before the body is read (renewals too)',
 });
 
 storeTest('unused guest rows expire: not seen, not queued, no session; queued and connected guests stay; bounded steps', async (t, store) => {
-  const g = await rig(t, { expireAfterSeconds: 3, sweepBatch: 100, sweepIntervalSeconds: 3600 }, { tickets: { secret: 'test-ticket-secret-0123456789abcdef0123456789', ttlSeconds: 1, renewWindowSeconds: 0, maxChainSeconds: 60 } }, [M], store);
+  // (Long ready and grace windows: the queued guest must still be queued when the sweep runs, however loaded the machine.)
+  const g = await rig(t, { expireAfterSeconds: 3, sweepBatch: 100, sweepIntervalSeconds: 3600 }, {
+    tickets: { secret: 'test-ticket-secret-0123456789abcdef0123456789', ttlSeconds: 1, renewWindowSeconds: 0, maxChainSeconds: 60 },
+    defaults: { readyWindowSeconds: 120, graceSeconds: 120, moveSeconds: 5, maxQueue: 50 },
+  }, [M], store);
   const count = async () => Number(await scalar(g.backend, sql`SELECT COUNT(*) FROM players`));
   // Farmed rows, from long ago (as a flood leaves them): more than one sweep step.
   await g.backend.store.db.insertInto('players')

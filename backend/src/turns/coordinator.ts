@@ -1106,12 +1106,13 @@ export class Coordinator {
     const now = this.now();
     const nodeState = this.registry.get(machine).status?.state;
     const halted = row.paused || !this.registry.online(machine) || (nodeState !== 'ready' && nodeState !== 'controlled');
+    // Whole milliseconds: the estimate is then exact arithmetic, the same on every read while nothing changes.
     const v = {
       now, halted: false,
-      turnMs: plannedTurnMs(row.avgTurnMs, settings.moveSeconds),
-      readyMs: row.avgReadyMs ?? READY_GUESS_SECONDS * 1000,
-      dropMs: row.avgDropMs ?? TURN_OVERHEAD_SECONDS * 1000,
-      readyWindowMs: settings.readyWindowSeconds * 1000,
+      turnMs: Math.round(plannedTurnMs(row.avgTurnMs, settings.moveSeconds)),
+      readyMs: Math.round(row.avgReadyMs ?? READY_GUESS_SECONDS * 1000),
+      dropMs: Math.round(row.avgDropMs ?? TURN_OVERHEAD_SECONDS * 1000),
+      readyWindowMs: Math.round(settings.readyWindowSeconds * 1000),
       current: current ? { startedAt: turn?.startedAt ?? now, endsAt: turn?.endsAt ?? null } : undefined,
       waiting: waitingOf(entries).map((e) => ({ present: e.disconnectedAt === null, readyDeadline: e.state === 'ready_check' ? e.readyDeadline : null, askedAt: e.askedAt })),
     };
