@@ -51,7 +51,7 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
   const log = options.log ?? createLogger(config.logLevel);
   const store = await openStore(config.database, log);
   const repo = new Repository(store.db, store.dialect);
-  const coordinator = new Coordinator(repo, config, log, { exclusive: store.exclusive });
+  const coordinator = new Coordinator(repo, config, log, { exclusive: store.exclusive, leaseRepo: new Repository(store.leases, store.dialect) });
   // Other instances' changes reach a machine's owner by NOTIFY (PostgreSQL); a single SQLite backend owns everything.
   const listener = store.pg
     ? new ChangeListener(store.pg, CHANGES_CHANNEL, (p) => coordinator.changeNotified(p), () => coordinator.resync(), log)

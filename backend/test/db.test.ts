@@ -147,13 +147,13 @@ storeTest('leases: a claim fences the old owner; a detached owner\'s machines ar
   await t.rejects(repo.tx(async (r) => { await r.lockMachine('m', { instance: 'A', epoch: 1 }); }), LeaseLost, 'A\'s fenced transaction now fails');
   await repo.tx(async (r) => { await r.lockMachine('m', { instance: 'B', epoch: 2 }); });
   await repo.releaseLeases('B');
-  t.same(await scalar({ store: s }, sql`SELECT owner FROM machines WHERE id = 'm'`), null, 'released: no owner');
+  t.same(await scalar({ store: s }, sql`SELECT owner FROM machine_leases WHERE machine = 'm'`), null, 'released: no owner');
   t.equal(await repo.claimMachine('m', 'A', 60_000, true), 3, 'a forced claim (an exclusive store) bumps the epoch too');
   await repo.registerInstance('C', 33, 'h', 3, 1);
   t.equal(await repo.claimMachine('m', 'C', 60_000, false), 4, 'A is not attached (no router session): C may take it');
   await repo.registerInstance('A', 44, 'h', 1, 1);
   t.equal(await repo.claimMachine('m', 'A', 60_000, false), undefined, 'C is attached and its lease runs');
-  await repo.tx(async (r) => { await r.db.updateTable('machines').set({ leaseUntil: 0 }).where('id', '=', 'm').execute(); });
+  await repo.tx(async (r) => { await r.db.updateTable('machineLeases').set({ leaseUntil: 0 }).where('machine', '=', 'm').execute(); });
   t.equal(await repo.claimMachine('m', 'A', 60_000, false), 5, 'an expired lease is claimable');
   t.equal(await repo.liveInstances(60_000), 3, 'A, B and C are attached');
 });

@@ -43,7 +43,7 @@ storeTest('kill -9 of the owner mid-turn and mid-ready-check: another instance t
   await b.up();
   const pgc = await db(database.url);
   t.teardown(() => pgc.end());
-  const owner = async () => (await pgc.query<{ owner: string | null }>('SELECT owner FROM machines WHERE id = $1', [M])).rows[0]?.owner;
+  const owner = async () => (await pgc.query<{ owner: string | null }>('SELECT owner FROM machine_leases WHERE machine = $1', [M])).rows[0]?.owner;
   const byHealth = async () => {
     const [ha, hb] = await Promise.all([a.health(), b.health()]);
     return { a: ha?.owns ?? [], b: hb?.owns ?? [] };

@@ -3,7 +3,7 @@
 // PostgreSQL database and one router: what the fail-over and chaos tests
 // kill with SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,9 +38,12 @@ export class Instance {
 
   get running(): boolean { return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null; }
 
+  /** Starts the process; with CLAWGATE_TEST_LOGS=<dir> its log lines go to <dir>/<name>.log. */
   start(): void {
     this.starts++;
-    const child = spawn(process.execPath, ['--conditions=@clawgate/source', BIN, '--config', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const logs = process.env.CLAWGATE_TEST_LOGS;
+    const out = logs ? openSync(join(logs, `${this.name}.log`), 'a') : 'ignore';
+    const child = spawn(process.execPath, ['--conditions=@clawgate/source', BIN, '--config', this.configFile, ...(logs ? ['--log-level', 'info'] : [])], { stdio: ['ignore', out, 'pipe'] });
     child.stderr!.on('data', (d: Buffer) => { if (this.stderr.length < 50_000) this.stderr += d.toString(); });
     this.exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
     this.child = child;

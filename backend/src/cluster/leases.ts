@@ -47,6 +47,8 @@ export class Leases {
   private session: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  /** Claims run one at a time (a renewal may run beside one). */
+  private claiming: Promise<void> = Promise.resolve();
   /** Claimable machines seen at the last tick (taken now even beyond the fair share). */
   private seenFree = new Set<string>();
   private stopped = false;
@@ -80,7 +82,7 @@ export class Leases {
     this.stopped = false;
     await this.repo.registerInstance(this.instance, session, hostname(), process.pid, this.now());
     await this.repo.pruneInstances(FORGET_INSTANCES_MS).catch(() => undefined);
-    await this.claim(this.o.exclusive);
+    await this.claimInTurn(this.o.exclusive);
     this.schedule();
   }
 
@@ -101,6 +103,7 @@ export class Leases {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.ticking;
+    await this.claiming;
     await this.detach();
   }
 
@@ -117,13 +120,20 @@ export class Leases {
     const gone = await this.repo.instanceSessionGone(session);
     if (gone) {
       this.log.info({ session }, 'another backend instance left the router: taking over its machines');
-      await this.tick(true);
+      // At once, not after a renewal that may be waiting for a row lock.
+      await this.claimInTurn(true);
     }
   }
 
   /** A machine may have appeared (a node registered): claim soon. */
   claimSoon(): void {
-    if (this.session !== undefined) void this.tick(false);
+    if (this.session !== undefined) void this.claimInTurn(false).catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'claiming machines failed'));
+  }
+
+  private claimInTurn(all: boolean): Promise<void> {
+    const next = this.claiming.then(() => this.claim(all));
+    this.claiming = next.catch(() => undefined);
+    return next;
   }
 
   private schedule(): void {
@@ -138,7 +148,7 @@ export class Leases {
       await this.ticking;
       if (this.session === undefined || this.stopped) return;
       await this.renew();
-      await this.claim(urgent);
+      await this.claimInTurn(urgent);
     };
     const p = run().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'lease renewal failed'));
     this.ticking = p;
@@ -179,18 +189,18 @@ export class Leases {
     this.seenFree = new Set(free.filter((m) => !take.includes(m)));
     const forced = this.o.exclusive && all;
     const claims = this.o.exclusive && all ? (await this.repo.machines()).map((m) => m.id) : take;
-    const adoptions: Promise<void>[] = [];
-    for (const m of claims) {
-      if (this.session !== session || this.stopped) break;
+    // One transaction per machine, side by side: a hand-over of many machines takes one round of them.
+    await Promise.all(claims.map(async (m) => {
+      if (this.session !== session || this.stopped) return;
+      // Claimable while we think we own it: the store says our lease ran out; it is taken anew (new epoch).
       if (this.owned.has(m)) { this.owned.delete(m); this.hooks.drop(m); }
       const started = this.now();
       const epoch = await this.repo.claimMachine(m, this.instance, this.o.leaseMs, forced);
-      if (epoch === undefined) continue;
+      if (epoch === undefined || this.session !== session) return;
       this.owned.set(m, { epoch, validUntil: started + this.o.leaseMs });
       this.log.info({ machine: m, epoch }, 'took over a machine');
-      adoptions.push(this.hooks.adopt(m));
-    }
-    await Promise.all(adoptions);
+      await this.hooks.adopt(m);
+    }));
   }
 
   private dropAll(): void {

@@ -124,10 +124,15 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'issue 19: machine leases, backend instances, node commands by the owner, one turn at a time enforced',
     sql: `
       -- The instance that owns a machine (runs its timers and talks to its node), until when, and a
-      -- counter of hand-overs that fences an old owner's writes.
-      ALTER TABLE machines ADD COLUMN owner TEXT;
-      ALTER TABLE machines ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE machines ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+      -- counter of hand-overs that fences an old owner's writes. Apart from \`machines\`, whose row every
+      -- state change of the machine locks: a renewal must not wait behind them.
+      CREATE TABLE machine_leases (
+        machine     TEXT PRIMARY KEY REFERENCES machines(id),
+        owner       TEXT,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        lease_epoch INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX machine_leases_owner ON machine_leases (owner);
       -- start_turn is called by the owner once the turn row exists; whether (and under which node
       -- registration) it was, and whether the node must still be told with end_turn that the turn ended.
       ALTER TABLE turns ADD COLUMN start_sent_at INTEGER;

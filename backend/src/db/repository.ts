@@ -4,8 +4,9 @@
 // UPDATE on PostgreSQL; SQLite runs one transaction at a time anyway), so
 // the changes of one machine are serialized whichever instance makes them,
 // and every read after the lock sees what was committed before it.
-// An owner's change is also fenced: the row must still name it with its
-// lease epoch, or the transaction fails with LeaseLost.
+// An owner's change is also fenced: the machine's lease row (machine_leases,
+// read FOR SHARE, so no claim can change it before the commit) must still
+// name it with its epoch, or the transaction fails with LeaseLost.
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { TurnResult } from '@clawgate/protocol';
 import type { Dialect } from './store.js';
@@ -45,9 +46,6 @@ export interface MachineRow {
   avgReadyMs: number | null;
   /** Running average of a turn's endsAt → its result, for turns that ran to the end (ms). */
   avgDropMs: number | null;
-  owner: string | null;
-  leaseUntil: number;
-  leaseEpoch: number;
 }
 
 export interface TurnRow {
@@ -186,13 +184,19 @@ export class Repository {
   }
   /**
    * Locks the machine's row for the rest of the transaction and reads it.
-   * With `fence`, the row must still name that owner and epoch (else LeaseLost).
+   * With `fence`, its lease must still name that owner and epoch (else
+   * LeaseLost); the lease row stays share-locked until the commit.
    */
   async lockMachine(id: string, fence?: Fence): Promise<MachineRow | undefined> {
     let q = this.db.selectFrom('machines').selectAll().where('id', '=', id);
     if (this.dialect === 'postgres') q = q.forUpdate();
     const r = await q.executeTakeFirst();
-    if (fence && (!r || r.owner !== fence.instance || r.leaseEpoch !== fence.epoch)) throw new LeaseLost(id);
+    if (fence) {
+      let l = this.db.selectFrom('machineLeases').select(['owner', 'leaseEpoch']).where('machine', '=', id);
+      if (this.dialect === 'postgres') l = l.forShare();
+      const lease = await l.executeTakeFirst();
+      if (!r || lease?.owner !== fence.instance || lease.leaseEpoch !== fence.epoch) throw new LeaseLost(id);
+    }
     return r && machineRow(r);
   }
   async setPaused(id: string, paused: boolean): Promise<void> {
@@ -231,6 +235,18 @@ export class Repository {
   async entriesOf(authid: string): Promise<Entry[]> {
     return await this.entrySelect().where('e.authid', '=', authid).orderBy('e.machine').execute() as Entry[];
   }
+  /** What a join decision needs, in one round trip: the queue's length, whether the player is in it, a block, the player's minting address and the places held from it. */
+  async joinView(machine: string, authid: string, now: number): Promise<{ queueLength: number; queued: boolean; blockedUntil: number | undefined; address: string | null; addressPlaces: number }> {
+    const r = await sql<{ queueLength: number; queued: number | boolean; blockedUntil: number | null; address: string | null; addressPlaces: number }>`SELECT
+      (SELECT COUNT(*) FROM queue_entries WHERE machine = ${machine}) AS queue_length,
+      EXISTS (SELECT 1 FROM queue_entries WHERE machine = ${machine} AND authid = ${authid}) AS queued,
+      (SELECT until FROM blocks WHERE machine = ${machine} AND authid = ${authid} AND until > ${now}) AS blocked_until,
+      (SELECT address FROM players WHERE authid = ${authid}) AS address,
+      (SELECT COUNT(*) FROM queue_entries e JOIN players p ON p.authid = e.authid
+        WHERE e.machine = ${machine} AND p.address = (SELECT address FROM players WHERE authid = ${authid})) AS address_places`.execute(this.db);
+    const v = r.rows[0]!;
+    return { queueLength: Number(v.queueLength), queued: Boolean(v.queued), blockedUntil: v.blockedUntil === null ? undefined : Number(v.blockedUntil), address: v.address, addressPlaces: Number(v.addressPlaces) };
+  }
   async queueLength(machine: string): Promise<number> {
     return Number((await this.db.selectFrom('queueEntries').select((eb) => eb.fn.countAll<number>().as('n')).where('machine', '=', machine).executeTakeFirstOrThrow()).n);
   }
@@ -264,6 +280,15 @@ export class Repository {
   }
   async markConnected(machine: string, authid: string): Promise<void> {
     await this.db.updateTable('queueEntries').set({ disconnectedAt: null }).where('machine', '=', machine).where('authid', '=', authid).where('disconnectedAt', 'is not', null).execute();
+  }
+
+  /** Every entry of `machine` is connected or not as `present` says (an earlier disconnect time is kept). */
+  async syncPresence(machine: string, present: (authid: string) => boolean, now: number): Promise<void> {
+    const authids = (await this.db.selectFrom('queueEntries').select('authid').where('machine', '=', machine).execute()).map((r) => r.authid);
+    const here = authids.filter(present);
+    const away = authids.filter((a) => !present(a));
+    if (here.length > 0) await this.db.updateTable('queueEntries').set({ disconnectedAt: null }).where('machine', '=', machine).where('authid', 'in', here).where('disconnectedAt', 'is not', null).execute();
+    if (away.length > 0) await this.db.updateTable('queueEntries').set({ disconnectedAt: now }).where('machine', '=', machine).where('authid', 'in', away).where('disconnectedAt', 'is', null).execute();
   }
 
   // ---------------------------------------------------------------- turns
@@ -353,16 +378,17 @@ export class Repository {
     const attached = await this.db.updateTable('backendInstances').set({ heartbeatAt: this.clock() })
       .where('id', '=', instance).where('wampSession', '=', session).executeTakeFirst();
     if (Number(attached.numUpdatedRows) !== 1) return [];
-    return this.db.updateTable('machines').set({ leaseUntil: sql<number>`${this.clock()} + ${leaseMs}` })
-      .where('owner', '=', instance).returning(['id', 'leaseEpoch']).execute();
+    const rows = await this.db.updateTable('machineLeases').set({ leaseUntil: sql<number>`${this.clock()} + ${leaseMs}` })
+      .where('owner', '=', instance).returning(['machine', 'leaseEpoch']).execute();
+    return rows.map((x) => ({ id: x.machine, leaseEpoch: x.leaseEpoch }));
   }
   /** Machines nobody holds: no owner, an expired lease, or an owner that is not attached. */
   async claimableMachines(): Promise<{ id: string; owner: string | null }[]> {
-    return this.db.selectFrom('machines as m').select(['m.id', 'm.owner'])
+    return this.db.selectFrom('machines as m').leftJoin('machineLeases as l', 'l.machine', 'm.id').select(['m.id', 'l.owner'])
       .where((eb) => eb.or([
-        eb('m.owner', 'is', null),
-        eb('m.leaseUntil', '<', this.clock()),
-        eb.not(eb.exists(eb.selectFrom('backendInstances as i').select('i.id').whereRef('i.id', '=', 'm.owner').where('i.wampSession', 'is not', null))),
+        eb('l.owner', 'is', null),
+        eb('l.leaseUntil', '<', this.clock()),
+        eb.not(eb.exists(eb.selectFrom('backendInstances as i').select('i.id').whereRef('i.id', '=', 'l.owner').where('i.wampSession', 'is not', null))),
       ])).orderBy('m.id').execute();
   }
   /**
@@ -371,25 +397,26 @@ export class Repository {
    */
   async claimMachine(machine: string, instance: string, leaseMs: number, force: boolean): Promise<number | undefined> {
     return this.tx(async (r) => {
-      let q = r.db.selectFrom('machines as m').select(['m.id', 'm.owner', 'm.leaseEpoch'])
+      await r.db.insertInto('machineLeases').values({ machine }).onConflict((oc) => oc.column('machine').doNothing()).execute();
+      let q = r.db.selectFrom('machineLeases as l').select(['l.machine', 'l.owner', 'l.leaseEpoch'])
         .select((eb) => eb.or([
-          eb('m.owner', 'is', null),
-          eb('m.leaseUntil', '<', r.clock()),
-          eb.not(eb.exists(eb.selectFrom('backendInstances as i').select('i.id').whereRef('i.id', '=', 'm.owner').where('i.wampSession', 'is not', null))),
+          eb('l.owner', 'is', null),
+          eb('l.leaseUntil', '<', r.clock()),
+          eb.not(eb.exists(eb.selectFrom('backendInstances as i').select('i.id').whereRef('i.id', '=', 'l.owner').where('i.wampSession', 'is not', null))),
         ]).as('free'))
-        .where('m.id', '=', machine);
-      if (r.dialect === 'postgres') q = q.forUpdate('m');
+        .where('l.machine', '=', machine);
+      if (r.dialect === 'postgres') q = q.forUpdate('l');
       const row = await q.executeTakeFirst();
       if (!row || (!force && !row.free)) return undefined;
       const epoch = row.leaseEpoch + 1;
-      await r.db.updateTable('machines').set({ owner: instance, leaseEpoch: epoch, leaseUntil: sql<number>`${r.clock()} + ${leaseMs}` }).where('id', '=', machine).execute();
+      await r.db.updateTable('machineLeases').set({ owner: instance, leaseEpoch: epoch, leaseUntil: sql<number>`${r.clock()} + ${leaseMs}` }).where('machine', '=', machine).execute();
       return epoch;
     });
   }
   /** Gives up the instance's leases (all, or one machine's at this epoch) so another instance can take them at once. */
   async releaseLeases(instance: string, machine?: string, epoch?: number): Promise<void> {
-    await this.db.updateTable('machines').set({ owner: null, leaseUntil: 0 }).where('owner', '=', instance)
-      .$if(machine !== undefined, (q) => q.where('id', '=', machine!).where('leaseEpoch', '=', epoch!)).execute();
+    await this.db.updateTable('machineLeases').set({ owner: null, leaseUntil: 0 }).where('owner', '=', instance)
+      .$if(machine !== undefined, (q) => q.where('machine', '=', machine!).where('leaseEpoch', '=', epoch!)).execute();
   }
   /** Instances attached now whose heartbeat is at most `withinMs` old. */
   async liveInstances(withinMs: number): Promise<number> {
@@ -402,8 +429,8 @@ export class Repository {
     await this.db.deleteFrom('backendInstances').where('heartbeatAt', '<', sql<number>`${this.clock()} - ${olderThanMs}`).execute();
   }
   /** Who owns what (for /health and the tests). */
-  async owners(): Promise<{ id: string; owner: string | null; leaseUntil: number; leaseEpoch: number }[]> {
-    return this.db.selectFrom('machines').select(['id', 'owner', 'leaseUntil', 'leaseEpoch']).orderBy('id').execute();
+  async owners(): Promise<{ machine: string; owner: string | null; leaseUntil: number; leaseEpoch: number }[]> {
+    return this.db.selectFrom('machineLeases').select(['machine', 'owner', 'leaseUntil', 'leaseEpoch']).orderBy('machine').execute();
   }
 
   /** PostgreSQL: tells every instance's LISTEN connection about a change, when (and only if) this transaction commits. */

@@ -30,7 +30,16 @@ export interface MachinesTable {
   turnsCount: Generated<number>;
   avgReadyMs: number | null;
   avgDropMs: number | null;
-  /** The backend instance that runs this machine's turns and timers (its lease), or null. */
+}
+
+/**
+ * Who runs a machine's turns and timers. A table of its own, not columns of
+ * `machines`: that row is locked by every state change of the machine, and a
+ * renewal must not queue behind them.
+ */
+export interface MachineLeasesTable {
+  machine: string;
+  /** The backend instance that owns the machine, or null. */
   owner: string | null;
   /** When the owner's lease runs out unless renewed (the store's clock). */
   leaseUntil: Generated<number>;
@@ -118,6 +127,7 @@ export interface MigrationsTable {
 export interface DB {
   players: PlayersTable;
   machines: MachinesTable;
+  machineLeases: MachineLeasesTable;
   queueEntries: QueueEntriesTable;
   turns: TurnsTable;
   adminActions: AdminActionsTable;

@@ -17,6 +17,12 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Store {
   dialect: Dialect;
   db: Kysely<DB>;
+  /**
+   * Connections of their own for the machine leases (PostgreSQL: a pool of
+   * two; SQLite: `db`): a renewal never waits for a connection behind a burst
+   * of calls.
+   */
+  leases: Kysely<DB>;
   /** Only one backend may use this store (SQLite): it owns every machine. */
   exclusive: boolean;
   /** The SQLite handle (SQLite only). */
@@ -37,7 +43,7 @@ export async function openStore(config: DatabaseConfig, log: Logger): Promise<St
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }), plugins });
     let closed: Promise<void> | undefined;
     return {
-      dialect: 'sqlite', db, exclusive: true, sqlite, describe: config.path,
+      dialect: 'sqlite', db, leases: db, exclusive: true, sqlite, describe: config.path,
       close: () => (closed ??= db.destroy().finally(() => lock.release())),
     };
   }
@@ -50,10 +56,11 @@ export async function openStore(config: DatabaseConfig, log: Logger): Promise<St
     throw e;
   }
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins });
+  const leases = new Kysely<DB>({ dialect: new PostgresDialect({ pool: createPool({ ...config, poolSize: 2 }, log) }), plugins });
   let closed: Promise<void> | undefined;
   return {
-    dialect: 'postgres', db, exclusive: false, pg: clientConfig(config), describe: redactUrl(config.url),
-    close: () => (closed ??= db.destroy()),
+    dialect: 'postgres', db, leases, exclusive: false, pg: clientConfig(config), describe: redactUrl(config.url),
+    close: () => (closed ??= Promise.all([db.destroy(), leases.destroy()]).then(() => undefined)),
   };
 }
 

@@ -75,6 +75,8 @@ interface Outcome { notes: Note[]; forget: string[]; log: () => void }
 export interface CoordinatorOptions {
   /** The store admits one backend only (SQLite): this one owns every machine. */
   exclusive: boolean;
+  /** Where the leases are renewed and claimed: its own connections (PostgreSQL), so a busy pool never delays a renewal. */
+  leaseRepo?: Repository;
   now?: () => number;
 }
 
@@ -115,6 +117,13 @@ export class Coordinator {
   /** Refreshes asked for and not started yet, per machine (merged: a burst of changes costs one refresh). */
   private readonly pendingRefresh = new Map<string, { req: RefreshRequest; done: Promise<void> }>();
   private readonly tasks: KeyedSerial;
+  /**
+   * One transaction at a time per machine in this instance: they serialize
+   * on the machine's row anyway, and a burst of calls for one machine then
+   * waits here rather than holding pooled connections that other machines,
+   * the owner's work and the lease renewals need.
+   */
+  private readonly txTurns = new KeyedSerial(() => undefined);
   /** Node messages the backend ignores, logged at most every 10 s per kind. */
   private readonly ignoredLog = { stale: new LogThrottle(10_000), malformed: new LogThrottle(10_000), foreignStatus: new LogThrottle(10_000) };
   private readonly limiter: RateLimiter;
@@ -122,10 +131,11 @@ export class Coordinator {
   private stopped = false;
 
   constructor(private readonly repo: Repository, private readonly config: BackendConfig, private readonly log: Logger, o: CoordinatorOptions) {
+    const leaseRepo = o.leaseRepo ?? repo;
     this.now = o.now ?? Date.now;
     this.limiter = new RateLimiter(config.rateLimit.calls, config.rateLimit.perSeconds);
     this.tasks = new KeyedSerial((machine, err) => this.taskFailed(machine, err));
-    this.leases = new Leases(repo, { leaseMs: config.cluster.leaseSeconds * 1000, exclusive: o.exclusive }, {
+    this.leases = new Leases(leaseRepo, { leaseMs: config.cluster.leaseSeconds * 1000, exclusive: o.exclusive }, {
       adopt: (m) => this.tasks.run(m, () => this.takeOver(m)),
       drop: (m) => this.drop(m),
     }, log, this.now);
@@ -253,14 +263,14 @@ export class Coordinator {
    */
   private async mutate<T>(machine: string, fn: (r: Repository, row: MachineRow) => Promise<{ result: T; change?: Change; log?: () => void }>): Promise<T> {
     let local = false;
-    const out = await this.repo.tx(async (r) => {
+    const out = await this.inTurn(machine, () => this.repo.tx(async (r) => {
       const row = await r.lockMachine(machine);
       if (!row) throw new ClawFault(ClawErrors.noSuchMachine, `no machine ${machine}`);
       const o = await fn(r, row);
       local = this.leases.owns(machine);
       if (o.change && !local) await r.notify(CHANGES_CHANNEL, encodeChange(machine, o.change));
       return o;
-    });
+    }));
     out.log?.();
     if (out.change && local) await this.ownerRefresh(machine, out.change);
     return out.result;
@@ -270,7 +280,14 @@ export class Coordinator {
   private async own<T>(machine: string, fn: (r: Repository, row: MachineRow) => Promise<T>): Promise<T> {
     const fence = this.leases.fence(machine);
     if (!fence) throw new LeaseLost(machine);
-    return this.repo.tx(async (r) => fn(r, (await r.lockMachine(machine, fence))!));
+    return this.inTurn(machine, () => this.repo.tx(async (r) => fn(r, (await r.lockMachine(machine, fence))!)));
+  }
+
+  /** Runs `tx` when this instance's earlier transactions on `machine` are done (txTurns). */
+  private inTurn<T>(machine: string, tx: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      void this.txTurns.run(machine, () => tx().then(resolve, reject));
+    });
   }
 
   /** Queues one refresh of an owned machine (merged with any not started yet); resolves when it ran. */
@@ -306,18 +323,19 @@ export class Coordinator {
     const online = this.registry.online(id);
     const { decision, blockedUntil, maxQueue } = await this.mutate(id, async (r, row) => {
       const settings = this.effective(row);
+      const v = await r.joinView(id, who, now);
       // Guests minted from one client address share a quota of places per queue (rows with no address: none).
-      const address = quota > 0 ? await r.playerAddress(who) : null;
-      const blockedUntil = await r.blockedUntil(id, who, now);
+      const counted = quota > 0 && v.address !== null;
+      const blockedUntil = v.blockedUntil;
       const d = joinDecision({
-        alreadyQueued: (await r.entry(id, who)) !== undefined,
+        alreadyQueued: v.queued,
         resumeOnly: o.resume === true,
         blocked: blockedUntil !== undefined,
         online,
-        queueLength: await r.queueLength(id),
+        queueLength: v.queueLength,
         maxQueue: settings.maxQueue,
-        addressPlaces: address === null ? 0 : await r.placesOfAddress(id, address),
-        placesPerAddress: address === null ? 0 : quota,
+        addressPlaces: counted ? v.addressPlaces : 0,
+        placesPerAddress: counted ? quota : 0,
       });
       if (d === 'join') await r.insertEntry(id, who, now);
       // A page reclaiming its place after a reload subscribed its topic before calling: the prompt
@@ -656,13 +674,8 @@ export class Coordinator {
   private async takeOver(machine: string): Promise<void> {
     if (!this.leases.owns(machine)) return;
     const now = this.now();
-    await this.own(machine, async (r) => {
-      for (const e of await r.entries(machine)) {
-        // An earlier disconnect time is kept, so a grace period that began before a crash is not extended.
-        if (this.presence.present(e.authid)) await r.markConnected(machine, e.authid);
-        else await r.markDisconnected(machine, e.authid, now);
-      }
-    });
+    // An earlier disconnect time is kept, so a grace period that began before a crash is not extended.
+    await this.own(machine, (r) => r.syncPresence(machine, (a) => this.presence.present(a), now));
     this.lastSent.delete(machine);
     await this.reconcileTurn(machine);
     await this.refreshNow(machine, mergeChange(emptyRequest(), { resendAll: true }));
