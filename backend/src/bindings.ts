@@ -13,11 +13,11 @@
 // second backend on the realm is refused by the router (it would be a second
 // queue service with its own file).
 import { ClawErrors, MACHINE_PREFIX, Procedures, machineOf, machineUris } from '@clawgate/protocol';
+import { autobahn, type AutobahnSession, type InvocationDetails } from '@clawgate/runtime';
 import { parseSettingsPatch, type BackendConfig } from './config.js';
 import { ClawFault } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Coordinator, RouterSnapshot, Wire } from './turns/coordinator.js';
-import { autobahn, type AutobahnSession, type InvocationDetails } from './wamp/autobahn.js';
 
 const STATUS_PATTERN = `${MACHINE_PREFIX}.status`;
 const EVENTS_PATTERN = `${MACHINE_PREFIX}.events`;

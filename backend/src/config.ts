@@ -133,12 +133,19 @@ const Schema = z.object({
     url: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL'),
     realm: z.string().min(1).default(REALM),
     auth: Auth.default({ method: 'anonymous' }),
-    /** Reconnect backoff (autobahn's own retry loop). */
+    /** Reconnect backoff (the link's, @clawgate/runtime; ±10 % jitter). */
     reconnect: z.object({
       initialDelaySeconds: z.number().positive().default(0.5),
       maxDelaySeconds: z.number().positive().default(10),
       growth: z.number().min(1).default(1.5),
     }).strict().default({}),
+    /**
+     * Largest message the backend accepts from the router (bytes, after any
+     * decompression); a larger one closes the connection and the backend
+     * reconnects. The router's own cap (max_message_size, 256 KiB by default)
+     * is what normally stops bigger ones.
+     */
+    maxMessageBytes: z.number().int().min(4096).max(16 * 1024 * 1024).default(1024 * 1024),
     /** Timeout of the backend's calls to claw nodes and the meta API. */
     callTimeoutMs: z.number().int().positive().default(10_000),
   }).strict(),

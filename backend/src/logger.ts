@@ -15,18 +15,7 @@ export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
-/** Longest client-controlled text a log line carries (a payload's JSON, a peer's error message). */
-export const PREVIEW_CHARS = 200;
-
-/** `value` as at most `max` characters of text (JSON for objects), marked when cut. Never throws. */
-export function preview(value: unknown, max = PREVIEW_CHARS): string {
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else {
-    try { text = JSON.stringify(value) ?? String(value); } catch { text = Object.prototype.toString.call(value); }
-  }
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} chars)`;
-}
+export { PREVIEW_CHARS, preview } from '@clawgate/runtime';
 
 /**
  * At most one line per `intervalMs` for one kind of event; the events in

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express, { type Request, type Router } from 'express';
 import { TrustedProxies, clientAddress } from '@clawgate/router';
+import { WampLink } from '@clawgate/runtime';
 import { parseConfig, type BackendConfig, type BackendConfigInput } from './config.js';
 import { bindSession } from './bindings.js';
 import { ChangeListener } from './db/postgres.js';
@@ -20,7 +21,6 @@ import { sessionRouter } from './http/session-route.js';
 import { createLogger, type Logger } from './logger.js';
 import { CHANGES_CHANNEL } from './turns/changes.js';
 import { Coordinator } from './turns/coordinator.js';
-import { RouterLink } from './wamp/connection.js';
 
 export interface Backend {
   config: BackendConfig;
@@ -70,13 +70,31 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
 
   let readyWaiters: (() => void)[] = [];
   let isReady = false;
-  const link = new RouterLink(config, log, {
+  const { router } = config;
+  const link = new WampLink({
+    url: router.url,
+    realm: router.realm,
+    auth: router.auth,
+    backoff: { initialMs: router.reconnect.initialDelaySeconds * 1000, maxMs: router.reconnect.maxDelaySeconds * 1000, factor: router.reconnect.growth, jitter: 0.1 },
+    maxMessageBytes: router.maxMessageBytes,
+    maxMessageBytesKey: 'router.maxMessageBytes',
+    name: 'backend',
+    log: (level, msg, extra) => log[level](extra ?? {}, msg),
+    // Errors our procedures raise on purpose (claw.error.*) are answers, not incidents.
+    onUserError: (err, text) => {
+      if (String((err as { error?: string })?.error ?? '').startsWith('claw.error.')) return;
+      log.warn({ err: String((err as Error)?.message ?? err), text }, 'autobahn user error');
+    },
     onOpen: async (session) => {
       await bindSession(session, coordinator, config, log, store.exclusive ? 'single' : 'roundrobin');
       isReady = true;
       for (const w of readyWaiters.splice(0)) w();
     },
-    onClose: () => { isReady = false; coordinator.detach(); },
+    onClose: (reason, message) => {
+      isReady = false;
+      coordinator.detach();
+      if (stopped === undefined) log.warn({ reason, message }, 'router connection lost; reconnecting');
+    },
   });
 
   let server: http.Server | undefined;

@@ -40,12 +40,23 @@ type Known = 'in' | 'out' | 'maybe';
 
 interface Model {
   state: Map<string, Known>;
-  /** Order of players known to be waiting: acknowledgment order, negative for those put back at the front; absent when unsure. */
-  key: Map<string, number>;
+  /**
+   * How each player known to be waiting got its place, absent when unsure.
+   * A join's call was sent at `sent` and answered at `acked`; a player put
+   * back at the front was told so at `sent` = `acked` (it happened earlier).
+   * Answers to different players come over different connections, so the
+   * order in which this process reads them is not the order the backend
+   * served them in: only an answer read before another call was even sent
+   * orders two joins.
+   */
+  key: Map<string, { front: boolean; sent: number; acked: number }>;
   /** Asked to get ready or in a turn: what happens next is told by messages a crash may cut off. */
   inTurn: Set<string>;
-  next: number;
-  front: number;
+}
+
+/** `a` is known to be ahead of `b` in the queue: `b` joined (its call sent) after `a`'s place was settled and acknowledged. */
+function mustPrecede(a: { acked: number }, b: { front: boolean; sent: number }): boolean {
+  return !b.front && a.acked < b.sent;
 }
 
 function track(model: Model, p: Player, autoConfirm: () => boolean): void {
@@ -61,7 +72,7 @@ function track(model: Model, p: Player, autoConfirm: () => boolean): void {
       model.inTurn.delete(a);
     } else if (m.type === 'control' && m.control === false) {
       model.inTurn.delete(a);
-      if (m.result === 'abandoned') { model.state.set(a, 'in'); model.key.set(a, --model.front); } else model.state.set(a, 'out');
+      if (m.result === 'abandoned') { const now = performance.now(); model.state.set(a, 'in'); model.key.set(a, { front: true, sent: now, acked: now }); } else model.state.set(a, 'out');
     } else if (m.type === 'control') {
       model.state.set(a, 'maybe');
       model.inTurn.add(a);
@@ -72,13 +83,14 @@ function track(model: Model, p: Player, autoConfirm: () => boolean): void {
 async function act(model: Model, p: Player, join: boolean): Promise<void> {
   const a = p.authid;
   const before = model.state.get(a);
+  const sent = performance.now();
   model.state.set(a, 'maybe');
   try {
     if (join) {
       const slot = await p.call(Procedures.requestSlot, [M]) as { playing?: boolean };
       if (slot.playing || model.inTurn.has(a)) { model.state.set(a, 'maybe'); return; }
       model.state.set(a, 'in');
-      if (before === 'out') model.key.set(a, model.next++);
+      if (before === 'out') model.key.set(a, { front: false, sent, acked: performance.now() });
       else if (before !== 'in') model.key.delete(a); // it may have been there since an unacknowledged join
     } else {
       await p.call(Procedures.leave, [M]);
@@ -88,7 +100,13 @@ async function act(model: Model, p: Player, join: boolean): Promise<void> {
   } catch (e) {
     const uri = (e as { error?: string }).error;
     if (uri === 'claw.error.not_in_queue') { model.state.set(a, 'out'); model.key.delete(a); } else if (uri?.startsWith('claw.error.')) model.state.set(a, before ?? 'out');
-    // anything else (the backend died mid-call): unknown
+    else {
+      // Anything else (the backend died mid-call): unknown, even if a message
+      // (say the end of this player's turn) set the state while the call was
+      // in flight: the call itself may have committed before the kill.
+      model.state.set(a, 'maybe');
+      model.key.delete(a);
+    }
   }
 }
 
@@ -107,8 +125,13 @@ function checkAgainstModel(t: Test, rows: Row[], model: Model, label: string): v
     if (s === 'out') t.notOk(authids.includes(authid), `${label}: ${authid} (acknowledged out) is not in SQLite`);
   }
   const known = rows.filter((r) => model.state.get(r.authid) === 'in' && model.key.has(r.authid)).map((r) => r.authid);
-  const expected = [...known].sort((a, b) => model.key.get(a)! - model.key.get(b)!);
-  t.same(known, expected, `${label}: first come, first served among known entries`);
+  const wrong: string[] = [];
+  known.forEach((later, j) => known.slice(0, j).forEach((earlier) => {
+    // `later` should be ahead: its place was settled before `earlier`'s join was sent
+    // (a join answered first, or a put-back to the front, which goes ahead of every later join).
+    if (mustPrecede(model.key.get(later)!, model.key.get(earlier)!)) wrong.push(`${later} before ${earlier}`);
+  }));
+  t.same(wrong, [], `${label}: first come, first served among known entries (${known.join(', ')})`);
 }
 
 t.test('kill -9 at random points: SQLite and what players are told match the model', async (t) => {
@@ -127,7 +150,7 @@ t.test('kill -9 at random points: SQLite and what players are told match the mod
     defaults: { readyWindowSeconds: 60, graceSeconds: 300, moveSeconds: 5, maxQueue: 50 },
   })));
 
-  const model: Model = { state: new Map(), key: new Map(), inTurn: new Set(), next: 1, front: 0 };
+  const model: Model = { state: new Map(), key: new Map(), inTurn: new Set() };
   let autoConfirm = true;
   const players: Player[] = [];
   for (let i = 0; i < PLAYERS; i++) {

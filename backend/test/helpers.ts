@@ -16,9 +16,12 @@ import { loadClawRouterConfig } from '../src/router-config.js';
 import { startBackend, type Backend } from '../src/service.js';
 import type { BackendConfigInput } from '../src/config.js';
 import { createLogger, silentLogger } from '../src/logger.js';
-import { autobahn, type AutobahnConnection, type AutobahnSession } from '../src/wamp/autobahn.js';
+import { autobahn, provideGlobalWebSocket, type AutobahnConnection, type AutobahnSession } from '@clawgate/runtime';
 import type { Store } from '../src/db/store.js';
 import { pgUnavailable, sharedCluster, stopSharedCluster } from './pg-cluster.js';
+
+// The test clients use autobahn's default transport (the global WebSocket; Node 20 has none).
+provideGlobalWebSocket();
 
 export { autobahn };
 export type { AutobahnSession };

@@ -11,11 +11,4 @@ export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
-/** Longest text from a peer (an error message, a close reason) that a log line carries. */
-export const PREVIEW_CHARS = 200;
-
-/** `text` cut to `max` characters, marked when cut: what peers send never grows a log line unbounded. */
-export function preview(text: unknown, max = PREVIEW_CHARS): string {
-  const s = typeof text === 'string' ? text : String(text);
-  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} chars)`;
-}
+export { PREVIEW_CHARS, preview } from '@clawgate/runtime';

@@ -2,6 +2,7 @@
 // logic, and the WAMP link that exposes them on the router. Embeddable:
 // `const node = await startClawNode(config); ... await node.stop()`.
 import { MAX_PRIZES, machineReleaseUri, machineUris, type EventPayload, type LinesPayload, type StatusPayload } from '@clawgate/protocol';
+import { WampLink, autobahn, type AutobahnSession, type HelloAuth } from '@clawgate/runtime';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { parseConfig, type ClawNodeConfig, type ClawNodeConfigInput } from './config.js';
 import { createDriver } from './gpio/create-driver.js';
@@ -14,9 +15,7 @@ import { ClawMachine, type MachineStats } from './machine/claw-machine.js';
 import { DropLedger, screenControl, type DropReason } from './machine/control-guard.js';
 import { SafeOutputs } from './safety/safe-outputs.js';
 import { SimulatedMachine } from './sim/simulated-machine.js';
-import { autobahn, type AutobahnSession } from './wamp/autobahn.js';
 import { keyFileTooOpen, readKeyFile } from './wamp/cryptosign.js';
-import { WampLink, type LinkAuth } from './wamp/link.js';
 
 export interface ClawNodeOptions {
   logger?: Logger;
@@ -56,7 +55,7 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
   const uris = machineUris(id);
   const logAt = (level: 'info' | 'warn' | 'error' | 'debug', msg: string, extra: Record<string, unknown> = {}) => log[level]({ machine: id, ...extra }, msg);
 
-  const auth: LinkAuth = config.router.auth === 'cryptosign'
+  const auth: HelloAuth = config.router.auth === 'cryptosign'
     ? { method: 'cryptosign', authid: id, key: readKeyFile(config.key!) }
     : { method: 'anonymous' };
   if (config.router.auth === 'cryptosign' && keyFileTooOpen(config.key!)) logAt('warn', 'key file is readable by group/others; chmod 600 it', { key: config.key });
@@ -169,8 +168,10 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     url: config.router.url,
     realm: config.router.realm,
     auth,
-    backoff: config.reconnect,
+    backoff: { initialMs: config.reconnect.initialDelayMs, maxMs: config.reconnect.maxDelayMs, factor: config.reconnect.factor, jitter: 0.2 },
     maxMessageBytes: config.router.maxMessageBytes,
+    maxMessageBytesKey: 'router.maxMessageBytes',
+    name: 'claw node',
     log: logAt,
     onOpen: async (s) => {
       session = s;

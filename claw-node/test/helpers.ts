@@ -3,7 +3,10 @@
 // (Copied in spirit from router/test/helpers.ts; tests import nothing from there.)
 import { Router, fromCrossbar, signTicket, silentLogger } from '@clawgate/router';
 import type { ClawNodeConfigInput } from '../src/config.js';
-import { autobahn, type AutobahnConnection, type AutobahnSession } from '../src/wamp/autobahn.js';
+import { autobahn, provideGlobalWebSocket, type AutobahnConnection, type AutobahnSession } from '@clawgate/runtime';
+
+// The test clients use autobahn's default transport (the global WebSocket; Node 20 has none).
+provideGlobalWebSocket();
 
 export { autobahn };
 

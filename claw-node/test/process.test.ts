@@ -1,4 +1,5 @@
-// Process-level exit paths, systemd watchdog, reconnect backoff, keys.
+// Process-level exit paths, systemd watchdog, keys. (The reconnect backoff's
+// test moved with it to runtime/test/backoff.test.ts.)
 import t from 'tap';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,6 @@ import { join } from 'node:path';
 import nacl from 'tweetnacl';
 import { installProcessHandlers } from '../src/process-handlers.js';
 import { Watchdog, watchdogIntervalMs } from '../src/watchdog.js';
-import { backoffDelay } from '../src/wamp/backoff.js';
 import { generateKeyFile, keyFromSeed, readKeyFile } from '../src/wamp/cryptosign.js';
 
 class FakeProcess extends EventEmitter {
@@ -71,15 +71,6 @@ t.test('systemd watchdog interval and notifications', async (t) => {
   t.same(sent[1], ['STATUS=ready']);
   t.ok(sent.some((a) => a[0] === 'WATCHDOG=1'), 'watchdog pings');
   t.same(sent.at(-1), ['STOPPING=1']);
-});
-
-t.test('backoff grows to its cap, with jitter', async (t) => {
-  const o = { initialDelayMs: 500, maxDelayMs: 15_000, factor: 2 };
-  const mid = () => 0.5; // no jitter
-  t.same([0, 1, 2, 3, 10].map((a) => backoffDelay(a, o, mid)), [500, 1000, 2000, 4000, 15_000]);
-  t.equal(backoffDelay(0, o, () => 0), 400, '-20 %');
-  t.equal(backoffDelay(0, o, () => 0.999999), 600, '+20 %');
-  t.equal(backoffDelay(20, o, () => 0.999999), 15_000, 'never above the cap');
 });
 
 t.test('cryptosign keys: mint, read, sign', async (t) => {

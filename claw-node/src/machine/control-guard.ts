@@ -3,7 +3,7 @@
 // and logged once per publisher and reason. It reads at most a handful of
 // fields and never walks into nested values, so its cost does not grow with
 // what a publisher sends (the WebSocket's maxPayload bounds the decoding
-// before it, see wamp/transport.ts).
+// before it, see @clawgate/runtime's wamp/transport.ts).
 //
 // A control message is `args = [{command: "<name>"}]`, no kwargs. Objects are
 // passthrough in the protocol (a newer page may add a field), so a few more

@@ -1,6 +1,7 @@
 // What the page says about its link to the router, and when it tries again.
 // The page never claims to be connected when it is not: every state has its
 // own words, and "reconnecting" says when the next attempt is.
+import { backoffDelay, type Backoff } from '@clawgate/runtime/backoff';
 
 export type ConnectionState =
   /** `reason`: why the last connection was lost, while reconnecting (see `carryReason`). */
@@ -9,21 +10,14 @@ export type ConnectionState =
   | { kind: 'waiting'; attempt: number; retryAt: number; reason: string }
   | { kind: 'offline'; reason: string };
 
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-  factor: number;
-  /** Fraction of the delay that is randomized, so a restarted router is not hit by every page at once. */
-  jitter: number;
-}
+export type { Backoff };
 
+/** The pages' reconnect backoff: 0.5 s × 2ⁿ, at most 10 s apart, ±20 %. */
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 10_000, factor: 2, jitter: 0.2 };
 
-/** Delay before attempt number `attempt` (1 = first retry). `random` in [0, 1). */
+/** Delay before attempt number `attempt` (1 = first retry; the page counts attempts from 1). `random` in [0, 1). */
 export function retryDelay(attempt: number, b: Backoff = DEFAULT_BACKOFF, random = 0.5): number {
-  const base = Math.min(b.maxMs, b.initialMs * b.factor ** Math.max(0, attempt - 1));
-  const spread = base * b.jitter;
-  return Math.max(0, Math.round(base - spread + 2 * spread * random));
+  return backoffDelay(attempt - 1, b, random);
 }
 
 /** A short, honest label and a tone for the connection badge. */

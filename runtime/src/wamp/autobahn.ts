@@ -1,32 +1,18 @@
-// autobahn-js, loaded the way Node 20 needs it: it expects a global
-// WebSocket (browsers, Node 22+), so `ws` provides one before it loads.
+// autobahn-js for the Node programs, and the parts of it they use, typed
+// (autobahn ships no typings). Loading it needs no global WebSocket: the link
+// connects through its own `ws` transport (transport.ts). Code that uses
+// autobahn's default `websocket` transport on Node 20 (test clients) calls
+// provideGlobalWebSocket() first (global-websocket.ts).
 import { createRequire } from 'node:module';
-import WebSocket from 'ws';
 
-/**
- * `ws` emits 'error' as an EventEmitter event, and autobahn only sets `onclose`:
- * with no 'error' listener a refused connection (router not up yet, or
- * restarting) would throw out of the event loop and kill the process instead
- * of being retried. The 'close' that follows every error is what autobahn acts on.
- */
-class WebSocketForAutobahn extends WebSocket {
-  constructor(...args: ConstructorParameters<typeof WebSocket>) {
-    super(...args);
-    this.on('error', () => {});
-  }
-}
-
-// Not over a native WebSocket (Node 22+, which reports errors as events that cannot throw).
-const g = globalThis as { WebSocket?: unknown };
-if (g.WebSocket === undefined || g.WebSocket === WebSocket) g.WebSocket = WebSocketForAutobahn;
 const require = createRequire(import.meta.url);
 
 export type Handler<D> = (args: unknown[] | undefined, kwargs: Record<string, unknown> | undefined, details: D) => unknown;
 
 export interface InvocationDetails { caller?: number; caller_authid?: string; caller_authrole?: string; procedure?: string }
-export interface EventDetails { topic?: string; publisher?: number; publisher_authid?: string; retained?: boolean }
+export interface EventDetails { topic?: string; publisher?: number; publisher_authid?: string; publisher_authrole?: string; retained?: boolean }
 
-/** The parts of autobahn's Session the backend uses (autobahn ships no typings). */
+/** The parts of autobahn's Session our programs use. */
 export interface AutobahnSession {
   readonly id: number;
   readonly isOpen: boolean;
@@ -36,9 +22,11 @@ export interface AutobahnSession {
   register(procedure: string, endpoint: Handler<InvocationDetails>, options?: Record<string, unknown>): Promise<unknown>;
 }
 
+export interface CloseDetails { reason?: string | null; message?: string | null; will_retry?: boolean }
+
 export interface AutobahnConnection {
   onopen: (session: AutobahnSession, details: Record<string, unknown>) => void;
-  onclose: (reason: string, details: { reason?: string | null; message?: string | null; will_retry?: boolean }) => boolean | void;
+  onclose: (reason: string, details: CloseDetails) => boolean | void;
   open(): void;
   close(reason?: string, message?: string): void;
   readonly isOpen: boolean;
@@ -47,13 +35,15 @@ export interface AutobahnConnection {
 export interface AutobahnModule {
   Connection: new (opts: Record<string, unknown>) => AutobahnConnection;
   Error: new (error: string, args?: unknown[], kwargs?: Record<string, unknown>) => Error;
+  transports: { register(name: string, factory: unknown): void };
 }
 
 export const autobahn = require('autobahn') as AutobahnModule;
 
 /**
- * autobahn writes connection notices with console.warn; route them to our
- * structured log instead (process-wide: autobahn's logger is a module singleton).
+ * autobahn writes connection notices with console.warn (plain text on
+ * stderr); route them to our structured log instead (process-wide:
+ * autobahn's logger is a module singleton).
  */
 export function routeAutobahnWarnings(fn: (text: string) => void): void {
   try {

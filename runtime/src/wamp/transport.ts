@@ -1,18 +1,20 @@
-// The node's WebSocket transport for autobahn (registered as
+// The WebSocket transport of the Node link (registered with autobahn as
 // `clawgate-websocket`): autobahn's own `websocket` transport, but on a `ws`
 // socket of our own with bounds, instead of whatever global WebSocket the
-// process has (in an embedding process that may be another package's):
+// process has (in an embedding process that may be another package's; on
+// Node 22+ a native one without these bounds):
 // - maxPayload: a message larger than this (after decompression) closes the
 //   connection (ws answers 1009) instead of being buffered and decoded. The
-//   link then reconnects, and the safety layer releases every line as on any
-//   disconnect. Nothing a node legitimately receives comes near it (control
-//   messages, start_turn/end_turn/release are tiny);
-// - no permessage-deflate: a node's messages are tiny, and compression only
-//   lets a sender make us inflate far more than it sent;
+//   link then reconnects (and the claw node's safety layer releases every
+//   line, as on any disconnect). Nothing a node or the backend legitimately
+//   receives comes near it;
+// - no permessage-deflate: compression only lets a sender make us inflate far
+//   more than it sent;
 // - JSON only, and a message that does not decode closes the connection
 //   (autobahn's would throw out of the socket's event handler).
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
+import { autobahn } from './autobahn.js';
 
 const require = createRequire(import.meta.url);
 
@@ -69,8 +71,8 @@ class BoundedWebSocketFactory {
 
 let registered = false;
 
-/** Registers the transport with autobahn (once per process). */
-export function registerBoundedTransport(autobahn: { transports: { register(name: string, factory: unknown): void } }): void {
+/** Registers the transport with autobahn (once per process; autobahn's registry is a module singleton). */
+export function registerBoundedTransport(): void {
   if (registered) return;
   registered = true;
   autobahn.transports.register(TRANSPORT_TYPE, BoundedWebSocketFactory);
