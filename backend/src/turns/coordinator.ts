@@ -775,7 +775,8 @@ export class Coordinator {
   private sendPositions(machine: string, view: View, o: RefreshRequest): void {
     const waiting = waitingOf(view.entries);
     const current = currentOf(view.entries);
-    const waits = this.waits(machine, view);
+    const now = this.now();
+    const waits = this.waits(machine, view, now);
     const sent = this.sentOf(machine);
     // Players no longer waiting are forgotten, so one who comes back is told their position.
     const still = new Set(waiting.map((e) => e.authid));
@@ -785,7 +786,7 @@ export class Coordinator {
       if (!resend && !positionDue(sent.get(e.authid), position)) return;
       sent.set(e.authid, position);
       const w = waits[position]!;
-      this.send(e.authid, { type: 'position', machine, position, etaSeconds: Math.round(w.ms / 1000), ...(w.known ? { etaAt: Math.round(this.now() + w.ms) } : {}) });
+      this.send(e.authid, { type: 'position', machine, position, etaSeconds: Math.round(w.ms / 1000), ...(w.known ? { etaAt: Math.round(now + w.ms) } : {}) });
       if (resend && e.state === 'ready_check' && e.readyDeadline !== null) this.send(e.authid, { type: 'get_ready', machine, deadline: e.readyDeadline });
     });
     if (current && (o.resendAll || o.resendTo.has(current.authid))) this.resendControl(machine, current, view.turn);
@@ -1111,12 +1112,12 @@ export class Coordinator {
    * How long until each waiting player (queue order) is asked, in ms, and
    * whether that is known (not while paused or the node is not there): the
    * estimate as if it went on now is still given as etaSeconds, which the
-   * protocol requires; etaAt only when known.
+   * protocol requires; etaAt only when known. `now` is the caller's, so an
+   * etaAt (now + ms) is the same on every read while nothing changes.
    */
-  private waits(machine: string, view: View): { ms: number; known: boolean }[] {
+  private waits(machine: string, view: View, now: number): { ms: number; known: boolean }[] {
     const { row, entries, turn, settings } = view;
     const current = currentOf(entries);
-    const now = this.now();
     const nodeState = this.registry.get(machine).status?.state;
     const halted = row.paused || !this.registry.online(machine) || (nodeState !== 'ready' && nodeState !== 'controlled');
     // Whole milliseconds: the estimate is then exact arithmetic, the same on every read while nothing changes.
@@ -1135,8 +1136,8 @@ export class Coordinator {
   private snapshot(machine: string, view: View, withAuthids: boolean): QueueSnapshot {
     const { entries, turn, row } = view;
     const current = currentOf(entries);
-    const waits = this.waits(machine, view);
     const now = this.now();
+    const waits = this.waits(machine, view, now);
     return {
       machine,
       state: this.stateOf(machine, row.paused),
@@ -1166,10 +1167,11 @@ export class Coordinator {
     const position = waiting.findIndex((e) => e.authid === authid);
     if (position < 0) return undefined;
     const e = waiting[position]!;
-    const w = this.waits(machine, view)[position]!;
+    const now = this.now();
+    const w = this.waits(machine, view, now)[position]!;
     return {
       machine, position, queueLength: entries.length, etaSeconds: Math.round(w.ms / 1000),
-      ...(w.known ? { etaAt: Math.round(this.now() + w.ms) } : {}),
+      ...(w.known ? { etaAt: Math.round(now + w.ms) } : {}),
       ...(e.state === 'ready_check' && e.readyDeadline !== null ? { readyDeadline: e.readyDeadline } : {}),
     };
   }
