@@ -97,7 +97,7 @@ const Kicks = z.object({
 const Database = z.object({
   path: z.string().min(1).optional(),
   url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional(),
-  /** PostgreSQL: the password (else the URL's, or PGPASSWORD, or ~/.pgpass, as libpq does). */
+  /** PostgreSQL: the password (else the URL's, or PGPASSWORD, as libpq does). */
   password: Secret.optional(),
   /** PostgreSQL: connections per instance. */
   poolSize: z.number().int().min(2).max(200).default(10),

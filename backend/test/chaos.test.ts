@@ -1,7 +1,9 @@
 // Chaos: three backend instances (real CLI processes) on one PostgreSQL
 // database, a few hundred players joining, confirming, playing and leaving
-// on four scripted machines, and a kill -9 of a random instance every few
-// seconds (restarted a moment later), for ~35 s. Then everything is paused
+// on four scripted machines, and a kill -9 of a random instance (mostly one
+// that owns machines) every few seconds, restarted a moment later, for 35 s
+// (CHAOS_MS; CHAOS_PLAYERS players, 200 by default): about 75 s in all, so it
+// fits the CI run; CHAOS_MS=600000 for a long soak. Then everything is paused
 // and drained, and the invariants are checked against the database, against
 // what the players were told and against what the claw nodes did:
 // - no queue entry lost or duplicated (a model of acknowledged joins and
@@ -13,11 +15,13 @@
 // - a player keeps their place across any instance's death: a call cut off
 //   by a kill is followed by one another instance serves;
 // - the machines of a killed instance are taken over within 3 s.
-// Seeded (CHAOS_SEED replays the choices; timing still varies).
+// Seeded: the seed is printed (and again on stderr when the test fails);
+// CHAOS_SEED replays the choices (timing still varies).
 import pg from 'pg';
 import { Procedures, machineUris, type PlayerMessage } from '@clawgate/protocol';
 import { Player, ScriptedClaw, connectOperator, connectSpectator, eventually, sleep, startClawRouter, storeTest, tempDir, testDatabase } from './helpers.js';
 import { Instance } from './instances.js';
+import type { BackendHealth } from '../src/http/health-route.js';
 
 const MACHINES = ['claw-1', 'claw-2', 'claw-3', 'claw-4'];
 const INSTANCES = 3;
@@ -42,6 +46,7 @@ interface Model { state: Known; machine: string | undefined; stay: Stay | undefi
 storeTest('chaos: kill -9 of random instances while hundreds of players play on four machines; the invariants hold', async (t) => {
   const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
   t.comment(`seed ${seed} (replay with CHAOS_SEED=${seed})`);
+  t.teardown(() => { if (!t.passing()) console.error(`chaos.test.ts failed with seed ${seed}: replay with CHAOS_SEED=${seed} (timing still varies)`); });
   const random = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const dir = tempDir(t);
@@ -152,19 +157,26 @@ storeTest('chaos: kill -9 of random instances while hundreds of players play on 
 
   // The killer: a random instance every 3–6 s, back 1–2 s later.
   const takeovers: number[] = [];
+  const upSince = new Map<Instance, number>();
+  for (const i of instances) upSince.set(i, Date.now());
   let kills = 0;
   let stopKiller = false;
   const killer = (async () => {
     await sleep(2000);
     while (!stopKiller) {
       // Only while another instance is attached: a kill then tests a hand-over, not a whole outage.
-      const up = (await Promise.all(instances.map(async (i) => ((await i.health())?.status === 'ok' ? i : undefined)))).filter((i): i is Instance => i !== undefined);
+      // Up = attached for 3 s at least: an instance that has just attached may not have heard a
+      // node's turn_ended yet, and one that alone heard it dying is a loss no backend can avoid.
+      const up = (await Promise.all(instances.map(async (i) => { const h = await i.health(); return h?.status === 'ok' ? { i, h } : undefined; })))
+        .filter((x): x is { i: Instance; h: BackendHealth } => x !== undefined && Date.now() - (upSince.get(x.i) ?? Infinity) >= 3000);
+      for (const i of instances) if (!up.some((x) => x.i === i) && !upSince.has(i) && (await i.health())?.status === 'ok') upSince.set(i, Date.now());
       if (up.length < 2) { await sleep(300); continue; }
-      const victim = pick(up);
-      const h = await victim.health();
-      if (!h) { await sleep(300); continue; }
+      // Mostly an owner (a restarted instance owns nothing until a machine is free): a kill should cost a hand-over.
+      const owners = up.filter((x) => x.h.owns.length > 0);
+      const { i: victim, h } = owners.length > 0 && random() < 0.8 ? pick(owners) : pick(up);
       const killedAt = Date.now();
       await victim.kill();
+      upSince.delete(victim);
       kills++;
       if (h.owns.length > 0) {
         // Taken over: no machine names the dead instance, and each has an owner.
@@ -216,7 +228,9 @@ storeTest('chaos: kill -9 of random instances while hundreds of players play on 
   // No queue entry lost or duplicated.
   const keys = entries.map((e) => `${e.machine}/${e.authid}`);
   t.equal(new Set(keys).size, keys.length, 'no entry twice');
-  t.equal(new Set(entries.map((e) => e.authid)).size, entries.length, 'nobody in two queues (the players here join one at a time)');
+  const twice = entries.filter((e, i) => entries.findIndex((x) => x.authid === e.authid) !== i).map((e) => e.authid);
+  for (const a of twice) t.comment(`${a} in ${entries.filter((e) => e.authid === a).map((e) => e.machine).join(' and ')}; the model: ${JSON.stringify(models.get(a))}; messages: ${JSON.stringify(players.find((p) => p.authid === a)?.messages.slice(-12))}`);
+  t.equal(twice.length, 0, 'nobody in two queues (the players here join one at a time)');
   let lost = 0;
   let ghost = 0;
   for (const [authid, m] of models) {

@@ -72,6 +72,15 @@ storeTest('PostgreSQL: instances that start together migrate once', async (t) =>
   t.same(await column({ store: stores[0]! }, sql`SELECT version FROM migrations ORDER BY version`), [1]);
 }, { stores: ['postgres'] });
 
+storeTest('PostgreSQL\'s schema has the tables and columns of SQLite\'s migrations 1-4 (one repository reads both)', async (t) => {
+  const lite = await store(t, 'sqlite');
+  const pg = await store(t, 'postgres');
+  const liteCols = (await column({ store: lite }, sql`SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1`)) as string[];
+  const pgCols = (await column({ store: pg }, sql`SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY 1`)) as string[];
+  t.ok(liteCols.length > 40, `SQLite has ${liteCols.length} columns`);
+  t.same([...pgCols].sort(), [...liteCols].sort(), 'the same tables and columns');
+}, { stores: ['postgres'] });
+
 storeTest('repository: FIFO order, one slot per player, back to the front, atomic transactions, a result once', async (t, kind) => {
   const s = await store(t, kind);
   const repo = new Repository(s.db, s.dialect);

@@ -7,7 +7,8 @@
 // PostgreSQL refuses to run as root: as root the binaries run as the
 // `postgres` user (Debian's package creates it), with the folder given to it.
 // The binaries are found on PATH or in Debian's /usr/lib/postgresql/<v>/bin;
-// without them `pgAvailable()` says why and the PostgreSQL runs are skipped.
+// without them `pgUnavailable()` says why and the PostgreSQL runs are skipped
+// (only then: a cluster that cannot start fails the tests).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -30,22 +31,25 @@ function findBin(name: string): string | undefined {
 
 interface Runner { uid?: number; gid?: number }
 
-/** Who runs the server: ourselves, or (as root) the postgres user. */
-function runner(): Runner | string {
+/** Who runs the server: ourselves, or (as root) the postgres user Debian's package creates. */
+function runner(): Runner {
   if (process.getuid?.() !== 0) return {};
   try {
     return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) };
   } catch {
-    return 'running as root, and there is no `postgres` user to run PostgreSQL as';
+    // Installed, but not as Debian's package does it: a failure to report, not a reason to skip.
+    throw new Error('PostgreSQL is installed but we run as root and there is no `postgres` user to run it as (it refuses root)');
   }
 }
 
-/** Undefined when a cluster can be started here, else why not. */
+/**
+ * Undefined when PostgreSQL is installed here, else why the PostgreSQL runs
+ * are skipped. Only missing binaries skip: anything else that keeps a cluster
+ * from starting fails the tests.
+ */
 export function pgUnavailable(): string | undefined {
-  if (process.env.CLAWGATE_TEST_STORES && !process.env.CLAWGATE_TEST_STORES.split(',').includes('postgres')) return 'CLAWGATE_TEST_STORES leaves PostgreSQL out';
-  if (!findBin('initdb') || !findBin('postgres')) return 'PostgreSQL is not installed (initdb, postgres): apt-get install postgresql';
-  const r = runner();
-  return typeof r === 'string' ? r : undefined;
+  if (!findBin('initdb') || !findBin('postgres')) return 'PostgreSQL is not installed (no initdb/postgres on PATH or in /usr/lib/postgresql/*/bin): apt-get install postgresql';
+  return undefined;
 }
 
 async function freePort(): Promise<number> {
@@ -86,7 +90,7 @@ export class PgCluster {
   static async start(): Promise<PgCluster> {
     const why = pgUnavailable();
     if (why) throw new Error(why);
-    const run = runner() as Runner;
+    const run = runner();
     const dir = mkdtempSync(join(tmpdir(), 'clawgate-pg-'));
     if (run.uid !== undefined) chownSync(dir, run.uid, run.gid!);
     const data = join(dir, 'data');

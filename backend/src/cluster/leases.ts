@@ -3,7 +3,8 @@
 // ready-check, grace and turn timers, start_turn/end_turn/release with its
 // node, reacting to the node's status and events, publishing its players'
 // positions and its queue snapshot) is done by the machine's owner: the
-// instance named in the machine's row, holding a lease there.
+// instance named in the machine's lease row (machine_leases), while the
+// lease there runs.
 //
 // - An attached instance claims machines nobody holds (no owner, an expired
 //   lease, or an owner that is not attached), at most its fair share at once
@@ -49,6 +50,8 @@ export class Leases {
   private ticking: Promise<void> | undefined;
   /** Claims run one at a time (a renewal may run beside one). */
   private claiming: Promise<void> = Promise.resolve();
+  /** Machines whose claim is committing now (not in `owned` yet, but not strays either). */
+  private readonly claimingNow = new Set<string>();
   /** Claimable machines seen at the last tick (taken now even beyond the fair share). */
   private seenFree = new Set<string>();
   private stopped = false;
@@ -107,11 +110,21 @@ export class Leases {
     await this.detach();
   }
 
-  /** A fenced transaction found `machine` taken: drop it now (the next tick may claim it back if it is free). */
+  /**
+   * A fenced transaction found `machine` taken, or our own view of its lease
+   * ran out (a renewal came late): drop it now, and give the lease up in the
+   * store if it still names us with that epoch, so that the machine is
+   * claimable at once (by us again on the next claim, or by another
+   * instance) rather than renewed by us for nobody.
+   */
   lost(machine: string): void {
-    if (!this.owned.delete(machine)) return;
+    const l = this.owned.get(machine);
+    if (!l) return;
+    this.owned.delete(machine);
     this.log.warn({ machine }, 'lost the lease on a machine');
     this.hooks.drop(machine);
+    void this.repo.releaseLeases(this.instance, machine, l.epoch)
+      .then(() => this.claimSoon(), (e: unknown) => this.log.warn({ machine, err: (e as Error).message }, 'giving a lost lease up failed (it expires by itself)'));
   }
 
   /** Another backend instance's router session left: mark it detached and claim its machines now. */
@@ -173,6 +186,10 @@ export class Leases {
       if (still.get(m) === l.epoch) l.validUntil = started + this.o.leaseMs;
       else this.lost(m);
     }
+    // Rows that name us but that we do not act for (a release that failed): give them up, or nobody runs the machine.
+    for (const [m, epoch] of still) {
+      if (!this.owned.has(m) && !this.claimingNow.has(m)) await this.repo.releaseLeases(this.instance, m, epoch).catch(() => undefined);
+    }
   }
 
   private async claim(all: boolean): Promise<void> {
@@ -195,9 +212,15 @@ export class Leases {
       // Claimable while we think we own it: the store says our lease ran out; it is taken anew (new epoch).
       if (this.owned.has(m)) { this.owned.delete(m); this.hooks.drop(m); }
       const started = this.now();
-      const epoch = await this.repo.claimMachine(m, this.instance, this.o.leaseMs, forced);
-      if (epoch === undefined || this.session !== session) return;
-      this.owned.set(m, { epoch, validUntil: started + this.o.leaseMs });
+      this.claimingNow.add(m);
+      let epoch: number | undefined;
+      try {
+        epoch = await this.repo.claimMachine(m, this.instance, this.o.leaseMs, forced);
+        if (epoch === undefined || this.session !== session) return;
+        this.owned.set(m, { epoch, validUntil: started + this.o.leaseMs });
+      } finally {
+        this.claimingNow.delete(m);
+      }
       this.log.info({ machine: m, epoch }, 'took over a machine');
       await this.hooks.adopt(m);
     }));

@@ -53,7 +53,8 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         end_reason         TEXT,
         start_sent_at      BIGINT,
         start_registration BIGINT,
-        node_end           TEXT CHECK (node_end IS NULL OR node_end IN ('pending', 'done'))
+        node_end           TEXT CHECK (node_end IS NULL OR node_end IN ('pending', 'done')),
+        node_result        TEXT
       );
       CREATE INDEX turns_machine ON turns (machine, id);
       CREATE UNIQUE INDEX turns_one_running ON turns (machine) WHERE result IS NULL;

@@ -138,6 +138,8 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE turns ADD COLUMN start_sent_at INTEGER;
       ALTER TABLE turns ADD COLUMN start_registration INTEGER;
       ALTER TABLE turns ADD COLUMN node_end TEXT CHECK (node_end IS NULL OR node_end IN ('pending', 'done'));
+      -- The node's turn_ended result, kept by every instance that hears it: the owner may die before it records the end.
+      ALTER TABLE turns ADD COLUMN node_result TEXT;
       -- Turns left open without an entry (none should be) are closed, so the index below can hold.
       UPDATE turns SET result = 'abandoned', ended_at = started_at, end_reason = 'node_lost'
         WHERE result IS NULL AND id NOT IN (SELECT turn_id FROM queue_entries WHERE turn_id IS NOT NULL);

@@ -63,6 +63,8 @@ export interface TurnRow {
   startSentAt: number | null;
   startRegistration: number | null;
   nodeEnd: NodeEnd | null;
+  /** The node's turn_ended result as any instance heard it, before the turn's end is recorded. */
+  nodeResult: TurnResult | null;
 }
 
 export interface RemovalRow {
@@ -315,6 +317,11 @@ export class Repository {
   /** Turns of `machine` whose end the node has not been told yet (end_turn). */
   async pendingNodeEnds(machine: string): Promise<TurnRow[]> {
     return await this.db.selectFrom('turns').selectAll().where('machine', '=', machine).where('nodeEnd', '=', 'pending').orderBy('id').execute() as TurnRow[];
+  }
+  /** Keeps the node's word on a running turn of `authid` (idempotent; not a decision, so no machine lock or fence). */
+  async recordNodeResult(id: number, authid: string, result: TurnResult): Promise<void> {
+    await this.db.updateTable('turns').set({ nodeResult: result }).where('id', '=', id).where('authid', '=', authid)
+      .where('result', 'is', null).where('nodeResult', 'is', null).execute();
   }
   async nodeEndDone(id: number): Promise<void> {
     await this.db.updateTable('turns').set({ nodeEnd: 'done' }).where('id', '=', id).where('nodeEnd', '=', 'pending').execute();

@@ -77,6 +77,11 @@ export interface TurnsTable {
   /** The node's start_turn registration the turn was started under (a new one means the node restarted). */
   startRegistration: number | null;
   nodeEnd: NodeEnd | null;
+  /**
+   * The result the node's turn_ended gave, written by any instance that heard it
+   * (not only the owner): the owner that records the turn's end may die first.
+   */
+  nodeResult: TurnResult | null;
 }
 
 export interface AdminActionsTable {

@@ -10,7 +10,7 @@ export const MOUNTED_HEALTH_PATH = '/api/backend/health';
 
 export interface BackendHealth {
   status: 'ok' | 'starting' | 'stopping';
-  /** This instance's id (the `owner` in the machines' rows). */
+  /** This instance's id (the `owner` in machine_leases). */
   instance: string;
   store: 'sqlite' | 'postgres';
   /** Machines this instance owns now. */

@@ -106,6 +106,12 @@ export class Coordinator {
   private readonly awaited = new Set<string>();
   /** A turn_ended that came before its start_turn's answer was handled. */
   private readonly endedWhileStarting = new Map<string, { turnId: number; result: TurnResult }>();
+  /**
+   * Turns another (dead) instance sent start_turn for, whose answer nobody
+   * here awaits: decided from the node (its status or turn_ended) or, when the
+   * node says nothing, once that call would have timed out (machine → timer).
+   */
+  private readonly orphanStarts = new Map<string, NodeJS.Timeout>();
   /** end_turn calls in flight per machine (an old node's turn_ended carries no turn id). */
   private readonly endingByUs = new Map<string, number>();
   /** end_turn calls in flight, by turn id. */
@@ -204,7 +210,7 @@ export class Coordinator {
   idle(): Promise<void> { return this.tasks.idle(); }
 
   private clearTimers(): void {
-    for (const m of new Set([...this.readyTimers.keys(), ...this.overrunTimers.keys(), ...this.goneTimers.keys(), ...this.graceTimers.keys()])) this.clearMachineTimers(m);
+    for (const m of new Set([...this.readyTimers.keys(), ...this.overrunTimers.keys(), ...this.goneTimers.keys(), ...this.graceTimers.keys(), ...this.orphanStarts.keys()])) this.clearMachineTimers(m);
     this.endingByUs.clear();
     this.endingTurns.clear();
     this.endedWhileStarting.clear();
@@ -218,6 +224,8 @@ export class Coordinator {
     const o = this.overrunTimers.get(m); if (o) clearTimeout(o.timer);
     const g = this.goneTimers.get(m); if (g) clearTimeout(g.timer);
     for (const t of this.graceTimers.get(m)?.values() ?? []) clearTimeout(t);
+    clearTimeout(this.orphanStarts.get(m));
+    this.orphanStarts.delete(m);
     this.readyTimers.delete(m);
     this.overrunTimers.delete(m);
     this.goneTimers.delete(m);
@@ -556,6 +564,7 @@ export class Coordinator {
     if (!this.leases.owns(machine)) return;
     if (s.state === 'offline' || s.state === 'maintenance' || !this.registry.online(machine)) { await this.clawLost(machine); return; }
     const current = currentOf(await this.repo.entries(machine));
+    if (this.isOrphanStart(current)) { await this.reconcileTurn(machine); await this.refreshNow(machine, mergeChange(emptyRequest(), { resendTo: [current.authid] })); return; }
     // `ready` during a turn we think runs, with no turn_ended matched to it (queue/rules.ts readyDuringTurn).
     if (current?.state === 'playing' && s.state === 'ready') { await this.nodeReadyDuringTurn(machine, current); return; }
     if (current && s.state === 'controlled' && s.turn !== undefined && s.turn !== current.turnId && !this.endingTurns.has(s.turn)) {
@@ -568,8 +577,12 @@ export class Coordinator {
     const p = EventPayload.safeParse(raw);
     if (!p.success || p.data.type !== 'turn_ended' || p.data.result === undefined) return;
     this.registry.get(machine).lastEnded = p.data;
-    if (!this.wire || !this.leases.owns(machine)) return;
     const ev = p.data;
+    if (this.wire && !this.leases.owns(machine) && ev.turn !== undefined && ev.authid !== undefined) {
+      // Kept in the store by every instance that hears it: the owner may die before it records the end.
+      this.repo.recordNodeResult(ev.turn, ev.authid, ev.result!).catch((e: unknown) => this.log.warn({ machine, err: (e as Error).message }, 'keeping a node\'s turn result failed'));
+    }
+    if (!this.wire || !this.leases.owns(machine)) return;
     void this.tasks.run(machine, () => this.onTurnEnded(machine, ev, ev.result!));
   }
 
@@ -590,6 +603,8 @@ export class Coordinator {
       if (current.turnId !== null) this.unattributedEnd.set(machine, { turnId: current.turnId, result });
       return;
     }
+    // A start another instance sent (it died before the answer): the node's word decides.
+    if (this.isOrphanStart(current)) { await this.reconcileTurn(machine); return; }
     // Before start_turn's answer is handled (both can arrive in one read): end it right after, so the
     // player still sees control true, then the result.
     if (current.state === 'starting') { this.endedWhileStarting.set(machine, { turnId: current.turnId!, result }); return; }
@@ -700,6 +715,11 @@ export class Coordinator {
       await this.ownerEnd(machine, turnId, ended.result, null, { callNode: false, reason: 'node' });
       return;
     }
+    // Heard by another instance (stored with the turn's id and player), not by us.
+    if (turn?.nodeResult != null && turn.result === null) {
+      await this.ownerEnd(machine, turnId, turn.nodeResult, null, { callNode: false, reason: 'node' });
+      return;
+    }
     const status = rt.status;
     // A node that names its turn must name this one; an old node's `controlled` is taken as this turn.
     const stillRunning = this.registry.online(machine) && status?.state === 'controlled' && (status.turn === undefined || status.turn === turnId);
@@ -718,7 +738,30 @@ export class Coordinator {
       return;
     }
     if (current.state === 'starting' && turn?.startSentAt == null) return;
+    if (current.state === 'starting' && turn?.startSentAt != null) {
+      if (this.startsInFlight.has(turnId)) return; // our own call: its answer decides
+      // Sent by an instance that died before the answer: the call may still reach the node until it
+      // would have timed out, and the node's status or turn_ended decides (isOrphanStart) before that.
+      const decideAt = turn.startSentAt + this.config.router.callTimeoutMs;
+      if (this.now() < decideAt && this.registry.online(machine)) { this.armOrphanStart(machine, decideAt - this.now()); return; }
+      // end_turn too (it names the turn, so no other is touched), in case the node starts it late.
+      await this.ownerEnd(machine, turnId, 'abandoned', null, { callNode: true, reason: 'node_lost' });
+      return;
+    }
     await this.ownerEnd(machine, turnId, 'abandoned', null, { callNode: false, reason: 'node_lost' });
+  }
+
+  /** A turn in `starting` whose start_turn answer nobody here awaits (another instance sent it and died). */
+  private isOrphanStart(current: Entry | undefined): current is Entry & { turnId: number } {
+    return current?.state === 'starting' && current.turnId !== null && !this.startsInFlight.has(current.turnId);
+  }
+
+  private armOrphanStart(machine: string, ms: number): void {
+    if (this.orphanStarts.has(machine)) return;
+    this.orphanStarts.set(machine, setTimeout(() => {
+      this.orphanStarts.delete(machine);
+      void this.tasks.run(machine, async () => { await this.reconcileTurn(machine); await this.refreshNow(machine, emptyRequest()); });
+    }, ms + 50));
   }
 
   // ---------------------------------------------------------------- owner: refresh
