@@ -21,9 +21,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Procedures, type PlayerMessage } from '@clawgate/protocol';
-import { Player, ScriptedClaw, eventually, sleep, startClawRouter } from '../backend/test/helpers.js';
-import { Instance } from '../backend/test/instances.js';
 import { PgCluster, pgUnavailable } from '../backend/test/pg-cluster.js';
+import type { Player as PlayerT } from '../backend/test/helpers.js';
+import type { Instance as InstanceT } from '../backend/test/instances.js';
+// The test fixtures import tap, whose 30 s default timeout would end a long run: off before they load.
+process.env.TAP_TIMEOUT ??= '0';
+const { Instance } = await import('../backend/test/instances.js');
+const { Player, ScriptedClaw, eventually, sleep, startClawRouter } = await import('../backend/test/helpers.js');
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -45,7 +49,7 @@ const cfg = {
   cluster: { leaseSeconds: LEASE },
 };
 const instances = [await Instance.create('fa', dir, r.url, db, cfg), await Instance.create('fb', dir, r.url, db, cfg)];
-const players: Player[] = [];
+const players: PlayerT[] = [];
 const times: number[] = [];
 try {
   for (const i of instances) i.start();
@@ -61,7 +65,7 @@ try {
     });
     await p.call(Procedures.requestSlot, [M]);
   }
-  const owner = async (): Promise<Instance | undefined> => {
+  const owner = async (): Promise<InstanceT | undefined> => {
     for (const i of instances) if ((await i.health())?.owns.includes(M)) return i;
     return undefined;
   };

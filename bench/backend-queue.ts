@@ -24,9 +24,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Procedures } from '@clawgate/protocol';
-import { Player, ScriptedClaw, startClawRouter, type TestDatabase } from '../backend/test/helpers.js';
-import { Instance } from '../backend/test/instances.js';
 import { PgCluster, pgUnavailable } from '../backend/test/pg-cluster.js';
+import type { Player as PlayerT, TestDatabase } from '../backend/test/helpers.js';
+// The test fixtures import tap, whose 30 s default timeout would end a long run: off before they load.
+process.env.TAP_TIMEOUT ??= '0';
+const { Instance } = await import('../backend/test/instances.js');
+const { Player, ScriptedClaw, startClawRouter } = await import('../backend/test/helpers.js');
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -50,7 +53,7 @@ async function runSetup(setup: string, cluster: PgCluster | undefined): Promise<
     rateLimit: { calls: 1000, perSeconds: 1 },
   };
   const instances = await Promise.all(Array.from({ length: n }, (_, i) => Instance.create(`q${i}`, dir, r.url, db, cfg)));
-  const players: Player[] = [];
+  const players: PlayerT[] = [];
   try {
     for (const i of instances) i.start();
     for (const i of instances) await i.up();
