@@ -18,10 +18,14 @@
 // Seeded: the seed is printed (and again on stderr when the test fails);
 // CHAOS_SEED replays the choices (timing still varies).
 import pg from 'pg';
+import tap from 'tap';
 import { Procedures, machineUris, type PlayerMessage } from '@clawgate/protocol';
 import { Player, ScriptedClaw, connectOperator, connectSpectator, eventually, sleep, startClawRouter, storeTest, tempDir, testDatabase } from './helpers.js';
 import { Instance } from './instances.js';
 import type { BackendHealth } from '../src/http/health-route.js';
+
+// Real processes on a real cluster: ~75 s alone, more on a loaded box.
+tap.setTimeout(300_000);
 
 const MACHINES = ['claw-1', 'claw-2', 'claw-3', 'claw-4'];
 const INSTANCES = 3;

@@ -6,9 +6,13 @@
 // keeps its deadline and runs out at it. Also: races between instances
 // (coordinators of two in-process backends on one database, called at once).
 import pg from 'pg';
+import tap from 'tap';
 import { ClawErrors, Procedures, type PlayerMessage, type SlotResult } from '@clawgate/protocol';
 import { Player, ScriptedClaw, eventually, sleep, startClawRouter, startTestBackend, storeTest, tempDir, testDatabase } from './helpers.js';
 import { Instance } from './instances.js';
+
+// Real processes on a real cluster: ~30 s alone, twice that and more on a loaded box.
+tap.setTimeout(240_000);
 
 const M = 'claw-1';
 type GetReady = Extract<PlayerMessage, { type: 'get_ready' }>;
@@ -33,7 +37,7 @@ storeTest('kill -9 of the owner mid-turn and mid-ready-check: another instance t
   t.teardown(() => r.stop());
   const claw = await new ScriptedClaw(r, M).start();
   t.teardown(() => claw.stop());
-  const cfg = { defaults: { readyWindowSeconds: 8, moveSeconds: 60, graceSeconds: 120, maxQueue: 50 }, presence: { recoveryWindowSeconds: 0 } };
+  const cfg = { defaults: { readyWindowSeconds: 20, moveSeconds: 60, graceSeconds: 120, maxQueue: 50 }, presence: { recoveryWindowSeconds: 0 } };
   const a = await Instance.create('a', dir, r.url, database, cfg);
   const b = await Instance.create('b', dir, r.url, database, cfg);
   t.teardown(async () => { await a.kill(); await b.kill(); });
@@ -79,6 +83,9 @@ storeTest('kill -9 of the owner mid-turn and mid-ready-check: another instance t
   t.equal(Number(row.ends_at), on.type === 'control' && on.control ? on.endsAt : -1, 'the turn keeps its end time');
   t.equal(row.result, null, 'and runs on');
   t.match(await cy.call(Procedures.requestSlot, [M]), { position: 1 }, 'a player\'s next call is served by the survivor');
+  // The killed one comes back now (as the standby): a start can take many seconds on a loaded box, longer than a ready window.
+  first.start();
+  await first.up();
   const from = ann.messages.length;
   claw.finish('win');
   const off = await ann.waitFor<Control>((m) => m.type === 'control' && !m.control, from, 10_000, 'the result');
@@ -89,8 +96,6 @@ storeTest('kill -9 of the owner mid-turn and mid-ready-check: another instance t
 
   // 2. The owner (now the survivor) dies while Bob is being asked: the deadline holds.
   const asked = await bob.waitFor<GetReady>(isGetReady, 0, 15_000, 'Bob asked');
-  first.start();
-  await first.up();
   const killed2 = Date.now();
   const bobFrom = bob.messages.length;
   await other.kill();

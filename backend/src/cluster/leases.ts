@@ -183,8 +183,15 @@ export class Leases {
     if (this.session !== session) return;
     const still = new Map(renewed.map((r) => [r.id, r.leaseEpoch]));
     for (const [m, l] of [...this.owned]) {
-      if (still.get(m) === l.epoch) l.validUntil = started + this.o.leaseMs;
-      else this.lost(m);
+      if (still.get(m) !== l.epoch) { this.lost(m); continue; }
+      // Our view had run out (the renewal came late): events and timers of the machine were ignored
+      // meanwhile. Still ours: take it over again from the store, as a new owner would.
+      const lapsed = l.validUntil <= this.now();
+      l.validUntil = started + this.o.leaseMs;
+      if (lapsed) {
+        this.log.warn({ machine: m }, 'lease renewed late: taking the machine over again from the store');
+        void this.hooks.adopt(m).catch((e: unknown) => this.log.warn({ machine: m, err: (e as Error).message }, 'taking a machine over failed'));
+      }
     }
     // Rows that name us but that we do not act for (a release that failed): give them up, or nobody runs the machine.
     for (const [m, epoch] of still) {
