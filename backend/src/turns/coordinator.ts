@@ -268,6 +268,10 @@ export class Coordinator {
    * row first (unknown machine: no_such_machine). The owner is told after the
    * commit: directly when that is this instance, else by NOTIFY inside the
    * transaction. Resolves after this instance's refresh when it is the owner.
+   * The change's notes (a `removed`, a turn's result) go out from here, right
+   * after the commit and before the call's answer, whoever owns the machine:
+   * relayed through the owner, a `removed` for a leave could reach the player
+   * after their next join's answer, and say they are out when they are in.
    */
   private async mutate<T>(machine: string, fn: (r: Repository, row: MachineRow) => Promise<{ result: T; change?: Change; log?: () => void }>): Promise<T> {
     let local = false;
@@ -276,10 +280,11 @@ export class Coordinator {
       if (!row) throw new ClawFault(ClawErrors.noSuchMachine, `no machine ${machine}`);
       const o = await fn(r, row);
       local = this.leases.owns(machine);
-      if (o.change && !local) await r.notify(CHANGES_CHANNEL, encodeChange(machine, o.change));
+      if (o.change && !local) await r.notify(CHANGES_CHANNEL, encodeChange(machine, { ...o.change, notes: [] }));
       return o;
     }));
     out.log?.();
+    if (out.change && !local) for (const n of out.change.notes ?? []) this.send(n.to, n.message);
     if (out.change && local) await this.ownerRefresh(machine, out.change);
     return out.result;
   }
