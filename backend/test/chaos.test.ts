@@ -2,8 +2,9 @@
 // database, a few hundred players joining, confirming, playing and leaving
 // on four scripted machines, and a kill -9 of a random instance (mostly one
 // that owns machines) every few seconds, restarted a moment later, for 35 s
-// (CHAOS_MS; CHAOS_PLAYERS players, 200 by default): about 75 s in all, so it
-// fits the CI run; CHAOS_MS=600000 for a long soak. Then everything is paused
+// (CHAOS_MS; longer on a loaded box, until 4 kills happened; CHAOS_PLAYERS
+// players, 200 by default): about 75 s in all, so it fits the CI run;
+// CHAOS_MS=600000 for a long soak. Then everything is paused
 // and drained, and the invariants are checked against the database, against
 // what the players were told and against what the claw nodes did:
 // - no queue entry lost or duplicated (a model of acknowledged joins and
@@ -31,6 +32,7 @@ const MACHINES = ['claw-1', 'claw-2', 'claw-3', 'claw-4'];
 const INSTANCES = 3;
 const PLAYERS = Number(process.env.CHAOS_PLAYERS ?? 200);
 const ACTIVE_MS = Number(process.env.CHAOS_MS ?? 35_000);
+const MIN_KILLS = 4;
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -196,7 +198,10 @@ storeTest('chaos: kill -9 of random instances while hundreds of players play on 
     }
   })();
 
-  await sleep(ACTIVE_MS);
+  // At least MIN_KILLS kills: on a loaded box restarts are slow and kills come less often, so the
+  // play goes on past ACTIVE_MS until they happened (at most three times as long).
+  const began = Date.now();
+  while (Date.now() - began < ACTIVE_MS || (kills < MIN_KILLS && Date.now() - began < 3 * ACTIVE_MS)) await sleep(250);
   stopKiller = true;
   await killer;
   for (const i of instances) if (!i.running) i.start();
@@ -226,7 +231,7 @@ storeTest('chaos: kill -9 of random instances while hundreds of players play on 
   const turns = (await pgc.query<{ id: string; machine: string; started_at: string; ended_at: string | null; result: string | null; end_reason: string | null }>('SELECT id, machine, started_at, ended_at, result, end_reason FROM turns ORDER BY id')).rows
     .map((x) => ({ id: Number(x.id), machine: x.machine, startedAt: Number(x.started_at), endedAt: x.ended_at === null ? null : Number(x.ended_at), result: x.result, endReason: x.end_reason }));
   t.comment(`${kills} kills, ${takeovers.length} take-overs (max ${Math.max(0, ...takeovers)} ms), ${turns.length} turns, ${nodeEvents.filter((e) => e.type === 'turn_ended').length} ended at the nodes, ${callsCutOff} calls cut off by kills`);
-  t.ok(kills >= 4, `instances were killed (${kills})`);
+  t.ok(kills >= MIN_KILLS, `instances were killed (${kills})`);
   t.ok(turns.length >= 20, `turns were played (${turns.length})`);
 
   // No queue entry lost or duplicated.
