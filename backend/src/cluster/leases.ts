@@ -55,6 +55,8 @@ export class Leases {
   /** Claimable machines seen at the last tick (taken now even beyond the fair share). */
   private seenFree = new Set<string>();
   private stopped = false;
+  /** stop() gave everything up: nothing more to write. */
+  private released = false;
 
   constructor(
     private readonly repo: Repository,
@@ -83,6 +85,7 @@ export class Leases {
   async attach(session: number): Promise<void> {
     this.session = session;
     this.stopped = false;
+    this.released = false;
     await this.repo.registerInstance(this.instance, session, hostname(), process.pid, this.now());
     await this.repo.pruneInstances(FORGET_INSTANCES_MS).catch(() => undefined);
     await this.claimInTurn(this.o.exclusive);
@@ -91,6 +94,8 @@ export class Leases {
 
   /** Detached from the router: give every lease up at once (another instance can serve the machines; we cannot). */
   async detach(): Promise<void> {
+    // After stop() the store may be closed already (the router link closing later detaches again).
+    if (this.released) return;
     this.session = undefined;
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -108,6 +113,7 @@ export class Leases {
     await this.ticking;
     await this.claiming;
     await this.detach();
+    this.released = true;
   }
 
   /**
