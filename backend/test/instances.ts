@@ -21,6 +21,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Every instance process still running: killed when this process ends, however it ends. */
+const live = new Set<ChildProcess>();
+const killAll = () => { for (const c of live) { try { c.kill('SIGKILL'); } catch { /* gone */ } } };
+process.once('exit', killAll);
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => { killAll(); process.exit(1); });
+
 export class Instance {
   child: ChildProcess | undefined;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({ code: null, signal: null });
@@ -45,7 +51,8 @@ export class Instance {
     const out = logs ? openSync(join(logs, `${this.name}.log`), 'a') : 'ignore';
     const child = spawn(process.execPath, ['--conditions=@clawgate/source', BIN, '--config', this.configFile, ...(logs ? ['--log-level', 'info'] : [])], { stdio: ['ignore', out, 'pipe'] });
     child.stderr!.on('data', (d: Buffer) => { if (this.stderr.length < 50_000) this.stderr += d.toString(); });
-    this.exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
+    live.add(child);
+    this.exited = new Promise((r) => child.on('exit', (code, signal) => { live.delete(child); r({ code, signal }); }));
     this.child = child;
   }
 

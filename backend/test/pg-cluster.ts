@@ -107,6 +107,8 @@ export class PgCluster {
     // If this process goes down without stopping it, the server goes too.
     const kill = () => { try { server.kill('SIGKILL'); } catch { /* gone */ } rmSync(dir, { recursive: true, force: true }); };
     process.once('exit', kill);
+    // tap ends a file that runs too long with a signal, which skips 'exit': the server goes then too.
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => { kill(); process.exit(1); });
     const cluster = new PgCluster(dir, port, server, exited);
     const deadline = Date.now() + 30_000;
     for (;;) {
