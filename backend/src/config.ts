@@ -90,6 +90,38 @@ const Kicks = z.object({
   maxBlocks: z.number().int().positive().max(10_000_000).default(10_000),
 }).strict().default({});
 
+/**
+ * Where the queues live: `path` (SQLite, one backend per file) or `url`
+ * (PostgreSQL, any number of backends). Exactly one of the two.
+ */
+const Database = z.object({
+  path: z.string().min(1).optional(),
+  url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional(),
+  /** PostgreSQL: the password (else the URL's, or PGPASSWORD, as libpq does). */
+  password: Secret.optional(),
+  /** PostgreSQL: connections per instance. */
+  poolSize: z.number().int().min(2).max(200).default(10),
+  /** PostgreSQL: any statement (a wait for a machine's row lock included) fails after this. */
+  statementTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+  /** PostgreSQL: connecting fails after this. */
+  connectTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+}).strict().superRefine((d, ctx) => {
+  if ((d.path === undefined) === (d.url === undefined)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: d.path === undefined ? ['path'] : ['url'], message: 'give either path (SQLite) or url (PostgreSQL), not both' });
+  }
+  if (d.path !== undefined && d.password !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['password'], message: 'only for PostgreSQL (url)' });
+});
+
+/** Several backends on one realm (PostgreSQL): who runs each machine's turns and timers. */
+const Cluster = z.object({
+  /**
+   * How long a machine's lease lasts unless its owner renews it (every third
+   * of it). An owner that dies or leaves the router is replaced at once; one
+   * that hangs, or loses the database, after at most this (plus a renewal).
+   */
+  leaseSeconds: z.number().min(1).max(60).default(3),
+}).strict().default({});
+
 /** What claw.admin.turns can show besides turns. */
 const History = z.object({
   /** Removals (no-shows, kicks, grace expiries) kept; the oldest go first. */
@@ -117,7 +149,8 @@ const Schema = z.object({
     /** Timeout of the backend's calls to claw nodes and the meta API. */
     callTimeoutMs: z.number().int().positive().default(10_000),
   }).strict(),
-  database: z.object({ path: z.string().min(1) }).strict(),
+  database: Database,
+  cluster: Cluster,
   tickets: z.object({
     /** The signing secret shared with the router's `auth.ticket.signed.secret`. */
     secret: Secret,
@@ -195,8 +228,13 @@ export type RouterAuth =
   | { method: 'ticket'; authid?: string; ticket: string }
   | { method: 'wampcra'; authid: string; secret: string };
 
-export interface BackendConfig extends Omit<Parsed, 'router' | 'tickets' | 'defaults'> {
+export type DatabaseConfig =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgres'; url: string; password?: string | undefined; poolSize: number; statementTimeoutMs: number; connectTimeoutMs: number };
+
+export interface BackendConfig extends Omit<Parsed, 'router' | 'tickets' | 'defaults' | 'database'> {
   router: Omit<Parsed['router'], 'auth'> & { auth: RouterAuth };
+  database: DatabaseConfig;
   tickets: Omit<Parsed['tickets'], 'secret'> & { secret: string };
   defaults: Settings;
 }
@@ -235,11 +273,17 @@ export function parseConfig(raw: unknown, options: ResolveOptions = {}): Backend
     : c.router.auth.method === 'ticket'
       ? { method: 'ticket', authid: c.router.auth.authid, ticket: resolveSecret(c.router.auth.ticket, 'router.auth.ticket', o) }
       : { method: 'wampcra', authid: c.router.auth.authid, secret: resolveSecret(c.router.auth.secret, 'router.auth.secret', o) };
-  const dbPath = c.database.path === ':memory:' || isAbsolute(c.database.path) ? c.database.path : resolve(o.baseDir, c.database.path);
+  const d = c.database;
+  const database: DatabaseConfig = d.path !== undefined
+    ? { kind: 'sqlite', path: d.path === ':memory:' || isAbsolute(d.path) ? d.path : resolve(o.baseDir, d.path) }
+    : {
+      kind: 'postgres', url: d.url!, poolSize: d.poolSize, statementTimeoutMs: d.statementTimeoutMs, connectTimeoutMs: d.connectTimeoutMs,
+      ...(d.password !== undefined ? { password: resolveSecret(d.password, 'database.password', o) } : {}),
+    };
   return {
     ...c,
     router: { ...c.router, auth },
-    database: { path: dbPath },
+    database,
     tickets: { ...c.tickets, secret: resolveSecret(c.tickets.secret, 'tickets.secret', o) },
     defaults: {
       moveSeconds: c.defaults.moveSeconds ?? Defaults.moveSeconds,
@@ -250,12 +294,27 @@ export function parseConfig(raw: unknown, options: ResolveOptions = {}): Backend
   };
 }
 
+/**
+ * `--database`: a postgres:// URL selects PostgreSQL (its password from
+ * PGPASSWORD or database.password, not the command line), anything else is
+ * a SQLite file. Replaces the config file's `database.url`/`path`; its other
+ * database settings stay.
+ */
+export function databaseOverride(raw: unknown, database: string): unknown {
+  const r = (raw !== null && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const { path: _p, url: _u, ...rest } = (r.database !== null && typeof r.database === 'object' ? r.database : {}) as Record<string, unknown>;
+  const pg = /^postgres(ql)?:\/\//.test(database);
+  if (!pg) delete rest.password;
+  return { ...r, database: pg ? { ...rest, url: database } : { ...rest, path: database } };
+}
+
 /** Reads a JSON or YAML (`.yaml`/`.yml`) file; relative paths inside it are relative to its folder. */
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): BackendConfig {
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env, o: { database?: string } = {}): BackendConfig {
   let text: string;
   try { text = readFileSync(file, 'utf8'); } catch (e) { throw new BackendConfigError('', `cannot read ${file}: ${(e as Error).message}`); }
   let raw: unknown;
   try { raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text); } catch (e) { throw new BackendConfigError('', `cannot parse ${file}: ${(e as Error).message}`); }
+  if (o.database !== undefined) raw = databaseOverride(raw, o.database);
   return parseConfig(raw, { env, baseDir: dirname(resolve(file)) });
 }
 

@@ -1,26 +1,30 @@
-// The backend as one embeddable unit: SQLite, the coordinator, the router
-// link, the guest sweeper, and the POST /api/session router (mount it on the
-// router's express app for one origin, and/or serve it on an own port from
-// config `http`; both share one GuestGate, so a client's limits are the same
-// whichever way it comes in).
+// The backend as one embeddable unit: the store (SQLite or PostgreSQL), the
+// coordinator, the router link, the guest sweeper, and the router to mount
+// (POST /api/session and GET /api/backend/health) on the router's express
+// app for one origin, and/or served on an own port from config `http` (with
+// GET /health); both share one GuestGate, so a client's limits are the same
+// whichever way it comes in.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express, { type Request, type Router } from 'express';
 import { TrustedProxies, clientAddress } from '@clawgate/router';
 import { WampLink } from '@clawgate/runtime';
 import { parseConfig, type BackendConfig, type BackendConfigInput } from './config.js';
-import { openDatabase, type Db } from './db/database.js';
+import { bindSession } from './bindings.js';
+import { ChangeListener } from './db/postgres.js';
 import { Repository } from './db/repository.js';
+import { openStore, type Store } from './db/store.js';
 import { GuestGate } from './guests/guest-gate.js';
 import { GuestSweeper } from './guests/sweeper.js';
+import { HEALTH_PATH, MOUNTED_HEALTH_PATH, healthRouter, type BackendHealth } from './http/health-route.js';
 import { sessionRouter } from './http/session-route.js';
 import { createLogger, type Logger } from './logger.js';
+import { CHANGES_CHANNEL } from './turns/changes.js';
 import { Coordinator } from './turns/coordinator.js';
-import { bindSession } from './wamp/bindings.js';
 
 export interface Backend {
   config: BackendConfig;
-  /** Express router with POST /api/session; mount it at the root: `app.use(backend.sessionRouter)`. */
+  /** Express router with POST /api/session and GET /api/backend/health; mount it at the root: `app.use(backend.sessionRouter)`. */
   sessionRouter: Router;
   /** Port of the own HTTP listener (config `http`), if any. */
   httpPort: number | undefined;
@@ -28,10 +32,13 @@ export interface Backend {
   ready(): Promise<void>;
   readonly connected: boolean;
   coordinator: Coordinator;
-  db: Db;
+  /** The store: `store.db` (Kysely), `store.dialect`, and for SQLite the better-sqlite3 handle `store.sqlite`. */
+  store: Store;
+  /** What GET /health says: attached or not, the store, the machines this instance owns. */
+  health(): BackendHealth;
   /** Guest admission (rate limits per client) and the sweep of unused guest rows. */
   guests: { gate: GuestGate; sweeper: GuestSweeper };
-  /** Leaves the router, closes the HTTP listener and the database. Idempotent. */
+  /** Leaves the router (its machines' leases given up first), closes the HTTP listener and the store. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -42,11 +49,23 @@ export interface StartOptions {
 export async function startBackend(input: BackendConfig | BackendConfigInput, options: StartOptions = {}): Promise<Backend> {
   const config = isResolved(input) ? input : parseConfig(input);
   const log = options.log ?? createLogger(config.logLevel);
-  const db = openDatabase(config.database.path);
-  const repo = new Repository(db);
-  const coordinator = new Coordinator(repo, config, log);
+  const store = await openStore(config.database, log);
+  const repo = new Repository(store.db, store.dialect);
+  const coordinator = new Coordinator(repo, config, log, { exclusive: store.exclusive, leaseRepo: new Repository(store.leases, store.dialect) });
+  // Other instances' changes reach a machine's owner by NOTIFY (PostgreSQL); a single SQLite backend owns everything.
+  const listener = store.pg
+    ? new ChangeListener(store.pg, CHANGES_CHANNEL, (p) => coordinator.changeNotified(p), () => coordinator.resync(), log)
+    : undefined;
+  try { await listener?.start(); } catch (e) { await store.close(); throw e; }
   const gate = new GuestGate(config.guests);
-  const routes = sessionRouter({ tickets: config.tickets, repo, log, gate });
+  let stopping = false;
+  const health = (): BackendHealth => {
+    const h = coordinator.health();
+    return { status: stopping ? 'stopping' : h.attached ? 'ok' : 'starting', instance: h.instance, store: store.dialect, owns: h.owns };
+  };
+  const routes = express.Router();
+  routes.use(sessionRouter({ tickets: config.tickets, repo, log, gate }));
+  routes.use(healthRouter(health, MOUNTED_HEALTH_PATH));
   const sweeper = new GuestSweeper(repo, config.guests, { ready: () => coordinator.attached, present: (a) => coordinator.isPresent(a) }, log);
 
   let readyWaiters: (() => void)[] = [];
@@ -67,7 +86,7 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
       log.warn({ err: String((err as Error)?.message ?? err), text }, 'autobahn user error');
     },
     onOpen: async (session) => {
-      await bindSession(session, coordinator, config, log);
+      await bindSession(session, coordinator, config, log, store.exclusive ? 'single' : 'roundrobin');
       isReady = true;
       for (const w of readyWaiters.splice(0)) w();
     },
@@ -80,12 +99,21 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
 
   let server: http.Server | undefined;
   if (config.http) {
-    server = await listen(config.http, sessionRouter({ tickets: config.tickets, repo, log, gate, clientOf: clientOfOwnListener(new TrustedProxies(config.http.trustedProxies)) }));
+    const own = express.Router();
+    own.use(sessionRouter({ tickets: config.tickets, repo, log, gate, clientOf: clientOfOwnListener(new TrustedProxies(config.http.trustedProxies)) }));
+    own.use(healthRouter(health, HEALTH_PATH));
+    try {
+      server = await listen(config.http, own);
+    } catch (e) {
+      await listener?.stop();
+      await store.close();
+      throw e;
+    }
     log.info({ port: (server.address() as AddressInfo).port }, 'HTTP listening');
   }
   link.start();
   sweeper.start();
-  log.info({ database: config.database.path, router: config.router.url }, 'backend started');
+  log.info({ database: store.describe, store: store.dialect, instance: coordinator.leases.instance, router: config.router.url }, 'backend started');
 
   let stopped: Promise<void> | undefined;
   return {
@@ -95,15 +123,19 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
     ready: () => (isReady ? Promise.resolve() : new Promise((r) => { readyWaiters.push(r); })),
     get connected() { return isReady; },
     coordinator,
-    db,
+    store,
+    health,
     guests: { gate, sweeper },
     stop() {
       stopped ??= (async () => {
+        stopping = true;
         await sweeper.stop();
-        coordinator.stop();
+        // Leases first: another instance takes the machines over while this one says goodbye.
+        await coordinator.stop();
         await link.stop();
         if (server) { const closed = new Promise<void>((r) => server!.close(() => r())); server.closeAllConnections(); await closed; }
-        db.close();
+        await listener?.stop();
+        await store.close();
         readyWaiters = [];
         log.info('backend stopped');
       })();
@@ -148,5 +180,5 @@ function clientOfOwnListener(trusted: TrustedProxies): (req: Request) => string 
 
 function isResolved(c: BackendConfig | BackendConfigInput): c is BackendConfig {
   return typeof (c as BackendConfig).tickets?.secret === 'string' && typeof (c as BackendConfig).defaults?.graceSeconds === 'number'
-    && typeof (c as BackendConfig).router?.reconnect?.growth === 'number';
+    && typeof (c as BackendConfig).router?.reconnect?.growth === 'number' && typeof (c as BackendConfig).database?.kind === 'string';
 }

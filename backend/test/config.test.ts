@@ -11,7 +11,8 @@ t.test('defaults', async (t) => {
   const c = parseConfig(minimal, { baseDir: '/srv/claw' });
   t.equal(c.router.realm, 'claw');
   t.same(c.router.auth, { method: 'anonymous' });
-  t.equal(c.database.path, '/srv/claw/db.sqlite', 'relative to the config folder');
+  t.same(c.database, { kind: 'sqlite', path: '/srv/claw/db.sqlite' }, 'relative to the config folder');
+  t.same(c.cluster, { leaseSeconds: 3 });
   t.same(c.defaults, { moveSeconds: 30, readyWindowSeconds: 15, graceSeconds: 120, maxQueue: 50 }, 'the protocol defaults');
   t.equal(c.tickets.ttlSeconds, 14_400);
   t.equal(c.tickets.renewWindowSeconds, 600, 'renewal grace: 10 minutes after expiry');
@@ -57,8 +58,30 @@ t.test('secrets from env and file; YAML files', async (t) => {
   const c = loadConfigFile(join(dir, 'b.yaml'), { PW: 'pw' });
   t.same(c.router.auth, { method: 'wampcra', authid: 'backend', secret: 'pw' });
   t.equal(c.tickets.secret, 'from-file', 'file secret without the trailing newline');
-  t.equal(c.database.path, join(dir, 'q.sqlite'));
+  t.same(c.database, { kind: 'sqlite', path: join(dir, 'q.sqlite') });
   t.same(c.machines['claw-1'], { graceSeconds: 1 });
   writeFileSync(join(dir, 'broken.json'), '{');
   t.throws(() => loadConfigFile(join(dir, 'broken.json')), /cannot parse/);
+});
+
+t.test('database: SQLite path or PostgreSQL url (password by reference), exactly one; --database overrides', async (t) => {
+  const dir = tempDir(t);
+  const pg = parseConfig({ ...minimal, database: { url: 'postgres://claw@db.example/claw', password: { env: 'PGPW' }, poolSize: 4 } }, { env: { PGPW: 'from-env' } });
+  t.same(pg.database, { kind: 'postgres', url: 'postgres://claw@db.example/claw', password: 'from-env', poolSize: 4, statementTimeoutMs: 5000, connectTimeoutMs: 5000 });
+  const noPassword = parseConfig({ ...minimal, database: { url: 'postgresql://claw@db.example/claw' } });
+  t.notOk('password' in noPassword.database, 'no password: libpq\'s rules (PGPASSWORD, ~/.pgpass) apply');
+  const bad = (database: unknown, env: NodeJS.ProcessEnv = {}) => { try { parseConfig({ ...minimal, database }, { env }); return 'accepted'; } catch (e) { return (e as Error).message; } };
+  t.match(bad({ path: 'x.sqlite', url: 'postgres://h/d' }), /^invalid config at database\.url: give either path \(SQLite\) or url \(PostgreSQL\), not both/);
+  t.match(bad({}), /^invalid config at database\.path: give either path/);
+  t.match(bad({ url: 'mysql://h/d' }), /^invalid config at database\.url: must be a postgres:\/\/ or postgresql:\/\/ URL/);
+  t.match(bad({ path: 'x.sqlite', password: 'pw' }), /^invalid config at database\.password: only for PostgreSQL/);
+  t.match(bad({ url: 'postgres://h/d', password: { env: 'NOPE' } }), /^invalid config at database\.password: environment variable NOPE is not set/);
+  t.match(bad({ url: 'postgres://h/d', poolSize: 1 }), /^invalid config at database\.poolSize/);
+  t.match(parseConfig.length >= 1 ? (() => { try { parseConfig({ ...minimal, cluster: { leaseSeconds: 0.5 } }); return 'accepted'; } catch (e) { return (e as Error).message; } })() : '', /^invalid config at cluster\.leaseSeconds/);
+
+  writeFileSync(join(dir, 'b.json'), JSON.stringify({ ...minimal, database: { path: 'q.sqlite', poolSize: 3 } }));
+  const over = loadConfigFile(join(dir, 'b.json'), {}, { database: 'postgres://claw@127.0.0.1:5432/claw' });
+  t.same(over.database, { kind: 'postgres', url: 'postgres://claw@127.0.0.1:5432/claw', poolSize: 3, statementTimeoutMs: 5000, connectTimeoutMs: 5000 }, 'a URL selects PostgreSQL; the file\'s pool settings stay');
+  const file = loadConfigFile(join(dir, 'b.json'), {}, { database: '/var/lib/claw/other.sqlite' });
+  t.same(file.database, { kind: 'sqlite', path: '/var/lib/claw/other.sqlite' }, 'anything else is a SQLite file');
 });

@@ -1,11 +1,15 @@
 // Test fixtures: the real router with the claw system's config
 // (config/claw-router.yaml) on a free loopback port, the real backend on a
-// temp SQLite file, players that get their tickets from POST /api/session and
+// temp SQLite file or a fresh database of a throwaway PostgreSQL cluster
+// (pg-cluster.ts), players that get their tickets from POST /api/session and
 // log in with them, and a scripted claw node logging in with cryptosign.
+// `storeTest` runs one behaviour test against each store.
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tap, { type Test } from 'tap';
+import type { RawBuilder } from 'kysely';
 import { Router, deriveCraKey, fromCrossbar, signTicket, silentLogger as routerSilent } from '@clawgate/router';
 import { EventPayload, machineUris, playerTopic, type PlayerMessage, type StatusPayload, type TurnResult } from '@clawgate/protocol';
 import { loadClawRouterConfig } from '../src/router-config.js';
@@ -13,6 +17,8 @@ import { startBackend, type Backend } from '../src/service.js';
 import type { BackendConfigInput } from '../src/config.js';
 import { createLogger, silentLogger } from '../src/logger.js';
 import { autobahn, provideGlobalWebSocket, type AutobahnConnection, type AutobahnSession } from '@clawgate/runtime';
+import type { Store } from '../src/db/store.js';
+import { pgUnavailable, sharedCluster, stopSharedCluster } from './pg-cluster.js';
 
 // The test clients use autobahn's default transport (the global WebSocket; Node 20 has none).
 provideGlobalWebSocket();
@@ -84,10 +90,52 @@ export function tempDir(t: { teardown(fn: () => void): void }): string {
 const NO_LIMIT = { burst: 1_000_000, perMinute: 6_000_000 };
 export const UNLIMITED_GUESTS = { mintPerAddress: NO_LIMIT, mintTotal: NO_LIMIT, requestsPerAddress: NO_LIMIT, queuePlacesPerAddress: 0 };
 
-export function backendConfig(url: string, dbPath: string, extra: Partial<BackendConfigInput> = {}): BackendConfigInput {
+export type StoreKind = 'sqlite' | 'postgres';
+/** A SQLite file, or a PostgreSQL database `{url}`. */
+export type TestDatabase = string | { url: string };
+
+/** The stores the behaviour tests run against here: SQLite always, PostgreSQL when it can be started. */
+export const STORES: StoreKind[] = pgUnavailable() === undefined ? ['sqlite', 'postgres'] : ['sqlite'];
+
+let clusterUsed = false;
+
+/** A fresh database of the kind asked for: a file in a temp folder, or a new database of this file's PostgreSQL cluster. */
+export async function testDatabase(t: { teardown(fn: () => void): void }, store: StoreKind): Promise<TestDatabase> {
+  if (store === 'sqlite') return join(tempDir(t), 'queue.sqlite');
+  if (!clusterUsed) { clusterUsed = true; tap.teardown(() => stopSharedCluster()); }
+  return { url: await (await sharedCluster()).createDatabase() };
+}
+
+/**
+ * The same behaviour test against each store (`name [sqlite]`, `name
+ * [postgres]`); the PostgreSQL run is skipped, saying why, where PostgreSQL
+ * cannot be started.
+ */
+export function storeTest(name: string, fn: (t: Test, store: StoreKind) => Promise<void>, o: { stores?: StoreKind[] } = {}): void {
+  for (const store of o.stores ?? ['sqlite', 'postgres'] as StoreKind[]) {
+    const why = store === 'postgres' ? pgUnavailable() : undefined;
+    if (why) tap.test(`${name} [${store}]`, { skip: why }, async () => {});
+    else tap.test(`${name} [${store}]`, (t) => fn(t, store));
+  }
+}
+
+/** Rows of a query on the backend's store (`sql` from kysely; columns come back camelCased). */
+export async function query<R = Record<string, unknown>>(b: { store: Store }, q: RawBuilder<R>): Promise<R[]> {
+  return (await q.execute(b.store.db)).rows;
+}
+/** The first column of every row. */
+export async function column(b: { store: Store }, q: RawBuilder<unknown>): Promise<unknown[]> {
+  return (await query(b, q)).map((r) => Object.values(r as object)[0]);
+}
+/** The first column of the first row. */
+export async function scalar(b: { store: Store }, q: RawBuilder<unknown>): Promise<unknown> {
+  return (await column(b, q))[0];
+}
+
+export function backendConfig(url: string, db: TestDatabase, extra: Partial<BackendConfigInput> = {}): BackendConfigInput {
   return {
     router: { url, realm: 'claw', auth: { method: 'wampcra', authid: 'backend', secret: SECRETS.backendPassword }, reconnect: { initialDelaySeconds: 0.2, maxDelaySeconds: 1 } },
-    database: { path: dbPath },
+    database: typeof db === 'string' ? { path: db } : { url: db.url },
     tickets: { secret: SECRETS.ticket },
     defaults: { moveSeconds: 5, readyWindowSeconds: 5, graceSeconds: 5, maxQueue: 50 },
     rateLimit: { calls: 1000, perSeconds: 1 },
@@ -99,9 +147,9 @@ export function backendConfig(url: string, dbPath: string, extra: Partial<Backen
 }
 
 /** The backend, connected, with POST /api/session mounted on the router's express app. */
-export async function startTestBackend(r: TestRouter, dbPath: string, extra: Partial<BackendConfigInput> = {}, mount = true): Promise<Backend> {
+export async function startTestBackend(r: TestRouter, db: TestDatabase, extra: Partial<BackendConfigInput> = {}, mount = true): Promise<Backend> {
   const log = process.env.BACKEND_TEST_LOG ? createLogger(process.env.BACKEND_TEST_LOG) : silentLogger();
-  const backend = await startBackend(backendConfig(r.url, dbPath, extra), { log });
+  const backend = await startBackend(backendConfig(r.url, db, extra), { log });
   if (mount) r.router.app.use(backend.sessionRouter);
   await backend.ready();
   return backend;
@@ -310,19 +358,19 @@ export class ScriptedClaw {
   }
 }
 
-/** Router, backend on a temp database, and scripted claws, torn down with the test. */
-export async function setup(t: { teardown(fn: () => unknown): void }, machines: string[], o: { backend?: Partial<BackendConfigInput>; claw?: ClawOptions } = {}) {
+/** Router, backend on a fresh database of `store` (SQLite unless said), and scripted claws, torn down with the test. */
+export async function setup(t: { teardown(fn: () => unknown): void }, machines: string[], o: { backend?: Partial<BackendConfigInput>; claw?: ClawOptions; store?: StoreKind } = {}) {
   const dir = tempDir(t);
+  const db = await testDatabase(t, o.store ?? 'sqlite');
   const r = await startClawRouter(machines);
   t.teardown(() => r.stop());
   const claws: Record<string, ScriptedClaw> = {};
   for (const m of machines) { claws[m] = await new ScriptedClaw(r, m, o.claw).start(); }
   t.teardown(async () => { for (const c of Object.values(claws)) await c.stop(); });
-  const dbPath = join(dir, 'queue.sqlite');
-  const backend = await startTestBackend(r, dbPath, o.backend);
+  const backend = await startTestBackend(r, db, o.backend);
   t.teardown(() => backend.stop());
   const players: Player[] = [];
   t.teardown(async () => { for (const p of players) await p.disconnect(); });
   const player = async (name: string) => { const p = await Player.join(r, name); players.push(p); return p; };
-  return { r, backend, claws, dbPath, dir, player };
+  return { r, backend, claws, db, dir, player };
 }

@@ -5,11 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { signTicket, verifyTicket } from '@clawgate/router';
 import { Procedures } from '@clawgate/protocol';
-import { openDatabase } from '../src/db/database.js';
+import { sql } from 'kysely';
 import { Repository } from '../src/db/repository.js';
+import { openStore } from '../src/db/store.js';
 import { authidFromCookie, cookieValue, newAuthid, renewalOf, sessionRouter } from '../src/http/session-route.js';
 import { silentLogger } from '../src/logger.js';
-import { Player, SECRETS, open, setup, tempDir } from './helpers.js';
+import { Player, SECRETS, open, scalar, setup, tempDir } from './helpers.js';
 
 type Answer = { authid: string; ticket: string; expiresAt: number; name: string; renewableUntil: number };
 const cookieOf = (res: Response) => res.headers.get('set-cookie')!.split(';')[0]!;
@@ -17,12 +18,13 @@ const cookieOf = (res: Response) => res.headers.get('set-cookie')!.split(';')[0]
 const tickets = { secret: SECRETS.ticket, ttlSeconds: 60, renewWindowSeconds: 3600, maxChainSeconds: 86_400, cookieName: 'clawgate_ticket', cookieSecure: 'auto' as const };
 
 async function serve(t: { teardown(fn: () => unknown): void }, o: { tickets?: typeof tickets; now?: () => number } = {}) {
-  const db = openDatabase(join(tempDir(t), 'q.sqlite'));
+  const store = await openStore({ kind: 'sqlite', path: join(tempDir(t), 'q.sqlite') }, silentLogger());
+  const db = { store };
   const app = express();
-  app.use(sessionRouter({ tickets: o.tickets ?? tickets, repo: new Repository(db), log: silentLogger(), ...(o.now ? { now: o.now } : {}) }));
+  app.use(sessionRouter({ tickets: o.tickets ?? tickets, repo: new Repository(store.db, store.dialect), log: silentLogger(), ...(o.now ? { now: o.now } : {}) }));
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
-  t.teardown(() => { server.close(); db.close(); });
+  t.teardown(async () => { server.close(); await store.close(); });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const post = (body: unknown, cookie?: string) => fetch(`${base}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) }, body: typeof body === 'string' ? body : JSON.stringify(body) });
   return { db, post };
@@ -43,12 +45,12 @@ t.test('a new session: ticket, HttpOnly cookie, name stored', async (t) => {
   t.match(cookie, /HttpOnly/);
   t.match(cookie, /SameSite=Strict/);
   t.equal(res.headers.get('cache-control'), 'no-store');
-  t.same(db.prepare('SELECT name FROM players WHERE authid = ?').pluck().get(body.authid), 'Zoë 🎯');
+  t.same(await scalar(db, sql`SELECT name FROM players WHERE authid = ${body.authid}`), 'Zoë 🎯');
 
   const again = await post({ name: 'Zoe' }, cookie.split(';')[0]);
   const b2 = await again.json() as { authid: string; ticket: string };
   t.equal(b2.authid, body.authid, 'the cookie keeps the authid');
-  t.same(db.prepare('SELECT name FROM players WHERE authid = ?').pluck().get(body.authid), 'Zoe', 'a new name replaces the old');
+  t.same(await scalar(db, sql`SELECT name FROM players WHERE authid = ${body.authid}`), 'Zoe', 'a new name replaces the old');
 });
 
 t.test('bad requests', async (t) => {

@@ -4,12 +4,11 @@
 // a real claw node on the simulated driver; then stale and forged node events
 // for other turns, an old node without turn ids, and a node that says
 // `ready` without reporting the turn's end.
-import t from 'tap';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startClawNode } from '@clawgate/claw-node';
 import { Procedures, type QueueSnapshot, type TurnResult } from '@clawgate/protocol';
-import { Player, ScriptedClaw, eventually, setup, sleep, startClawRouter, startTestBackend, tempDir, type ClawKey } from './helpers.js';
+import { Player, ScriptedClaw, eventually, setup, sleep, startClawRouter, startTestBackend, tempDir, type ClawKey, storeTest, testDatabase } from './helpers.js';
 
 const M = 'claw-1';
 
@@ -24,7 +23,7 @@ function keyFile(dir: string, key: ClawKey): string {
 
 const control = (on: boolean) => (m: { type: string }) => m.type === 'control' && (m as unknown as { control: boolean }).control === on;
 
-t.test('rename mid-turn, then drop: the turn ends normally, the player behind is asked next, nothing is abandoned', async (t) => {
+storeTest('rename mid-turn, then drop: the turn ends normally, the player behind is asked next, nothing is abandoned', async (t, store) => {
   const dir = tempDir(t);
   const r = await startClawRouter([M]);
   t.teardown(() => r.stop());
@@ -37,9 +36,10 @@ t.test('rename mid-turn, then drop: the turn ends normally, the player behind is
     reconnect: { initialDelayMs: 100, maxDelayMs: 500 },
   });
   t.teardown(() => node.stop());
-  const backend = await startTestBackend(r, join(dir, 'q.sqlite'), { defaults: { moveSeconds: 1, readyWindowSeconds: 10, graceSeconds: 30, maxQueue: 50 } });
+  const db = await testDatabase(t, store);
+  const backend = await startTestBackend(r, db, { defaults: { moveSeconds: 1, readyWindowSeconds: 10, graceSeconds: 30, maxQueue: 50 } });
   t.teardown(() => backend.stop());
-  await eventually(() => backend.coordinator.machines().find((m) => m.machine === M)?.state === 'ready', 15_000, 'the node is ready');
+  await eventually(async () => (await backend.coordinator.machines()).find((m) => m.machine === M)?.state === 'ready', 15_000, 'the node is ready');
 
   const cheater = await Player.join(r, 'Cheater');
   const honest = await Player.join(r, 'Honest');
@@ -53,28 +53,28 @@ t.test('rename mid-turn, then drop: the turn ends normally, the player behind is
   // The attack: rename with the cookie (same authid, new name) during the turn, then drop.
   const res = await fetch(`${r.http}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: cheater.cookie }, body: JSON.stringify({ name: 'Renamed' }) });
   t.equal(((await res.json()) as { authid: string }).authid, cheater.authid, 'the rename kept the authid');
-  const snap = backend.coordinator.queueGet(M, true);
+  const snap = (await backend.coordinator.queueGet(M, true));
   t.equal(snap.current?.name, 'Cheater', 'the running turn keeps the name it started with');
   t.same(snap.waiting.map((w) => w.name), ['Honest']);
   await cheater.disconnect();
 
   // The node ends the turn by itself (auto-drop, no prize): turn_ended under the old name, with authid and turn id.
   await honest.waitFor((m) => m.type === 'get_ready', 0, 20_000, 'the player behind is asked next');
-  const turns = backend.coordinator.turns(M, 10);
+  const turns = (await backend.coordinator.turns(M, 10));
   t.equal(turns.length, 1, 'one turn so far');
   t.match(turns[0], { authid: cheater.authid, name: 'Cheater', result: 'lose', endedBy: null }, 'the node\'s result is recorded');
   t.notOk(turns.some((x) => x.result === 'abandoned'), 'no turn abandoned');
-  t.same(backend.coordinator.queueGet(M, true).waiting.map((w) => w.authid), [honest.authid], 'the cheater is out of the queue, not back at the front');
+  t.same((await backend.coordinator.queueGet(M, true)).waiting.map((w) => w.authid), [honest.authid], 'the cheater is out of the queue, not back at the front');
 
   // The honest player's turn runs normally.
   await honest.call(Procedures.turnReady, [M]);
   await honest.waitFor(control(true));
   await honest.waitFor(control(false), 0, 20_000, 'the honest turn ends');
-  t.same(backend.coordinator.turns(M, 10).map((x) => [x.authid, x.result]), [[honest.authid, 'lose'], [cheater.authid, 'lose']]);
+  t.same((await backend.coordinator.turns(M, 10)).map((x) => [x.authid, x.result]), [[honest.authid, 'lose'], [cheater.authid, 'lose']]);
 });
 
-t.test('stale and forged node events for other turns are ignored; the turn in progress is never ended or abandoned by them', async (t) => {
-  const { r, backend, claws, player } = await setup(t, [M]);
+storeTest('stale and forged node events for other turns are ignored; the turn in progress is never ended or abandoned by them', async (t, store) => {
+  const { r, backend, claws, player } = await setup(t, [M], { store });
   const claw = claws[M]!;
   const a = await player('Ann');
   const b = await player('Ben');
@@ -94,15 +94,15 @@ t.test('stale and forged node events for other turns are ignored; the turn in pr
   await claw.status('controlled', 'Ben', { authid: b.authid, turn: turn + 100 }); // a status naming another turn
   await sleep(300);
   t.equal(a.messages.filter(control(false)).length, 0, 'Ann was told nothing');
-  t.match(backend.coordinator.queueGet(M, true).current, { authid: a.authid }, 'Ann still plays');
-  t.equal(backend.coordinator.turns(M, 1)[0]!.result, null, 'no result recorded');
-  t.same(backend.coordinator.queueGet(M, true).waiting.map((w) => w.authid), [b.authid]);
+  t.match((await backend.coordinator.queueGet(M, true)).current, { authid: a.authid }, 'Ann still plays');
+  t.equal((await backend.coordinator.turns(M, 1))[0]!.result, null, 'no result recorded');
+  t.same((await backend.coordinator.queueGet(M, true)).waiting.map((w) => w.authid), [b.authid]);
 
   claw.finish('win');
   const end = await a.waitFor(control(false));
   t.equal((end as { result: string }).result, 'win', 'the real turn_ended (this turn id, this authid) ends it');
   await b.waitFor((m) => m.type === 'get_ready', 0, 10_000, 'Ben is asked next');
-  t.same(backend.coordinator.turns(M, 5).map((x) => x.result), ['win']);
+  t.same((await backend.coordinator.turns(M, 5)).map((x) => x.result), ['win']);
 
   // During Ben's turn, a late copy of Ann's turn_ended (her turn id) is stale: Ben plays on.
   await b.call(Procedures.turnReady, [M]);
@@ -112,15 +112,15 @@ t.test('stale and forged node events for other turns are ignored; the turn in pr
   await ended('abandoned', { player: a.authid }); // an old node naming Ann by authid
   await sleep(300);
   t.equal(b.messages.filter(control(false)).length, 0, 'Ben was told nothing');
-  t.match(backend.coordinator.queueGet(M, true).current, { authid: b.authid });
+  t.match((await backend.coordinator.queueGet(M, true)).current, { authid: b.authid });
   claw.finish('lose');
   t.equal(((await b.waitFor(control(false))) as { result: string }).result, 'lose');
-  t.same(backend.coordinator.turns(M, 5).map((x) => x.result), ['lose', 'win'], 'no turn abandoned');
+  t.same((await backend.coordinator.turns(M, 5)).map((x) => x.result), ['lose', 'win'], 'no turn abandoned');
   void r;
 });
 
-t.test('an old node without turn ids: its turn_ended under the old name still ends the renamed player\'s turn with the node\'s result', async (t) => {
-  const { r, backend, claws, player } = await setup(t, [M], { claw: { legacy: true } });
+storeTest('an old node without turn ids: its turn_ended under the old name still ends the renamed player\'s turn with the node\'s result', async (t, store) => {
+  const { r, backend, claws, player } = await setup(t, [M], { store, claw: { legacy: true } });
   const claw = claws[M]!;
   const cheater = await player('Cheater');
   const honest = await player('Honest');
@@ -134,12 +134,12 @@ t.test('an old node without turn ids: its turn_ended under the old name still en
   await cheater.disconnect();
   claw.finish('lose'); // {type: turn_ended, player: "Cheater", result: "lose"} (no authid, no turn), then `ready`
   await honest.waitFor((m) => m.type === 'get_ready', 0, 10_000, 'the player behind is asked next');
-  t.match(backend.coordinator.turns(M, 1)[0], { authid: cheater.authid, result: 'lose' });
-  t.same(backend.coordinator.queueGet(M, true).waiting.map((w) => w.authid), [honest.authid], 'the cheater is not back at the front');
+  t.match((await backend.coordinator.turns(M, 1))[0], { authid: cheater.authid, result: 'lose' });
+  t.same((await backend.coordinator.queueGet(M, true)).waiting.map((w) => w.authid), [honest.authid], 'the cheater is not back at the front');
 });
 
-t.test('a node that says ready without reporting the turn\'s end: the turn ends `timeout`, the player is not put back; a node that restarts still abandons it', async (t) => {
-  const { r, backend, claws, player } = await setup(t, [M]);
+storeTest('a node that says ready without reporting the turn\'s end: the turn ends `timeout`, the player is not put back; a node that restarts still abandons it', async (t, store) => {
+  const { r, backend, claws, player } = await setup(t, [M], { store });
   const claw = claws[M]!;
   const a = await player('Ann');
   const b = await player('Ben');
@@ -153,7 +153,7 @@ t.test('a node that says ready without reporting the turn\'s end: the turn ends 
   const end = await a.waitFor(control(false));
   t.equal((end as { result: string }).result, 'timeout');
   await b.waitFor((m) => m.type === 'get_ready', 0, 10_000, 'Ben is asked next');
-  t.same(backend.coordinator.queueGet(M, true).waiting.map((w) => w.authid), [b.authid], 'Ann is not back at the front');
+  t.same((await backend.coordinator.queueGet(M, true)).waiting.map((w) => w.authid), [b.authid], 'Ann is not back at the front');
 
   // A restart (a new node session) mid-turn is still a lost turn: abandoned, the player back at the front.
   await b.call(Procedures.turnReady, [M]);

@@ -1,15 +1,16 @@
 // 200 players queueing on 3 machines: every player sees a correct, strictly
 // improving position, gets exactly one turn, in the order they queued.
-import t from 'tap';
+import { sql } from 'kysely';
 import { Procedures, type SlotResult, type TurnResult } from '@clawgate/protocol';
-import { Player, connectOperator, eventually, setup } from './helpers.js';
+import { Player, connectOperator, eventually, setup, storeTest, scalar } from './helpers.js';
 
 const MACHINES = ['claw-a', 'claw-b', 'claw-c'];
 const PLAYERS = 200;
 
-t.test('200 players on 3 machines', async (t) => {
+storeTest('200 players on 3 machines', async (t, store) => {
   const result = (n: number): TurnResult => (n % 2 ? 'win' : 'lose');
   const { r, player, backend, claws } = await setup(t, MACHINES, {
+    store,
     backend: { defaults: { maxQueue: 100, readyWindowSeconds: 60, moveSeconds: 30, graceSeconds: 60 } },
     claw: { autoResult: result, resultAfterMs: 2 },
   });
@@ -36,7 +37,7 @@ t.test('200 players on 3 machines', async (t) => {
   t.same(slots.map((s) => s.position), players.map((_, i) => expectedPos(i)), 'join positions are the order of joining');
 
   for (const m of MACHINES) await op.session.call(Procedures.adminResume, [m]);
-  await eventually(() => players.every((p) => p.messages.some((x) => x.type === 'control' && !(x as { control: boolean }).control)), 80_000, 'every player played');
+  await eventually(async () => players.every((p) => p.messages.some((x) => x.type === 'control' && !(x as { control: boolean }).control)), 80_000, 'every player played');
 
   let strictlyImproving = 0;
   let correctStart = 0;
@@ -57,10 +58,10 @@ t.test('200 players on 3 machines', async (t) => {
   t.equal(correctStart, PLAYERS, 'get_ready, then control, then the result');
 
   for (const m of MACHINES) {
-    const turns = backend.coordinator.turns(m, 500).reverse();
+    const turns = (await backend.coordinator.turns(m, 500)).reverse();
     const expected = players.filter((_, i) => machineOf(i) === m).map((p) => p.name);
     t.same(turns.map((x) => x.name), expected, `${m}: one turn each, first come first served`);
     t.equal(claws[m]!.starts.length, expected.length);
   }
-  t.equal(backend.db.prepare('SELECT COUNT(*) FROM queue_entries').pluck().get(), 0, 'every queue empty');
+  t.equal((await scalar(backend, sql`SELECT COUNT(*) FROM queue_entries`)), 0, 'every queue empty');
 });

@@ -4,10 +4,9 @@
 // claw.machines.list counts spectators with the subscription meta API; the
 // retained queue snapshot; ETA from the running average of measured turns.
 import { sign } from 'node:crypto';
-import t from 'tap';
+import { sql } from 'kysely';
 import { ClawErrors, Procedures, machineUris, type MachineSummary, type QueueSnapshot, type SlotResult } from '@clawgate/protocol';
-import { Player, connectOperator, connectSpectator, errorOf, eventually, open, setup, startClawRouter, startTestBackend, tempDir, type Opened } from './helpers.js';
-import { join } from 'node:path';
+import { Player, connectOperator, connectSpectator, errorOf, eventually, open, setup, startClawRouter, startTestBackend, type Opened, storeTest, testDatabase, scalar } from './helpers.js';
 
 const M = 'claw-1';
 const N = 'claw-late';
@@ -16,11 +15,11 @@ async function list(s: Opened): Promise<MachineSummary[]> {
   return await s.session.call(Procedures.machinesList) as MachineSummary[];
 }
 
-t.test('a node appears on registration, is joinable once ready, goes offline on its testament and on session loss', async (t) => {
-  const dir = tempDir(t);
+storeTest('a node appears on registration, is joinable once ready, goes offline on its testament and on session loss', async (t, store) => {
   const r = await startClawRouter([M, N]);
   t.teardown(() => r.stop());
-  const backend = await startTestBackend(r, join(dir, 'q.sqlite'), { defaults: { readyWindowSeconds: 60, graceSeconds: 60, moveSeconds: 5, maxQueue: 50 } });
+  const db = await testDatabase(t, store);
+  const backend = await startTestBackend(r, db, { defaults: { readyWindowSeconds: 60, graceSeconds: 60, moveSeconds: 5, maxQueue: 50 } });
   t.teardown(() => backend.stop());
   const spec = await connectSpectator(r.url);
   t.teardown(() => spec.close());
@@ -53,8 +52,8 @@ t.test('a node appears on registration, is joinable once ready, goes offline on 
   // What the router's testament publishes, while the registration is still there.
   await status('offline');
   await eventually(async () => (await list(spec)).find((m) => m.machine === N)?.state === 'offline', 10_000, 'offline from the status topic');
-  t.same(backend.coordinator.queueGet(N, true).waiting.map((w) => w.authid), [p.authid], 'the queued player keeps the place');
-  t.equal(backend.db.prepare('SELECT state FROM queue_entries WHERE machine = ?').pluck().get(N), 'waiting', 'the ready check is called off');
+  t.same((await backend.coordinator.queueGet(N, true)).waiting.map((w) => w.authid), [p.authid], 'the queued player keeps the place');
+  t.equal((await scalar(backend, sql`SELECT state FROM queue_entries WHERE machine = ${N}`)), 'waiting', 'the ready check is called off');
   const asked = p.messages.length;
   await status('ready');
   await p.waitFor((m) => m.type === 'get_ready', asked, 10_000, 'asked again once ready');
@@ -67,8 +66,8 @@ t.test('a node appears on registration, is joinable once ready, goes offline on 
   t.match((await list(spec)).find((m) => m.machine === N), { queueLength: 1 }, 'the queue is kept while the node is away');
 });
 
-t.test('claw.machines.list counts spectators (subscription meta API); the retained queue snapshot', async (t) => {
-  const { r, player } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 60, graceSeconds: 60, moveSeconds: 5, maxQueue: 50 } } });
+storeTest('claw.machines.list counts spectators (subscription meta API); the retained queue snapshot', async (t, store) => {
+  const { r, player } = await setup(t, [M], { store, backend: { defaults: { readyWindowSeconds: 60, graceSeconds: 60, moveSeconds: 5, maxQueue: 50 } } });
   const op = await connectOperator(r.url);
   t.teardown(() => op.close());
   t.match(await list(op), [{ machine: M, state: 'ready', queueLength: 0, spectators: 0 }], 'nobody watching (the backend\'s own pattern subscription does not count)');
@@ -94,14 +93,14 @@ t.test('claw.machines.list counts spectators (subscription meta API); the retain
   t.teardown(() => late.close());
   let retained: QueueSnapshot | undefined;
   await late.session.subscribe(machineUris(M).queue, (args: unknown[] | undefined) => { retained = args?.[0] as QueueSnapshot; }, { get_retained: true });
-  await eventually(() => retained, 10_000, 'retained snapshot');
+  await eventually(async () => retained, 10_000, 'retained snapshot');
   t.same(retained, { machine: M, state: 'paused', current: null, waiting: names.map((name, position) => ({ name, position })), paused: true }, 'what claw.queue.get says, no authids (and no wait estimate while paused)');
   t.same(retained, await late.session.call(Procedures.queueGet, [M]));
   t.match(await list(op), [{ machine: M, state: 'paused', queueLength: 3 }]);
 });
 
-t.test('ETA: one planned turn per player ahead, from the running average of measured turns', async (t) => {
-  const { r, player, backend, claws } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 60, graceSeconds: 60, moveSeconds: 5, maxQueue: 50 } } });
+storeTest('ETA: one planned turn per player ahead, from the running average of measured turns', async (t, store) => {
+  const { r, player, backend, claws } = await setup(t, [M], { store, backend: { defaults: { readyWindowSeconds: 60, graceSeconds: 60, moveSeconds: 5, maxQueue: 50 } } });
   const op = await connectOperator(r.url);
   t.teardown(() => op.close());
   await op.session.call(Procedures.adminPause, [M]);
@@ -116,10 +115,10 @@ t.test('ETA: one planned turn per player ahead, from the running average of meas
   await op.session.call(Procedures.adminResume, [M]);
   await a.waitFor((m) => m.type === 'get_ready');
   await a.call(Procedures.turnReady, [M]);
-  await eventually(() => claws[M]!.turn?.player === a.authid, 10_000, 'A playing');
+  await eventually(async () => claws[M]!.turn?.player === a.authid, 10_000, 'A playing');
   claws[M]!.finish('lose');
   await b.waitFor((m) => m.type === 'get_ready', 0, 10_000, 'B asked');
-  const avg = backend.db.prepare('SELECT avg_turn_ms FROM machines WHERE id = ?').pluck().get(M) as number;
+  const avg = (await scalar(backend, sql`SELECT avg_turn_ms FROM machines WHERE id = ${M}`)) as number;
   t.ok(avg > 0 && avg < 15_000, `the measured turn replaced the guess (${avg} ms)`);
   const slot = await c.call(Procedures.requestSlot, [M]) as SlotResult;
   t.equal(slot.position, 1);

@@ -3,7 +3,7 @@
 // in claw.admin.turns (bounded), the pause flag during a turn, who is being
 // asked (readyDeadline), honest wait estimates, and the log line of a claw
 // node that stops cleanly (info) or is lost (warn).
-import t from 'tap';
+import { sql } from 'kysely';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,9 +11,7 @@ import { pino } from 'pino';
 import { startClawNode } from '@clawgate/claw-node';
 import { ClawErrors, Procedures, type AdminTurnRow, type MachineSummary, type PlayerMessage, type QueueSnapshot, type SlotResult } from '@clawgate/protocol';
 import { startBackend } from '../src/service.js';
-import {
-  ScriptedClaw, backendConfig, connectOperator, errorOf, eventually, setup, sleep, startClawRouter, tempDir, type ClawKey,
-} from './helpers.js';
+import { ScriptedClaw, backendConfig, connectOperator, errorOf, eventually, setup, sleep, startClawRouter, tempDir, type ClawKey, storeTest, testDatabase, scalar, column } from './helpers.js';
 
 const M = 'claw-1';
 const M2 = 'claw-2';
@@ -26,8 +24,8 @@ async function refusal(p: Promise<unknown>): Promise<{ error: string; args: unkn
   throw new Error('the call was not refused');
 }
 
-t.test('kick with a block: the player is told until when, request_slot says claw.error.blocked until then, on that machine only', async (t) => {
-  const { player, r, backend } = await setup(t, [M, M2], { backend: { defaults: calm, kicks: { maxBlockMinutes: 60, maxBlocks: 2 } } });
+storeTest('kick with a block: the player is told until when, request_slot says claw.error.blocked until then, on that machine only', async (t, store) => {
+  const { player, r, backend } = await setup(t, [M, M2], { store, backend: { defaults: calm, kicks: { maxBlockMinutes: 60, maxBlocks: 2 } } });
   const op = await connectOperator(r.url);
   t.teardown(() => op.close());
   const [ann, bob, cy, dee] = [await player('Ann'), await player('Bob'), await player('Cy'), await player('Dee')];
@@ -36,7 +34,7 @@ t.test('kick with a block: the player is told until when, request_slot says claw
   for (const bad of [-1, 'ten', 61, { minutes: 5 }]) {
     t.equal(await errorOf(op.session.call(Procedures.adminKick, [M, bob.authid], { blockMinutes: bad })), ClawErrors.invalidArgument, `blockMinutes ${JSON.stringify(bad)} refused`);
   }
-  t.equal(backend.coordinator.queueGet(M).waiting.length, 4, 'refused kicks changed nothing');
+  t.equal((await backend.coordinator.queueGet(M)).waiting.length, 4, 'refused kicks changed nothing');
 
   const before = Date.now();
   const kicked = await op.session.call(Procedures.adminKick, [M, bob.authid], { blockMinutes: 10 }) as { kicked: string; blockedUntil: number };
@@ -62,19 +60,19 @@ t.test('kick with a block: the player is told until when, request_slot says claw
   // Bounded: at most kicks.maxBlocks (2) blocks are kept, the ones ending soonest go first.
   await op.session.call(Procedures.adminKick, [M, dee.authid], { blockMinutes: 30 });
   await op.session.call(Procedures.adminKick, [M, ann.authid], { blockMinutes: 20 });
-  t.equal(backend.db.prepare('SELECT COUNT(*) FROM blocks').pluck().get(), 2, 'two blocks kept');
-  t.same(backend.db.prepare('SELECT authid FROM blocks ORDER BY until').pluck().all(), [ann.authid, dee.authid], 'the 10-minute block (Bob) went first');
+  t.equal((await scalar(backend, sql`SELECT COUNT(*) FROM blocks`)), 2, 'two blocks kept');
+  t.same((await column(backend, sql`SELECT authid FROM blocks ORDER BY until`)), [ann.authid, dee.authid], 'the 10-minute block (Bob) went first');
 });
 
-t.test('kicking the player in control with a block ends the turn (skipped, reason kick) and records the kick', async (t) => {
-  const { player, r, claws, backend } = await setup(t, [M], { backend: { defaults: calm } });
+storeTest('kicking the player in control with a block ends the turn (skipped, reason kick) and records the kick', async (t, store) => {
+  const { player, r, claws, backend } = await setup(t, [M], { store, backend: { defaults: calm } });
   const op = await connectOperator(r.url);
   t.teardown(() => op.close());
   const fay = await player('Fay');
   await fay.call(Procedures.requestSlot, [M]);
   await fay.waitFor((m) => m.type === 'get_ready');
   await fay.call(Procedures.turnReady, [M]);
-  await eventually(() => claws[M]!.turn?.player === fay.authid, 10_000, 'Fay plays');
+  await eventually(async () => claws[M]!.turn?.player === fay.authid, 10_000, 'Fay plays');
   const k = await op.session.call(Procedures.adminKick, [M, fay.authid], { blockMinutes: 5 }) as { blockedUntil: number };
   await fay.waitFor((m) => m.type === 'control' && !m.control);
   t.same(await fay.waitFor<Removed>((m) => m.type === 'removed'), { type: 'removed', machine: M, reason: 'kicked', blockedUntil: k.blockedUntil });
@@ -83,11 +81,12 @@ t.test('kicking the player in control with a block ends the turn (skipped, reaso
   t.match(rows.find((x) => x.kind === 'turn'), { name: 'Fay', result: 'skipped', endedBy: 'operator', endReason: 'kick' });
   t.match(rows.find((x) => x.kind === 'removed'), { name: 'Fay', reason: 'kicked', endedBy: 'operator', blockedUntil: k.blockedUntil });
   t.equal(await errorOf(fay.call(Procedures.requestSlot, [M])), ClawErrors.blocked);
-  t.equal(backend.coordinator.queueGet(M).current, null);
+  t.equal((await backend.coordinator.queueGet(M)).current, null);
 });
 
-t.test('claw.admin.turns: no-shows, kicks and grace expiries beside the turns, newest first; bounded', async (t) => {
+storeTest('claw.admin.turns: no-shows, kicks and grace expiries beside the turns, newest first; bounded', async (t, store) => {
   const { player, r, claws } = await setup(t, [M], {
+    store,
     backend: { defaults: { readyWindowSeconds: 1, moveSeconds: 30, graceSeconds: 1, maxQueue: 50 }, history: { maxRemovals: 3 } },
   });
   const op = await connectOperator(r.url);
@@ -102,7 +101,7 @@ t.test('claw.admin.turns: no-shows, kicks and grace expiries beside the turns, n
     if ((args?.[0] as { type: string }).type === 'get_ready') gus.call(Procedures.turnReady, [M]).catch(() => {});
   });
   await op.session.call(Procedures.adminResume, [M]);
-  await eventually(() => claws[M]!.turn?.player === gus.authid, 15_000, 'Gus plays after the no-show (and Away expired)');
+  await eventually(async () => claws[M]!.turn?.player === gus.authid, 15_000, 'Gus plays after the no-show (and Away expired)');
   claws[M]!.finish('win');
   await gus.waitFor((m) => m.type === 'control' && !m.control);
 
@@ -125,8 +124,8 @@ t.test('claw.admin.turns: no-shows, kicks and grace expiries beside the turns, n
   t.ok(after.some((x) => x.name === 'Late'), 'the newest kept');
 });
 
-t.test('the snapshot and the machine list say paused also during a turn; who is asked, until when; wait estimates', async (t) => {
-  const { player, r, claws } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 20, moveSeconds: 30, graceSeconds: 30, maxQueue: 50 } } });
+storeTest('the snapshot and the machine list say paused also during a turn; who is asked, until when; wait estimates', async (t, store) => {
+  const { player, r, claws } = await setup(t, [M], { store, backend: { defaults: { readyWindowSeconds: 20, moveSeconds: 30, graceSeconds: 30, maxQueue: 50 } } });
   const op = await connectOperator(r.url);
   t.teardown(() => op.close());
   const [ann, bob, cy] = [await player('Ann'), await player('Bob'), await player('Cy')];
@@ -143,7 +142,7 @@ t.test('the snapshot and the machine list say paused also during a turn; who is 
   t.equal(snap.waiting[1]!.etaAt, bobSlot.etaAt, 'the snapshot has the same estimate');
 
   await ann.call(Procedures.turnReady, [M]);
-  await eventually(() => claws[M]!.turn?.player === ann.authid, 10_000, 'Ann plays');
+  await eventually(async () => claws[M]!.turn?.player === ann.authid, 10_000, 'Ann plays');
   await op.session.call(Procedures.adminPause, [M]);
   snap = await bob.call(Procedures.queueGet, [M]) as QueueSnapshot;
   t.equal(snap.state, 'controlled', 'state stays the node\'s during the turn');
@@ -172,26 +171,27 @@ function keyFile(dir: string, key: ClawKey): string {
   return file;
 }
 
-t.test('a claw node that stops cleanly is logged at info; one that is lost at warn', async (t) => {
+storeTest('a claw node that stops cleanly is logged at info; one that is lost at warn', async (t, store) => {
   const dir = tempDir(t);
   const r = await startClawRouter([M, M2]);
   t.teardown(() => r.stop());
   const lines: { level: number; msg: string; machine?: string }[] = [];
   const sink = new Writable({ write(chunk: Buffer, _e, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l)); done(); } });
-  const backend = await startBackend(backendConfig(r.url, join(dir, 'q.sqlite'), { logLevel: 'info' }), { log: pino({ level: 'info' }, sink) });
+  const db = await testDatabase(t, store);
+  const backend = await startBackend(backendConfig(r.url, db, { logLevel: 'info' }), { log: pino({ level: 'info' }, sink) });
   t.teardown(() => backend.stop());
   await backend.ready();
   const node = await startClawNode({
     router: { url: r.url, realm: 'claw', auth: 'cryptosign' }, machine: M, key: keyFile(dir, r.keys[M]!), driver: 'simulated', logLevel: 'silent',
   });
   const lost = await new ScriptedClaw(r, M2).start();
-  await eventually(() => backend.coordinator.machines().every((m) => m.state === 'ready') && backend.coordinator.machines().length === 2, 15_000, 'both nodes ready');
+  await eventually(async () => (await backend.coordinator.machines()).every((m) => m.state === 'ready') && (await backend.coordinator.machines()).length === 2, 15_000, 'both nodes ready');
 
   await node.stop();
-  const clean = await eventually(() => lines.find((l) => l.machine === M && /claw node unregistered/.test(l.msg)), 10_000, 'the clean stop logged');
+  const clean = await eventually(async () => lines.find((l) => l.machine === M && /claw node unregistered/.test(l.msg)), 10_000, 'the clean stop logged');
   t.equal(clean.level, 30, 'a clean stop: info');
   await lost.stop(); // its session just ends: the router's testament says offline, without a reason
-  const gone = await eventually(() => lines.find((l) => l.machine === M2 && /claw node unregistered/.test(l.msg)), 10_000, 'the lost node logged');
+  const gone = await eventually(async () => lines.find((l) => l.machine === M2 && /claw node unregistered/.test(l.msg)), 10_000, 'the lost node logged');
   t.equal(gone.level, 40, 'a lost node: warn');
   t.notOk(lines.some((l) => l.machine === M && l.level >= 40), 'nothing at warn for the node that stopped cleanly');
 });

@@ -1,20 +1,18 @@
 // The router restarts: the backend reconnects with backoff, registers
 // everything again, reconciles, and tells the players where they stand.
-import t from 'tap';
 import { Procedures, type SlotResult } from '@clawgate/protocol';
-import { join } from 'node:path';
 import { Router, fromCrossbar, silentLogger } from '@clawgate/router';
 import { loadClawRouterConfig } from '../src/router-config.js';
 import { startBackend } from '../src/service.js';
-import { Player, ScriptedClaw, backendConfig, eventually, routerEnv, sleep, startClawRouter, startTestBackend, tempDir } from './helpers.js';
+import { Player, ScriptedClaw, backendConfig, eventually, routerEnv, sleep, startClawRouter, startTestBackend, storeTest, testDatabase } from './helpers.js';
 
 const M = 'claw-1';
 
-t.test('router restart: reconnect, re-register, queue kept, positions republished', async (t) => {
-  const dir = tempDir(t);
+storeTest('router restart: reconnect, re-register, queue kept, positions republished', async (t, store) => {
   const first = await startClawRouter([M]);
   const claw = await new ScriptedClaw(first, M).start();
-  const backend = await startTestBackend(first, join(dir, 'q.sqlite'), { defaults: { readyWindowSeconds: 60, graceSeconds: 60, moveSeconds: 5, maxQueue: 50 } }, false);
+  const db = await testDatabase(t, store);
+  const backend = await startTestBackend(first, db, { defaults: { readyWindowSeconds: 60, graceSeconds: 60, moveSeconds: 5, maxQueue: 50 } }, false);
   t.teardown(() => backend.stop());
   const a = await Player.withTicket(first, 'pa');
   const b = await Player.withTicket(first, 'pb');
@@ -22,7 +20,7 @@ t.test('router restart: reconnect, re-register, queue kept, positions republishe
   await b.call(Procedures.requestSlot, [M]);
   await first.stop();
   await claw.stop();
-  await eventually(() => !backend.connected, 10_000, 'backend noticed');
+  await eventually(async () => !backend.connected, 10_000, 'backend noticed');
 
   // Same port, same keys: a new router process as far as everyone can tell.
   const raw = loadClawRouterConfig({ port: first.port, claws: { [M]: [first.keys[M]!.publicKey] } });
@@ -44,12 +42,12 @@ t.test('router restart: reconnect, re-register, queue kept, positions republishe
   await b.disconnect();
 });
 
-t.test('the router is not up yet when the backend starts: it keeps trying (no crash) and connects', async (t) => {
-  const dir = tempDir(t);
+storeTest('the router is not up yet when the backend starts: it keeps trying (no crash) and connects', async (t, store) => {
   // A free port with the keys of the router that will come up there.
   const probe = await startClawRouter([M]);
   await probe.stop();
-  const backend = await startBackend(backendConfig(probe.url, join(dir, 'q.sqlite')), { log: silentLogger() });
+  const db = await testDatabase(t, store);
+  const backend = await startBackend(backendConfig(probe.url, db), { log: silentLogger() });
   t.teardown(() => backend.stop());
   await sleep(800); // refused attempts (backoff 0.2..1 s)
   t.notOk(backend.connected);

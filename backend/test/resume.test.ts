@@ -5,10 +5,9 @@
 // and after a backend restart a ready check does not run out while its
 // player is still reconnecting (the recovery window), with a fresh ready
 // window once they are back, once.
-import t from 'tap';
-import { join } from 'node:path';
+import { sql } from 'kysely';
 import { ClawErrors, Procedures, machineUris, type PlayerMessage, type SlotResult } from '@clawgate/protocol';
-import { Player, ScriptedClaw, errorOf, eventually, setup, sleep, startClawRouter, startTestBackend, tempDir } from './helpers.js';
+import { Player, ScriptedClaw, errorOf, eventually, setup, sleep, startClawRouter, startTestBackend, storeTest, testDatabase, scalar } from './helpers.js';
 
 const M = 'claw-1';
 type GetReady = Extract<PlayerMessage, { type: 'get_ready' }>;
@@ -17,8 +16,8 @@ const isGetReady = (m: PlayerMessage) => m.type === 'get_ready';
 const controlOn = (m: PlayerMessage) => m.type === 'control' && m.control;
 const controlOff = (m: PlayerMessage) => m.type === 'control' && !m.control;
 
-t.test('every new session of the player in control or being asked is told again, and request_slot answers it', async (t) => {
-  const { player, claws } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 30, graceSeconds: 30, maxQueue: 50 } } });
+storeTest('every new session of the player in control or being asked is told again, and request_slot answers it', async (t, store) => {
+  const { player, claws } = await setup(t, [M], { store, backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 30, graceSeconds: 30, maxQueue: 50 } } });
   const ann = await player('Ann');
   const bob = await player('Bob');
   await ann.call(Procedures.requestSlot, [M]);
@@ -30,7 +29,7 @@ t.test('every new session of the player in control or being asked is told again,
   t.teardown(() => annTab.close());
   const slot = await annTab.session.call(Procedures.requestSlot, [M], { resume: true }) as SlotResult;
   t.match(slot, { position: 0, readyDeadline: asked.deadline }, 'the answer carries the ready deadline');
-  const again = await eventually(() => annTab.messages.find(isGetReady) as GetReady | undefined, 10_000, 'get_ready in the second tab');
+  const again = await eventually(async () => annTab.messages.find(isGetReady) as GetReady | undefined, 10_000, 'get_ready in the second tab');
   t.equal(again.deadline, asked.deadline, 'the original deadline');
   // A reload (every session gone, then back) seconds after the backend started: still the original deadline
   // (a fresh window is only for players the backend has not seen since it attached: after a restart).
@@ -41,36 +40,37 @@ t.test('every new session of the player in control or being asked is told again,
   t.equal((await ann.waitFor<GetReady>(isGetReady, from, 10_000, 'get_ready after the reload')).deadline, asked.deadline, 'a reload does not restart the window');
   await ann.call(Procedures.turnReady, [M]);
   const control = await ann.waitFor<Control & { control: true }>(controlOn);
-  await eventually(() => claws[M]!.turn?.player === ann.authid, 10_000, 'Ann playing');
+  await eventually(async () => claws[M]!.turn?.player === ann.authid, 10_000, 'Ann playing');
 
   // Yet another tab during the turn: control with the topic and the turn's end, also without calling anything.
   const third = await ann.secondTab();
   t.teardown(() => third.close());
-  const sent = await eventually(() => third.messages.find(controlOn) as (Control & { control: true }) | undefined, 10_000, 'control in a new tab')
+  const sent = await eventually(async () => third.messages.find(controlOn) as (Control & { control: true }) | undefined, 10_000, 'control in a new tab')
     .catch(() => undefined);
   // The tab subscribes right after its WELCOME, so the push may come before it listens; request_slot always answers.
   const playing = await third.session.call(Procedures.requestSlot, [M], { resume: true }) as SlotResult;
   t.match(playing, { position: 0, playing: true, endsAt: control.endsAt, topic: machineUris(M).control(ann.authid) }, 'the answer: playing, with endsAt and topic');
-  const resent = sent ?? await eventually(() => third.messages.find(controlOn) as (Control & { control: true }) | undefined, 10_000, 'control after request_slot');
+  const resent = sent ?? await eventually(async () => third.messages.find(controlOn) as (Control & { control: true }) | undefined, 10_000, 'control after request_slot');
   t.same({ topic: resent.topic, endsAt: resent.endsAt }, { topic: control.topic, endsAt: control.endsAt }, 'the same turn: topic and end');
   t.notOk(bob.messages.some(controlOn), 'nobody else is told');
 });
 
-t.test('request_slot {resume: true} never joins: not_in_queue without a place, the same slot with one', async (t) => {
-  const { player, backend } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 30, graceSeconds: 30, maxQueue: 50 } } });
+storeTest('request_slot {resume: true} never joins: not_in_queue without a place, the same slot with one', async (t, store) => {
+  const { player, backend } = await setup(t, [M], { store, backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 30, graceSeconds: 30, maxQueue: 50 } } });
   const ann = await player('Ann');
   const cy = await player('Cy');
   await ann.call(Procedures.requestSlot, [M]);
   t.equal(await errorOf(cy.session.call(Procedures.requestSlot, [M], { resume: true })), ClawErrors.notInQueue, 'a place that is gone is said so');
-  t.same(backend.coordinator.queueGet(M).waiting.map((w) => w.name), ['Ann'], 'and nobody joined');
+  t.same((await backend.coordinator.queueGet(M)).waiting.map((w) => w.name), ['Ann'], 'and nobody joined');
   const plain = await cy.call(Procedures.requestSlot, [M]) as SlotResult;
   const resumed = await cy.session.call(Procedures.requestSlot, [M], { resume: true }) as SlotResult;
   t.equal(resumed.position, plain.position, 'with a place: the same slot');
   t.equal(resumed.position, 1);
 });
 
-t.test('a player in control who is gone past the turn grace gives the machine back; one back in time keeps the turn', async (t) => {
+storeTest('a player in control who is gone past the turn grace gives the machine back; one back in time keeps the turn', async (t, store) => {
   const { player, claws, backend } = await setup(t, [M], {
+    store,
     backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 60, graceSeconds: 30, maxQueue: 50 }, presence: { turnGraceSeconds: 1.5 } },
   });
   const claw = claws[M]!;
@@ -84,7 +84,7 @@ t.test('a player in control who is gone past the turn grace gives the machine ba
 
   // A reload: away for less than the grace, back into the turn.
   await ann.disconnect();
-  await eventually(() => claw.releases === 1, 10_000, 'lines released at once');
+  await eventually(async () => claw.releases === 1, 10_000, 'lines released at once');
   await sleep(300);
   const from = ann.messages.length;
   await ann.connect();
@@ -101,18 +101,17 @@ t.test('a player in control who is gone past the turn grace gives the machine ba
   t.ok(waited >= 1400, `not before the grace (${waited} ms)`);
   t.ok(waited < 10_000, `within the grace and a few seconds (${waited} ms), not the turn's 60 s`);
   t.same(claw.ends, ['skipped'], 'the node was told with end_turn');
-  const row = backend.coordinator.turns(M, 1)[0]!;
+  const row = (await backend.coordinator.turns(M, 1))[0]!;
   t.match(row, { kind: 'turn', name: 'Ann', result: 'skipped', endedBy: ann.authid, endReason: 'gone' }, 'recorded: skipped by the player, reason gone');
-  t.equal(backend.coordinator.queueGet(M).waiting.some((w) => w.name === 'Ann'), false, 'her place is gone with the turn');
+  t.equal((await backend.coordinator.queueGet(M)).waiting.some((w) => w.name === 'Ann'), false, 'her place is gone with the turn');
 });
 
-t.test('backend restart during a ready check: the check waits for the player reconnecting, a fresh window once they are back (once)', async (t) => {
-  const dir = tempDir(t);
+storeTest('backend restart during a ready check: the check waits for the player reconnecting, a fresh window once they are back (once)', async (t, store) => {
   const r = await startClawRouter([M]);
   t.teardown(() => r.stop());
   const claw = await new ScriptedClaw(r, M).start();
   t.teardown(() => claw.stop());
-  const db = join(dir, 'q.sqlite');
+  const db = await testDatabase(t, store);
   const cfg = { defaults: { readyWindowSeconds: 4, graceSeconds: 60, moveSeconds: 10, maxQueue: 50 }, presence: { recoveryWindowSeconds: 15 } };
   const first = await startTestBackend(r, db, cfg, false);
   const ann = await Player.withTicket(r, 'pann', 'Ann');
@@ -129,7 +128,7 @@ t.test('backend restart during a ready check: the check waits for the player rec
   const backend = await startTestBackend(r, db, cfg, false);
   t.teardown(() => backend.stop());
   await sleep(2000);
-  const view = backend.coordinator.queueGet(M, true);
+  const view = (await backend.coordinator.queueGet(M, true));
   t.match(view.waiting[0], { authid: 'pann', readyDeadline: asked.deadline }, 'her deadline passed while she was away: the check still waits for her');
 
   const from = ann.messages.length;
@@ -148,16 +147,15 @@ t.test('backend restart during a ready check: the check waits for the player rec
   const same = await ann.waitFor<GetReady>(isGetReady, from2, 10_000, 'the prompt once more');
   t.equal(same.deadline, fresh.deadline, 'at most once per ready check');
   t.same(await ann.call(Procedures.turnReady, [M]), { machine: M, confirmed: true }, 'and she confirms in time');
-  await eventually(() => claw.turn?.player === 'pann', 10_000, 'Ann plays');
-  t.equal(backend.db.prepare('SELECT ready_extended FROM queue_entries WHERE authid = ?').pluck().get('pann'), 1, 'recorded in SQLite');
+  await eventually(async () => claw.turn?.player === 'pann', 10_000, 'Ann plays');
+  t.equal((await scalar(backend, sql`SELECT ready_extended FROM queue_entries WHERE authid = ${'pann'}`)), 1, 'recorded in SQLite');
 });
 
-t.test('backend restart mid-turn, the node lost too: the turn is abandoned, the player first, and asked with a full window once back; one who never comes back is timed out at the end of the window', async (t) => {
-  const dir = tempDir(t);
+storeTest('backend restart mid-turn, the node lost too: the turn is abandoned, the player first, and asked with a full window once back; one who never comes back is timed out at the end of the window', async (t, store) => {
   const r = await startClawRouter([M]);
   t.teardown(() => r.stop());
   let claw = await new ScriptedClaw(r, M).start();
-  const db = join(dir, 'q.sqlite');
+  const db = await testDatabase(t, store);
   const cfg = { defaults: { readyWindowSeconds: 2, graceSeconds: 60, moveSeconds: 30, maxQueue: 50 }, presence: { recoveryWindowSeconds: 8 } };
   const first = await startTestBackend(r, db, cfg, false);
   const ann = await Player.withTicket(r, 'pann', 'Ann');
@@ -180,25 +178,25 @@ t.test('backend restart mid-turn, the node lost too: the turn is abandoned, the 
   claw = await new ScriptedClaw(r, M).start();
   t.teardown(() => claw.stop());
   const restarted = Date.now();
-  await eventually(() => backend.coordinator.queueGet(M, true).waiting[0]?.readyDeadline, 10_000, 'Ann asked (while away)');
+  await eventually(async () => (await backend.coordinator.queueGet(M, true)).waiting[0]?.readyDeadline, 10_000, 'Ann asked (while away)');
   // (Players with tickets signed here have no name row: they are shown by authid.)
-  t.same(backend.coordinator.queueGet(M).waiting.map((w) => w.name), ['pann', 'pbob', 'pcy'], 'Ann first again, the queue as it was');
+  t.same((await backend.coordinator.queueGet(M)).waiting.map((w) => w.name), ['pann', 'pbob', 'pcy'], 'Ann first again, the queue as it was');
   await sleep(3000); // past her 2 s window
-  t.equal(backend.coordinator.queueGet(M, true).waiting[0]?.authid, 'pann', 'still asked: she may be reconnecting');
+  t.equal((await backend.coordinator.queueGet(M, true)).waiting[0]?.authid, 'pann', 'still asked: she may be reconnecting');
 
   const from = ann.messages.length;
   await ann.connect();
   const fresh = await ann.waitFor<GetReady>(isGetReady, from, 10_000, 'the prompt once she is back');
   t.ok(fresh.deadline - Date.now() > 1000, 'with (nearly) a whole ready window');
   await ann.call(Procedures.turnReady, [M]);
-  await eventually(() => claw.turn?.player === 'pann', 10_000, 'Ann gets her turn again');
-  t.match(backend.coordinator.turns(M, 5).find((x) => x.kind === 'turn' && x.result === 'abandoned'), { authid: 'pann', endReason: 'node_lost' });
+  await eventually(async () => claw.turn?.player === 'pann', 10_000, 'Ann gets her turn again');
+  t.match((await backend.coordinator.turns(M, 5)).find((x) => x.kind === 'turn' && x.result === 'abandoned'), { authid: 'pann', endReason: 'node_lost' });
 
   // Bob never comes back: asked after Ann's turn, his check runs out at the end of the recovery window, not before; Cy is next.
   claw.finish('lose');
-  await eventually(() => backend.coordinator.queueGet(M, true).waiting[0]?.readyDeadline !== undefined && backend.coordinator.queueGet(M, true).waiting[0]?.authid === 'pbob', 10_000, 'Bob asked');
+  await eventually(async () => (await backend.coordinator.queueGet(M, true)).waiting[0]?.readyDeadline !== undefined && (await backend.coordinator.queueGet(M, true)).waiting[0]?.authid === 'pbob', 10_000, 'Bob asked');
   await cy.waitFor(isGetReady, 0, 20_000, 'Cy asked after Bob timed out');
   const at = Date.now() - restarted;
   t.ok(at >= 7500, `not before the recovery window's end (${at} ms after the restart)`);
-  t.match(backend.coordinator.turns(M, 10).find((x) => x.kind === 'removed'), { authid: 'pbob', reason: 'timeout' }, 'a no-show');
+  t.match((await backend.coordinator.turns(M, 10)).find((x) => x.kind === 'removed'), { authid: 'pbob', reason: 'timeout' }, 'a no-show');
 });

@@ -1,14 +1,14 @@
 // Turn lifecycle over real sockets: the real router (claw config), the real
 // backend on a temp SQLite file, players with tickets from POST /api/session,
 // and a scripted claw node.
-import t from 'tap';
+import { sql } from 'kysely';
 import { ClawErrors, Procedures, machineUris, type QueueSnapshot, type SlotResult } from '@clawgate/protocol';
-import { connectOperator, connectSpectator, errorOf, eventually, setup } from './helpers.js';
+import { connectOperator, connectSpectator, errorOf, eventually, setup, storeTest, query } from './helpers.js';
 
 const M = 'claw-1';
 
-t.test('full turns: win, then lose; everyone moves up; results recorded', async (t) => {
-  const { claws, backend, player } = await setup(t, [M]);
+storeTest('full turns: win, then lose; everyone moves up; results recorded', async (t, store) => {
+  const { claws, backend, player } = await setup(t, [M], { store });
   const claw = claws[M]!;
   const alice = await player('Alice');
   const bob = await player('Bob');
@@ -40,13 +40,13 @@ t.test('full turns: win, then lose; everyone moves up; results recorded', async 
   t.equal((end as { result: string }).result, 'win');
   await bob.waitFor((m) => m.type === 'get_ready', 0, 10_000, 'Bob get_ready');
   await bob.call(Procedures.turnReady, [M]);
-  await eventually(() => claw.turn?.player === bob.authid, 10_000, 'Bob\'s turn');
+  await eventually(async () => claw.turn?.player === bob.authid, 10_000, 'Bob\'s turn');
   claw.finish('lose');
   const bobEnd = await bob.waitFor((m) => m.type === 'control' && !(m as { control: boolean }).control);
   t.equal((bobEnd as { result: string }).result, 'lose');
 
-  await eventually(() => backend.coordinator.turns(M, 10).every((r) => r.result !== null) && backend.coordinator.turns(M, 10).length === 2, 10_000, 'turns recorded');
-  const turns = backend.coordinator.turns(M, 10);
+  await eventually(async () => (await backend.coordinator.turns(M, 10)).every((r) => r.result !== null) && (await backend.coordinator.turns(M, 10)).length === 2, 10_000, 'turns recorded');
+  const turns = (await backend.coordinator.turns(M, 10));
   t.same(turns.map((r) => [r.name, r.result]), [['Bob', 'lose'], ['Alice', 'win']], 'turns table, newest first');
   t.ok(turns.every((r) => r.endedAt !== null && r.startedAt! <= r.endedAt!), 'every turn has an end');
   t.ok(turns[1]!.endsAt !== null, 'endsAt from start_turn');
@@ -56,8 +56,8 @@ t.test('full turns: win, then lose; everyone moves up; results recorded', async 
   t.same(bob.positions(M), [1, 0], 'Bob was told 1, then 0');
 });
 
-t.test('ready check not answered: the player is skipped and the next one asked', async (t) => {
-  const { player } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 1, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
+storeTest('ready check not answered: the player is skipped and the next one asked', async (t, store) => {
+  const { player } = await setup(t, [M], { store, backend: { defaults: { readyWindowSeconds: 1, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
   const slow = await player('Slow');
   const next = await player('Next');
   // Next confirms the moment it is asked (a short window must not make the test flaky on a busy machine).
@@ -72,25 +72,25 @@ t.test('ready check not answered: the player is skipped and the next one asked',
   t.equal((removed as { reason: string }).reason, 'timeout');
   await next.waitFor((m) => m.type === 'get_ready', 0, 10_000, 'next asked');
   t.equal(await errorOf(slow.call(Procedures.turnReady, [M])), ClawErrors.notInQueue, 'too late');
-  t.same(await eventually(() => confirmed[0], 10_000, 'confirmation'), { machine: M, confirmed: true }, 'the next player confirmed');
+  t.same(await eventually(async () => confirmed[0], 10_000, 'confirmation'), { machine: M, confirmed: true }, 'the next player confirmed');
   await next.waitFor((m) => m.type === 'control', 0, 10_000, 'next plays');
 });
 
-t.test('two players race request_slot for the last place', async (t) => {
-  const { player, backend } = await setup(t, [M], { backend: { defaults: { maxQueue: 2, moveSeconds: 5, readyWindowSeconds: 30, graceSeconds: 5 } } });
+storeTest('two players race request_slot for the last place', async (t, store) => {
+  const { player, backend } = await setup(t, [M], { store, backend: { defaults: { maxQueue: 2, moveSeconds: 5, readyWindowSeconds: 30, graceSeconds: 5 } } });
   const first = await player('First');
   await first.call(Procedures.requestSlot, [M]);
   const racers = [await player('R1'), await player('R2')];
   const outcomes = await Promise.all(racers.map((p) => errorOf(p.call(Procedures.requestSlot, [M]))));
   t.same([...outcomes].sort(), [ClawErrors.queueFull, 'resolved'].sort(), 'exactly one wins the last place');
-  const snap = backend.coordinator.queueGet(M);
+  const snap = (await backend.coordinator.queueGet(M));
   t.equal(snap.waiting.length + (snap.current ? 1 : 0), 2, 'queue holds 2');
   const winner = racers[outcomes.indexOf('resolved')]!;
   t.same(snap.waiting.map((w) => w.name), ['First', winner.name]);
 });
 
-t.test('the same player from two tabs: one slot, both tabs told, ready from either', async (t) => {
-  const { player, backend } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
+storeTest('the same player from two tabs: one slot, both tabs told, ready from either', async (t, store) => {
+  const { player, backend } = await setup(t, [M], { store, backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
   const blocker = await player('Blocker');
   await blocker.call(Procedures.requestSlot, [M]);
   const p = await player('Tabby');
@@ -100,8 +100,8 @@ t.test('the same player from two tabs: one slot, both tabs told, ready from eith
   const s2 = await tab2.session.call(Procedures.requestSlot, [M]) as SlotResult;
   t.equal(s1.position, 1);
   t.same(s2, s1, 'the second tab gets the same slot');
-  t.equal(backend.coordinator.queueGet(M).waiting.filter((w) => w.name === 'Tabby').length, 1, 'one entry');
-  await eventually(() => tab2.messages.some((m) => m.type === 'position'), 10_000, 'tab 2 hears positions');
+  t.equal((await backend.coordinator.queueGet(M)).waiting.filter((w) => w.name === 'Tabby').length, 1, 'one entry');
+  await eventually(async () => tab2.messages.some((m) => m.type === 'position'), 10_000, 'tab 2 hears positions');
 
   // Closing one tab keeps the place (the player is still there), without a grace timer.
   await tab2.close();
@@ -110,8 +110,8 @@ t.test('the same player from two tabs: one slot, both tabs told, ready from eith
   t.same(await p.call(Procedures.turnReady, [M]), { machine: M, confirmed: true });
 });
 
-t.test('operator: pause/resume, skip the current turn, kick a waiting player; audited', async (t) => {
-  const { player, claws, backend, r } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
+storeTest('operator: pause/resume, skip the current turn, kick a waiting player; audited', async (t, store) => {
+  const { player, claws, backend, r } = await setup(t, [M], { store, backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
   const claw = claws[M]!;
   const op = await connectOperator(r.url);
   t.teardown(() => op.close());
@@ -130,7 +130,7 @@ t.test('operator: pause/resume, skip the current turn, kick a waiting player; au
   await op.session.call(Procedures.adminResume, [M]);
   await a.waitFor((m) => m.type === 'get_ready', 0, 10_000, 'A asked after resume');
   await a.call(Procedures.turnReady, [M]);
-  await eventually(() => claw.turn?.player === a.authid, 10_000, 'A playing');
+  await eventually(async () => claw.turn?.player === a.authid, 10_000, 'A playing');
 
   const skipped = await op.session.call(Procedures.adminSkip, [M]);
   t.match(skipped, { machine: M, skipped: 'A' });
@@ -151,7 +151,7 @@ t.test('operator: pause/resume, skip the current turn, kick a waiting player; au
   const turns = await op.session.call(Procedures.adminTurns, [], { limit: 5 }) as { kind: string; name: string; result: string; endedBy: string }[];
   t.match(turns.find((r) => r.kind === 'turn'), { name: 'A', result: 'skipped', endedBy: 'operator', endReason: 'skip' });
   t.match(turns[0], { kind: 'removed', name: 'C', reason: 'kicked', endedBy: 'operator', result: null });
-  const audit = backend.db.prepare('SELECT action, actor, target FROM admin_actions ORDER BY id').all();
+  const audit = (await query(backend, sql`SELECT action, actor, target FROM admin_actions ORDER BY id`));
   t.same(audit, [
     { action: 'pause', actor: 'operator', target: null },
     { action: 'resume', actor: 'operator', target: null },
@@ -163,13 +163,13 @@ t.test('operator: pause/resume, skip the current turn, kick a waiting player; au
   t.equal(await errorOf(b.call(Procedures.adminSkip, [M])), 'wamp.error.not_authorized');
 });
 
-t.test('error paths: a clear claw.error.* and no state change', async (t) => {
-  const { player, backend, r } = await setup(t, [M], { backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
+storeTest('error paths: a clear claw.error.* and no state change', async (t, store) => {
+  const { player, backend, r } = await setup(t, [M], { store, backend: { defaults: { readyWindowSeconds: 30, moveSeconds: 5, graceSeconds: 5, maxQueue: 50 } } });
   const front = await player('Front');
   const p = await player('P');
   await front.call(Procedures.requestSlot, [M]);
-  const before = JSON.stringify(backend.db.prepare('SELECT * FROM queue_entries ORDER BY id').all());
-  const turnsBefore = JSON.stringify(backend.db.prepare('SELECT * FROM turns').all());
+  const before = JSON.stringify((await query(backend, sql`SELECT * FROM queue_entries ORDER BY id`)));
+  const turnsBefore = JSON.stringify((await query(backend, sql`SELECT * FROM turns`)));
 
   t.equal(await errorOf(p.call(Procedures.requestSlot, ['no-such-machine'])), ClawErrors.noSuchMachine, 'unknown machine');
   t.equal(await errorOf(p.call(Procedures.queueGet, ['no-such-machine'])), ClawErrors.noSuchMachine, 'unknown machine (get)');
@@ -179,17 +179,17 @@ t.test('error paths: a clear claw.error.* and no state change', async (t) => {
     t.equal(await errorOf(p.call(Procedures.requestSlot, bad)), ClawErrors.invalidArgument, `malformed ${JSON.stringify(bad)}`);
   }
   await p.call(Procedures.requestSlot, [M]);
-  const mid = JSON.stringify(backend.db.prepare('SELECT * FROM queue_entries ORDER BY id').all());
+  const mid = JSON.stringify((await query(backend, sql`SELECT * FROM queue_entries ORDER BY id`)));
   t.equal(await errorOf(p.call(Procedures.turnReady, [M])), ClawErrors.notYourTurn, 'ready when not at the front');
-  t.equal(JSON.stringify(backend.db.prepare('SELECT * FROM queue_entries ORDER BY id').all()), mid, 'ready refused: nothing changed');
+  t.equal(JSON.stringify((await query(backend, sql`SELECT * FROM queue_entries ORDER BY id`))), mid, 'ready refused: nothing changed');
   await p.call(Procedures.leave, [M]);
 
   const op = await connectOperator(r.url);
   t.teardown(() => op.close());
   t.equal(await errorOf(op.session.call(Procedures.adminKick, [M])), ClawErrors.invalidArgument, 'kick without authid');
   t.equal(await errorOf(op.session.call(Procedures.adminPause, ['nope'])), ClawErrors.noSuchMachine);
-  t.equal(JSON.stringify(backend.db.prepare('SELECT * FROM queue_entries ORDER BY id').all()), before, 'queue unchanged by refusals');
-  t.equal(JSON.stringify(backend.db.prepare('SELECT * FROM turns').all()), turnsBefore, 'turns unchanged');
+  t.equal(JSON.stringify((await query(backend, sql`SELECT * FROM queue_entries ORDER BY id`))), before, 'queue unchanged by refusals');
+  t.equal(JSON.stringify((await query(backend, sql`SELECT * FROM turns`))), turnsBefore, 'turns unchanged');
 
   // A spectator may look but not queue.
   const spec = await connectSpectator(r.url);
@@ -199,8 +199,8 @@ t.test('error paths: a clear claw.error.* and no state change', async (t) => {
   t.equal(await errorOf(spec.session.call(Procedures.requestSlot, [M])), 'wamp.error.not_authorized');
 });
 
-t.test('rate limit per player', async (t) => {
-  const { player } = await setup(t, [M], { backend: { rateLimit: { calls: 3, perSeconds: 60 } } });
+storeTest('rate limit per player', async (t, store) => {
+  const { player } = await setup(t, [M], { store, backend: { rateLimit: { calls: 3, perSeconds: 60 } } });
   const p = await player('Spammy');
   for (let i = 0; i < 3; i++) await p.call(Procedures.requestSlot, [M]);
   t.equal(await errorOf(p.call(Procedures.requestSlot, [M])), ClawErrors.rateLimited);

@@ -35,3 +35,35 @@ export function migrate(db: Db, migrations: readonly Migration[]): number[] {
   }
   return applied;
 }
+
+export class DatabaseInUseError extends Error {
+  override readonly name = 'DatabaseInUseError';
+}
+
+/**
+ * One backend per SQLite file: a second one would run the same machines'
+ * timers and turns beside the first. The lock is an exclusive SQLite lock on
+ * `<path>-lock`, held by an open connection: the kernel drops it when the
+ * process dies (kill -9, power loss), so a restart never finds a stale lock,
+ * and a second backend (another process, or another one in this process)
+ * is refused at once. Several backends need PostgreSQL.
+ */
+export function lockSqliteFile(path: string): { release(): void } {
+  if (path === ':memory:') return { release() {} };
+  mkdirSync(dirname(path), { recursive: true });
+  const file = `${path}-lock`;
+  const lock = new Database(file);
+  try {
+    lock.pragma('busy_timeout = 0');
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE; COMMIT;');
+  } catch (e) {
+    lock.close();
+    if ((e as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new DatabaseInUseError(`${path} is in use by another clawgate-backend (one backend per SQLite file; several backends share a PostgreSQL database)`);
+    }
+    throw e;
+  }
+  let held = true;
+  return { release() { if (held) { held = false; lock.close(); } } };
+}

@@ -1,6 +1,7 @@
-// Schema migrations, applied in order, each in its own transaction, and
-// recorded in `migrations` so a restart applies only the new ones. Never edit
-// a released migration: add the next one.
+// SQLite's schema migrations, applied in order, each in its own transaction,
+// and recorded in `migrations` so a restart applies only the new ones. Never
+// edit a released migration: add the next one. PostgreSQL has its own set
+// (migrations-postgres.ts) that ends at the same tables and columns.
 export interface Migration { version: number; name: string; sql: string }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -116,6 +117,47 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (machine, authid)
       );
       CREATE INDEX blocks_until ON blocks (until);
+    `,
+  },
+  {
+    version: 4,
+    name: 'issue 19: machine leases, backend instances, node commands by the owner, one turn at a time enforced',
+    sql: `
+      -- The instance that owns a machine (runs its timers and talks to its node), until when, and a
+      -- counter of hand-overs that fences an old owner's writes. Apart from \`machines\`, whose row every
+      -- state change of the machine locks: a renewal must not wait behind them.
+      CREATE TABLE machine_leases (
+        machine     TEXT PRIMARY KEY REFERENCES machines(id),
+        owner       TEXT,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        lease_epoch INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX machine_leases_owner ON machine_leases (owner);
+      -- start_turn is called by the owner once the turn row exists; whether (and under which node
+      -- registration) it was, and whether the node must still be told with end_turn that the turn ended.
+      ALTER TABLE turns ADD COLUMN start_sent_at INTEGER;
+      ALTER TABLE turns ADD COLUMN start_registration INTEGER;
+      ALTER TABLE turns ADD COLUMN node_end TEXT CHECK (node_end IS NULL OR node_end IN ('pending', 'done'));
+      -- The node's turn_ended result, kept by every instance that hears it: the owner may die before it records the end.
+      ALTER TABLE turns ADD COLUMN node_result TEXT;
+      -- Turns left open without an entry (none should be) are closed, so the index below can hold.
+      UPDATE turns SET result = 'abandoned', ended_at = started_at, end_reason = 'node_lost'
+        WHERE result IS NULL AND id NOT IN (SELECT turn_id FROM queue_entries WHERE turn_id IS NOT NULL);
+      -- Earlier versions called start_turn right after creating the turn.
+      UPDATE turns SET start_sent_at = started_at WHERE result IS NULL;
+      -- Never two turns at once on one machine, and at most one entry asked or playing.
+      CREATE UNIQUE INDEX turns_one_running ON turns (machine) WHERE result IS NULL;
+      CREATE UNIQUE INDEX queue_entries_one_current ON queue_entries (machine) WHERE state <> 'waiting';
+      CREATE UNIQUE INDEX queue_entries_seq ON queue_entries (machine, seq);
+      CREATE INDEX turns_node_end ON turns (machine) WHERE node_end = 'pending';
+      CREATE TABLE backend_instances (
+        id           TEXT PRIMARY KEY,
+        wamp_session INTEGER,
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        started_at   INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+      );
     `,
   },
 ];

@@ -65,11 +65,15 @@ export class GuestSweeper {
     let deleted = 0;
     for (;;) {
       if (this.stopped || !this.ctx.ready()) break;
-      const rows = this.repo.staleGuests(cutoff, cursor, this.o.sweepBatch);
+      const rows = await this.repo.staleGuests(cutoff, cursor, this.o.sweepBatch);
       if (rows.length === 0) break;
       cursor = rows[rows.length - 1]!;
       const gone = rows.filter((r) => !this.ctx.present(r.authid));
-      deleted += this.repo.tx(() => gone.reduce((n, r) => n + (this.repo.deleteGuest(r.authid, cutoff) ? 1 : 0), 0));
+      deleted += await this.repo.tx(async (t) => {
+        let n = 0;
+        for (const r of gone) if (await t.deleteGuest(r.authid, cutoff)) n++;
+        return n;
+      });
       if (rows.length < this.o.sweepBatch) break;
       await new Promise<void>((r) => setImmediate(r));
     }

@@ -2,7 +2,7 @@
 // a signed, expiring guest ticket for the `player` role (the router checks it
 // with the shared secret, no database lookup per connect), also set as an
 // HttpOnly cookie so a reloaded page gets the same authid back and keeps its
-// place. One SQLite write per call: the display name (and, for a new guest,
+// place. One database write per call: the display name (and, for a new guest,
 // the client address it was minted from), so queue snapshots show the name
 // and queue quotas know the address.
 //
@@ -123,7 +123,7 @@ export function sessionRouter(o: SessionRouteOptions): Router {
     res.set({ 'Cache-Control': 'no-store', Connection: 'close' });
     refuse(res, client, 'requests', v.retryAfterMs, t);
   };
-  router.post(SESSION_PATH, admit, express.json({ limit: '2kb' }), (req: Request, res: Response) => {
+  router.post(SESSION_PATH, admit, express.json({ limit: '2kb' }), async (req: Request, res: Response) => {
     res.set('Cache-Control', 'no-store');
     const parsed = SessionRequest.safeParse(req.body);
     if (!parsed.success) {
@@ -146,7 +146,7 @@ export function sessionRouter(o: SessionRouteOptions): Router {
     const expiresAt = Math.min(t + o.tickets.ttlSeconds * 1000, renewableUntil);
     const ticket = signTicket({ authid, authrole: Roles.player, expiresAt, chainStartedAt }, o.tickets.secret);
     try {
-      o.repo.upsertPlayer(authid, name, t, client);
+      await o.repo.upsertPlayer(authid, name, t, client);
     } catch (e) {
       o.log.error({ err: (e as Error).message }, 'storing the player name failed');
       res.status(503).json({ error: SessionErrors.unavailable, message: 'try again' });

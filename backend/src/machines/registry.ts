@@ -1,8 +1,8 @@
 // Which claw nodes are there right now: a machine is online while its node's
 // start_turn is registered (registration meta events) and its last status
 // (retained topic) is not offline. Memory only: rebuilt from the meta API on
-// every (re)connect.
-import { machineOf, type StatusPayload } from '@clawgate/protocol';
+// every (re)connect. Every instance keeps its own from the same events.
+import { machineOf, type EventPayload, type StatusPayload } from '@clawgate/protocol';
 
 export interface MachineRuntime {
   id: string;
@@ -11,6 +11,12 @@ export interface MachineRuntime {
   status: StatusPayload | undefined;
   /** A start_turn failed: wait for a fresh `ready` before trying again. */
   holdUntilReady: boolean;
+  /**
+   * The node's last turn_ended, heard by every instance, owner or not: an
+   * instance that takes the machine over learns a result the old owner died
+   * before recording.
+   */
+  lastEnded: EventPayload | undefined;
 }
 
 export class MachineRegistry {
@@ -19,7 +25,7 @@ export class MachineRegistry {
 
   get(id: string): MachineRuntime {
     let m = this.machines.get(id);
-    if (!m) { m = { id, registrations: new Set(), status: undefined, holdUntilReady: false }; this.machines.set(id, m); }
+    if (!m) { m = { id, registrations: new Set(), status: undefined, holdUntilReady: false, lastEnded: undefined }; this.machines.set(id, m); }
     return m;
   }
 
@@ -51,7 +57,7 @@ export class MachineRegistry {
 
   /** Forget everything learnt from the router (the session to it was lost). */
   clear(): void {
-    for (const m of this.machines.values()) { m.registrations.clear(); m.status = undefined; m.holdUntilReady = false; }
+    for (const m of this.machines.values()) { m.registrations.clear(); m.status = undefined; m.holdUntilReady = false; m.lastEnded = undefined; }
     this.byRegistration.clear();
   }
 }

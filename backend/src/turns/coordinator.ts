@@ -1,11 +1,27 @@
 // The queue service's state machine: every player call, node event and
-// presence change comes here. Each state change is one SQLite transaction
-// (the queue in SQLite is the truth); messages to players go out after the
-// commit. Decisions come from queue/rules.ts; WAMP is behind `Wire`.
+// presence change comes here. The store (SQLite or PostgreSQL) is the truth;
+// each state change is one transaction that locks its machine's row first,
+// so changes of one machine are serialized whichever instance makes them.
+// Messages to players go out after the commit. Decisions come from
+// queue/rules.ts; WAMP is behind `Wire`.
+//
+// Several instances may run at once (PostgreSQL). Any instance serves any
+// procedure (a transaction, then the machine's owner is told: Change). What
+// only one party may do for a machine at a time is done by its owner
+// (cluster/leases.ts): the ready-check, grace and turn timers, start_turn,
+// end_turn and release with the node, reacting to the node's status and
+// events and to its players' presence, and every message to the machine's
+// players (positions, prompts, control, the retained queue snapshot), one
+// task at a time per machine (KeyedSerial). An owner's transactions are
+// fenced by its lease. A single instance on SQLite owns every machine.
 //
 // Per machine, the queue entries move waiting → ready_check → starting →
 // playing → (deleted when the turn ends, or back to waiting at the front when
-// the turn is abandoned). At most one entry per machine is not `waiting`.
+// the turn is abandoned). At most one entry per machine is not `waiting`, and
+// at most one turn per machine has no result (both enforced by unique
+// indexes). A turn is created by `ready` (any instance); its owner calls
+// start_turn once (turns.start_sent_at), and end_turn when a turn that
+// reached the node ended (turns.node_end = pending → done).
 //
 // Players, entries and turns are identified by authid and turn id, never by
 // display name: start_turn hands the node the turn id, and the node's events
@@ -14,17 +30,20 @@ import {
   ClawErrors, EventPayload, StartTurnResult, StatusPayload, isUriComponent, machineReleaseUri, machineUris, playerTopic,
   type AdminTurnRow, type MachineState, type PlayerMessage, type QueueSnapshot, type SlotResult, type TurnEndReason, type TurnResult,
 } from '@clawgate/protocol';
+import { Leases } from '../cluster/leases.js';
 import type { BackendConfig, MachineSettingsPatch, Settings } from '../config.js';
-import type { Entry, RemovalReason, Repository } from '../db/repository.js';
+import { LeaseLost, type Entry, type MachineRow, type RemovalReason, type Repository, type TurnRow } from '../db/repository.js';
 import { ClawFault } from '../errors.js';
 import { LogThrottle, preview, type Logger } from '../logger.js';
 import { MachineRegistry } from '../machines/registry.js';
 import { Presence } from '../presence/presence.js';
 import {
   READY_GUESS_SECONDS, RateLimiter, TURN_OVERHEAD_SECONDS, currentOf, displayState, effectiveSettings, extendedDeadline, graceExpiry,
-  joinDecision, matchTurnEnd, nextAverage, nextStep, plannedTurnMs, positionDue, readyDuringTurn, readyTimeoutAt, turnGraceExpiry,
+  isCurrent, joinDecision, matchTurnEnd, nextAverage, nextStep, plannedTurnMs, positionDue, readyDuringTurn, readyTimeoutAt, turnGraceExpiry,
   waitTimes, waitingOf,
 } from '../queue/rules.js';
+import { CHANGES_CHANNEL, decodeChange, emptyRequest, encodeChange, mergeChange, type Change, type Note, type RefreshRequest } from './changes.js';
+import { KeyedSerial } from './serial.js';
 
 /** How the coordinator reaches the router (absent while disconnected). */
 export interface Wire {
@@ -33,95 +52,147 @@ export interface Wire {
   call(procedure: string, payload: unknown): Promise<unknown>;
 }
 
-/** What the router says at (re)connect: sessions, start_turn registrations. Statuses arrive as events before this. */
+/** What the router says at (re)connect: our own session, sessions, start_turn registrations. Statuses arrive as events before this. */
 export interface RouterSnapshot {
-  sessions: { session: number; authid: string }[];
+  /** This instance's router session. */
+  self?: number;
+  sessions: { session: number; authid: string; authrole?: string | undefined }[];
   registrations: { id: number; uri: string }[];
 }
 
 /** A turn that runs this long past its endsAt without turn_ended is ended by the backend (`timeout`). */
 export const TURN_OVERRUN_MS = 60_000;
 
-const key = (machine: string, authid: string) => `${machine}\u0000${authid}`;
+/** The authrole backend instances log in with (another instance's session leaving hands its machines over). */
+const BACKEND_ROLE = 'backend';
+
+/** A machine's state as one refresh reads it. */
+interface View { row: MachineRow; entries: Entry[]; turn: TurnRow | undefined; settings: Settings }
+
+/** What a transaction changed, for after its commit. */
+interface Outcome { notes: Note[]; forget: string[]; log: () => void }
+
+export interface CoordinatorOptions {
+  /** The store admits one backend only (SQLite): this one owns every machine. */
+  exclusive: boolean;
+  /** Where the leases are renewed and claimed: its own connections (PostgreSQL), so a busy pool never delays a renewal. */
+  leaseRepo?: Repository;
+  now?: () => number;
+}
 
 export class Coordinator {
   readonly registry = new MachineRegistry();
   readonly presence = new Presence();
+  readonly leases: Leases;
   private wire: Wire | undefined;
-  private readonly lastSent = new Map<string, number>();
+  private selfSession: number | undefined;
+  /** Other backend instances' router sessions: when one leaves, its machines are taken over at once. */
+  private readonly backendSessions = new Set<number>();
+  /** The position last sent to each waiting player, per machine (owner only). */
+  private readonly lastSent = new Map<string, Map<string, number>>();
   private readonly readyTimers = new Map<string, { entryId: number; at: number; timer: NodeJS.Timeout }>();
   private readonly overrunTimers = new Map<string, { turnId: number; timer: NodeJS.Timeout }>();
   /** A player in control whose sessions are all gone loses the turn when this fires (presence.turnGraceSeconds). */
   private readonly goneTimers = new Map<string, { turnId: number; at: number; timer: NodeJS.Timeout }>();
-  /** When the backend last attached to the router: the recovery window runs from here. */
+  private readonly graceTimers = new Map<string, Map<number, NodeJS.Timeout>>();
+  /** When this instance last attached to the router: the recovery window runs from here. */
   private attachedAt = 0;
   /**
-   * Queued players absent when the backend attached and not seen since: they
-   * may be reconnecting after a restart (the recovery window's rules apply to
-   * them only; a player seen after the attach who reloads has the usual ones).
+   * Queued players absent when this instance attached and not seen since:
+   * they may be reconnecting after a restart (the recovery window's rules
+   * apply to them only; a player seen after the attach who reloads has the
+   * usual ones).
    */
   private readonly awaited = new Set<string>();
-  private readonly graceTimers = new Map<number, NodeJS.Timeout>();
   /** A turn_ended that came before its start_turn's answer was handled. */
   private readonly endedWhileStarting = new Map<string, { turnId: number; result: TurnResult }>();
-  /** end_turn calls in flight per machine. */
+  /**
+   * Turns another (dead) instance sent start_turn for, whose answer nobody
+   * here awaits: decided from the node (its status or turn_ended) or, when the
+   * node says nothing, once that call would have timed out (machine → timer).
+   */
+  private readonly orphanStarts = new Map<string, NodeJS.Timeout>();
+  /** end_turn calls in flight per machine (an old node's turn_ended carries no turn id). */
   private readonly endingByUs = new Map<string, number>();
-  /** The start_turn registrations (the node's session) a machine's current turn started under. */
-  private readonly turnNode = new Map<string, { turnId: number; registrations: Set<number> }>();
+  /** end_turn calls in flight, by turn id. */
+  private readonly endingTurns = new Set<number>();
+  /** start_turn calls in flight, by turn id. */
+  private readonly startsInFlight = new Set<number>();
   /** An old node's turn_ended without turn id or authid, since the current turn started (matchTurnEnd). */
   private readonly unattributedEnd = new Map<string, { turnId: number; result: TurnResult }>();
+  /** Refreshes asked for and not started yet, per machine (merged: a burst of changes costs one refresh). */
+  private readonly pendingRefresh = new Map<string, { req: RefreshRequest; done: Promise<void> }>();
+  private readonly tasks: KeyedSerial;
+  /**
+   * One transaction at a time per machine in this instance: they serialize
+   * on the machine's row anyway, and a burst of calls for one machine then
+   * waits here rather than holding pooled connections that other machines,
+   * the owner's work and the lease renewals need.
+   */
+  private readonly txTurns = new KeyedSerial(() => undefined);
   /** Node messages the backend ignores, logged at most every 10 s per kind. */
   private readonly ignoredLog = { stale: new LogThrottle(10_000), malformed: new LogThrottle(10_000), foreignStatus: new LogThrottle(10_000) };
   private readonly limiter: RateLimiter;
   private readonly now: () => number;
   private stopped = false;
 
-  constructor(private readonly repo: Repository, private readonly config: BackendConfig, private readonly log: Logger, now: () => number = Date.now) {
+  constructor(private readonly repo: Repository, private readonly config: BackendConfig, private readonly log: Logger, o: CoordinatorOptions) {
+    const leaseRepo = o.leaseRepo ?? repo;
+    this.now = o.now ?? Date.now;
     this.limiter = new RateLimiter(config.rateLimit.calls, config.rateLimit.perSeconds);
-    this.now = now;
+    this.tasks = new KeyedSerial((machine, err) => this.taskFailed(machine, err));
+    this.leases = new Leases(leaseRepo, { leaseMs: config.cluster.leaseSeconds * 1000, exclusive: o.exclusive }, {
+      adopt: (m) => this.tasks.run(m, () => this.takeOver(m)),
+      drop: (m) => this.drop(m),
+    }, log, this.now);
   }
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Connected to the router: rebuild presence and machines, then tell everyone where they stand ("updateClients"). */
-  attach(wire: Wire, snapshot: RouterSnapshot): void {
+  /**
+   * Connected to the router: rebuild presence and machines, claim the
+   * machines nobody holds, and for each one taken tell everyone where they
+   * stand ("updateClients").
+   */
+  async attach(wire: Wire, snapshot: RouterSnapshot): Promise<void> {
     this.wire = wire;
+    this.selfSession = snapshot.self;
     this.attachedAt = this.now();
     this.presence.clear();
-    this.lastSent.clear();
-    for (const s of snapshot.sessions) this.presence.join(s.session, s.authid);
+    this.backendSessions.clear();
+    for (const s of snapshot.sessions) {
+      this.presence.join(s.session, s.authid);
+      if (s.authrole === BACKEND_ROLE && s.session !== snapshot.self) this.backendSessions.add(s.session);
+    }
     for (const r of snapshot.registrations) {
       const id = this.registry.registered(r.uri, r.id);
-      if (id !== undefined) this.repo.ensureMachine(id, this.now());
+      if (id !== undefined) await this.repo.ensureMachine(id, this.now());
     }
-    const now = this.now();
     this.awaited.clear();
-    this.repo.tx(() => {
-      const authids = new Set(this.repo.allEntries().map((e) => e.authid));
-      for (const a of authids) {
-        if (this.presence.present(a)) this.repo.markConnected(a);
-        else { this.repo.markDisconnected(a, now); this.awaited.add(a); }
-      }
-    });
-    for (const m of this.repo.machines()) {
-      this.reconcileTurn(m.id);
-      this.refresh(m.id, { resendAll: true });
-    }
-    this.log.info({ sessions: snapshot.sessions.length, machines: this.registry.ids().filter((id) => this.registry.online(id)) }, 'reconciled with the router');
+    for (const e of await this.repo.allEntries()) if (!this.presence.present(e.authid)) this.awaited.add(e.authid);
+    if (this.wire !== wire) return;
+    await this.leases.attach(snapshot.self ?? 0);
+    this.log.info({ sessions: snapshot.sessions.length, machines: this.registry.ids().filter((id) => this.registry.online(id)), owns: this.leases.machines() }, 'reconciled with the router');
   }
 
-  /** The router session is gone: timers stop; attach() rebuilds everything from SQLite and the meta API. */
+  /** The router session is gone: timers stop, leases are given up; attach() rebuilds everything from the store and the meta API. */
   detach(): void {
     this.wire = undefined;
     this.registry.clear();
     this.presence.clear();
     this.awaited.clear();
+    this.backendSessions.clear();
+    void this.leases.detach();
     this.clearTimers();
   }
 
-  stop(): void {
+  /** Stops: leases given up (another instance takes the machines over at once), tasks finished. */
+  async stop(): Promise<void> {
     this.stopped = true;
-    this.detach();
+    this.wire = undefined;
+    this.clearTimers();
+    await this.leases.stop();
+    await this.tasks.idle();
   }
 
   /** Connected to the router and reconciled: presence is known. */
@@ -130,19 +201,122 @@ export class Coordinator {
   /** A session with this authid is on the router (as far as the meta events told us). */
   isPresent(authid: string): boolean { return this.presence.present(authid); }
 
+  /** What /health says about this instance. */
+  health(): { instance: string; attached: boolean; owns: string[] } {
+    return { instance: this.leases.instance, attached: this.attached, owns: this.leases.machines() };
+  }
+
+  /** Waits until every task queued so far for the machines has run (tests, shutdown). */
+  idle(): Promise<void> { return this.tasks.idle(); }
+
   private clearTimers(): void {
-    for (const t of this.readyTimers.values()) clearTimeout(t.timer);
-    for (const t of this.overrunTimers.values()) clearTimeout(t.timer);
-    for (const t of this.goneTimers.values()) clearTimeout(t.timer);
-    for (const t of this.graceTimers.values()) clearTimeout(t);
-    this.readyTimers.clear();
-    this.overrunTimers.clear();
-    this.goneTimers.clear();
+    for (const m of new Set([...this.readyTimers.keys(), ...this.overrunTimers.keys(), ...this.goneTimers.keys(), ...this.graceTimers.keys(), ...this.orphanStarts.keys()])) this.clearMachineTimers(m);
     this.endingByUs.clear();
+    this.endingTurns.clear();
     this.endedWhileStarting.clear();
-    this.turnNode.clear();
     this.unattributedEnd.clear();
-    this.graceTimers.clear();
+    this.lastSent.clear();
+    this.pendingRefresh.clear();
+  }
+
+  private clearMachineTimers(m: string): void {
+    const r = this.readyTimers.get(m); if (r) clearTimeout(r.timer);
+    const o = this.overrunTimers.get(m); if (o) clearTimeout(o.timer);
+    const g = this.goneTimers.get(m); if (g) clearTimeout(g.timer);
+    for (const t of this.graceTimers.get(m)?.values() ?? []) clearTimeout(t);
+    clearTimeout(this.orphanStarts.get(m));
+    this.orphanStarts.delete(m);
+    this.readyTimers.delete(m);
+    this.overrunTimers.delete(m);
+    this.goneTimers.delete(m);
+    this.graceTimers.delete(m);
+  }
+
+  /** This instance no longer owns `m`: its timers and memory of it go. */
+  private drop(m: string): void {
+    this.clearMachineTimers(m);
+    this.lastSent.delete(m);
+    this.endedWhileStarting.delete(m);
+    this.unattributedEnd.delete(m);
+    this.pendingRefresh.delete(m);
+  }
+
+  private taskFailed(machine: string, err: unknown): void {
+    if (err instanceof LeaseLost) { this.leases.lost(machine); return; }
+    if (this.stopped) return;
+    this.log.error({ machine, err: (err as Error)?.message, stack: (err as Error)?.stack }, 'handling a change failed; refreshing from the store shortly');
+    // The store is the truth: a later refresh brings everything in line with it.
+    const t = setTimeout(() => { if (this.leases.owns(machine)) void this.ownerRefresh(machine); }, 1000);
+    t.unref?.();
+  }
+
+  /** Another instance committed a change to a machine (PostgreSQL NOTIFY): its owner acts on it. */
+  changeNotified(payload: string): void {
+    const c = decodeChange(payload);
+    if (c && this.leases.owns(c.machine)) void this.ownerRefresh(c.machine, c.change);
+  }
+
+  /** Notifications may have been missed (the LISTEN connection was re-established): refresh everything owned. */
+  resync(): void {
+    for (const m of this.leases.machines()) void this.ownerRefresh(m);
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  /**
+   * A state change by any instance: one transaction that locks the machine's
+   * row first (unknown machine: no_such_machine). The owner is told after the
+   * commit: directly when that is this instance, else by NOTIFY inside the
+   * transaction. Resolves after this instance's refresh when it is the owner.
+   * The change's notes (a `removed`, a turn's result) go out from here, right
+   * after the commit and before the call's answer, whoever owns the machine:
+   * relayed through the owner, a `removed` for a leave could reach the player
+   * after their next join's answer, and say they are out when they are in.
+   */
+  private async mutate<T>(machine: string, fn: (r: Repository, row: MachineRow) => Promise<{ result: T; change?: Change; log?: () => void }>): Promise<T> {
+    let local = false;
+    const out = await this.inTurn(machine, () => this.repo.tx(async (r) => {
+      const row = await r.lockMachine(machine);
+      if (!row) throw new ClawFault(ClawErrors.noSuchMachine, `no machine ${machine}`);
+      const o = await fn(r, row);
+      local = this.leases.owns(machine);
+      if (o.change && !local) await r.notify(CHANGES_CHANNEL, encodeChange(machine, { ...o.change, notes: [] }));
+      return o;
+    }));
+    out.log?.();
+    if (out.change && !local) for (const n of out.change.notes ?? []) this.send(n.to, n.message);
+    if (out.change && local) await this.ownerRefresh(machine, out.change);
+    return out.result;
+  }
+
+  /** An owner's state change: one transaction fenced by this instance's lease (LeaseLost otherwise). */
+  private async own<T>(machine: string, fn: (r: Repository, row: MachineRow) => Promise<T>): Promise<T> {
+    const fence = this.leases.fence(machine);
+    if (!fence) throw new LeaseLost(machine);
+    return this.inTurn(machine, () => this.repo.tx(async (r) => fn(r, (await r.lockMachine(machine, fence))!)));
+  }
+
+  /** Runs `tx` when this instance's earlier transactions on `machine` are done (txTurns). */
+  private inTurn<T>(machine: string, tx: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      void this.txTurns.run(machine, () => tx().then(resolve, reject));
+    });
+  }
+
+  /** Queues one refresh of an owned machine (merged with any not started yet); resolves when it ran. */
+  private ownerRefresh(machine: string, c: Change & { resendAll?: boolean } = {}): Promise<void> {
+    let p = this.pendingRefresh.get(machine);
+    if (!p) {
+      const entry: { req: RefreshRequest; done: Promise<void> } = { req: emptyRequest(), done: Promise.resolve() };
+      entry.done = this.tasks.run(machine, async () => {
+        if (this.pendingRefresh.get(machine) === entry) this.pendingRefresh.delete(machine);
+        await this.refreshNow(machine, entry.req);
+      });
+      this.pendingRefresh.set(machine, entry);
+      p = entry;
+    }
+    mergeChange(p.req, c);
+    return p.done;
   }
 
   // ---------------------------------------------------------------- player procedures
@@ -153,117 +327,131 @@ export class Coordinator {
    * joins: a caller with no place gets not_in_queue, so a place that ended
    * while the page was away is not silently replaced by one at the back.
    */
-  requestSlot(authid: string | undefined, machine: unknown, o: { resume?: boolean } = {}): SlotResult {
+  async requestSlot(authid: string | undefined, machine: unknown, o: { resume?: boolean } = {}): Promise<SlotResult> {
     const who = this.identify(authid);
-    const id = this.knownMachine(machine);
+    const id = this.machineId(machine);
     this.limit(who);
-    const settings = this.settings(id);
     const quota = this.config.guests.queuePlacesPerAddress;
     const now = this.now();
-    let blockedUntil: number | undefined;
-    const decision = this.repo.tx(() => {
+    const online = this.registry.online(id);
+    const { decision, blockedUntil, maxQueue } = await this.mutate(id, async (r, row) => {
+      const settings = this.effective(row);
+      const v = await r.joinView(id, who, now);
       // Guests minted from one client address share a quota of places per queue (rows with no address: none).
-      const address = quota > 0 ? this.repo.playerAddress(who) : null;
-      blockedUntil = this.repo.blockedUntil(id, who, now);
+      const counted = quota > 0 && v.address !== null;
+      const blockedUntil = v.blockedUntil;
       const d = joinDecision({
-        alreadyQueued: this.repo.entry(id, who) !== undefined,
+        alreadyQueued: v.queued,
         resumeOnly: o.resume === true,
         blocked: blockedUntil !== undefined,
-        online: this.registry.online(id),
-        queueLength: this.repo.queueLength(id),
+        online,
+        queueLength: v.queueLength,
         maxQueue: settings.maxQueue,
-        addressPlaces: address === null ? 0 : this.repo.placesOfAddress(id, address),
-        placesPerAddress: address === null ? 0 : quota,
+        addressPlaces: counted ? v.addressPlaces : 0,
+        placesPerAddress: counted ? quota : 0,
       });
-      if (d === 'join') this.repo.insertEntry(id, who, now);
-      return d;
+      if (d === 'join') await r.insertEntry(id, who, now);
+      // A page reclaiming its place after a reload subscribed its topic before calling: the prompt
+      // or the control it may have missed (sent at its session's on_join) reaches it now.
+      const change: Change | undefined = d === 'join' ? {} : d === 'existing' ? { resendState: [who] } : undefined;
+      return { result: { decision: d, blockedUntil, maxQueue: settings.maxQueue }, change };
     });
     if (decision === ClawErrors.notInQueue) throw new ClawFault(decision, `you hold no place in the queue of ${id} (any more)`);
     if (decision === ClawErrors.blocked) {
       throw new ClawFault(decision, `an operator removed you from the queue of ${id}; you can join it again at ${new Date(blockedUntil!).toISOString()}`, { until: blockedUntil });
     }
     if (decision === ClawErrors.machineOffline) throw new ClawFault(decision, `machine ${id} is offline`);
-    if (decision === ClawErrors.queueFull) throw new ClawFault(decision, `the queue of ${id} is full (${settings.maxQueue})`);
+    if (decision === ClawErrors.queueFull) throw new ClawFault(decision, `the queue of ${id} is full (${maxQueue})`);
     if (decision === ClawErrors.quotaExceeded) throw new ClawFault(decision, `players from your network already hold ${quota} places in the queue of ${id}; try again when one of them has played`);
     if (decision === 'join') this.log.info({ machine: id, authid: who }, 'joined the queue');
-    this.refresh(id);
-    const slot = this.slotOf(id, who)!;
-    // A page reclaiming its place after a reload subscribed its topic before calling: the prompt
-    // or the control it may have missed (sent at its session's on_join) reaches it now.
-    if (decision === 'existing') this.resendState(id, who);
+    const slot = this.slotOf(id, who, await this.readView(id));
+    if (!slot) throw new ClawFault(ClawErrors.notInQueue, `you hold no place in the queue of ${id} (any more)`);
     return slot;
   }
 
-  leave(authid: string | undefined, machine: unknown): { machine: string; left: true } {
+  async leave(authid: string | undefined, machine: unknown): Promise<{ machine: string; left: true }> {
     const who = this.identify(authid);
-    const id = this.knownMachine(machine);
+    const id = this.machineId(machine);
     this.limit(who);
-    const e = this.repo.entry(id, who);
-    if (!e) throw new ClawFault(ClawErrors.notInQueue, `you are not in the queue of ${id}`);
-    if (e.state === 'starting' || e.state === 'playing') this.endCurrent(id, e, 'skipped', who, { callNode: true, reason: 'left' });
-    else this.remove(id, e, 'left');
+    await this.mutate(id, async (r, row) => {
+      const e = await r.entry(id, who);
+      if (!e) throw new ClawFault(ClawErrors.notInQueue, `you are not in the queue of ${id}`);
+      const out = isCurrent(e)
+        ? await this.endTurnTx(r, row, e, 'skipped', who, { callNode: true, reason: 'left' })
+        : await this.removeTx(r, row, e, 'left');
+      return { result: undefined, change: { notes: out.notes, forget: out.forget }, log: out.log };
+    });
     return { machine: id, left: true };
   }
 
-  ready(authid: string | undefined, machine: unknown): { machine: string; confirmed: true } {
+  async ready(authid: string | undefined, machine: unknown): Promise<{ machine: string; confirmed: true }> {
     const who = this.identify(authid);
-    const id = this.knownMachine(machine);
+    const id = this.machineId(machine);
     this.limit(who);
-    const e = this.repo.entry(id, who);
-    if (!e) throw new ClawFault(ClawErrors.notInQueue, `you are not in the queue of ${id}`);
-    if (e.state === 'starting' || e.state === 'playing') return { machine: id, confirmed: true };
-    if (e.state !== 'ready_check') throw new ClawFault(ClawErrors.notYourTurn, `it is not your turn on ${id} yet`);
-    // How long players take to confirm feeds the wait estimate (a deadline pushed after a restart is no sample).
-    if (e.askedAt !== null && e.readyExtended === 0) {
-      const row = this.repo.machine(id);
-      this.repo.tx(() => this.repo.recordReadyDelay(id, nextAverage(row?.avgReadyMs ?? null, row?.avgReadyMs == null ? 0 : 1, this.now() - e.askedAt!)));
-    }
-    this.startTurn(id, e);
+    const now = this.now();
+    await this.mutate(id, async (r, row) => {
+      const e = await r.entry(id, who);
+      if (!e) throw new ClawFault(ClawErrors.notInQueue, `you are not in the queue of ${id}`);
+      if (isCurrent(e)) return { result: undefined };
+      if (e.state !== 'ready_check') throw new ClawFault(ClawErrors.notYourTurn, `it is not your turn on ${id} yet`);
+      // How long players take to confirm feeds the wait estimate (a deadline pushed after a restart is no sample).
+      if (e.askedAt !== null && e.readyExtended === 0) {
+        await r.recordReadyDelay(id, nextAverage(row.avgReadyMs, row.avgReadyMs == null ? 0 : 1, now - e.askedAt));
+      }
+      // The turn exists from here; the owner calls start_turn (refreshNow → sendStartTurn).
+      const turnId = await r.insertTurn(id, who, e.name, now);
+      await r.setEntryState(e.id, 'starting', null, turnId);
+      return { result: undefined, change: {} };
+    });
     return { machine: id, confirmed: true };
   }
 
-  queueGet(machine: unknown, withAuthids = false): QueueSnapshot {
-    return this.snapshot(this.knownMachine(machine), withAuthids);
+  async queueGet(machine: unknown, withAuthids = false): Promise<QueueSnapshot> {
+    const id = this.machineId(machine);
+    return this.snapshot(id, await this.readView(id), withAuthids);
   }
 
   /** Machines with state and queue length; the WAMP layer adds spectators. */
-  machines(): { machine: string; state: MachineState; queueLength: number; paused: boolean }[] {
-    return this.repo.machines().map((m) => ({ machine: m.id, state: this.stateOf(m.id, m.paused), queueLength: this.repo.queueLength(m.id), paused: m.paused }));
+  async machines(): Promise<{ machine: string; state: MachineState; queueLength: number; paused: boolean }[]> {
+    return (await this.repo.machinesWithQueues()).map((m) => ({ machine: m.id, state: this.stateOf(m.id, m.paused), queueLength: m.queueLength, paused: m.paused }));
   }
 
   // ---------------------------------------------------------------- operator procedures
 
-  pause(machine: unknown, actor: string | null): { machine: string; paused: true } {
-    const id = this.knownMachine(machine);
-    this.repo.tx(() => { this.repo.setPaused(id, true); this.repo.audit(this.now(), id, 'pause', actor, null, null, undefined); });
-    this.log.info({ machine: id, actor }, 'paused');
-    this.refresh(id);
+  async pause(machine: unknown, actor: string | null): Promise<{ machine: string; paused: true }> {
+    const id = this.machineId(machine);
+    await this.mutate(id, async (r) => {
+      await r.setPaused(id, true);
+      await r.audit(this.now(), id, 'pause', actor, null, null, undefined);
+      return { result: undefined, change: {}, log: () => this.log.info({ machine: id, actor }, 'paused') };
+    });
     return { machine: id, paused: true };
   }
 
-  resume(machine: unknown, actor: string | null): { machine: string; paused: false } {
-    const id = this.knownMachine(machine);
-    this.repo.tx(() => { this.repo.setPaused(id, false); this.repo.audit(this.now(), id, 'resume', actor, null, null, undefined); });
-    this.log.info({ machine: id, actor }, 'resumed');
-    this.refresh(id);
+  async resume(machine: unknown, actor: string | null): Promise<{ machine: string; paused: false }> {
+    const id = this.machineId(machine);
+    await this.mutate(id, async (r) => {
+      await r.setPaused(id, false);
+      await r.audit(this.now(), id, 'resume', actor, null, null, undefined);
+      return { result: undefined, change: {}, log: () => this.log.info({ machine: id, actor }, 'resumed') };
+    });
     return { machine: id, paused: false };
   }
 
   /** Ends the current turn (`skipped`), or skips the player being asked to get ready. */
-  skip(machine: unknown, actor: string | null): { machine: string; skipped: string } {
-    const id = this.knownMachine(machine);
-    const entries = this.repo.entries(id);
-    const current = currentOf(entries);
-    if (current) {
-      this.endCurrent(id, current, 'skipped', actor, { callNode: true, audit: 'skip', reason: 'skip' });
-      return { machine: id, skipped: current.name };
-    }
-    const asked = entries.find((e) => e.state === 'ready_check');
-    if (asked) {
-      this.remove(id, asked, 'kicked', { action: 'skip', actor });
-      return { machine: id, skipped: asked.name };
-    }
-    throw new ClawFault(ClawErrors.noTurn, `no turn to skip on ${id}`);
+  async skip(machine: unknown, actor: string | null): Promise<{ machine: string; skipped: string }> {
+    const id = this.machineId(machine);
+    return this.mutate(id, async (r, row) => {
+      const entries = await r.entries(id);
+      const current = currentOf(entries);
+      const asked = entries.find((e) => e.state === 'ready_check');
+      const target = current ?? asked;
+      if (!target) throw new ClawFault(ClawErrors.noTurn, `no turn to skip on ${id}`);
+      const out = current
+        ? await this.endTurnTx(r, row, current, 'skipped', actor, { callNode: true, audit: 'skip', reason: 'skip' })
+        : await this.removeTx(r, row, asked!, 'kicked', { action: 'skip', actor });
+      return { result: { machine: id, skipped: target.name }, change: { notes: out.notes, forget: out.forget }, log: out.log };
+    });
   }
 
   /**
@@ -271,37 +459,48 @@ export class Coordinator {
    * `blockMinutes`: they may not join this machine's queue again for that
    * long (at most kicks.maxBlockMinutes); request_slot says claw.error.blocked.
    */
-  kick(machine: unknown, authid: unknown, actor: string | null, o: { blockMinutes?: unknown } = {}): { machine: string; kicked: string; blockedUntil?: number } {
-    const id = this.knownMachine(machine);
+  async kick(machine: unknown, authid: unknown, actor: string | null, o: { blockMinutes?: unknown } = {}): Promise<{ machine: string; kicked: string; blockedUntil?: number }> {
+    const id = this.machineId(machine);
     if (typeof authid !== 'string' || !isUriComponent(authid)) throw new ClawFault(ClawErrors.invalidArgument, 'kick needs the player\'s authid as the second argument');
     const max = this.config.kicks.maxBlockMinutes;
     const minutes = o.blockMinutes ?? 0;
     if (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes < 0 || minutes > max) {
       throw new ClawFault(ClawErrors.invalidArgument, `blockMinutes must be a number from 0 to ${max}`);
     }
-    const e = this.repo.entry(id, authid);
-    if (!e) throw new ClawFault(ClawErrors.notInQueue, `${authid} is not in the queue of ${id}`);
     const now = this.now();
     const blockedUntil = minutes > 0 ? Math.round(now + minutes * 60_000) : undefined;
-    if (blockedUntil !== undefined) this.repo.tx(() => this.repo.block(id, authid, blockedUntil, actor, now, this.config.kicks.maxBlocks));
-    if (e.state === 'starting' || e.state === 'playing') {
-      this.endCurrent(id, e, 'skipped', actor, { callNode: true, audit: 'kick', removed: 'kicked', reason: 'kick', blockedUntil });
-      this.repo.tx(() => this.recordRemoval(id, e, 'kicked', actor, blockedUntil));
-    } else {
-      this.remove(id, e, 'kicked', { action: 'kick', actor }, blockedUntil);
-    }
-    if (blockedUntil !== undefined) this.log.info({ machine: id, authid, actor, blockedUntil }, 'blocked from rejoining');
-    return { machine: id, kicked: e.name, ...(blockedUntil !== undefined ? { blockedUntil } : {}) };
+    const name = await this.mutate(id, async (r, row) => {
+      const e = await r.entry(id, authid);
+      if (!e) throw new ClawFault(ClawErrors.notInQueue, `${authid} is not in the queue of ${id}`);
+      if (blockedUntil !== undefined) await r.block(id, authid, blockedUntil, actor, now, this.config.kicks.maxBlocks);
+      let out: Outcome;
+      if (isCurrent(e)) {
+        out = await this.endTurnTx(r, row, e, 'skipped', actor, { callNode: true, audit: 'kick', removed: 'kicked', reason: 'kick', blockedUntil });
+        await this.recordRemoval(r, id, e, 'kicked', actor, blockedUntil);
+      } else {
+        out = await this.removeTx(r, row, e, 'kicked', { action: 'kick', actor }, blockedUntil);
+      }
+      const log = () => {
+        out.log();
+        if (blockedUntil !== undefined) this.log.info({ machine: id, authid, actor, blockedUntil }, 'blocked from rejoining');
+      };
+      return { result: e.name, change: { notes: out.notes, forget: out.forget }, log };
+    });
+    return { machine: id, kicked: name, ...(blockedUntil !== undefined ? { blockedUntil } : {}) };
   }
 
-  settingsOf(machine: unknown, patch: MachineSettingsPatch, actor: string | null): { machine: string } & Settings {
-    const id = this.knownMachine(machine);
+  async settingsOf(machine: unknown, patch: MachineSettingsPatch, actor: string | null): Promise<{ machine: string } & Settings> {
+    const id = this.machineId(machine);
     if (Object.keys(patch).length > 0) {
-      this.repo.tx(() => { this.repo.setSettings(id, patch); this.repo.audit(this.now(), id, 'settings', actor, null, null, patch); });
-      this.log.info({ machine: id, actor, patch }, 'settings changed');
-      this.refresh(id);
+      await this.mutate(id, async (r) => {
+        await r.setSettings(id, patch);
+        await r.audit(this.now(), id, 'settings', actor, null, null, patch);
+        return { result: undefined, change: {}, log: () => this.log.info({ machine: id, actor, patch }, 'settings changed') };
+      });
     }
-    return { machine: id, ...this.settings(id) };
+    const row = await this.repo.machine(id);
+    if (!row) throw new ClawFault(ClawErrors.noSuchMachine, `no machine ${id}`);
+    return { machine: id, ...this.effective(row) };
   }
 
   /**
@@ -309,12 +508,16 @@ export class Coordinator {
    * expiries), newest first (by when they ended, or started for a turn in
    * progress), at most `limit` (1–500) rows.
    */
-  turns(machine: unknown, limit: number): AdminTurnRow[] {
-    const id = machine === undefined || machine === null ? null : this.knownMachine(machine);
+  async turns(machine: unknown, limit: number): Promise<AdminTurnRow[]> {
+    const id = machine === undefined || machine === null ? null : await this.knownMachine(machine);
     const n = Math.min(Math.max(1, Math.floor(limit)), 500);
+    const [turns, removals] = await Promise.all([this.repo.recentTurns(id, n), this.repo.recentRemovals(id, n)]);
     const rows: AdminTurnRow[] = [
-      ...this.repo.recentTurns(id, n).map((r) => ({ ...r, kind: 'turn' as const })),
-      ...this.repo.recentRemovals(id, n).map((r) => ({
+      ...turns.map((r) => ({
+        id: r.id, kind: 'turn' as const, machine: r.machine, authid: r.authid, name: r.name, startedAt: r.startedAt, endsAt: r.endsAt,
+        endedAt: r.endedAt, result: r.result, endedBy: r.endedBy, endReason: r.endReason as TurnEndReason | null,
+      })),
+      ...removals.map((r) => ({
         id: r.id, kind: 'removed' as const, machine: r.machine, authid: r.authid, name: r.name, startedAt: null, endsAt: null, endedAt: r.at,
         result: null, endedBy: r.actor, reason: r.reason, blockedUntil: r.blockedUntil,
       })),
@@ -323,15 +526,17 @@ export class Coordinator {
     return rows.sort((a, b) => when(b) - when(a)).slice(0, n);
   }
 
-  // ---------------------------------------------------------------- node events
+  // ---------------------------------------------------------------- node events (every instance hears them; the owner acts)
 
   registrationCreated(uri: string, registration: number): void {
     if (!this.wire) return;
     const id = this.registry.registered(uri, registration);
     if (id === undefined) return;
-    this.repo.ensureMachine(id, this.now());
     this.log.info({ machine: id }, 'claw node registered');
-    this.refresh(id);
+    void this.repo.ensureMachine(id, this.now()).then(() => {
+      if (this.leases.owns(id)) void this.ownerRefresh(id);
+      else this.leases.claimSoon();
+    }, (e: unknown) => this.log.error({ machine: id, err: (e as Error).message }, 'recording a new machine failed'));
   }
 
   registrationGone(registration: number): void {
@@ -343,7 +548,7 @@ export class Coordinator {
     const clean = status?.state === 'offline' && status.reason === 'stopped';
     if (clean) this.log.info({ machine: id }, 'claw node unregistered (stopped)');
     else this.log.warn({ machine: id }, 'claw node unregistered');
-    this.clawLost(id);
+    if (this.leases.owns(id)) void this.tasks.run(id, () => this.clawLost(id));
   }
 
   status(machine: string, raw: unknown): void {
@@ -355,43 +560,63 @@ export class Coordinator {
     const rt = this.registry.get(machine);
     rt.status = p.data;
     if (p.data.state === 'ready') rt.holdUntilReady = false;
-    if (!this.wire) return; // (re)connecting: attach() decides with the full picture
-    if (!this.registry.online(machine) || p.data.state === 'maintenance') { this.clawLost(machine); return; }
-    const current = currentOf(this.repo.entries(machine));
+    if (!this.wire || !this.leases.owns(machine)) return; // (re)connecting: attach() decides with the full picture
+    const s = p.data;
+    void this.tasks.run(machine, () => this.onStatus(machine, s));
+  }
+
+  private async onStatus(machine: string, s: StatusPayload): Promise<void> {
+    if (!this.leases.owns(machine)) return;
+    if (s.state === 'offline' || s.state === 'maintenance' || !this.registry.online(machine)) { await this.clawLost(machine); return; }
+    const current = currentOf(await this.repo.entries(machine));
+    if (this.isOrphanStart(current)) { await this.reconcileTurn(machine); await this.refreshNow(machine, mergeChange(emptyRequest(), { resendTo: [current.authid] })); return; }
     // `ready` during a turn we think runs, with no turn_ended matched to it (queue/rules.ts readyDuringTurn).
-    if (current?.state === 'playing' && p.data.state === 'ready') { this.nodeReadyDuringTurn(machine, current); return; }
-    if (current && p.data.state === 'controlled' && p.data.turn !== undefined && p.data.turn !== current.turnId) {
-      this.ignoredLog.foreignStatus.maybe(this.now(), (suppressed) => this.log.warn({ machine, turn: current.turnId, nodeTurn: p.data.turn, suppressed }, 'node says it runs another turn'));
+    if (current?.state === 'playing' && s.state === 'ready') { await this.nodeReadyDuringTurn(machine, current); return; }
+    if (current && s.state === 'controlled' && s.turn !== undefined && s.turn !== current.turnId && !this.endingTurns.has(s.turn)) {
+      this.ignoredLog.foreignStatus.maybe(this.now(), (suppressed) => this.log.warn({ machine, turn: current.turnId, nodeTurn: s.turn, suppressed }, 'node says it runs another turn'));
     }
-    this.refresh(machine);
+    await this.refreshNow(machine, emptyRequest());
   }
 
   nodeEvent(machine: string, raw: unknown): void {
-    if (!this.wire) return;
     const p = EventPayload.safeParse(raw);
     if (!p.success || p.data.type !== 'turn_ended' || p.data.result === undefined) return;
+    this.registry.get(machine).lastEnded = p.data;
+    const ev = p.data;
+    if (this.wire && !this.leases.owns(machine) && ev.turn !== undefined && ev.authid !== undefined) {
+      // Kept in the store by every instance that hears it: the owner may die before it records the end.
+      this.repo.recordNodeResult(ev.turn, ev.authid, ev.result!).catch((e: unknown) => this.log.warn({ machine, err: (e as Error).message }, 'keeping a node\'s turn result failed'));
+    }
+    if (!this.wire || !this.leases.owns(machine)) return;
+    void this.tasks.run(machine, () => this.onTurnEnded(machine, ev, ev.result!));
+  }
+
+  private async onTurnEnded(machine: string, ev: EventPayload, result: TurnResult): Promise<void> {
+    if (!this.leases.owns(machine)) return;
     // A turn the backend ended itself (end_turn in flight): the node's turn_ended for it comes
     // before end_turn's answer, and is not news.
-    if ((this.endingByUs.get(machine) ?? 0) > 0) return;
-    const current = currentOf(this.repo.entries(machine));
+    if (ev.turn !== undefined ? this.endingTurns.has(ev.turn) : (this.endingByUs.get(machine) ?? 0) > 0) return;
+    const current = currentOf(await this.repo.entries(machine));
     if (!current) return;
-    const match = matchTurnEnd(p.data, current);
+    const match = matchTurnEnd(ev, current);
     if (match === 'other_turn') {
-      this.ignoredLog.stale.maybe(this.now(), (suppressed) => this.log.info({ machine, turn: current.turnId, eventTurn: p.data.turn, suppressed }, 'turn_ended for another turn ignored'));
+      this.ignoredLog.stale.maybe(this.now(), (suppressed) => this.log.info({ machine, turn: current.turnId, eventTurn: ev.turn, suppressed }, 'turn_ended for another turn ignored'));
       return;
     }
     if (match === 'unattributed') {
       // An old node's event: applied if the node says `ready` next (nodeReadyDuringTurn) or start_turn's answer follows.
-      if (current.turnId !== null) this.unattributedEnd.set(machine, { turnId: current.turnId, result: p.data.result });
+      if (current.turnId !== null) this.unattributedEnd.set(machine, { turnId: current.turnId, result });
       return;
     }
+    // A start another instance sent (it died before the answer): the node's word decides.
+    if (this.isOrphanStart(current)) { await this.reconcileTurn(machine); return; }
     // Before start_turn's answer is handled (both can arrive in one read): end it right after, so the
     // player still sees control true, then the result.
-    if (current.state === 'starting') { this.endedWhileStarting.set(machine, { turnId: current.turnId!, result: p.data.result }); return; }
-    this.endCurrent(machine, current, p.data.result, null, { callNode: false, reason: 'node' });
+    if (current.state === 'starting') { this.endedWhileStarting.set(machine, { turnId: current.turnId!, result }); return; }
+    await this.ownerEnd(machine, current.turnId!, result, null, { callNode: false, reason: 'node' });
   }
 
-  // ---------------------------------------------------------------- presence
+  // ---------------------------------------------------------------- presence (every instance keeps it; the owner writes it)
 
   /**
    * A session of `authid` is on the router. Every new session (the player's
@@ -401,296 +626,444 @@ export class Coordinator {
    * running out while they were reconnecting after a restart gets a fresh
    * ready window (once; rules.ts extendedDeadline).
    */
-  sessionJoined(session: number, authid: string): void {
+  sessionJoined(session: number, authid: string, authrole?: string): void {
+    if (authrole === BACKEND_ROLE && session !== this.selfSession) this.backendSessions.add(session);
     if (!this.wire) return;
     const kind = this.presence.join(session, authid);
     if (kind === 'known') return;
-    const entries = this.repo.entriesOf(authid);
-    if (entries.length === 0) return;
-    if (kind === 'first') {
-      const now = this.now();
-      // Back for the first time since the attach: a ready check that ran down meanwhile gets a fresh window (once).
-      const wasAwaited = this.awaited.delete(authid);
-      this.repo.tx(() => {
-        this.repo.markConnected(authid);
-        for (const e of entries) {
-          if (!wasAwaited || e.state !== 'ready_check' || e.readyDeadline === null) continue;
-          const deadline = extendedDeadline({
-            deadline: e.readyDeadline, extended: e.readyExtended === 1, now, attachedAt: this.attachedAt,
-            recoveryWindowMs: this.config.presence.recoveryWindowSeconds * 1000, readyWindowMs: this.settings(e.machine).readyWindowSeconds * 1000,
-          });
-          if (deadline !== undefined && this.repo.extendReady(e.id, deadline)) this.log.info({ machine: e.machine, authid, deadline }, 'ready check extended: the player is back after a restart');
-        }
-      });
-    }
-    for (const e of entries) {
-      this.lastSent.delete(key(e.machine, authid));
-      this.refresh(e.machine, { resendTo: authid });
-    }
+    // Back for the first time since the attach: a ready check that ran down meanwhile gets a fresh window (once).
+    const wasAwaited = kind === 'first' && this.awaited.delete(authid);
+    this.forOwnedEntries(authid, (m) => this.playerBack(m, authid, kind === 'first', wasAwaited));
   }
 
   sessionLeft(session: number): void {
+    if (this.backendSessions.delete(session)) {
+      void this.leases.instanceLeft(session).catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'taking over a departed instance\'s machines failed'));
+    }
     if (!this.wire) return;
     const authid = this.presence.leave(session);
     if (authid === undefined) return;
-    const entries = this.repo.entriesOf(authid);
-    if (entries.length === 0) return;
-    this.repo.tx(() => this.repo.markDisconnected(authid, this.now()));
-    this.log.info({ authid, machines: entries.map((e) => e.machine) }, 'player disconnected');
-    for (const e of entries) {
-      // In control: the node releases every line now; the turn and its timers go on.
-      if (e.state === 'playing') this.callNode(machineReleaseUri(e.machine), { player: authid, ...(e.turnId !== null ? { turn: e.turnId } : {}) }, 'release');
-      this.refresh(e.machine);
-    }
+    this.forOwnedEntries(authid, (m) => this.playerAway(m, authid));
   }
 
-  // ---------------------------------------------------------------- transitions
+  /** Runs `task` (as the machine's task) for each machine this instance owns where `authid` is queued. */
+  private forOwnedEntries(authid: string, task: (machine: string) => Promise<void>): void {
+    if (this.leases.machines().length === 0) return;
+    this.repo.entriesOf(authid).then((entries) => {
+      for (const e of entries) if (this.leases.owns(e.machine)) void this.tasks.run(e.machine, () => task(e.machine));
+    }, (e: unknown) => this.log.error({ err: (e as Error).message }, 'reading a player\'s places failed'));
+  }
 
-  private startTurn(machine: string, e: Entry): void {
-    const settings = this.settings(machine);
-    const turnId = this.repo.tx(() => {
-      const id = this.repo.insertTurn(machine, e.authid, e.name, this.now());
-      this.repo.setEntryState(e.id, 'starting', null, id);
-      return id;
+  private async playerBack(machine: string, authid: string, first: boolean, wasAwaited: boolean): Promise<void> {
+    if (!this.leases.owns(machine)) return;
+    if (first) {
+      const now = this.now();
+      const extended = await this.own(machine, async (r, row) => {
+        const e = await r.entry(machine, authid);
+        if (!e || !this.presence.present(authid)) return undefined;
+        await r.markConnected(machine, authid);
+        if (!wasAwaited || e.state !== 'ready_check' || e.readyDeadline === null) return undefined;
+        const deadline = extendedDeadline({
+          deadline: e.readyDeadline, extended: e.readyExtended === 1, now, attachedAt: this.attachedAt,
+          recoveryWindowMs: this.config.presence.recoveryWindowSeconds * 1000, readyWindowMs: this.effective(row).readyWindowSeconds * 1000,
+        });
+        return deadline !== undefined && await r.extendReady(e.id, deadline) ? deadline : undefined;
+      });
+      if (extended !== undefined) this.log.info({ machine, authid, deadline: extended }, 'ready check extended: the player is back after a restart');
+    }
+    await this.refreshNow(machine, mergeChange(emptyRequest(), { resendTo: [authid], forget: [authid] }));
+  }
+
+  private async playerAway(machine: string, authid: string): Promise<void> {
+    if (!this.leases.owns(machine) || this.presence.present(authid)) return;
+    const e = await this.own(machine, async (r) => {
+      const e = await r.entry(machine, authid);
+      if (e) await r.markDisconnected(machine, authid, this.now());
+      return e;
     });
-    this.log.info({ machine, authid: e.authid, turn: turnId }, 'starting turn');
-    this.turnNode.set(machine, { turnId, registrations: new Set(this.registry.get(machine).registrations) });
-    this.unattributedEnd.delete(machine);
-    this.refresh(machine);
-    const wire = this.wire;
-    const call = wire
-      ? wire.call(machineUris(machine).startTurn, { player: e.authid, moveSeconds: settings.moveSeconds, name: e.name, turn: turnId })
-      : Promise.reject(new Error('not connected to the router'));
-    call.then((raw) => {
-      const r = StartTurnResult.safeParse(raw);
-      if (!r.success) throw new Error(`start_turn answered ${preview(raw)}`);
-      const now = this.repo.entry(machine, e.authid);
-      if (this.stopped || now?.state !== 'starting' || now.turnId !== turnId) return; // ended meanwhile
-      this.repo.tx(() => { this.repo.setEntryState(e.id, 'playing', null, turnId); this.repo.turnStarted(turnId, r.data.endsAt); });
-      this.send(e.authid, { type: 'control', control: true, machine, topic: r.data.topic, endsAt: r.data.endsAt });
-      this.log.info({ machine, authid: e.authid, turn: turnId, endsAt: r.data.endsAt }, 'turn started');
-      const early = this.endedWhileStarting.get(machine);
-      if (early?.turnId === turnId) {
-        this.endedWhileStarting.delete(machine);
-        this.endCurrent(machine, this.repo.entry(machine, e.authid)!, early.result, null, { callNode: false, reason: 'node' });
-        return;
-      }
-      // An old node's unattributed turn_ended came before this answer: in the node's order it is this turn's end.
-      const unattributed = this.unattributedEnd.get(machine);
-      if (unattributed?.turnId === turnId && this.registry.get(machine).status?.state === 'ready') {
-        this.unattributedEnd.delete(machine);
-        this.endCurrent(machine, this.repo.entry(machine, e.authid)!, unattributed.result, null, { callNode: false, reason: 'node' });
-        return;
-      }
-      if (!this.presence.present(e.authid)) this.callNode(machineReleaseUri(machine), { player: e.authid, turn: turnId }, 'release');
-      this.refresh(machine);
-    }).catch((err: unknown) => {
-      if (this.endedWhileStarting.get(machine)?.turnId === turnId) this.endedWhileStarting.delete(machine);
-      if (this.stopped) return;
-      const now = this.repo.entry(machine, e.authid);
-      this.log.warn({ machine, authid: e.authid, err: errorText(err) }, 'start_turn failed');
-      if (now?.state !== 'starting' || now.turnId !== turnId) return;
-      this.registry.get(machine).holdUntilReady = true;
-      this.endCurrent(machine, now, 'abandoned', null, { callNode: false, backToFront: true, reason: 'start_failed' });
-    });
+    if (!e) return;
+    this.log.info({ authid, machine }, 'player disconnected');
+    // In control: the node releases every line now; the turn and its timers go on.
+    if (e.state === 'playing') this.callNode(machineReleaseUri(machine), { player: authid, ...(e.turnId !== null ? { turn: e.turnId } : {}) }, 'release');
+    await this.refreshNow(machine, emptyRequest());
+  }
+
+  // ---------------------------------------------------------------- owner: taking a machine over
+
+  /** This instance now owns `machine`: presence into the store, the turn checked against the node, everyone told where they stand. */
+  private async takeOver(machine: string): Promise<void> {
+    if (!this.leases.owns(machine)) return;
+    const now = this.now();
+    // An earlier disconnect time is kept, so a grace period that began before a crash is not extended.
+    await this.own(machine, (r) => r.syncPresence(machine, (a) => this.presence.present(a), now));
+    this.lastSent.delete(machine);
+    await this.reconcileTurn(machine);
+    await this.refreshNow(machine, mergeChange(emptyRequest(), { resendAll: true }));
   }
 
   /**
-   * Ends the current turn with `result`. An abandoned turn puts its player
-   * back at the front; any other removes the entry.
+   * A turn recorded as starting or playing, checked against what the node
+   * says: a turn_ended this instance heard (the old owner died before
+   * recording it) ends it with that result; a node still `controlled` with
+   * it runs it (a `starting` one becomes `playing`); a turn whose start_turn
+   * was not sent yet is started by the refresh; otherwise the node ended or
+   * lost it while nobody listened: abandoned, the player back at the front.
    */
-  private endCurrent(machine: string, e: Entry, result: TurnResult, actor: string | null,
-    o: { callNode: boolean; reason: TurnEndReason; backToFront?: boolean; audit?: string; removed?: 'kicked'; blockedUntil?: number | undefined }): void {
-    const now = this.now();
-    const backToFront = o.backToFront ?? result === 'abandoned';
-    this.repo.tx(() => {
-      if (e.turnId !== null) {
-        this.repo.finishTurn(e.turnId, now, result, actor, o.reason);
-        const turn = this.repo.turn(e.turnId);
-        const row = this.repo.machine(machine);
-        if (turn && row && (result === 'win' || result === 'lose' || result === 'timeout')) {
-          this.repo.recordTurnLength(machine, nextAverage(row.avgTurnMs, row.turnsCount, now - turn.startedAt));
-        }
-        // A turn the node ended after its timer ran out measures the drop cycle (an early drop says nothing about it).
-        if (turn?.endsAt != null && row && o.reason === 'node' && (result === 'win' || result === 'lose') && now > turn.endsAt) {
-          this.repo.recordDropCycle(machine, nextAverage(row.avgDropMs, row.avgDropMs === null ? 0 : 1, now - turn.endsAt));
-        }
-      }
-      if (backToFront) { this.repo.setEntryState(e.id, 'waiting'); this.repo.moveToFront(machine, e.id); } else this.repo.deleteEntry(e.id);
-      if (o.audit) this.repo.audit(now, machine, o.audit, actor, e.authid, e.turnId, { result });
-    });
-    this.lastSent.delete(key(machine, e.authid));
-    if (this.turnNode.get(machine)?.turnId === e.turnId) this.turnNode.delete(machine);
-    if (this.unattributedEnd.get(machine)?.turnId === e.turnId) this.unattributedEnd.delete(machine);
-    this.log.info({ machine, authid: e.authid, turn: e.turnId, result, actor }, 'turn ended');
-    if (o.callNode) {
-      this.endingByUs.set(machine, (this.endingByUs.get(machine) ?? 0) + 1);
-      const done = () => { const n = (this.endingByUs.get(machine) ?? 1) - 1; if (n > 0) this.endingByUs.set(machine, n); else this.endingByUs.delete(machine); };
-      const call = this.wire?.call(machineUris(machine).endTurn, { reason: result, ...(e.turnId !== null ? { turn: e.turnId } : {}) });
-      if (call) call.then(done, (err: unknown) => { done(); this.log.warn({ machine, err: errorText(err) }, 'end_turn failed'); });
-      else done();
-    }
-    this.send(e.authid, { type: 'control', control: false, machine, result });
-    if (o.removed) this.send(e.authid, { type: 'removed', machine, reason: o.removed, ...(o.blockedUntil !== undefined ? { blockedUntil: o.blockedUntil } : {}) });
-    this.refresh(machine);
-  }
-
-  private remove(machine: string, e: Entry, reason: 'left' | 'kicked' | 'timeout' | 'grace_expired', audit?: { action: string; actor: string | null }, blockedUntil?: number): void {
-    this.repo.tx(() => {
-      this.repo.deleteEntry(e.id);
-      if (audit) this.repo.audit(this.now(), machine, audit.action, audit.actor, e.authid, null, { reason, ...(blockedUntil !== undefined ? { blockedUntil } : {}) });
-      if (reason !== 'left') this.recordRemoval(machine, e, reason, audit?.actor ?? null, blockedUntil);
-    });
-    this.lastSent.delete(key(machine, e.authid));
-    this.log.info({ machine, authid: e.authid, reason }, 'left the queue');
-    this.send(e.authid, { type: 'removed', machine, reason, ...(blockedUntil !== undefined ? { blockedUntil } : {}) });
-    this.refresh(machine);
-  }
-
-  /** A no-show, kick or grace expiry, for the dashboard's table (inside the caller's transaction). */
-  private recordRemoval(machine: string, e: Entry, reason: RemovalReason, actor: string | null, blockedUntil: number | undefined): void {
-    this.repo.recordRemoval({ at: this.now(), machine, authid: e.authid, name: e.name, reason, actor, blockedUntil: blockedUntil ?? null }, this.config.history.maxRemovals);
-  }
-
-  /** The node is gone (or lost the turn): the turn in play is abandoned, its player back at the front; a ready check is called off. */
-  private clawLost(machine: string): void {
-    const entries = this.repo.entries(machine);
-    const current = currentOf(entries);
-    if (current?.state === 'playing') { this.endCurrent(machine, current, 'abandoned', null, { callNode: false, reason: 'node_lost' }); return; }
-    const asked = entries.find((e) => e.state === 'ready_check');
-    if (asked) {
-      this.repo.tx(() => this.repo.setEntryState(asked.id, 'waiting'));
-      this.lastSent.delete(key(machine, asked.authid));
-    }
-    this.refresh(machine);
-  }
-
-  /** The node said `ready` while `current` plays, with no turn_ended matched to it. */
-  private nodeReadyDuringTurn(machine: string, current: Entry): void {
-    const unattributed = this.unattributedEnd.get(machine);
-    this.unattributedEnd.delete(machine);
-    const started = this.turnNode.get(machine);
-    const registrations = this.registry.get(machine).registrations;
-    const result = readyDuringTurn({
-      unattributed: unattributed?.turnId === current.turnId ? unattributed.result : undefined,
-      sameNodeSession: started?.turnId === current.turnId && [...started.registrations].some((r) => registrations.has(r)),
-    });
-    if (result === 'abandoned') { this.clawLost(machine); return; }
-    if (unattributed === undefined) this.log.warn({ machine, turn: current.turnId }, 'node ready without turn_ended: turn ended as timeout');
-    this.endCurrent(machine, current, result, null, { callNode: false, reason: unattributed === undefined ? 'silent' : 'node' });
-  }
-
-  /** After a restart: a turn recorded as starting or playing is checked against what the node says. */
-  private reconcileTurn(machine: string): void {
-    const current = currentOf(this.repo.entries(machine));
-    if (!current) return;
-    const status = this.registry.get(machine).status;
-    // A node that names its turn must name this one; an old node's `controlled` is taken as this turn.
-    const stillRunning = this.registry.online(machine) && status?.state === 'controlled' && (status.turn === undefined || status.turn === current.turnId);
-    if (stillRunning && current.turnId !== null) this.turnNode.set(machine, { turnId: current.turnId, registrations: new Set(this.registry.get(machine).registrations) });
-    if (stillRunning && current.state === 'starting') {
-      // start_turn went through before the crash; its endsAt is unknown (the node still ends the turn).
-      this.repo.tx(() => this.repo.setEntryState(current.id, 'playing', null, current.turnId));
+  private async reconcileTurn(machine: string): Promise<void> {
+    const current = currentOf(await this.repo.entries(machine));
+    if (!current || current.turnId === null) return;
+    const turnId = current.turnId;
+    const turn = await this.repo.turn(turnId);
+    const rt = this.registry.get(machine);
+    const ended = rt.lastEnded;
+    if (ended?.result !== undefined && ended.turn === turnId && matchTurnEnd(ended, current) === 'this_turn') {
+      await this.ownerEnd(machine, turnId, ended.result, null, { callNode: false, reason: 'node' });
       return;
     }
-    if (!stillRunning) this.endCurrent(machine, current, 'abandoned', null, { callNode: false, reason: 'node_lost' });
+    // Heard by another instance (stored with the turn's id and player), not by us.
+    if (turn?.nodeResult != null && turn.result === null) {
+      await this.ownerEnd(machine, turnId, turn.nodeResult, null, { callNode: false, reason: 'node' });
+      return;
+    }
+    const status = rt.status;
+    // A node that names its turn must name this one; an old node's `controlled` is taken as this turn.
+    const stillRunning = this.registry.online(machine) && status?.state === 'controlled' && (status.turn === undefined || status.turn === turnId);
+    if (stillRunning) {
+      if (current.state === 'starting') {
+        // start_turn went through but its answer was never recorded: its endsAt is estimated from when it was sent.
+        const settings = this.effective((await this.repo.machine(machine))!);
+        await this.own(machine, async (r) => {
+          const e = await r.entry(machine, current.authid);
+          if (e?.state !== 'starting' || e.turnId !== turnId) return;
+          await r.setEntryState(e.id, 'playing', null, turnId);
+          if (turn?.endsAt == null) await r.turnStarted(turnId, (turn?.startSentAt ?? turn?.startedAt ?? this.now()) + settings.moveSeconds * 1000);
+          if (turn?.startSentAt == null) await r.markStartSent(turnId, this.now(), [...rt.registrations][0] ?? null);
+        });
+      }
+      return;
+    }
+    if (current.state === 'starting' && turn?.startSentAt == null) return;
+    if (current.state === 'starting' && turn?.startSentAt != null) {
+      if (this.startsInFlight.has(turnId)) return; // our own call: its answer decides
+      // Sent by an instance that died before the answer: the call may still reach the node until it
+      // would have timed out, and the node's status or turn_ended decides (isOrphanStart) before that.
+      const decideAt = turn.startSentAt + this.config.router.callTimeoutMs;
+      if (this.now() < decideAt && this.registry.online(machine)) { this.armOrphanStart(machine, decideAt - this.now()); return; }
+      // end_turn too (it names the turn, so no other is touched), in case the node starts it late.
+      await this.ownerEnd(machine, turnId, 'abandoned', null, { callNode: true, reason: 'node_lost' });
+      return;
+    }
+    await this.ownerEnd(machine, turnId, 'abandoned', null, { callNode: false, reason: 'node_lost' });
   }
+
+  /** A turn in `starting` whose start_turn answer nobody here awaits (another instance sent it and died). */
+  private isOrphanStart(current: Entry | undefined): current is Entry & { turnId: number } {
+    return current?.state === 'starting' && current.turnId !== null && !this.startsInFlight.has(current.turnId);
+  }
+
+  private armOrphanStart(machine: string, ms: number): void {
+    if (this.orphanStarts.has(machine)) return;
+    this.orphanStarts.set(machine, setTimeout(() => {
+      this.orphanStarts.delete(machine);
+      void this.tasks.run(machine, async () => { await this.reconcileTurn(machine); await this.refreshNow(machine, emptyRequest()); });
+    }, ms + 50));
+  }
+
+  // ---------------------------------------------------------------- owner: refresh
 
   /**
-   * After any change on a machine: start the next ready check if due, keep
-   * timers in step with SQLite, publish the retained queue snapshot, and tell
-   * each waiting player whose position changed.
+   * After any change on a machine (owner only): send what the change asked
+   * for, read the machine under its lock, start the next ready check if due,
+   * tell the node what it must know (a turn ended, a turn to start), keep the
+   * timers in step with the store, tell each waiting player whose position
+   * changed, and publish the retained queue snapshot.
    */
-  private refresh(machine: string, o: { resendAll?: boolean; resendTo?: string } = {}): void {
-    if (this.stopped) return;
-    let entries = this.repo.entries(machine);
-    const row = this.repo.machine(machine);
+  private async refreshNow(machine: string, req: RefreshRequest): Promise<void> {
+    if (this.stopped || !this.leases.owns(machine)) return;
+    const sent = this.sentOf(machine);
+    for (const a of req.forget) sent.delete(a);
+    for (const n of req.notes) this.send(n.to, n.message);
     const rt = this.registry.get(machine);
-    const step = nextStep({
-      online: this.registry.online(machine), nodeReady: rt.status?.state === 'ready', paused: row?.paused ?? false,
-      entries, holdUntilReady: rt.holdUntilReady,
+    const now = this.now();
+    const v = await this.own(machine, async (r, row) => {
+      let entries = await r.entries(machine);
+      const settings = this.effective(row);
+      const step = nextStep({ online: this.registry.online(machine), nodeReady: rt.status?.state === 'ready', paused: row.paused, entries, holdUntilReady: rt.holdUntilReady });
+      let asked: Entry | undefined;
+      if (step.kind === 'ready_check') {
+        await r.askReady(step.entryId, now + settings.readyWindowSeconds * 1000, now);
+        entries = await r.entries(machine);
+        asked = entries.find((x) => x.id === step.entryId);
+      }
+      const current = currentOf(entries);
+      const turn = current?.turnId != null ? await r.turn(current.turnId) : undefined;
+      const ends = await r.pendingNodeEnds(machine);
+      return { view: { row, entries, turn, settings } as View, asked, ends };
     });
-    const settings = this.settings(machine);
-    if (step.kind === 'ready_check') {
-      const now = this.now();
-      const deadline = now + settings.readyWindowSeconds * 1000;
-      this.repo.tx(() => this.repo.askReady(step.entryId, deadline, now));
-      entries = this.repo.entries(machine);
-      const e = entries.find((x) => x.id === step.entryId)!;
-      this.log.info({ machine, authid: e.authid, deadline }, 'ready check');
-      this.sendPositions(machine, entries, settings, o);
-      this.send(e.authid, { type: 'get_ready', machine, deadline });
-    } else {
-      this.sendPositions(machine, entries, settings, o);
+    const { view, asked, ends } = v;
+    for (const t of ends) this.sendEndTurn(machine, t);
+    const current = currentOf(view.entries);
+    if (current?.state === 'starting' && view.turn && view.turn.startSentAt === null && view.turn.result === null && ends.length === 0) {
+      await this.sendStartTurn(machine, current, view.turn, view.settings);
     }
-    this.syncTimers(machine, entries, settings);
-    this.wire?.publish(machineUris(machine).queue, this.snapshot(machine, false, entries), true);
+    if (asked) this.log.info({ machine, authid: asked.authid, deadline: asked.readyDeadline }, 'ready check');
+    this.sendPositions(machine, view, req);
+    if (asked) this.send(asked.authid, { type: 'get_ready', machine, deadline: asked.readyDeadline! });
+    for (const a of req.resendState) if (!req.resendTo.has(a) && !req.resendAll) this.resendState(machine, a, view);
+    this.syncTimers(machine, view);
+    this.wire?.publish(machineUris(machine).queue, this.snapshot(machine, view, false), true);
   }
 
-  private sendPositions(machine: string, entries: Entry[], settings: Settings, o: { resendAll?: boolean; resendTo?: string }): void {
-    const waiting = waitingOf(entries);
-    const current = currentOf(entries);
-    const waits = this.waits(machine, entries, settings);
+  private sentOf(machine: string): Map<string, number> {
+    let m = this.lastSent.get(machine);
+    if (!m) { m = new Map(); this.lastSent.set(machine, m); }
+    return m;
+  }
+
+  private sendPositions(machine: string, view: View, o: RefreshRequest): void {
+    const waiting = waitingOf(view.entries);
+    const current = currentOf(view.entries);
+    const now = this.now();
+    const waits = this.waits(machine, view, now);
+    const sent = this.sentOf(machine);
+    // Players no longer waiting are forgotten, so one who comes back is told their position.
+    const still = new Set(waiting.map((e) => e.authid));
+    for (const a of sent.keys()) if (!still.has(a)) sent.delete(a);
     waiting.forEach((e, position) => {
-      const k = key(machine, e.authid);
-      const resend = o.resendAll === true || o.resendTo === e.authid;
-      if (!resend && !positionDue(this.lastSent.get(k), position)) return;
-      this.lastSent.set(k, position);
+      const resend = o.resendAll || o.resendTo.has(e.authid);
+      if (!resend && !positionDue(sent.get(e.authid), position)) return;
+      sent.set(e.authid, position);
       const w = waits[position]!;
-      this.send(e.authid, { type: 'position', machine, position, etaSeconds: Math.round(w.ms / 1000), ...(w.known ? { etaAt: Math.round(this.now() + w.ms) } : {}) });
+      this.send(e.authid, { type: 'position', machine, position, etaSeconds: Math.round(w.ms / 1000), ...(w.known ? { etaAt: Math.round(now + w.ms) } : {}) });
       if (resend && e.state === 'ready_check' && e.readyDeadline !== null) this.send(e.authid, { type: 'get_ready', machine, deadline: e.readyDeadline });
     });
-    if (current && (o.resendAll === true || o.resendTo === current.authid)) this.resendControl(machine, current);
+    if (current && (o.resendAll || o.resendTo.has(current.authid))) this.resendControl(machine, current, view.turn);
   }
 
   /** Tells the player again what they may have missed: the ready prompt with its deadline, or control of the running turn. */
-  private resendState(machine: string, authid: string): void {
-    const e = this.repo.entry(machine, authid);
+  private resendState(machine: string, authid: string, view: View): void {
+    const e = view.entries.find((x) => x.authid === authid);
     if (!e) return;
     if (e.state === 'ready_check' && e.readyDeadline !== null) this.send(authid, { type: 'get_ready', machine, deadline: e.readyDeadline });
-    if (e.state === 'playing') this.resendControl(machine, e);
+    if (e.state === 'playing') this.resendControl(machine, e, view.turn);
   }
 
-  private resendControl(machine: string, current: Entry): void {
-    if (current.state !== 'playing') return;
-    const turn = current.turnId !== null ? this.repo.turn(current.turnId) : undefined;
+  private resendControl(machine: string, current: Entry, turn: TurnRow | undefined): void {
+    if (current.state !== 'playing' || turn?.id !== current.turnId) return;
     if (turn?.endsAt != null) this.send(current.authid, { type: 'control', control: true, machine, topic: machineUris(machine).control(current.authid), endsAt: turn.endsAt });
   }
 
-  /**
-   * How long until each waiting player (queue order) is asked, in ms, and
-   * whether that is known (not while paused or the node is not there): the
-   * estimate as if it went on now is still given as etaSeconds, which the
-   * protocol requires; etaAt only when known.
-   */
-  private waits(machine: string, entries: Entry[], settings: Settings): { ms: number; known: boolean }[] {
-    const row = this.repo.machine(machine);
-    const current = currentOf(entries);
-    const turn = current?.turnId != null ? this.repo.turn(current.turnId) : undefined;
+  // ---------------------------------------------------------------- owner: the node
+
+  /** Calls start_turn for a turn confirmed by its player, once (turns.start_sent_at, set first under the lock). */
+  private async sendStartTurn(machine: string, e: Entry, turn: TurnRow, settings: Settings): Promise<void> {
+    if (this.startsInFlight.has(turn.id)) return;
+    const registrations = [...this.registry.get(machine).registrations];
     const now = this.now();
-    const nodeState = this.registry.get(machine).status?.state;
-    const halted = (row?.paused ?? false) || !this.registry.online(machine) || (nodeState !== 'ready' && nodeState !== 'controlled');
-    const view = {
-      now, halted: false,
-      turnMs: plannedTurnMs(row?.avgTurnMs ?? null, settings.moveSeconds),
-      readyMs: row?.avgReadyMs ?? READY_GUESS_SECONDS * 1000,
-      dropMs: row?.avgDropMs ?? TURN_OVERHEAD_SECONDS * 1000,
-      readyWindowMs: settings.readyWindowSeconds * 1000,
-      current: current ? { startedAt: turn?.startedAt ?? now, endsAt: turn?.endsAt ?? null } : undefined,
-      waiting: waitingOf(entries).map((e) => ({ present: e.disconnectedAt === null, readyDeadline: e.state === 'ready_check' ? e.readyDeadline : null, askedAt: e.askedAt })),
-    };
-    return waitTimes(view).map((ms) => ({ ms: ms ?? 0, known: !halted }));
+    const ok = await this.own(machine, async (r) => {
+      const cur = await r.entry(machine, e.authid);
+      const t = await r.turn(turn.id);
+      if (cur?.state !== 'starting' || cur.turnId !== turn.id || !t || t.result !== null || t.startSentAt !== null) return false;
+      await r.markStartSent(turn.id, now, registrations[0] ?? null);
+      return true;
+    });
+    if (!ok) return;
+    this.log.info({ machine, authid: e.authid, turn: turn.id }, 'starting turn');
+    this.unattributedEnd.delete(machine);
+    this.startsInFlight.add(turn.id);
+    const call = this.wire
+      ? this.wire.call(machineUris(machine).startTurn, { player: e.authid, moveSeconds: settings.moveSeconds, name: turn.name, turn: turn.id })
+      : Promise.reject(new Error('not connected to the router'));
+    void call.then(
+      (raw) => this.tasks.run(machine, () => this.startAnswered(machine, e.authid, turn.id, raw)),
+      (err: unknown) => this.tasks.run(machine, () => this.startFailed(machine, e.authid, turn.id, err)),
+    ).finally(() => this.startsInFlight.delete(turn.id));
   }
 
-  /** Ready deadline, grace periods and the turn overrun watchdog, each derived from what SQLite holds. */
-  private syncTimers(machine: string, entries: Entry[], settings: Settings): void {
-    if (!this.wire) return; // while disconnected nothing expires; attach() re-derives every timer
+  private async startAnswered(machine: string, authid: string, turnId: number, raw: unknown): Promise<void> {
+    const r = StartTurnResult.safeParse(raw);
+    if (!r.success) { await this.startFailed(machine, authid, turnId, new Error(`start_turn answered ${preview(raw)}`)); return; }
+    if (this.stopped || !this.leases.owns(machine)) return; // the next owner reads the node's status
+    const started = await this.own(machine, async (q) => {
+      const cur = await q.entry(machine, authid);
+      if (cur?.state !== 'starting' || cur.turnId !== turnId) return false; // ended meanwhile
+      await q.setEntryState(cur.id, 'playing', null, turnId);
+      await q.turnStarted(turnId, r.data.endsAt);
+      return true;
+    });
+    if (!started) return;
+    this.send(authid, { type: 'control', control: true, machine, topic: r.data.topic, endsAt: r.data.endsAt });
+    this.log.info({ machine, authid, turn: turnId, endsAt: r.data.endsAt }, 'turn started');
+    const early = this.endedWhileStarting.get(machine);
+    if (early?.turnId === turnId) {
+      this.endedWhileStarting.delete(machine);
+      await this.ownerEnd(machine, turnId, early.result, null, { callNode: false, reason: 'node' });
+      return;
+    }
+    // An old node's unattributed turn_ended came before this answer: in the node's order it is this turn's end.
+    const unattributed = this.unattributedEnd.get(machine);
+    if (unattributed?.turnId === turnId && this.registry.get(machine).status?.state === 'ready') {
+      this.unattributedEnd.delete(machine);
+      await this.ownerEnd(machine, turnId, unattributed.result, null, { callNode: false, reason: 'node' });
+      return;
+    }
+    if (!this.presence.present(authid)) this.callNode(machineReleaseUri(machine), { player: authid, turn: turnId }, 'release');
+    await this.refreshNow(machine, emptyRequest());
+  }
+
+  private async startFailed(machine: string, authid: string, turnId: number, err: unknown): Promise<void> {
+    if (this.endedWhileStarting.get(machine)?.turnId === turnId) this.endedWhileStarting.delete(machine);
+    if (this.stopped || !this.leases.owns(machine)) return;
+    this.log.warn({ machine, authid, err: errorText(err) }, 'start_turn failed');
+    const cur = await this.repo.entry(machine, authid);
+    if (cur?.state !== 'starting' || cur.turnId !== turnId) return;
+    this.registry.get(machine).holdUntilReady = true;
+    await this.ownerEnd(machine, turnId, 'abandoned', null, { callNode: false, backToFront: true, reason: 'start_failed' });
+  }
+
+  /** Tells the node that a turn ended (end_turn with its id, so it can't end the next one), then records that it was told. */
+  private sendEndTurn(machine: string, t: TurnRow): void {
+    if (this.endingTurns.has(t.id) || !this.wire) return;
+    this.endingTurns.add(t.id);
+    this.endingByUs.set(machine, (this.endingByUs.get(machine) ?? 0) + 1);
+    const done = (told: boolean) => {
+      const n = (this.endingByUs.get(machine) ?? 1) - 1;
+      if (n > 0) this.endingByUs.set(machine, n); else this.endingByUs.delete(machine);
+      if (!told) { this.endingTurns.delete(t.id); return; }
+      // Still "ending" until the store says done: a refresh meanwhile must not call end_turn again.
+      void this.tasks.run(machine, () => this.own(machine, (r) => r.nodeEndDone(t.id)).finally(() => this.endingTurns.delete(t.id)));
+    };
+    this.wire.call(machineUris(machine).endTurn, { reason: t.result, turn: t.id }).then(() => done(true), (err: unknown) => {
+      this.log.warn({ machine, err: errorText(err) }, 'end_turn failed');
+      // An answer (the node's error, or no node) settles it; a lost router link leaves it for the next owner or attach.
+      done(typeof (err as { error?: unknown })?.error === 'string');
+    });
+  }
+
+  /**
+   * Ends the turn `turnId` if it is still the machine's current turn (owner,
+   * fenced), then refreshes. An abandoned turn puts its player back at the
+   * front; any other removes the entry.
+   */
+  private async ownerEnd(machine: string, turnId: number, result: TurnResult, actor: string | null,
+    o: { callNode: boolean; reason: TurnEndReason; backToFront?: boolean; onlyIf?: (e: Entry) => boolean }): Promise<void> {
+    const out = await this.own(machine, async (r, row) => {
+      const e = currentOf(await r.entries(machine));
+      if (!e || e.turnId !== turnId || (o.onlyIf && !o.onlyIf(e))) return undefined;
+      return this.endTurnTx(r, row, e, result, actor, o);
+    });
+    if (!out) return;
+    out.log();
+    await this.refreshNow(machine, mergeChange(emptyRequest(), { notes: out.notes, forget: out.forget }));
+  }
+
+  /** Removes the entry `entryId` if `still` holds for it under the lock (owner, fenced), then refreshes. */
+  private async ownerRemove(machine: string, entryId: number, reason: 'timeout' | 'grace_expired', still: (e: Entry, row: MachineRow) => boolean): Promise<void> {
+    const out = await this.own(machine, async (r, row) => {
+      const e = (await r.entries(machine)).find((x) => x.id === entryId);
+      if (!e || !still(e, row)) return undefined;
+      return this.removeTx(r, row, e, reason);
+    });
+    if (!out) { await this.refreshNow(machine, emptyRequest()); return; }
+    out.log();
+    await this.refreshNow(machine, mergeChange(emptyRequest(), { notes: out.notes, forget: out.forget }));
+  }
+
+  // ---------------------------------------------------------------- transitions (inside a transaction holding the machine's lock)
+
+  /**
+   * Ends the current turn `e` with `result`: the turn's result once, the
+   * averages, the entry removed (or back at the front for an abandoned turn),
+   * the audit; the node is to be told (node_end pending) when it got the
+   * start and the caller asks for it.
+   */
+  private async endTurnTx(r: Repository, row: MachineRow, e: Entry, result: TurnResult, actor: string | null,
+    o: { callNode: boolean; reason: TurnEndReason; backToFront?: boolean; audit?: string; removed?: 'kicked'; blockedUntil?: number | undefined }): Promise<Outcome> {
+    const now = this.now();
+    const machine = row.id;
+    const backToFront = o.backToFront ?? result === 'abandoned';
+    if (e.turnId !== null) {
+      const turn = await r.turn(e.turnId);
+      const tellNode = o.callNode && turn?.startSentAt != null;
+      await r.finishTurn(e.turnId, now, result, actor, o.reason, tellNode ? 'pending' : null);
+      if (turn && (result === 'win' || result === 'lose' || result === 'timeout')) {
+        await r.recordTurnLength(machine, nextAverage(row.avgTurnMs, row.turnsCount, now - turn.startedAt));
+      }
+      // A turn the node ended after its timer ran out measures the drop cycle (an early drop says nothing about it).
+      if (turn?.endsAt != null && o.reason === 'node' && (result === 'win' || result === 'lose') && now > turn.endsAt) {
+        await r.recordDropCycle(machine, nextAverage(row.avgDropMs, row.avgDropMs === null ? 0 : 1, now - turn.endsAt));
+      }
+    }
+    if (backToFront) { await r.setEntryState(e.id, 'waiting'); await r.moveToFront(machine, e.id); } else await r.deleteEntry(e.id);
+    if (o.audit) await r.audit(now, machine, o.audit, actor, e.authid, e.turnId, { result });
+    const notes: Note[] = [{ to: e.authid, message: { type: 'control', control: false, machine, result } }];
+    if (o.removed) notes.push({ to: e.authid, message: { type: 'removed', machine, reason: o.removed, ...(o.blockedUntil !== undefined ? { blockedUntil: o.blockedUntil } : {}) } });
+    return { notes, forget: [e.authid], log: () => this.log.info({ machine, authid: e.authid, turn: e.turnId, result, actor }, 'turn ended') };
+  }
+
+  private async removeTx(r: Repository, row: MachineRow, e: Entry, reason: 'left' | 'kicked' | 'timeout' | 'grace_expired', audit?: { action: string; actor: string | null }, blockedUntil?: number): Promise<Outcome> {
+    const machine = row.id;
+    await r.deleteEntry(e.id);
+    if (audit) await r.audit(this.now(), machine, audit.action, audit.actor, e.authid, null, { reason, ...(blockedUntil !== undefined ? { blockedUntil } : {}) });
+    if (reason !== 'left') await this.recordRemoval(r, machine, e, reason, audit?.actor ?? null, blockedUntil);
+    return {
+      notes: [{ to: e.authid, message: { type: 'removed', machine, reason, ...(blockedUntil !== undefined ? { blockedUntil } : {}) } }],
+      forget: [e.authid],
+      log: () => this.log.info({ machine, authid: e.authid, reason }, 'left the queue'),
+    };
+  }
+
+  /** A no-show, kick or grace expiry, for the dashboard's table. */
+  private async recordRemoval(r: Repository, machine: string, e: Entry, reason: RemovalReason, actor: string | null, blockedUntil: number | undefined): Promise<void> {
+    await r.recordRemoval({ at: this.now(), machine, authid: e.authid, name: e.name, reason, actor, blockedUntil: blockedUntil ?? null }, this.config.history.maxRemovals);
+  }
+
+  /** The node is gone (or lost the turn): the turn in play is abandoned, its player back at the front; a ready check is called off. */
+  private async clawLost(machine: string): Promise<void> {
+    if (!this.leases.owns(machine)) return;
+    const entries = await this.repo.entries(machine);
+    const current = currentOf(entries);
+    if (current?.state === 'playing' && current.turnId !== null) {
+      await this.ownerEnd(machine, current.turnId, 'abandoned', null, { callNode: false, reason: 'node_lost', onlyIf: (e) => e.state === 'playing' });
+      return;
+    }
+    const asked = entries.find((e) => e.state === 'ready_check');
+    if (asked) {
+      await this.own(machine, async (r) => {
+        const e = await r.entry(machine, asked.authid);
+        if (e?.id === asked.id && e.state === 'ready_check') await r.setEntryState(e.id, 'waiting');
+      });
+    }
+    await this.refreshNow(machine, mergeChange(emptyRequest(), { forget: asked ? [asked.authid] : [] }));
+  }
+
+  /** The node said `ready` while `current` plays, with no turn_ended matched to it. */
+  private async nodeReadyDuringTurn(machine: string, current: Entry): Promise<void> {
+    const unattributed = this.unattributedEnd.get(machine);
+    this.unattributedEnd.delete(machine);
+    const turn = current.turnId !== null ? await this.repo.turn(current.turnId) : undefined;
+    const registrations = this.registry.get(machine).registrations;
+    const result = readyDuringTurn({
+      unattributed: unattributed?.turnId === current.turnId ? unattributed.result : undefined,
+      sameNodeSession: turn?.startRegistration != null && registrations.has(turn.startRegistration),
+    });
+    if (result === 'abandoned') { await this.clawLost(machine); return; }
+    if (unattributed === undefined) this.log.warn({ machine, turn: current.turnId }, 'node ready without turn_ended: turn ended as timeout');
+    await this.ownerEnd(machine, current.turnId!, result, null, { callNode: false, reason: unattributed === undefined ? 'silent' : 'node', onlyIf: (e) => e.state === 'playing' });
+  }
+
+  // ---------------------------------------------------------------- owner: timers
+
+  /** Ready deadline, grace periods, the turn grace and the overrun watchdog, each derived from what the store holds. */
+  private syncTimers(machine: string, view: View): void {
+    if (!this.wire || !this.leases.owns(machine)) return; // while disconnected nothing expires; attach() re-derives every timer
+    const { entries, turn, settings } = view;
     const asked = entries.find((e) => e.state === 'ready_check');
     const rt = this.readyTimers.get(machine);
     const readyAt = asked?.readyDeadline != null ? this.readyTimeout(asked) : undefined;
     if (rt && (rt.entryId !== asked?.id || rt.at !== readyAt)) { clearTimeout(rt.timer); this.readyTimers.delete(machine); }
     if (asked && readyAt !== undefined && !this.readyTimers.has(machine)) {
-      const timer = setTimeout(() => { this.readyTimers.delete(machine); this.readyExpired(machine, asked.id); }, Math.max(0, readyAt - this.now()));
+      const timer = setTimeout(() => { this.readyTimers.delete(machine); void this.tasks.run(machine, () => this.readyExpired(machine, asked.id)); }, Math.max(0, readyAt - this.now()));
       this.readyTimers.set(machine, { entryId: asked.id, at: readyAt, timer });
     }
 
@@ -698,11 +1071,13 @@ export class Coordinator {
     const ot = this.overrunTimers.get(machine);
     const playing = current?.state === 'playing' ? current : undefined;
     if (ot && ot.turnId !== playing?.turnId) { clearTimeout(ot.timer); this.overrunTimers.delete(machine); }
-    if (playing?.turnId != null && !this.overrunTimers.has(machine)) {
-      const turn = this.repo.turn(playing.turnId);
-      const endsAt = turn?.endsAt ?? (turn ? turn.startedAt + settings.moveSeconds * 1000 : this.now());
+    if (playing?.turnId != null && turn?.id === playing.turnId && !this.overrunTimers.has(machine)) {
+      const endsAt = turn.endsAt ?? turn.startedAt + settings.moveSeconds * 1000;
       const turnId = playing.turnId;
-      const timer = setTimeout(() => { this.overrunTimers.delete(machine); this.overrun(machine, turnId); }, Math.max(0, endsAt + TURN_OVERRUN_MS - this.now()));
+      const timer = setTimeout(() => {
+        this.overrunTimers.delete(machine);
+        void this.tasks.run(machine, () => this.overrun(machine, turnId));
+      }, Math.max(0, endsAt + TURN_OVERRUN_MS - this.now()));
       this.overrunTimers.set(machine, { turnId, timer });
     }
 
@@ -713,18 +1088,22 @@ export class Coordinator {
     if (gt && (gt.turnId !== playing?.turnId || gt.at !== goneAt)) { clearTimeout(gt.timer); this.goneTimers.delete(machine); }
     if (playing?.turnId != null && goneAt !== undefined && !this.goneTimers.has(machine)) {
       const turnId = playing.turnId;
-      const timer = setTimeout(() => { this.goneTimers.delete(machine); this.playerGone(machine, turnId); }, Math.max(0, goneAt - this.now()));
+      const timer = setTimeout(() => { this.goneTimers.delete(machine); void this.tasks.run(machine, () => this.playerGone(machine, turnId)); }, Math.max(0, goneAt - this.now()));
       this.goneTimers.set(machine, { turnId, at: goneAt, timer });
     }
 
+    let graces = this.graceTimers.get(machine);
+    if (!graces) { graces = new Map(); this.graceTimers.set(machine, graces); }
+    const due = new Set<number>();
     for (const e of entries) {
-      const t = this.graceTimers.get(e.id);
-      const due = e.disconnectedAt !== null && (e.state === 'waiting' || e.state === 'ready_check');
-      if (!due) { if (t) { clearTimeout(t); this.graceTimers.delete(e.id); } continue; }
-      if (t) continue;
-      const at = graceExpiry(e.disconnectedAt!, settings.graceSeconds);
-      this.graceTimers.set(e.id, setTimeout(() => { this.graceTimers.delete(e.id); this.graceExpired(machine, e.authid, e.id); }, Math.max(0, at - this.now())));
+      if (e.disconnectedAt === null || (e.state !== 'waiting' && e.state !== 'ready_check')) continue;
+      due.add(e.id);
+      if (graces.has(e.id)) continue;
+      const at = graceExpiry(e.disconnectedAt, settings.graceSeconds);
+      const entryId = e.id;
+      graces.set(e.id, setTimeout(() => { graces!.delete(entryId); void this.tasks.run(machine, () => this.graceExpired(machine, entryId)); }, Math.max(0, at - this.now())));
     }
+    for (const [id, t] of graces) if (!due.has(id)) { clearTimeout(t); graces.delete(id); }
   }
 
   /** When the asked entry's ready check times out (rules.ts readyTimeoutAt: not while an absent player may be reconnecting after a restart). */
@@ -735,47 +1114,81 @@ export class Coordinator {
     });
   }
 
-  private readyExpired(machine: string, entryId: number): void {
-    const e = this.repo.entries(machine).find((x) => x.id === entryId);
-    if (!e || e.state !== 'ready_check' || e.readyDeadline === null) return;
-    if (this.readyTimeout(e) > this.now()) { this.refresh(machine); return; } // pushed meanwhile
-    this.remove(machine, e, 'timeout');
+  private async readyExpired(machine: string, entryId: number): Promise<void> {
+    if (!this.leases.owns(machine)) return;
+    await this.ownerRemove(machine, entryId, 'timeout', (e) => e.state === 'ready_check' && e.readyDeadline !== null && this.readyTimeout(e) <= this.now());
   }
 
   /** The player in control has been gone past the turn grace: their turn ends now (`skipped`, reason `gone`). */
-  private playerGone(machine: string, turnId: number): void {
-    const current = currentOf(this.repo.entries(machine));
-    if (current?.state !== 'playing' || current.turnId !== turnId || current.disconnectedAt === null || this.presence.present(current.authid)) return;
-    if (turnGraceExpiry(current.disconnectedAt, this.attachedAt, this.config.presence.turnGraceSeconds * 1000) > this.now()) { this.refresh(machine); return; }
+  private async playerGone(machine: string, turnId: number): Promise<void> {
+    if (!this.leases.owns(machine)) return;
+    const grace = this.config.presence.turnGraceSeconds * 1000;
+    const gone = (e: Entry) => e.state === 'playing' && e.disconnectedAt !== null && !this.presence.present(e.authid)
+      && turnGraceExpiry(e.disconnectedAt, this.attachedAt, grace) <= this.now();
+    const current = currentOf(await this.repo.entries(machine));
+    if (!current || current.turnId !== turnId || !gone(current)) { await this.refreshNow(machine, emptyRequest()); return; }
     this.log.info({ machine, authid: current.authid, turn: turnId }, 'player in control gone: ending the turn');
-    this.endCurrent(machine, current, 'skipped', current.authid, { callNode: true, reason: 'gone' });
+    await this.ownerEnd(machine, turnId, 'skipped', current.authid, { callNode: true, reason: 'gone', onlyIf: gone });
   }
 
-  private graceExpired(machine: string, authid: string, entryId: number): void {
-    const e = this.repo.entry(machine, authid);
-    if (!e || e.id !== entryId || e.disconnectedAt === null || (e.state !== 'waiting' && e.state !== 'ready_check')) return;
-    if (graceExpiry(e.disconnectedAt, this.settings(machine).graceSeconds) > this.now()) { this.refresh(machine); return; }
-    this.remove(machine, e, 'grace_expired');
+  private async graceExpired(machine: string, entryId: number): Promise<void> {
+    if (!this.leases.owns(machine)) return;
+    await this.ownerRemove(machine, entryId, 'grace_expired', (e, row) => e.disconnectedAt !== null && (e.state === 'waiting' || e.state === 'ready_check')
+      && graceExpiry(e.disconnectedAt, this.effective(row).graceSeconds) <= this.now());
   }
 
-  private overrun(machine: string, turnId: number): void {
-    const current = currentOf(this.repo.entries(machine));
+  private async overrun(machine: string, turnId: number): Promise<void> {
+    if (!this.leases.owns(machine)) return;
+    const current = currentOf(await this.repo.entries(machine));
     if (current?.state !== 'playing' || current.turnId !== turnId) return;
     this.log.warn({ machine, turn: turnId }, 'no turn_ended long after endsAt: ending the turn');
-    this.endCurrent(machine, current, 'timeout', null, { callNode: true, reason: 'overrun' });
+    await this.ownerEnd(machine, turnId, 'timeout', null, { callNode: true, reason: 'overrun', onlyIf: (e) => e.state === 'playing' });
   }
 
-  // ---------------------------------------------------------------- helpers
+  // ---------------------------------------------------------------- views
 
-  private snapshot(machine: string, withAuthids: boolean, entries = this.repo.entries(machine)): QueueSnapshot {
+  /** A machine's state for an answer (no lock: what was committed when each read ran). */
+  private async readView(machine: string): Promise<View> {
+    const [row, entries] = await Promise.all([this.repo.machine(machine), this.repo.entries(machine)]);
+    if (!row) throw new ClawFault(ClawErrors.noSuchMachine, `no machine ${machine}`);
     const current = currentOf(entries);
-    const turn = current?.turnId != null ? this.repo.turn(current.turnId) : undefined;
-    const paused = this.repo.machine(machine)?.paused ?? false;
-    const waits = this.waits(machine, entries, this.settings(machine));
+    const turn = current?.turnId != null ? await this.repo.turn(current.turnId) : undefined;
+    return { row, entries, turn, settings: this.effective(row) };
+  }
+
+  /**
+   * How long until each waiting player (queue order) is asked, in ms, and
+   * whether that is known (not while paused or the node is not there): the
+   * estimate as if it went on now is still given as etaSeconds, which the
+   * protocol requires; etaAt only when known. `now` is the caller's, so an
+   * etaAt (now + ms) is the same on every read while nothing changes.
+   */
+  private waits(machine: string, view: View, now: number): { ms: number; known: boolean }[] {
+    const { row, entries, turn, settings } = view;
+    const current = currentOf(entries);
+    const nodeState = this.registry.get(machine).status?.state;
+    const halted = row.paused || !this.registry.online(machine) || (nodeState !== 'ready' && nodeState !== 'controlled');
+    // Whole milliseconds: the estimate is then exact arithmetic, the same on every read while nothing changes.
+    const v = {
+      now, halted: false,
+      turnMs: Math.round(plannedTurnMs(row.avgTurnMs, settings.moveSeconds)),
+      readyMs: Math.round(row.avgReadyMs ?? READY_GUESS_SECONDS * 1000),
+      dropMs: Math.round(row.avgDropMs ?? TURN_OVERHEAD_SECONDS * 1000),
+      readyWindowMs: Math.round(settings.readyWindowSeconds * 1000),
+      current: current ? { startedAt: turn?.startedAt ?? now, endsAt: turn?.endsAt ?? null } : undefined,
+      waiting: waitingOf(entries).map((e) => ({ present: e.disconnectedAt === null, readyDeadline: e.state === 'ready_check' ? e.readyDeadline : null, askedAt: e.askedAt })),
+    };
+    return waitTimes(v).map((ms) => ({ ms: ms ?? 0, known: !halted }));
+  }
+
+  private snapshot(machine: string, view: View, withAuthids: boolean): QueueSnapshot {
+    const { entries, turn, row } = view;
+    const current = currentOf(entries);
     const now = this.now();
+    const waits = this.waits(machine, view, now);
     return {
       machine,
-      state: this.stateOf(machine, paused),
+      state: this.stateOf(machine, row.paused),
       // The running turn shows the name it started with (what the node shows); a rename shows from the next turn.
       current: current ? { name: turn?.name ?? current.name, endsAt: turn?.endsAt ?? null, ...(withAuthids ? { authid: current.authid } : {}) } : null,
       waiting: waitingOf(entries).map((e, position) => ({
@@ -784,28 +1197,29 @@ export class Coordinator {
         ...(e.state === 'ready_check' && e.readyDeadline !== null ? { readyDeadline: e.readyDeadline } : {}),
         ...(waits[position]!.known ? { etaAt: Math.round(now + waits[position]!.ms) } : {}),
       })),
-      paused,
+      paused: row.paused,
     };
   }
 
-  private slotOf(machine: string, authid: string): SlotResult | undefined {
-    const entries = this.repo.entries(machine);
+  private slotOf(machine: string, authid: string, view: View): SlotResult | undefined {
+    const { entries, turn } = view;
     const current = currentOf(entries);
     if (current?.authid === authid) {
-      const turn = current.state === 'playing' && current.turnId !== null ? this.repo.turn(current.turnId) : undefined;
+      const t = current.state === 'playing' && turn?.id === current.turnId ? turn : undefined;
       return {
         machine, position: 0, queueLength: entries.length, etaSeconds: 0, playing: true,
-        ...(turn?.endsAt != null ? { endsAt: turn.endsAt, topic: machineUris(machine).control(authid) } : {}),
+        ...(t?.endsAt != null ? { endsAt: t.endsAt, topic: machineUris(machine).control(authid) } : {}),
       };
     }
     const waiting = waitingOf(entries);
     const position = waiting.findIndex((e) => e.authid === authid);
     if (position < 0) return undefined;
     const e = waiting[position]!;
-    const w = this.waits(machine, entries, this.settings(machine))[position]!;
+    const now = this.now();
+    const w = this.waits(machine, view, now)[position]!;
     return {
       machine, position, queueLength: entries.length, etaSeconds: Math.round(w.ms / 1000),
-      ...(w.known ? { etaAt: Math.round(this.now() + w.ms) } : {}),
+      ...(w.known ? { etaAt: Math.round(now + w.ms) } : {}),
       ...(e.state === 'ready_check' && e.readyDeadline !== null ? { readyDeadline: e.readyDeadline } : {}),
     };
   }
@@ -814,12 +1228,14 @@ export class Coordinator {
     return displayState(this.registry.online(machine), this.registry.get(machine).status?.state, paused);
   }
 
-  private settings(machine: string): Settings {
-    return effectiveSettings(this.repo.machine(machine), this.config.machines[machine], this.config.defaults);
+  private effective(row: MachineRow): Settings {
+    return effectiveSettings(row, this.config.machines[row.id], this.config.defaults);
   }
 
+  // ---------------------------------------------------------------- helpers
+
   private send(authid: string, message: PlayerMessage): void {
-    this.log.debug({ authid, message }, "send");
+    this.log.debug({ authid, message }, 'send');
     this.wire?.publish(playerTopic(authid), message, false);
   }
 
@@ -836,10 +1252,16 @@ export class Coordinator {
     return authid;
   }
 
-  private knownMachine(machine: unknown): string {
+  /** A machine id from the first argument (a string, or {machine}); whether it exists is checked where it is used. */
+  private machineId(machine: unknown): string {
     const id = typeof machine === 'object' && machine !== null ? (machine as { machine?: unknown }).machine : machine;
     if (typeof id !== 'string' || !isUriComponent(id)) throw new ClawFault(ClawErrors.invalidArgument, 'expected a machine id (1–64 of [0-9a-z_-]) as the first argument');
-    if (!this.repo.machine(id)) throw new ClawFault(ClawErrors.noSuchMachine, `no machine ${id}`);
+    return id;
+  }
+
+  private async knownMachine(machine: unknown): Promise<string> {
+    const id = this.machineId(machine);
+    if (!await this.repo.machine(id)) throw new ClawFault(ClawErrors.noSuchMachine, `no machine ${id}`);
     return id;
   }
 

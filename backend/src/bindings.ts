@@ -1,24 +1,34 @@
 // What the backend does on each new router session: subscribe node topics
-// and meta events, read the router's picture (sessions, registrations;
-// retained statuses arrive before that answer), hand it to the coordinator,
-// then register the procedures. Meta events that arrive while the picture is
-// being read are held and replayed after it.
-import { MACHINE_PREFIX, Procedures, machineOf, machineUris } from '@clawgate/protocol';
+// and meta events, read the router's picture (sessions with their roles,
+// registrations; retained statuses arrive before that answer), hand it to
+// the coordinator (which claims and takes over machines), then register the
+// procedures. Meta events that arrive while the picture is being read are
+// held and replayed after it.
+//
+// The procedures are shared registrations when the store admits several
+// backends (PostgreSQL): every instance registers them with invoke
+// `roundrobin`, so calls spread over the instances and any one serves any
+// call; the router drops a dead instance's registration with its session, so
+// the next call goes to another. On SQLite they are `single`, as before: a
+// second backend on the realm is refused by the router (it would be a second
+// queue service with its own file).
+import { ClawErrors, MACHINE_PREFIX, Procedures, machineOf, machineUris } from '@clawgate/protocol';
 import { autobahn, type AutobahnSession, type InvocationDetails } from '@clawgate/runtime';
-import { parseSettingsPatch, type BackendConfig } from '../config.js';
-import { ClawFault } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { Coordinator, RouterSnapshot, Wire } from '../turns/coordinator.js';
-import { ClawErrors } from '@clawgate/protocol';
+import { parseSettingsPatch, type BackendConfig } from './config.js';
+import { ClawFault } from './errors.js';
+import type { Logger } from './logger.js';
+import type { Coordinator, RouterSnapshot, Wire } from './turns/coordinator.js';
 
 const STATUS_PATTERN = `${MACHINE_PREFIX}.status`;
 const EVENTS_PATTERN = `${MACHINE_PREFIX}.events`;
 const PRIVILEGED = new Set(['operator', 'backend']);
 
+export type InvokePolicy = 'single' | 'roundrobin';
+
 export function wireFor(session: AutobahnSession, callTimeoutMs: number): Wire {
   return {
     publish(topic, payload, retain) {
-      try { session.publish(topic, [payload], {}, retain ? { retain: true } : {}); } catch { /* session closing: attach() republishes */ }
+      try { session.publish(topic, [payload], {}, retain ? { retain: true } : {}); } catch { /* session closing: the next attach republishes */ }
     },
     async call(procedure, payload) {
       return session.call(procedure, [payload], {}, { timeout: callTimeoutMs });
@@ -30,10 +40,10 @@ async function readSnapshot(session: AutobahnSession): Promise<RouterSnapshot> {
   const ids = (await session.call('wamp.session.list')) as number[];
   const sessions = (await Promise.all(ids.filter((id) => id !== session.id).map(async (id) => {
     try {
-      const d = (await session.call('wamp.session.get', [id])) as { session: number; authid: string };
-      return { session: d.session, authid: d.authid };
+      const d = (await session.call('wamp.session.get', [id])) as { session: number; authid: string; authrole?: string };
+      return { session: d.session, authid: d.authid, authrole: d.authrole };
     } catch { return undefined; } // left meanwhile
-  }))).filter((s): s is { session: number; authid: string } => s !== undefined);
+  }))).filter((s): s is { session: number; authid: string; authrole: string | undefined } => s !== undefined);
   const list = (await session.call('wamp.registration.list')) as { exact: number[] };
   const registrations = (await Promise.all(list.exact.map(async (id) => {
     try {
@@ -41,10 +51,10 @@ async function readSnapshot(session: AutobahnSession): Promise<RouterSnapshot> {
       return machineOf(r.uri, 'start_turn') ? { id: r.id, uri: r.uri } : undefined;
     } catch { return undefined; }
   }))).filter((r): r is { id: number; uri: string } => r !== undefined);
-  return { sessions, registrations };
+  return { self: session.id, sessions, registrations };
 }
 
-export async function bindSession(session: AutobahnSession, coordinator: Coordinator, config: BackendConfig, log: Logger): Promise<void> {
+export async function bindSession(session: AutobahnSession, coordinator: Coordinator, config: BackendConfig, log: Logger, invoke: InvokePolicy): Promise<void> {
   const held: (() => void)[] = [];
   let attached = false;
   const meta = (fn: () => void) => { if (attached) run(fn); else held.push(fn); };
@@ -59,8 +69,8 @@ export async function bindSession(session: AutobahnSession, coordinator: Coordin
     if (id) run(() => coordinator.nodeEvent(id, args?.[0]));
   }, { match: 'wildcard' });
   await session.subscribe('wamp.session.on_join', (args) => {
-    const d = args?.[0] as { session?: number; authid?: string } | undefined;
-    if (typeof d?.session === 'number' && typeof d.authid === 'string') meta(() => coordinator.sessionJoined(d.session!, d.authid!));
+    const d = args?.[0] as { session?: number; authid?: string; authrole?: string } | undefined;
+    if (typeof d?.session === 'number' && typeof d.authid === 'string') meta(() => coordinator.sessionJoined(d.session!, d.authid!, d.authrole));
   });
   await session.subscribe('wamp.session.on_leave', (args) => {
     const id = args?.[0];
@@ -78,7 +88,7 @@ export async function bindSession(session: AutobahnSession, coordinator: Coordin
   }
 
   const snapshot = await readSnapshot(session);
-  coordinator.attach(wireFor(session, config.router.callTimeoutMs), snapshot);
+  await coordinator.attach(wireFor(session, config.router.callTimeoutMs), snapshot);
   attached = true;
   for (const fn of held.splice(0)) run(fn);
 
@@ -91,16 +101,16 @@ export async function bindSession(session: AutobahnSession, coordinator: Coordin
         log.error({ procedure: name, err: (e as Error).message, stack: (e as Error).stack }, 'procedure failed');
         throw new autobahn.Error('wamp.error.runtime_error', ['internal error in the queue service']);
       }
-    });
+    }, { invoke });
   /** A call from a player proves that session is there (its on_join may still be on the way). */
   const player = (d: InvocationDetails) => {
-    if (typeof d.caller === 'number' && typeof d.caller_authid === 'string') coordinator.sessionJoined(d.caller, d.caller_authid);
+    if (typeof d.caller === 'number' && typeof d.caller_authid === 'string') coordinator.sessionJoined(d.caller, d.caller_authid, d.caller_authrole);
     return d.caller_authid;
   };
   const actor = (d: InvocationDetails) => d.caller_authid ?? null;
 
   await procedure(Procedures.machinesList, async () => {
-    const list = coordinator.machines();
+    const list = await coordinator.machines();
     return Promise.all(list.map(async (m) => ({ ...m, spectators: await spectators(session, m.machine) })));
   });
   // kwargs `resume: true`: only reclaim the caller's place, never join (not_in_queue when there is none).
@@ -123,7 +133,7 @@ export async function bindSession(session: AutobahnSession, coordinator: Coordin
     const limit = typeof k.limit === 'number' ? k.limit : typeof a[1] === 'number' ? a[1] : 50;
     return coordinator.turns(a[0] ?? k.machine, limit);
   });
-  log.info({ session: session.id }, 'procedures registered');
+  log.info({ session: session.id, invoke }, 'procedures registered');
 }
 
 function omitMachine(o: unknown): Record<string, unknown> {
