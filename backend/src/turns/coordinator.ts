@@ -27,7 +27,7 @@
 // display name: start_turn hands the node the turn id, and the node's events
 // and `controlled` status carry it back (queue/rules.ts matchTurnEnd).
 import {
-  ClawErrors, EventPayload, StartTurnResult, StatusPayload, isUriComponent, machineReleaseUri, machineUris, playerTopic,
+  ClawErrors, EventPayload, Roles, StartTurnResult, StatusPayload, isUriComponent, machineReleaseUri, machineUris, playerTopic,
   type AdminTurnRow, type MachineState, type PlayerMessage, type QueueSnapshot, type SlotResult, type TurnEndReason, type TurnResult,
 } from '@clawgate/protocol';
 import { Leases } from '../cluster/leases.js';
@@ -65,6 +65,17 @@ export const TURN_OVERRUN_MS = 60_000;
 
 /** The authrole backend instances log in with (another instance's session leaving hands its machines over). */
 const BACKEND_ROLE = 'backend';
+
+/**
+ * Whether a session's presence matters to queues: only players hold places
+ * (docs/protocol.md, roles). A router that does not say the role is taken at
+ * its word either way. Spectators, operators and claws are not tracked, so an
+ * anonymous session costs the backend no lookup of queue places when it joins
+ * or leaves (a flood of them did: issue 13's session flood).
+ */
+export function holdsPlaces(authrole: string | undefined): boolean {
+  return authrole === undefined || authrole === Roles.player;
+}
 
 /** A machine's state as one refresh reads it. */
 interface View { row: MachineRow; entries: Entry[]; turn: TurnRow | undefined; settings: Settings }
@@ -161,7 +172,7 @@ export class Coordinator {
     this.presence.clear();
     this.backendSessions.clear();
     for (const s of snapshot.sessions) {
-      this.presence.join(s.session, s.authid);
+      if (holdsPlaces(s.authrole)) this.presence.join(s.session, s.authid);
       if (s.authrole === BACKEND_ROLE && s.session !== snapshot.self) this.backendSessions.add(s.session);
     }
     for (const r of snapshot.registrations) {
@@ -628,7 +639,7 @@ export class Coordinator {
    */
   sessionJoined(session: number, authid: string, authrole?: string): void {
     if (authrole === BACKEND_ROLE && session !== this.selfSession) this.backendSessions.add(session);
-    if (!this.wire) return;
+    if (!this.wire || !holdsPlaces(authrole)) return;
     const kind = this.presence.join(session, authid);
     if (kind === 'known') return;
     // Back for the first time since the attach: a ready check that ran down meanwhile gets a fresh window (once).
