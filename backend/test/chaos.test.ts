@@ -21,7 +21,7 @@
 import pg from 'pg';
 import tap from 'tap';
 import { Procedures, machineUris, type PlayerMessage } from '@clawgate/protocol';
-import { Player, ScriptedClaw, connectOperator, connectSpectator, eventually, sleep, startClawRouter, storeTest, tempDir, testDatabase } from './helpers.js';
+import { Player, ScriptedClaw, connectOperator, connectSpectator, eventually, rng, sleep, startClawRouter, storeTest, tempDir, testDatabase } from './helpers.js';
 import { Instance } from './instances.js';
 import type { BackendHealth } from '../src/http/health-route.js';
 
@@ -34,16 +34,6 @@ const PLAYERS = Number(process.env.CHAOS_PLAYERS ?? 200);
 const ACTIVE_MS = Number(process.env.CHAOS_MS ?? 35_000);
 const MIN_KILLS = 4;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Known = 'in' | 'out' | 'maybe';
 interface Stay { machine: string; positions: { p: number; at: number }[] }

@@ -9,24 +9,13 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import { Procedures, machineUris, type PlayerMessage, type QueueSnapshot } from '@clawgate/protocol';
-import { Player, ScriptedClaw, backendConfig, connectSpectator, eventually, sleep, startClawRouter, tempDir, type TestRouter } from './helpers.js';
+import { Player, ScriptedClaw, backendConfig, connectSpectator, eventually, rng, sleep, startClawRouter, tempDir, type TestRouter } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/clawgate-backend.js', import.meta.url));
 const M = 'claw-1';
 const ITERATIONS = 3;
 const PLAYERS = 8;
 
-/** A small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function startChild(configFile: string): { child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; stderr: () => string } {
   const child = spawn(process.execPath, ['--conditions=@clawgate/source', BIN, '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });

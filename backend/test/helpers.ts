@@ -42,6 +42,18 @@ export function routerEnv(): NodeJS.ProcessEnv {
 
 export function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
 
+/** A small deterministic PRNG (mulberry32), so that a failing seed can be replayed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Polls until `fn` returns a truthy value (or throws after `timeoutMs`). */
 export async function eventually<T>(fn: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
