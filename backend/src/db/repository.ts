@@ -10,7 +10,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { TurnResult } from '@clawgate/protocol';
 import type { Dialect } from './store.js';
-import type { DB, EntryState, MachinesTable, NodeEnd, RemovalReason } from './schema.js';
+import type { DB, EntryState, MachinesTable, NodeEnd, RemovalReason, RemovalsTable, TurnsTable } from './schema.js';
 
 export type { EntryState, RemovalReason, NodeEnd };
 
@@ -48,35 +48,11 @@ export interface MachineRow {
   avgDropMs: number | null;
 }
 
-export interface TurnRow {
-  id: number;
-  machine: string;
-  authid: string;
-  name: string;
-  startedAt: number;
-  endsAt: number | null;
-  endedAt: number | null;
-  result: TurnResult | null;
-  endedBy: string | null;
-  /** Why it ended (TurnEndReason), null while running and for turns from before migration 3. */
-  endReason: string | null;
-  startSentAt: number | null;
-  startRegistration: number | null;
-  nodeEnd: NodeEnd | null;
-  /** The node's turn_ended result as any instance heard it, before the turn's end is recorded. */
-  nodeResult: TurnResult | null;
-}
+/** A turn as stored (schema.ts's TurnsTable, read back). */
+export type TurnRow = Selectable<TurnsTable>;
 
-export interface RemovalRow {
-  id: number;
-  at: number;
-  machine: string;
-  authid: string;
-  name: string;
-  reason: RemovalReason;
-  actor: string | null;
-  blockedUntil: number | null;
-}
+/** A removal from a queue as stored (schema.ts's RemovalsTable, read back). */
+export type RemovalRow = Selectable<RemovalsTable>;
 
 /** An owner's claim on a machine: its instance id and the lease epoch it took the machine with. */
 export interface Fence { instance: string; epoch: number }
