@@ -33,6 +33,46 @@ export function wildcardMatches(pattern: string, uri: string): boolean {
   return true;
 }
 
+/** Does the subscription or registration (uri, match) match the concrete URI `target`? */
+export function patternMatches(uri: string, match: MatchPolicy, target: string): boolean {
+  if (match === 'exact') return uri === target;
+  if (match === 'prefix') return target.startsWith(uri);
+  return wildcardMatches(uri, target);
+}
+
+/**
+ * Does (outer, outerMatch) match every URI that (uri, match) can match? An
+ * exact outer covers only the same exact URI; a prefix outer covers what
+ * starts with it (a wildcard pattern only if the prefix lies in its fixed
+ * head); a wildcard outer covers same-length patterns whose components it
+ * fixes identically, never a prefix pattern (which matches any length).
+ */
+export function patternCovers(outer: string, outerMatch: MatchPolicy, uri: string, match: MatchPolicy): boolean {
+  if (outerMatch === 'exact') return match === 'exact' && outer === uri;
+  if (match === 'exact') return patternMatches(outer, outerMatch, uri);
+  if (match === 'prefix') return outerMatch === 'prefix' && uri.startsWith(outer);
+  const w = uri.split('.');
+  if (outerMatch === 'prefix') return uri.startsWith(outer) && outer.length <= fixedHeadLength(w);
+  const c = outer.split('.');
+  if (c.length !== w.length) return false;
+  for (let i = 0; i < c.length; i++) if (c[i] !== '' && c[i] !== w[i]) return false;
+  return true;
+}
+
+/**
+ * Characters at the start of a wildcard pattern (split into `w`) that every
+ * URI it matches shares: up to and including the dot before its first
+ * wildcard component, or all of it when it has none.
+ */
+function fixedHeadLength(w: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < w.length; i++) {
+    if (w[i] === '') return i === 0 ? 0 : n;
+    n += w[i]!.length + 1; // the component and the dot after it
+  }
+  return n - 1;
+}
+
 /** Characters of a client's URI that logs and error messages show. */
 export const URI_SHOWN = 100;
 

@@ -72,6 +72,42 @@ t.test('events kept per config, newest first, filtered per reader', async (t) =>
   reader.connection.close();
 });
 
+t.test('a subscription without an entry of its own is served from a covering entry, filtered to its topics', async (t) => {
+  const r = await startRouter(historyConfig({
+    type: 'memory',
+    'event-history': [
+      { uri: 'com.m..events', match: 'wildcard', limit: 10 },
+      { uri: 'com.m.', match: 'prefix', limit: 4 },
+      { uri: 'com.p.', match: 'prefix', limit: 10 },
+    ],
+  }));
+  t.teardown(() => r.stop());
+  const pub = await connect({ port: r.port });
+  const reader = await connect({ port: r.port });
+  for (let i = 1; i <= 3; i++) {
+    await pub.session.publish('com.m.one.events', [`one-${i}`], {}, { acknowledge: true });
+    await pub.session.publish('com.m.two.events', [`two-${i}`], {}, { acknowledge: true });
+  }
+  await pub.session.publish('com.m.one.status', ['status'], {}, { acknowledge: true });
+  await pub.session.publish('com.p.a.b', ['ab'], {}, { acknowledge: true });
+  await pub.session.publish('com.p.a', ['a'], {}, { acknowledge: true });
+  const read = async (uri: string, match?: 'prefix' | 'wildcard'): Promise<unknown[]> => {
+    const sub = await reader.session.subscribe(uri, () => {}, match === undefined ? {} : { match });
+    return ((await reader.session.call('wamp.subscription.get_events', [sub.id, 100])) as Ev[]).map((e) => e.args[0]);
+  };
+  t.same(await read('com.m.one.events'), ['one-3', 'one-2', 'one-1'],
+    'exact subscription: from the wildcard entry (10 kept, more than the prefix entry\'s 4), only its own topic');
+  t.same(await read('com.m.one.status'), ['status'], 'exact subscription only the prefix entry covers');
+  t.same(await read('com.m..events', 'wildcard'), ['two-3', 'one-3', 'two-2', 'one-2', 'two-1', 'one-1'], 'the wildcard entry itself');
+  t.same(await read('com.m.two.', 'prefix'), ['two-3', 'two-2'], 'a narrower prefix from the wider prefix entry (its last 4 events: 2 of them its own)');
+  t.same(await read('com.p..b', 'wildcard'), ['ab'], 'a wildcard pattern inside a prefix entry');
+  const none = await reader.session.subscribe('com..events', () => {}, { match: 'wildcard' });
+  t.equal((await callError(reader.session.call('wamp.subscription.get_events', [none.id]))).error, 'wamp.error.history_unavailable',
+    'a pattern wider than every entry: no history (it could miss events no entry kept)');
+  pub.connection.close();
+  reader.connection.close();
+});
+
 t.test('refused to a role that may not subscribe to the subscription\'s topic', async (t) => {
   const r = await startRouter(historyConfig());
   t.teardown(() => r.stop());

@@ -21,6 +21,7 @@
 // specific rules), the answer is no. Pure functions, no I/O.
 import type { MatchPolicy } from '../messages/options.js';
 import { moreSpecificWildcard, type Action, type Decision, type Permission } from './permissions.js';
+import { patternCovers } from '../uri.js';
 
 export type PatternMatch = Exclude<MatchPolicy, 'exact'>;
 
@@ -54,31 +55,7 @@ export function coveringPermission(perms: readonly Permission[], pattern: string
 
 /** Does permission `p` match every URI that `pattern` (under `match`) matches? */
 export function covers(p: Permission, pattern: string, match: PatternMatch): boolean {
-  if (p.match === 'exact') return false;
-  if (match === 'prefix') {
-    // A wildcard permission matches URIs of one length; a prefix pattern matches URIs of any length.
-    return p.match === 'prefix' && pattern.startsWith(p.uri);
-  }
-  const w = pattern.split('.');
-  if (p.match === 'prefix') return pattern.startsWith(p.uri) && p.uri.length <= fixedHeadLength(w);
-  const c = p.uri.split('.');
-  if (c.length !== w.length) return false;
-  for (let i = 0; i < c.length; i++) if (c[i] !== '' && c[i] !== w[i]) return false;
-  return true;
-}
-
-/**
- * Characters at the start of `pattern` (split into `w`) that every URI it
- * matches shares: up to and including the dot before its first wildcard
- * component, or all of it when it has none.
- */
-function fixedHeadLength(w: readonly string[]): number {
-  let n = 0;
-  for (let i = 0; i < w.length; i++) {
-    if (w[i] === '') return i === 0 ? 0 : n;
-    n += w[i]!.length + 1; // the component and the dot after it
-  }
-  return n - 1;
+  return patternCovers(p.uri, p.match, pattern, match);
 }
 
 /** Is there a URI (non-empty components) both `p` and the pattern match? */

@@ -3,6 +3,13 @@
 // events published to matching topics, and `wamp.subscription.get_events`
 // hands them to a subscriber of that (uri, match), newest first.
 //
+// A subscription is served from the entry with its own (uri, match) or, when
+// there is none, from an entry that covers it (every topic the subscription
+// matches is one the entry keeps), filtered to the subscription's topics: a
+// page subscribed exactly to `claw.machine.claw-1.events` reads the history
+// of the entry `claw.machine..events` (wildcard). Crossbar serves only the
+// same (uri, match); this answers a superset of what it answers.
+//
 // Kept is what subscribers could receive: the event as delivered (the
 // publisher's identity only where its permission disclosed it) and the
 // publication's black/whitelists, applied to whoever reads it later.
@@ -13,6 +20,7 @@ import type { MatchPolicy } from '../messages/options.js';
 import type { Peer } from '../routing/peer.js';
 import type { PublicationData } from '../routing/publication.js';
 import { UriIndex } from '../routing/uri-index.js';
+import { patternCovers, patternMatches } from '../uri.js';
 import type { ReceiverFilter } from './receiver-filter.js';
 
 export interface HistoryEntryConfig { uri: string; match: MatchPolicy; limit: number }
@@ -29,7 +37,7 @@ class HistoryEntry {
   /** A ring of at most `limit` events; `next` is where the next one goes. */
   private readonly ring: StoredEvent[] = [];
   private next = 0;
-  constructor(readonly limit: number) {}
+  constructor(readonly uri: string, readonly match: MatchPolicy, readonly limit: number) {}
 
   add(e: StoredEvent): void {
     if (this.ring.length < this.limit) this.ring.push(e);
@@ -52,7 +60,7 @@ export class EventHistory {
     for (const c of entries) {
       const key = `${c.match} ${c.uri}`;
       if (this.byKey.has(key)) continue;
-      const e = new HistoryEntry(c.limit);
+      const e = new HistoryEntry(c.uri, c.match, c.limit);
       this.byKey.set(key, e);
       this.index.add(c.uri, c.match, e);
     }
@@ -68,7 +76,21 @@ export class EventHistory {
 
   /** Is history kept for subscriptions of (uri, match)? */
   has(uri: string, match: MatchPolicy): boolean {
-    return this.byKey.has(`${match} ${uri}`);
+    return this.entryFor(uri, match) !== undefined;
+  }
+
+  /**
+   * The entry that serves subscriptions of (uri, match): its own, else the
+   * covering entry that keeps the most events (the first configured on a tie).
+   */
+  private entryFor(uri: string, match: MatchPolicy): HistoryEntry | undefined {
+    const own = this.byKey.get(`${match} ${uri}`);
+    if (own !== undefined) return own;
+    let best: HistoryEntry | undefined;
+    for (const e of this.byKey.values()) {
+      if (patternCovers(e.uri, e.match, uri, match) && (best === undefined || e.limit > best.limit)) best = e;
+    }
+    return best;
   }
 
   /**
@@ -77,11 +99,13 @@ export class EventHistory {
    * than the event did; undefined when no history is kept for it.
    */
   eventsFor(uri: string, match: MatchPolicy, reader: Peer, limit: number): Dict[] | undefined {
-    const h = this.byKey.get(`${match} ${uri}`);
+    const h = this.entryFor(uri, match);
     if (h === undefined) return undefined;
+    const own = h.uri === uri && h.match === match;
     const out: Dict[] = [];
     for (const e of h.newest()) {
       if (out.length >= limit) break;
+      if (!own && !patternMatches(uri, match, e.topic)) continue;
       if (e.filter !== null && !e.filter(reader)) continue;
       const item: Dict = { publication: e.publication, topic: e.topic, timestamp: e.timestamp, args: e.data.args ?? [], kwargs: e.data.kwargs ?? {}, details: e.data.details };
       if (e.data.payload !== undefined) item.payload = e.data.payload;
