@@ -1,6 +1,10 @@
 // Subscriber black- and whitelisting (spec: "Subscriber Black- and
 // Whitelisting"). Compiled once per publication into one predicate; null when
 // the publication names no lists, so the common case costs nothing.
+//
+// The predicate carries the lists it was compiled from, as data: a durable
+// event history (history-store.ts) stores them and compiles them again when
+// it loads the event after a restart.
 import type { Dict } from '../messages/types.js';
 
 export interface Receiver {
@@ -9,7 +13,12 @@ export interface Receiver {
   readonly authrole: string;
 }
 
-export type ReceiverFilter = (r: Receiver) => boolean;
+export type ReceiverFilter = ((r: Receiver) => boolean) & {
+  /** The publication's lists as given (only the keys it set): compileReceiverFilter(lists) is the same filter. */
+  readonly lists: Dict;
+};
+
+const LIST_KEYS = ['exclude', 'exclude_authid', 'exclude_authrole', 'eligible', 'eligible_authid', 'eligible_authrole'] as const;
 
 function set<T>(v: unknown): Set<T> | null {
   return Array.isArray(v) ? new Set(v as T[]) : null;
@@ -23,12 +32,15 @@ export function compileReceiverFilter(options: Dict): ReceiverFilter | null {
   const eligibleAuthid = set<string>(options.eligible_authid);
   const eligibleAuthrole = set<string>(options.eligible_authrole);
   if (!exclude && !excludeAuthid && !excludeAuthrole && !eligible && !eligibleAuthid && !eligibleAuthrole) return null;
+  const lists: Dict = {};
+  for (const k of LIST_KEYS) if (Array.isArray(options[k])) lists[k] = options[k];
   // A receiver must pass every whitelist given and be on no blacklist.
-  return (r) =>
+  const accepts = (r: Receiver): boolean =>
     (eligible === null || eligible.has(r.id)) &&
     (eligibleAuthid === null || eligibleAuthid.has(r.authid)) &&
     (eligibleAuthrole === null || eligibleAuthrole.has(r.authrole)) &&
     (exclude === null || !exclude.has(r.id)) &&
     (excludeAuthid === null || !excludeAuthid.has(r.authid)) &&
     (excludeAuthrole === null || !excludeAuthrole.has(r.authrole));
+  return Object.assign(accepts, { lists });
 }
