@@ -35,7 +35,7 @@ export interface StoredEvent {
   readonly topic: string;
   readonly timestamp: string;
   readonly data: PublicationData;
-  /** The publication's black/whitelists (`filter.lists` is what a durable store keeps of them). */
+  /** The publication's black/whitelists (a durable store keeps receiverLists(filter.options)). */
   readonly filter: ReceiverFilter | null;
 }
 

@@ -22,7 +22,7 @@ import type { Dict } from '../messages/types.js';
 import type { PublicationData } from '../routing/publication.js';
 import { cborSerializer } from '../serializers/cbor.js';
 import type { DecodeLimits } from '../serializers/serializer.js';
-import { compileReceiverFilter } from './receiver-filter.js';
+import { compileReceiverFilter, receiverLists } from './receiver-filter.js';
 import type { DurableHistory, HistoryEntryConfig, OpenDurableHistory, StoredEvent } from './event-history.js';
 import { loadSqlite, type SqliteDatabase, type SqliteStatement } from './history-store-driver.js';
 
@@ -61,7 +61,7 @@ const ROW_DECODE_LIMITS: DecodeLimits = { maxElements: Number.MAX_SAFE_INTEGER, 
 /** args, kwargs, payload, details and the black/whitelists, in CBOR: binary values and 64-bit integers come back as they went in. */
 function encodeBody(e: StoredEvent): Uint8Array {
   const d = e.data;
-  return cborSerializer.encode([d.args ?? null, d.kwargs ?? null, d.payload ?? null, d.details, e.filter?.lists ?? null]) as Uint8Array;
+  return cborSerializer.encode([d.args ?? null, d.kwargs ?? null, d.payload ?? null, d.details, e.filter === null ? null : receiverLists(e.filter.options)]) as Uint8Array;
 }
 
 function decodeBody(body: Uint8Array): { data: PublicationData; lists: Dict | null } {
