@@ -527,7 +527,7 @@ function storeHistory(store: z.infer<typeof Store> | undefined, at: string, warn
   const sqlite = store.type === 'sqlite';
   unknownKeys(store, sqlite ? ['type', 'path', 'limit', 'event-history'] : ['type', 'limit', 'event-history'], at, warnings);
   if (store.type !== 'memory' && !sqlite) {
-    warnings.push(`${at}.type (store type "${store.type}" is not supported: no event history is kept; use "memory", or "sqlite" to keep it across restarts)`);
+    warnings.push(`${at}.type (store type "${store.type}" is not supported: no event history is kept; use "memory")`);
     return { entries: [] };
   }
   if (sqlite && store.path === undefined) throw new ConfigError(`invalid config at ${at}.path: a store of type "sqlite" needs the path of its SQLite file (relative to the config file's directory)`);
