@@ -295,6 +295,17 @@ async function idle(p) {
   const rss1 = rssKiB(p.target.pid);
   const cpu = cpuBetween(s0, s1);
   const ok = M - failed;
+  // Then the sessions just sit for a window: what the target spends on idle
+  // sessions (nothing, unless it pings them: --auto-ping). ws answers pings
+  // by itself; they are counted to show they happened.
+  let pings = 0;
+  for (const ws of sockets) ws?.on('ping', () => { pings++; });
+  const w0 = snap(p.target.pid);
+  await sleep(p.windowMs);
+  const w1 = snap(p.target.pid);
+  const idleCpu = cpuBetween(w0, w1);
+  const open = sockets.filter((ws) => ws?.readyState === WebSocket.OPEN).length;
+  for (const ws of sockets) ws?.terminate();
   return {
     ...cpu,
     sessions: ok,
@@ -304,6 +315,12 @@ async function idle(p) {
     target_rss_kib_before: rss0,
     target_rss_kib: rss1,
     rss_per_session_kib: round((rss1 - rss0) / Math.max(1, ok), 2),
+    idle_window_s: idleCpu.wall_s,
+    // target CPU while idle, in ms per second of wall time (1000 = one core)
+    idle_cpu_ms_per_s: round((idleCpu.target_cpu_s * 1000) / idleCpu.wall_s, 2),
+    idle_pings_per_s: round(pings / idleCpu.wall_s, 0),
+    idle_sessions_open_after: open,
+    target_rss_kib_after_idle: rssKiB(p.target.pid),
     bottleneck: bottleneck(cpu),
   };
 }

@@ -7,7 +7,7 @@
 //
 //   node bench/run.js [--quick] [--runs N] [--repeat-all] [--targets a,b]
 //                     [--shapes fanout,rpc,idle] [--serializers json,msgpack]
-//                     [--router auto|dist|src] [--profile] [--out FILE]
+//                     [--router auto|dist|src] [--auto-ping MS:MS] [--profile] [--out FILE]
 import { spawn, fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, appendFileSync, writeFileSync, readdirSync, statSync, rmSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
@@ -17,11 +17,12 @@ import { ROOT, BENCH, benchRequire } from './lib/deps.js';
 import { median, round } from './lib/stats.js';
 import { printTable } from './lib/report.js';
 import { routerConfig } from './lib/router-config.js';
+import { printPingComparison } from './lib/ping-report.js';
 
 // ---------------------------------------------------------------- options
 
 function parseArgs(argv) {
-  const o = { pin: false, quick: false, runs: 3, repeatAll: false, targets: null, shapes: null, serializers: null, router: 'auto', profile: false, out: null, only: null, warmBurst: null };
+  const o = { pin: false, quick: false, runs: 3, repeatAll: false, targets: null, shapes: null, serializers: null, router: 'auto', profile: false, out: null, only: null, warmBurst: null, autoPing: null, idleWindow: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -36,11 +37,22 @@ function parseArgs(argv) {
     else if (a === '--pin') o.pin = true;
     else if (a === '--warm-burst') o.warmBurst = Math.max(0, Number(val()));
     else if (a === '--only') o.only = new RegExp(val());
+    else if (a === '--auto-ping') o.autoPing = autoPingArg(val());
+    else if (a === '--idle-window') o.idleWindow = Math.max(100, Number(val()));
     else if (a === '--out') o.out = val();
     else if (a === '-h' || a === '--help') { console.log(readHelp()); process.exit(0); }
     else throw new Error(`unknown option ${a} (see --help)`);
   }
   return o;
+}
+
+/** `--auto-ping INTERVAL_MS:TIMEOUT_MS` (timeout defaults to 10000). */
+function autoPingArg(v) {
+  const [i, t = '10000'] = v.split(':');
+  const intervalMs = Number(i);
+  const timeoutMs = Number(t);
+  if (!(Number.isInteger(intervalMs) && intervalMs > 0 && Number.isInteger(timeoutMs) && timeoutMs > 0)) throw new Error(`--auto-ping needs INTERVAL_MS[:TIMEOUT_MS], got ${v}`);
+  return { intervalMs, timeoutMs };
 }
 
 function readHelp() {
@@ -59,6 +71,12 @@ function readHelp() {
   --warm-burst MS         light-load points: drive the path at full speed for MS first, so the
                           window sees a warm (JIT-compiled) target (default 1000, --quick 300;
                           0 = measure a cold process)
+  --auto-ping MS[:MS]     our router's idle points twice per run: auto_ping off, and on with this
+                          interval (and timeout, default 10000 ms); point idle/ping/N, and a
+                          table of the two side by side at the end
+  --idle-window MS        how long idle points hold their sessions while the target's CPU is
+                          measured (default: the window); longer than the ping interval to
+                          see a whole round of pings
   --pin                   pin the target to CPU 0 and the load generator to CPU 1 (taskset -a);
                           off by default: it also pins the target's GC threads to its one core
   --profile               run our router and the relay under node --cpu-prof (profiles in bench/results/prof-*)
@@ -138,9 +156,9 @@ const TARGETS = {
   },
   router: {
     peer: false,
-    start: (port) => {
+    start: (port, p) => {
       const cfg = path.join(tmpDir, `router-${port}.json`);
-      writeFileSync(cfg, JSON.stringify(routerConfig(port)));
+      writeFileSync(cfg, JSON.stringify(routerConfig(port, { autoPing: p.autoPing ?? undefined })));
       const nodeArgs = profArgs();
       const entry = ROUTER_MODE === 'dist' ? path.join(ROOT, 'router/bin/clawgate-router.js')
         : ROUTER_MODE === 'build' ? path.join(BENCH, 'targets/router-build.js')
@@ -207,9 +225,9 @@ function pin(pid, cpu) {
   if (PIN) spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 }
 
-async function startTarget(name) {
+async function startTarget(name, p) {
   const port = await freePort();
-  const [cmd, args] = TARGETS[name].start(port);
+  const [cmd, args] = TARGETS[name].start(port, p);
   const env = ROUTER_BUILD ? { ...process.env, CLAWGATE_BENCH_ROUTER_BUILD: ROUTER_BUILD } : process.env;
   const child = spawn(cmd, args, { cwd: BENCH, env, stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
@@ -239,9 +257,9 @@ async function stopTarget(t) {
 
 // ---------------------------------------------------------------- points
 
-const KEY = new Set(['fanout/saturate/1000', 'fanout/light/1', 'rpc/-/16', 'idle/-/5000']);
+const KEY = new Set(['fanout/saturate/1000', 'fanout/light/1', 'rpc/-/16', 'idle/-/5000', 'idle/ping/5000']);
 
-function pointsFor(serializer) {
+function pointsFor(serializer, target) {
   const pts = [];
   for (const n of [1, 10, 100, 1000]) pts.push({ shape: 'fanout', mode: 'saturate', n });
   // Light load: 200 publications/s, but at most ~2000 deliveries/s in total,
@@ -249,6 +267,8 @@ function pointsFor(serializer) {
   for (const n of [1, 10, 100, 1000]) pts.push({ shape: 'fanout', mode: 'light', n, lightRate: Math.min(200, 2000 / n) });
   for (const n of [1, 16, 64]) pts.push({ shape: 'rpc', mode: '-', n });
   pts.push({ shape: 'idle', mode: '-', n: 5000 });
+  // --auto-ping: the same idle point with pings on, right after the one without (our router only).
+  if (opts.autoPing && target === 'router') pts.push({ shape: 'idle', mode: 'ping', n: 5000, autoPing: opts.autoPing });
   return pts.map((p) => ({ ...p, serializer, key: KEY.has(`${p.shape}/${p.mode}/${p.n}`) }))
     .filter((p) => !opts.shapes || opts.shapes.includes(p.shape))
     .filter((p) => !opts.only || opts.only.test(`${p.shape}/${p.mode}/${p.n}`));
@@ -279,7 +299,7 @@ function plan() {
       for (const ser of sers) {
         // MessagePack: our router (and the relay, as its baseline) only.
         if (ser === 'msgpack' && TARGETS[target].peer) continue;
-        for (const p of pointsFor(ser)) {
+        for (const p of pointsFor(ser, target)) {
           if (run > 1 && !p.key && !opts.repeatAll) continue;
           // --quick: MessagePack at the key points only.
           if (opts.quick && ser === 'msgpack' && !p.key && !opts.only) continue;
@@ -309,7 +329,7 @@ function runLoadgen(point) {
 async function measure(p) {
   let t;
   try {
-    t = await startTarget(p.target);
+    t = await startTarget(p.target, p);
   } catch (e) {
     return { error: e.message };
   }
@@ -318,6 +338,7 @@ async function measure(p) {
     const r = await runLoadgen({
       ...p,
       ...timing,
+      ...(p.shape === 'idle' && opts.idleWindow ? { windowMs: opts.idleWindow } : {}),
       connectConcurrency: p.shape === 'idle' ? 100 : 50,
       target: { name: p.target, pid: t.child.pid, relay: def.relay === true, urls: def.urls(t.port) },
     });
@@ -346,6 +367,7 @@ for (const p of points) {
     target: p.target, serializer: p.serializer, shape: p.shape, mode: p.mode, n: p.n, run: p.run, key,
     quick: opts.quick, router_from: p.target === 'router' ? ROUTER_MODE : undefined,
     ...(p.lightRate ? { light_rate: round(p.lightRate, 1), warm_burst_ms: timing.warmBurstMs } : {}),
+    ...(p.autoPing ? { auto_ping_interval_ms: p.autoPing.intervalMs, auto_ping_timeout_ms: p.autoPing.timeoutMs } : {}),
     ...r,
   };
   rows.push(row);
@@ -355,3 +377,4 @@ for (const p of points) {
 }
 process.stderr.write(`done in ${round((Date.now() - started) / 1000, 0)} s; results appended to ${path.relative(process.cwd(), outFile)}\n\n`);
 printTable(rows, median);
+if (opts.autoPing) printPingComparison(rows, median, opts.autoPing);

@@ -1,6 +1,11 @@
 // The Crossbar-format config our router runs with in the benchmarks (run.js
 // writes it to a file for the CLI; router-path.js loads it in-process).
-export function routerConfig(port) {
+//
+// `autoPing` ({ intervalMs, timeoutMs }, run.js --auto-ping): the transport
+// pings connections it has not heard from (auto_ping_interval /
+// auto_ping_timeout, router/src/transport/liveness.ts), to measure what the
+// pings cost idle sessions. Off by default, as in Crossbar.
+export function routerConfig(port, { autoPing } = {}) {
   return {
     version: 2,
     workers: [{
@@ -23,6 +28,7 @@ export function routerConfig(port) {
         id: 'bench',
         endpoint: { type: 'tcp', port, interface: '127.0.0.1' },
         serializers: ['json', 'msgpack'],
+        ...(autoPing ? { options: { auto_ping_interval: autoPing.intervalMs, auto_ping_timeout: autoPing.timeoutMs } } : {}),
         // The fan-out points open 1000 connections from 127.0.0.1.
         limits: { max_connections_per_address: null },
       }],

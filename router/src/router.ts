@@ -87,6 +87,7 @@ export class Router implements SessionHost, SessionFactory {
   addRealm(config: RealmConfig): Realm {
     if (this.realms.has(config.name)) throw new Error(`realm "${config.name}" already exists`);
     const realm = new Realm(config, this.log, this.limitCounters);
+    if (this.started) realm.open();
     this.realms.set(config.name, realm);
     return realm;
   }
@@ -126,9 +127,12 @@ export class Router implements SessionHost, SessionFactory {
 
   async start(): Promise<this> {
     try {
+      // Realms first: a history file that can't be opened stops the start before anyone connects.
+      for (const r of this.realms.values()) r.open();
       for (const l of this.listeners) await l.start();
     } catch (e) {
       await Promise.all(this.listeners.map((l) => l.stop()));
+      for (const r of this.realms.values()) r.close();
       throw e;
     }
     this.started = true;
@@ -142,7 +146,7 @@ export class Router implements SessionHost, SessionFactory {
     return this.memory?.overloaded ?? false;
   }
 
-  /** GOODBYE (wamp.close.system_shutdown) to every session, then close listeners. */
+  /** GOODBYE (wamp.close.system_shutdown) to every session, then close listeners, then the realms' history files (their last events written). */
   async stop(graceMs = 1000): Promise<void> {
     this.started = false;
     this.stopping = true;
@@ -153,6 +157,7 @@ export class Router implements SessionHost, SessionFactory {
     const deadline = Date.now() + graceMs;
     while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await Promise.all(this.listeners.map((l) => l.stop()));
+    for (const r of this.realms.values()) r.close();
   }
 
   openSession(transport: Transport, auth: AuthPolicy, endpoint?: EndpointLimits): Session {

@@ -15,6 +15,11 @@
 // publication's black/whitelists, applied to whoever reads it later.
 // Bounded by the config: `limit` events per entry, each no larger than the
 // endpoint's max_message_size.
+//
+// With a durable store (realm `store` type "sqlite", history-store.ts) the
+// rings stay the read path (reads are synchronous and never touch the
+// disk): open() fills them from the file, and every event recorded after
+// that is also handed to the store, which writes it in a later batch.
 import type { Dict } from '../messages/types.js';
 import type { MatchPolicy } from '../messages/options.js';
 import type { Peer } from '../routing/peer.js';
@@ -23,15 +28,32 @@ import { UriIndex } from '../routing/uri-index.js';
 import { patternCovers, patternMatches } from '../uri.js';
 import type { ReceiverFilter } from './receiver-filter.js';
 
-export interface HistoryEntryConfig { uri: string; match: MatchPolicy; limit: number }
+export interface HistoryEntryConfig { readonly uri: string; readonly match: MatchPolicy; readonly limit: number }
 
-interface StoredEvent {
+export interface StoredEvent {
   readonly publication: number;
   readonly topic: string;
   readonly timestamp: string;
   readonly data: PublicationData;
+  /** The publication's black/whitelists (a durable store keeps receiverLists(filter.options)). */
   readonly filter: ReceiverFilter | null;
 }
+
+/** Where the events are kept beyond the process (history-store.ts). */
+export interface DurableHistory {
+  /**
+   * The events kept for each entry the store was opened with (in that
+   * order), oldest first, at most the entry's limit; an event kept by
+   * several entries is one object.
+   */
+  load(): StoredEvent[][];
+  /** Keeps `e` for `entries`; written later, in a batch. */
+  append(e: StoredEvent, entries: readonly HistoryEntryConfig[]): void;
+  /** Writes what is pending, then closes. */
+  close(): void;
+}
+
+export type OpenDurableHistory = (entries: readonly HistoryEntryConfig[]) => DurableHistory;
 
 class HistoryEntry {
   /** A ring of at most `limit` events; `next` is where the next one goes. */
@@ -45,6 +67,18 @@ class HistoryEntry {
     this.next = (this.next + 1) % this.limit;
   }
 
+  /** Starts over with `events` (oldest first), keeping the last `limit` of them. */
+  reset(events: readonly StoredEvent[]): void {
+    this.ring.length = 0;
+    this.next = 0;
+    for (const e of events.slice(-this.limit)) this.add(e);
+  }
+
+  /** Oldest first. */
+  oldest(): StoredEvent[] {
+    return [...this.newest()].reverse();
+  }
+
   /** Newest first. */
   *newest(): Generator<StoredEvent> {
     const n = this.ring.length;
@@ -55,8 +89,10 @@ class HistoryEntry {
 export class EventHistory {
   private readonly index = new UriIndex<HistoryEntry>();
   private readonly byKey = new Map<string, HistoryEntry>();
+  private durable: DurableHistory | null = null;
 
-  constructor(entries: readonly HistoryEntryConfig[]) {
+  /** `openDurable`: the durable store, opened by open(); none: memory only. */
+  constructor(entries: readonly HistoryEntryConfig[], private readonly openDurable?: OpenDurableHistory) {
     for (const c of entries) {
       const key = `${c.match} ${c.uri}`;
       if (this.byKey.has(key)) continue;
@@ -66,12 +102,46 @@ export class EventHistory {
     }
   }
 
+  /**
+   * Opens the durable store, if there is one, and fills the rings from it.
+   * Events recorded before (in-process publications before the router
+   * started) stay in memory only, after the file's. Throws when the store
+   * can't be opened.
+   */
+  open(): void {
+    if (this.openDurable === undefined || this.durable !== null) return;
+    const entries = [...this.byKey.values()];
+    const durable = this.openDurable(entries);
+    let loaded: StoredEvent[][];
+    try {
+      loaded = durable.load();
+    } catch (e) {
+      durable.close();
+      throw e;
+    }
+    entries.forEach((h, i) => h.reset([...loaded[i]!, ...h.oldest()]));
+    this.durable = durable;
+  }
+
+  /**
+   * Writes what is pending and closes the durable store. The rings are
+   * emptied with it: open() fills them from the file again.
+   */
+  close(): void {
+    if (this.durable === null) return;
+    const durable = this.durable;
+    this.durable = null;
+    for (const h of this.byKey.values()) h.reset([]);
+    durable.close();
+  }
+
   /** Keeps a publication in every entry whose (uri, match) matches its topic. */
   record(topic: string, publication: number, data: PublicationData, filter: ReceiverFilter | null): void {
     const entries = this.index.matchAll(topic);
     if (entries.length === 0) return;
     const e: StoredEvent = { publication, topic, timestamp: new Date().toISOString(), data, filter };
     for (const h of entries) h.add(e);
+    if (this.durable !== null) this.durable.append(e, entries);
   }
 
   /** Is history kept for subscriptions of (uri, match)? */

@@ -21,6 +21,7 @@ import { checkRoleRefs, policyRoleRefs, type RoleRef } from './role-refs.js';
 import type { AuthPolicy } from '../auth/auth-policy.js';
 import { templateError } from '../auth/uri-template.js';
 import type { HistoryEntryConfig } from '../broker/event-history.js';
+import type { HistoryStoreConfig } from '../broker/history-store.js';
 /** The most events one event-history entry may keep (each up to max_message_size). */
 const MAX_HISTORY_LIMIT = 10_000;
 /** Crossbar's per-entry default when neither the entry nor the store sets `limit`. */
@@ -107,6 +108,8 @@ const Role = z.object({
 /** Crossbar's realm `store` section: which topics keep how many events (wamp.subscription.get_events). */
 const Store = z.object({
   type: z.string(),
+  /** ClawGate, type sqlite: the file, relative to the config file's directory. */
+  path: z.string().min(1).optional(),
   /** Events per event-history entry unless it says (Crossbar's store-wide default). */
   limit: z.number().int().positive().max(MAX_HISTORY_LIMIT).optional(),
   'event-history': z.array(z.object({
@@ -344,6 +347,8 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
   const http: { entry: HttpPathConfig; at: string }[] = [];
   // port (or Unix socket path) -> JSON path of the transport that took it, to name both in the error
   const portAt = new Map<number | string, string>();
+  // event history file -> JSON path of the realm store that took it
+  const historyAt = new Map<string, string>();
   let routers = 0;
   let memory: MemoryLimits | null | undefined;
   let memoryAt: string | undefined;
@@ -365,7 +370,12 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
     (worker.realms ?? []).forEach((r, ri) => {
       const rat = `${at}.realms[${ri}]`;
       unknownKeys(r, ['name', 'roles', 'options', 'store'], rat, warnings);
-      const eventHistory = storeHistory(r.store, `${rat}.store`, warnings);
+      const { entries: eventHistory, store: historyStore } = storeHistory(r.store, `${rat}.store`, warnings, src.baseDir);
+      if (historyStore !== undefined) {
+        const first = historyAt.get(historyStore.path);
+        if (first !== undefined) throw new ConfigError(`invalid config at ${rat}.store.path: ${historyStore.path} is already the event history file of ${first} (each realm needs a file of its own)`);
+        historyAt.set(historyStore.path, `${rat}.store`);
+      }
       if (realms.some((x) => x.name === r.name)) {
         const sameWorker = (worker.realms ?? []).slice(0, ri).some((x) => x.name === r.name);
         const why = sameWorker ? '' : ' (in another router worker too: ClawGate merges all router workers into one router, so each realm is defined once)';
@@ -382,6 +392,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
         ...(r.options?.authorizer_timeout !== undefined ? { authorizerTimeoutMs: r.options.authorizer_timeout } : {}),
         ...(r.options?.legacy_request_ids === true ? { legacyRequestIds: true } : {}),
         ...(eventHistory.length > 0 ? { eventHistory } : {}),
+        ...(historyStore !== undefined ? { historyStore } : {}),
         roles: (r.roles ?? []).map((role, roi) => {
           const roat = `${rat}.roles[${roi}]`;
           unknownKeys(role, ['name', 'permissions', 'authorizer', 'limits', 'allow-by-default'], roat, warnings);
@@ -506,18 +517,25 @@ export function loadConfigFile(file: string): LoadedConfig {
 }
 
 
-/** A realm's `store` section → the history entries the broker keeps; only `type: memory` is implemented. */
-function storeHistory(store: z.infer<typeof Store> | undefined, at: string, warnings: string[]): HistoryEntryConfig[] {
-  if (store === undefined) return [];
-  unknownKeys(store, ['type', 'limit', 'event-history'], at, warnings);
-  if (store.type !== 'memory') {
+/**
+ * A realm's `store` section → the history entries the broker keeps, and the
+ * file they are also written to (type sqlite, ClawGate's; `path` relative to
+ * the config file's directory). Crossbar's other types (cfxdb) are a warning.
+ */
+function storeHistory(store: z.infer<typeof Store> | undefined, at: string, warnings: string[], baseDir: string | undefined): { entries: HistoryEntryConfig[]; store?: HistoryStoreConfig } {
+  if (store === undefined) return { entries: [] };
+  const sqlite = store.type === 'sqlite';
+  unknownKeys(store, sqlite ? ['type', 'path', 'limit', 'event-history'] : ['type', 'limit', 'event-history'], at, warnings);
+  if (store.type !== 'memory' && !sqlite) {
     warnings.push(`${at}.type (store type "${store.type}" is not supported: no event history is kept; use "memory")`);
-    return [];
+    return { entries: [] };
   }
-  return (store['event-history'] ?? []).map((e, i) => {
+  if (sqlite && store.path === undefined) throw new ConfigError(`invalid config at ${at}.path: a store of type "sqlite" needs the path of its SQLite file (relative to the config file's directory)`);
+  const entries = (store['event-history'] ?? []).map((e, i) => {
     unknownKeys(e, ['uri', 'match', 'limit'], `${at}.event-history[${i}]`, warnings);
     const match = e.match ?? 'exact';
     if (!isValidPattern(e.uri, match, 'loose')) throw new ConfigError(`invalid config at ${at}.event-history[${i}].uri: "${e.uri}" is not a valid ${match} URI`);
     return { uri: e.uri, match, limit: e.limit ?? store.limit ?? DEFAULT_HISTORY_LIMIT };
   });
+  return sqlite ? { entries, store: { type: 'sqlite', path: resolve(baseDir ?? process.cwd(), store.path!) } } : { entries };
 }

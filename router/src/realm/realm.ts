@@ -7,6 +7,7 @@
 import type { Dict } from '../messages/types.js';
 import { Broker } from '../broker/broker.js';
 import { EventHistory, type HistoryEntryConfig } from '../broker/event-history.js';
+import { sqliteHistory, type HistoryStoreConfig } from '../broker/history-store.js';
 import { Dealer } from '../dealer/dealer.js';
 import { MetaApi } from '../meta/meta-api.js';
 import { Testaments } from '../meta/testaments.js';
@@ -46,6 +47,8 @@ export interface RealmConfig {
   legacyRequestIds?: boolean;
   /** Event history kept in memory (Crossbar's `store` section, type memory); none when absent. */
   eventHistory?: HistoryEntryConfig[];
+  /** Where the event history is also kept, to survive a restart (store type sqlite); memory only when absent. */
+  historyStore?: HistoryStoreConfig;
 }
 
 export const DEFAULT_AUTHORIZER_TIMEOUT_MS = 5000;
@@ -100,9 +103,24 @@ export class Realm implements RealmContext {
     this.authorizerTimeoutMs = config.authorizerTimeoutMs ?? DEFAULT_AUTHORIZER_TIMEOUT_MS;
     this.legacyRequestIds = config.legacyRequestIds === true;
     for (const r of config.roles) this.roles.set(r.name, new Role(r.name, r.permissions, r.authorizer));
-    this.broker = new Broker(this, config.eventHistory !== undefined && config.eventHistory.length > 0 ? new EventHistory(config.eventHistory) : null);
+    // With a store but no entries the history is still made: opening it deletes the rows of the entries removed from the config.
+    const entries = config.eventHistory ?? [];
+    const store = config.historyStore;
+    this.broker = new Broker(this, entries.length > 0 || store !== undefined
+      ? new EventHistory(entries, store === undefined ? undefined : sqliteHistory(store, this.name, log))
+      : null);
     this.dealer = new Dealer(this);
     this.meta = new MetaApi(this, { sessions: this.sessions, testaments: this.testaments, subscriptions: this.broker, registrations: this.dealer, history: this.broker.history });
+  }
+
+  /** Opens the event history's file, if the realm keeps one (Router.start); throws when it can't be used. */
+  open(): void {
+    this.broker.history?.open();
+  }
+
+  /** Writes the event history's last batch and closes its file (Router.stop). */
+  close(): void {
+    this.broker.history?.close();
   }
 
   private roleOf(session: Peer): Role | undefined {
