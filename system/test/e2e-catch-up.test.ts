@@ -9,6 +9,7 @@
 // it).
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Page, WebSocketRoute } from 'playwright-core';
 import { loadClawRouterConfig } from '@clawgate/backend';
@@ -17,6 +18,30 @@ import { FAST_OVERRIDES, eventually, launch, launchBrowser, newPage, signIn, sle
 import { signInOperator } from './page-helpers.js';
 
 t.setTimeout(120_000);
+
+const require = createRequire(import.meta.url);
+interface AbSession {
+  call(p: string, a?: unknown[], kw?: Record<string, unknown>): Promise<unknown>;
+  subscribe(topic: string, h: (args: unknown[] | undefined) => void, o?: Record<string, unknown>): Promise<{ id: number }>;
+}
+interface AbConnection { onopen: (s: AbSession) => void; onclose: (reason: string, d: { reason?: string }) => boolean; open(): void; close(): void }
+const autobahn = require('autobahn') as { Connection: new (o: Record<string, unknown>) => AbConnection };
+
+/** A guest player in Node (autobahn over ws, as the page logs in): POST /api/session, then the ticket. */
+async function nodePlayer(t: { teardown(fn: () => void): void }, url: string, wsUrl: string, name: string): Promise<{ authid: string; session: AbSession }> {
+  const res = await fetch(`${url}api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+  const { authid, ticket } = await res.json() as { authid: string; ticket: string };
+  const connection = new autobahn.Connection({ url: wsUrl, realm: 'claw', max_retries: 0, retry_if_unreachable: false, authmethods: ['ticket'], authid, onchallenge: () => ticket });
+  const session = await new Promise<AbSession>((resolve, reject) => {
+    connection.onopen = resolve;
+    connection.onclose = (reason, d) => { reject(new Error(`${name}: ${reason} ${d?.reason ?? ''}`)); return true; };
+    connection.open();
+  });
+  t.teardown(() => { try { connection.close(); } catch { /* closed */ } });
+  return { authid, session };
+}
+
+const errorOf = (p: Promise<unknown>) => p.then(() => 'no error', (e: { error?: string }) => e.error ?? String(e));
 
 type Json = Record<string, unknown>;
 
@@ -112,4 +137,18 @@ t.test('catch-up: a result published while the page was offline; recent turns at
   t.match(await row.first().textContent(), new RegExp(`claw-1Ann${ended.event.result}$`), 'with the machine and the result');
 
   t.same([...ann.log.errors, ...bo.log.errors], [], 'no errors in the players\' pages');
+
+  // A player's history is hers alone: get_events takes any subscription id, and the router checks
+  // the reader's own subscribe permission on its topic (config/claw-router.yaml's permissions).
+  const cy = await nodePlayer(t, system.url, system.wsUrl, 'Cy');
+  const dee = await nodePlayer(t, system.url, system.wsUrl, 'Dee');
+  const cyTopic = await cy.session.subscribe(`claw.player.${cy.authid}`, () => undefined);
+  await cy.session.call('claw.queue.request_slot', ['claw-1']);
+  const own = await eventually(async () => {
+    const list = await cy.session.call('wamp.subscription.get_events', [cyTopic.id, 10]) as { topic: string; args: { type: string }[] }[];
+    return list.some((e) => e.args[0]?.type === 'position') && list;
+  }, 10_000, 'Cy\'s position message in her history');
+  t.ok(own.every((e) => e.topic === `claw.player.${cy.authid}`), 'Cy reads her own messages, and only hers');
+  t.equal(await errorOf(dee.session.call('wamp.subscription.get_events', [cyTopic.id, 10])), 'wamp.error.not_authorized', 'another player may not read them');
+  t.equal(await errorOf(spectator.session.call('wamp.subscription.get_events', [cyTopic.id, 10])), 'wamp.error.not_authorized', 'nor a spectator');
 });
