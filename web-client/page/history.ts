@@ -9,7 +9,7 @@ import type { Session, Subscription } from 'autobahn';
 import { parseHistory, type HistoryEvent } from '../src/logic/catch-up.js';
 import { errorUri } from './dom.js';
 
-export const GET_EVENTS = 'wamp.subscription.get_events';
+const GET_EVENTS = 'wamp.subscription.get_events';
 
 /** Each kind of failure is logged once per page, not once per machine and reconnect. */
 const told = new Set<string>();
