@@ -1,7 +1,8 @@
 // The part of autobahn-js (untyped JavaScript) the pages use.
 declare module 'autobahn' {
-  export interface Subscription { unsubscribe(): Promise<unknown> }
-  export interface EventDetails { publisher?: number; publisher_authid?: string; topic?: string; retained?: boolean }
+  export interface Subscription { readonly id: number; unsubscribe(): Promise<unknown> }
+  /** `publication`: the router's id of the publication (autobahn's Event, the handler's third argument). */
+  export interface EventDetails { publication?: number; publisher?: number; publisher_authid?: string; topic?: string; retained?: boolean }
   export interface Session {
     readonly id: number;
     readonly isOpen: boolean;

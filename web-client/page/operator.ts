@@ -1,7 +1,7 @@
 // The operator dashboard: sign in with WAMP-CRA, watch every machine (state,
 // current player, queue, recent turns), pause/resume/skip/kick, and the
 // router's live numbers.
-import type { Session } from 'autobahn';
+import type { Session, Subscription } from 'autobahn';
 import { AdminTurnRow, EventPayload, LinesPayload, MachineSummary, Procedures, QueueSnapshot, StatusPayload, machineUris } from '@clawgate/protocol';
 import {
   askedOf, confirmProblem, confirmText, initialDashboard, parseBlockMinutes, ratePerSecond, reduceDashboard, rowOutcome, rowsFromAdmin, skipTarget,
@@ -12,9 +12,13 @@ import { clock, secondsLeft, stateLabel } from '../src/logic/format.js';
 import { routerNumbers, type RouterNumbers } from '../src/logic/metrics.js';
 import { loadClientConfig, wsUrl } from './api.js';
 import { WampLink, watchedBy } from './wamp-link.js';
+import { readHistory } from './history.js';
 import { byId, errorUri, h, onNextFrame, setText, show, syncList } from './dom.js';
 
 const STATS_MS = 2000;
+/** Rows in the recent turns table (claw.admin.turns' limit), and the events read per machine to fill it: two per turn. */
+const TURN_ROWS = 30;
+const HISTORY_EVENTS = TURN_ROWS * 2;
 const AUTHID_KEY = 'clawgate.operator';
 
 let state: DashboardState = initialDashboard;
@@ -47,7 +51,7 @@ async function onOpen(session: Session): Promise<void> {
 /** Recent turns, no-shows and kicks (claw.admin.turns); rows of an unknown shape are skipped. */
 async function fetchTurns(session: Session): Promise<void> {
   try {
-    const value = await session.call<unknown>(Procedures.adminTurns, [], { limit: 30 });
+    const value = await session.call<unknown>(Procedures.adminTurns, [], { limit: TURN_ROWS });
     if (link?.session !== session || !Array.isArray(value)) return;
     const rows: AdminTurnRow[] = [];
     for (const r of value) { const p = AdminTurnRow.safeParse(r); if (p.success) rows.push(p.data); }
@@ -83,7 +87,7 @@ async function watch(session: Session, machine: string): Promise<void> {
   subscribed.add(machine);
   const u = machineUris(machine);
   const retained = { get_retained: true };
-  await Promise.all([
+  const [, , , events] = await Promise.all([
     session.subscribe(u.status, ([p]) => { const status = parse(StatusPayload, p, 'status'); if (status) dispatch({ type: 'status', machine, status }); }, retained),
     // The published snapshot has names only; operators get authids (for Kick) from claw.queue.get.
     session.subscribe(u.queue, ([p]) => {
@@ -96,6 +100,22 @@ async function watch(session: Session, machine: string): Promise<void> {
     session.subscribe(u.events, ([p]) => { const event = parse(EventPayload, p, 'event'); if (event) dispatch({ type: 'event', event }); }),
   ]).catch((e: unknown) => { subscribed.delete(machine); throw e; });
   fetchQueue(session, machine);
+  void fillTurns(session, machine, events);
+}
+
+/**
+ * The machine's recent turns from the event history (at sign-in and after a
+ * reconnect: what happened while the dashboard was away), oldest first. The
+ * table takes each event once (by turn id) and in its place by time; the
+ * backend's claw.admin.turns, when it answers, is the truth over them.
+ */
+async function fillTurns(session: Session, machine: string, subscription: Subscription): Promise<void> {
+  const history = await readHistory(session, subscription, machineUris(machine).events, HISTORY_EVENTS);
+  if (history === undefined || link?.session !== session) return;
+  for (const e of [...history].reverse()) {
+    const event = parse(EventPayload, e.args[0], 'event (history)');
+    if (event && event.machine === machine) dispatch({ type: 'event', event });
+  }
 }
 
 /** The queue with authids (claw.queue.get discloses them to operators). Answers come in call order. */
@@ -242,7 +262,7 @@ function draw(): void {
     setText(cells[0]!, time ? new Date(time).toLocaleTimeString() : '');
     setText(cells[1]!, t.machine);
     setText(cells[2]!, t.player);
-    setText(cells[3]!, rowOutcome(t, now));
+    setText(cells[3]!, rowOutcome(t, now, state.machines[t.machine]?.status));
     tr.dataset.kind = t.kind ?? 'turn';
   });
 }

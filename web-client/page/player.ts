@@ -2,14 +2,15 @@
 // input (HTTP answers, WAMP events, call results, clicks) is validated at
 // this edge, becomes an action for `reduce`, and the DOM is redrawn from the
 // resulting state.
-import type { Session } from 'autobahn';
+import type { Session, Subscription } from 'autobahn';
 import {
   ClawErrors, EventPayload, LinesPayload, MachineSummary, PlayerMessage, Procedures, QueueSnapshot, SlotResult, StatusPayload,
   machineUris, nameProblem, playerTopic, type Command, type Direction,
 } from '@clawgate/protocol';
 import {
-  reduce, initialState, holdsPlace, pageTitle, phaseFor, phaseMachine, placeShown, readyPrompt, type Action, type PlayerState,
+  MAX_EVENTS, reduce, initialState, holdsPlace, pageTitle, phaseFor, phaseMachine, placeShown, readyPrompt, type Action, type PlayerState,
 } from '../src/logic/player-state.js';
+import { TopicCursor } from '../src/logic/catch-up.js';
 import { HoldRepeater, keyToControl } from '../src/logic/controls.js';
 import { describeConnection, type ConnectionState } from '../src/logic/connection.js';
 import { clock, positionText, removedText, resultText, secondsLeft, stateLabel, untilText, waitText } from '../src/logic/format.js';
@@ -18,6 +19,7 @@ import { dropText } from '../src/logic/drop-progress.js';
 import { ReadyAlert } from './ready-alert.js';
 import { createSession, loadClientConfig, wsUrl, type ClientConfig } from './api.js';
 import { WampLink, watchedBy, type Credentials } from './wamp-link.js';
+import { readHistory } from './history.js';
 import { ClawBox } from './claw-box.js';
 import { byId, errorUri, h, onNextFrame, setText, show, syncList } from './dom.js';
 
@@ -28,6 +30,8 @@ const TURN_KEY = 'clawgate.turn';
 /** Refresh the ticket this long before it expires. */
 const TICKET_MARGIN_MS = 60_000;
 const LOBBY_REFRESH_MS = 10_000;
+/** Messages to the player read back from the event history after a reconnect: far more than a few seconds away bring. */
+const PLAYER_HISTORY = 50;
 
 let state: PlayerState = initialState;
 let connection: ConnectionState = { kind: 'connecting', attempt: 1 };
@@ -60,6 +64,8 @@ function dispatch(a: Action): void {
 
 /** Side effects of a phase change: persistence, focus, controls, announcements. */
 function afterChange(before: PlayerState): void {
+  // Another machine on screen: its recent turns from the event history (the list holds one machine's).
+  if (state.selected !== before.selected && state.selected !== undefined && link?.session) void fillRecent(link.session, state.selected);
   const p = state.phase;
   // Only a place the backend confirmed survives a reload (a join still in flight is not one).
   if (holdsPlace(p) && p.kind !== 'joining') localStorage.setItem(QUEUE_KEY, phaseMachine(p)!);
@@ -124,12 +130,27 @@ async function signIn(name: string): Promise<void> {
   dispatch({ type: 'identity', authid: answer.authid, name: answer.name });
 }
 
+/**
+ * Where the page stands on each player topic it has had (one per identity):
+ * the catch-up after a reconnect replays what came after it.
+ */
+const cursors = new Map<string, TopicCursor>();
+
 async function onOpen(session: Session): Promise<void> {
   if (state.identity) {
-    await session.subscribe(playerTopic(state.identity.authid), ([m]) => {
+    const topic = playerTopic(state.identity.authid);
+    let cursor = cursors.get(topic);
+    // The first session of an identity reads the history only to learn where it stands: the backend
+    // re-sends what is current (position, get_ready, control) to every new session.
+    if (cursor === undefined) { cursor = new TopicCursor(); cursors.set(topic, cursor); }
+    const c = cursor;
+    c.sessionStarted(); // before subscribing: no live event of this session may come first
+    const subscription = await session.subscribe(topic, ([m], _kwargs, details) => {
+      c.live(details?.publication);
       const message = parse(PlayerMessage, m, 'player message');
       if (message) dispatch({ type: 'player', message });
     });
+    void catchUp(session, subscription, topic, c);
   }
   // The page counts as online from here (our own topic is subscribed); the
   // lobby and the reclaim follow without holding that up.
@@ -139,6 +160,44 @@ async function onOpen(session: Session): Promise<void> {
     const queued = holdsPlace(state.phase) ? phaseMachine(state.phase) : localStorage.getItem(QUEUE_KEY) ?? undefined;
     if (queued && state.identity) void resumePlace(session, queued);
   });
+}
+
+/**
+ * After a reconnect: the messages to this player published while the page
+ * was away (a turn's result, a removal), from the router's event history, in
+ * order and up to the newest, as one change (so a prompt that came and went
+ * while away does not ring now). The backend re-sends only what is current to
+ * a new session; an ended turn or a removal it does not.
+ */
+async function catchUp(session: Session, subscription: Subscription, topic: string, cursor: TopicCursor): Promise<void> {
+  const history = await readHistory(session, subscription, topic, PLAYER_HISTORY);
+  if (link.session !== session) return; // closed meanwhile: the next session catches up from the same place
+  if (history === undefined) { cursor.failed(); return; }
+  const messages: PlayerMessage[] = [];
+  for (const e of cursor.caughtUp(history)) {
+    const message = parse(PlayerMessage, e.args[0], 'player message (history)');
+    if (message) messages.push(message);
+  }
+  if (messages.length > 0) dispatch({ type: 'catch_up', messages });
+}
+
+/** Each session's subscription to each machine's events (for reading their history). */
+const eventSubscriptions = new WeakMap<Session, Map<string, Subscription>>();
+
+/**
+ * The recent turns of the machine on screen from the event history: at load,
+ * after a reconnect, when another machine is picked. Repeats of what came
+ * live are recognised by publication id.
+ */
+async function fillRecent(session: Session, machine: string): Promise<void> {
+  const subscription = eventSubscriptions.get(session)?.get(machine);
+  if (subscription === undefined) return; // not subscribed yet: watchMachine fills it once it is
+  const history = await readHistory(session, subscription, machineUris(machine).events, MAX_EVENTS);
+  if (history === undefined || link.session !== session || state.selected !== machine) return;
+  for (const e of [...history].reverse()) {
+    const event = parse(EventPayload, e.args[0], 'event (history)');
+    if (event && event.machine === machine) dispatch({ type: 'event', event, publication: e.publication });
+  }
 }
 
 /** While the backend is (re)starting its procedures are not registered yet: try again this often, this many times. */
@@ -213,12 +272,19 @@ async function watchMachine(session: Session, machine: string): Promise<void> {
   subscribed.add(machine);
   const u = machineUris(machine);
   const retained = { get_retained: true };
-  await Promise.all([
+  const [, , , events] = await Promise.all([
     session.subscribe(u.status, ([p]) => { const status = parse(StatusPayload, p, 'status'); if (status) dispatch({ type: 'status', machine, status }); }, retained),
     session.subscribe(u.queue, ([p]) => { const snapshot = parse(QueueSnapshot, p, 'queue'); if (snapshot) onSnapshot(session, snapshot); }, retained),
     session.subscribe(u.lines, ([p]) => { const lines = parse(LinesPayload, p, 'lines'); if (lines) dispatch({ type: 'lines', machine, lines }); }, retained),
-    session.subscribe(u.events, ([p]) => { const event = parse(EventPayload, p, 'event'); if (event) dispatch({ type: 'event', event }); }),
+    session.subscribe(u.events, ([p], _kwargs, details) => {
+      const event = parse(EventPayload, p, 'event');
+      if (event) dispatch({ type: 'event', event, ...(details?.publication !== undefined ? { publication: details.publication } : {}) });
+    }),
   ]).catch((e: unknown) => { subscribed.delete(machine); throw e; });
+  let subscriptions = eventSubscriptions.get(session);
+  if (subscriptions === undefined) { subscriptions = new Map(); eventSubscriptions.set(session, subscriptions); }
+  subscriptions.set(machine, events);
+  if (state.selected === machine) void fillRecent(session, machine);
   // The snapshot may predate our subscription if the backend does not retain it.
   session.call<unknown>(Procedures.queueGet, [machine]).then((q) => {
     const snapshot = parse(QueueSnapshot, q, 'queue');

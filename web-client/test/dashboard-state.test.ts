@@ -169,3 +169,61 @@ t.test('the block of a kick, from the dialog\'s minutes field', async (t) => {
   t.match(parseBlockMinutes('soon'), { ok: false });
   t.match(parseBlockMinutes('2000'), { ok: false, problem: /at most 1440 minutes/ });
 });
+
+// ---- issue 20: recent turns from the event history (at sign-in and after a reconnect) ----
+
+const runFrom = (s: ReturnType<typeof run>, actions: DashboardAction[]) => actions.reduce(reduceDashboard, s);
+
+t.test('history: the table filled from a machine\'s events, oldest first; a repeat or a live event taken once', async (t) => {
+  const events: DashboardAction[] = [
+    { type: 'event', event: { type: 'turn_started', machine: 'claw-1', player: 'Ann', turn: 1, at: 100 } },
+    { type: 'event', event: { type: 'turn_ended', machine: 'claw-1', player: 'Ann', turn: 1, result: 'lose', at: 130 } },
+    { type: 'event', event: { type: 'turn_started', machine: 'claw-1', player: 'Bo', turn: 2, at: 140 } },
+    { type: 'event', event: { type: 'turn_ended', machine: 'claw-1', player: 'Bo', turn: 2, result: 'win', at: 170 } },
+  ];
+  const s = run(events);
+  t.same(s.turns.map((r) => [r.player, r.result]), [['Bo', 'win'], ['Ann', 'lose']]);
+  t.equal(runFrom(s, events).turns, s.turns, 'the same history again (a reconnect) changes nothing');
+  // A node from before turn ids: the same name at the same moment is the same event.
+  const old: DashboardAction[] = [
+    { type: 'event', event: { type: 'turn_started', machine: 'claw-2', player: 'Cy', at: 200 } },
+    { type: 'event', event: { type: 'turn_ended', machine: 'claw-2', player: 'Cy', result: 'lose', at: 230 } },
+  ];
+  const withOld = runFrom(s, old);
+  t.equal(withOld.turns.length, 3);
+  t.equal(runFrom(withOld, old).turns, withOld.turns, 'without turn ids, a repeat is recognised too');
+});
+
+t.test('history: an old event takes its place in time, not the top, and none past the last row', async (t) => {
+  let s = initialDashboard;
+  for (let i = 0; i < 30; i++) s = reduceDashboard(s, { type: 'event', event: { type: 'turn_ended', machine: 'm', player: `p${i}`, turn: 100 + i, result: 'lose', at: 1000 + i } });
+  const before = s.turns;
+  s = reduceDashboard(s, { type: 'event', event: { type: 'turn_started', machine: 'm', player: 'Old', turn: 5, at: 10 } });
+  t.equal(s.turns, before, 'older than the 30 rows shown: the table is unchanged');
+  s = reduceDashboard(s, { type: 'event', event: { type: 'turn_started', machine: 'm', player: 'Mid', turn: 6, at: 1010.5 } });
+  t.equal(s.turns[0]!.player, 'p29', 'the newest stays on top');
+  t.equal(s.turns.findIndex((r) => r.player === 'Mid'), 19, 'the replayed one sits where its time puts it');
+  t.equal(s.turns.length, 30);
+});
+
+t.test('a turn with no end recorded is "playing…" only while the machine\'s status says it plays it', async (t) => {
+  const open = { machine: 'claw-1', player: 'Ann', startedAt: 100, endedAt: undefined, result: undefined, turnId: 4 };
+  t.equal(rowOutcome(open, 0), 'playing…', 'no status known: as before');
+  t.equal(rowOutcome(open, 0, { state: 'controlled', player: 'Ann', turn: 4, since: 100 }), 'playing…');
+  t.equal(rowOutcome(open, 0, { state: 'controlled', player: 'Bo', turn: 5, since: 300 }), 'ended', 'another turn runs now: this one ended unreported');
+  t.equal(rowOutcome(open, 0, { state: 'ready', since: 300 }), 'ended', 'the machine is free (a stale turn_started from the history)');
+  t.equal(rowOutcome(open, 0, { state: 'offline', since: 300 }), 'ended', 'the node was lost mid-turn');
+  const noId = { ...open, turnId: undefined };
+  t.equal(rowOutcome(noId, 0, { state: 'controlled', player: 'Ann', since: 100 }), 'playing…', 'without turn ids: by the name the status shows');
+  t.equal(rowOutcome(noId, 0, { state: 'controlled', player: 'Bo', since: 100 }), 'ended');
+});
+
+t.test('a replayed turn event cannot change what status and queue say about a machine', async (t) => {
+  const s = run([
+    { type: 'status', machine: 'claw-1', status: { state: 'ready', since: 300 } },
+    { type: 'queue', snapshot: { machine: 'claw-1', state: 'ready', current: null, waiting: [] } },
+  ]);
+  const after = reduceDashboard(s, { type: 'event', event: { type: 'turn_started', machine: 'claw-1', player: 'Old', turn: 3, at: 100 } });
+  t.equal(after.machines, s.machines, 'the card is drawn from status and queue only');
+  t.equal(rowOutcome(after.turns[0]!, 0, after.machines['claw-1']!.status), 'ended', 'and the stale turn does not show as playing');
+});

@@ -394,3 +394,81 @@ t.test('the prizes a machine publishes are kept across the lines messages that l
   s = run([{ type: 'lines', machine: 'claw-1', lines: { ...base, claw, prizes: [] } }], s);
   t.same(s.machines['claw-1']!.prizes, [], 'an empty list is news (all caught)');
 });
+
+// ---- issue 20: catching up from the event history after a reconnect ----
+
+const controlOn = msg({ type: 'control', control: true, machine: 'claw-1', topic: 'claw.machine.claw-1.control.p1', endsAt: 9000 });
+const playingAnn = run([me, { type: 'join', machine: 'claw-1' }, slot('claw-1', 0), msg({ type: 'get_ready', machine: 'claw-1', deadline: 100 }),
+  { type: 'ready_sent' }, { type: 'ready_confirmed' }, controlOn, { type: 'dropped' }]);
+const catchUp = (...messages: PlayerMessage[]): Action => ({ type: 'catch_up', messages });
+
+t.test('catch-up: the result of a turn that ended while the page was away is shown, whichever answer comes first', async (t) => {
+  t.equal(playingAnn.phase.kind, 'playing');
+  const result = { kind: 'result', machine: 'claw-1', result: 'win' };
+  t.same(run([catchUp({ type: 'control', control: false, machine: 'claw-1', result: 'win' })], playingAnn).phase, result, 'history first');
+  // The reclaim answered not_in_queue first: "your turn ended while you were away", then the history says how.
+  const gone = run([{ type: 'place_gone', machine: 'claw-1', epoch: playingAnn.placeEpoch, wasPlaying: true }], playingAnn);
+  t.same(gone.phase, { kind: 'removed', machine: 'claw-1', reason: 'turn_over' });
+  t.same(run([catchUp({ type: 'control', control: false, machine: 'claw-1', result: 'win' })], gone).phase, result, 'reclaim first');
+  const shown = run([catchUp({ type: 'control', control: false, machine: 'claw-1', result: 'win' })], playingAnn);
+  t.equal(run([{ type: 'place_gone', machine: 'claw-1', epoch: playingAnn.placeEpoch, wasPlaying: true }], shown), shown, 'a later not_in_queue leaves the result alone');
+});
+
+t.test('catch-up: applied in order up to the newest, so the last word is the newest message', async (t) => {
+  const waiting = run([me, { type: 'join', machine: 'claw-1' }, slot('claw-1', 3)]);
+  // Away while the queue moved twice; the new session got the re-sent position 1 live before the history answered.
+  const live = run([msg({ type: 'position', machine: 'claw-1', position: 1, etaSeconds: 30 })], waiting);
+  const after = run([catchUp(
+    { type: 'position', machine: 'claw-1', position: 2, etaSeconds: 60 },
+    { type: 'position', machine: 'claw-1', position: 1, etaSeconds: 30 },
+  )], live);
+  t.same(after.phase, { kind: 'waiting', machine: 'claw-1', position: 1, etaSeconds: 30 }, 'not moved back to position 2');
+  // Asked and timed out while away: the page says so, and the prompt that came and went is not the new state.
+  const noShow = run([catchUp(
+    { type: 'position', machine: 'claw-1', position: 0, etaSeconds: 5 },
+    { type: 'get_ready', machine: 'claw-1', deadline: 500 },
+    { type: 'removed', machine: 'claw-1', reason: 'timeout' },
+  )], waiting);
+  t.same(noShow.phase, { kind: 'removed', machine: 'claw-1', reason: 'timeout' });
+  t.equal(run([catchUp()], waiting), waiting, 'nothing missed: no change');
+});
+
+t.test('catch-up: old messages replayed after stronger facts of the new session do not move the page back', async (t) => {
+  // The reclaim's answer (playing: true) came first; the history holds the prompt and the control message before it.
+  const resumed = run([me, { type: 'join', machine: 'claw-1', resumed: true }, { type: 'slot', slot: { machine: 'claw-1', position: 0, queueLength: 1, etaSeconds: 0, playing: true, endsAt: 9000 } as never }]);
+  t.equal(resumed.phase.kind, 'playing');
+  const replayed = run([catchUp(
+    { type: 'position', machine: 'claw-1', position: 0, etaSeconds: 5 },
+    { type: 'get_ready', machine: 'claw-1', deadline: 500 },
+    { type: 'control', control: true, machine: 'claw-1', topic: 'claw.machine.claw-1.control.p1', endsAt: 9000 },
+  )], resumed);
+  t.equal(replayed.phase.kind, 'playing', 'still playing: a stale position or prompt does not undo the turn');
+  t.same(run([catchUp({ type: 'get_ready', machine: 'claw-1', deadline: 500 })], playingAnn).phase, playingAnn.phase, 'a stale prompt keeps the turn and its drop');
+  const confirming = run([me, { type: 'join', machine: 'claw-1' }, msg({ type: 'get_ready', machine: 'claw-1', deadline: 100 }), { type: 'ready_sent' }, { type: 'ready_confirmed' }]);
+  t.same(run([catchUp({ type: 'position', machine: 'claw-1', position: 0, etaSeconds: 0 }, { type: 'get_ready', machine: 'claw-1', deadline: 100 })], confirming).phase,
+    { kind: 'starting', machine: 'claw-1' }, 'confirmed: the replayed prompt does not ask again');
+  const otherMachine = run([catchUp({ type: 'control', control: false, machine: 'claw-2', result: 'lose' })], playingAnn);
+  t.equal(otherMachine.phase, playingAnn.phase, 'a result on another machine (another tab\'s queue) does not end this turn');
+});
+
+t.test('catch-up: a replayed turn event cannot change what the topics say about a machine', async (t) => {
+  const s = run([
+    { type: 'status', machine: 'claw-1', status: { state: 'ready', since: 200 } },
+    { type: 'queue', snapshot: snapshot('claw-1', { waiting: [{ name: 'Bo', position: 0 }] }) },
+  ]);
+  const after = run([{ type: 'event', event: { type: 'turn_started', machine: 'claw-1', player: 'Old', at: 100 }, publication: 1 }], s);
+  t.equal(after.machines, s.machines, 'status, queue and the shown state are untouched (turn events only fill the recent list)');
+  t.equal(after.events[0]!.text, 'Old started a turn');
+});
+
+t.test('recent events: live and history merged once each, newest first', async (t) => {
+  const ev = (player: string, at: number, publication?: number): Action => ({ type: 'event', event: { type: 'turn_ended', machine: 'claw-1', player, result: 'lose', at }, ...(publication !== undefined ? { publication } : {}) });
+  let s = run([ev('live', 50, 5)]);
+  // The history at load (oldest first), with the live one again.
+  s = run([ev('a', 10, 1), ev('b', 20, 2), ev('live', 50, 5)], s);
+  t.same(s.events.map((e) => e.text), ['live: lose', 'b: lose', 'a: lose'], 'in time order, the repeat taken once');
+  t.equal(run([ev('live', 50)], s), s, 'without a publication id, the same machine, time and text is a repeat');
+  for (let i = 0; i < 8; i++) s = run([ev(`n${i}`, 100 + i, 100 + i)], s);
+  t.equal(s.events.length, 8);
+  t.equal(run([ev('older', 1, 99)], s), s, 'an event older than the whole list is not added');
+});

@@ -143,22 +143,36 @@ function sortTurns(rows: TurnRow[]): TurnRow[] {
   return [...rows].sort((a, b) => turnTime(b) - turnTime(a));
 }
 
-/** A turn_started opens a row; a turn_ended closes the newest open row of that machine and player (or adds one). */
+/**
+ * A turn_started opens a row; a turn_ended closes the newest open row of that
+ * machine and player (or adds one). Events come live and again from the event
+ * history (at load and after a reconnect), in any order: an event already in
+ * the table changes nothing, and rows stay newest first, so an old event
+ * takes its place in time (or none, past the last row) instead of the top.
+ */
 export function applyEvent(turns: TurnRow[], e: EventPayload): TurnRow[] {
   const id = e.turn !== undefined ? { turnId: e.turn } : {};
   if (e.type === 'turn_started') {
     if (e.turn !== undefined && turns.some((t) => t.turnId === e.turn && t.machine === e.machine)) return turns;
-    return [{ machine: e.machine, player: e.player, startedAt: e.at, endedAt: undefined, result: undefined, ...id }, ...turns].slice(0, MAX_TURNS);
+    // Without a turn id (a node from before them): the same name starting at the same moment is the same turn.
+    if (e.turn === undefined && turns.some((t) => t.machine === e.machine && t.player === e.player && t.startedAt === e.at)) return turns;
+    return withRow(turns, { machine: e.machine, player: e.player, startedAt: e.at, endedAt: undefined, result: undefined, ...id });
   }
   // By turn id when the node says it (names are not unique), else the newest open row of that name.
   const i = e.turn !== undefined
     ? turns.findIndex((t) => t.machine === e.machine && t.turnId === e.turn)
-    : turns.findIndex((t) => t.machine === e.machine && t.player === e.player && t.endedAt === undefined);
-  if (i === -1) return [{ machine: e.machine, player: e.player, startedAt: undefined, endedAt: e.at, result: e.result, ...id }, ...turns].slice(0, MAX_TURNS);
-  if (turns[i]!.result !== undefined) return turns; // the backend's row already has the result
+    : turns.findIndex((t) => t.machine === e.machine && t.player === e.player && (t.endedAt === undefined || t.endedAt === e.at));
+  if (i === -1) return withRow(turns, { machine: e.machine, player: e.player, startedAt: undefined, endedAt: e.at, result: e.result, ...id });
+  if (turns[i]!.result !== undefined) return turns; // the backend's row (or this event, again) already has the result
   const next = [...turns];
   next[i] = { ...next[i]!, endedAt: e.at, result: e.result };
-  return next;
+  return sortTurns(next);
+}
+
+/** `row` added in its place by time; the table unchanged when it falls past the last row. */
+function withRow(turns: TurnRow[], row: TurnRow): TurnRow[] {
+  const next = sortTurns([row, ...turns]).slice(0, MAX_TURNS);
+  return next.includes(row) ? next : turns;
 }
 
 /** claw.admin.turns rows (validated with the protocol's AdminTurnRow) as table rows. */
@@ -177,13 +191,27 @@ export function rowsFromAdmin(rows: readonly AdminTurnRow[]): TurnRow[] {
   });
 }
 
+/** Whether a node status says the machine is playing the turn of `r` (by turn id when both have one, else by name). */
+function playsTurn(status: StatusPayload, r: TurnRow): boolean {
+  if (status.state !== 'controlled') return false;
+  if (r.turnId !== undefined && status.turn !== undefined) return status.turn === r.turnId;
+  return status.player === undefined || status.player === r.player;
+}
+
 const END_REASON_TEXT: Record<string, string> = {
   left: 'the player left', gone: 'the player was gone', skip: 'by staff', kick: 'kicked by staff', overrun: 'no result from the machine',
   silent: 'the machine reported no result', node_lost: 'the machine went away', start_failed: 'the machine did not start',
 };
 
-/** What the turns table's last column says about a row: the result and why, or what happened to a player without a turn. */
-export function rowOutcome(r: TurnRow, now = Date.now()): string {
+/**
+ * What the turns table's last column says about a row: the result and why,
+ * or what happened to a player without a turn. `status`: the machine's node
+ * status, when known. A turn with no end recorded is "playing…" only while
+ * that status says the machine plays it: a turn_started from the history
+ * whose end no event reported (the node was lost, the backend ended it) must
+ * not look as if it were still running.
+ */
+export function rowOutcome(r: TurnRow, now = Date.now(), status?: StatusPayload): string {
   if (r.kind === 'removed') {
     switch (r.reason) {
       case 'timeout': return 'no-show (did not confirm)';
@@ -195,7 +223,7 @@ export function rowOutcome(r: TurnRow, now = Date.now()): string {
       default: return `removed (${r.reason ?? '?'})`;
     }
   }
-  if (r.result === undefined) return r.endedAt ? 'ended' : 'playing…';
+  if (r.result === undefined) return r.endedAt !== undefined || (status !== undefined && !playsTurn(status, r)) ? 'ended' : 'playing…';
   // A result the machine reported needs no explanation; the others say why.
   const why = r.endReason !== undefined && r.endReason !== 'node' ? END_REASON_TEXT[r.endReason] : undefined;
   return why ? `${r.result} (${why})` : r.result;

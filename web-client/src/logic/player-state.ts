@@ -48,7 +48,8 @@ export type Phase =
   /** `blockedUntil`: kicked with a block against rejoining until then (ms). */
   | { kind: 'removed'; machine: string; reason: string; blockedUntil?: number };
 
-export interface RecentEvent { machine: string; text: string; at: number }
+/** `publication`: the router's publication id, when known (live and history events are the same event by it). */
+export interface RecentEvent { machine: string; text: string; at: number; publication?: number }
 
 export interface PlayerState {
   identity: { authid: string; name: string } | undefined;
@@ -79,8 +80,15 @@ export type Action =
   | { type: 'queue'; snapshot: QueueSnapshot }
   | { type: 'status'; machine: string; status: StatusPayload }
   | { type: 'lines'; machine: string; lines: LinesPayload }
-  | { type: 'event'; event: EventPayload }
+  /** A machine's turn event, live or from the event history; `publication` tells a repeat. */
+  | { type: 'event'; event: EventPayload; publication?: number }
   | { type: 'player'; message: PlayerMessage }
+  /**
+   * Messages to this player the page missed while its connection was down,
+   * from the event history, oldest first, up to the newest (also those the
+   * new session already got): applied in order, as one change.
+   */
+  | { type: 'catch_up'; messages: PlayerMessage[] }
   | { type: 'select'; machine: string | undefined }
   | { type: 'join'; machine: string; resumed?: boolean }
   | { type: 'slot'; slot: SlotResult }
@@ -107,7 +115,8 @@ export type Action =
   | { type: 'place_gone'; machine: string; epoch: number; wasPlaying?: boolean }
   | { type: 'error'; error: string | undefined };
 
-const MAX_EVENTS = 8;
+/** Recent turn events kept (and read from the event history at load). */
+export const MAX_EVENTS = 8;
 
 /** The machine this phase is about, if any. */
 export function phaseMachine(p: Phase): string | undefined {
@@ -189,11 +198,19 @@ export function reduce(s: PlayerState, a: Action): PlayerState {
     case 'event': {
       const e = a.event;
       const text = e.type === 'turn_started' ? `${e.player} started a turn` : `${e.player}: ${e.result ?? 'turn ended'}`;
-      return { ...s, events: [{ machine: e.machine, text, at: e.at }, ...s.events].slice(0, MAX_EVENTS) };
+      const item: RecentEvent = { machine: e.machine, text, at: e.at, ...(a.publication !== undefined ? { publication: a.publication } : {}) };
+      // The history repeats what came live, and an older event may come after a newer one: one entry each, newest first.
+      if (s.events.some((x) => sameEvent(x, item))) return s;
+      const events = [item, ...s.events].sort((x, y) => y.at - x.at).slice(0, MAX_EVENTS);
+      return events.includes(item) ? { ...s, events } : s;
     }
 
     case 'player':
       return onPlayerMessage(s, a.message);
+
+    case 'catch_up':
+      // Each message is applied as if it had come live; the rules below already keep a stale one from undoing a stronger fact.
+      return a.messages.reduce(onPlayerMessage, s);
 
     case 'select':
       return { ...s, selected: a.machine, events: a.machine === s.selected ? s.events : [] };
@@ -275,6 +292,11 @@ export function reduce(s: PlayerState, a: Action): PlayerState {
     case 'error':
       return { ...s, error: a.error };
   }
+}
+
+function sameEvent(a: RecentEvent, b: RecentEvent): boolean {
+  if (a.publication !== undefined && b.publication !== undefined) return a.publication === b.publication;
+  return a.machine === b.machine && a.at === b.at && a.text === b.text;
 }
 
 /** A waiting phase with the backend's estimate (`etaAt` absent: unknown). */
