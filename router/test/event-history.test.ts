@@ -108,6 +108,26 @@ t.test('a subscription without an entry of its own is served from a covering ent
   reader.connection.close();
 });
 
+t.test('one answer carries at most max_events_per_read events (default 100), whatever limit it asks for', async (t) => {
+  const entries = [{ uri: 'com.big', match: 'exact', limit: 150 }];
+  const dflt = await startRouter(historyConfig({ type: 'memory', 'event-history': entries }));
+  const capped = await startRouter(historyConfig({ type: 'memory', max_events_per_read: 3, 'event-history': entries }));
+  t.teardown(async () => { await dflt.stop(); await capped.stop(); });
+  for (const [r, want] of [[dflt, 100], [capped, 3]] as const) {
+    const pub = await connect({ port: r.port });
+    const reader = await connect({ port: r.port });
+    await Promise.all(Array.from({ length: 120 }, (_, i) => pub.session.publish('com.big', [i], {}, { acknowledge: true })));
+    const sub = await reader.session.subscribe('com.big', () => {});
+    const got = (await reader.session.call('wamp.subscription.get_events', [sub.id, 10000])) as Ev[];
+    t.equal(got.length, want, `asked for 10000 of the 120 kept: ${want}`);
+    t.same(got[0]!.args, [119], 'the newest first');
+    t.equal(((await reader.session.call('wamp.subscription.get_events', [sub.id, 2])) as Ev[]).length, 2, 'fewer when asked for fewer');
+    pub.connection.close();
+    reader.connection.close();
+  }
+  t.throws(() => fromCrossbar(historyConfig({ type: 'memory', max_events_per_read: 0, 'event-history': entries })), /max_events_per_read/);
+});
+
 t.test('refused to a role that may not subscribe to the subscription\'s topic', async (t) => {
   const r = await startRouter(historyConfig());
   t.teardown(() => r.stop());

@@ -53,6 +53,13 @@ export interface DurableHistory {
   close(): void;
 }
 
+/**
+ * Events one get_events answer carries at most, whatever limit it asks for:
+ * any subscriber may read, so an answer must not turn one small CALL into
+ * megabytes (an entry may keep 10000 events).
+ */
+export const DEFAULT_MAX_EVENTS_PER_READ = 100;
+
 export type OpenDurableHistory = (entries: readonly HistoryEntryConfig[]) => DurableHistory;
 
 class HistoryEntry {
@@ -91,8 +98,11 @@ export class EventHistory {
   private readonly byKey = new Map<string, HistoryEntry>();
   private durable: DurableHistory | null = null;
 
-  /** `openDurable`: the durable store, opened by open(); none: memory only. */
-  constructor(entries: readonly HistoryEntryConfig[], private readonly openDurable?: OpenDurableHistory) {
+  /**
+   * `openDurable`: the durable store, opened by open(); none: memory only.
+   * `maxPerRead`: the most events eventsFor returns, whatever it is asked.
+   */
+  constructor(entries: readonly HistoryEntryConfig[], private readonly openDurable?: OpenDurableHistory, readonly maxPerRead = DEFAULT_MAX_EVENTS_PER_READ) {
     for (const c of entries) {
       const key = `${c.match} ${c.uri}`;
       if (this.byKey.has(key)) continue;
@@ -164,13 +174,15 @@ export class EventHistory {
   }
 
   /**
-   * The last `limit` events of (uri, match) that `reader` may receive, newest
-   * first, in the shape of Crossbar's answer where it does not tell more
-   * than the event did; undefined when no history is kept for it.
+   * The last `limit` (at most maxPerRead) events of (uri, match) that
+   * `reader` may receive, newest first, in the shape of Crossbar's answer
+   * where it does not tell more than the event did; undefined when no
+   * history is kept for it.
    */
-  eventsFor(uri: string, match: MatchPolicy, reader: Peer, limit: number): Dict[] | undefined {
+  eventsFor(uri: string, match: MatchPolicy, reader: Peer, asked: number): Dict[] | undefined {
     const h = this.entryFor(uri, match);
     if (h === undefined) return undefined;
+    const limit = Math.min(asked, this.maxPerRead);
     const own = h.uri === uri && h.match === match;
     const out: Dict[] = [];
     for (const e of h.newest()) {

@@ -112,6 +112,8 @@ const Store = z.object({
   path: z.string().min(1).optional(),
   /** Events per event-history entry unless it says (Crossbar's store-wide default). */
   limit: z.number().int().positive().max(MAX_HISTORY_LIMIT).optional(),
+  /** ClawGate: the most events one wamp.subscription.get_events answer carries, whatever limit it asks for. */
+  max_events_per_read: z.number().int().positive().max(MAX_HISTORY_LIMIT).optional(),
   'event-history': z.array(z.object({
     uri: z.string(),
     match: z.enum(['exact', 'prefix', 'wildcard']).optional(),
@@ -370,7 +372,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
     (worker.realms ?? []).forEach((r, ri) => {
       const rat = `${at}.realms[${ri}]`;
       unknownKeys(r, ['name', 'roles', 'options', 'store'], rat, warnings);
-      const { entries: eventHistory, store: historyStore } = storeHistory(r.store, `${rat}.store`, warnings, src.baseDir);
+      const { entries: eventHistory, store: historyStore, maxEventsPerRead } = storeHistory(r.store, `${rat}.store`, warnings, src.baseDir);
       if (historyStore !== undefined) {
         const first = historyAt.get(historyStore.path);
         if (first !== undefined) throw new ConfigError(`invalid config at ${rat}.store.path: ${historyStore.path} is already the event history file of ${first} (each realm needs a file of its own)`);
@@ -393,6 +395,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
         ...(r.options?.legacy_request_ids === true ? { legacyRequestIds: true } : {}),
         ...(eventHistory.length > 0 ? { eventHistory } : {}),
         ...(historyStore !== undefined ? { historyStore } : {}),
+        ...(maxEventsPerRead !== undefined ? { historyMaxEventsPerRead: maxEventsPerRead } : {}),
         roles: (r.roles ?? []).map((role, roi) => {
           const roat = `${rat}.roles[${roi}]`;
           unknownKeys(role, ['name', 'permissions', 'authorizer', 'limits', 'allow-by-default'], roat, warnings);
@@ -522,10 +525,10 @@ export function loadConfigFile(file: string): LoadedConfig {
  * file they are also written to (type sqlite, ClawGate's; `path` relative to
  * the config file's directory). Crossbar's other types (cfxdb) are a warning.
  */
-function storeHistory(store: z.infer<typeof Store> | undefined, at: string, warnings: string[], baseDir: string | undefined): { entries: HistoryEntryConfig[]; store?: HistoryStoreConfig } {
+function storeHistory(store: z.infer<typeof Store> | undefined, at: string, warnings: string[], baseDir: string | undefined): { entries: HistoryEntryConfig[]; store?: HistoryStoreConfig; maxEventsPerRead?: number } {
   if (store === undefined) return { entries: [] };
   const sqlite = store.type === 'sqlite';
-  unknownKeys(store, sqlite ? ['type', 'path', 'limit', 'event-history'] : ['type', 'limit', 'event-history'], at, warnings);
+  unknownKeys(store, sqlite ? ['type', 'path', 'limit', 'max_events_per_read', 'event-history'] : ['type', 'limit', 'max_events_per_read', 'event-history'], at, warnings);
   if (store.type !== 'memory' && !sqlite) {
     warnings.push(`${at}.type (store type "${store.type}" is not supported: no event history is kept; use "memory")`);
     return { entries: [] };
@@ -537,5 +540,6 @@ function storeHistory(store: z.infer<typeof Store> | undefined, at: string, warn
     if (!isValidPattern(e.uri, match, 'loose')) throw new ConfigError(`invalid config at ${at}.event-history[${i}].uri: "${e.uri}" is not a valid ${match} URI`);
     return { uri: e.uri, match, limit: e.limit ?? store.limit ?? DEFAULT_HISTORY_LIMIT };
   });
-  return sqlite ? { entries, store: { type: 'sqlite', path: resolve(baseDir ?? process.cwd(), store.path!) } } : { entries };
+  const read = store.max_events_per_read === undefined ? {} : { maxEventsPerRead: store.max_events_per_read };
+  return sqlite ? { entries, store: { type: 'sqlite', path: resolve(baseDir ?? process.cwd(), store.path!) }, ...read } : { entries, ...read };
 }

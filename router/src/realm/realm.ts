@@ -49,6 +49,8 @@ export interface RealmConfig {
   eventHistory?: HistoryEntryConfig[];
   /** Where the event history is also kept, to survive a restart (store type sqlite); memory only when absent. */
   historyStore?: HistoryStoreConfig;
+  /** The most events one get_events answer carries (store max_events_per_read); DEFAULT_MAX_EVENTS_PER_READ when absent. */
+  historyMaxEventsPerRead?: number;
 }
 
 export const DEFAULT_AUTHORIZER_TIMEOUT_MS = 5000;
@@ -107,7 +109,7 @@ export class Realm implements RealmContext {
     const entries = config.eventHistory ?? [];
     const store = config.historyStore;
     this.broker = new Broker(this, entries.length > 0 || store !== undefined
-      ? new EventHistory(entries, store === undefined ? undefined : sqliteHistory(store, this.name, log))
+      ? new EventHistory(entries, store === undefined ? undefined : sqliteHistory(store, this.name, log), config.historyMaxEventsPerRead)
       : null);
     this.dealer = new Dealer(this);
     this.meta = new MetaApi(this, { sessions: this.sessions, testaments: this.testaments, subscriptions: this.broker, registrations: this.dealer, history: this.broker.history });
