@@ -10,10 +10,16 @@
 // subscribers and one publisher on 127.0.0.1, raw WAMP over `ws` as
 // loadgen.js speaks it. The same 1000 connections are subscribed in turn as:
 //   plain-1000   no filter, every subscriber gets every event       (1000 deliveries/publication)
-//   plain-500    500 subscribe without filter, 500 to another topic (500; the reference for the next two)
-//   half-2       two filters, 500 subscribers each; one passes      (500 deliveries, 2 evaluations)
-//   half-100     100 distinct filters (max_filters_per_topic), 10
-//                subscribers each; half of them pass                (500 deliveries, 100 evaluations)
+//   plain-500    no filter: 500 subscribe to topic .0, 500 to .1,
+//                and the publisher alternates                       (500; the reference for the next two)
+//   half-2       one topic, two filters on the publication's
+//                parity, 500 subscribers each                       (500 deliveries, 2 evaluations)
+//   half-100     one topic, 100 distinct filters (the default
+//                max_filters_per_topic) on the parity, 10 each      (500 deliveries, 100 evaluations)
+// In the last three every subscriber gets every other publication, so the
+// sockets see the same traffic and only the filtering differs (a socket that
+// gets several events in one tick writes them at once: comparing against
+// 500 subscribers that get every event would measure that batching).
 // Each round publishes as fast as deliveries come back (a bounded window of
 // publications in flight) for --window seconds after a warm-up, and reports
 // the router's CPU per publication and per delivery and the publications per
@@ -55,7 +61,6 @@ const WARM_S = opt('--warm', 0.5);
 const N = opt('--subscribers', 1000);
 const JSON_OUT = args.includes('--json');
 const TOPIC = 'bench.claw.control';
-const OTHER = 'bench.claw.other';
 const PAYLOAD = { cmd: 'move', x: 0.25, y: -0.5, player: 'p-0001' };
 const codec = codecs.json;
 const log = (...a) => { if (!JSON_OUT) console.error(...a); };
@@ -132,10 +137,10 @@ async function pool(items, conc, fn) {
 const parity = (k) => `(kwargs.seq + ${k}) % 2 == 0`;
 
 const SHAPES = {
-  'plain-1000': { deliveries: N, setup: () => ({ topic: TOPIC, options: {} }) },
-  'plain-500': { deliveries: N / 2, setup: (i) => ({ topic: i % 2 === 0 ? TOPIC : OTHER, options: {} }) },
-  'half-2': { deliveries: N / 2, setup: (i) => ({ topic: TOPIC, options: { x_filter: parity(i % 2) } }) },
-  'half-100': { deliveries: N / 2, setup: (i) => ({ topic: TOPIC, options: { x_filter: parity(i % 100) } }) },
+  'plain-1000': { deliveries: N, setup: () => ({ topic: TOPIC, options: {} }), topic: () => TOPIC },
+  'plain-500': { deliveries: N / 2, setup: (i) => ({ topic: `${TOPIC}.${i % 2}`, options: {} }), topic: (seq) => `${TOPIC}.${seq % 2}` },
+  'half-2': { deliveries: N / 2, setup: (i) => ({ topic: TOPIC, options: { x_filter: parity(i % 2) } }), topic: () => TOPIC },
+  'half-100': { deliveries: N / 2, setup: (i) => ({ topic: TOPIC, options: { x_filter: parity(i % 100) } }), topic: () => TOPIC },
 };
 
 async function round1(router, subs, pub, name) {
@@ -146,7 +151,7 @@ async function round1(router, subs, pub, name) {
   let stopped = false;
   const W = 8;
   const per = shape.deliveries;
-  const publish = () => { seq++; pub.request++; pub.ws.send(codec.encode([T.PUBLISH, pub.request, {}, TOPIC, [seq, now()], { ...PAYLOAD, seq }])); };
+  const publish = () => { seq++; pub.request++; pub.ws.send(codec.encode([T.PUBLISH, pub.request, {}, shape.topic(seq), [seq, now()], { ...PAYLOAD, seq }])); };
   const pump = () => { while (!stopped && seq - Math.floor(delivered / per) < W) publish(); };
   for (const s of subs) s.onEvent = () => { delivered++; if ((delivered % per) === 0) pump(); };
   const hardStop = setTimeout(() => { stopped = true; }, 20_000);
@@ -189,11 +194,16 @@ async function fanout() {
       }
     }
     for (const s of [...subs, pub]) s.ws.terminate();
-    return Object.keys(SHAPES).map((name) => {
+    // The machine drifts from round to round (other load, JIT): each shape is compared with
+    // plain-500 of the same round, and the ratios' median reported.
+    const ref = rows.filter((x) => x.shape === 'plain-500');
+    const summary = Object.keys(SHAPES).map((name) => {
       const rs = rows.filter((x) => x.shape === name);
       const stat = (k) => ({ median: median(rs.map((x) => x[k])), min: Math.min(...rs.map((x) => x[k])), max: Math.max(...rs.map((x) => x[k])) });
-      return { part: 'fanout', shape: name, deliveries_per_pub: SHAPES[name].deliveries, rounds: rs.length, router_us_per_pub: stat('router_us_per_pub'), router_us_per_delivery: stat('router_us_per_delivery'), pubs_per_s: stat('pubs_per_s'), lost: rs.reduce((n, x) => n + x.lost, 0) };
+      const ratios = rs.map((x, i) => round(x.router_us_per_pub / ref[i].router_us_per_pub, 2));
+      return { part: 'fanout', shape: name, deliveries_per_pub: SHAPES[name].deliveries, rounds: rs.length, router_us_per_pub: stat('router_us_per_pub'), router_us_per_delivery: stat('router_us_per_delivery'), pubs_per_s: stat('pubs_per_s'), vs_plain_500: { median: median(ratios), per_round: ratios }, lost: rs.reduce((n, x) => n + x.lost, 0) };
     });
+    return [...rows.map((r, i) => ({ part: 'round', round: Math.floor(i / Object.keys(SHAPES).length) + 1, ...r })), ...summary];
   } finally {
     await router.stop();
   }
@@ -284,10 +294,10 @@ for (const r of results) {
   if (JSON_OUT) console.log(line);
 }
 if (!JSON_OUT) {
-  console.log('\nshape        deliveries/pub  router µs/pub (min–max)     router µs/delivery  pub/s');
+  console.log('\nshape        deliveries/pub  router µs/pub (min–max)     router µs/delivery  pub/s   ÷ plain-500 (per round)');
   for (const r of results.filter((x) => x.part === 'fanout')) {
     console.log(`${r.shape.padEnd(12)} ${String(r.deliveries_per_pub).padStart(14)}  ${String(r.router_us_per_pub.median).padStart(8)} (${r.router_us_per_pub.min}–${r.router_us_per_pub.max})`.padEnd(58)
-      + `${String(r.router_us_per_delivery.median).padStart(8)}  ${String(r.pubs_per_s.median).padStart(10)}${r.lost ? `  lost ${r.lost}` : ''}`);
+      + `${String(r.router_us_per_delivery.median).padStart(8)}  ${String(r.pubs_per_s.median).padStart(10)}   ${r.vs_plain_500.median} (${r.vs_plain_500.per_round.join(' ')})${r.lost ? `  lost ${r.lost}` : ''}`);
   }
   console.log(`\n(appended to ${path.relative(ROOT, file)})`);
 }
