@@ -8,6 +8,10 @@ import { compileFilter, MAX_FILTER_DEPTH, type ContentFilter, type FilterLimits 
 import { FilterEvent } from '../src/broker/filter-event.js';
 import { DEFAULT_REALM_LIMITS } from '../src/limits/limits-config.js';
 import type { PublicationData } from '../src/routing/publication.js';
+import { fromCrossbar, ConfigError } from '../src/config/crossbar-config.js';
+import { MessageType, type Publish, type Subscribe } from '../src/messages/types.js';
+import { joined, testRealm, wamp } from './fake-peer.js';
+import { testConfig } from './helpers.js';
 
 const LIMITS: FilterLimits = DEFAULT_REALM_LIMITS;
 
@@ -169,4 +173,54 @@ t.test('scans: operations that may walk a whole event value are counted against 
   t.equal(scans('"a" in kwargs.tags && "b" in kwargs.tags && size(args) > 1'), 3);
   t.ok(typeof compileFilter('"a" in kwargs.tags && "b" in kwargs.tags', LIMITS) !== 'string', 'two scans pass the default max_filter_scans (2)');
   t.match(refusal('"a" in kwargs.tags && "b" in kwargs.tags && size(args) > 1'), /walks whole event values 3 times \(in over an event value, in over an event value, size\(\) of an event value\), more than max_filter_scans \(2\)/);
+});
+
+t.test('the filter limits in the config: defaults, values, and errors naming the key', async (t) => {
+  const realmWith = (limits: Record<string, unknown>): unknown => testConfig({ realms: [{ name: 'realm1', options: { limits }, roles: [{ name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: { subscribe: true } }] }] }] });
+  const limitsOf = (limits: Record<string, unknown>) => fromCrossbar(realmWith(limits)).config.realms[0]!.limits!;
+  t.match(limitsOf({}), { maxFiltersPerTopic: 100, maxFilterLength: 1000, maxFilterNodes: 64, maxFilterScans: 2 }, 'defaults');
+  t.match(limitsOf({ max_filters_per_topic: null, max_filter_length: 65536, max_filter_nodes: 1000, max_filter_scans: 0 }), { maxFiltersPerTopic: null, maxFilterLength: 65536, maxFilterNodes: 1000, maxFilterScans: 0 });
+  const key = 'workers[0].realms[0].options.limits';
+  for (const [name, value] of [['max_filters_per_topic', 0], ['max_filter_length', null], ['max_filter_length', 65537], ['max_filter_nodes', 0], ['max_filter_nodes', 1001], ['max_filter_nodes', 'many'], ['max_filter_scans', -1], ['max_filter_scans', 65], ['max_filter_scans', 1.5]] as [string, unknown][]) {
+    let err: unknown;
+    try { limitsOf({ [name]: value }); } catch (e) { err = e; }
+    t.ok(err instanceof ConfigError, `${name}: ${JSON.stringify(value)} is a config error`);
+    t.match((err as Error | undefined)?.message, `invalid config at ${key}.${name}`, 'naming the key');
+  }
+});
+
+t.test('routing: a filtered subscription beside the plain one, evaluated once for all its subscribers; failures counted once on one of them', async (t) => {
+  const realm = testRealm({ limits: { ...DEFAULT_REALM_LIMITS, maxFiltersPerTopic: 1 } });
+  let request = 0;
+  const subscribe = (p: ReturnType<typeof joined>, options: Record<string, unknown> = {}): number => {
+    realm.broker.subscribe(p, wamp<Subscribe>([MessageType.SUBSCRIBE, ++request, options, 'com.r']));
+    const m = p.received.pop()!;
+    return m.type === MessageType.SUBSCRIBED ? m.subscription : -1;
+  };
+  const [a, b, c] = [joined(realm), joined(realm), joined(realm)];
+  const filtered = subscribe(a, { x_filter: 'kwargs.n > 1' });
+  t.equal(subscribe(b, { x_filter: 'kwargs.n>1' }), filtered, 'the same normal form: the same subscription');
+  const plain = subscribe(c);
+  t.not(plain, filtered);
+  t.equal(subscribe(c, { x_filter: 'kwargs.n > 2' }), -1, 'a second filter on the topic is over max_filters_per_topic (1)');
+  t.match(c.refusals.at(-1), { kind: 'too_many_subscriptions' });
+  const local = joined(realm, { isLocal: true });
+  t.ok(subscribe(local, { x_filter: 'kwargs.n > 2' }) > 0, 'an in-process session is not held to it');
+  for (const p of [a, b, c, local]) p.received.length = 0;
+
+  const pub = joined(realm);
+  const publish = (kwargs: Record<string, unknown>): void => realm.broker.publish(pub, wamp<Publish>([MessageType.PUBLISH, ++request, {}, 'com.r', [], kwargs]));
+  publish({ n: 2 });
+  const [ea, eb] = [a.one(MessageType.EVENT), b.one(MessageType.EVENT)];
+  t.equal(ea, eb, 'one EVENT object for both subscribers of the filtered subscription (encoded once)');
+  t.equal(ea.subscription, filtered);
+  t.equal(c.one(MessageType.EVENT).subscription, plain);
+  t.same(local.take(MessageType.EVENT), [], 'n > 2 is false for n = 2');
+  publish({ m: 1 });
+  t.same(a.take(MessageType.EVENT), [], 'the filter failed: not delivered');
+  t.same(b.take(MessageType.EVENT), []);
+  const failures = [a, b].flatMap((p) => p.refusals.filter((r) => r.kind === 'filter_error'));
+  t.equal(failures.length, 1, 'counted once for the subscription, on one of its subscribers');
+  t.match(failures[0]!.fields, { subscription: filtered, uri: 'com.r', x_filter: 'kwargs.n > 1', error: /No such key: n/ });
+  t.equal(local.refusals.filter((r) => r.kind === 'filter_error').length, 1, 'each failing subscription counts its own');
 });
