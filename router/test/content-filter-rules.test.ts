@@ -178,10 +178,10 @@ t.test('scans: operations that may walk a whole event value are counted against 
 t.test('the filter limits in the config: defaults, values, and errors naming the key', async (t) => {
   const realmWith = (limits: Record<string, unknown>): unknown => testConfig({ realms: [{ name: 'realm1', options: { limits }, roles: [{ name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: { subscribe: true } }] }] }] });
   const limitsOf = (limits: Record<string, unknown>) => fromCrossbar(realmWith(limits)).config.realms[0]!.limits!;
-  t.match(limitsOf({}), { maxFiltersPerTopic: 100, maxFilterLength: 1000, maxFilterNodes: 64, maxFilterScans: 2 }, 'defaults');
-  t.match(limitsOf({ max_filters_per_topic: null, max_filter_length: 65536, max_filter_nodes: 1000, max_filter_scans: 0 }), { maxFiltersPerTopic: null, maxFilterLength: 65536, maxFilterNodes: 1000, maxFilterScans: 0 });
+  t.match(limitsOf({}), { maxFiltersPerTopic: 100, maxTotalFilters: 10_000, maxFilterLength: 1000, maxFilterNodes: 64, maxFilterScans: 2 }, 'defaults');
+  t.match(limitsOf({ max_filters_per_topic: null, max_total_filters: null, max_filter_length: 65536, max_filter_nodes: 1000, max_filter_scans: 0 }), { maxFiltersPerTopic: null, maxTotalFilters: null, maxFilterLength: 65536, maxFilterNodes: 1000, maxFilterScans: 0 });
   const key = 'workers[0].realms[0].options.limits';
-  for (const [name, value] of [['max_filters_per_topic', 0], ['max_filter_length', null], ['max_filter_length', 65537], ['max_filter_nodes', 0], ['max_filter_nodes', 1001], ['max_filter_nodes', 'many'], ['max_filter_scans', -1], ['max_filter_scans', 65], ['max_filter_scans', 1.5]] as [string, unknown][]) {
+  for (const [name, value] of [['max_filters_per_topic', 0], ['max_total_filters', 0], ['max_total_filters', 'all'], ['max_filter_length', null], ['max_filter_length', 65537], ['max_filter_nodes', 0], ['max_filter_nodes', 1001], ['max_filter_nodes', 'many'], ['max_filter_scans', -1], ['max_filter_scans', 65], ['max_filter_scans', 1.5]] as [string, unknown][]) {
     let err: unknown;
     try { limitsOf({ [name]: value }); } catch (e) { err = e; }
     t.ok(err instanceof ConfigError, `${name}: ${JSON.stringify(value)} is a config error`);

@@ -244,6 +244,27 @@ t.test('limits: max_filters_per_topic, max_subscriptions, and the filter bounds 
   t.ok(r.router.limitCounters.subscriptionsRefused >= 2);
 });
 
+t.test('limits: max_total_filters counts the realm\'s filtered subscriptions, each once however many sessions share it', async (t) => {
+  const r = await startRouter(filterConfig({ max_total_filters: 2 }));
+  t.teardown(() => r.stop());
+  const a = await connect({ port: r.port });
+  const b = await connect({ port: r.port });
+  t.teardown(() => { a.connection.close(); b.connection.close(); });
+  const one = await a.session.subscribe('com.total.a', () => {}, { x_filter: 'true' });
+  await a.session.subscribe('com.total.b', () => {}, { x_filter: 'true' });
+  const joinedOne = await b.session.subscribe('com.total.a', () => {}, { x_filter: 'true' });
+  await b.session.subscribe('com.total.c', () => {});
+  t.pass('joining a filtered subscription, or a plain one, takes nothing of the bound');
+  const over = await callError(b.session.subscribe('com.total.c', () => {}, { x_filter: 'true' }));
+  t.equal(over.error, 'clawgate.error.too_many_subscriptions');
+  t.match(over.args[0], /the realm already has 2 subscriptions with filters \(max_total_filters 2\)/);
+  await a.session.unsubscribe(one);
+  t.equal((await callError(b.session.subscribe('com.total.c', () => {}, { x_filter: 'true' }))).error, 'clawgate.error.too_many_subscriptions', 'com.total.a\'s filtered subscription still has b');
+  await b.session.unsubscribe(joinedOne);
+  await b.session.subscribe('com.total.c', () => {}, { x_filter: 'true' });
+  t.pass('once it is gone, there is room for another');
+});
+
 t.test('a filter that fails on an event: not delivered, counted once per subscription and publication, the session stays', async (t) => {
   const r = await startRouter(filterConfig());
   t.teardown(() => r.stop());

@@ -258,11 +258,7 @@ export class Broker implements ObservationOwner<Subscription> {
     const existing = this.observations.lookup(m.topic, match, variant);
     if (!session.isLocal && existing?.observers.has(session) !== true) {
       let full = this.observations.holdingRefusal(session, session.limits.maxSubscriptions, this.realm.limits.maxTotalSubscriptions);
-      const maxFilters = this.realm.limits.maxFiltersPerTopic;
-      if (full === undefined && existing === undefined && filter !== null && maxFilters !== null) {
-        const n = this.observations.variants(m.topic, match);
-        if (n >= maxFilters) full = `${match} topic "${shortUri(m.topic)}" already has ${n} subscriptions with different filters (max_filters_per_topic ${maxFilters})`;
-      }
+      if (full === undefined && existing === undefined && filter !== null) full = this.filterRefusal(m.topic, match);
       if (full !== undefined) {
         session.refused('too_many_subscriptions', 'too many subscriptions', { uri: shortUri(m.topic), why: full });
         session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.tooManySubscriptions, [full]);
@@ -275,6 +271,16 @@ export class Broker implements ObservationOwner<Subscription> {
     session.send({ type: MessageType.SUBSCRIBED, request: m.request, subscription: sub.id });
     this.observations.announce(session, a);
     if (m.options.get_retained === true) this.sendRetained(session, sub);
+  }
+
+  /** Why a new filtered subscription of (topic, match) can't be created (max_filters_per_topic, max_total_filters), or undefined. */
+  private filterRefusal(topic: string, match: MatchPolicy): string | undefined {
+    const { maxFiltersPerTopic: perTopic, maxTotalFilters: perRealm } = this.realm.limits;
+    const here = perTopic === null ? 0 : this.observations.variants(topic, match);
+    if (perTopic !== null && here >= perTopic) return `${match} topic "${shortUri(topic)}" already has ${here} subscriptions with different filters (max_filters_per_topic ${perTopic})`;
+    const all = this.observations.withVariant;
+    if (perRealm !== null && all >= perRealm) return `the realm already has ${all} subscriptions with filters (max_total_filters ${perRealm})`;
+    return undefined;
   }
 
   private sendRetained(session: Peer, sub: Subscription): void {

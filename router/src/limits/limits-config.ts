@@ -5,7 +5,8 @@
 //   realm      options.limits: session limits (below) plus the realm's own:
 //                max_sessions, max_total_subscriptions, max_total_registrations,
 //                max_uri_length, max_retained, max_retained_size, max_retained_bytes,
-//                max_filters_per_topic, max_filter_length, max_filter_nodes, max_filter_scans
+//                max_filters_per_topic, max_total_filters, max_filter_length, max_filter_nodes,
+//                max_filter_scans
 //   role       limits: the session limits (override the realm's), reserved_sessions
 //   session limits: max_sessions_per_authid, max_sessions_per_address,
 //                publish_rate, call_rate, subscribe_rate, register_rate ({rate, burst}),
@@ -60,6 +61,8 @@ export interface RealmLimits extends SessionLimits {
   maxRetainedBytes: number | null;
   /** Subscriptions with an event filter (x_filter) on one (topic, match): each is one evaluation per publication. */
   maxFiltersPerTopic: number | null;
+  /** Subscriptions with an event filter on the realm (each holds its compiled filter, up to ~20 KB). */
+  maxTotalFilters: number | null;
   /** Characters of one event filter expression. */
   maxFilterLength: number;
   /** Nodes of one event filter's syntax tree (what evaluating it can cost besides its scans). */
@@ -174,6 +177,7 @@ export const DEFAULT_REALM_LIMITS: RealmLimits = {
   maxRetainedSize: 64 * 1024,
   maxRetainedBytes: 64 * 1024 * 1024,
   maxFiltersPerTopic: 100,
+  maxTotalFilters: 10_000,
   maxFilterLength: 1000,
   maxFilterNodes: 64,
   maxFilterScans: 2,
@@ -238,6 +242,7 @@ export const RealmLimitsSchema = z.object({
   max_retained_size: Count.optional(),
   max_retained_bytes: Count.optional(),
   max_filters_per_topic: Count.optional(),
+  max_total_filters: Count.optional(),
   max_filter_length: z.number().int().positive().max(MAX_FILTER_LENGTH).optional(),
   max_filter_nodes: z.number().int().positive().max(MAX_FILTER_NODES).optional(),
   max_filter_scans: z.number().int().nonnegative().max(MAX_FILTER_SCANS).optional(),
@@ -287,6 +292,7 @@ export function realmLimits(input: RealmLimitsInput | undefined, roles: Record<s
     maxRetainedSize: pick(input?.max_retained_size, d.maxRetainedSize),
     maxRetainedBytes: pick(input?.max_retained_bytes, d.maxRetainedBytes),
     maxFiltersPerTopic: pick(input?.max_filters_per_topic, d.maxFiltersPerTopic),
+    maxTotalFilters: pick(input?.max_total_filters, d.maxTotalFilters),
     maxFilterLength: input?.max_filter_length ?? d.maxFilterLength,
     maxFilterNodes: input?.max_filter_nodes ?? d.maxFilterNodes,
     maxFilterScans: input?.max_filter_scans ?? d.maxFilterScans,

@@ -102,6 +102,8 @@ export class ObservationMap<O extends Observation> {
   private readonly byPeer = new Map<Peer, Set<O>>();
   /** Observations held, one per (peer, observation): what max_total_<noun>s counts. */
   private total = 0;
+  /** Observations with a variant (the broker's filtered subscriptions), each counted once. */
+  private variantTotal = 0;
   private readonly topics: { create: string; attach: string; detach: string; delete: string };
 
   constructor(readonly kind: ObservationKind<O>, private readonly metaEvent: (topic: string, args: unknown[]) => void) {
@@ -129,6 +131,8 @@ export class ObservationMap<O extends Observation> {
   /** The one observation that governs `uri` (the dealer's rule; it has no variants). */
   best(uri: string): O | undefined { return this.index.best(uri)?.members[0]; }
   ids(match: MatchPolicy): number[] { return [...this.index.values(match)].flatMap((g) => g.members.map((o) => o.id)); }
+  /** Observations with a variant across the map (max_total_filters counts the broker's). */
+  get withVariant(): number { return this.variantTotal; }
   /** Observations of (uri, match) with a variant (the broker's filtered subscriptions): max_filters_per_topic counts them. */
   variants(uri: string, match: MatchPolicy): number {
     const g = this.index.get(uri, match);
@@ -166,6 +170,7 @@ export class ObservationMap<O extends Observation> {
       if (group === undefined) { group = new Group(); this.index.add(uri, match, group); }
       group.byVariant.set(variant, o);
       group.members = [...group.members, o];
+      if (variant !== '') this.variantTotal++;
       this.byId.set(o.id, o);
       created = true;
     }
@@ -221,7 +226,8 @@ export class ObservationMap<O extends Observation> {
     if (o.observers.size === 0) {
       const group = this.index.get(o.uri, o.match);
       if (group !== undefined) {
-        group.byVariant.delete(o.variant ?? '');
+        const variant = o.variant ?? '';
+        if (group.byVariant.delete(variant) && variant !== '') this.variantTotal--;
         group.members = group.members.filter((m) => m !== o);
         if (group.members.length === 0) this.index.remove(o.uri, o.match);
       }
