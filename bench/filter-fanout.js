@@ -4,6 +4,7 @@
 //
 //   node --import tsx --conditions=@clawgate/source bench/filter-fanout.js
 //   node --import tsx --conditions=@clawgate/source bench/filter-fanout.js --rounds 5 --window 3 --json
+//   node --import tsx --conditions=@clawgate/source bench/filter-fanout.js --no-fanout   # part 2 only
 //
 // Part 1, fan-out over sockets. Our router (from router/src, in its own
 // process, so its CPU is read from /proc) and, in this process, 1000 JSON
@@ -38,6 +39,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { WebSocket, BENCH, ROOT } from './lib/deps.js';
 import { T, codecs, HELLO_DETAILS } from './lib/wamp.js';
 import { cpuSeconds, hostTicks } from './lib/proc.js';
@@ -60,6 +63,7 @@ const WINDOW_S = opt('--window', 2);
 const WARM_S = opt('--warm', 0.5);
 const N = opt('--subscribers', 1000);
 const JSON_OUT = args.includes('--json');
+const FANOUT = !args.includes('--no-fanout');
 const TOPIC = 'bench.claw.control';
 const PAYLOAD = { cmd: 'move', x: 0.25, y: -0.5, player: 'p-0001' };
 const codec = codecs.json;
@@ -273,6 +277,20 @@ function evaluation() {
   // For scale: what each subscription matching that publication costs without any filter (its EVENT encoded once).
   const wire = [36, 1, 2, {}, big.args, big.kwargs];
   row('256 KiB event, for scale: encoding its EVENT once as JSON (per matching subscription)', micro(() => jsonSerializer.encode(wire)));
+  // Memory: what a filtered subscription holds for its compiled filter (heap after a full GC, 2000 filters of each kind).
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
+  const bytesPer = (make) => {
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const kept = Array.from({ length: 2000 }, (_, i) => compiled(make(i)));
+    gc();
+    const per = (process.memoryUsage().heapUsed - before) / kept.length;
+    return { median: round(per, 0), min: round(per, 0), max: round(per, 0) };
+  };
+  const mem = (what, r) => { out.push({ part: 'memory', what, bytes: r.median }); log(`${what.padEnd(72)} ${String(r.median).padStart(9)} bytes`); };
+  mem('heap per compiled filter: two conditions (~60 characters)', bytesPer((i) => `kwargs.player == "p-${i}" && kwargs.cmd in ["move", "drop"]`));
+  mem('heap per compiled filter: 64 nodes, ~900 characters', bytesPer((i) => Array.from({ length: 13 }, (_, k) => `kwargs.k${k} == "${'x'.repeat(50)}${i}"`).join(' || ')));
   return out;
 }
 
@@ -282,7 +300,7 @@ const at = new Date().toISOString();
 const results = [];
 const host = { cpus: os.cpus().length, load1: round(os.loadavg()[0], 2), node: process.version };
 log(`filter fan-out: ${N} subscribers, ${ROUNDS} rounds × ${Object.keys(SHAPES).length} shapes, ${WARM_S} s warm-up + ${WINDOW_S} s window`);
-for (const r of await fanout()) results.push(r);
+if (FANOUT) for (const r of await fanout()) results.push(r);
 log('\nfilter cost in this process:');
 for (const r of evaluation()) results.push(r);
 
@@ -293,11 +311,11 @@ for (const r of results) {
   appendFileSync(file, `${line}\n`);
   if (JSON_OUT) console.log(line);
 }
-if (!JSON_OUT) {
+if (!JSON_OUT && FANOUT) {
   console.log('\nshape        deliveries/pub  router µs/pub (min–max)     router µs/delivery  pub/s   ÷ plain-500 (per round)');
   for (const r of results.filter((x) => x.part === 'fanout')) {
     console.log(`${r.shape.padEnd(12)} ${String(r.deliveries_per_pub).padStart(14)}  ${String(r.router_us_per_pub.median).padStart(8)} (${r.router_us_per_pub.min}–${r.router_us_per_pub.max})`.padEnd(58)
       + `${String(r.router_us_per_delivery.median).padStart(8)}  ${String(r.pubs_per_s.median).padStart(10)}   ${r.vs_plain_500.median} (${r.vs_plain_500.per_round.join(' ')})${r.lost ? `  lost ${r.lost}` : ''}`);
   }
-  console.log(`\n(appended to ${path.relative(ROOT, file)})`);
 }
+if (!JSON_OUT) console.log(`\n(appended to ${path.relative(ROOT, file)})`);
