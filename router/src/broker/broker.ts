@@ -2,7 +2,11 @@
 //
 // Fan-out cost: one EVENT (and one encoding per serializer in use) per
 // matching subscription, then a loop of socket writes. Subscriptions that
-// don't match the topic cost nothing (see routing/uri-index.ts).
+// don't match the topic cost nothing (see routing/uri-index.ts). A
+// subscription with an event filter (x_filter, content-filter.ts) is one of
+// its own beside the plain one of its (topic, match); its filter is
+// evaluated once per publication for all its subscribers, and the EVENT is
+// built and encoded only if it passes.
 //
 // The subscriptions themselves (index, ids, who holds what, meta events)
 // are an ObservationMap (routing/observation-map.ts), shared in form with
@@ -10,7 +14,7 @@
 import {
   MessageType, type Dict, type Event, type Publish, type Subscribe, type Unsubscribe,
 } from '../messages/types.js';
-import type { MatchPolicy } from '../messages/options.js';
+import { FILTER_OPTION, type MatchPolicy } from '../messages/options.js';
 import { Outgoing } from '../transport/outgoing.js';
 import type { Peer } from '../routing/peer.js';
 import type { RealmContext } from '../routing/realm-context.js';
@@ -26,15 +30,21 @@ import { compileReceiverFilter, type ReceiverFilter } from './receiver-filter.js
 import { copyPassthrough } from '../messages/validate.js';
 import type { Decision } from '../auth/permissions.js';
 import type { EventHistory } from './event-history.js';
+import { compileFilter, INVALID_OPTION, type ContentFilter } from './content-filter.js';
+import { FilterEvent } from './filter-event.js';
 
 export interface Subscription extends Observation {
   /** The subscribers: a Set, so that the fan-out loop and (un)subscribing cost the same at any count. */
   readonly observers: Set<Peer>;
+  /** Its event filter (compiled when the subscription was created); the variant is the filter's normal form. */
+  readonly filter: ContentFilter | null;
 }
 
 export const SUBSCRIPTIONS: ObservationKind<Subscription> = {
   noun: 'subscription', observer: 'subscriber', uriName: 'topic', verb: 'subscribe', matching: 'all',
-  describe: (sub) => ({ id: sub.id, created: sub.created, uri: sub.uri, match: sub.match }),
+  describe: (sub) => sub.filter === null
+    ? { id: sub.id, created: sub.created, uri: sub.uri, match: sub.match }
+    : { id: sub.id, created: sub.created, uri: sub.uri, match: sub.match, [FILTER_OPTION]: sub.filter.text },
 };
 
 interface RetainedEvent extends PublicationData {
@@ -173,8 +183,10 @@ export class Broker implements ObservationOwner<Subscription> {
 
   private dispatch(topic: string, publication: number, data: PublicationData, excluded: Peer | null, filter: ReceiverFilter | null): void {
     const subs = this.observations.matchAll(topic);
+    let seen: FilterEvent | undefined;
     for (const sub of subs) {
       if (sub.observers.size === 0) continue;
+      if (sub.filter !== null && !this.passes(sub, sub.filter, seen ??= new FilterEvent(topic, data))) continue;
       const out = new Outgoing(this.event(sub, publication, data, topic, false));
       if (excluded === null && filter === null) {
         for (const s of sub.observers) s.sendShared(out);
@@ -186,6 +198,15 @@ export class Broker implements ObservationOwner<Subscription> {
         }
       }
     }
+  }
+
+  /** Does the event pass the subscription's filter? A filter that fails on it is counted (and logged once) on a subscriber. */
+  private passes(sub: Subscription, filter: ContentFilter, event: FilterEvent): boolean {
+    const r = filter.test(event);
+    if (typeof r === 'boolean') return r;
+    const first = sub.observers.values().next().value;
+    first?.refused('filter_error', 'event filter failed on an event, which was not delivered', { subscription: sub.id, uri: shortUri(sub.uri), [FILTER_OPTION]: shortUri(filter.text), error: r });
+    return false;
   }
 
   private event(sub: Subscription, publication: number, data: PublicationData, topic: string, retained: boolean): Event {
@@ -210,6 +231,16 @@ export class Broker implements ObservationOwner<Subscription> {
       session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.invalidUri, [bad]);
       return;
     }
+    let filter: ContentFilter | null = null;
+    if (m.options[FILTER_OPTION] !== undefined) {
+      const f = compileFilter(m.options[FILTER_OPTION], this.realm.limits);
+      if (typeof f === 'string') {
+        session.refused('invalid_filter', 'invalid event filter', { uri: shortUri(m.topic), why: f });
+        session.sendError(MessageType.SUBSCRIBE, m.request, INVALID_OPTION, [f]);
+        return;
+      }
+      filter = f;
+    }
     this.realm.authorize(session, m.topic, 'subscribe', m.options, (decision) => {
       if (!decision.allow) {
         this.realm.denied(session, m.topic, 'subscribe', match === 'exact' ? undefined : `${match} pattern`);
@@ -218,29 +249,44 @@ export class Broker implements ObservationOwner<Subscription> {
           : `session is not authorized to subscribe to ${match} pattern "${shortUri(m.topic)}": no permission covers every topic it matches`]);
         return;
       }
-      this.subscribeAuthorized(session, m, match);
+      this.subscribeAuthorized(session, m, match, filter);
     }, match);
   }
 
-  private subscribeAuthorized(session: Peer, m: Subscribe, match: MatchPolicy): void {
-    if (!session.isLocal && this.observations.lookup(m.topic, match)?.observers.has(session) !== true) {
-      const full = this.observations.holdingRefusal(session, session.limits.maxSubscriptions, this.realm.limits.maxTotalSubscriptions);
+  private subscribeAuthorized(session: Peer, m: Subscribe, match: MatchPolicy, filter: ContentFilter | null): void {
+    const variant = filter === null ? '' : filter.text;
+    const existing = this.observations.lookup(m.topic, match, variant);
+    if (!session.isLocal && existing?.observers.has(session) !== true) {
+      let full = this.observations.holdingRefusal(session, session.limits.maxSubscriptions, this.realm.limits.maxTotalSubscriptions);
+      if (full === undefined && existing === undefined && filter !== null) full = this.filterRefusal(m.topic, match);
       if (full !== undefined) {
         session.refused('too_many_subscriptions', 'too many subscriptions', { uri: shortUri(m.topic), why: full });
         session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.tooManySubscriptions, [full]);
         return;
       }
     }
-    const a = this.observations.attach(session, m.topic, match, (id, created) => ({ id, uri: m.topic, match, created, observers: new Set() }));
+    // A subscription's filter is the one compiled when it was created; later subscribers share it.
+    const a = this.observations.attach(session, m.topic, match, (id, created) => ({ id, uri: m.topic, match, variant, created, observers: new Set(), filter }), variant);
     const sub = a.observation;
     session.send({ type: MessageType.SUBSCRIBED, request: m.request, subscription: sub.id });
     this.observations.announce(session, a);
     if (m.options.get_retained === true) this.sendRetained(session, sub);
   }
 
+  /** Why a new filtered subscription of (topic, match) can't be created (max_filters_per_topic, max_total_filters), or undefined. */
+  private filterRefusal(topic: string, match: MatchPolicy): string | undefined {
+    const { maxFiltersPerTopic: perTopic, maxTotalFilters: perRealm } = this.realm.limits;
+    const here = perTopic === null ? 0 : this.observations.variants(topic, match);
+    if (perTopic !== null && here >= perTopic) return `${match} topic "${shortUri(topic)}" already has ${here} subscriptions with different filters (max_filters_per_topic ${perTopic})`;
+    const all = this.observations.withVariant;
+    if (perRealm !== null && all >= perRealm) return `the realm already has ${all} subscriptions with filters (max_total_filters ${perRealm})`;
+    return undefined;
+  }
+
   private sendRetained(session: Peer, sub: Subscription): void {
     const deliver = (topic: string, r: RetainedEvent): void => {
       if (r.filter !== null && !r.filter(session)) return;
+      if (sub.filter !== null && !this.passes(sub, sub.filter, new FilterEvent(topic, r))) return;
       session.send(this.event(sub, r.publication, r, topic, true));
     };
     if (sub.match === 'exact') {

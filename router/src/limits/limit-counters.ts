@@ -44,6 +44,10 @@ export class LimitCounters {
   logsSuppressed = 0;
   /** Connections dropped for answering no ping within auto_ping_timeout. */
   pingTimeouts = 0;
+  /** SUBSCRIBEs refused for their event filter (x_filter): not a valid filter, or over the filter limits. */
+  invalidFilters = 0;
+  /** Events a filtered subscription did not get because its filter failed on them (a missing key, a type mismatch). */
+  filterErrors = 0;
 
   snapshot(): Record<string, number> {
     return {
@@ -72,6 +76,8 @@ export class LimitCounters {
       http_timeouts: this.httpTimeouts,
       logs_suppressed: this.logsSuppressed,
       ping_timeouts: this.pingTimeouts,
+      invalid_filters: this.invalidFilters,
+      filter_errors: this.filterErrors,
     };
   }
 }

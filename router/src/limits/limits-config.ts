@@ -4,7 +4,9 @@
 //
 //   realm      options.limits: session limits (below) plus the realm's own:
 //                max_sessions, max_total_subscriptions, max_total_registrations,
-//                max_uri_length, max_retained, max_retained_size, max_retained_bytes
+//                max_uri_length, max_retained, max_retained_size, max_retained_bytes,
+//                max_filters_per_topic, max_total_filters, max_filter_length, max_filter_nodes,
+//                max_filter_scans
 //   role       limits: the session limits (override the realm's), reserved_sessions
 //   session limits: max_sessions_per_authid, max_sessions_per_address,
 //                publish_rate, call_rate, subscribe_rate, register_rate ({rate, burst}),
@@ -57,6 +59,16 @@ export interface RealmLimits extends SessionLimits {
   maxRetainedSize: number | null;
   /** Bytes of all retained events together. */
   maxRetainedBytes: number | null;
+  /** Subscriptions with an event filter (x_filter) on one (topic, match): each is one evaluation per publication. */
+  maxFiltersPerTopic: number | null;
+  /** Subscriptions with an event filter on the realm (each holds its compiled filter, up to ~20 KB). */
+  maxTotalFilters: number | null;
+  /** Characters of one event filter expression. */
+  maxFilterLength: number;
+  /** Nodes of one event filter's syntax tree (what evaluating it can cost besides its scans). */
+  maxFilterNodes: number;
+  /** Operations of one event filter that may walk a whole value of the event (broker/content-filter.ts). */
+  maxFilterScans: number;
   /** Per-role overrides of the session limits, by role name. */
   roles: Record<string, SessionLimits>;
   /** Sessions kept free for a role, by role name: other roles can't take them. */
@@ -150,6 +162,10 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
 
 export const DEFAULT_MAX_SESSIONS = 10_000;
 export const DEFAULT_MAX_URI_LENGTH = 512;
+/** The most a config may allow in one event filter: the parser itself stops there (broker/content-filter.ts). */
+export const MAX_FILTER_NODES = 1000;
+export const MAX_FILTER_LENGTH = 64 * 1024;
+export const MAX_FILTER_SCANS = 64;
 
 export const DEFAULT_REALM_LIMITS: RealmLimits = {
   ...DEFAULT_SESSION_LIMITS,
@@ -160,6 +176,11 @@ export const DEFAULT_REALM_LIMITS: RealmLimits = {
   maxRetained: 10_000,
   maxRetainedSize: 64 * 1024,
   maxRetainedBytes: 64 * 1024 * 1024,
+  maxFiltersPerTopic: 100,
+  maxTotalFilters: 10_000,
+  maxFilterLength: 1000,
+  maxFilterNodes: 64,
+  maxFilterScans: 2,
   roles: {},
   reserved: {},
 };
@@ -220,6 +241,11 @@ export const RealmLimitsSchema = z.object({
   max_retained: Count.optional(),
   max_retained_size: Count.optional(),
   max_retained_bytes: Count.optional(),
+  max_filters_per_topic: Count.optional(),
+  max_total_filters: Count.optional(),
+  max_filter_length: z.number().int().positive().max(MAX_FILTER_LENGTH).optional(),
+  max_filter_nodes: z.number().int().positive().max(MAX_FILTER_NODES).optional(),
+  max_filter_scans: z.number().int().nonnegative().max(MAX_FILTER_SCANS).optional(),
 }).strict();
 
 export type RoleLimitsInput = z.infer<typeof RoleLimitsSchema>;
@@ -265,6 +291,11 @@ export function realmLimits(input: RealmLimitsInput | undefined, roles: Record<s
     maxRetained: pick(input?.max_retained, d.maxRetained),
     maxRetainedSize: pick(input?.max_retained_size, d.maxRetainedSize),
     maxRetainedBytes: pick(input?.max_retained_bytes, d.maxRetainedBytes),
+    maxFiltersPerTopic: pick(input?.max_filters_per_topic, d.maxFiltersPerTopic),
+    maxTotalFilters: pick(input?.max_total_filters, d.maxTotalFilters),
+    maxFilterLength: input?.max_filter_length ?? d.maxFilterLength,
+    maxFilterNodes: input?.max_filter_nodes ?? d.maxFilterNodes,
+    maxFilterScans: input?.max_filter_scans ?? d.maxFilterScans,
     roles: byRole,
     reserved,
   };

@@ -15,7 +15,9 @@ export type RefusalKind =
   | 'retain_not_allowed'
   | 'retain_limit'
   | 'publication_too_large'
-  | 'overloaded';
+  | 'overloaded'
+  | 'invalid_filter'
+  | 'filter_error';
 
 type Counter = { [K in keyof LimitCounters]: LimitCounters[K] extends number ? K : never }[keyof LimitCounters];
 
@@ -33,4 +35,7 @@ export const REFUSAL_COUNTERS: Record<RefusalKind, Counter | undefined> = {
   retain_limit: 'retainRefused',
   publication_too_large: 'publicationsTooLarge',
   overloaded: 'overloadRefused',
+  invalid_filter: 'invalidFilters',
+  // Not a request of the session's: an event its subscription's filter could not be evaluated on (not delivered).
+  filter_error: 'filterErrors',
 };

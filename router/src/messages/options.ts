@@ -32,6 +32,15 @@ export function checkPublishOptions(o: Dict): void {
   checkForwardFor(o, w);
 }
 
+/**
+ * SUBSCRIBE.Options key of an event filter (ClawGate extension,
+ * broker/content-filter.ts). Not checked here: a filter that is not a
+ * string, or not a valid one, gets ERROR wamp.error.invalid_option from the
+ * broker and the session goes on, where a known option of the wrong type
+ * is a protocol violation.
+ */
+export const FILTER_OPTION = 'x_filter';
+
 export function checkSubscribeOptions(o: Dict): void {
   const w = 'SUBSCRIBE';
   checkOneOfOpt(o, 'match', MATCH_POLICIES, w);

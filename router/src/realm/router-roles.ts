@@ -16,6 +16,8 @@ export function routerRoles(): Dict {
         // UNSUBSCRIBED with request 0, sent when wamp.subscription.remove_subscriber takes a subscription.
         subscription_revocation: true,
         payload_passthru_mode: true,
+        // ClawGate: SUBSCRIBE.Options.x_filter, a CEL expression over the event (broker/content-filter.ts).
+        x_content_filter: true,
       },
     },
     dealer: {

@@ -6,6 +6,11 @@
 // the realm, attach/detach with their meta events, and the holding bounds.
 // Broker and dealer keep only their own rules (who may attach, invoke
 // policies, retained events, delivery).
+//
+// An observation is identified by (uri, match) and a `variant`: the
+// broker's subscriptions with an event filter (x_filter) are observations
+// of their own beside the plain one, keyed by the filter's normalized text
+// (broker/content-filter.ts). The dealer has no variants.
 import type { Dict } from '../messages/types.js';
 import type { MatchPolicy } from '../messages/options.js';
 import { randomId } from '../ids.js';
@@ -24,6 +29,8 @@ export interface Observation {
   readonly id: number;
   readonly uri: string;
   readonly match: MatchPolicy;
+  /** What tells it apart from other observations of (uri, match); absent or '' for the plain one. */
+  readonly variant?: string;
   /** ISO time it was created (meta API). */
   readonly created: string;
   readonly observers: Observers;
@@ -77,12 +84,26 @@ export interface ObservationOwner<O extends Observation> {
   removeObserver(o: O, peer: Peer, reason: string): void;
 }
 
+/**
+ * The observations of one (uri, match): the plain one and its variants, in
+ * the order they were created. `members` is replaced, never changed in
+ * place, so a fan-out loop over it is not disturbed by a detach.
+ */
+class Group<O extends Observation> {
+  members: readonly O[] = [];
+  readonly byVariant = new Map<string, O>();
+}
+
+const NONE: readonly never[] = [];
+
 export class ObservationMap<O extends Observation> {
-  private readonly index = new UriIndex<O>();
+  private readonly index = new UriIndex<Group<O>>();
   private readonly byId = new Map<number, O>();
   private readonly byPeer = new Map<Peer, Set<O>>();
   /** Observations held, one per (peer, observation): what max_total_<noun>s counts. */
   private total = 0;
+  /** Observations with a variant (the broker's filtered subscriptions), each counted once. */
+  private variantTotal = 0;
   private readonly topics: { create: string; attach: string; detach: string; delete: string };
 
   constructor(readonly kind: ObservationKind<O>, private readonly metaEvent: (topic: string, args: unknown[]) => void) {
@@ -93,12 +114,30 @@ export class ObservationMap<O extends Observation> {
   // ---- lookups -------------------------------------------------------------
 
   get(id: number): O | undefined { return this.byId.get(id); }
-  lookup(uri: string, match: MatchPolicy): O | undefined { return this.index.get(uri, match); }
-  /** Every observation matching `uri` (uri-index.ts for the order). */
-  matchAll(uri: string): O[] { return this.index.matchAll(uri); }
-  /** The one observation that governs `uri`. */
-  best(uri: string): O | undefined { return this.index.best(uri); }
-  ids(match: MatchPolicy): number[] { return [...this.index.values(match)].map((o) => o.id); }
+  lookup(uri: string, match: MatchPolicy, variant = ''): O | undefined { return this.index.get(uri, match)?.byVariant.get(variant); }
+  /**
+   * Every observation matching `uri` (uri-index.ts for the order; the
+   * variants of one (uri, match) in the order they were created). Read only.
+   */
+  matchAll(uri: string): readonly O[] {
+    const groups = this.index.matchAll(uri);
+    // The common case (one matching (uri, match)) hands out the group's own list: no copy per publication.
+    if (groups.length === 1) return groups[0]!.members;
+    if (groups.length === 0) return NONE;
+    const out: O[] = [];
+    for (const g of groups) for (const o of g.members) out.push(o);
+    return out;
+  }
+  /** The one observation that governs `uri` (the dealer's rule; it has no variants). */
+  best(uri: string): O | undefined { return this.index.best(uri)?.members[0]; }
+  ids(match: MatchPolicy): number[] { return [...this.index.values(match)].flatMap((g) => g.members.map((o) => o.id)); }
+  /** Observations with a variant across the map (max_total_filters counts the broker's). */
+  get withVariant(): number { return this.variantTotal; }
+  /** Observations of (uri, match) with a variant (the broker's filtered subscriptions): max_filters_per_topic counts them. */
+  variants(uri: string, match: MatchPolicy): number {
+    const g = this.index.get(uri, match);
+    return g === undefined ? 0 : g.members.length - (g.byVariant.has('') ? 1 : 0);
+  }
 
   /** Observations `peer` holds. */
   heldBy(peer: Peer): number { return this.byPeer.get(peer)?.size ?? 0; }
@@ -117,16 +156,21 @@ export class ObservationMap<O extends Observation> {
   // ---- attach / detach -----------------------------------------------------
 
   /**
-   * Adds `peer` to the observation of (uri, match), made by `create` (with a
-   * fresh id) when there is none. Call announce() once the peer has its
-   * answer (SUBSCRIBED, REGISTERED), so the meta events follow it.
+   * Adds `peer` to the observation of (uri, match, variant), made by
+   * `create` (with a fresh id; it must carry `variant`) when there is none.
+   * Call announce() once the peer has its answer (SUBSCRIBED, REGISTERED),
+   * so the meta events follow it.
    */
-  attach(peer: Peer, uri: string, match: MatchPolicy, create: (id: number, created: string) => O): Attached<O> {
-    let o = this.index.get(uri, match);
+  attach(peer: Peer, uri: string, match: MatchPolicy, create: (id: number, created: string) => O, variant = ''): Attached<O> {
+    let group = this.index.get(uri, match);
+    let o = group?.byVariant.get(variant);
     let created = false;
     if (o === undefined) {
       o = create(randomId(), new Date().toISOString());
-      this.index.add(uri, match, o);
+      if (group === undefined) { group = new Group(); this.index.add(uri, match, group); }
+      group.byVariant.set(variant, o);
+      group.members = [...group.members, o];
+      if (variant !== '') this.variantTotal++;
       this.byId.set(o.id, o);
       created = true;
     }
@@ -180,7 +224,13 @@ export class ObservationMap<O extends Observation> {
     this.total--;
     this.metaEvent(this.topics.detach, [peer.id, o.id]);
     if (o.observers.size === 0) {
-      this.index.remove(o.uri, o.match);
+      const group = this.index.get(o.uri, o.match);
+      if (group !== undefined) {
+        const variant = o.variant ?? '';
+        if (group.byVariant.delete(variant) && variant !== '') this.variantTotal--;
+        group.members = group.members.filter((m) => m !== o);
+        if (group.members.length === 0) this.index.remove(o.uri, o.match);
+      }
       this.byId.delete(o.id);
       this.metaEvent(this.topics.delete, [peer.id, o.id]);
     }
