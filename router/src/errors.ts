@@ -8,6 +8,8 @@ export const WampErrors = {
   noSuchRegistration: 'wamp.error.no_such_registration',
   noSuchSubscription: 'wamp.error.no_such_subscription',
   invalidArgument: 'wamp.error.invalid_argument',
+  /** A SUBSCRIBE option the router understands but refuses (a bad x_filter). */
+  invalidOption: 'wamp.error.invalid_option',
   systemShutdown: 'wamp.close.system_shutdown',
   closeRealm: 'wamp.close.close_realm',
   goodbyeAndOut: 'wamp.close.goodbye_and_out',

@@ -30,7 +30,7 @@ import { compileReceiverFilter, type ReceiverFilter } from './receiver-filter.js
 import { copyPassthrough } from '../messages/validate.js';
 import type { Decision } from '../auth/permissions.js';
 import type { EventHistory } from './event-history.js';
-import { compileFilter, INVALID_OPTION, type ContentFilter } from './content-filter.js';
+import { compileFilter, type ContentFilter } from './content-filter.js';
 import { FilterEvent } from './filter-event.js';
 
 export interface Subscription extends Observation {
@@ -236,7 +236,7 @@ export class Broker implements ObservationOwner<Subscription> {
       const f = compileFilter(m.options[FILTER_OPTION], this.realm.limits);
       if (typeof f === 'string') {
         session.refused('invalid_filter', 'invalid event filter', { uri: shortUri(m.topic), why: f });
-        session.sendError(MessageType.SUBSCRIBE, m.request, INVALID_OPTION, [f]);
+        session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.invalidOption, [f]);
         return;
       }
       filter = f;

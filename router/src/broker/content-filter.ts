@@ -36,8 +36,6 @@ import type { FilterEvent, FilterReads } from './filter-event.js';
 /** Nesting of a filter (parentheses, calls, operators): the parser, checker, evaluator and our walk recurse that deep. */
 export const MAX_FILTER_DEPTH = 32;
 
-/** The error a SUBSCRIBE with a bad filter gets (the spec's URI; errors.ts has none for it yet). */
-export const INVALID_OPTION = 'wamp.error.invalid_option';
 
 export type FilterLimits = Pick<RealmLimits, 'maxFilterLength' | 'maxFilterNodes' | 'maxFilterScans'>;
 
