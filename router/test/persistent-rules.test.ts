@@ -109,7 +109,7 @@ t.test('routing: the switch from keeping to delivering happens in the SUBSCRIBE\
   subscribe(b, { x_persistent: { name: 'n' } });
   // No await above: SUBSCRIBED and the whole replay were sent within the subscribe() call.
   t.same(b.received.map((m) => m.type), [MessageType.SUBSCRIBED, MessageType.EVENT, MessageType.EVENT]);
-  const [subscribed, e1, e2] = b.received as [{ subscription: number }, { subscription: number; args: unknown[]; details: Dict }, { subscription: number; args: unknown[]; details: Dict }];
+  const [subscribed, e1, e2] = b.received as unknown as [{ subscription: number }, { subscription: number; args: unknown[]; details: Dict }, { subscription: number; args: unknown[]; details: Dict }];
   t.same([e1.args, e2.args], [[1], [2]]);
   t.same([e1.subscription, e2.subscription], [subscribed.subscription, subscribed.subscription]);
   t.same(e1.details, { x_replayed: true });
