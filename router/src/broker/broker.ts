@@ -327,8 +327,9 @@ export class Broker implements ObservationOwner<Subscription> {
 
   /** `replay`: what a persistent subscription is about to replay; a retained event among it is left to the replay, which has it in its place. */
   private sendRetained(session: Peer, sub: Subscription, replay?: readonly KeptEvent[]): void {
+    const replayed = replay === undefined || replay.length === 0 ? undefined : new Set(replay.map((e) => e.publication));
     const deliver = (topic: string, r: RetainedEvent): void => {
-      if (replay !== undefined && replay.some((e) => e.publication === r.publication)) return;
+      if (replayed?.has(r.publication) === true) return;
       if (r.filter !== null && !r.filter(session)) return;
       if (sub.filter !== null && !this.passes(sub, sub.filter, new FilterEvent(topic, r))) return;
       session.send(this.event(sub, r.publication, r, topic, true));
