@@ -130,6 +130,17 @@ t.test('routing: the switch from keeping to delivering happens in the SUBSCRIBE\
   realm.broker.removeObserver(realm.broker.observations.get(sub)!, c, 'test');
   t.equal(realm.broker.persistent.size, 0);
 
+  // Anonymous sessions may not; in-process ones (which log in as anonymous with their embedder's authid) may.
+  const anon = new FakePeer({ authid: 'anon' });
+  realm.join(anon);
+  subscribe(anon, { x_persistent: { name: 'n' } });
+  t.match(anon.one(MessageType.ERROR), { error: 'wamp.error.option_not_allowed' });
+  t.same(anon.refusals.map((r) => r.kind), ['persistent_refused'], 'counted as a refusal');
+  const app = new FakePeer({ authid: 'app-anon', isLocal: true });
+  realm.join(app);
+  subscribe(app, { x_persistent: { name: 'n' } });
+  t.equal(app.one(MessageType.SUBSCRIBED).type, MessageType.SUBSCRIBED);
+
   // In-process sessions are held to no persistent caps (but still to their identity).
   const local = join(realm, { authid: 'app', isLocal: true });
   for (let i = 0; i < 12; i++) subscribe(local, { x_persistent: { name: `l${i}` } }, `com.l.${i}`);

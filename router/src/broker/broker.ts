@@ -253,8 +253,9 @@ export class Broker implements ObservationOwner<Subscription> {
       };
       const p = parsePersistentOption(m.options[PERSISTENT_OPTION], this.realm.limits.maxPersistentTtlSeconds);
       if (typeof p === 'string') { refuse(WampErrors.invalidOption, p); return; }
-      // An anonymous authid is the router's, new for every session: nobody could come back to it.
-      if (session.details().authmethod === 'anonymous') {
+      // An anonymous authid is the router's, new for every session (or one shared by all of them): nobody could come back to it.
+      // In-process sessions log in as anonymous with the authid their embedder gave.
+      if (!session.isLocal && session.details().authmethod === 'anonymous') {
         refuse(WampErrors.optionNotAllowed, `${PERSISTENT_OPTION} needs an authenticated session: anonymous sessions can't hold persistent subscriptions`);
         return;
       }
