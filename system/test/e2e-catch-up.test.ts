@@ -6,7 +6,11 @@
 // their recent turns at once: the player page's recent events, and the
 // dashboard's turns table, which here can come only from the history (this
 // system's operator may not call claw.admin.turns, as with a backend without
-// it).
+// it). Then the persistent subscription (issue 22): the player's second turn
+// ends while her page is cut off, and a page of hers opened afterwards (a new
+// tab, as a reload) shows its result, which the history cannot tell from an
+// older one to a page that just opened: only the router's persistent
+// subscription kept it for her.
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -137,6 +141,32 @@ t.test('catch-up: a result published while the page was offline; recent turns at
   t.match(await row.first().textContent(), new RegExp(`claw-1Ann${ended.event.result}$`), 'with the machine and the result');
 
   t.same([...ann.log.errors, ...bo.log.errors], [], 'no errors in the players\' pages');
+
+  // Persistent subscription: Ann plays again, and her page is cut off from just after the drop.
+  const fromSecond = events.length;
+  await ann.page.click('#again');
+  await visible(ann.page, '#phase-get_ready');
+  await ann.page.click('#ready');
+  await visible(ann.page, '#phase-playing');
+  const fromDrop2 = spectator.lines.length;
+  await ann.page.keyboard.press('Space');
+  await eventually(() => spectator.lines.slice(fromDrop2).some((l) => l.payload.outputs.drop), 15_000, 'the second drop line to pulse');
+  await network.down();
+  const cut2 = Date.now();
+  const second = await eventually(() => events.slice(fromSecond).find((e) => e.event.type === 'turn_ended'), 30_000, 'the second turn to end');
+  t.ok(second.at > cut2, 'the second result was published while no page of Ann was connected');
+  await sleep(1500);
+  // A page of hers opened now (same browser: her name and authid) is the first page of her identity: the history
+  // alone would only tell it where it stands. The router kept the result for her persistent subscription.
+  const again = await ann.context.newPage();
+  const againErrors: string[] = [];
+  again.on('pageerror', (e) => againErrors.push(`pageerror: ${e.message}`));
+  again.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') againErrors.push(`console: ${m.text()}`); });
+  await again.goto(system.url);
+  await visible(again, '#phase-result', 20_000);
+  t.equal(await again.textContent('#result-title'), second.event.result === 'win' ? 'You won!' : 'No prize this time', 'the result kept while she had no page is shown');
+  t.ok(await again.locator('#phase-removed').isHidden(), 'not "your turn ended while you were away"');
+  t.same(againErrors, [], 'no errors or warnings (the persistent subscription was taken)');
 
   // A player's history is hers alone: get_events takes any subscription id, and the router checks
   // the reader's own subscribe permission on its topic (config/claw-router.yaml's permissions).

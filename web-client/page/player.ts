@@ -2,7 +2,7 @@
 // input (HTTP answers, WAMP events, call results, clicks) is validated at
 // this edge, becomes an action for `reduce`, and the DOM is redrawn from the
 // resulting state.
-import type { Session, Subscription } from 'autobahn';
+import type { EventDetails, Session, Subscription } from 'autobahn';
 import {
   ClawErrors, EventPayload, LinesPayload, MachineSummary, PlayerMessage, Procedures, QueueSnapshot, SlotResult, StatusPayload,
   machineUris, nameProblem, playerTopic, type Command, type Direction,
@@ -32,6 +32,14 @@ const TICKET_MARGIN_MS = 60_000;
 const LOBBY_REFRESH_MS = 10_000;
 /** Messages to the player read back from the event history after a reconnect: far more than a few seconds away bring. */
 const PLAYER_HISTORY = 50;
+/**
+ * The player topic is a persistent subscription (x_persistent, docs/web-client.md "Catching up"):
+ * what the backend sends while no page of the player is connected (a turn's result during a
+ * reload or a blink) is kept by the router for this long, and replayed to the next page.
+ */
+const PLAYER_SUBSCRIPTION = { name: 'player-page', ttl: 300 };
+/** Refusals after which the player topic is subscribed plainly (a router that keeps no persistent subscription for this player). */
+const NOT_PERSISTENT = new Set(['wamp.error.option_not_allowed', 'wamp.error.invalid_option', 'clawgate.error.too_many_subscriptions']);
 
 let state: PlayerState = initialState;
 let connection: ConnectionState = { kind: 'connecting', attempt: 1 };
@@ -145,8 +153,9 @@ async function onOpen(session: Session): Promise<void> {
     if (cursor === undefined) { cursor = new TopicCursor(); cursors.set(topic, cursor); }
     const c = cursor;
     c.sessionStarted(); // before subscribing: no live event of this session may come first
-    const subscription = await session.subscribe(topic, ([m], _kwargs, details) => {
-      c.live(details?.publication);
+    // Until the history read answers (catchUp), what comes (the persistent subscription's replay, live messages) is held back for it.
+    const subscription = await subscribePlayer(session, topic, ([m], _kwargs, details) => {
+      if (!c.live(details?.publication, [m])) return;
       const message = parse(PlayerMessage, m, 'player message');
       if (message) dispatch({ type: 'player', message });
     });
@@ -162,20 +171,41 @@ async function onOpen(session: Session): Promise<void> {
   });
 }
 
+let toldNotPersistent = false;
+
 /**
- * After a reconnect: the messages to this player published while the page
- * was away (a turn's result, a removal), from the router's event history, in
- * order and up to the newest, as one change (so a prompt that came and went
- * while away does not ring now). The backend re-sends only what is current to
- * a new session; an ended turn or a removal it does not.
+ * The player topic, as a persistent subscription: the router replays what it
+ * kept while no page of this player was connected right after SUBSCRIBED. A
+ * router that refuses it (a realm that keeps none for players) gets a plain
+ * subscription, and the page catches up from the history alone.
+ */
+async function subscribePlayer(session: Session, topic: string, handler: (args: unknown[], kwargs: Record<string, unknown>, details: EventDetails) => void): Promise<Subscription> {
+  try {
+    return await session.subscribe(topic, handler, { x_persistent: PLAYER_SUBSCRIPTION });
+  } catch (e) {
+    if (!NOT_PERSISTENT.has(errorUri(e)) || !session.isOpen) throw e;
+    if (!toldNotPersistent) { toldNotPersistent = true; console.warn(`no persistent subscription for ${topic} (${errorUri(e)}): what comes while no page is connected is caught up from the history only`); }
+    return await session.subscribe(topic, handler);
+  }
+}
+
+/**
+ * After a (re)connect: the messages to this player the page has not taken in,
+ * in order and up to the newest, as one change (so a prompt that came and
+ * went while away does not ring now): what the persistent subscription kept
+ * while no page of the player was connected (replayed by the router before
+ * it answers the history read), and, after a reconnect, what the router's
+ * event history has after the page's mark (what was sent to a connection
+ * that died unread, or while another tab held the subscription). Each
+ * once. The backend re-sends only what is current to a new session; an
+ * ended turn or a removal it does not.
  */
 async function catchUp(session: Session, subscription: Subscription, topic: string, cursor: TopicCursor): Promise<void> {
   const history = await readHistory(session, subscription, topic, PLAYER_HISTORY);
   if (link.session !== session) return; // closed meanwhile: the next session catches up from the same place
-  if (history === undefined) { cursor.failed(); return; }
   const messages: PlayerMessage[] = [];
-  for (const e of cursor.caughtUp(history)) {
-    const message = parse(PlayerMessage, e.args[0], 'player message (history)');
+  for (const e of history === undefined ? cursor.failed() : cursor.caughtUp(history)) {
+    const message = parse(PlayerMessage, e.args[0], 'player message (catch-up)');
     if (message) messages.push(message);
   }
   if (messages.length > 0) dispatch({ type: 'catch_up', messages });

@@ -11,6 +11,11 @@
 // The subscriptions themselves (index, ids, who holds what, meta events)
 // are an ObservationMap (routing/observation-map.ts), shared in form with
 // the dealer's registrations; what is here is the broker's own rules.
+//
+// Persistent subscriptions (x_persistent, persistent-subscriptions.ts) are
+// ordinary subscriptions while a session holds them; detached, they are
+// offered each publication after its fan-out, which costs one comparison
+// per publication while none is detached.
 import {
   MessageType, type Dict, type Event, type Publish, type Subscribe, type Unsubscribe,
 } from '../messages/types.js';
@@ -25,13 +30,15 @@ import { randomId } from '../ids.js';
 import { WampErrors } from '../errors.js';
 import { shortUri, wildcardMatches } from '../uri.js';
 import { retainRefusal } from '../limits/retention.js';
-import { jsonSerializer } from '../serializers/json.js';
 import { compileReceiverFilter, type ReceiverFilter } from './receiver-filter.js';
 import { copyPassthrough } from '../messages/validate.js';
 import type { Decision } from '../auth/permissions.js';
 import type { EventHistory } from './event-history.js';
 import { compileFilter, type ContentFilter } from './content-filter.js';
 import { FilterEvent } from './filter-event.js';
+import { eventSize } from './event-size.js';
+import { PersistentSubscriptions, type KeptEvent } from './persistent-subscriptions.js';
+import { PERSISTENT_OPTION, parsePersistentOption, type PersistentOption } from './persistent-option.js';
 
 export interface Subscription extends Observation {
   /** The subscribers: a Set, so that the fan-out loop and (un)subscribing cost the same at any count. */
@@ -54,25 +61,21 @@ interface RetainedEvent extends PublicationData {
   size: number;
 }
 
-/**
- * What a retained event counts against the limits: the PUBLISH as it
- * arrived, or, for in-process publishers and testaments, its payload as
- * JSON (a rare path: only retained publications are measured).
- */
-function retainedSize(data: PublicationData, wireSize: number | undefined): number {
-  if (wireSize !== undefined) return wireSize;
-  if (data.payload !== undefined) return typeof data.payload === 'string' ? data.payload.length : data.payload.byteLength;
-  const json = jsonSerializer.encode([data.args ?? [], data.kwargs ?? {}]);
-  return typeof json === 'string' ? Buffer.byteLength(json) : json.byteLength;
-}
+/** EVENT.Details key of an event a persistent subscription kept while detached, replayed when it is held again. */
+export const REPLAYED_DETAIL = 'x_replayed';
 
 export class Broker implements ObservationOwner<Subscription> {
   readonly observations: ObservationMap<Subscription>;
   private readonly retained = new Map<string, RetainedEvent>();
   private retainedBytes = 0;
+  /** Subscriptions tied to (authid, name) that outlive their sessions (x_persistent). */
+  readonly persistent: PersistentSubscriptions;
 
   constructor(private readonly realm: RealmContext, readonly history: EventHistory | null = null) {
     this.observations = new ObservationMap(SUBSCRIPTIONS, (topic, args) => realm.metaEvent(topic, args));
+    this.persistent = new PersistentSubscriptions(realm.limits);
+    // One durable store per realm: with a sqlite store, persistent subscriptions are kept in the history's file.
+    history?.addTenant(this.persistent);
   }
 
   // ---- PUBLISH -------------------------------------------------------------
@@ -126,7 +129,7 @@ export class Broker implements ObservationOwner<Subscription> {
     const data: PublicationData = { args: m.args, kwargs: m.kwargs, payload: m.payload, details };
     const filter = compileReceiverFilter(m.options);
     if (retain) {
-      const size = retainedSize(data, m.size);
+      const size = eventSize(data, m.size);
       const over = this.retainRefusal(m.topic, size);
       if (over !== undefined) {
         session.refused('retain_limit', 'retain limit', { uri: shortUri(m.topic), size, why: over });
@@ -140,7 +143,7 @@ export class Broker implements ObservationOwner<Subscription> {
     if (ack) session.send({ type: MessageType.PUBLISHED, request: m.request, publication });
     if (this.history !== null) this.history.record(m.topic, publication, data, filter);
     const excluded = m.options.exclude_me === false ? null : session;
-    this.dispatch(m.topic, publication, data, excluded, filter);
+    this.dispatch(m.topic, publication, data, excluded, filter, m.size);
   }
 
   /**
@@ -153,13 +156,13 @@ export class Broker implements ObservationOwner<Subscription> {
     const publication = randomId();
     const filter = compileReceiverFilter(options);
     if (options.retain === true) {
-      const size = retainedSize(data, undefined);
+      const size = eventSize(data, undefined);
       const over = this.retainRefusal(topic, size);
       if (over === undefined) this.retain(topic, { ...data, publication, filter, size });
       else this.realm.retainDropped(topic, over);
     }
     if (this.history !== null) this.history.record(topic, publication, data, filter);
-    this.dispatch(topic, publication, data, null, filter);
+    this.dispatch(topic, publication, data, null, filter, undefined);
   }
 
   private retainRefusal(topic: string, size: number): string | undefined {
@@ -181,7 +184,7 @@ export class Broker implements ObservationOwner<Subscription> {
     return this.observations.held;
   }
 
-  private dispatch(topic: string, publication: number, data: PublicationData, excluded: Peer | null, filter: ReceiverFilter | null): void {
+  private dispatch(topic: string, publication: number, data: PublicationData, excluded: Peer | null, filter: ReceiverFilter | null, wireSize: number | undefined): void {
     const subs = this.observations.matchAll(topic);
     let seen: FilterEvent | undefined;
     for (const sub of subs) {
@@ -198,6 +201,7 @@ export class Broker implements ObservationOwner<Subscription> {
         }
       }
     }
+    if (this.persistent.detached !== 0) this.persistent.offer(topic, publication, data, filter, wireSize);
   }
 
   /** Does the event pass the subscription's filter? A filter that fails on it is counted (and logged once) on a subscriber. */
@@ -241,6 +245,22 @@ export class Broker implements ObservationOwner<Subscription> {
       }
       filter = f;
     }
+    let persistent: PersistentOption | undefined;
+    if (m.options[PERSISTENT_OPTION] !== undefined) {
+      const refuse = (error: string, message: string): void => {
+        session.refused('persistent_refused', 'persistent subscription refused', { uri: shortUri(m.topic), why: message });
+        session.sendError(MessageType.SUBSCRIBE, m.request, error, [message]);
+      };
+      const p = parsePersistentOption(m.options[PERSISTENT_OPTION], this.realm.limits.maxPersistentTtlSeconds);
+      if (typeof p === 'string') { refuse(WampErrors.invalidOption, p); return; }
+      // An anonymous authid is the router's, new for every session (or one shared by all of them): nobody could come back to it.
+      // In-process sessions log in as anonymous with the authid their embedder gave.
+      if (!session.isLocal && session.details().authmethod === 'anonymous') {
+        refuse(WampErrors.optionNotAllowed, `${PERSISTENT_OPTION} needs an authenticated session: anonymous sessions can't hold persistent subscriptions`);
+        return;
+      }
+      persistent = p;
+    }
     this.realm.authorize(session, m.topic, 'subscribe', m.options, (decision) => {
       if (!decision.allow) {
         this.realm.denied(session, m.topic, 'subscribe', match === 'exact' ? undefined : `${match} pattern`);
@@ -249,13 +269,22 @@ export class Broker implements ObservationOwner<Subscription> {
           : `session is not authorized to subscribe to ${match} pattern "${shortUri(m.topic)}": no permission covers every topic it matches`]);
         return;
       }
-      this.subscribeAuthorized(session, m, match, filter);
+      this.subscribeAuthorized(session, m, match, filter, persistent);
     }, match);
   }
 
-  private subscribeAuthorized(session: Peer, m: Subscribe, match: MatchPolicy, filter: ContentFilter | null): void {
+  private subscribeAuthorized(session: Peer, m: Subscribe, match: MatchPolicy, filter: ContentFilter | null, persistent: PersistentOption | undefined): void {
     const variant = filter === null ? '' : filter.text;
     const existing = this.observations.lookup(m.topic, match, variant);
+    if (persistent !== undefined) {
+      // Decided now, not before the authorizer answered: the name may have been taken or dropped meanwhile.
+      const no = this.persistent.refusal(session, persistent, m.topic, match, variant);
+      if (no !== undefined) {
+        session.refused('persistent_refused', 'persistent subscription refused', { uri: shortUri(m.topic), why: no.message });
+        session.sendError(MessageType.SUBSCRIBE, m.request, no.error, [no.message]);
+        return;
+      }
+    }
     if (!session.isLocal && existing?.observers.has(session) !== true) {
       let full = this.observations.holdingRefusal(session, session.limits.maxSubscriptions, this.realm.limits.maxTotalSubscriptions);
       if (full === undefined && existing === undefined && filter !== null) full = this.filterRefusal(m.topic, match);
@@ -268,9 +297,22 @@ export class Broker implements ObservationOwner<Subscription> {
     // A subscription's filter is the one compiled when it was created; later subscribers share it.
     const a = this.observations.attach(session, m.topic, match, (id, created) => ({ id, uri: m.topic, match, variant, created, observers: new Set(), filter }), variant);
     const sub = a.observation;
+    // Taken over from keeping to delivering here, with SUBSCRIBED and the replay below in the same turn: nothing published in between.
+    const replay = persistent === undefined ? undefined : this.persistent.attach(session, persistent, m.topic, match, sub.filter);
     session.send({ type: MessageType.SUBSCRIBED, request: m.request, subscription: sub.id });
     this.observations.announce(session, a);
-    if (m.options.get_retained === true) this.sendRetained(session, sub);
+    if (m.options.get_retained === true) this.sendRetained(session, sub, replay);
+    if (replay !== undefined) for (const e of replay) session.send(this.replayed(sub, e));
+  }
+
+  /** A kept event as it is replayed: to the subscription as it is now, marked x_replayed. */
+  private replayed(sub: Subscription, e: KeptEvent): Event {
+    const details: Dict = { ...e.data.details, [REPLAYED_DETAIL]: true };
+    if (sub.match !== 'exact') details.topic = e.topic;
+    return {
+      type: MessageType.EVENT, subscription: sub.id, publication: e.publication, details,
+      args: e.data.args, kwargs: e.data.kwargs, payload: e.data.payload,
+    };
   }
 
   /** Why a new filtered subscription of (topic, match) can't be created (max_filters_per_topic, max_total_filters), or undefined. */
@@ -278,13 +320,17 @@ export class Broker implements ObservationOwner<Subscription> {
     const { maxFiltersPerTopic: perTopic, maxTotalFilters: perRealm } = this.realm.limits;
     const here = perTopic === null ? 0 : this.observations.variants(topic, match);
     if (perTopic !== null && here >= perTopic) return `${match} topic "${shortUri(topic)}" already has ${here} subscriptions with different filters (max_filters_per_topic ${perTopic})`;
-    const all = this.observations.withVariant;
+    // Persistent subscriptions with a filter hold their compiled filter too, also while no session holds them.
+    const all = this.observations.withVariant + this.persistent.withFilter;
     if (perRealm !== null && all >= perRealm) return `the realm already has ${all} subscriptions with filters (max_total_filters ${perRealm})`;
     return undefined;
   }
 
-  private sendRetained(session: Peer, sub: Subscription): void {
+  /** `replay`: what a persistent subscription is about to replay; a retained event among it is left to the replay, which has it in its place. */
+  private sendRetained(session: Peer, sub: Subscription, replay?: readonly KeptEvent[]): void {
+    const replayed = replay === undefined || replay.length === 0 ? undefined : new Set(replay.map((e) => e.publication));
     const deliver = (topic: string, r: RetainedEvent): void => {
+      if (replayed?.has(r.publication) === true) return;
       if (r.filter !== null && !r.filter(session)) return;
       if (sub.filter !== null && !this.passes(sub, sub.filter, new FilterEvent(topic, r))) return;
       session.send(this.event(sub, r.publication, r, topic, true));
@@ -301,10 +347,13 @@ export class Broker implements ObservationOwner<Subscription> {
   }
 
   unsubscribe(session: Peer, m: Unsubscribe): void {
-    if (this.observations.release(session, m.subscription) === undefined) {
+    const sub = this.observations.release(session, m.subscription);
+    if (sub === undefined) {
       session.sendError(MessageType.UNSUBSCRIBE, m.request, WampErrors.noSuchSubscription, [`session has no subscription ${m.subscription}`]);
       return;
     }
+    // UNSUBSCRIBE says the subscriber is done: a persistent subscription ends with its last holder (leaving only detaches it).
+    this.persistent.released(session, sub);
     session.send({ type: MessageType.UNSUBSCRIBED, request: m.request });
   }
 
@@ -315,12 +364,15 @@ export class Broker implements ObservationOwner<Subscription> {
    */
   removeObserver(sub: Subscription, session: Peer, reason: string): void {
     if (!this.observations.detach(session, sub)) return;
+    this.persistent.released(session, sub);
     if (session.features.subscriberSubscriptionRevocation) {
       session.send({ type: MessageType.UNSUBSCRIBED, request: 0, details: { subscription: sub.id, reason } });
     }
   }
 
+  /** The session left the realm: its persistent subscriptions are detached (and keep events) before it is taken off everything. */
   sessionLeft(session: Peer): void {
+    this.persistent.sessionLeft(session);
     this.observations.sessionLeft(session);
   }
 }

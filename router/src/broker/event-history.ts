@@ -20,6 +20,12 @@
 // rings stay the read path (reads are synchronous and never touch the
 // disk): open() fills them from the file, and every event recorded after
 // that is also handed to the store, which writes it in a later batch.
+//
+// The durable store is the realm's one store: persistent subscriptions
+// (persistent-subscriptions.ts) keep their events in the same file. They
+// are a StoreTenant of the history, told when the store opens and before it
+// closes, because the history is what the realm opens at start and closes
+// at stop.
 import type { Dict } from '../messages/types.js';
 import type { MatchPolicy } from '../messages/options.js';
 import type { Peer } from '../routing/peer.js';
@@ -27,6 +33,7 @@ import type { PublicationData } from '../routing/publication.js';
 import { UriIndex } from '../routing/uri-index.js';
 import { patternCovers, patternMatches } from '../uri.js';
 import type { ReceiverFilter } from './receiver-filter.js';
+import type { DurablePersistent } from './persistent-store.js';
 
 export interface HistoryEntryConfig { readonly uri: string; readonly match: MatchPolicy; readonly limit: number }
 
@@ -51,6 +58,16 @@ export interface DurableHistory {
   append(e: StoredEvent, entries: readonly HistoryEntryConfig[]): void;
   /** Writes what is pending, then closes. */
   close(): void;
+  /** The persistent subscriptions' part of the same store, if it keeps them. */
+  readonly persistent?: DurablePersistent;
+}
+
+/** Something else kept in the realm's durable store: opened after the history's rings are filled, closed before the store. */
+export interface StoreTenant {
+  /** The store is open (a throw closes it again and fails the start). */
+  opened(store: DurablePersistent): void;
+  /** The store is about to write its last batch and close. */
+  closing(): void;
 }
 
 /**
@@ -97,6 +114,7 @@ export class EventHistory {
   private readonly index = new UriIndex<HistoryEntry>();
   private readonly byKey = new Map<string, HistoryEntry>();
   private durable: DurableHistory | null = null;
+  private readonly tenants: StoreTenant[] = [];
 
   /**
    * `openDurable`: the durable store, opened by open(); none: memory only.
@@ -112,6 +130,11 @@ export class EventHistory {
     }
   }
 
+  /** Keeps `tenant`'s state in the durable store too (when there is one). */
+  addTenant(tenant: StoreTenant): void {
+    this.tenants.push(tenant);
+  }
+
   /**
    * Opens the durable store, if there is one, and fills the rings from it.
    * Events recorded before (in-process publications before the router
@@ -123,9 +146,15 @@ export class EventHistory {
     const entries = [...this.byKey.values()];
     const durable = this.openDurable(entries);
     let loaded: StoredEvent[][];
+    const opened: StoreTenant[] = [];
     try {
       loaded = durable.load();
+      const shared = durable.persistent;
+      if (shared !== undefined) {
+        for (const t of this.tenants) { t.opened(shared); opened.push(t); }
+      }
     } catch (e) {
+      for (const t of opened) t.closing();
       durable.close();
       throw e;
     }
@@ -142,6 +171,7 @@ export class EventHistory {
     const durable = this.durable;
     this.durable = null;
     for (const h of this.byKey.values()) h.reset([]);
+    if (durable.persistent !== undefined) for (const t of this.tenants) t.closing();
     durable.close();
   }
 

@@ -17,14 +17,16 @@
 // entry's rows are trimmed alone and the file holds at most the sum over
 // entries of limit × event size. The black/whitelists are stored as the
 // lists, and compiled again when the event is loaded.
+//
+// The same file keeps the realm's persistent subscriptions (their tables are
+// persistent-store.ts): one durable store per realm, written in the same
+// batches and transactions.
 import type { Logger } from '../logger.js';
-import type { Dict } from '../messages/types.js';
-import type { PublicationData } from '../routing/publication.js';
-import { cborSerializer } from '../serializers/cbor.js';
-import type { DecodeLimits } from '../serializers/serializer.js';
 import { compileReceiverFilter, receiverLists } from './receiver-filter.js';
 import type { DurableHistory, HistoryEntryConfig, OpenDurableHistory, StoredEvent } from './event-history.js';
 import { loadSqlite, type SqliteDatabase, type SqliteStatement } from './history-store-driver.js';
+import { decodePublication, encodePublication } from './publication-codec.js';
+import { SqlitePersistentTables, type DurablePersistent, type PersistentOp } from './persistent-store.js';
 
 /** A realm's durable history store (RealmConfig.historyStore). */
 export interface HistoryStoreConfig {
@@ -40,7 +42,11 @@ export const MAX_PENDING = 1000;
 /** A failing write is logged at most this often. */
 const ERROR_LOG_INTERVAL_MS = 60_000;
 
-/** PRAGMA user_version of the file's layout; a file of a later one is refused. */
+/**
+ * PRAGMA user_version of the file's layout; a file of a later one is refused.
+ * Still 1 with the persistent subscriptions' tables: they are only added,
+ * and a router from before them opens the file and leaves them alone.
+ */
 const SCHEMA_VERSION = 1;
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS history_event (
@@ -55,27 +61,9 @@ const SCHEMA = `
   CREATE UNIQUE INDEX IF NOT EXISTS history_event_entry ON history_event (match, uri, seq);
 `;
 
-/** Rows were written by this router within its endpoint's bounds; reading them back is held only to the widest the config allows. */
-const ROW_DECODE_LIMITS: DecodeLimits = { maxElements: Number.MAX_SAFE_INTEGER, maxDepth: 1001 };
-
-/** args, kwargs, payload, details and the black/whitelists, in CBOR: binary values and 64-bit integers come back as they went in. */
 function encodeBody(e: StoredEvent): Uint8Array {
-  const d = e.data;
-  return cborSerializer.encode([d.args ?? null, d.kwargs ?? null, d.payload ?? null, d.details, e.filter === null ? null : receiverLists(e.filter.options)]) as Uint8Array;
+  return encodePublication(e.data, e.filter === null ? null : receiverLists(e.filter.options));
 }
-
-function decodeBody(body: Uint8Array): { data: PublicationData; lists: Dict | null } {
-  const v = cborSerializer.decode(body, ROW_DECODE_LIMITS);
-  if (!Array.isArray(v) || v.length !== 5) throw new Error('not an event record');
-  const [args, kwargs, payload, details, lists] = v as [unknown, unknown, unknown, unknown, unknown];
-  const data: PublicationData = { details: isDict(details) ? details : {} };
-  if (Array.isArray(args)) data.args = args;
-  if (isDict(kwargs)) data.kwargs = kwargs;
-  if (typeof payload === 'string' || payload instanceof Uint8Array) data.payload = payload;
-  return { data, lists: isDict(lists) ? lists : null };
-}
-
-const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 
 interface Row { seq: number; publication: number; topic: string; timestamp: string; body: Uint8Array }
 
@@ -92,13 +80,18 @@ function openError(realm: string, path: string, e: unknown): Error {
 
 export class SqliteHistoryStore implements DurableHistory {
   private pending: Pending[] = [];
+  /** Changes to the persistent subscriptions, in the order they were made. */
+  private ops: PersistentOp[] = [];
   private timer: NodeJS.Timeout | undefined;
   private nextSeq: number;
   private closed = false;
   private lastErrorLog = -Infinity;
   private readonly insert: SqliteStatement;
   private readonly trim: SqliteStatement;
-  private readonly writeBatch: (batch: readonly Pending[]) => void;
+  private readonly writeBatch: (batch: readonly Pending[], ops: readonly PersistentOp[]) => void;
+  private readonly tables: SqlitePersistentTables;
+  /** The persistent subscriptions' side of the file (persistent-store.ts); its writes join this store's batches. */
+  readonly persistent: DurablePersistent;
 
   /**
    * Opens (or creates) the file for `entries`: rows of entries no longer in
@@ -124,8 +117,10 @@ export class SqliteHistoryStore implements DurableHistory {
   }
 
   private constructor(private readonly db: SqliteDatabase, private readonly realm: string, private readonly entries: readonly HistoryEntryConfig[], private readonly log: Logger) {
+    let tables: SqlitePersistentTables | undefined;
     db.transaction(() => {
       db.exec(SCHEMA);
+      tables = new SqlitePersistentTables(db);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       const configured = new Set(entries.map((e) => `${e.match} ${e.uri}`));
       const drop = db.prepare('DELETE FROM history_event WHERE match = ? AND uri = ?');
@@ -139,7 +134,24 @@ export class SqliteHistoryStore implements DurableHistory {
       SELECT seq FROM history_event WHERE match = @match AND uri = @uri ORDER BY seq DESC LIMIT 1 OFFSET @limit)`);
     db.transaction(() => { for (const e of entries) this.trimEntry(e); })();
     this.nextSeq = ((db.prepare('SELECT MAX(seq) AS seq FROM history_event').get() as { seq: number | null }).seq ?? 0) + 1;
-    this.writeBatch = db.transaction((batch: readonly Pending[]) => this.write(batch));
+    this.writeBatch = db.transaction((batch: readonly Pending[], ops: readonly PersistentOp[]) => {
+      this.write(batch);
+      for (const op of ops) this.tables.apply(op);
+    });
+    this.tables = tables!;
+    const queue = (op: PersistentOp): void => this.queue(op);
+    this.persistent = {
+      load: () => {
+        const { subscriptions, unreadable } = this.tables.load();
+        if (unreadable > 0) this.log.warn({ realm: this.realm, unreadable }, 'persistent subscriptions: rows that could not be read were left out');
+        return subscriptions;
+      },
+      save: (row) => queue({ kind: 'save', row }),
+      remove: (authid, name) => queue({ kind: 'remove', authid, name }),
+      append: (authid, name, e) => queue({ kind: 'append', authid, name, e }),
+      removeEvents: (authid, name, seq) => queue({ kind: 'remove_events', authid, name, seq }),
+      warn: (fields, message) => this.log.warn({ realm: this.realm, ...fields }, message),
+    };
   }
 
   private trimEntry(e: HistoryEntryConfig): void {
@@ -156,7 +168,7 @@ export class SqliteHistoryStore implements DurableHistory {
         let e = bySeq.get(row.seq);
         if (e === undefined) {
           let body;
-          try { body = decodeBody(row.body); } catch { unreadable++; continue; }
+          try { body = decodePublication(row.body); } catch { unreadable++; continue; }
           e = { publication: row.publication, topic: row.topic, timestamp: row.timestamp, data: body.data, filter: body.lists === null ? null : compileReceiverFilter(body.lists) };
           bySeq.set(row.seq, e);
         }
@@ -171,26 +183,43 @@ export class SqliteHistoryStore implements DurableHistory {
   append(e: StoredEvent, entries: readonly HistoryEntryConfig[]): void {
     if (this.closed) return;
     this.pending.push({ seq: this.nextSeq++, e, entries });
-    if (this.pending.length >= MAX_PENDING) this.flush();
+    this.scheduled();
+  }
+
+  private queue(op: PersistentOp): void {
+    if (this.closed) return;
+    this.ops.push(op);
+    this.scheduled();
+  }
+
+  /** A batch is written FLUSH_INTERVAL_MS after its first change, or at once when MAX_PENDING changes wait. */
+  private scheduled(): void {
+    if (this.pending.length + this.ops.length >= MAX_PENDING) this.flush();
     else if (this.timer === undefined) {
       this.timer = setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);
       this.timer.unref();
     }
   }
 
-  /** Writes the pending events in one transaction. A failure is logged and the batch dropped (the rings still have it). */
+  /**
+   * Writes the pending events and persistent subscription changes in one
+   * transaction. A failure is logged and the batch dropped (the rings and
+   * the subscriptions in memory still have it).
+   */
   flush(): void {
     if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 && this.ops.length === 0) return;
     const batch = this.pending;
+    const ops = this.ops;
     this.pending = [];
+    this.ops = [];
     try {
-      this.writeBatch(batch);
+      this.writeBatch(batch, ops);
     } catch (e) {
       const now = Date.now();
       if (now - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
       this.lastErrorLog = now;
-      this.log.warn({ realm: this.realm, err: (e as Error).message, events: batch.length, note: 'logged at most once a minute' }, 'event history: a batch could not be written to the file (kept in memory only)');
+      this.log.warn({ realm: this.realm, err: (e as Error).message, events: batch.length, persistent_changes: ops.length, note: 'logged at most once a minute' }, 'event history: a batch could not be written to the file (kept in memory only)');
     }
   }
 

@@ -48,6 +48,8 @@ export class LimitCounters {
   invalidFilters = 0;
   /** Events a filtered subscription did not get because its filter failed on them (a missing key, a type mismatch). */
   filterErrors = 0;
+  /** SUBSCRIBEs refused for their x_persistent: not a valid option, an anonymous session, a name taken for another topic, over a persistent cap. */
+  persistentRefused = 0;
 
   snapshot(): Record<string, number> {
     return {
@@ -78,6 +80,7 @@ export class LimitCounters {
       ping_timeouts: this.pingTimeouts,
       invalid_filters: this.invalidFilters,
       filter_errors: this.filterErrors,
+      persistent_refused: this.persistentRefused,
     };
   }
 }

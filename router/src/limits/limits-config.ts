@@ -6,11 +6,14 @@
 //                max_sessions, max_total_subscriptions, max_total_registrations,
 //                max_uri_length, max_retained, max_retained_size, max_retained_bytes,
 //                max_filters_per_topic, max_total_filters, max_filter_length, max_filter_nodes,
-//                max_filter_scans
+//                max_filter_scans, max_total_persistent, max_persistent_events,
+//                max_persistent_bytes, max_total_persistent_bytes, max_persistent_age,
+//                persistent_ttl, max_persistent_ttl
 //   role       limits: the session limits (override the realm's), reserved_sessions
 //   session limits: max_sessions_per_authid, max_sessions_per_address,
 //                publish_rate, call_rate, subscribe_rate, register_rate ({rate, burst}),
-//                max_pending_calls, max_subscriptions, max_registrations, max_testaments
+//                max_pending_calls, max_subscriptions, max_registrations, max_testaments,
+//                max_persistent_per_authid
 //   endpoint   options: hello_timeout (ms), max_send_buffer, max_handshake_size,
 //                max_message_elements, max_message_depth
 //   transport  limits: max_connections, max_connections_per_address,
@@ -43,6 +46,8 @@ export interface SessionLimits {
   maxSessionsPerAuthid: number | null;
   /** Sessions on the realm from one client address at once (the forwarded client behind trusted proxies). */
   maxSessionsPerAddress: number | null;
+  /** Persistent subscriptions (x_persistent) one authid holds, decided by the role of the session creating one; 0: none. */
+  maxPersistentPerAuthid: number | null;
 }
 
 export interface RealmLimits extends SessionLimits {
@@ -69,6 +74,20 @@ export interface RealmLimits extends SessionLimits {
   maxFilterNodes: number;
   /** Operations of one event filter that may walk a whole value of the event (broker/content-filter.ts). */
   maxFilterScans: number;
+  /** Persistent subscriptions on the realm (broker/persistent-subscriptions.ts). */
+  maxTotalPersistent: number | null;
+  /** Events one persistent subscription keeps while detached (the oldest go first). */
+  maxPersistentEvents: number;
+  /** Bytes of the events one persistent subscription keeps while detached (the oldest go first). */
+  maxPersistentBytes: number;
+  /** Bytes of the events all persistent subscriptions of the realm keep together. */
+  maxTotalPersistentBytes: number | null;
+  /** Seconds a kept event lives (it never outlives its subscription's ttl either). */
+  maxPersistentAgeSeconds: number;
+  /** Seconds a detached persistent subscription lives when its SUBSCRIBE named no ttl. */
+  persistentTtlSeconds: number;
+  /** The longest ttl a SUBSCRIBE may ask for, in seconds. */
+  maxPersistentTtlSeconds: number;
   /** Per-role overrides of the session limits, by role name. */
   roles: Record<string, SessionLimits>;
   /** Sessions kept free for a role, by role name: other roles can't take them. */
@@ -158,6 +177,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxTestaments: 16,
   maxSessionsPerAuthid: 16,
   maxSessionsPerAddress: 100,
+  maxPersistentPerAuthid: 8,
 };
 
 export const DEFAULT_MAX_SESSIONS = 10_000;
@@ -166,6 +186,10 @@ export const DEFAULT_MAX_URI_LENGTH = 512;
 export const MAX_FILTER_NODES = 1000;
 export const MAX_FILTER_LENGTH = 64 * 1024;
 export const MAX_FILTER_SCANS = 64;
+/** The most events max_persistent_events may allow per persistent subscription (each up to max_message_size). */
+export const MAX_PERSISTENT_EVENTS = 10_000;
+/** The longest max_persistent_ttl and max_persistent_age: a timer of node's can wait at most ~24.8 days. */
+export const MAX_PERSISTENT_SECONDS = 2_000_000;
 
 export const DEFAULT_REALM_LIMITS: RealmLimits = {
   ...DEFAULT_SESSION_LIMITS,
@@ -181,6 +205,13 @@ export const DEFAULT_REALM_LIMITS: RealmLimits = {
   maxFilterLength: 1000,
   maxFilterNodes: 64,
   maxFilterScans: 2,
+  maxTotalPersistent: 10_000,
+  maxPersistentEvents: 100,
+  maxPersistentBytes: 256 * 1024,
+  maxTotalPersistentBytes: 64 * 1024 * 1024,
+  maxPersistentAgeSeconds: 3600,
+  persistentTtlSeconds: 300,
+  maxPersistentTtlSeconds: 86_400,
   roles: {},
   reserved: {},
 };
@@ -207,6 +238,7 @@ const lowFor = (high: number): number => high * 0.9;
 export const NO_SESSION_LIMITS: SessionLimits = {
   publishRate: null, callRate: null, subscribeRate: null, registerRate: null, maxPendingCalls: null,
   maxSubscriptions: null, maxRegistrations: null, maxTestaments: null, maxSessionsPerAuthid: null, maxSessionsPerAddress: null,
+  maxPersistentPerAuthid: null,
 };
 
 const Count = z.number().int().positive().nullable();
@@ -226,6 +258,8 @@ const sessionKeys = {
   max_testaments: Count.optional(),
   max_sessions_per_authid: Count.optional(),
   max_sessions_per_address: Count.optional(),
+  // 0 is a value here: the role may hold no persistent subscriptions at all.
+  max_persistent_per_authid: z.number().int().nonnegative().nullable().optional(),
 };
 
 export const RoleLimitsSchema = z.object({
@@ -246,7 +280,17 @@ export const RealmLimitsSchema = z.object({
   max_filter_length: z.number().int().positive().max(MAX_FILTER_LENGTH).optional(),
   max_filter_nodes: z.number().int().positive().max(MAX_FILTER_NODES).optional(),
   max_filter_scans: z.number().int().nonnegative().max(MAX_FILTER_SCANS).optional(),
-}).strict();
+  max_total_persistent: Count.optional(),
+  max_persistent_events: z.number().int().positive().max(MAX_PERSISTENT_EVENTS).optional(),
+  max_persistent_bytes: z.number().int().positive().optional(),
+  max_total_persistent_bytes: Count.optional(),
+  max_persistent_age: z.number().int().positive().max(MAX_PERSISTENT_SECONDS).optional(),
+  persistent_ttl: z.number().int().positive().max(MAX_PERSISTENT_SECONDS).optional(),
+  max_persistent_ttl: z.number().int().positive().max(MAX_PERSISTENT_SECONDS).optional(),
+}).strict().refine(
+  (l) => l.persistent_ttl === undefined || l.persistent_ttl <= (l.max_persistent_ttl ?? DEFAULT_REALM_LIMITS.maxPersistentTtlSeconds),
+  { message: 'persistent_ttl (the default ttl) must not be longer than max_persistent_ttl', path: ['persistent_ttl'] },
+);
 
 export type RoleLimitsInput = z.infer<typeof RoleLimitsSchema>;
 export type RealmLimitsInput = z.infer<typeof RealmLimitsSchema>;
@@ -268,6 +312,7 @@ export function sessionLimits(input: Omit<RoleLimitsInput, 'reserved_sessions'> 
     maxTestaments: pick(input?.max_testaments, base.maxTestaments),
     maxSessionsPerAuthid: pick(input?.max_sessions_per_authid, base.maxSessionsPerAuthid),
     maxSessionsPerAddress: pick(input?.max_sessions_per_address, base.maxSessionsPerAddress),
+    maxPersistentPerAuthid: pick(input?.max_persistent_per_authid, base.maxPersistentPerAuthid),
   };
 }
 
@@ -296,6 +341,14 @@ export function realmLimits(input: RealmLimitsInput | undefined, roles: Record<s
     maxFilterLength: input?.max_filter_length ?? d.maxFilterLength,
     maxFilterNodes: input?.max_filter_nodes ?? d.maxFilterNodes,
     maxFilterScans: input?.max_filter_scans ?? d.maxFilterScans,
+    maxTotalPersistent: pick(input?.max_total_persistent, d.maxTotalPersistent),
+    maxPersistentEvents: input?.max_persistent_events ?? d.maxPersistentEvents,
+    maxPersistentBytes: input?.max_persistent_bytes ?? d.maxPersistentBytes,
+    maxTotalPersistentBytes: pick(input?.max_total_persistent_bytes, d.maxTotalPersistentBytes),
+    maxPersistentAgeSeconds: input?.max_persistent_age ?? d.maxPersistentAgeSeconds,
+    // Unset, the default ttl is never longer than a lowered max_persistent_ttl.
+    persistentTtlSeconds: input?.persistent_ttl ?? Math.min(d.persistentTtlSeconds, input?.max_persistent_ttl ?? d.maxPersistentTtlSeconds),
+    maxPersistentTtlSeconds: input?.max_persistent_ttl ?? d.maxPersistentTtlSeconds,
     roles: byRole,
     reserved,
   };

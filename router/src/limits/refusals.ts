@@ -17,7 +17,8 @@ export type RefusalKind =
   | 'publication_too_large'
   | 'overloaded'
   | 'invalid_filter'
-  | 'filter_error';
+  | 'filter_error'
+  | 'persistent_refused';
 
 type Counter = { [K in keyof LimitCounters]: LimitCounters[K] extends number ? K : never }[keyof LimitCounters];
 
@@ -38,4 +39,5 @@ export const REFUSAL_COUNTERS: Record<RefusalKind, Counter | undefined> = {
   invalid_filter: 'invalidFilters',
   // Not a request of the session's: an event its subscription's filter could not be evaluated on (not delivered).
   filter_error: 'filterErrors',
+  persistent_refused: 'persistentRefused',
 };

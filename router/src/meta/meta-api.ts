@@ -2,7 +2,8 @@
 // and the meta events it publishes. Argument shapes follow the spec and
 // Crossbar, which autobahn clients and the backend rely on. The session
 // procedures and testaments are here; the subscription and registration
-// procedures come from one builder (observation-procedures.ts).
+// procedures come from one builder (observation-procedures.ts), the
+// persistent subscriptions' from persistent-procedures.ts.
 import type { Dict } from '../messages/types.js';
 import { WampError, WampErrors } from '../errors.js';
 import { isDict } from '../messages/validate.js';
@@ -17,6 +18,7 @@ import type { Observation, ObservationOwner } from '../routing/observation-map.j
 import type { Testaments, TestamentScope } from './testaments.js';
 import { arg, isNumber, isString, type MetaProcedure } from './meta-args.js';
 import { observationProcedures } from './observation-procedures.js';
+import { persistentProcedures } from './persistent-procedures.js';
 
 /** What the meta API answers about, besides its realm. */
 export interface MetaSources {
@@ -157,6 +159,7 @@ export class MetaApi {
       },
       ...observationProcedures(sources.subscriptions),
       ...observationProcedures(sources.registrations),
+      ...(sources.subscriptions.persistent === undefined ? {} : persistentProcedures(sources.subscriptions.persistent)),
     };
   }
 

@@ -18,6 +18,8 @@ export function routerRoles(): Dict {
         payload_passthru_mode: true,
         // ClawGate: SUBSCRIBE.Options.x_filter, a CEL expression over the event (broker/content-filter.ts).
         x_content_filter: true,
+        // ClawGate: SUBSCRIBE.Options.x_persistent, a subscription of (authid, name) that keeps events while no session holds it (broker/persistent-subscriptions.ts).
+        x_persistent_subscription: true,
       },
     },
     dealer: {

@@ -82,6 +82,21 @@ export interface ObservationOwner<O extends Observation> {
   readonly observations: ObservationMap<O>;
   /** `wamp.<noun>.remove_<observer>`: as if the peer had left it, told when it announced revocation. */
   removeObserver(o: O, peer: Peer, reason: string): void;
+  /** The broker's persistent subscriptions (x_persistent), for their meta procedures; the dealer has none. */
+  readonly persistent?: PersistentRegistry;
+}
+
+/**
+ * What the meta API needs of persistent subscriptions (the broker's,
+ * broker/persistent-subscriptions.ts): subscriptions tied to (authid, name)
+ * that outlive their sessions, which are no observers of the map while no
+ * session holds them.
+ */
+export interface PersistentRegistry {
+  /** At most `max` of them (of `authid`, or all), by authid and name, described for operators. */
+  list(authid: string | undefined, max: number): Dict[];
+  /** Ends one, with the events it keeps; false if there is none. */
+  drop(authid: string, name: string): boolean;
 }
 
 /**
