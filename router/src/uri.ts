@@ -73,6 +73,15 @@ function fixedHeadLength(w: readonly string[]): number {
   return n - 1;
 }
 
+/**
+ * Procedures the router answers itself and no client may register: the
+ * spec's and Crossbar's meta API (`wamp.`) and ClawGate's own (`clawgate.`,
+ * e.g. clawgate.persistent.list; the namespace of ClawGate's error URIs too).
+ */
+export function isRouterProcedure(uri: string): boolean {
+  return uri.startsWith('wamp.') || uri.startsWith('clawgate.');
+}
+
 /** Characters of a client's URI that logs and error messages show. */
 export const URI_SHOWN = 100;
 

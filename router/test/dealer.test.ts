@@ -637,6 +637,7 @@ t.test('register/call/unregister errors', { jobs: VARIANTS.length }, async (t) =
         t.equal((await callError(p)).error, uri, what);
       };
       await expectError(c.session.register('wamp.x', () => 0), 'wamp.error.invalid_uri', 'register in the reserved wamp. namespace');
+      await expectError(c.session.register('clawgate.persistent.list', () => 0), 'wamp.error.invalid_uri', 'register in ClawGate\'s reserved clawgate. namespace');
       await expectError(c.session.register('a..b', () => 0), 'wamp.error.invalid_uri', 'register with an empty component');
       await expectError(c.session.register('com..x', () => 0, { match: 'prefix' }), 'wamp.error.invalid_uri', 'prefix with an empty inner component');
       await expectError(c.session.call('a..b'), 'wamp.error.invalid_uri', 'call with an empty component');

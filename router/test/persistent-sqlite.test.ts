@@ -64,7 +64,7 @@ async function wireUser(r: AuthRouter, authid: string): Promise<Wire> {
 }
 
 interface Listed { name: string; events: number; detached: string | null; expires: string | null; sessions: number[]; x_filter?: string; topic: string; match: string }
-const list = async (s: Login): Promise<Listed[]> => await s.session.call('wamp.x_persistent.list') as Listed[];
+const list = async (s: Login): Promise<Listed[]> => await s.session.call('clawgate.persistent.list') as Listed[];
 const argsOf = (ms: Msg[]): unknown[] => ms.map((m) => (m[4] as unknown[])[0]);
 
 t.test('kept events survive a restart of the router and are replayed on return', async (t) => {

@@ -108,7 +108,7 @@ const until = (w: Wire, sub: number, value: unknown): Promise<unknown> =>
 interface Listed { authid: string; name: string; topic: string; match: string; ttl: number; created: string; sessions: number[]; detached: string | null; expires: string | null; events: number; bytes: number; dropped: number; x_filter?: string }
 
 async function listed(s: Login, authid?: string): Promise<Listed[]> {
-  return await s.session.call('wamp.x_persistent.list', authid === undefined ? [] : [authid]) as Listed[];
+  return await s.session.call('clawgate.persistent.list', authid === undefined ? [] : [authid]) as Listed[];
 }
 
 t.test('away and back: SUBSCRIBED, then what was kept, in order and marked, then live', async (t) => {
@@ -459,22 +459,22 @@ t.test('meta procedures: list, drop, and who may call them', async (t) => {
 
   const dave = await user(r, 'dave');
   t.teardown(() => closeAll(dave));
-  t.equal((await callError(dave.session.call('wamp.x_persistent.list'))).error, 'wamp.error.not_authorized', 'guarded by call permissions');
-  t.equal((await callError(dave.session.call('wamp.x_persistent.drop', ['alice', 'p']))).error, 'wamp.error.not_authorized');
+  t.equal((await callError(dave.session.call('clawgate.persistent.list'))).error, 'wamp.error.not_authorized', 'guarded by call permissions');
+  t.equal((await callError(dave.session.call('clawgate.persistent.drop', ['alice', 'p']))).error, 'wamp.error.not_authorized');
 
-  t.equal(await ops.session.call('wamp.x_persistent.drop', ['alice', 'p']), null, 'dropped');
+  t.equal(await ops.session.call('clawgate.persistent.drop', ['alice', 'p']), null, 'dropped');
   t.same((await listed(ops)).map((x) => x.name), ['f']);
-  const missing = await callError(ops.session.call('wamp.x_persistent.drop', ['alice', 'p']));
+  const missing = await callError(ops.session.call('clawgate.persistent.drop', ['alice', 'p']));
   t.equal(missing.error, 'wamp.error.no_such_subscription');
   t.match(missing.args[0], /authid "alice" has no persistent subscription "p"/);
-  t.equal((await callError(ops.session.call('wamp.x_persistent.drop', ['alice']))).error, 'wamp.error.invalid_argument');
-  t.equal((await callError(ops.session.call('wamp.x_persistent.list', [5]))).error, 'wamp.error.invalid_argument');
+  t.equal((await callError(ops.session.call('clawgate.persistent.drop', ['alice']))).error, 'wamp.error.invalid_argument');
+  t.equal((await callError(ops.session.call('clawgate.persistent.list', [5]))).error, 'wamp.error.invalid_argument');
 
   // Dropped while held: the session keeps its (now plain) subscription; nothing is kept once it leaves.
   const b = await user(r, 'bob');
   const got: unknown[] = [];
   await b.session.subscribe('com.meta.held', (args: unknown[]) => { got.push(args[0]); }, persistent('held'));
-  await ops.session.call('wamp.x_persistent.drop', ['bob', 'held']);
+  await ops.session.call('clawgate.persistent.drop', ['bob', 'held']);
   await publish(pub, 'com.meta.held', ['still']);
   await eventually(() => got.length === 1, 5000, 'the live event');
   closeAll(b);

@@ -15,7 +15,7 @@ import type { RealmContext } from '../routing/realm-context.js';
 import { disclose } from '../routing/disclosure.js';
 import { ObservationMap, OrderedObservers, type ObservationKind, type ObservationOwner, type Observation } from '../routing/observation-map.js';
 import { WampError, WampErrors } from '../errors.js';
-import { shortUri } from '../uri.js';
+import { isRouterProcedure, shortUri } from '../uri.js';
 import { pickCallee } from './invoke-policy.js';
 import { copyPassthrough } from '../messages/validate.js';
 import type { Decision } from '../auth/permissions.js';
@@ -101,7 +101,7 @@ export class Dealer implements ObservationOwner<Registration> {
     const fail = (error: string, message: string): void => session.sendError(MessageType.REGISTER, m.request, error, [message]);
     const bad = this.realm.uriRefusal(session, m.procedure, 'procedure', match);
     if (bad !== undefined) { fail(WampErrors.invalidUri, bad); return; }
-    if (m.procedure.startsWith('wamp.')) { fail(WampErrors.invalidUri, `procedure "${shortUri(m.procedure)}" is reserved for the router`); return; }
+    if (isRouterProcedure(m.procedure)) { fail(WampErrors.invalidUri, `procedure "${shortUri(m.procedure)}" is reserved for the router`); return; }
     this.realm.authorize(session, m.procedure, 'register', m.options, (decision) => {
       if (!decision.allow) {
         this.realm.denied(session, m.procedure, 'register', match === 'exact' ? undefined : `${match} pattern`);
@@ -241,7 +241,7 @@ export class Dealer implements ObservationOwner<Registration> {
       this.refuse(caller, m, WampErrors.optionDisallowedDiscloseMe, `role "${caller.authrole}" may not disclose itself when calling "${shortUri(m.procedure)}"`);
       return;
     }
-    if (m.procedure.startsWith('wamp.')) {
+    if (isRouterProcedure(m.procedure)) {
       if (m.options.progress === true) { this.refuse(caller, m, WampErrors.featureNotSupported, 'meta procedures take no progressive call invocations'); return; }
       this.callMeta(caller, m);
       return;

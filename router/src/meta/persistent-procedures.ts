@@ -1,6 +1,6 @@
 // The operators' procedures for persistent subscriptions (x_persistent,
 // broker/persistent-subscriptions.ts), a ClawGate extension:
-// `wamp.x_persistent.list` and `wamp.x_persistent.drop`. Under `wamp.`
+// `clawgate.persistent.list` and `clawgate.persistent.drop`. Under `wamp.`
 // because the router answers only that namespace itself (the dealer hands
 // every `wamp.` CALL to the meta API, after the caller's call permission);
 // `x_` marks them as not the spec's.
@@ -14,11 +14,11 @@ export const MAX_PERSISTENT_LISTED = 1000;
 
 export function persistentProcedures(registry: PersistentRegistry): Record<string, MetaProcedure> {
   return {
-    'wamp.x_persistent.list': (_caller, args) => {
+    'clawgate.persistent.list': (_caller, args) => {
       const authid = args[0] === undefined || args[0] === null ? undefined : arg(args, 0, 'authid', isString);
       return registry.list(authid, MAX_PERSISTENT_LISTED);
     },
-    'wamp.x_persistent.drop': (_caller, args) => {
+    'clawgate.persistent.drop': (_caller, args) => {
       const authid = arg(args, 0, 'authid', isString);
       const name = arg(args, 1, 'name', isString);
       if (!registry.drop(authid, name)) {
