@@ -128,6 +128,22 @@ t.test('one answer carries at most max_events_per_read events (default 100), wha
   t.throws(() => fromCrossbar(historyConfig({ type: 'memory', max_events_per_read: 0, 'event-history': entries })), /max_events_per_read/);
 });
 
+t.test('a filtered subscription (x_filter) reads only the history its filter lets through', async (t) => {
+  const r = await startRouter(historyConfig({ type: 'memory', 'event-history': [{ uri: 'com.f', match: 'exact', limit: 10 }] }));
+  t.teardown(() => r.stop());
+  const pub = await connect({ port: r.port });
+  const reader = await connect({ port: r.port });
+  for (let n = 1; n <= 6; n++) await pub.session.publish('com.f', [], { n }, { acknowledge: true });
+  await pub.session.publish('com.f', [], { other: true }, { acknowledge: true }); // the filter fails on it: not passed
+  const even = await reader.session.subscribe('com.f', () => {}, { x_filter: 'kwargs.n % 2 == 0' } as never);
+  const plain = await reader.session.subscribe('com.f', () => {});
+  const read = async (id: number): Promise<unknown[]> => ((await reader.session.call('wamp.subscription.get_events', [id, 100])) as Ev[]).map((e) => e.kwargs.n ?? 'other');
+  t.same(await read(even.id), [6, 4, 2], 'only what the filter passes, newest first');
+  t.same(await read(plain.id), ['other', 6, 5, 4, 3, 2, 1], 'the plain subscription of the same topic reads everything');
+  pub.connection.close();
+  reader.connection.close();
+});
+
 t.test('refused to a role that may not subscribe to the subscription\'s topic', async (t) => {
   const r = await startRouter(historyConfig());
   t.teardown(() => r.stop());

@@ -205,6 +205,17 @@ export class Broker implements ObservationOwner<Subscription> {
   }
 
   /** Does the event pass the subscription's filter? A filter that fails on it is counted (and logged once) on a subscriber. */
+  /**
+   * What subscription `id`'s event filter lets through, for reading its
+   * history (wamp.subscription.get_events): null when it has none. A failure
+   * is a no, uncounted: a read is not a delivery.
+   */
+  eventFilter(id: number): ((topic: string, data: PublicationData) => boolean) | null {
+    const filter = this.observations.get(id)?.filter ?? null;
+    if (filter === null) return null;
+    return (topic, data) => filter.test(new FilterEvent(topic, data)) === true;
+  }
+
   private passes(sub: Subscription, filter: ContentFilter, event: FilterEvent): boolean {
     const r = filter.test(event);
     if (typeof r === 'boolean') return r;

@@ -77,6 +77,9 @@ export interface StoreTenant {
  */
 export const DEFAULT_MAX_EVENTS_PER_READ = 100;
 
+/** Events of an entry a filtered subscription's read evaluates its filter on at most (the newest ones). */
+export const MAX_FILTERED_SCAN = 1000;
+
 export type OpenDurableHistory = (entries: readonly HistoryEntryConfig[]) => DurableHistory;
 
 class HistoryEntry {
@@ -207,18 +210,25 @@ export class EventHistory {
    * The last `limit` (at most maxPerRead) events of (uri, match) that
    * `reader` may receive, newest first, in the shape of Crossbar's answer
    * where it does not tell more than the event did; undefined when no
-   * history is kept for it.
+   * history is kept for it. `accept`: the subscription's event filter
+   * (x_filter), asked of at most MAX_FILTERED_SCAN events per read, so a
+   * read costs a bounded number of evaluations whatever the entry keeps.
    */
-  eventsFor(uri: string, match: MatchPolicy, reader: Peer, asked: number): Dict[] | undefined {
+  eventsFor(uri: string, match: MatchPolicy, reader: Peer, asked: number, accept?: (topic: string, data: PublicationData) => boolean): Dict[] | undefined {
     const h = this.entryFor(uri, match);
     if (h === undefined) return undefined;
     const limit = Math.min(asked, this.maxPerRead);
     const own = h.uri === uri && h.match === match;
     const out: Dict[] = [];
+    let evaluated = 0;
     for (const e of h.newest()) {
       if (out.length >= limit) break;
       if (!own && !patternMatches(uri, match, e.topic)) continue;
       if (e.filter !== null && !e.filter(reader)) continue;
+      if (accept !== undefined) {
+        if (evaluated++ >= MAX_FILTERED_SCAN) break;
+        if (!accept(e.topic, e.data)) continue;
+      }
       const item: Dict = { publication: e.publication, topic: e.topic, timestamp: e.timestamp, args: e.data.args ?? [], kwargs: e.data.kwargs ?? {}, details: e.data.details };
       if (e.data.payload !== undefined) item.payload = e.data.payload;
       out.push(item);

@@ -12,6 +12,7 @@ import { checkPublishOptions } from '../messages/options.js';
 import type { Decision } from '../auth/permissions.js';
 import type { MatchPolicy } from '../messages/options.js';
 import type { Peer } from '../routing/peer.js';
+import type { PublicationData } from '../routing/publication.js';
 import type { RealmContext } from '../routing/realm-context.js';
 import { disclose } from '../routing/disclosure.js';
 import type { Observation, ObservationOwner } from '../routing/observation-map.js';
@@ -28,12 +29,14 @@ export interface MetaSources {
   readonly registrations: ObservationOwner<Observation>;
   /** The broker's event history (broker/event-history.ts), when the realm keeps one. */
   readonly history?: EventHistoryReader | null;
+  /** What a subscription's event filter (x_filter) lets through, for reading its history; null when it has none. */
+  readonly eventFilter?: (subscription: number) => ((topic: string, data: PublicationData) => boolean) | null;
 }
 
 /** What `wamp.subscription.get_events` needs of the event history. */
 export interface EventHistoryReader {
   has(uri: string, match: MatchPolicy): boolean;
-  eventsFor(uri: string, match: MatchPolicy, reader: Peer, limit: number): Dict[] | undefined;
+  eventsFor(uri: string, match: MatchPolicy, reader: Peer, limit: number, accept?: (topic: string, data: PublicationData) => boolean): Dict[] | undefined;
 }
 
 /** Events `wamp.subscription.get_events` returns unless asked for fewer (Crossbar's default). */
@@ -152,7 +155,7 @@ export class MetaApi {
             realm.denied(caller, sub.uri, 'subscribe', 'event history');
             throw new WampError(WampErrors.notAuthorized, [`session is not authorized to subscribe to "${shortUri(sub.uri)}", so not to its history either`]);
           }
-          return history.eventsFor(sub.uri, sub.match, caller, limit) ?? [];
+          return history.eventsFor(sub.uri, sub.match, caller, limit, sources.eventFilter?.(sub.id) ?? undefined) ?? [];
         };
         const decision = realm.decide(caller, sub.uri, 'subscribe', {}, sub.match);
         return decision instanceof Promise ? decision.then(read) : read(decision);

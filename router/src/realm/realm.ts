@@ -112,7 +112,7 @@ export class Realm implements RealmContext {
       ? new EventHistory(entries, store === undefined ? undefined : sqliteHistory(store, this.name, log), config.historyMaxEventsPerRead)
       : null);
     this.dealer = new Dealer(this);
-    this.meta = new MetaApi(this, { sessions: this.sessions, testaments: this.testaments, subscriptions: this.broker, registrations: this.dealer, history: this.broker.history });
+    this.meta = new MetaApi(this, { sessions: this.sessions, testaments: this.testaments, subscriptions: this.broker, registrations: this.dealer, history: this.broker.history, eventFilter: (id) => this.broker.eventFilter(id) });
   }
 
   /** Opens the event history's file, if the realm keeps one (Router.start); throws when it can't be used. */
