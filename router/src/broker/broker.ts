@@ -204,7 +204,6 @@ export class Broker implements ObservationOwner<Subscription> {
     if (this.persistent.detached !== 0) this.persistent.offer(topic, publication, data, filter, wireSize);
   }
 
-  /** Does the event pass the subscription's filter? A filter that fails on it is counted (and logged once) on a subscriber. */
   /**
    * What subscription `id`'s event filter lets through, for reading its
    * history (wamp.subscription.get_events): null when it has none. A failure
@@ -216,6 +215,7 @@ export class Broker implements ObservationOwner<Subscription> {
     return (topic, data) => filter.test(new FilterEvent(topic, data)) === true;
   }
 
+  /** Does the event pass the subscription's filter? A filter that fails on it is counted (and logged once) on a subscriber. */
   private passes(sub: Subscription, filter: ContentFilter, event: FilterEvent): boolean {
     const r = filter.test(event);
     if (typeof r === 'boolean') return r;
