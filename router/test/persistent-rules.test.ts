@@ -8,7 +8,7 @@ import { DEFAULT_REALM_LIMITS } from '../src/limits/limits-config.js';
 import { makeRoom, persistentRefusal } from '../src/limits/persistence.js';
 import { parsePersistentOption } from '../src/broker/persistent-option.js';
 import { MessageType, type Dict, type Publish, type Subscribe, type Unsubscribe } from '../src/messages/types.js';
-import { FakePeer, testRealm, wamp, type FakePeerOptions } from './fake-peer.js';
+import { ALLOW_ALL, FakePeer, testRealm, wamp, type FakePeerOptions } from './fake-peer.js';
 import { testConfig } from './helpers.js';
 import type { Realm } from '../src/realm/realm.js';
 
@@ -145,4 +145,59 @@ t.test('routing: the switch from keeping to delivering happens in the SUBSCRIBE\
   const local = join(realm, { authid: 'app', isLocal: true });
   for (let i = 0; i < 12; i++) subscribe(local, { x_persistent: { name: `l${i}` } }, `com.l.${i}`);
   t.equal(local.take(MessageType.SUBSCRIBED).length, 12, 'more than max_persistent_per_authid');
+});
+
+t.test('the replay: not to another role of the authid, not to a session that held the subscription plainly; a returning filtered one is not a new filter', async (t) => {
+  const realm = testRealm({
+    limits: { ...DEFAULT_REALM_LIMITS, maxTotalFilters: 1 },
+    roles: [{ name: 'admin', permissions: [ALLOW_ALL] }, { name: 'player', permissions: [ALLOW_ALL] }],
+  });
+  let request = 0;
+  const subscribe = (p: FakePeer, options: Dict, topic = 'com.r'): void => realm.broker.subscribe(p, wamp<Subscribe>([MessageType.SUBSCRIBE, ++request, options, topic]));
+  const publish = (p: FakePeer, n: unknown, options: Dict = {}, topic = 'com.r'): void => realm.broker.publish(p, wamp<Publish>([MessageType.PUBLISH, ++request, options, topic, [n]]));
+  const events = (p: FakePeer): unknown[] => p.received.filter((m) => m.type === MessageType.EVENT).map((m) => (m as { args: unknown[] }).args[0]);
+  const pub = join(realm, { authid: 'pub' });
+
+  // Kept for alice as admin (the whitelist names admin); alice back as player gets none of it.
+  const asAdmin = join(realm, { authid: 'alice', authrole: 'admin' });
+  subscribe(asAdmin, { x_persistent: { name: 'n' } });
+  realm.leave(asAdmin);
+  publish(pub, 'for admins only', { eligible_authrole: ['admin'] });
+  const asPlayer = join(realm, { authid: 'alice', authrole: 'player' });
+  subscribe(asPlayer, { x_persistent: { name: 'n' } });
+  t.same(events(asPlayer), [], 'what was kept under the admin role is not replayed to the player role');
+  t.equal(asPlayer.one(MessageType.SUBSCRIBED).type, MessageType.SUBSCRIBED);
+  realm.leave(asPlayer);
+  publish(pub, 'for everyone');
+  const again = join(realm, { authid: 'alice', authrole: 'player' });
+  subscribe(again, { x_persistent: { name: 'n' } });
+  t.same(events(again), ['for everyone'], 'under the same role, the replay');
+  realm.leave(again);
+
+  // Two sessions of bob: A holds it persistently, B plainly (the same subscription). A leaves;
+  // B gets the next event live, so when B takes the persistent subscription it is not replayed.
+  const a = join(realm, { authid: 'bob' });
+  const b = join(realm, { authid: 'bob' });
+  subscribe(a, { x_persistent: { name: 'm' } }, 'com.s');
+  subscribe(b, {}, 'com.s');
+  realm.leave(a);
+  publish(pub, 1, {}, 'com.s');
+  t.same(events(b), [1], 'B got it live');
+  subscribe(b, { x_persistent: { name: 'm' } }, 'com.s');
+  t.same(events(b), [1], 'and not again as a replay');
+
+  // max_total_filters 1: carol's filtered persistent subscription comes back without counting itself.
+  const c1 = join(realm, { authid: 'carol' });
+  subscribe(c1, { x_persistent: { name: 'f' }, x_filter: 'args[0] > 0' }, 'com.f');
+  t.equal(c1.one(MessageType.SUBSCRIBED).type, MessageType.SUBSCRIBED);
+  realm.leave(c1);
+  publish(pub, 5, {}, 'com.f');
+  const c2 = join(realm, { authid: 'carol' });
+  subscribe(c2, { x_persistent: { name: 'f' }, x_filter: 'args[0] > 0' }, 'com.f');
+  t.equal(c2.received[0]?.type, MessageType.SUBSCRIBED, 'back within max_total_filters 1 (it is the one filter)');
+  t.same(events(c2), [5]);
+  // And a held one is counted once: another filter is over the limit.
+  const d = join(realm, { authid: 'dave' });
+  subscribe(d, { x_filter: 'args[0] < 0' }, 'com.f');
+  t.match(d.one(MessageType.ERROR), { error: 'clawgate.error.too_many_subscriptions' });
 });

@@ -141,7 +141,7 @@ export class Broker implements ObservationOwner<Subscription> {
     // PUBLISHED goes out before the events, so a publisher that is also a
     // subscriber sees its acknowledgement first (Crossbar does the same).
     if (ack) session.send({ type: MessageType.PUBLISHED, request: m.request, publication });
-    if (this.history !== null) this.history.record(m.topic, publication, data, filter);
+    if (this.history !== null) this.history.record(m.topic, publication, data, filter, m.size);
     const excluded = m.options.exclude_me === false ? null : session;
     this.dispatch(m.topic, publication, data, excluded, filter, m.size);
   }
@@ -296,9 +296,12 @@ export class Broker implements ObservationOwner<Subscription> {
         return;
       }
     }
-    if (!session.isLocal && existing?.observers.has(session) !== true) {
+    const alreadyHeld = existing?.observers.has(session) === true;
+    // A persistent subscription coming back already holds its compiled filter (and is counted): no new one is made.
+    const returning = persistent !== undefined && this.persistent.has(session.authid, persistent.name);
+    if (!session.isLocal && !alreadyHeld) {
       let full = this.observations.holdingRefusal(session, session.limits.maxSubscriptions, this.realm.limits.maxTotalSubscriptions);
-      if (full === undefined && existing === undefined && filter !== null) full = this.filterRefusal(m.topic, match);
+      if (full === undefined && existing === undefined && filter !== null && !returning) full = this.filterRefusal(m.topic, match);
       if (full !== undefined) {
         session.refused('too_many_subscriptions', 'too many subscriptions', { uri: shortUri(m.topic), why: full });
         session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.tooManySubscriptions, [full]);
@@ -309,7 +312,9 @@ export class Broker implements ObservationOwner<Subscription> {
     const a = this.observations.attach(session, m.topic, match, (id, created) => ({ id, uri: m.topic, match, variant, created, observers: new Set(), filter }), variant);
     const sub = a.observation;
     // Taken over from keeping to delivering here, with SUBSCRIBED and the replay below in the same turn: nothing published in between.
-    const replay = persistent === undefined ? undefined : this.persistent.attach(session, persistent, m.topic, match, sub.filter);
+    const kept = persistent === undefined ? undefined : this.persistent.attach(session, persistent, m.topic, match, sub.filter);
+    // A session that held this subscription already (plainly) got every event live: replaying them would be duplicates.
+    const replay = alreadyHeld ? undefined : kept;
     session.send({ type: MessageType.SUBSCRIBED, request: m.request, subscription: sub.id });
     this.observations.announce(session, a);
     if (m.options.get_retained === true) this.sendRetained(session, sub, replay);
@@ -331,8 +336,9 @@ export class Broker implements ObservationOwner<Subscription> {
     const { maxFiltersPerTopic: perTopic, maxTotalFilters: perRealm } = this.realm.limits;
     const here = perTopic === null ? 0 : this.observations.variants(topic, match);
     if (perTopic !== null && here >= perTopic) return `${match} topic "${shortUri(topic)}" already has ${here} subscriptions with different filters (max_filters_per_topic ${perTopic})`;
-    // Persistent subscriptions with a filter hold their compiled filter too, also while no session holds them.
-    const all = this.observations.withVariant + this.persistent.withFilter;
+    // Persistent subscriptions with a filter hold their compiled filter also while no session holds them
+    // (a held one is one of the filtered observations, counted once).
+    const all = this.observations.withVariant + this.persistent.detachedWithFilter;
     if (perRealm !== null && all >= perRealm) return `the realm already has ${all} subscriptions with filters (max_total_filters ${perRealm})`;
     return undefined;
   }

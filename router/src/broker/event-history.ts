@@ -32,6 +32,7 @@ import type { Peer } from '../routing/peer.js';
 import type { PublicationData } from '../routing/publication.js';
 import { UriIndex } from '../routing/uri-index.js';
 import { patternCovers, patternMatches } from '../uri.js';
+import { eventSize } from './event-size.js';
 import type { ReceiverFilter } from './receiver-filter.js';
 import type { DurablePersistent } from './persistent-store.js';
 
@@ -44,6 +45,8 @@ export interface StoredEvent {
   readonly data: PublicationData;
   /** The publication's black/whitelists (a durable store keeps receiverLists(filter.options)). */
   readonly filter: ReceiverFilter | null;
+  /** Its size (event-size.ts): the PUBLISH as it arrived, the stored body's; measured on first need otherwise. */
+  size?: number;
 }
 
 /** Where the events are kept beyond the process (history-store.ts). */
@@ -79,6 +82,12 @@ export const DEFAULT_MAX_EVENTS_PER_READ = 100;
 
 /** Events of an entry a filtered subscription's read evaluates its filter on at most (the newest ones). */
 export const MAX_FILTERED_SCAN = 1000;
+/**
+ * Bytes of events one filtered read evaluates its filter on at most (each
+ * evaluation converts the event's payload): a read of an entry of large
+ * events costs what converting 1 MiB costs, a few ms, however many it keeps.
+ */
+export const MAX_FILTERED_SCAN_BYTES = 1 << 20;
 
 export type OpenDurableHistory = (entries: readonly HistoryEntryConfig[]) => DurableHistory;
 
@@ -165,6 +174,11 @@ export class EventHistory {
     this.durable = durable;
   }
 
+  /** Is a durable store open (its tenants are closed with it)? */
+  get durablyKept(): boolean {
+    return this.durable !== null && this.durable.persistent !== undefined;
+  }
+
   /**
    * Writes what is pending and closes the durable store. The rings are
    * emptied with it: open() fills them from the file again.
@@ -179,10 +193,11 @@ export class EventHistory {
   }
 
   /** Keeps a publication in every entry whose (uri, match) matches its topic. */
-  record(topic: string, publication: number, data: PublicationData, filter: ReceiverFilter | null): void {
+  record(topic: string, publication: number, data: PublicationData, filter: ReceiverFilter | null, wireSize?: number): void {
     const entries = this.index.matchAll(topic);
     if (entries.length === 0) return;
     const e: StoredEvent = { publication, topic, timestamp: new Date().toISOString(), data, filter };
+    if (wireSize !== undefined) e.size = wireSize;
     for (const h of entries) h.add(e);
     if (this.durable !== null) this.durable.append(e, entries);
   }
@@ -221,12 +236,15 @@ export class EventHistory {
     const own = h.uri === uri && h.match === match;
     const out: Dict[] = [];
     let evaluated = 0;
+    let scanned = 0;
     for (const e of h.newest()) {
       if (out.length >= limit) break;
       if (!own && !patternMatches(uri, match, e.topic)) continue;
       if (e.filter !== null && !e.filter(reader)) continue;
       if (accept !== undefined) {
         if (evaluated++ >= MAX_FILTERED_SCAN) break;
+        scanned += e.size ??= eventSize(e.data, undefined);
+        if (scanned > MAX_FILTERED_SCAN_BYTES && evaluated > 1) break;
         if (!accept(e.topic, e.data)) continue;
       }
       const item: Dict = { publication: e.publication, topic: e.topic, timestamp: e.timestamp, args: e.data.args ?? [], kwargs: e.data.kwargs ?? {}, details: e.data.details };

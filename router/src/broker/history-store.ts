@@ -169,7 +169,7 @@ export class SqliteHistoryStore implements DurableHistory {
         if (e === undefined) {
           let body;
           try { body = decodePublication(row.body); } catch { unreadable++; continue; }
-          e = { publication: row.publication, topic: row.topic, timestamp: row.timestamp, data: body.data, filter: body.lists === null ? null : compileReceiverFilter(body.lists) };
+          e = { publication: row.publication, topic: row.topic, timestamp: row.timestamp, data: body.data, filter: body.lists === null ? null : compileReceiverFilter(body.lists), size: row.body.byteLength };
           bySeq.set(row.seq, e);
         }
         events.push(e);

@@ -98,6 +98,8 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
   /** The detached ones by (uri, match): what a publication is offered to. */
   private index = new UriIndex<Set<Persistent>>();
   private detachedCount = 0;
+  /** Detached ones with an event filter: held ones are counted as observations already. */
+  private detachedFiltered = 0;
   private count = 0;
   private filtered = 0;
   /** Bytes kept by all of them (max_total_persistent_bytes). */
@@ -111,8 +113,18 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
   get detached(): number { return this.detachedCount; }
   /** Persistent subscriptions on the realm. */
   get size(): number { return this.count; }
-  /** Those with an event filter (each holds its compiled filter; max_total_filters counts them). */
+  /** Those with an event filter (each holds its compiled filter). */
   get withFilter(): number { return this.filtered; }
+  /**
+   * Detached ones with an event filter: what max_total_filters counts
+   * beside the broker's filtered observations (a held one is one of those).
+   */
+  get detachedWithFilter(): number { return this.detachedFiltered; }
+
+  /** Does (authid, name) exist (held or detached)? */
+  has(authid: string, name: string): boolean {
+    return this.get(authid, name) !== undefined;
+  }
   /** Bytes of the events they keep. */
   get keptBytes(): number { return this.bytes; }
 
@@ -168,8 +180,14 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
       this.add(p);
     } else {
       p.ttl = ttl;
+      if (p.detachedAt !== null) {
+        const kept = this.reattach(p);
+        // Kept under the black/whitelists as they applied to the role it was held with: a session of
+        // the same authid under another role (a dynamic authenticator may give one) gets none of them.
+        if (p.authrole === session.authrole) replay = kept;
+        else p.dropped += kept.length;
+      }
       p.authrole = session.authrole;
-      if (p.detachedAt !== null) replay = this.reattach(p);
     }
     if (!p.sessions.has(session)) {
       p.sessions.add(session);
@@ -237,6 +255,7 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     if (group === undefined) { group = new Set(); this.index.add(p.uri, p.match, group); }
     group.add(p);
     this.detachedCount++;
+    if (p.filter !== null) this.detachedFiltered++;
     this.arm(p, at + p.ttl * 1000 - Date.now());
     this.durable?.save(p.row());
   }
@@ -254,6 +273,7 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     const group = this.index.get(p.uri, p.match);
     if (group !== undefined && group.delete(p) && group.size === 0) this.index.remove(p.uri, p.match);
     this.detachedCount--;
+    if (p.filter !== null) this.detachedFiltered--;
   }
 
   /** It ends: its ttl ran out, its last holder unsubscribed, or an operator dropped it. */
@@ -369,8 +389,9 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
         filter = f;
       }
       const detachedAt = row.detachedAt ?? now;
-      if (detachedAt + row.ttl * 1000 <= now) { store.remove(row.authid, row.name); continue; }
-      const p = new Persistent(row.authid, row.name, row.uri, row.match, filter, row.authrole, row.ttl, row.created);
+      if (detachedAt + Math.min(row.ttl, this.limits.maxPersistentTtlSeconds) * 1000 <= now) { store.remove(row.authid, row.name); continue; }
+      // A max_persistent_ttl lowered since it was written applies to it too.
+      const p = new Persistent(row.authid, row.name, row.uri, row.match, filter, row.authrole, Math.min(row.ttl, this.limits.maxPersistentTtlSeconds), row.created);
       p.dropped = row.dropped;
       this.add(p);
       // The bounds as configured now (they may have been lowered): what they leave out goes from the file too.
@@ -409,6 +430,7 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     this.bySession.clear();
     this.index = new UriIndex();
     this.detachedCount = 0;
+    this.detachedFiltered = 0;
     this.count = 0;
     this.filtered = 0;
     this.bytes = 0;

@@ -1,9 +1,9 @@
 // The operators' procedures for persistent subscriptions (x_persistent,
 // broker/persistent-subscriptions.ts), a ClawGate extension:
-// `clawgate.persistent.list` and `clawgate.persistent.drop`. Under `wamp.`
-// because the router answers only that namespace itself (the dealer hands
-// every `wamp.` CALL to the meta API, after the caller's call permission);
-// `x_` marks them as not the spec's.
+// `clawgate.persistent.list` and `clawgate.persistent.drop`: ClawGate's own
+// namespace, which the router answers itself like `wamp.` (the dealer hands
+// those CALLs to the meta API after the caller's call permission, and
+// refuses REGISTERs of them: uri.ts isRouterProcedure).
 import { WampError, WampErrors } from '../errors.js';
 import type { PersistentRegistry } from '../routing/observation-map.js';
 import { shortUri } from '../uri.js';

@@ -122,7 +122,11 @@ export class Realm implements RealmContext {
 
   /** Writes the event history's last batch and closes its file (Router.stop). */
   close(): void {
+    const durable = this.broker.history?.durablyKept === true;
     this.broker.history?.close();
+    // Without a durable store the persistent subscriptions end with the router (their ttl timers with them);
+    // with one, the store's close has handed them over to the file.
+    if (!durable) this.broker.persistent.closing();
   }
 
   private roleOf(session: Peer): Role | undefined {
