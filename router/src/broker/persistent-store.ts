@@ -142,6 +142,10 @@ export class SqlitePersistentTables {
     return { subscriptions: [...byKey.values()], unreadable };
   }
 
+  /** The last append's data and its encoding (see apply). */
+  private lastData: PublicationData | undefined;
+  private lastBody: Uint8Array | undefined;
+
   apply(op: PersistentOp): void {
     switch (op.kind) {
       case 'save': {
@@ -155,7 +159,9 @@ export class SqlitePersistentTables {
         return;
       case 'append': {
         const e = op.e;
-        this.insertEvent.run(op.authid, op.name, e.seq, e.publication, e.topic, e.at, e.size, encodePublication(e.data, null));
+        // One publication kept by N detached subscriptions is N appends in a row, sharing its data: encoded once.
+        if (e.data !== this.lastData) { this.lastData = e.data; this.lastBody = encodePublication(e.data, null); }
+        this.insertEvent.run(op.authid, op.name, e.seq, e.publication, e.topic, e.at, e.size, this.lastBody);
         return;
       }
       case 'remove_events':
