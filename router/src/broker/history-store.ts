@@ -39,6 +39,10 @@ export interface HistoryStoreConfig {
 export const FLUSH_INTERVAL_MS = 50;
 /** Events that make a batch written at once, without waiting for the interval. */
 export const MAX_PENDING = 1000;
+/** Persistent subscription changes kept for another try after a failed write, at most. */
+const MAX_RETRIED_OPS = 10 * MAX_PENDING;
+/** How long after a failed write it is tried again. */
+const RETRY_INTERVAL_MS = 1000;
 /** A failing write is logged at most this often. */
 const ERROR_LOG_INTERVAL_MS = 60_000;
 
@@ -203,8 +207,11 @@ export class SqliteHistoryStore implements DurableHistory {
 
   /**
    * Writes the pending events and persistent subscription changes in one
-   * transaction. A failure is logged and the batch dropped (the rings and
-   * the subscriptions in memory still have it).
+   * transaction. A failure is logged; the events are dropped (the rings
+   * still have them), the persistent subscription changes are tried again
+   * a second later, up to MAX_RETRIED_OPS of them: a lost `remove` would
+   * bring a dropped subscription back at the next start, a lost
+   * `remove_events` replay its events again.
    */
   flush(): void {
     if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
@@ -216,6 +223,13 @@ export class SqliteHistoryStore implements DurableHistory {
     try {
       this.writeBatch(batch, ops);
     } catch (e) {
+      if (ops.length > 0 && !this.closed && ops.length + this.ops.length <= MAX_RETRIED_OPS) {
+        this.ops = [...ops, ...this.ops];
+        if (this.timer === undefined) {
+          this.timer = setTimeout(() => this.flush(), RETRY_INTERVAL_MS);
+          this.timer.unref();
+        }
+      }
       const now = Date.now();
       if (now - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
       this.lastErrorLog = now;
@@ -245,6 +259,8 @@ export class SqliteHistoryStore implements DurableHistory {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    // A failed last write is not tried again: the file is closing.
+    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
     try {
       this.db.close();
     } catch (e) {
