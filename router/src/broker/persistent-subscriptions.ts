@@ -101,7 +101,6 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
   /** Detached ones with an event filter: held ones are counted as observations already. */
   private detachedFiltered = 0;
   private count = 0;
-  private filtered = 0;
   /** Bytes kept by all of them (max_total_persistent_bytes). */
   private bytes = 0;
   private nextSeq = 1;
@@ -113,8 +112,6 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
   get detached(): number { return this.detachedCount; }
   /** Persistent subscriptions on the realm. */
   get size(): number { return this.count; }
-  /** Those with an event filter (each holds its compiled filter). */
-  get withFilter(): number { return this.filtered; }
   /**
    * Detached ones with an event filter: what max_total_filters counts
    * beside the broker's filtered observations (a held one is one of those).
@@ -204,7 +201,6 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     if (mine === undefined) { mine = new Map(); this.byAuthid.set(p.authid, mine); }
     mine.set(p.name, p);
     this.count++;
-    if (p.filter !== null) this.filtered++;
   }
 
   /** Held again: out of the index, its clock stopped, its events handed over. */
@@ -283,7 +279,6 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     mine.delete(p.name);
     if (mine.size === 0) this.byAuthid.delete(p.authid);
     this.count--;
-    if (p.filter !== null) this.filtered--;
     this.unindex(p);
     this.bytes -= p.bytes;
     p.queue = [];
@@ -432,7 +427,6 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     this.detachedCount = 0;
     this.detachedFiltered = 0;
     this.count = 0;
-    this.filtered = 0;
     this.bytes = 0;
     this.durable = null;
   }
