@@ -90,6 +90,10 @@ const connection = fc.record({
   inputs: fc.array(input, { minLength: 1, maxLength: 6 }),
 });
 
+/** Connections that send HELLO and one valid SUBSCRIBE before the probe: they must be answered. */
+const WELL_FORMED: { kind: WireKind; serializer: SerializerId; hello: boolean; inputs: Input[] }[] = (['ws', 'raw'] as const).flatMap((kind) =>
+  (['json', 'msgpack', 'cbor'] as const).map((serializer) => ({ kind, serializer, hello: true, inputs: [{ kind: 'msg' as const, message: [32, 1, {}, 'com.fuzz.t'] }] })));
+
 /** Whether what we sent decodes to a message that asks the router to close (ABORT, GOODBYE). */
 function asksToClose(serializer: SerializerId, inputs: Input[]): boolean {
   return inputs.some((i) => {
@@ -186,7 +190,10 @@ t.test('fuzz: random and mutated messages on every transport and serializer', as
         }
         if (!(await goodRoundTrip())) throw new Error('the well-behaved call failed');
       }),
-      { numRuns: MAX_RUNS, interruptAfterTimeLimit: RUN_MS, markInterruptAsFailure: false },
+      // Random inputs almost always break the session (since the spec's stricter checks, ~1 in
+      // 500 survives), so "still answering" would be left to luck: one batch always has a
+      // connection whose only input is well-formed, on every transport and serializer.
+      { numRuns: MAX_RUNS, interruptAfterTimeLimit: RUN_MS, markInterruptAsFailure: false, examples: [[WELL_FORMED]] },
     );
   };
 
