@@ -76,17 +76,18 @@ function descendants(root: number, match: RegExp): number[] {
 
 /** What the page's video shows now: frames counted, and the stamp and floor colour read from the decoded picture. */
 async function picture(page: Page): Promise<{ frames: number; stamp: number | undefined; floor: number[]; width: number }> {
-  const r = await page.evaluate(() => {
-    const live = document.querySelector<HTMLElement>('.live')!;
-    const v = live.querySelector('video')!;
+  // A string: this file is type-checked without the DOM library.
+  const r = await page.evaluate(`(() => {
+    const live = document.querySelector('.live');
+    const v = live.querySelector('video');
     const c = document.createElement('canvas');
     c.width = v.videoWidth; c.height = v.videoHeight;
-    const g = c.getContext('2d', { willReadFrequently: true })!;
+    const g = c.getContext('2d', { willReadFrequently: true });
     g.drawImage(v, 0, 0);
-    const strip = g.getImageData(0, 0, c.width, Math.ceil(c.height / 30)).data;
-    const mid = g.getImageData(Math.floor(c.width / 2) - 40, Math.floor(c.height * 0.85), 1, 1).data;
+    const strip = c.width > 0 ? g.getImageData(0, 0, c.width, Math.ceil(c.height / 30)).data : [];
+    const mid = c.width > 0 ? g.getImageData(Math.floor(c.width / 2) - 40, Math.floor(c.height * 0.85), 1, 1).data : [0, 0, 0];
     return { frames: Number(live.dataset.frames), w: c.width, h: c.height, strip: Array.from(strip), floor: Array.from(mid.slice(0, 3)), width: v.getBoundingClientRect().width };
-  });
+  })()`) as { frames: number; w: number; h: number; strip: number[]; floor: number[]; width: number };
   const luma = (x: number, y: number) => { const i = (y * r.w + x) * 4; return 0.299 * r.strip[i]! + 0.587 * r.strip[i + 1]! + 0.114 * r.strip[i + 2]!; };
   return { frames: r.frames, stamp: r.w > 0 ? readStamp(luma, r.w, r.h) : undefined, floor: r.floor, width: r.width };
 }

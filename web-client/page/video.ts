@@ -46,8 +46,6 @@ export class LiveVideo {
   private stateNow: LiveState = 'off';
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryMs = RETRY.initialMs;
-  private readonly watchdog: ReturnType<typeof setInterval>;
-  private readonly statsTimer: ReturnType<typeof setInterval>;
   private lastStats: { jb: number; emitted: number } | undefined;
 
   constructor(private readonly onChange: (s: LiveState) => void, label: string) {
@@ -56,8 +54,9 @@ export class LiveVideo {
     this.note = h('p', { class: 'live-note', role: 'status' });
     this.delay = h('p', { class: 'live-delay', 'aria-live': 'off' });
     this.element = h('div', { class: 'video live', hidden: true, 'data-video': 'off', 'data-frames': '0' }, this.video, this.note, this.delay);
-    this.watchdog = setInterval(() => this.check(), 500);
-    this.statsTimer = setInterval(() => void this.sampleDelay(), 1000);
+    // For the page's lifetime (one LiveVideo per page): the watchdog and the delay sampling.
+    setInterval(() => this.check(), 500);
+    setInterval(() => void this.sampleDelay(), 1000);
   }
 
   get state(): LiveState { return this.stateNow; }
@@ -100,8 +99,9 @@ export class LiveVideo {
       this.current = undefined;
       const uri = errorUri(e);
       // No video for this machine now: the drawn view, and a look again later.
-      const wait = uri === 'wamp.error.no_such_procedure' ? NO_SERVICE_RETRY_MS : uri === VideoErrors.unavailable ? UNAVAILABLE_RETRY_MS : this.nextRetry();
-      if (this.stateNow !== 'lost' || uri === 'wamp.error.no_such_procedure') this.set('off');
+      const noService = uri === 'wamp.error.no_such_procedure' || uri === 'wamp.error.not_authorized';
+      const wait = noService ? NO_SERVICE_RETRY_MS : uri === VideoErrors.unavailable ? UNAVAILABLE_RETRY_MS : this.nextRetry();
+      if (this.stateNow !== 'lost' || noService) this.set('off');
       this.later(wait);
       return;
     }

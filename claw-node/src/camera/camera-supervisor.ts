@@ -137,7 +137,7 @@ export class CameraSupervisor {
       if (total > this.frames) { this.frames = total; this.lastFrameAt = Date.now(); }
       const kbps = BITRATE.exec(line)?.[1];
       if (kbps !== undefined) this.bitrate = Math.round(Number(kbps) * 1000);
-      if (frame > 0 && this.state !== 'running') { this.quickFails = 0; this.lastError = undefined; this.set('running'); }
+      if (frame > 0 && this.state !== 'running') { this.lastError = undefined; this.set('running'); }
       return;
     }
     this.lastError = line.trim().slice(0, 200);
