@@ -175,6 +175,17 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   t.equal(janusAnswer.janus, 'error', 'Janus refuses a session without the API secret');
   t.match(new URL(janusUrl!).hostname, '127.0.0.1', 'Janus\'s API is on loopback');
 
+  // ---- the operator dashboard: a live thumbnail and the camera's health per machine --------------
+  const dash = await newPage(browser, { width: 1200, height: 900 });
+  await dash.page.goto(`${system.url}operator`);
+  await dash.page.fill('#authid', 'operator');
+  await dash.page.fill('#secret', system.operatorSecret);
+  await dash.page.click('#login-submit');
+  const card = dash.page.locator('article[aria-label="Machine claw-1"]');
+  await card.locator('.live[data-video="playing"]').waitFor({ timeout: 20_000 });
+  await card.locator('.camera', { hasText: /Camera: running · \d+(\.\d)? fps · [\d.]+ Mbit\/s · \d+ viewers? · 0 restarts/ }).waitFor({ timeout: 15_000 });
+  t.pass('the dashboard shows a live thumbnail and the camera\'s health');
+
   // ---- the camera process killed: video lost, restarted by the node, frames again ---------------
   const cameras: CameraStatus[] = [];
   await op.session.subscribe(cameraTopic('claw-1'), (args) => { cameras.push(args?.[0] as CameraStatus); }, { get_retained: true });
@@ -183,6 +194,8 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   process.kill(ffmpeg[0]!, 'SIGKILL');
   await ann.page.locator('.live[data-video="lost"]', { hasText: 'Video lost — reconnecting' }).waitFor({ timeout: 15_000 });
   t.pass('the page says the video is lost');
+  await card.locator('.camera.bad', { hasText: '⚠ Camera down — Camera: restarting' }).waitFor({ timeout: 10_000 });
+  t.ok(await card.evaluate(new Function('el', 'return el.classList.contains("camera-down")') as (el: unknown) => boolean), 'the dashboard flags the machine whose camera is down');
   await playing(ann.page, 30_000);
   await playing(bob.page, 30_000);
   const again = descendants(system.proc.pid!, /ffmpeg .*rtp:\/\//);
@@ -192,6 +205,8 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   t.ok((await picture(ann.page)).frames > before, 'frames again on the page');
   await eventually(() => cameras.some((c) => c.state === 'running' && c.restarts >= 1), 15_000, 'the camera topic reports running after a restart');
   t.pass('the camera\'s health says it was restarted');
+  await card.locator('.camera:not(.bad)', { hasText: /Camera: running .* 1 restart$/ }).waitFor({ timeout: 15_000 });
+  t.pass('the flag clears once the camera runs again, and the restart is counted');
 
   // ---- Janus killed: restarted by its supervisor, mountpoint re-created, the pages recover -------
   const janus = descendants(system.proc.pid!, /\bjanus -F/);
@@ -204,5 +219,7 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   const stamp = (await picture(ann.page)).stamp;
   t.ok(stamp !== undefined && Date.now() - stamp < 5000, 'fresh frames after the Janus restart');
 
-  t.same([...ann.log.errors, ...bob.log.errors].filter((e) => !/Failed to load resource/.test(e)), [], 'no page errors');
+  await card.locator('.live[data-video="playing"]').waitFor({ timeout: 30_000 });
+  t.pass('the thumbnail recovers too');
+  t.same([...ann.log.errors, ...bob.log.errors, ...dash.log.errors].filter((e) => !/Failed to load resource/.test(e)), [], 'no page errors');
 });

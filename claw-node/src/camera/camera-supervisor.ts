@@ -169,14 +169,17 @@ export class CameraSupervisor {
 
   /** The synthetic camera: one frame per 1/fps, drawn small, skipped while ffmpeg has not read the last ones. */
   private startFeed(child: ChildProcess): void {
-    const frame = newFrame(this.config.width / 4, this.config.height / 4);
+    // Three frames in turn: the pipe may still hold the last one written while the next is drawn
+    // (at most one, as nothing is written while it needs draining). No allocation per frame.
+    const frames = [0, 1, 2].map(() => newFrame(this.config.width / 4, this.config.height / 4));
+    let n = 0;
     const scene = this.o.scene ?? (() => ({ claw: undefined, prizes: [] }));
     this.feed = setInterval(() => {
       const stdin = child.stdin;
       if (stdin === null || stdin.destroyed || stdin.writableNeedDrain) return;
+      const frame = frames[n++ % frames.length]!;
       renderFrame(frame, scene(), Date.now());
-      // A copy: the pipe may still hold the last buffer when the next frame is drawn.
-      stdin.write(Buffer.from(frame.data));
+      stdin.write(frame.data);
     }, 1000 / this.config.fps);
   }
 
