@@ -52,6 +52,7 @@ export function syntheticArgs(c: CameraConfig, t: { host: string; port: number; 
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error', '-stats_period', '1', '-stats',
+    '-fflags', 'nobuffer', '-use_wallclock_as_timestamps', '1',
     '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${c.width / 4}x${c.height / 4}`, '-framerate', String(c.fps), '-i', 'pipe:0',
     '-vf', `scale=${c.width}:${c.height}:flags=neighbor,format=yuv420p`,
     '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-error-resilient', '1', '-auto-alt-ref', '0',
