@@ -103,7 +103,9 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
     },
     onOpen: async (session) => {
       await bindSession(session, coordinator, config, log, store.exclusive ? 'single' : 'roundrobin');
-      if (video) await bindVideo(session, video, log);
+      // The queue service works on without video: a refused registration (another backend has the
+      // video service) is logged, not a reason to drop the session.
+      if (video) await bindVideo(session, video, log).catch((e: unknown) => log.error({ err: String((e as { error?: string }).error ?? (e as Error).message) }, 'video service not available on this backend'));
       isReady = true;
       for (const w of readyWaiters.splice(0)) w();
     },

@@ -132,6 +132,7 @@ async function startLocked(options: SystemOptions, overrides: Overrides, unlock:
     // the router tells every browser still connected that it is going away;
     // the data folder is free for the next start only then.
     try {
+      started.video?.stopping();
       await Promise.allSettled(started.nodes.map((n) => n.stop()));
       await started.backend?.stop();
       await started.video?.stop();

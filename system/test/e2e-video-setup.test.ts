@@ -1,12 +1,13 @@
 // `npm start -- --video` without Janus: the generated Janus config (loopback
 // only, no Admin API, one plugin and one transport), what counts as
-// installed, the command line, and the RTP port block. Fast, no processes;
-// e2e-video.test.ts runs the real thing.
+// installed, the command line, and the RTP port block; and the launcher
+// with --video where janus is missing. e2e-video.test.ts runs the real thing.
 import t from 'tap';
 import { parseArgs } from '../src/cli.js';
 import { janusConfigFiles } from '../src/video/janus-config.js';
 import { rtpPorts, videoMissing } from '../src/video/video-setup.js';
 import { Overrides } from '../src/overrides.js';
+import { launch, tempDir } from './helpers.js';
 
 t.test('the generated Janus config', async (t) => {
   const files = janusConfigFiles({
@@ -51,4 +52,23 @@ t.test('a free block of RTP ports', async (t) => {
   t.equal(p.portMin % 2, 0);
   t.equal(p.portMax - p.portMin, 8);
   t.ok(p.portMin >= 20000 && p.portMax < 30000);
+});
+
+t.test('--video without janus: the system runs as without it, saying so once', async (t) => {
+  const dir = tempDir(t, 'clawgate-novideo-');
+  // The launcher's environment is this process's at spawn time.
+  const before = process.env.CLAWGATE_JANUS;
+  process.env.CLAWGATE_JANUS = '/nonexistent/janus';
+  let system: Awaited<ReturnType<typeof launch>>;
+  try {
+    system = await launch(t, { dataDir: `${dir}/data`, args: ['--video'], logLevel: 'warn' });
+  } finally {
+    if (before === undefined) delete process.env.CLAWGATE_JANUS; else process.env.CLAWGATE_JANUS = before;
+  }
+  const said = system.stderr().split('\n').filter((l) => l.includes('video'));
+  t.same(said, ['clawgate: video: janus not installed (apt-get install janus ffmpeg); the machines are shown drawn, without live video'], 'one clear line');
+  t.match(system.stdout(), /video\s+off: janus not installed/, 'the banner says video is off');
+  const res = await fetch(system.url);
+  t.equal(res.status, 200, 'the page is served as always');
+  t.equal(await system.interrupt(), 0, 'and it stops cleanly');
 });

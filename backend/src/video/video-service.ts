@@ -85,7 +85,12 @@ export class VideoService {
     const body = {
       request: 'create', admin_key: this.config.janus.adminKey, type: 'rtp', id, name: machine, description: machine,
       is_private: true, secret: this.config.janus.mountpointSecret, permanent: false,
-      media: [{ type: 'video', mid: 'v', port: mp.port, pt: this.config.rtp.payloadType, codec: this.config.rtp.codec, ...(this.config.rtp.bind ? { iface: this.config.rtp.bind } : {}) }],
+      media: [{
+        type: 'video', mid: 'v', port: mp.port, pt: this.config.rtp.payloadType, codec: this.config.rtp.codec,
+        // H.264: constrained baseline, what every browser decodes (a Pi's encoder with --profile baseline).
+        ...(this.config.rtp.codec === 'h264' ? { fmtp: 'profile-level-id=42e01f;packetization-mode=1' } : {}),
+        ...(this.config.rtp.bind ? { iface: this.config.rtp.bind } : {}),
+      }],
     };
     try {
       await this.media.adminRequest(body);

@@ -28,6 +28,8 @@ export interface JanusProcess {
   /** The running process's id (changes on restart). */
   readonly pid: number | undefined;
   readonly restarts: number;
+  /** No more restarts (the system is stopping: a Ctrl-C reaches Janus too, as one process group). */
+  stopRestarting(): void;
   stop(): Promise<void>;
 }
 
@@ -142,6 +144,7 @@ export async function startJanus(o: JanusProcessOptions): Promise<JanusProcess> 
     apiSecret, adminKey,
     get pid() { return child?.pid; },
     get restarts() { return restarts; },
+    stopRestarting() { stopping = true; clearTimeout(retry); },
     async stop() {
       stopping = true;
       clearTimeout(retry);

@@ -24,6 +24,8 @@ export interface VideoSetup {
   backend: Record<string, unknown>;
   /** Every simulated node's `camera` section. */
   camera: Record<string, unknown>;
+  /** The system is stopping: Janus is not started again if it ends now. */
+  stopping(): void;
   stop(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function startVideo(o: { dataDir: string; machines: number; host: s
       rtp: { host: '127.0.0.1', bind: '127.0.0.1', ...ports },
     },
     camera: { source: 'synthetic', ffmpeg: findProgram(process.env.CLAWGATE_FFMPEG ?? 'ffmpeg')! },
+    stopping: () => janus.stopRestarting(),
     stop: () => janus.stop(),
   };
 }
