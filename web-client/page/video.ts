@@ -21,8 +21,8 @@ const FIRST_FRAME_MS = 6000;
 /** Longest wait for our ICE candidates before answering (loopback and LAN take a few ms; TURN a few hundred). */
 const GATHER_MS = 2000;
 const RETRY = { initialMs: 500, maxMs: 5000 };
-/** Asked again after "no video of this machine now" / "no video service". */
-const UNAVAILABLE_RETRY_MS = 3000;
+/** Asked again after "no video of this machine now" (3 s, doubling to 30 s: many pages may be looking at a machine without a camera) / "no video service". */
+const UNAVAILABLE_RETRY = { initialMs: 3000, maxMs: 30_000 };
 const NO_SERVICE_RETRY_MS = 30_000;
 
 interface Current {
@@ -46,6 +46,7 @@ export class LiveVideo {
   private stateNow: LiveState = 'off';
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryMs = RETRY.initialMs;
+  private unavailableMs = UNAVAILABLE_RETRY.initialMs;
   private lastStats: { jb: number; emitted: number } | undefined;
 
   constructor(private readonly onChange: (s: LiveState) => void, label: string) {
@@ -66,6 +67,7 @@ export class LiveVideo {
     if (session === this.wanted.session && machine === this.wanted.machine) return;
     this.wanted = { session, machine };
     this.retryMs = RETRY.initialMs;
+    this.unavailableMs = UNAVAILABLE_RETRY.initialMs;
     this.teardown();
     clearTimeout(this.retryTimer);
     this.set('off');
@@ -100,7 +102,11 @@ export class LiveVideo {
       const uri = errorUri(e);
       // No video for this machine now: the drawn view, and a look again later.
       const noService = uri === 'wamp.error.no_such_procedure' || uri === 'wamp.error.not_authorized';
-      const wait = noService ? NO_SERVICE_RETRY_MS : uri === VideoErrors.unavailable ? UNAVAILABLE_RETRY_MS : this.nextRetry();
+      let wait: number;
+      if (noService) wait = NO_SERVICE_RETRY_MS;
+      // Lost a moment ago (Janus restarting, the camera's node reconnecting): back soon, so ask again soon.
+      else if (uri === VideoErrors.unavailable && this.stateNow !== 'lost') { wait = this.unavailableMs; this.unavailableMs = Math.min(UNAVAILABLE_RETRY.maxMs, this.unavailableMs * 2); }
+      else wait = this.nextRetry();
       if (this.stateNow !== 'lost' || noService) this.set('off');
       this.later(wait);
       return;
@@ -132,7 +138,7 @@ export class LiveVideo {
       cur.frames++;
       cur.lastFrameAt = Date.now();
       this.element.dataset.frames = String(Number(this.element.dataset.frames ?? '0') + 1);
-      if (this.stateNow !== 'playing') { this.retryMs = RETRY.initialMs; this.set('playing'); }
+      if (this.stateNow !== 'playing') { this.retryMs = RETRY.initialMs; this.unavailableMs = UNAVAILABLE_RETRY.initialMs; this.set('playing'); }
       v.requestVideoFrameCallback(onFrame);
     };
     v.requestVideoFrameCallback(onFrame);
