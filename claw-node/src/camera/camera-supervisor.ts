@@ -151,8 +151,10 @@ export class CameraSupervisor {
     this.restarts++;
     const delay = restartDelay(this.config.restart, this.quickFails);
     this.o.log('warn', 'camera pipeline ended; restarting', { why: this.lastError, inMs: delay, restarts: this.restarts });
+    const before = this.state;
     this.set(this.quickFails >= this.config.failAfter ? 'failed' : 'restarting');
-    this.o.onStatus(this.status());
+    if (this.state === before) this.o.onStatus(this.status()); // the same state, but one restart more
+
     clearTimeout(this.retry);
     this.retry = setTimeout(() => { this.retry = undefined; this.launch(); }, delay);
   }
