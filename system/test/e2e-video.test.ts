@@ -164,7 +164,7 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   t.equal(await refused(mallory.session.call(VideoProcedures.watch, [{ machine: 'no-such' }])), VideoErrors.unavailable, 'no video of an unknown machine');
   t.equal(await refused(mallory.session.call(VideoProcedures.watch, [{ machine: 'Not A Machine!' }])), 'claw.error.invalid_argument', 'a bad machine id is refused');
   t.equal((await stats())?.viewers, 3, 'eve\'s viewer still stands');
-  // Three viewers per session at most by default (2): the third is refused.
+  // Two viewers per session at most (video.limits.perSession's default): eve's third is refused.
   await eve.session.call(VideoProcedures.watch, [{ machine: 'claw-1' }]);
   t.equal(await refused(eve.session.call(VideoProcedures.watch, [{ machine: 'claw-1' }])), VideoErrors.tooManyViewers, 'viewers per session are bounded');
   // A session that leaves takes its viewers with it.
