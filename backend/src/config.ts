@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Defaults, REALM, isUriComponent } from '@clawgate/protocol';
 import { TrustedProxies } from '@clawgate/router';
+import { VideoSection, type VideoConfig } from './video/config.js';
 
 export class BackendConfigError extends Error {
   constructor(readonly path: string, problem: string) {
@@ -197,6 +198,8 @@ const Schema = z.object({
   presence: PresenceSettings,
   kicks: Kicks,
   history: History,
+  /** Live video through Janus (docs/backend.md "Live video"); absent: no video service. */
+  video: VideoSection.optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 }).strict().superRefine((c, ctx) => {
   // A valid ticket must always find its player row (name, minting address):
@@ -232,7 +235,8 @@ export type DatabaseConfig =
   | { kind: 'sqlite'; path: string }
   | { kind: 'postgres'; url: string; password?: string | undefined; poolSize: number; statementTimeoutMs: number; connectTimeoutMs: number };
 
-export interface BackendConfig extends Omit<Parsed, 'router' | 'tickets' | 'defaults' | 'database'> {
+export interface BackendConfig extends Omit<Parsed, 'router' | 'tickets' | 'defaults' | 'database' | 'video'> {
+  video?: VideoConfig | undefined;
   router: Omit<Parsed['router'], 'auth'> & { auth: RouterAuth };
   database: DatabaseConfig;
   tickets: Omit<Parsed['tickets'], 'secret'> & { secret: string };
@@ -280,8 +284,22 @@ export function parseConfig(raw: unknown, options: ResolveOptions = {}): Backend
       kind: 'postgres', url: d.url!, poolSize: d.poolSize, statementTimeoutMs: d.statementTimeoutMs, connectTimeoutMs: d.connectTimeoutMs,
       ...(d.password !== undefined ? { password: resolveSecret(d.password, 'database.password', o) } : {}),
     };
+  const v = c.video;
+  const video: VideoConfig | undefined = v === undefined ? undefined : (() => {
+    const adminKey = resolveSecret(v.janus.adminKey, 'video.janus.adminKey', o);
+    return {
+      ...v,
+      janus: {
+        ...v.janus,
+        adminKey,
+        apiSecret: v.janus.apiSecret !== undefined ? resolveSecret(v.janus.apiSecret, 'video.janus.apiSecret', o) : undefined,
+        mountpointSecret: v.janus.mountpointSecret !== undefined ? resolveSecret(v.janus.mountpointSecret, 'video.janus.mountpointSecret', o) : adminKey,
+      },
+    };
+  })();
   return {
     ...c,
+    video,
     router: { ...c.router, auth },
     database,
     tickets: { ...c.tickets, secret: resolveSecret(c.tickets.secret, 'tickets.secret', o) },

@@ -21,6 +21,9 @@ import { sessionRouter } from './http/session-route.js';
 import { createLogger, type Logger } from './logger.js';
 import { CHANGES_CHANNEL } from './turns/changes.js';
 import { Coordinator } from './turns/coordinator.js';
+import { bindVideo } from './video/bind-video.js';
+import { JanusClient } from './video/janus-client.js';
+import { VideoService } from './video/video-service.js';
 
 export interface Backend {
   config: BackendConfig;
@@ -38,6 +41,8 @@ export interface Backend {
   health(): BackendHealth;
   /** Guest admission (rate limits per client) and the sweep of unused guest rows. */
   guests: { gate: GuestGate; sweeper: GuestSweeper };
+  /** The video service, with a `video` section (docs/backend.md "Live video"). */
+  video: VideoService | undefined;
   /** Leaves the router (its machines' leases given up first), closes the HTTP listener and the store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -68,6 +73,16 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
   routes.use(healthRouter(health, MOUNTED_HEALTH_PATH));
   const sweeper = new GuestSweeper(repo, config.guests, { ready: () => coordinator.attached, present: (a) => coordinator.isPresent(a) }, log);
 
+  const janus = config.video && new JanusClient({
+    url: config.video.janus.url,
+    apiSecret: config.video.janus.apiSecret,
+    requestTimeoutMs: config.video.janus.requestTimeoutMs,
+    keepaliveMs: config.video.janus.keepaliveSeconds * 1000,
+    backoff: { initialMs: 250, maxMs: 5000 },
+    log: (level, msg, extra) => log[level](extra ?? {}, `video: ${msg}`),
+  });
+  const video = janus && new VideoService(config.video!, janus, log);
+
   let readyWaiters: (() => void)[] = [];
   let isReady = false;
   const { router } = config;
@@ -82,11 +97,15 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
     log: (level, msg, extra) => log[level](extra ?? {}, msg),
     // Errors our procedures raise on purpose (claw.error.*) are answers, not incidents.
     onUserError: (err, text) => {
-      if (String((err as { error?: string })?.error ?? '').startsWith('claw.error.')) return;
+      const uri = String((err as { error?: string })?.error ?? '');
+      if (uri.startsWith('claw.error.') || uri.startsWith('claw.video.error.')) return;
       log.warn({ err: String((err as Error)?.message ?? err), text }, 'autobahn user error');
     },
     onOpen: async (session) => {
       await bindSession(session, coordinator, config, log, store.exclusive ? 'single' : 'roundrobin');
+      // The queue service works on without video: a refused registration (another backend has the
+      // video service) is logged, not a reason to drop the session.
+      if (video) await bindVideo(session, video, log).catch((e: unknown) => log.error({ err: String((e as { error?: string }).error ?? (e as Error).message) }, 'video service not available on this backend'));
       isReady = true;
       for (const w of readyWaiters.splice(0)) w();
     },
@@ -112,6 +131,7 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
     log.info({ port: (server.address() as AddressInfo).port }, 'HTTP listening');
   }
   link.start();
+  janus?.start();
   sweeper.start();
   log.info({ database: store.describe, store: store.dialect, instance: coordinator.leases.instance, router: config.router.url }, 'backend started');
 
@@ -126,12 +146,15 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
     store,
     health,
     guests: { gate, sweeper },
+    video,
     stop() {
       stopped ??= (async () => {
         stopping = true;
         await sweeper.stop();
         // Leases first: another instance takes the machines over while this one says goodbye.
         await coordinator.stop();
+        video?.close();
+        await janus?.stop();
         await link.stop();
         if (server) { const closed = new Promise<void>((r) => server!.close(() => r())); server.closeAllConnections(); await closed; }
         await listener?.stop();

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Defaults, MAX_PRIZES, REALM, isUriComponent } from '@clawgate/protocol';
 import { DEFAULT_SIMULATOR } from './sim/simulated-machine.js';
+import { CameraConfig } from './camera/camera-config.js';
 
 const Chip = z.union([z.string().min(1), z.number().int().nonnegative()]);
 const Line = z.object({
@@ -91,10 +92,15 @@ export const ClawNodeConfig = z.object({
   reconnect: Reconnect.default({}),
   /** While moving, the simulated claw's position is published on `lines` at most this often. */
   linesIntervalMs: ms(100),
+  /** The camera pipeline sending the machine's video to its Janus mountpoint (docs/claw-node.md "Camera"); absent: none. */
+  camera: CameraConfig.optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).strict().superRefine((c, ctx) => {
   if (c.router.auth === 'cryptosign' && c.key === undefined) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['key'], message: 'required with router.auth "cryptosign" (a file with the hex Ed25519 seed; `clawgate-claw keygen` makes one)' });
+  }
+  if (c.camera?.source === 'synthetic' && c.driver !== 'simulated') {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['camera', 'source'], message: '"synthetic" draws the simulated machine: driver "simulated" only' });
   }
   if (c.driver !== 'simulated' && c.wiring === undefined) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['wiring'], message: `required with driver "${c.driver}"` });

@@ -1,7 +1,7 @@
 // A claw node: GPIO driver (+ simulated machine), the safety layer, the turn
 // logic, and the WAMP link that exposes them on the router. Embeddable:
 // `const node = await startClawNode(config); ... await node.stop()`.
-import { MAX_PRIZES, machineReleaseUri, machineUris, type EventPayload, type LinesPayload, type StatusPayload } from '@clawgate/protocol';
+import { MAX_PRIZES, VideoProcedures, VideoSource, cameraTopic, type CameraStatus, machineReleaseUri, machineUris, type EventPayload, type LinesPayload, type StatusPayload } from '@clawgate/protocol';
 import { WampLink, autobahn, type AutobahnSession, type HelloAuth } from '@clawgate/runtime';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { parseConfig, type ClawNodeConfig, type ClawNodeConfigInput } from './config.js';
@@ -17,6 +17,7 @@ import { DropLedger, screenControl, type DropReason } from './machine/control-gu
 import { SafeOutputs } from './safety/safe-outputs.js';
 import { SimulatedMachine } from './sim/simulated-machine.js';
 import { keyFileTooOpen, readKeyFile } from './wamp/cryptosign.js';
+import { CameraSupervisor } from './camera/camera-supervisor.js';
 
 export interface ClawNodeOptions {
   logger?: Logger;
@@ -44,6 +45,10 @@ export interface ClawNode {
   lines(): LinesPayload;
   /** Turn and command counters; `dropped`: control messages the guard dropped before parsing. */
   stats(): MachineStats & { deadManReleases: number; dropped: Record<DropReason, number> };
+  /** The camera's state (undefined without a `camera` config). */
+  camera(): CameraStatus | undefined;
+  /** The camera pipeline's process id while it runs (tests, diagnostics). */
+  readonly cameraPid: number | undefined;
   /** Synchronous last-resort release (uncaught errors); true when all outputs are known released. */
   releaseNow(): boolean;
   /** Releases everything, publishes `offline`, leaves the router, frees the lines. */
@@ -147,6 +152,29 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     if (moved) publishLinesSoon(); else publishLines();
   });
 
+  // The camera: a child process of its own; its reports go out on claw.machine.<id>.camera (retained).
+  const camera = config.camera && new CameraSupervisor(config.camera, {
+    ...(simulator ? { scene: () => { const s = simulator.snapshot(); return { claw: s, prizes: simulator.prizes() }; } } : {}),
+    onStatus: (s) => publish(cameraTopic(id), s, true),
+    log: (level, msg, extra) => logAt(level, msg, extra),
+  });
+  let sourceTimer: NodeJS.Timeout | undefined;
+  /** Asks the video service where to send (again every refreshSeconds; sooner after a refusal). */
+  const askSource = (s: AutobahnSession): void => {
+    if (!camera || !config.camera) return;
+    clearTimeout(sourceTimer);
+    const again = (seconds: number) => { sourceTimer = setTimeout(() => { if (session === s && s.isOpen) askSource(s); }, seconds * 1000); sourceTimer.unref(); };
+    Promise.resolve(s.call(VideoProcedures.source, [{}])).then((r) => {
+      const src = VideoSource.safeParse(r);
+      if (!src.success || src.data.machine !== id) { logAt('warn', 'the video service gave no usable camera target', { answer: preview(r) }); again(config.camera!.refreshSeconds); return; }
+      camera.setTarget(src.data);
+      again(config.camera!.refreshSeconds);
+    }, (e: unknown) => {
+      logAt('debug', 'no camera target yet', { err: preview((e as { error?: string }).error ?? e) });
+      again(Math.min(2, config.camera!.refreshSeconds));
+    });
+  };
+
   const drops = new DropLedger((msg, extra) => logAt('warn', msg, extra));
 
   const machine = new ClawMachine(id, safe, driver, clock, config.timings, {
@@ -200,6 +228,7 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
       }, { match: 'prefix' });
       machine.connected();
       publishLines();
+      if (camera) { publish(cameraTopic(id), camera.status(), true); askSource(s); }
     },
     onClose: (reason, message) => {
       session = undefined;
@@ -217,6 +246,8 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     get connected() { return link.session !== undefined; },
     lines,
     stats: () => ({ ...machine.stats, ignored: { ...machine.stats.ignored }, deadManReleases: safe.deadManReleases, dropped: { ...drops.dropped } }),
+    camera: () => camera?.status(),
+    get cameraPid() { return camera?.pid; },
     releaseNow: () => safe.disarm(),
     async stop() {
       if (stopped) return;
@@ -234,6 +265,8 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
           .catch((e: unknown) => logAt('debug', 'could not flush the offline testament', { err: preview((e as { error?: string }).error ?? e) }));
         await settleWithin([flushed], 1000);
       }
+      clearTimeout(sourceTimer);
+      await camera?.stop();
       await link.stop();
       session = undefined;
       unwatchOutputs();

@@ -5,3 +5,4 @@ export * from './roles.js';
 export * from './errors.js';
 export * from './defaults.js';
 export * from './payloads.js';
+export * from './video.js';

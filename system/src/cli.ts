@@ -15,8 +15,9 @@ function positiveInt(max: number) {
   };
 }
 
-/** `--video claw-1=http://cam1/stream.mjpg`, repeatable. */
-function video(v: string, prev: Record<string, string>): Record<string, string> {
+/** `--video claw-1=http://cam1/stream.mjpg`, repeatable; `--video` alone: live video through Janus. */
+function video(v: string, prev: Record<string, string> | true): Record<string, string> {
+  if (prev === true) throw new InvalidArgumentError('--video alone (live video through Janus) and --video <machine>=<URL> do not mix');
   const i = v.indexOf('=');
   const machine = v.slice(0, i);
   const url = v.slice(i + 1);
@@ -39,13 +40,13 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     .option('--data <dir>', 'data directory: SQLite database and development secrets (env CLAWGATE_DATA)', env.CLAWGATE_DATA ?? 'data')
     .option('--router-config <file>', 'router config for the claw realm (default: config/ of this checkout)')
     .option('--overrides <file>', 'JSON with settings merged into the generated configs: {"backend": {...}, "claw": {...}} (tests use it for short timings)')
-    .option('--video <machine=url>', 'video stream URL shown on the page for a machine (repeatable; real cabinets)', video, {})
+    .option('--video [machine=url]', 'alone: live video of every simulated machine through Janus (needs janus and ffmpeg); with machine=url: a video stream URL shown on the page for that machine (repeatable; real cabinets)', video, {})
     .option('--gpio-trace <file>', 'append every simulated GPIO line change to this file, one JSON line each, timed in the claw node\'s thread (tests, benchmarks)')
     .option('--log-level <level>', 'log level (trace, debug, info, warn, error, silent)', env.CLAWGATE_LOG_LEVEL ?? 'warn')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .parse(argv);
-  const o = program.opts<{ machines: number; port: number; host: string; data: string; routerConfig?: string; overrides?: string; logLevel: string; video: Record<string, string>; gpioTrace?: string }>();
+  const o = program.opts<{ machines: number; port: number; host: string; data: string; routerConfig?: string; overrides?: string; logLevel: string; video: Record<string, string> | true; gpioTrace?: string }>();
   let overrides: SystemOptions['overrides'];
   if (o.overrides) {
     try {
@@ -63,7 +64,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     routerConfig: o.routerConfig ? resolve(o.routerConfig) : undefined,
     overrides,
     logLevel: o.logLevel,
-    videoUrls: o.video,
+    videoUrls: o.video === true ? {} : o.video,
+    video: o.video === true,
     gpioTrace: o.gpioTrace ? resolve(o.gpioTrace) : undefined,
   };
 }
@@ -94,6 +96,7 @@ export async function main(argv: string[]): Promise<void> {
     `  operator      ${system.url}operator   (user "${system.operator.authid}", secret "${system.operator.secret}")`,
     `  WAMP          ${system.wsUrl}  (RawSocket on the same port), realm "${system.realm}"`,
     `  machines      ${system.machines.join(', ')} (simulated)`,
+    ...(system.video ? [`  video         live through Janus (WebRTC; ${system.video.url}, loopback only)`] : system.videoOff ? [`  video         off: ${system.videoOff} not installed`] : []),
     `  data          ${options.dataDir}${system.secretsCreated ? '  (development secrets created)' : ''}`,
     'Press Ctrl-C to stop.',
     '',

@@ -4,6 +4,7 @@
 // The merged configs are validated by the backend and the claw node, so a
 // wrong key is reported by them with its full path.
 import { z } from 'zod';
+import { VideoOverrides } from './video/video-setup.js';
 
 const Json = z.record(z.string(), z.unknown());
 export const Overrides = z.object({
@@ -11,6 +12,8 @@ export const Overrides = z.object({
   backend: Json.default({}),
   /** Merged into every simulated claw node's config (docs/claw-node.md#config-reference). */
   claw: Json.default({}),
+  /** Live video through Janus (docs/operations.md "Live video"): `{"enabled": true}` is --video. */
+  video: VideoOverrides.optional(),
 }).strict();
 export type OverridesInput = z.input<typeof Overrides>;
 export type Overrides = z.infer<typeof Overrides>;

@@ -21,6 +21,7 @@ import { ensureWebBundle } from './web-bundle.js';
 import { mergeDeep, Overrides, type OverridesInput } from './overrides.js';
 import { startNodeThreads, type ClawNodeThread } from './node-thread.js';
 import { lockDataDir } from './data-lock.js';
+import { startVideo, videoMissing, type VideoSetup } from './video/video-setup.js';
 
 export interface SystemOptions {
   /** Simulated machines claw-1 … claw-N. */
@@ -37,6 +38,8 @@ export interface SystemOptions {
   logLevel: string;
   /** Video stream URL per machine for the page's video slot (real cabinets). */
   videoUrls?: Record<string, string> | undefined;
+  /** Live video through Janus with a synthetic camera per machine (`--video` without a URL). */
+  video?: boolean | undefined;
   /** Each node's thread appends its GPIO line changes here (gpio-trace.ts). */
   gpioTrace?: string | undefined;
   /** A claw node's thread ended by itself (default: a line on stderr). */
@@ -56,6 +59,10 @@ export interface RunningSystem {
   backend: Backend;
   /** The claw nodes, on worker threads of their own (node-thread.ts). */
   nodes: ClawNodeThread[];
+  /** Live video: Janus's process (undefined without --video, or when janus/ffmpeg are missing). */
+  video: { janusPid(): number | undefined; janusRestarts(): number; url: string } | undefined;
+  /** Why --video was asked for and is off (janus or ffmpeg missing). */
+  videoOff: string | undefined;
   /** Claw nodes release and leave, the backend closes the database, the router says GOODBYE. Idempotent. */
   stop(): Promise<void>;
 }
@@ -117,15 +124,18 @@ async function startLocked(options: SystemOptions, overrides: Overrides, unlock:
   const router = new Router(routerConfig, { log: routerLogger(options.logLevel) });
   await router.start();
 
-  const started: { nodes: ClawNodeThread[]; backend?: Backend } = { nodes: [] };
+  const started: { nodes: ClawNodeThread[]; backend?: Backend; video?: VideoSetup } = { nodes: [] };
+  const say = (m: string) => process.stderr.write(`clawgate: ${m}\n`);
   const stopAll = async (): Promise<void> => {
     // Machines first (their lines released, `offline` published), then the
     // queue service (its last transaction committed, SQLite closed), then
     // the router tells every browser still connected that it is going away;
     // the data folder is free for the next start only then.
     try {
+      started.video?.stopping();
       await Promise.allSettled(started.nodes.map((n) => n.stop()));
       await started.backend?.stop();
+      await started.video?.stop();
       await router.stop();
     } finally {
       unlock();
@@ -138,11 +148,23 @@ async function startLocked(options: SystemOptions, overrides: Overrides, unlock:
     const wsUrl = `ws://${host}:${port}/ws`;
     const url = `http://${host}:${port}/`;
 
+    // Video: asked for by --video or the overrides' video.enabled; off (drawn view) without janus/ffmpeg.
+    const wantVideo = options.video === true || overrides.video?.enabled === true;
+    const videoOff = wantVideo ? videoMissing() : undefined;
+    if (videoOff !== undefined) say(`video: ${videoOff} not installed (apt-get install janus ffmpeg); the machines are shown drawn, without live video`);
+    if (wantVideo && videoOff === undefined) {
+      started.video = await startVideo({ dataDir: options.dataDir, machines: machines.length, host: options.host, log: say });
+    }
+    const video = started.video;
+    const backendVideo = video ? { video: mergeDeep(video.backend, overrides.video?.backend ?? {}) } : {};
+    const clawVideo = video ? { camera: mergeDeep(video.camera, overrides.video?.camera ?? {}) } : {};
+
     const backendConfig: BackendConfigInput = mergeDeep({
       router: { url: wsUrl, realm: REALM, auth: { method: 'wampcra', authid: BACKEND_AUTHID, secret: secrets.backendSecret } },
       database: { path: join(options.dataDir, 'clawgate.sqlite') },
       tickets: { secret: secrets.ticketSecret },
       logLevel: options.logLevel,
+      ...backendVideo,
     }, overrides.backend) as BackendConfigInput;
     const backend = await startBackend(backendConfig, { log: backendLogger(options.logLevel) });
     started.backend = backend;
@@ -157,6 +179,7 @@ async function startLocked(options: SystemOptions, overrides: Overrides, unlock:
       key: keys[m]!.path,
       driver: 'simulated',
       logLevel: options.logLevel,
+      ...clawVideo,
     }, overrides.claw) as ClawNodeConfigInput), { gpioTrace: options.gpioTrace, onFailure }));
     await withTimeout(backend.ready(), 15_000, 'the backend did not connect to the router');
     // Print the URL only when every machine can be joined: a player who is
@@ -169,6 +192,8 @@ async function startLocked(options: SystemOptions, overrides: Overrides, unlock:
       operator: { authid: OPERATOR_AUTHID, secret: secrets.operatorSecret },
       secretsCreated: secrets.created,
       router, backend, nodes: started.nodes,
+      video: video && { janusPid: () => video.janus.pid, janusRestarts: () => video.janus.restarts, url: video.janus.url },
+      videoOff,
       stop: () => (stopping ??= stopAll()),
     };
   } catch (e) {

@@ -2,7 +2,10 @@
 // current player, queue, recent turns), pause/resume/skip/kick, and the
 // router's live numbers.
 import type { Session, Subscription } from 'autobahn';
-import { AdminTurnRow, EventPayload, LinesPayload, MachineSummary, Procedures, QueueSnapshot, StatusPayload, machineUris } from '@clawgate/protocol';
+import {
+  AdminTurnRow, CameraStatus, EventPayload, LinesPayload, MachineSummary, Procedures, QueueSnapshot, StatusPayload, VideoProcedures, VideoStats,
+  cameraTopic, machineUris,
+} from '@clawgate/protocol';
 import {
   askedOf, confirmProblem, confirmText, initialDashboard, parseBlockMinutes, ratePerSecond, reduceDashboard, rowOutcome, rowsFromAdmin, skipTarget,
   type DashboardAction, type DashboardState, type PendingAction, type TurnRow,
@@ -14,6 +17,7 @@ import { loadClientConfig, wsUrl } from './api.js';
 import { WampLink, watchedBy } from './wamp-link.js';
 import { readHistory } from './history.js';
 import { byId, errorUri, h, onNextFrame, setText, show, syncList } from './dom.js';
+import { LiveVideo } from './video.js';
 
 const STATS_MS = 2000;
 /** Rows in the recent turns table (claw.admin.turns' limit), and the events read per machine to fill it: two per turn. */
@@ -26,6 +30,39 @@ let connection: ConnectionState | undefined;
 let link: WampLink | undefined;
 let creds: { authid: string; secret: string } | undefined;
 let lastCount: { count: number; at: number } | undefined;
+
+// ---- live video (video parts: kept beside the dashboard state, which knows nothing of cameras) ----
+/** Each machine's camera report (claw.machine.<id>.camera, retained). */
+const cameras = new Map<string, CameraStatus>();
+/** The video service's numbers per machine (claw.video.stats, polled with the router's). */
+const videoStats = new Map<string, VideoStats>();
+/** One live thumbnail per card. */
+const thumbnails = new Map<string, LiveVideo>();
+let videoService = true;
+
+async function pollVideo(session: Session): Promise<void> {
+  if (!videoService) return;
+  try {
+    const rows = parse(VideoStats.array(), await session.call<unknown>(VideoProcedures.stats), 'video stats');
+    for (const r of rows ?? []) videoStats.set(r.machine, r);
+  } catch (e) {
+    // No video service on this realm: nothing to poll.
+    if (errorUri(e) === 'wamp.error.no_such_procedure') videoService = false;
+  }
+}
+
+/** The card's camera line, and whether the camera is down (flagged) while the machine is on. */
+function cameraLine(machineState: string, cam: CameraStatus | undefined, stats: VideoStats | undefined): { text: string; down: boolean } {
+  if (cam === undefined) return { text: stats ? 'Camera: no report' : 'No camera', down: false };
+  if (machineState === 'offline') return { text: 'Camera: machine offline', down: false };
+  const parts = [`Camera: ${cam.state}`];
+  if (cam.state === 'running' && cam.fps !== undefined) parts.push(`${cam.fps} fps`);
+  if (cam.state === 'running' && cam.bitrate !== undefined) parts.push(`${(cam.bitrate / 1e6).toFixed(1)} Mbit/s`);
+  if (stats) parts.push(`${stats.viewers} viewer${stats.viewers === 1 ? '' : 's'}`);
+  parts.push(`${cam.restarts} restart${cam.restarts === 1 ? '' : 's'}`);
+  const down = cam.state === 'failed' || cam.state === 'restarting' || cam.state === 'waiting';
+  return { text: `${down ? '⚠ Camera down — ' : ''}${parts.join(' · ')}${down && cam.lastError ? ` (${cam.lastError})` : ''}`, down };
+}
 
 interface Schema<T> { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: unknown } } }
 function parse<T>(schema: Schema<T>, value: unknown, what: string): T | undefined {
@@ -99,6 +136,9 @@ async function watch(session: Session, machine: string): Promise<void> {
     session.subscribe(u.lines, ([p]) => { const lines = parse(LinesPayload, p, 'lines'); if (lines) dispatch({ type: 'lines', machine, lines }); }, retained),
     session.subscribe(u.events, ([p]) => { const event = parse(EventPayload, p, 'event'); if (event) dispatch({ type: 'event', event }); }),
   ]).catch((e: unknown) => { subscribed.delete(machine); throw e; });
+  // The camera's health (a router without the permission refuses: the card says "No camera").
+  session.subscribe(cameraTopic(machine), ([p]) => { const c = parse(CameraStatus, p, 'camera'); if (c) { cameras.set(machine, c); render(); } }, retained)
+    .catch(() => undefined);
   fetchQueue(session, machine);
   void fillTurns(session, machine, events);
 }
@@ -283,6 +323,7 @@ function createCard(machine: string): HTMLElement {
     h('h3', {}, h('span', {}, machine), h('span', { class: 'badge' })),
     h('p', { class: 'current' }),
     h('p', { class: 'asked' }),
+    h('p', { class: 'camera' }),
     h('p', { class: 'muted queue-title' }),
     h('ol', { class: 'queue-list' }),
     h('div', { class: 'actions' }, button('Pause', 'pause'), button('Resume', 'resume'), button('Skip current turn', 'skip')),
@@ -331,6 +372,21 @@ function updateCard(card: HTMLElement, machine: string, now: number): void {
   card.querySelector<HTMLButtonElement>('[data-action=pause]')!.disabled = m.paused;
   card.querySelector<HTMLButtonElement>('[data-action=resume]')!.disabled = !m.paused;
   card.querySelector<HTMLButtonElement>('[data-action=skip]')!.disabled = skipTarget(m) === undefined;
+
+  // Live thumbnail and camera health.
+  let thumb = thumbnails.get(machine);
+  if (thumb === undefined) {
+    thumb = new LiveVideo(() => render(), `Live camera of ${machine}`);
+    thumb.element.classList.add('thumb');
+    thumbnails.set(machine, thumb);
+    card.querySelector('h3')!.after(thumb.element);
+  }
+  thumb.show(link?.session, machine);
+  const cam = cameraLine(m.state, cameras.get(machine), videoStats.get(machine));
+  const camEl = card.querySelector<HTMLElement>('.camera')!;
+  setText(camEl, cam.text);
+  camEl.classList.toggle('bad', cam.down);
+  card.classList.toggle('camera-down', cam.down);
 }
 
 // ---- start --------------------------------------------------------------------
@@ -384,6 +440,7 @@ async function main(): Promise<void> {
     back?.focus();
   });
   setInterval(() => void pollStats(), STATS_MS);
+  setInterval(() => { if (link?.session) void pollVideo(link.session).then(render); }, STATS_MS);
   setInterval(() => { if (link?.session) void refreshMachines(link.session); }, 10_000);
   setInterval(render, 500);
 }

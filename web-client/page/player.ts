@@ -21,6 +21,7 @@ import { createSession, loadClientConfig, wsUrl, type ClientConfig } from './api
 import { WampLink, watchedBy, type Credentials } from './wamp-link.js';
 import { readHistory } from './history.js';
 import { ClawBox } from './claw-box.js';
+import { LiveVideo } from './video.js';
 import { byId, errorUri, h, onNextFrame, setText, show, syncList } from './dom.js';
 
 const NAME_KEY = 'clawgate.name';
@@ -52,6 +53,8 @@ let repeater: HoldRepeater | undefined;
 let focusAfterDraw: string | undefined;
 let scrollTurnIntoView = false;
 const box = new ClawBox('The claw machine seen from above');
+/** The machine's live video over WebRTC (video.ts); the drawn box shows while it does not play. */
+let live: LiveVideo | undefined;
 let readyAlert: ReadyAlert;
 /** Whether the turn panel's own get-ready prompt is on screen (else the banner shows it). */
 let inlinePromptVisible = false;
@@ -574,7 +577,7 @@ function drawMachine(now: number): void {
   const m = state.selected ? state.machines[state.selected] : undefined;
   const panel = byId('machine');
   show(panel, m !== undefined);
-  if (!m) return;
+  if (!m) { live?.show(undefined, undefined); return; }
   setText(byId('machine-title'), `${m.machine}: ${stateLabel(m.state)}`);
   const note = pauseNote(m);
   setText(byId('machine-note'), note);
@@ -583,7 +586,11 @@ function drawMachine(now: number): void {
   const view = boxView(m.lines, m.prizes ?? []);
   box.update(view);
   setText(byId('box-caption'), view.caption);
-  drawVideo(config.videoUrls[m.machine] ?? m.videoUrl);
+  const videoUrl = config.videoUrls[m.machine] ?? m.videoUrl;
+  drawVideo(videoUrl);
+  // A machine with a configured URL keeps it; every other one tries live video, the drawn box meanwhile.
+  live?.show(videoUrl === undefined ? link?.session ?? undefined : undefined, videoUrl === undefined ? m.machine : undefined);
+  show(byId('box'), live?.state !== 'playing');
 
   const phase = phaseFor(state, m.machine);
   for (const k of ['idle', 'joining', 'waiting', 'get_ready', 'starting', 'playing', 'result', 'removed'] as const) {
@@ -727,6 +734,8 @@ async function main(): Promise<void> {
   if (saved) dispatch({ type: 'join', machine: saved, resumed: true });
   wireForms();
   wireControls();
+  live = new LiveVideo(() => render(), 'Live camera of the machine');
+  byId('video').after(live.element);
   link = new WampLink({
     url: wsUrl(config.wsPath),
     realm: config.realm,
