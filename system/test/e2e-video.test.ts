@@ -128,7 +128,7 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   const lag = Date.now() - (later.stamp ?? 0);
   t.ok(lag >= -50 && lag < 5000, `the stamp is a recent time (${lag} ms old)`);
   // The floor is dark blue (52, 60, 88): most of the nine points show it, not black, not noise.
-  const blue = later.floor.filter(([r, g, b]) => b! > r! + 15 && b! > 60 && b! < 130);
+  const blue = later.floor.filter(([r, , b]) => b! > r! + 15 && b! > 60 && b! < 130);
   t.ok(blue.length >= 5, `the box floor is drawn (${later.floor.map((p) => p.join(',')).join(' ')})`);
   t.ok(await ann.page.locator('#box').isHidden(), 'the drawn box gives way to the video');
   await ann.page.locator('.live-delay', { hasText: /delay ≈ \d+ ms/ }).waitFor({ timeout: 10_000 });
