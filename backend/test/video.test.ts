@@ -67,8 +67,10 @@ class FakeMedia implements MediaServer {
   private onD: (() => void)[] = [];
   onConnect(fn: () => void): void { this.onC.push(fn); }
   onDisconnect(fn: () => void): void { this.onD.push(fn); }
-  async adminRequest(body: Record<string, unknown>): Promise<Record<string, unknown>> { this.admin.push(body); return { streaming: 'ok' }; }
-  async attach(onEvent: (e: JanusHandleEvent) => void): Promise<number> { const id = this.next++; this.handles.set(id, onEvent); return id; }
+  /** While set, admin requests and attaches wait for it (Janus slow to answer). */
+  gate: Promise<void> | undefined;
+  async adminRequest(body: Record<string, unknown>): Promise<Record<string, unknown>> { this.admin.push(body); await this.gate; return { streaming: 'ok' }; }
+  async attach(onEvent: (e: JanusHandleEvent) => void): Promise<number> { await this.gate; const id = this.next++; this.handles.set(id, onEvent); return id; }
   async message(handle: number, body: Record<string, unknown>, jsep?: { type: string; sdp: string }): Promise<JanusHandleEvent> {
     if (body.request === 'watch') return { janus: 'event', jsep: { type: 'offer', sdp: `v=0 offer for handle ${handle}` } };
     if (body.request === 'start') this.started.push({ handle, sdp: jsep!.sdp });
@@ -146,4 +148,66 @@ t.test('service: an unanswered viewer is dropped after answerTimeoutSeconds', as
   await new Promise((r) => setTimeout(r, 120));
   t.equal(video.viewerCount, 0);
   t.same(media.detached, [1], 'its handle destroyed');
+});
+
+/** A gate the fake's requests wait at, and its opener. */
+function gate(media: FakeMedia): () => void {
+  let open!: () => void;
+  media.gate = new Promise<void>((r) => { open = r; });
+  return () => { media.gate = undefined; open(); };
+}
+const settle = () => new Promise((r) => setTimeout(r, 10));
+
+t.test('service: a session that leaves while Janus attaches its viewer leaves no handle behind', async (t) => {
+  const media = new FakeMedia();
+  const video = new VideoService(section, media, silentLogger());
+  await video.source('claw-1', 100);
+  const open = gate(media);
+  const watching = video.watch({ session: 1, role: 'spectator' }, 'claw-1');
+  await settle();
+  video.sessionLeft(1);
+  open();
+  t.equal(await fault(watching), VideoErrors.noSuchViewer, 'the watch fails');
+  await settle();
+  t.same(media.detached, [1], 'the handle attached after the session left is destroyed');
+  t.equal(media.handles.size, 0, 'no handle left on the media server');
+  t.equal(video.viewerCount, 0);
+  // A viewer dropped after its handle came is detached once, not again by watch().
+  const open2 = gate(media);
+  const w2 = video.watch({ session: 2, role: 'spectator' }, 'claw-1');
+  open2();
+  await w2;
+  video.sessionLeft(2);
+  t.same(media.detached, [1, 2], 'each handle detached exactly once');
+});
+
+t.test('service: a restarted service gives each camera back the port it sends to', async (t) => {
+  const media = new FakeMedia();
+  const video = new VideoService(section, media, silentLogger());
+  // claw-2 asks first, but its camera sends to 30004 from the last run: it keeps it.
+  t.equal((await video.source('claw-2', 200, 30004)).port, 30004, 'the preferred port');
+  t.equal((await video.source('claw-1', 100, 30000)).port, 30000, 'another machine keeps its own');
+  t.equal((await video.source('claw-3', 300, 30004)).port, 30002, 'a port another machine has is not given twice');
+  t.equal((await video.source('claw-4', 400, 30003)).port, 30006, 'an odd port is not taken');
+  t.equal((await video.source('claw-5', 500, 40000)).port, 30008, 'nor one outside the range');
+  t.equal((await video.source('claw-2', 201, 30008)).port, 30004, 'a machine the service knows keeps the port it has');
+});
+
+t.test('service: a machine whose port was given away does not destroy the new owner\'s mountpoint', async (t) => {
+  const media = new FakeMedia();
+  const one = { ...section, rtp: { ...section.rtp, portMin: 30000, portMax: 30000 } };
+  const video = new VideoService(one, media, silentLogger());
+  media.connected = false;
+  await video.source('claw-1', 100);
+  const open = gate(media);
+  media.restart(); // claw-1's mountpoint is being created (Janus slow)…
+  video.sessionLeft(100); // …its node leaves: its removal waits behind the creation…
+  const two = video.source('claw-2', 200); // …and claw-2 takes the only port.
+  await settle();
+  open();
+  t.equal((await two).port, 30000);
+  await settle();
+  const last = media.admin.at(-1)!;
+  t.match(last, { request: 'create', name: 'claw-2', id: 30000 }, 'claw-2\'s mountpoint is the last word on port 30000');
+  t.same(video.stats(), [{ machine: 'claw-2', mountpoint: true, viewers: 0, port: 30000 }]);
 });
