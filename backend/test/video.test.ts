@@ -211,3 +211,62 @@ t.test('service: a machine whose port was given away does not destroy the new ow
   t.match(last, { request: 'create', name: 'claw-2', id: 30000 }, 'claw-2\'s mountpoint is the last word on port 30000');
   t.same(video.stats(), [{ machine: 'claw-2', mountpoint: true, viewers: 0, port: 30000 }]);
 });
+
+t.test('service: after the backend reconnects, a node that left meanwhile loses its mountpoint', async (t) => {
+  const media = new FakeMedia();
+  const video = new VideoService(section, media, silentLogger());
+  await video.source('claw-1', 100);
+  await video.source('claw-2', 200);
+  await video.watch({ session: 1, role: 'spectator' }, 'claw-2');
+  video.sessionsPresent(new Set([1, 200]));
+  await settle();
+  t.same(media.admin.filter((a) => a.request === 'destroy').map((a) => a.id), [30000], 'claw-1\'s mountpoint destroyed');
+  t.same(video.stats().map((s) => [s.machine, s.mountpoint, s.viewers]), [['claw-1', false, 0], ['claw-2', true, 1]], 'the present node and viewer stay');
+});
+
+// JanusClient against a stand-in for Janus's WebSocket API: a real Janus cannot be made to stop
+// answering while its socket stays open, nor to time a session out on demand.
+t.test('Janus client: a Janus that stops answering, or times our session out, is connected to again', async (t) => {
+  const { WebSocketServer } = await import('ws');
+  const { JanusClient } = await import('../src/video/janus-client.js');
+  let silent = false;
+  let creates = 0;
+  const sockets: import('ws').WebSocket[] = [];
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'janus-protocol' });
+  await new Promise((r) => server.once('listening', r));
+  server.on('connection', (ws) => {
+    sockets.push(ws);
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { janus: string; transaction: string };
+      if (silent) return;
+      if (m.janus === 'create') { creates++; ws.send(JSON.stringify({ janus: 'success', transaction: m.transaction, data: { id: 1000 + creates } })); }
+      if (m.janus === 'attach') ws.send(JSON.stringify({ janus: 'success', transaction: m.transaction, data: { id: 7 } }));
+      if (m.janus === 'keepalive') ws.send(JSON.stringify({ janus: 'ack', transaction: m.transaction }));
+    });
+  });
+  const port = (server.address() as { port: number }).port;
+  const events: string[] = [];
+  const client = new JanusClient({
+    url: `ws://127.0.0.1:${port}`, requestTimeoutMs: 150, keepaliveMs: 40, backoff: { initialMs: 20, maxMs: 50 }, log: () => undefined,
+  });
+  client.onConnect(() => events.push('connect'));
+  client.onDisconnect(() => events.push('disconnect'));
+  t.teardown(async () => { await client.stop(); for (const s of sockets) s.terminate(); await new Promise((r) => server.close(r)); });
+  client.start();
+  const until = async (what: string, ok: () => boolean) => {
+    for (let i = 0; i < 200 && !ok(); i++) await settle();
+    t.ok(ok(), what);
+  };
+  await until('connected', () => client.connected);
+  await new Promise((r) => setTimeout(r, 500));
+  t.same(events, ['connect'], 'keepalives answered with ack keep the connection (no reconnect)');
+
+  silent = true;
+  await until('a silent Janus counts as gone', () => events.includes('disconnect'));
+  silent = false;
+  await until('and is connected to again', () => client.connected && creates === 2);
+
+  sockets.at(-1)!.send(JSON.stringify({ janus: 'timeout', session_id: 1002 }));
+  await until('a timed-out session is replaced by a new one', () => client.connected && creates === 3);
+  t.same(events, ['connect', 'disconnect', 'connect', 'disconnect', 'connect']);
+});

@@ -133,9 +133,11 @@ export class VideoService {
     }
   }
 
-  /** After a reconnect to the router: viewers of sessions no longer on it go. */
+  /** After a reconnect to the router: viewers, and mountpoints of nodes, whose sessions are no longer on it go. */
   sessionsPresent(present: ReadonlySet<number>): void {
-    for (const session of [...this.bySession.keys()]) if (!present.has(session)) this.sessionLeft(session);
+    const known = new Set(this.bySession.keys());
+    for (const mp of this.machines.values()) if (mp.nodeSession !== undefined) known.add(mp.nodeSession);
+    for (const session of known) if (!present.has(session)) this.sessionLeft(session);
   }
 
   // ---- viewers -----------------------------------------------------------------
