@@ -161,6 +161,7 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   t.equal(await refused(mallory.session.call(VideoProcedures.stop, [{ viewer: offer.viewer }])), VideoErrors.noSuchViewer, 'nor stop it');
   t.equal(await refused(mallory.session.call(VideoProcedures.answer, [{ viewer: 'made-up', answer: fakeAnswer }])), VideoErrors.noSuchViewer, 'a made-up viewer is unknown');
   t.equal(await refused(mallory.session.call(VideoProcedures.source, [{}])), 'wamp.error.not_authorized', 'a spectator cannot ask for a camera port');
+  t.equal(await refused(mallory.session.subscribe(cameraTopic('claw-1'), () => undefined)), 'wamp.error.not_authorized', 'nor read the camera\'s health (what the pipeline printed)');
   t.equal(await refused(mallory.session.call(VideoProcedures.watch, [{ machine: 'no-such' }])), VideoErrors.unavailable, 'no video of an unknown machine');
   t.equal(await refused(mallory.session.call(VideoProcedures.watch, [{ machine: 'Not A Machine!' }])), 'claw.error.invalid_argument', 'a bad machine id is refused');
   t.equal((await stats())?.viewers, 3, 'eve\'s viewer still stands');
