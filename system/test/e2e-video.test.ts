@@ -198,9 +198,14 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   await op.session.subscribe(cameraTopic('claw-1'), (args) => { cameras.push(args?.[0] as CameraStatus); }, { get_retained: true });
   const ffmpeg = descendants(system.proc.pid!, /ffmpeg .*rtp:\/\//);
   t.equal(ffmpeg.length, 1, 'one camera pipeline runs');
+  // Bob's page counts as hidden (a background tab renders no frames): no frames is no stall there.
+  const setHidden = (hidden: boolean) => bob.page.evaluate(`Object.defineProperty(document, 'hidden', { value: ${hidden}, configurable: true })`);
+  await setHidden(true);
   process.kill(ffmpeg[0]!, 'SIGKILL');
   await ann.page.locator('.live[data-video="lost"]', { hasText: 'Video lost — reconnecting' }).waitFor({ timeout: 15_000 });
   t.pass('the page says the video is lost');
+  t.equal(await state(bob.page), 'playing', 'a hidden page keeps its viewer (not dropped and watched again while nobody looks)');
+  await setHidden(false);
   await card.locator('.camera.bad', { hasText: '⚠ Camera down — Camera: restarting' }).waitFor({ timeout: 10_000 });
   t.ok(await card.evaluate(new Function('el', 'return el.classList.contains("camera-down")') as (el: unknown) => boolean), 'the dashboard flags the machine whose camera is down');
   await playing(ann.page, 30_000);

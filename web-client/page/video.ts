@@ -152,6 +152,14 @@ export class LiveVideo {
     const cur = this.current;
     if (cur === undefined || cur.closed) return;
     const now = Date.now();
+    if (document.hidden) {
+      // A hidden page shows no frames (requestVideoFrameCallback waits for rendering): not a stall.
+      // Counted from when it is shown again; else every background tab would drop and re-watch
+      // its viewer every few seconds.
+      cur.startedAt = now;
+      cur.lastFrameAt = now;
+      return;
+    }
     const pcState = cur.pc?.connectionState;
     const stalled = cur.frames > 0 ? now - cur.lastFrameAt > STALL_MS : now - cur.startedAt > FIRST_FRAME_MS;
     if (pcState === 'failed' || pcState === 'closed' || (cur.viewer !== undefined && stalled) || !cur.session.isOpen) this.lose();
