@@ -71,7 +71,20 @@ export const WatchOffer = z.object({
 }).passthrough();
 export type WatchOffer = z.infer<typeof WatchOffer>;
 
-export const AnswerArgs = z.object({ viewer: z.string().min(1).max(64), answer: Sdp('answer') }).passthrough();
+/**
+ * SDP as browsers write it: `v=0` first, then lines of `<letter>=<printable ASCII>`, CRLF (or LF)
+ * ended. An answer comes from anyone (spectators are anonymous) and goes to the media server's SDP
+ * parser, C code: what is not plainly SDP is refused before it gets there.
+ */
+export const SDP_TEXT = /^v=0\r?\n(?:[a-z]=[\x20-\x7e]*\r?\n)*(?:[a-z]=[\x20-\x7e]*)?$/;
+
+export const AnswerArgs = z.object({
+  viewer: z.string().min(1).max(64),
+  answer: z.object({
+    type: z.literal('answer'),
+    sdp: z.string().min(1).max(MAX_SDP_BYTES).regex(SDP_TEXT, 'not SDP as a browser writes it (v=0, then lines of <letter>=<printable ASCII>)'),
+  }).passthrough(),
+}).passthrough();
 export type AnswerArgs = z.infer<typeof AnswerArgs>;
 
 export const StopArgs = z.object({ viewer: z.string().min(1).max(64) }).passthrough();
