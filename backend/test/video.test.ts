@@ -67,8 +67,10 @@ class FakeMedia implements MediaServer {
   private onD: (() => void)[] = [];
   onConnect(fn: () => void): void { this.onC.push(fn); }
   onDisconnect(fn: () => void): void { this.onD.push(fn); }
-  async adminRequest(body: Record<string, unknown>): Promise<Record<string, unknown>> { this.admin.push(body); return { streaming: 'ok' }; }
-  async attach(onEvent: (e: JanusHandleEvent) => void): Promise<number> { const id = this.next++; this.handles.set(id, onEvent); return id; }
+  /** While set, admin requests and attaches wait for it (Janus slow to answer). */
+  gate: Promise<void> | undefined;
+  async adminRequest(body: Record<string, unknown>): Promise<Record<string, unknown>> { this.admin.push(body); await this.gate; return { streaming: 'ok' }; }
+  async attach(onEvent: (e: JanusHandleEvent) => void): Promise<number> { await this.gate; const id = this.next++; this.handles.set(id, onEvent); return id; }
   async message(handle: number, body: Record<string, unknown>, jsep?: { type: string; sdp: string }): Promise<JanusHandleEvent> {
     if (body.request === 'watch') return { janus: 'event', jsep: { type: 'offer', sdp: `v=0 offer for handle ${handle}` } };
     if (body.request === 'start') this.started.push({ handle, sdp: jsep!.sdp });
@@ -146,4 +148,128 @@ t.test('service: an unanswered viewer is dropped after answerTimeoutSeconds', as
   await new Promise((r) => setTimeout(r, 120));
   t.equal(video.viewerCount, 0);
   t.same(media.detached, [1], 'its handle destroyed');
+});
+
+/** A gate the fake's requests wait at, and its opener. */
+function gate(media: FakeMedia): () => void {
+  let open!: () => void;
+  media.gate = new Promise<void>((r) => { open = r; });
+  return () => { media.gate = undefined; open(); };
+}
+const settle = () => new Promise((r) => setTimeout(r, 10));
+
+t.test('service: a session that leaves while Janus attaches its viewer leaves no handle behind', async (t) => {
+  const media = new FakeMedia();
+  const video = new VideoService(section, media, silentLogger());
+  await video.source('claw-1', 100);
+  const open = gate(media);
+  const watching = video.watch({ session: 1, role: 'spectator' }, 'claw-1');
+  await settle();
+  video.sessionLeft(1);
+  open();
+  t.equal(await fault(watching), VideoErrors.noSuchViewer, 'the watch fails');
+  await settle();
+  t.same(media.detached, [1], 'the handle attached after the session left is destroyed');
+  t.equal(media.handles.size, 0, 'no handle left on the media server');
+  t.equal(video.viewerCount, 0);
+  // A viewer dropped after its handle came is detached once, not again by watch().
+  const open2 = gate(media);
+  const w2 = video.watch({ session: 2, role: 'spectator' }, 'claw-1');
+  open2();
+  await w2;
+  video.sessionLeft(2);
+  t.same(media.detached, [1, 2], 'each handle detached exactly once');
+});
+
+t.test('service: a restarted service gives each camera back the port it sends to', async (t) => {
+  const media = new FakeMedia();
+  const video = new VideoService(section, media, silentLogger());
+  // claw-2 asks first, but its camera sends to 30004 from the last run: it keeps it.
+  t.equal((await video.source('claw-2', 200, 30004)).port, 30004, 'the preferred port');
+  t.equal((await video.source('claw-1', 100, 30000)).port, 30000, 'another machine keeps its own');
+  t.equal((await video.source('claw-3', 300, 30004)).port, 30002, 'a port another machine has is not given twice');
+  t.equal((await video.source('claw-4', 400, 30003)).port, 30006, 'an odd port is not taken');
+  t.equal((await video.source('claw-5', 500, 40000)).port, 30008, 'nor one outside the range');
+  t.equal((await video.source('claw-2', 201, 30008)).port, 30004, 'a machine the service knows keeps the port it has');
+});
+
+t.test('service: a machine whose port was given away does not destroy the new owner\'s mountpoint', async (t) => {
+  const media = new FakeMedia();
+  const one = { ...section, rtp: { ...section.rtp, portMin: 30000, portMax: 30000 } };
+  const video = new VideoService(one, media, silentLogger());
+  media.connected = false;
+  await video.source('claw-1', 100);
+  const open = gate(media);
+  media.restart(); // claw-1's mountpoint is being created (Janus slow)…
+  video.sessionLeft(100); // …its node leaves: its removal waits behind the creation…
+  const two = video.source('claw-2', 200); // …and claw-2 takes the only port.
+  await settle();
+  open();
+  t.equal((await two).port, 30000);
+  await settle();
+  const last = media.admin.at(-1)!;
+  t.match(last, { request: 'create', name: 'claw-2', id: 30000 }, 'claw-2\'s mountpoint is the last word on port 30000');
+  t.same(video.stats(), [{ machine: 'claw-2', mountpoint: true, viewers: 0, port: 30000 }]);
+});
+
+t.test('service: after the backend reconnects, a node that left meanwhile loses its mountpoint', async (t) => {
+  const media = new FakeMedia();
+  const video = new VideoService(section, media, silentLogger());
+  await video.source('claw-1', 100);
+  await video.source('claw-2', 200);
+  await video.watch({ session: 1, role: 'spectator' }, 'claw-2');
+  video.sessionsPresent(new Set([1, 200]));
+  await settle();
+  t.same(media.admin.filter((a) => a.request === 'destroy').map((a) => a.id), [30000], 'claw-1\'s mountpoint destroyed');
+  t.same(video.stats().map((s) => [s.machine, s.mountpoint, s.viewers]), [['claw-1', false, 0], ['claw-2', true, 1]], 'the present node and viewer stay');
+});
+
+// JanusClient against a stand-in for Janus's WebSocket API: a real Janus cannot be made to stop
+// answering while its socket stays open, nor to time a session out on demand.
+t.test('Janus client: a Janus that stops answering, or times our session out, is connected to again', async (t) => {
+  const { WebSocketServer } = await import('ws');
+  const { JanusClient } = await import('../src/video/janus-client.js');
+  let silent = false;
+  let creates = 0;
+  const sockets: import('ws').WebSocket[] = [];
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'janus-protocol' });
+  await new Promise((r) => server.once('listening', r));
+  server.on('connection', (ws) => {
+    sockets.push(ws);
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { janus: string; transaction: string };
+      if (silent) return;
+      if (m.janus === 'create') { creates++; ws.send(JSON.stringify({ janus: 'success', transaction: m.transaction, data: { id: 1000 + creates } })); }
+      if (m.janus === 'attach') ws.send(JSON.stringify({ janus: 'success', transaction: m.transaction, data: { id: 7 } }));
+      if (m.janus === 'keepalive') ws.send(JSON.stringify({ janus: 'ack', transaction: m.transaction }));
+    });
+  });
+  const port = (server.address() as { port: number }).port;
+  const events: string[] = [];
+  const client = new JanusClient({
+    url: `ws://127.0.0.1:${port}`, requestTimeoutMs: 1000, keepaliveMs: 100, backoff: { initialMs: 20, maxMs: 50 }, log: () => undefined,
+  });
+  client.onConnect(() => events.push('connect'));
+  client.onDisconnect(() => events.push('disconnect'));
+  t.teardown(async () => { await client.stop(); for (const s of sockets) s.terminate(); await new Promise((r) => server.close(r)); });
+  client.start();
+  // Generous: a keepalive must go unanswered for requestTimeoutMs before the client gives up.
+  const until = async (what: string, ok: () => boolean) => {
+    const end = Date.now() + 15_000;
+    while (!ok() && Date.now() < end) await settle();
+    t.ok(ok(), what);
+  };
+  await until('connected', () => client.connected);
+  // Five keepalive periods and more than the request timeout: each ack must have been taken as the answer.
+  await new Promise((r) => setTimeout(r, 1500));
+  t.same(events, ['connect'], 'keepalives answered with ack keep the connection (no reconnect)');
+
+  silent = true;
+  await until('a silent Janus counts as gone', () => events.includes('disconnect'));
+  silent = false;
+  await until('and is connected to again', () => client.connected && creates === 2);
+
+  sockets.at(-1)!.send(JSON.stringify({ janus: 'timeout', session_id: 1002 }));
+  await until('a timed-out session is replaced by a new one', () => client.connected && creates === 3);
+  t.same(events, ['connect', 'disconnect', 'connect', 'disconnect', 'connect']);
 });

@@ -164,7 +164,9 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
     if (!camera || !config.camera) return;
     clearTimeout(sourceTimer);
     const again = (seconds: number) => { sourceTimer = setTimeout(() => { if (session === s && s.isOpen) askSource(s); }, seconds * 1000); sourceTimer.unref(); };
-    Promise.resolve(s.call(VideoProcedures.source, [{}])).then((r) => {
+    // The port the camera sends to now: a restarted video service gives it back rather than to another machine.
+    const port = camera.status().port;
+    Promise.resolve(s.call(VideoProcedures.source, [port !== undefined ? { port } : {}])).then((r) => {
       const src = VideoSource.safeParse(r);
       if (!src.success || src.data.machine !== id) { logAt('warn', 'the video service gave no usable camera target', { answer: preview(r) }); again(config.camera!.refreshSeconds); return; }
       camera.setTarget(src.data);

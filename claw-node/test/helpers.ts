@@ -28,6 +28,7 @@ export function clawRealmConfig(port = 0): unknown {
               { uri: 'claw.machine.', match: 'prefix', allow: allow({ register: true, publish: true, subscribe: true }), disclose: { caller: false, publisher: false } },
               { uri: 'wamp.session.add_testament', match: 'exact', allow: allow({ call: true }) },
               { uri: 'wamp.session.flush_testaments', match: 'exact', allow: allow({ call: true }) },
+              { uri: 'claw.video.source', match: 'exact', allow: allow({ call: true }), disclose: { caller: true } },
             ],
           },
           {

@@ -390,3 +390,23 @@ t.test('lines: where the prizes lie (not in the motion updates), the claw\'s pha
   t.equal(be.lines.at(-1)!.turnPhase, undefined, 'after the turn: no turn phase');
   t.equal(be.lines.at(-1)!.prizes?.length, 6, 'a delivered prize is replaced by a new one');
 });
+
+t.test('camera: the node asks the video service where to send, then names the port its camera sends to (issue 16)', async (t) => {
+  const r = await startRouter();
+  t.teardown(() => r.stop());
+  const be = await connect(r.port, 'backend');
+  t.teardown(() => be.connection.close());
+  const asked: unknown[] = [];
+  await be.session.register('claw.video.source', (args) => {
+    asked.push(args?.[0]);
+    return { machine: 'm12', host: '127.0.0.1', port: 20004, payloadType: 96, codec: 'vp8' };
+  });
+  // A stand-in pipeline (the real ones are exercised by camera.test.ts and the system's e2e-video).
+  const node = await startClawNode(fastNodeConfig(r.port, 'm12', { camera: { source: 'command', command: 'sleep 30', refreshSeconds: 1 } }));
+  t.teardown(() => node.stop());
+  await eventually(() => asked.length >= 2, 'asked again after refreshSeconds');
+  t.same(asked[0], {}, 'first: no port yet');
+  t.same(asked[1], { port: 20004 }, 'then the port its camera sends to (a restarted video service gives it back)');
+  t.equal(node.camera()?.port, 20004);
+  t.ok(node.cameraPid !== undefined, 'the pipeline runs');
+});

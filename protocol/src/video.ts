@@ -18,7 +18,7 @@ export const VideoProcedures = {
   answer: 'claw.video.answer',
   /** Viewer: `{viewer}` → `{}` (its Janus handle is destroyed). */
   stop: 'claw.video.stop',
-  /** Claw node: `{}` → VideoSource (where its camera sends RTP; the machine is the caller's authid). */
+  /** Claw node: `{port?}` → VideoSource (where its camera sends RTP; the machine is the caller's authid). */
   source: 'claw.video.source',
   /** Operator: `{}` → VideoStats[] (viewers per machine, mountpoints). */
   stats: 'claw.video.stats',
@@ -71,11 +71,32 @@ export const WatchOffer = z.object({
 }).passthrough();
 export type WatchOffer = z.infer<typeof WatchOffer>;
 
-export const AnswerArgs = z.object({ viewer: z.string().min(1).max(64), answer: Sdp('answer') }).passthrough();
+/**
+ * SDP as browsers write it: `v=0` first, then lines of `<letter>=<printable ASCII>`, CRLF (or LF)
+ * ended. An answer comes from anyone (spectators are anonymous) and goes to the media server's SDP
+ * parser, C code: what is not plainly SDP is refused before it gets there.
+ */
+export const SDP_TEXT = /^v=0\r?\n(?:[a-z]=[\x20-\x7e]*\r?\n)*(?:[a-z]=[\x20-\x7e]*)?$/;
+
+export const AnswerArgs = z.object({
+  viewer: z.string().min(1).max(64),
+  answer: z.object({
+    type: z.literal('answer'),
+    sdp: z.string().min(1).max(MAX_SDP_BYTES).regex(SDP_TEXT, 'not SDP as a browser writes it (v=0, then lines of <letter>=<printable ASCII>)'),
+  }).passthrough(),
+}).passthrough();
 export type AnswerArgs = z.infer<typeof AnswerArgs>;
 
 export const StopArgs = z.object({ viewer: z.string().min(1).max(64) }).passthrough();
 export type StopArgs = z.infer<typeof StopArgs>;
+
+/**
+ * claw.video.source's argument: `port`, the one the node's camera sends to now (from an
+ * earlier answer). A restarted video service gives each machine its port back, so no two
+ * cameras meet on one mountpoint while the nodes have not asked again yet.
+ */
+export const SourceArgs = z.object({ port: z.number().int().min(1).max(65535).optional() }).passthrough();
+export type SourceArgs = z.infer<typeof SourceArgs>;
 
 export const VideoCodec = z.enum(['vp8', 'h264']);
 export type VideoCodec = z.infer<typeof VideoCodec>;

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ClawErrors, Command, MachineStatusState, OUTPUTS, Procedures, Roles, TurnResult, machineReleaseUri, machineUris } from '../src/index.js';
+import { ClawErrors, Command, MachineStatusState, OUTPUTS, Procedures, Roles, TurnResult, VideoErrors, VideoProcedures, machineReleaseUri, machineUris } from '../src/index.js';
 
 const docs = readFileSync(fileURLToPath(new URL('../../docs/protocol.md', import.meta.url)), 'utf8');
 const sharedPath = fileURLToPath(new URL('../../../shared/claw-protocol.md', import.meta.url));
@@ -48,4 +48,11 @@ t.test('the shared contract: everything it names exists in the code', { skip: sh
   for (const uri of machineTopics(machineUris('<id>'))) t.ok(text.includes(uri), `${uri} is in the contract`);
   for (const c of Command.options) t.ok(text.includes(`"${c}"`), `command ${c} is in the contract`);
   for (const r of TurnResult.options) t.ok(text.includes(`"${r}"`), `result ${r} is in the contract`);
+});
+
+t.test('live video: every claw.video procedure and error of the code is in docs/protocol.md, and the reverse', async (t) => {
+  const procedures = new Set<string>(Object.values(VideoProcedures));
+  const errors = new Set<string>(Object.values(VideoErrors));
+  for (const uri of [...procedures, ...errors]) t.ok(docs.includes(`\`${uri}\``), `${uri} documented`);
+  for (const uri of found(docs, /(claw\.video\.(?:error\.)?[a-z_]+)\b(?!\.)/g)) t.ok(procedures.has(uri) || errors.has(uri), `${uri} (docs) exists in the code`);
 });

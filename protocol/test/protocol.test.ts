@@ -4,7 +4,7 @@
 import t from 'tap';
 import {
   isUriComponent, isValidName, nameProblem, graphemes, approximateGraphemes, machineUris, machineOf, playerTopic, PlayerMessage, ControlPayload,
-  LinesPayload, StatusPayload, QueueSnapshot, SessionRequest, Procedures, ClawErrors,
+  LinesPayload, StatusPayload, QueueSnapshot, SessionRequest, Procedures, ClawErrors, AnswerArgs,
 } from '../src/index.js';
 
 t.test('ids are strict URI components', async (t) => {
@@ -71,4 +71,21 @@ t.test('payload schemas', async (t) => {
   t.ok(PlayerMessage.safeParse({ type: 'control', control: false, machine: 'claw-1', result: 'win' }).success);
   t.notOk(PlayerMessage.safeParse({ type: 'control', control: false, machine: 'claw-1', result: 'maybe' }).success);
   t.ok(PlayerMessage.safeParse({ type: 'position', machine: 'claw-1', position: 2, etaSeconds: 60 }).success);
+});
+
+t.test('video: an answer must be plain SDP before it reaches the media server', async (t) => {
+  // What Chromium answers to Janus's offer (shortened; system/test/e2e-video.test.ts answers with the real thing).
+  const chromium = 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE v\r\n'
+    + 'm=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:Xy/+\r\na=fingerprint:sha-256 AB:CD:EF\r\na=setup:active\r\na=mid:v\r\na=recvonly\r\na=rtpmap:96 VP8/90000\r\n';
+  const ok = (sdp: string) => AnswerArgs.safeParse({ viewer: 'v1', answer: { type: 'answer', sdp } }).success;
+  t.ok(ok(chromium), 'a browser\'s answer');
+  t.ok(ok('v=0\ns=-\nt=0 0'), 'LF line ends, no final one');
+  t.notOk(ok('o=- 1 1 IN IP4 127.0.0.1\r\nv=0\r\n'), 'v=0 first');
+  t.notOk(ok(chromium + 'a=x\u0000y\r\n'), 'no control characters');
+  t.notOk(ok(chromium + 'a=caf\u00e9\r\n'), 'ASCII only');
+  t.notOk(ok(chromium + 'junk\r\n'), 'every line <letter>=…');
+  t.notOk(ok(chromium + '\r\n\r\n'), 'no empty lines');
+  t.notOk(ok('v=0\r\n' + 'a=x\r\n'.repeat(5000)), 'at most MAX_SDP_BYTES');
+  const r = AnswerArgs.safeParse({ viewer: 'v1', answer: { type: 'answer', sdp: 'hello' } });
+  t.match(!r.success && r.error.issues[0], { path: ['answer', 'sdp'], message: /not SDP as a browser writes it/ }, 'a clear error, by key');
 });

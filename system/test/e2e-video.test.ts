@@ -128,7 +128,7 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   const lag = Date.now() - (later.stamp ?? 0);
   t.ok(lag >= -50 && lag < 5000, `the stamp is a recent time (${lag} ms old)`);
   // The floor is dark blue (52, 60, 88): most of the nine points show it, not black, not noise.
-  const blue = later.floor.filter(([r, g, b]) => b! > r! + 15 && b! > 60 && b! < 130);
+  const blue = later.floor.filter(([r, , b]) => b! > r! + 15 && b! > 60 && b! < 130);
   t.ok(blue.length >= 5, `the box floor is drawn (${later.floor.map((p) => p.join(',')).join(' ')})`);
   t.ok(await ann.page.locator('#box').isHidden(), 'the drawn box gives way to the video');
   await ann.page.locator('.live-delay', { hasText: /delay ≈ \d+ ms/ }).waitFor({ timeout: 10_000 });
@@ -161,6 +161,7 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   t.equal(await refused(mallory.session.call(VideoProcedures.stop, [{ viewer: offer.viewer }])), VideoErrors.noSuchViewer, 'nor stop it');
   t.equal(await refused(mallory.session.call(VideoProcedures.answer, [{ viewer: 'made-up', answer: fakeAnswer }])), VideoErrors.noSuchViewer, 'a made-up viewer is unknown');
   t.equal(await refused(mallory.session.call(VideoProcedures.source, [{}])), 'wamp.error.not_authorized', 'a spectator cannot ask for a camera port');
+  t.equal(await refused(mallory.session.subscribe(cameraTopic('claw-1'), () => undefined)), 'wamp.error.not_authorized', 'nor read the camera\'s health (what the pipeline printed)');
   t.equal(await refused(mallory.session.call(VideoProcedures.watch, [{ machine: 'no-such' }])), VideoErrors.unavailable, 'no video of an unknown machine');
   t.equal(await refused(mallory.session.call(VideoProcedures.watch, [{ machine: 'Not A Machine!' }])), 'claw.error.invalid_argument', 'a bad machine id is refused');
   t.equal((await stats())?.viewers, 3, 'eve\'s viewer still stands');
@@ -197,9 +198,14 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   await op.session.subscribe(cameraTopic('claw-1'), (args) => { cameras.push(args?.[0] as CameraStatus); }, { get_retained: true });
   const ffmpeg = descendants(system.proc.pid!, /ffmpeg .*rtp:\/\//);
   t.equal(ffmpeg.length, 1, 'one camera pipeline runs');
+  // Bob's page counts as hidden (a background tab renders no frames): no frames is no stall there.
+  const setHidden = (hidden: boolean) => bob.page.evaluate(`Object.defineProperty(document, 'hidden', { value: ${hidden}, configurable: true })`);
+  await setHidden(true);
   process.kill(ffmpeg[0]!, 'SIGKILL');
   await ann.page.locator('.live[data-video="lost"]', { hasText: 'Video lost — reconnecting' }).waitFor({ timeout: 15_000 });
   t.pass('the page says the video is lost');
+  t.equal(await state(bob.page), 'playing', 'a hidden page keeps its viewer (not dropped and watched again while nobody looks)');
+  await setHidden(false);
   await card.locator('.camera.bad', { hasText: '⚠ Camera down — Camera: restarting' }).waitFor({ timeout: 10_000 });
   t.ok(await card.evaluate(new Function('el', 'return el.classList.contains("camera-down")') as (el: unknown) => boolean), 'the dashboard flags the machine whose camera is down');
   await playing(ann.page, 30_000);

@@ -38,16 +38,17 @@ const cameras = new Map<string, CameraStatus>();
 const videoStats = new Map<string, VideoStats>();
 /** One live thumbnail per card. */
 const thumbnails = new Map<string, LiveVideo>();
-let videoService = true;
+/** No video service answered: not asked again before this (a backend restarting registers it again). */
+let videoServiceAfter = 0;
 
 async function pollVideo(session: Session): Promise<void> {
-  if (!videoService) return;
+  if (Date.now() < videoServiceAfter) return;
   try {
     const rows = parse(VideoStats.array(), await session.call<unknown>(VideoProcedures.stats), 'video stats');
     for (const r of rows ?? []) videoStats.set(r.machine, r);
   } catch (e) {
-    // No video service on this realm: nothing to poll.
-    if (errorUri(e) === 'wamp.error.no_such_procedure') videoService = false;
+    // No video service on this realm (or its backend restarting): asked again in 30 s.
+    if (errorUri(e) === 'wamp.error.no_such_procedure') videoServiceAfter = Date.now() + 30_000;
   }
 }
 

@@ -47,6 +47,8 @@ export class LiveVideo {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryMs = RETRY.initialMs;
   private unavailableMs = UNAVAILABLE_RETRY.initialMs;
+  /** This machine played in this session: a missing video service is a backend restarting, back soon. */
+  private hadVideo = false;
   private lastStats: { jb: number; emitted: number } | undefined;
 
   constructor(private readonly onChange: (s: LiveState) => void, label: string) {
@@ -68,6 +70,7 @@ export class LiveVideo {
     this.wanted = { session, machine };
     this.retryMs = RETRY.initialMs;
     this.unavailableMs = UNAVAILABLE_RETRY.initialMs;
+    this.hadVideo = false;
     this.teardown();
     clearTimeout(this.retryTimer);
     this.set('off');
@@ -103,9 +106,9 @@ export class LiveVideo {
       // No video for this machine now: the drawn view, and a look again later.
       const noService = uri === 'wamp.error.no_such_procedure' || uri === 'wamp.error.not_authorized';
       let wait: number;
-      if (noService) wait = NO_SERVICE_RETRY_MS;
-      // Lost a moment ago (Janus restarting, the camera's node reconnecting): back soon, so ask again soon.
-      else if (uri === VideoErrors.unavailable && this.stateNow !== 'lost') { wait = this.unavailableMs; this.unavailableMs = Math.min(UNAVAILABLE_RETRY.maxMs, this.unavailableMs * 2); }
+      if (noService && !this.hadVideo) wait = NO_SERVICE_RETRY_MS;
+      // Lost a moment ago (Janus or the backend restarting, the camera's node reconnecting): back soon, so ask again soon.
+      else if ((uri === VideoErrors.unavailable || noService) && this.stateNow !== 'lost') { wait = this.unavailableMs; this.unavailableMs = Math.min(UNAVAILABLE_RETRY.maxMs, this.unavailableMs * 2); }
       else wait = this.nextRetry();
       if (this.stateNow !== 'lost' || noService) this.set('off');
       this.later(wait);
@@ -138,7 +141,7 @@ export class LiveVideo {
       cur.frames++;
       cur.lastFrameAt = Date.now();
       this.element.dataset.frames = String(Number(this.element.dataset.frames ?? '0') + 1);
-      if (this.stateNow !== 'playing') { this.retryMs = RETRY.initialMs; this.unavailableMs = UNAVAILABLE_RETRY.initialMs; this.set('playing'); }
+      if (this.stateNow !== 'playing') { this.retryMs = RETRY.initialMs; this.unavailableMs = UNAVAILABLE_RETRY.initialMs; this.hadVideo = true; this.set('playing'); }
       v.requestVideoFrameCallback(onFrame);
     };
     v.requestVideoFrameCallback(onFrame);
@@ -149,6 +152,14 @@ export class LiveVideo {
     const cur = this.current;
     if (cur === undefined || cur.closed) return;
     const now = Date.now();
+    if (document.hidden) {
+      // A hidden page shows no frames (requestVideoFrameCallback waits for rendering): not a stall.
+      // Counted from when it is shown again; else every background tab would drop and re-watch
+      // its viewer every few seconds.
+      cur.startedAt = now;
+      cur.lastFrameAt = now;
+      return;
+    }
     const pcState = cur.pc?.connectionState;
     const stalled = cur.frames > 0 ? now - cur.lastFrameAt > STALL_MS : now - cur.startedAt > FIRST_FRAME_MS;
     if (pcState === 'failed' || pcState === 'closed' || (cur.viewer !== undefined && stalled) || !cur.session.isOpen) this.lose();

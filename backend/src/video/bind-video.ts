@@ -4,7 +4,7 @@
 // meta API, and each call's arguments validated once here. The caller is the
 // router-disclosed one (the claw realm's permissions disclose every caller
 // of claw.video.*); a call without it is refused.
-import { ClawErrors, Roles, VideoProcedures, AnswerArgs, StopArgs, WatchArgs } from '@clawgate/protocol';
+import { ClawErrors, Roles, VideoProcedures, AnswerArgs, SourceArgs, StopArgs, WatchArgs } from '@clawgate/protocol';
 import { autobahn, type AutobahnSession, type InvocationDetails } from '@clawgate/runtime';
 import type { Logger } from '../logger.js';
 import type { Caller, VideoService } from './video-service.js';
@@ -63,9 +63,9 @@ export async function bindVideo(session: AutobahnSession, video: VideoService, l
     return video.answer(callerOf(d, VIEWER_ROLES), viewer, { type: 'answer', sdp: answer.sdp });
   });
   await procedure(VideoProcedures.stop, (a, k, d) => video.stop(callerOf(d, VIEWER_ROLES), parse(StopArgs, arg0(a, k)).viewer));
-  await procedure(VideoProcedures.source, (_a, _k, d) => {
+  await procedure(VideoProcedures.source, (a, k, d) => {
     const node = callerOf(d, new Set([Roles.claw]));
-    return video.source(node.authid, node.session);
+    return video.source(node.authid, node.session, parse(SourceArgs, arg0(a, k)).port);
   });
   await procedure(VideoProcedures.stats, (_a, _k, d) => {
     callerOf(d, new Set([Roles.operator]));

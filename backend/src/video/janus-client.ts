@@ -45,7 +45,13 @@ export class JanusError extends Error {
   constructor(message: string, readonly code?: number) { super(message); this.name = 'JanusError'; }
 }
 
-interface Pending { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+interface Pending {
+  resolve: (m: Record<string, unknown>) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+  /** Janus's `ack` is the whole answer (keepalive); for a plugin message it only says an event follows. */
+  ackAnswers: boolean;
+}
 
 const PLUGIN = 'janus.plugin.streaming';
 
@@ -120,8 +126,16 @@ export class JanusClient implements MediaServer {
     const attached = await this.request({ janus: 'attach', session_id: this.session, plugin: PLUGIN });
     this.adminHandle = (attached.data as { id: number }).id;
     if (this.ws !== ws) return;
+    // A Janus that stops answering with the socket still open (hung, or a host gone without a FIN)
+    // would leave every watch failing on a timeout, for good: a keepalive unanswered in time is a
+    // lost connection, and the client connects again (a fresh session, mountpoints re-created).
     this.keepalive = setInterval(() => {
-      if (this.session !== undefined) this.request({ janus: 'keepalive', session_id: this.session }).catch(() => undefined);
+      if (this.session === undefined) return;
+      this.request({ janus: 'keepalive', session_id: this.session }, true).catch((e: unknown) => {
+        if (this.ws !== ws || this.stopped || ws.readyState !== WebSocket.OPEN) return;
+        this.o.log('warn', 'Janus did not answer a keepalive; connecting again', { err: (e as Error).message });
+        ws.terminate();
+      });
     }, this.o.keepaliveMs);
     this.keepalive.unref();
     this.ready = true;
@@ -148,9 +162,15 @@ export class JanusClient implements MediaServer {
     let m: Record<string, unknown>;
     try { m = JSON.parse(text) as Record<string, unknown>; } catch { return; }
     const tx = typeof m.transaction === 'string' ? m.transaction : undefined;
-    if (m.janus === 'ack') return; // an async request accepted; its event follows with the same transaction
+    if (m.janus === 'timeout' && m.session_id === this.session && this.session !== undefined) {
+      // Janus dropped our session (keepalives late: this process stalled): every handle is gone with it.
+      this.o.log('warn', 'Janus timed our session out; connecting again');
+      this.ws?.terminate();
+      return;
+    }
     if (tx !== undefined && this.pending.has(tx)) {
       const p = this.pending.get(tx)!;
+      if (m.janus === 'ack' && !p.ackAnswers) return; // an async request accepted; its event follows with the same transaction
       this.pending.delete(tx);
       clearTimeout(p.timer);
       if (m.janus === 'error') p.reject(new JanusError(String((m.error as { reason?: string })?.reason ?? 'Janus error'), (m.error as { code?: number })?.code));
@@ -162,14 +182,14 @@ export class JanusClient implements MediaServer {
     if (sender !== undefined && (m.janus === 'detached')) this.handles.delete(sender);
   }
 
-  private request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  private request(body: Record<string, unknown>, ackAnswers = false): Promise<Record<string, unknown>> {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new JanusError('not connected to Janus'));
     const transaction = randomBytes(9).toString('base64url');
     const msg = { ...body, transaction, ...(this.o.apiSecret ? { apisecret: this.o.apiSecret } : {}) };
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { this.pending.delete(transaction); reject(new JanusError(`Janus did not answer ${String(body.janus)} within ${this.o.requestTimeoutMs} ms`)); }, this.o.requestTimeoutMs);
-      this.pending.set(transaction, { resolve, reject, timer });
+      this.pending.set(transaction, { resolve, reject, timer, ackAnswers });
       ws.send(JSON.stringify(msg));
     });
   }

@@ -14,7 +14,9 @@ export function capacity(r: PortRange): number {
 }
 
 /**
- * The port for `machine`: the one it had; else the lowest free one; else the
+ * The port for `machine`: the one it had; else `preferred` (the port its
+ * camera sends to, from an earlier run of the service) when it is in the
+ * range, even and free; else the lowest free one; else the
  * port of the machine unused longest among `idle` (machines without a
  * mountpoint now), which loses it. `undefined`: the range is full of machines
  * in use.
@@ -24,10 +26,12 @@ export function allocatePort(
   assigned: ReadonlyMap<string, { port: number; lastUsed: number }>,
   machine: string,
   inUse: (machine: string) => boolean,
+  preferred?: number,
 ): { port: number; evict?: string } | undefined {
   const mine = assigned.get(machine);
   if (mine !== undefined) return { port: mine.port };
   const taken = new Set([...assigned.values()].map((a) => a.port));
+  if (preferred !== undefined && preferred >= r.min && preferred <= r.max && preferred % 2 === 0 && !taken.has(preferred)) return { port: preferred };
   for (let p = r.min + (r.min % 2); p <= r.max; p += 2) if (!taken.has(p)) return { port: p };
   let oldest: [string, { port: number; lastUsed: number }] | undefined;
   for (const entry of assigned) {

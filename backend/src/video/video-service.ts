@@ -59,13 +59,16 @@ export class VideoService {
 
   // ---- cameras -----------------------------------------------------------------
 
-  /** claw.video.source: the calling node's machine gets (or keeps) its mountpoint; answers where to send. */
-  async source(machine: string, nodeSession: number): Promise<VideoSource> {
+  /**
+   * claw.video.source: the calling node's machine gets (or keeps) its mountpoint; answers where
+   * to send. `preferred`: where its camera sends now (kept across a restart of this service).
+   */
+  async source(machine: string, nodeSession: number, preferred?: number): Promise<VideoSource> {
     const src = (port: number): VideoSource => ({ machine, host: this.config.rtp.host, port, payloadType: this.config.rtp.payloadType, codec: this.config.rtp.codec });
     return this.serial(machine, async () => {
       let mp = this.machines.get(machine);
       if (mp === undefined) {
-        const got = allocatePort({ min: this.config.rtp.portMin, max: this.config.rtp.portMax }, this.machines, machine, (m) => this.machines.get(m)?.nodeSession !== undefined);
+        const got = allocatePort({ min: this.config.rtp.portMin, max: this.config.rtp.portMax }, this.machines, machine, (m) => this.machines.get(m)?.nodeSession !== undefined, preferred);
         if (got === undefined) throw new VideoFault(VideoErrors.unavailable, 'no free RTP port for another camera (video.rtp.portMin … portMax)');
         if (got.evict !== undefined) this.machines.delete(got.evict);
         mp = { port: got.port, lastUsed: this.now(), nodeSession, created: false };
@@ -120,7 +123,8 @@ export class VideoService {
       mp.nodeSession = undefined;
       mp.lastUsed = this.now();
       void this.serial(machine, async () => {
-        if (mp.nodeSession !== undefined || !mp.created) return; // asked again meanwhile
+        // Asked again meanwhile, or its port given to another machine (whose mountpoint it is now).
+        if (mp.nodeSession !== undefined || !mp.created || this.machines.get(machine) !== mp) return;
         mp.created = false;
         for (const v of [...this.viewers.values()]) if (v.machine === machine) this.drop(v, 'camera gone');
         await this.media.adminRequest({ request: 'destroy', id: mountpointId(mp.port), secret: this.config.janus.mountpointSecret, permanent: false }).catch(() => undefined);
@@ -129,9 +133,11 @@ export class VideoService {
     }
   }
 
-  /** After a reconnect to the router: viewers of sessions no longer on it go. */
+  /** After a reconnect to the router: viewers, and mountpoints of nodes, whose sessions are no longer on it go. */
   sessionsPresent(present: ReadonlySet<number>): void {
-    for (const session of [...this.bySession.keys()]) if (!present.has(session)) this.sessionLeft(session);
+    const known = new Set(this.bySession.keys());
+    for (const mp of this.machines.values()) if (mp.nodeSession !== undefined) known.add(mp.nodeSession);
+    for (const session of known) if (!present.has(session)) this.sessionLeft(session);
   }
 
   // ---- viewers -----------------------------------------------------------------
@@ -157,7 +163,10 @@ export class VideoService {
       v.timer.unref();
       return { viewer: v.id, machine, offer: { type: 'offer', sdp: r.jsep.sdp }, iceServers: this.config.iceServers };
     } catch (e) {
+      // Gone while Janus attached it (its session left, say): drop() had no handle to destroy then.
+      const orphan = v.gone ? v.handle : undefined;
       this.drop(v, 'watch failed');
+      if (orphan !== undefined) void this.media.detach(orphan).catch(() => undefined);
       if (e instanceof VideoFault) throw e;
       throw new VideoFault(VideoErrors.unavailable, `no live video of ${machine} now`);
     }
@@ -211,7 +220,10 @@ export class VideoService {
     if (s?.size === 0) this.bySession.delete(v.session);
     const n = (this.perMachine.get(v.machine) ?? 1) - 1;
     if (n > 0) this.perMachine.set(v.machine, n); else this.perMachine.delete(v.machine);
-    if (v.handle !== undefined) void this.media.detach(v.handle).catch(() => undefined);
+    // Cleared: a handle that arrives later (attach in flight) is watch()'s to destroy.
+    const handle = v.handle;
+    v.handle = undefined;
+    if (handle !== undefined) void this.media.detach(handle).catch(() => undefined);
     this.log.debug({ machine: v.machine, session: v.session, why }, 'viewer gone');
   }
 
