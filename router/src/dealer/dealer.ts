@@ -15,6 +15,7 @@ import type { RealmContext } from '../routing/realm-context.js';
 import { disclose } from '../routing/disclosure.js';
 import { ObservationMap, OrderedObservers, type ObservationKind, type ObservationOwner, type Observation } from '../routing/observation-map.js';
 import { WampError, WampErrors } from '../errors.js';
+import { sharedId } from '../ids.js';
 import { isRouterProcedure, shortUri } from '../uri.js';
 import { pickCallee } from './invoke-policy.js';
 import { copyPassthrough } from '../messages/validate.js';
@@ -88,6 +89,12 @@ export class Dealer implements ObservationOwner<Registration> {
   private readonly byCallee = new Map<Peer, Map<number, PendingCall>>();
   /** Per caller: progressive calls that ended before their last chunk came (bounded). */
   private readonly endedProgressive = new Map<Peer, Set<number>>();
+  /**
+   * Set when the router is a cluster node (docs/cluster.md): registrations get
+   * the id every node gives them, and a CALL nobody on this node serves says
+   * that calls are not yet routed between nodes.
+   */
+  clusterNode = false;
 
   constructor(private readonly realm: RealmContext) {
     this.observations = new ObservationMap(REGISTRATIONS, (topic, args) => realm.metaEvent(topic, args));
@@ -140,7 +147,9 @@ export class Dealer implements ObservationOwner<Registration> {
         return;
       }
     }
-    const a = this.observations.attach(session, m.procedure, match, (id, created) => new Registration(id, m.procedure, match, invoke, created));
+    // On a cluster node the registration has the id every node gives it (ids.ts sharedId).
+    const a = this.observations.attach(session, m.procedure, match, (id, created) =>
+      new Registration(this.clusterNode ? sharedId('registration', this.realm.name, m.procedure, match, '') : id, m.procedure, match, invoke, created));
     session.send({ type: MessageType.REGISTERED, request: m.request, registration: a.observation.id });
     this.observations.announce(session, a);
   }
@@ -249,7 +258,7 @@ export class Dealer implements ObservationOwner<Registration> {
 
     const reg = this.observations.best(m.procedure);
     if (reg === undefined || reg.callees.length === 0) {
-      this.refuse(caller, m, WampErrors.noSuchProcedure, `no callee registered for procedure "${shortUri(m.procedure)}"`);
+      this.refuse(caller, m, WampErrors.noSuchProcedure, `no callee registered for procedure "${shortUri(m.procedure)}"${this.clusterNode ? ' on this router node (calls are not yet routed between cluster nodes: docs/cluster.md)' : ''}`);
       return;
     }
     const progressive = m.options.progress === true;
