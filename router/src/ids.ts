@@ -9,8 +9,9 @@ export const NODE_SLOTS = 1 << NODE_SLOT_BITS;
 
 /**
  * The cluster node slot of this process, while exactly one cluster node runs
- * in it (the CLI's case): its global ids (sessions, publications) end in the
+ * in it (the CLI's case): the publication ids the broker makes end in the
  * slot, so no two live nodes can hand out the same one. undefined otherwise.
+ * Session ids don't depend on it: each router gives its own (Router.sessionId).
  */
 let processSlot: number | undefined;
 const slotHolders = new Map<object, number>();
@@ -28,8 +29,13 @@ export function setNodeSlot(holder: object, slot: number | undefined): void {
 /** Global scope: random in [1, 2^53]; on a cluster node, random in its upper 43 bits and its slot in the lower 10. */
 export function randomId(): number {
   if (processSlot === undefined) return Math.floor(Math.random() * MAX_ID) + 1;
+  return nodeRandomId(processSlot);
+}
+
+/** A global id of the cluster node with `slot`: random in the upper 43 bits, the slot in the lower 10. */
+export function nodeRandomId(slot: number): number {
   // [1, 2^43 - 1] * 1024 + slot stays within [1024, 2^53 - 1].
-  return (Math.floor(Math.random() * (MAX_ID / NODE_SLOTS - 1)) + 1) * NODE_SLOTS + processSlot;
+  return (Math.floor(Math.random() * (MAX_ID / NODE_SLOTS - 1)) + 1) * NODE_SLOTS + slot;
 }
 
 /** Router or session scope: 1, 2, 3, ... wrapping at 2^53. */

@@ -21,6 +21,7 @@ import { WebResources, type WebResourceConfig } from './http/web-resources.js';
 import type { HttpPathConfig } from './http/http-config.js';
 import type { ClusterConfig } from './cluster/cluster-config.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { nodeRandomId, randomId } from './ids.js';
 
 export interface RouterConfig {
   realms: RealmConfig[];
@@ -109,6 +110,12 @@ export class Router implements SessionHost, SessionFactory {
 
   realm(name: string): Realm | undefined {
     return this.realms.get(name);
+  }
+
+  /** A new session's id (HandshakeHost): a cluster node's carry its slot, so they are unique in the cluster. */
+  sessionId(): number {
+    const slot = this.cluster?.slot ?? -1;
+    return slot < 0 ? randomId() : nodeRandomId(slot);
   }
 
   findRealm(name: string): Realm | undefined {

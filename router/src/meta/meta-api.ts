@@ -65,8 +65,6 @@ function scopeOf(v: unknown): TestamentScope {
  * testaments and the event history (every node records every publication it
  * receives) are answered.
  */
-export const NOT_CLUSTER_WIDE = 'clawgate.error.not_cluster_wide';
-
 const NODE_LOCAL_ONLY: ReadonlySet<string> = new Set([
   'wamp.session.count', 'wamp.session.list', 'wamp.session.get', 'wamp.session.kill', 'wamp.session.kill_by_authid', 'wamp.session.kill_by_authrole',
   'wamp.subscription.list', 'wamp.subscription.lookup', 'wamp.subscription.match', 'wamp.subscription.get',
@@ -195,7 +193,7 @@ export class MetaApi {
     const h = Object.hasOwn(this.handlers, procedure) ? this.handlers[procedure] : undefined;
     if (h === undefined) throw new WampError(WampErrors.noSuchProcedure, [`no meta procedure "${shortUri(procedure)}" on this router`]);
     if (this.clusterNode && NODE_LOCAL_ONLY.has(procedure)) {
-      throw new WampError(NOT_CLUSTER_WIDE, [`${procedure} would answer for this router node only: it is not yet cluster-wide (docs/cluster.md)`]);
+      throw new WampError(WampErrors.notClusterWide, [`${procedure} would answer for this router node only: it is not yet cluster-wide (docs/cluster.md)`]);
     }
     return h(caller, args, kwargs);
   }
