@@ -8,7 +8,8 @@ import type { Logger } from '../logger.js';
 import { setNodeSlot } from '../ids.js';
 import type { ClusterConfig } from './cluster-config.js';
 import { Membership } from './membership.js';
-import { RealmLink, type LinkHost } from './realm-link.js';
+import { RealmLink } from './realm-link.js';
+import { CallLink, type CallHost } from './call-link.js';
 import { ClusterCounters } from './cluster-counters.js';
 
 /** How long the start waits for NATS before failing (the CLI then exits 1). */
@@ -22,11 +23,12 @@ export interface ClusterState {
   nodes: string[];
 }
 
-export class ClusterNode implements LinkHost {
+export class ClusterNode implements CallHost {
   readonly counters = new ClusterCounters();
   private connection: NatsConnection | undefined;
   private membership: Membership | undefined;
   private readonly links: RealmLink[] = [];
+  private readonly calls: CallLink[] = [];
   private natsState: ClusterState['nats'] = 'closed';
 
   constructor(readonly config: ClusterConfig, readonly log: Logger) {}
@@ -34,6 +36,7 @@ export class ClusterNode implements LinkHost {
   get node(): string { return this.config.node; }
   get cluster(): string { return this.config.name; }
   get slot(): number { return this.membership?.slot ?? -1; }
+  get connected(): boolean { return this.natsState === 'connected'; }
   get nc(): NatsConnection {
     if (this.connection === undefined) throw new Error('the cluster node is not started');
     return this.connection;
@@ -46,8 +49,10 @@ export class ClusterNode implements LinkHost {
   /** The realm is spread over the cluster: its broker publishes to and receives from the other nodes once started. */
   addRealm(realm: Realm): void {
     const link = new RealmLink(this, realm);
+    const calls = new CallLink(this, realm);
     this.links.push(link);
-    realm.joinCluster(link);
+    this.calls.push(calls);
+    realm.joinCluster(link, calls);
   }
 
   async start(): Promise<void> {
@@ -79,11 +84,13 @@ export class ClusterNode implements LinkHost {
       if (info !== undefined && info.jetstream !== true) throw new Error('the NATS server has no JetStream (start nats-server with -js)');
       this.membership = new Membership(nc, this.config.name, this.config.node, this.log, (node, change) => {
         this.log.info({ node, cluster: this.config.name }, change === 'joined' ? 'cluster node joined' : 'cluster node gone');
-        if (change === 'left') for (const l of this.links) l.nodeLeft(node);
+        if (change === 'left') { for (const l of this.links) l.nodeLeft(node); for (const c of this.calls) c.nodeLeft(node); }
+        else for (const c of this.calls) c.resync();
       });
       await this.membership.start();
       setNodeSlot(this, this.membership.slot);
       for (const l of this.links) await l.start();
+      for (const c of this.calls) await c.start();
     } catch (e) {
       await this.stop();
       throw new Error(`cluster node "${this.config.node}": ${(e as Error).message}`);
@@ -93,14 +100,15 @@ export class ClusterNode implements LinkHost {
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect') { this.natsState = 'reconnecting'; this.log.warn({ node: this.config.node }, 'NATS connection lost: serving this node\'s sessions only until it is back'); }
-      else if (s.type === 'reconnect') { this.natsState = 'connected'; this.log.info({ node: this.config.node }, 'NATS connection back'); }
+      if (s.type === 'disconnect') { this.natsState = 'reconnecting'; for (const c of this.calls) c.disconnected(); this.log.warn({ node: this.config.node }, 'NATS connection lost: serving this node\'s sessions only until it is back'); }
+      else if (s.type === 'reconnect') { this.natsState = 'connected'; for (const c of this.calls) c.resync(); this.log.info({ node: this.config.node }, 'NATS connection back'); }
     }
   }
 
   /** Leaves the cluster: bye to the others, claims given back, the NATS connection drained. After the sessions left (their testaments reach the other nodes). */
   async stop(): Promise<void> {
     for (const l of this.links) l.stop();
+    for (const c of this.calls) c.stop();
     await this.membership?.stop().catch(() => undefined);
     setNodeSlot(this, undefined);
     const nc = this.connection;

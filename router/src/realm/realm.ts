@@ -24,6 +24,7 @@ import { DEFAULT_REALM_LIMITS, NO_SESSION_LIMITS, type RealmLimits, type Session
 import { admissionRefusal, unusedReserved } from '../limits/admission.js';
 import type { LimitCounters } from '../limits/limit-counters.js';
 import type { BrokerClusterLink } from '../broker/cluster-link.js';
+import type { DealerClusterLink } from '../dealer/cluster-link.js';
 
 /** A realm-level warning (not tied to a live session) is logged at most this often. */
 const REALM_LOG_INTERVAL_MS = 60_000;
@@ -127,9 +128,9 @@ export class Realm implements RealmContext {
    * subscribers, subscriptions and registrations get cluster-wide ids, and
    * what is not yet cluster-wide says so (docs/cluster.md).
    */
-  joinCluster(link: BrokerClusterLink): void {
+  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink): void {
     this.broker.cluster = link;
-    this.dealer.clusterNode = true;
+    this.dealer.cluster = calls;
     this.meta.clusterNode = true;
   }
 

@@ -1,0 +1,389 @@
+// One realm's calls across the cluster (docs/cluster.md, "RPC").
+//
+// The registration table is a JetStream key-value bucket per realm: one key
+// per (registration, node, callee session), written before the callee gets
+// REGISTERED and deleted when it stops holding it; every node watches the
+// bucket and makes each callee of another node an observer of the
+// registration in its own dealer (a RemoteCallee), ordered by the time it
+// registered. So exact beats prefix beats wildcard, and every invocation
+// policy picks among all the callees of the cluster, with the dealer's code.
+// `single` is a claim key (compare-and-swap create): a second REGISTER on
+// any node finds it taken.
+//
+// An INVOCATION for a callee of another node goes on that node's call
+// subject; its callee's YIELD and ERROR come back on the caller's node's
+// subject. NATS keeps one connection's messages on one subject in order, so
+// progressive chunks and results, and an INTERRUPT after its INVOCATION,
+// arrive in the order sent.
+import type { Subscription } from '@nats-io/transport-node';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import type { RouterMessage } from '../messages/types.js';
+import { MessageType } from '../messages/types.js';
+import type { InvokePolicy, MatchPolicy } from '../messages/options.js';
+import type { ClientFeatures } from '../messages/client-features.js';
+import type { Peer } from '../routing/peer.js';
+import type { DealerClusterLink } from '../dealer/cluster-link.js';
+import type { Realm } from '../realm/realm.js';
+import { IdSequence, NODE_SLOTS } from '../ids.js';
+import { WampErrors } from '../errors.js';
+import { shortUri } from '../uri.js';
+import { RemoteCallee, RemoteCallers, type RemoteSink } from './remote-peers.js';
+import { realmToken, ENVELOPE_ROOM, type LinkHost } from './realm-link.js';
+import { CallKind, decodeCall, encodeAnswer, encodeInterrupt, encodeInvoke, encodeRevoke, type WireCall } from './call-wire.js';
+
+/** How long a CALL that found no callee waits for the registration table at most. */
+export const TABLE_WAIT_MS = 1000;
+
+export interface CallHost extends LinkHost {
+  /** Is the NATS connection up? During an outage cross-node calls fail at once. */
+  readonly connected: boolean;
+}
+
+/** A registration as the bucket keeps it. */
+interface Entry { uri: string; match: MatchPolicy; invoke: InvokePolicy; session: number; authid: string; authrole: string; features: ClientFeatures; stamp: number }
+
+interface PeerNode {
+  requests: IdSequence;
+  callers: RemoteCallers;
+  /** Its invocations in flight here: its request id → the callee session (its answers name the callee, so that node finds the call). */
+  inflight: Map<number, number>;
+}
+
+const isConflict = (e: unknown): boolean => /wrong last sequence|key exists/i.test((e as Error)?.message ?? '');
+
+export class CallLink implements DealerClusterLink, RemoteSink {
+  private kv: KV | undefined;
+  private sub: Subscription | undefined;
+  private watcher: { stop(): void } | undefined;
+  private readonly subjectPrefix: string;
+  private readonly bucketName: string;
+  /** Callees of other nodes, by `node/session`. */
+  private readonly callees = new Map<string, RemoteCallee>();
+  /** Per other node: the invocation id sequence of calls to it, and the peer that stands for its callers here. */
+  private readonly nodes = new Map<string, PeerNode>();
+  /** This node's registrations in the table: key → entry (written again when another node joins). */
+  private readonly mine = new Map<string, Entry>();
+  /** This node's `single` claims: registration id → revision. */
+  private readonly singles = new Map<number, number>();
+  private lastStamp = 0;
+  /** The highest table revision the watcher has handed over. */
+  private seenRevision = 0;
+  private readonly waiters: { revision: number; done: () => void }[] = [];
+
+  constructor(private readonly host: CallHost, private readonly realm: Realm) {
+    const token = realmToken(realm.name);
+    this.subjectPrefix = `${host.cluster}.r.${token}.call.`;
+    this.bucketName = `${host.cluster}_registrations_${token}`;
+  }
+
+  get log(): LinkHost['log'] { return this.host.log; }
+
+  async start(): Promise<void> {
+    const { nc } = this.host;
+    this.sub = nc.subscribe(this.subjectPrefix + this.host.node, { callback: (err, msg) => { if (err === null) this.received(msg.data); } });
+    this.kv = await new Kvm(nc).create(this.bucketName, { history: 1 });
+    // Every entry there is, then every change: the watcher carries the table to this node.
+    const w = await this.kv.watch();
+    this.watcher = w;
+    void (async () => { for await (const e of w) this.changed(e); })();
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    this.watcher?.stop();
+    for (const w of this.waiters.splice(0)) w.done();
+  }
+
+  private key(id: number, node: string, session: number): string { return `r${id}.${node}.${session}`; }
+
+  // ---- DealerClusterLink ----------------------------------------------------
+
+  isRemote(peer: Peer): boolean { return peer instanceof RemoteCallee || peer instanceof RemoteCallers; }
+
+  async register(session: Peer, id: number, uri: string, match: MatchPolicy, invoke: InvokePolicy): Promise<{ refused: [string, string] } | { stamp: number }> {
+    const kv = this.kv;
+    if (kv === undefined || !this.host.connected) return { refused: [WampErrors.clusterUnavailable, 'the cluster is unreachable (NATS connection lost): registrations wait until it is back'] };
+    const now = Date.now() * NODE_SLOTS + this.host.slot;
+    const stamp = this.lastStamp = now > this.lastStamp ? now : this.lastStamp + NODE_SLOTS;
+    const claim = `single.r${id}`;
+    try {
+      if (invoke === 'single') {
+        try {
+          this.singles.set(id, await kv.create(claim, JSON.stringify({ node: this.host.node, session: session.id })));
+        } catch (e) {
+          if (!isConflict(e)) throw e;
+          return { refused: [WampErrors.procedureAlreadyExists, `procedure "${shortUri(uri)}" is already registered (on a node of the cluster)`] };
+        }
+      } else {
+        const held = await kv.get(claim);
+        if (held !== null && held.operation === 'PUT') {
+          return { refused: [WampErrors.differentInvocationPolicy, `procedure "${shortUri(uri)}" is already registered with invoke policy "single", not "${invoke}"`] };
+        }
+      }
+      const entry: Entry = { uri, match, invoke, session: session.id, authid: session.authid, authrole: session.authrole, features: session.features, stamp };
+      const key = this.key(id, this.host.node, session.id);
+      this.mine.set(key, entry);
+      await kv.put(key, JSON.stringify(entry));
+      return { stamp };
+    } catch (e) {
+      this.host.log.warn({ err: (e as Error).message, realm: this.realm.name }, 'registration not written to the cluster table');
+      this.unregistered(session, id);
+      return { refused: [WampErrors.clusterUnavailable, `the registration could not be made known to the cluster: ${(e as Error).message}`] };
+    }
+  }
+
+  unregistered(session: Peer, id: number): void {
+    const key = this.key(id, this.host.node, session.id);
+    if (!this.mine.delete(key)) return;
+    void this.kv?.delete(key).catch(() => undefined);
+    const rev = this.singles.get(id);
+    if (rev !== undefined) {
+      this.singles.delete(id);
+      void this.kv?.delete(`single.r${id}`, { previousSeq: rev }).catch(() => undefined);
+    }
+  }
+
+  sessionLeft(session: Peer): void {
+    if (this.isRemote(session)) return;
+    const tail = `.${this.host.node}.${session.id}`;
+    for (const key of [...this.mine.keys()]) if (key.endsWith(tail)) this.unregistered(session, Number(key.slice(1, key.length - tail.length)));
+  }
+
+  revokeRemote(callee: Peer, id: number, reason: string): void {
+    if (!(callee instanceof RemoteCallee)) return;
+    this.publish(callee.node, encodeRevoke(this.host.node, callee.id, id, reason));
+  }
+
+  tableCurrent(): Promise<void> {
+    const kv = this.kv;
+    if (kv === undefined || !this.host.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, TABLE_WAIT_MS);
+      const done = (): void => { clearTimeout(timer); resolve(); };
+      kv.status().then((s) => {
+        const last = s.streamInfo.state.last_seq;
+        if (last <= this.seenRevision) { done(); return; }
+        this.waiters.push({ revision: last, done });
+      }, done);
+    });
+  }
+
+  // ---- the table ----------------------------------------------------------
+
+  private changed(e: KvEntry): void {
+    if (e.revision > this.seenRevision) this.seenRevision = e.revision;
+    try { this.apply(e); } catch (err) { this.host.log.error({ err, realm: this.realm.name }, 'internal error while applying a cluster registration'); }
+    if (this.waiters.length > 0) {
+      for (let i = this.waiters.length - 1; i >= 0; i--) {
+        if (this.waiters[i]!.revision <= this.seenRevision) this.waiters.splice(i, 1)[0]!.done();
+      }
+    }
+  }
+
+  private apply(e: KvEntry): void {
+    const m = /^r(\d+)\.([A-Za-z0-9_-]+)\.(\d+)$/.exec(e.key);
+    if (m === null) return;
+    const [, idText, node, sessionText] = m;
+    if (node === this.host.node) return;
+    const id = Number(idText);
+    const session = Number(sessionText);
+    const dealer = this.realm.dealer;
+    if (e.operation !== 'PUT') {
+      const callee = this.callees.get(`${node}/${session}`);
+      if (callee === undefined) return;
+      dealer.detachRemote(callee, id);
+      if (dealer.observations.heldBy(callee) === 0 && dealer.serving(callee) === 0) this.callees.delete(`${node}/${session}`);
+      return;
+    }
+    // An entry of a node we don't see (its claims age out, or another node deletes them when it is gone) is not served.
+    if (!this.host.others().includes(node!)) return;
+    let entry: Entry;
+    try { entry = e.json<Entry>(); } catch { this.host.counters.malformed++; return; }
+    dealer.attachRemote(this.callee(node!, session, entry), entry.uri, entry.match, entry.invoke, entry.stamp);
+  }
+
+  private callee(node: string, session: number, entry: Entry): RemoteCallee {
+    const k = `${node}/${session}`;
+    let c = this.callees.get(k);
+    if (c === undefined) {
+      c = new RemoteCallee(this, node, session, entry.authid, entry.authrole, entry.features, this.peerNode(node).requests);
+      this.callees.set(k, c);
+    }
+    return c;
+  }
+
+  private peerNode(node: string): PeerNode {
+    let n = this.nodes.get(node);
+    if (n === undefined) { n = { requests: new IdSequence(), callers: new RemoteCallers(this, node), inflight: new Map() }; this.nodes.set(node, n); }
+    return n;
+  }
+
+  // ---- membership -----------------------------------------------------------
+
+  /**
+   * A node (re)appeared, or NATS is back: the others may have dropped this
+   * node's registrations while they did not see it, so they are written
+   * again; and the table is read again (entries of nodes not seen were skipped).
+   */
+  resync(): void {
+    const kv = this.kv;
+    if (kv === undefined) return;
+    for (const [key, entry] of this.mine) void kv.put(key, JSON.stringify(entry)).catch(() => undefined);
+    void this.reread();
+  }
+
+  /** Reads the whole table again (a node joined: its entries were skipped while it was not seen). */
+  private async reread(): Promise<void> {
+    const kv = this.kv;
+    if (kv === undefined) return;
+    try {
+      const keys: string[] = [];
+      for await (const k of await kv.keys()) keys.push(k);
+      for (const k of keys) {
+        const e = await kv.get(k);
+        if (e !== null) this.apply(e);
+      }
+    } catch (e) {
+      this.host.log.warn({ err: (e as Error).message, realm: this.realm.name }, 'cluster registration table not read');
+    }
+  }
+
+  /**
+   * A node is gone: its callees are no longer registered here (on_unregister,
+   * on_delete), calls in flight to them end with ERROR, calls its callers made
+   * here are interrupted; its entries and claims are deleted from the table
+   * (every node that saw it go does so; it writes them again if it comes back).
+   */
+  nodeLeft(node: string): void {
+    const dealer = this.realm.dealer;
+    for (const [k, c] of [...this.callees]) {
+      if (c.node !== node) continue;
+      this.callees.delete(k);
+      dealer.sessionLeft(c, [WampErrors.clusterUnavailable, `the callee's router node "${node}" is gone with the call in flight`]);
+    }
+    const n = this.nodes.get(node);
+    if (n !== undefined) { this.nodes.delete(node); dealer.sessionLeft(n.callers); }
+    void this.dropEntriesOf(node);
+  }
+
+  private async dropEntriesOf(node: string): Promise<void> {
+    const kv = this.kv;
+    if (kv === undefined || !this.host.connected) return;
+    try {
+      const keys: string[] = [];
+      for await (const k of await kv.keys(`r*.${node}.*`)) keys.push(k);
+      for (const k of keys) await kv.delete(k).catch(() => undefined);
+      for await (const k of await kv.keys('single.*')) {
+        const e = await kv.get(k);
+        if (e === null || e.operation !== 'PUT') continue;
+        let holder: { node?: string } = {};
+        try { holder = e.json(); } catch { /* unreadable: left */ }
+        if (holder.node === node) await kv.delete(k, { previousSeq: e.revision }).catch(() => undefined);
+      }
+    } catch { /* NATS unreachable: the node's entries are ignored while it is not seen */ }
+  }
+
+  /** NATS is unreachable: calls in flight to other nodes' callees end with ERROR now (their answers could not come back). */
+  disconnected(): void {
+    for (const c of this.callees.values()) this.realm.dealer.failInvocations(c, WampErrors.clusterUnavailable, `the connection to the cluster was lost with the call in flight`);
+  }
+
+  // ---- messages -------------------------------------------------------------
+
+  private publish(node: string, bytes: Uint8Array): boolean {
+    const { nc } = this.host;
+    if (!this.host.connected || nc.isClosed()) return false;
+    try {
+      nc.publish(this.subjectPrefix + node, bytes);
+      this.host.counters.sent++;
+      return true;
+    } catch {
+      this.host.counters.sendFailures++;
+      return false;
+    }
+  }
+
+  private get maxBytes(): number { return Math.max(0, (this.host.nc.info?.max_payload ?? 1024 * 1024)); }
+
+  /** The dealer sends an INVOCATION or INTERRUPT to a callee of another node. */
+  toCallee(callee: RemoteCallee, message: RouterMessage): void {
+    if (message.type === MessageType.INVOCATION) {
+      const bytes = encodeInvoke(this.host.node, message.request, callee.id, message.registration, message.details, message);
+      const fail = (error: string, why: string): void => {
+        // After the dealer has recorded the call: the answer comes as the callee's would.
+        queueMicrotask(() => this.realm.dealer.invocationError(callee, { type: MessageType.ERROR, requestType: MessageType.INVOCATION, request: message.request, details: {}, error, args: [why] }));
+      };
+      if (bytes.length > this.maxBytes) { this.host.counters.tooLarge++; fail(WampErrors.payloadTooLarge, `the call is too large to reach a callee on another cluster node (${bytes.length} bytes; NATS max_payload ${this.maxBytes})`); return; }
+      if (!this.publish(callee.node, bytes)) fail(WampErrors.clusterUnavailable, `the callee is on router node "${callee.node}", which can't be reached now (NATS connection lost)`);
+    } else if (message.type === MessageType.INTERRUPT) {
+      this.publish(callee.node, encodeInterrupt(this.host.node, message.request, message.options));
+    }
+    // UNREGISTERED (revocation) goes as revokeRemote(); nothing else is sent to a callee.
+  }
+
+  /** The dealer answers another node's caller (RESULT, progressive or final, or ERROR). */
+  toCallers(node: string, message: RouterMessage): void {
+    if (message.type !== MessageType.RESULT && message.type !== MessageType.ERROR) return;
+    const inflight = this.nodes.get(node)?.inflight;
+    const callee = inflight?.get(message.request);
+    if (inflight === undefined || callee === undefined) return;
+    if (message.type === MessageType.ERROR || message.details.progress !== true) inflight.delete(message.request);
+    let bytes = encodeAnswer(this.host.node, callee, message);
+    if (bytes.length > this.maxBytes - ENVELOPE_ROOM / 8) {
+      this.host.counters.tooLarge++;
+      bytes = encodeAnswer(this.host.node, callee, { type: MessageType.ERROR, requestType: MessageType.CALL, request: message.request, details: {}, error: WampErrors.payloadTooLarge, args: [`the callee's answer is too large to reach the caller's cluster node (${bytes.length} bytes; NATS max_payload ${this.maxBytes})`] });
+    }
+    this.publish(node, bytes);
+  }
+
+  private received(bytes: Uint8Array): void {
+    let m: WireCall;
+    try { m = decodeCall(bytes); } catch (e) {
+      this.host.counters.malformed++;
+      this.host.log.warn({ err: (e as Error).message, realm: this.realm.name }, 'malformed call message from a cluster node dropped');
+      return;
+    }
+    this.host.counters.received++;
+    const dealer = this.realm.dealer;
+    try {
+      switch (m.kind) {
+        case CallKind.Invoke: {
+          const peer = this.peerNode(m.from);
+          const callee = this.realm.sessions.get(m.callee);
+          peer.inflight.set(m.request, m.callee);
+          if (callee === undefined) { peer.callers.sendError(MessageType.CALL, m.request, WampErrors.clusterUnavailable, ['the callee left its router node']); return; }
+          dealer.invokeRemote(peer.callers, m.request, callee, m.registration, m.details, m.progress, m.data);
+          return;
+        }
+        case CallKind.Interrupt: {
+          const peer = this.peerNode(m.from);
+          dealer.interruptRemote(peer.callers, m.request, m.options);
+          // Only `kill` waits for the callee's answer; the caller's node has answered already otherwise.
+          if (m.options.mode !== 'kill') peer.inflight.delete(m.request);
+          return;
+        }
+        case CallKind.Result: {
+          const callee = this.callees.get(`${m.from}/${m.callee}`);
+          if (callee === undefined) return;
+          dealer.yield(callee, { type: MessageType.YIELD, request: m.request, options: m.details, ...m.data });
+          return;
+        }
+        case CallKind.Error: {
+          const callee = this.callees.get(`${m.from}/${m.callee}`);
+          if (callee === undefined) return;
+          dealer.invocationError(callee, { type: MessageType.ERROR, requestType: MessageType.INVOCATION, request: m.request, details: m.details, error: m.error, ...m.data });
+          return;
+        }
+        case CallKind.Revoke: {
+          const session = this.realm.sessions.get(m.callee);
+          const reg = dealer.observations.get(m.registration);
+          if (session !== undefined && reg !== undefined) dealer.removeObserver(reg, session, m.reason);
+          return;
+        }
+      }
+    } catch (e) {
+      this.host.log.error({ err: e, realm: this.realm.name }, 'internal error while handling a call message from another cluster node');
+    }
+  }
+}
+

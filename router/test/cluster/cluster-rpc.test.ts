@@ -1,0 +1,178 @@
+// Stage 3 of the cluster (docs/cluster.md, "RPC"): callers and callees on
+// different nodes, with the single node's rules: the registration that
+// governs a URI, every invocation policy, progressive results, cancel,
+// timeouts, disclosure, errors unchanged; a callee's node going away, and a
+// NATS restart.
+import t from 'tap';
+import { callError, connect, eventually, sleep, type AutobahnSession } from '../helpers.js';
+import { Wire, type Msg } from '../wire.js';
+import { FULL_HELLO } from '../matrix.js';
+import { NODE_SLOTS } from '../../src/ids.js';
+import { haveNats, startNats, startNodes, stopNats, type Nats, type Node, type NodeOptions } from './harness.js';
+
+const ALL = { call: true, register: true, publish: true, subscribe: true };
+const OPTS: NodeOptions = {
+  cluster: 'rpc',
+  realms: [{
+    name: 'realm1',
+    roles: [{ name: 'anonymous', permissions: [
+      { uri: '', match: 'prefix', allow: ALL, disclose: { caller: false, publisher: false } },
+      { uri: 'com.disclosed.', match: 'prefix', allow: ALL, disclose: { caller: true, publisher: false } },
+    ] }],
+  }],
+};
+
+const errorFor = (req: number) => (m: Msg): boolean => m[0] === 8 && m[2] === req;
+const isInvocation = (m: Msg): boolean => m[0] === 68;
+
+t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
+  let nats!: Nats;
+  let nodes!: Node[];
+  t.before(async () => { nats = await startNats(); nodes = await startNodes(3, nats.url, OPTS); });
+  t.teardown(async () => { for (const n of nodes) await n.stop().catch(() => undefined); await stopNats(nats); });
+  const open = async (i: number): Promise<AutobahnSession> => {
+    const c = await connect({ port: nodes[i]!.port });
+    t.teardown(() => { try { c.connection.close(); } catch { /* closed */ } });
+    return c.session as AutobahnSession;
+  };
+  const wire = async (i: number): Promise<Wire> => {
+    const w = Wire.connect({ port: nodes[i]!.port, path: '/ws', serializer: 'json', codec: 'autobahn', waitMs: 5000 });
+    t.teardown(() => w.close());
+    await w.join('realm1', FULL_HELLO);
+    return w;
+  };
+
+  t.test('session ids carry their node\'s slot, also with several nodes in one process', async (t) => {
+    for (let i = 0; i < 2; i++) {
+      const s = await open(i);
+      t.equal((s.id as number) % NODE_SLOTS, nodes[i]!.router.cluster!.slot, `node ${i + 1}`);
+    }
+  });
+
+  t.test('a callee on one node serves callers on the others: results, errors unchanged, disclosure, progressive results', async (t) => {
+    const callee = await open(1);
+    const seen: unknown[] = [];
+    const reg = await callee.register('com.disclosed.add', (args: number[], _k: unknown, d: { caller?: number }) => { seen.push(d.caller); return args[0]! + args[1]!; });
+    const caller = await open(0);
+    t.equal(await caller.call('com.disclosed.add', [2, 3]), 5);
+    t.same(seen, [caller.id], 'caller disclosed to the callee on the other node');
+    const other = await open(2);
+    t.equal(await other.call('com.disclosed.add', [20, 3]), 23);
+    // The registration id is the same on every node (meta event seen where the callee is not).
+    t.ok(reg.id > 0);
+    // A callee's error reaches the caller unchanged: raw callee, so the URI and arguments are exact.
+    const w = await wire(1);
+    await w.register('com.errs');
+    const p = callError(caller.call('com.errs', [1]));
+    const inv = await w.take(isInvocation, 'INVOCATION');
+    await w.send([8, 68, inv[1], {}, 'com.app.error.no_coins', ['need more', 2], { coins: 0 }]);
+    const e = await p;
+    t.same([e.error, e.args, e.kwargs], ['com.app.error.no_coins', ['need more', 2], { coins: 0 }]);
+    // Progressive results, in order.
+    await w.register('com.prog');
+    const log: unknown[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      (caller.call('com.prog', [], undefined, { receive_progress: true }) as unknown as { then(a: (r: unknown) => void, b: (e: unknown) => void, c: (p: unknown) => void): void })
+        .then((r) => { log.push(['final', r]); resolve(); }, reject, (x) => { log.push(['progress', x]); });
+    });
+    const inv2 = await w.take((m) => isInvocation(m) && m[1] !== inv[1], 'INVOCATION');
+    t.equal((inv2[3] as Record<string, unknown>).receive_progress, true);
+    for (let i = 1; i <= 3; i++) await w.send([70, inv2[1], { progress: true }, [i]]);
+    await w.send([70, inv2[1], {}, ['end']]);
+    await done;
+    t.same(log, [['progress', 1], ['progress', 2], ['progress', 3], ['final', 'end']]);
+    // Unregistered on its node: gone on the others.
+    await callee.unregister(reg);
+    await eventually(async () => (await callError(caller.call('com.disclosed.add', [1, 1]))).error === 'wamp.error.no_such_procedure', 5000, 'unregistered everywhere');
+  });
+
+  t.test('single is cluster-wide; exact beats prefix beats wildcard; first/last/roundrobin by registration time', async (t) => {
+    const a = await wire(0);
+    const b = await wire(1);
+    await a.register('com.one');
+    const req = a.request();
+    await b.send([64, req, {}, 'com.one']);
+    const refused = await b.take(errorFor(req), 'ERROR');
+    t.equal(refused[4], 'wamp.error.procedure_already_exists', 'a second REGISTER on another node');
+    const req2 = b.request();
+    await b.send([64, req2, { invoke: 'roundrobin' }, 'com.one']);
+    t.equal((await b.take(errorFor(req2), 'ERROR'))[4], 'wamp.error.procedure_exists_with_different_invocation_policy');
+
+    const caller = await open(2);
+    const mk = async (i: number, uri: string, options: Record<string, unknown>, answer: string): Promise<void> => {
+      const s = await open(i);
+      await s.register(uri, () => answer, options);
+    };
+    await mk(0, 'com.m..x', { match: 'wildcard' }, 'wildcard');
+    t.equal(await caller.call('com.m.a.x'), 'wildcard');
+    await mk(1, 'com.m.a', { match: 'prefix' }, 'prefix');
+    await eventually(async () => (await caller.call('com.m.a.x')) === 'prefix', 5000, 'prefix beats wildcard');
+    await mk(0, 'com.m.a.x', {}, 'exact');
+    await eventually(async () => (await caller.call('com.m.a.x')) === 'exact', 5000, 'exact beats prefix');
+
+    for (const invoke of ['first', 'last', 'roundrobin']) {
+      // Registered on nodes 1, 2, 3 in this order.
+      for (let i = 0; i < 3; i++) await mk(i, `com.shared.${invoke}`, { invoke }, `n${i + 1}`);
+      const from = await open(0);
+      await eventually(async () => (await from.call(`com.shared.${invoke}`)) !== undefined && nodes[0]!.router.findRealm('realm1')!.dealer.observations.lookup(`com.shared.${invoke}`, 'exact')?.callees.length === 3, 5000, 'all three callees known');
+      const got: unknown[] = [];
+      for (let i = 0; i < 6; i++) got.push(await from.call(`com.shared.${invoke}`));
+      if (invoke === 'first') t.same(got, Array(6).fill('n1'), 'first: the earliest registration cluster-wide');
+      else if (invoke === 'last') t.same(got, Array(6).fill('n3'), 'last: the latest');
+      else t.same([...got].sort(), ['n1', 'n1', 'n2', 'n2', 'n3', 'n3'], 'roundrobin over the callees of all nodes');
+    }
+  });
+
+  t.test('cancel (skip, killnowait, kill) and timeouts across nodes', async (t) => {
+    const callee = await wire(1);
+    const caller = await wire(0);
+    await callee.register('com.slow');
+    const call = async (options: Record<string, unknown> = {}): Promise<{ req: number; inv: Msg }> => {
+      const req = caller.request();
+      const before = callee.messages.length;
+      await caller.send([48, req, options, 'com.slow', []]);
+      const inv = await callee.take((m) => isInvocation(m) && callee.messages.indexOf(m) >= before, 'INVOCATION');
+      return { req, inv };
+    };
+    {
+      const { req } = await call();
+      await caller.send([49, req, { mode: 'skip' }]);
+      t.equal((await caller.take(errorFor(req), 'ERROR'))[4], 'wamp.error.canceled', 'skip');
+    }
+    {
+      const { req, inv } = await call();
+      await caller.send([49, req, { mode: 'killnowait' }]);
+      t.equal((await caller.take(errorFor(req), 'ERROR'))[4], 'wamp.error.canceled', 'killnowait: ERROR at once');
+      t.same(await callee.take((m) => m[0] === 69 && m[1] === inv[1], 'INTERRUPT'), [69, inv[1], { mode: 'killnowait' }]);
+    }
+    {
+      const { req, inv } = await call();
+      await caller.send([49, req, { mode: 'kill' }]);
+      t.same(await callee.take((m) => m[0] === 69 && m[1] === inv[1], 'INTERRUPT'), [69, inv[1], { mode: 'kill' }]);
+      await sleep(50);
+      t.same(caller.messages.filter(errorFor(req)), [], 'kill: no ERROR before the callee answers');
+      await callee.send([8, 68, inv[1], {}, 'com.app.stopped', ['stopped']]);
+      t.equal((await caller.take(errorFor(req), 'ERROR'))[4], 'com.app.stopped', 'kill: the callee\'s ERROR');
+    }
+    {
+      const { req, inv } = await call({ timeout: 200 });
+      t.equal((inv[3] as Record<string, unknown>).timeout, 200);
+      t.equal((await caller.take(errorFor(req), 'ERROR'))[4], 'wamp.error.timeout', 'timeout');
+      t.match(await callee.take((m) => m[0] === 69 && m[1] === inv[1], 'INTERRUPT'), [69, inv[1], { mode: 'killnowait', reason: 'wamp.error.timeout' }]);
+    }
+  });
+
+  t.test('force_reregister takes over a registration of the same authid on another node', async (t) => {
+    const old = await wire(1);
+    await old.register('com.taken');
+    const nu = await wire(0);
+    await nu.register('com.taken', { force_reregister: true });
+    const caller = await open(2);
+    await eventually(() => nodes[2]!.router.findRealm('realm1')!.dealer.observations.lookup('com.taken', 'exact')?.callees.length === 1
+      && nodes[1]!.router.findRealm('realm1')!.dealer.observations.lookup('com.taken', 'exact')?.callees.every((c) => c.id === nu.sessionId), 5000, 'taken over everywhere');
+    const p = caller.call('com.taken');
+    const inv = await nu.take(isInvocation, 'INVOCATION on the new callee');
+    await nu.send([70, inv[1], {}, ['new']]);
+    t.equal(await p, 'new');
+  });
+});
