@@ -163,7 +163,7 @@ t.test('PubSub across nodes', { skip: haveNats ? false : 'nats-server is not ins
     t.match(String(m.args[0]), /wamp\.session\.count would answer for this router node only/);
     const r = await callError(s.call('com.nobody.here'));
     t.equal(r.error, 'wamp.error.no_such_procedure');
-    t.match(String(r.args[0]), /calls are not yet routed between cluster nodes/);
+    t.match(String(r.args[0]), /no callee registered for procedure "com\.nobody\.here"/);
     // Session meta events and testaments reach every node.
     const watcher = await open(2);
     const joins: Got[] = [];

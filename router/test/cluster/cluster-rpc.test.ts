@@ -20,6 +20,10 @@ const OPTS: NodeOptions = {
       { uri: 'com.disclosed.', match: 'prefix', allow: ALL, disclose: { caller: true, publisher: false } },
     ] }],
   }],
+  transportExtras: { websocket: { ws: { type: 'websocket', auth: {
+    ticket: { type: 'static', principals: { 'claw-1': { ticket: 's1', role: 'anonymous' } } },
+    anonymous: { type: 'static', role: 'anonymous' },
+  } } } },
 };
 
 const errorFor = (req: number) => (m: Msg): boolean => m[0] === 8 && m[2] === req;
@@ -35,10 +39,14 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
     t.teardown(() => { try { c.connection.close(); } catch { /* closed */ } });
     return c.session as AutobahnSession;
   };
-  const wire = async (i: number): Promise<Wire> => {
-    const w = Wire.connect({ port: nodes[i]!.port, path: '/ws', serializer: 'json', codec: 'autobahn', waitMs: 5000 });
+  const wire = async (i: number, authid?: string): Promise<Wire> => {
+    const w = await Wire.open({ port: nodes[i]!.port, path: '/ws', serializer: 'json', codec: 'autobahn', waitMs: 5000 });
     t.teardown(() => w.close());
-    await w.join('realm1', FULL_HELLO);
+    if (authid === undefined) { await w.join('realm1', FULL_HELLO); return w; }
+    await w.send([1, 'realm1', { ...FULL_HELLO, roles: { ...FULL_HELLO.roles, callee: { features: { ...FULL_HELLO.roles.callee.features, registration_revocation: true } } }, authmethods: ['ticket'], authid }]);
+    await w.next(4);
+    await w.send([5, 's1', {}]);
+    w.sessionId = (await w.next(2))[1] as number;
     return w;
   };
 
@@ -90,7 +98,7 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
     const a = await wire(0);
     const b = await wire(1);
     await a.register('com.one');
-    const req = a.request();
+    const req = b.request();
     await b.send([64, req, {}, 'com.one']);
     const refused = await b.take(errorFor(req), 'ERROR');
     t.equal(refused[4], 'wamp.error.procedure_already_exists', 'a second REGISTER on another node');
@@ -163,10 +171,11 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
   });
 
   t.test('force_reregister takes over a registration of the same authid on another node', async (t) => {
-    const old = await wire(1);
-    await old.register('com.taken');
-    const nu = await wire(0);
+    const old = await wire(1, 'claw-1');
+    const oldReg = await old.register('com.taken');
+    const nu = await wire(0, 'claw-1');
     await nu.register('com.taken', { force_reregister: true });
+    t.same(await old.take((m) => m[0] === 67 && m[1] === 0, 'UNREGISTERED'), [67, 0, { registration: oldReg, reason: 'replaced by a force_reregister of the same authid' }], 'the old callee on the other node is told');
     const caller = await open(2);
     await eventually(() => nodes[2]!.router.findRealm('realm1')!.dealer.observations.lookup('com.taken', 'exact')?.callees.length === 1
       && nodes[1]!.router.findRealm('realm1')!.dealer.observations.lookup('com.taken', 'exact')?.callees.every((c) => c.id === nu.sessionId), 5000, 'taken over everywhere');
