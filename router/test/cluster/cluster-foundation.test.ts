@@ -57,13 +57,13 @@ t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' },
     const ids = await Promise.all([
       ca.session.subscribe('com.t', () => {}), cb.session.subscribe('com.t', () => {}),
       ca.session.subscribe('com.', () => {}, { match: 'prefix' }), cb.session.subscribe('com.', () => {}, { match: 'prefix' }),
-      ca.session.register('com.p', () => 1),
+      ca.session.register('com.p', () => 1, { invoke: 'roundrobin' }),
     ]);
     t.equal(ids[0].id, ids[1].id, 'the same exact subscription on two nodes has one id');
     t.equal(ids[2].id, ids[3].id, 'the same prefix subscription on two nodes has one id');
     t.not(ids[0].id, ids[2].id, 'another (topic, match) has another');
     const c2 = await connect({ port: b!.port });
-    t.equal((await c2.session.register('com.p', () => 2)).id, ids[4].id, 'a registration of one procedure has one id on every node');
+    t.equal((await c2.session.register('com.p', () => 2, { invoke: 'roundrobin' })).id, ids[4].id, 'a registration of one procedure has one id on every node');
     ca.connection.close(); cb.connection.close(); c2.connection.close();
     // A third node leaves cleanly: the others know at once (its bye), not after the timeout.
     const c = await startNode('n3', nats.url, { cluster: 'ids' });
