@@ -28,7 +28,7 @@ import { IdSequence, NODE_SLOTS } from '../ids.js';
 import { WampErrors } from '../errors.js';
 import { shortUri } from '../uri.js';
 import { RemoteCallee, RemoteCallers, type RemoteSink } from './remote-peers.js';
-import { realmToken, ENVELOPE_ROOM, type LinkHost } from './realm-link.js';
+import { realmToken, type LinkHost } from './realm-link.js';
 import { CallKind, decodeCall, encodeAnswer, encodeInterrupt, encodeInvoke, encodeRevoke, type WireCall } from './call-wire.js';
 
 /** How long a CALL that found no callee waits for the registration table at most. */
@@ -37,16 +37,26 @@ export const TABLE_WAIT_MS = 1000;
 export interface CallHost extends LinkHost {
   /** Is the NATS connection up? During an outage cross-node calls fail at once. */
   readonly connected: boolean;
+  /** This run of the node (membership.ts): a node restarted under its name has another. */
+  readonly instance: string;
+  /** The run of another live node, or undefined when it is not seen. */
+  instanceOf(node: string): string | undefined;
 }
 
 /** A registration as the bucket keeps it. */
-interface Entry { uri: string; match: MatchPolicy; invoke: InvokePolicy; session: number; authid: string; authrole: string; features: ClientFeatures; stamp: number }
+interface Entry { instance: string; uri: string; match: MatchPolicy; invoke: InvokePolicy; session: number; authid: string; authrole: string; features: ClientFeatures; stamp: number }
 
 interface PeerNode {
   requests: IdSequence;
   callers: RemoteCallers;
   /** Its invocations in flight here: its request id → the callee session (its answers name the callee, so that node finds the call). */
   inflight: Map<number, number>;
+  /**
+   * Its greatest request id seen here. Its ids come from one sequence and
+   * arrive in order (one subject), so an INVOCATION with an id not above it
+   * that is not open is a late chunk of a progressive call that ended here.
+   */
+  lastRequest: number;
 }
 
 const isConflict = (e: unknown): boolean => /wrong last sequence|key exists/i.test((e as Error)?.message ?? '');
@@ -109,7 +119,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     try {
       if (invoke === 'single') {
         try {
-          this.singles.set(id, await kv.create(claim, JSON.stringify({ node: this.host.node, session: session.id })));
+          this.singles.set(id, await kv.create(claim, JSON.stringify({ node: this.host.node, instance: this.host.instance, session: session.id })));
         } catch (e) {
           if (!isConflict(e)) throw e;
           return { refused: [WampErrors.procedureAlreadyExists, `procedure "${shortUri(uri)}" is already registered (on a node of the cluster)`] };
@@ -120,7 +130,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
           return { refused: [WampErrors.differentInvocationPolicy, `procedure "${shortUri(uri)}" is already registered with invoke policy "single", not "${invoke}"`] };
         }
       }
-      const entry: Entry = { uri, match, invoke, session: session.id, authid: session.authid, authrole: session.authrole, features: session.features, stamp };
+      const entry: Entry = { instance: this.host.instance, uri, match, invoke, session: session.id, authid: session.authid, authrole: session.authrole, features: session.features, stamp };
       const key = this.key(id, this.host.node, session.id);
       this.mine.set(key, entry);
       await kv.put(key, JSON.stringify(entry));
@@ -196,9 +206,9 @@ export class CallLink implements DealerClusterLink, RemoteSink {
       return;
     }
     // An entry of a node we don't see (its claims age out, or another node deletes them when it is gone) is not served.
-    if (!this.host.others().includes(node!)) return;
     let entry: Entry;
     try { entry = e.json<Entry>(); } catch { this.host.counters.malformed++; return; }
+    if (this.host.instanceOf(node!) !== entry.instance) return;
     dealer.attachRemote(this.callee(node!, session, entry), entry.uri, entry.match, entry.invoke, entry.stamp);
   }
 
@@ -214,7 +224,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
 
   private peerNode(node: string): PeerNode {
     let n = this.nodes.get(node);
-    if (n === undefined) { n = { requests: new IdSequence(), callers: new RemoteCallers(this, node), inflight: new Map() }; this.nodes.set(node, n); }
+    if (n === undefined) { n = { requests: new IdSequence(), callers: new RemoteCallers(this, node), inflight: new Map(), lastRequest: 0 }; this.nodes.set(node, n); }
     return n;
   }
 
@@ -254,7 +264,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
    * here are interrupted; its entries and claims are deleted from the table
    * (every node that saw it go does so; it writes them again if it comes back).
    */
-  nodeLeft(node: string): void {
+  nodeLeft(node: string, instance: string): void {
     const dealer = this.realm.dealer;
     for (const [k, c] of [...this.callees]) {
       if (c.node !== node) continue;
@@ -263,22 +273,29 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     }
     const n = this.nodes.get(node);
     if (n !== undefined) { this.nodes.delete(node); dealer.sessionLeft(n.callers); }
-    void this.dropEntriesOf(node);
+    void this.dropEntriesOf(node, instance);
   }
 
-  private async dropEntriesOf(node: string): Promise<void> {
+  /** Deletes the entries and claims of `node`'s run `instance` (not those of a run started since under its name). */
+  private async dropEntriesOf(node: string, instance: string): Promise<void> {
     const kv = this.kv;
     if (kv === undefined || !this.host.connected) return;
     try {
       const keys: string[] = [];
-      for await (const k of await kv.keys(`r*.${node}.*`)) keys.push(k);
-      for (const k of keys) await kv.delete(k).catch(() => undefined);
+      for await (const k of await kv.keys()) if (k.startsWith('r') && k.includes(`.${node}.`)) keys.push(k);
+      for (const k of keys) {
+        const e = await kv.get(k);
+        if (e === null || e.operation !== 'PUT') continue;
+        let held: { instance?: string } = {};
+        try { held = e.json(); } catch { /* unreadable: deleted */ }
+        if (held.instance === undefined || held.instance === instance) await kv.delete(k, { previousSeq: e.revision }).catch(() => undefined);
+      }
       for await (const k of await kv.keys('single.*')) {
         const e = await kv.get(k);
         if (e === null || e.operation !== 'PUT') continue;
-        let holder: { node?: string } = {};
+        let holder: { node?: string; instance?: string } = {};
         try { holder = e.json(); } catch { /* unreadable: left */ }
-        if (holder.node === node) await kv.delete(k, { previousSeq: e.revision }).catch(() => undefined);
+        if (holder.node === node && holder.instance === instance) await kv.delete(k, { previousSeq: e.revision }).catch(() => undefined);
       }
     } catch { /* NATS unreachable: the node's entries are ignored while it is not seen */ }
   }
@@ -329,7 +346,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     if (inflight === undefined || callee === undefined) return;
     if (message.type === MessageType.ERROR || message.details.progress !== true) inflight.delete(message.request);
     let bytes = encodeAnswer(this.host.node, callee, message);
-    if (bytes.length > this.maxBytes - ENVELOPE_ROOM / 8) {
+    if (bytes.length > this.maxBytes) {
       this.host.counters.tooLarge++;
       bytes = encodeAnswer(this.host.node, callee, { type: MessageType.ERROR, requestType: MessageType.CALL, request: message.request, details: {}, error: WampErrors.payloadTooLarge, args: [`the callee's answer is too large to reach the caller's cluster node (${bytes.length} bytes; NATS max_payload ${this.maxBytes})`] });
     }
@@ -349,6 +366,8 @@ export class CallLink implements DealerClusterLink, RemoteSink {
       switch (m.kind) {
         case CallKind.Invoke: {
           const peer = this.peerNode(m.from);
+          if (m.request <= peer.lastRequest && !dealer.continuesCall(peer.callers, m.request)) return;
+          peer.lastRequest = m.request;
           const callee = this.realm.sessions.get(m.callee);
           peer.inflight.set(m.request, m.callee);
           if (callee === undefined) { peer.callers.sendError(MessageType.CALL, m.request, WampErrors.clusterUnavailable, ['the callee left its router node']); return; }

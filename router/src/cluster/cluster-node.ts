@@ -36,6 +36,8 @@ export class ClusterNode implements CallHost {
   get node(): string { return this.config.node; }
   get cluster(): string { return this.config.name; }
   get slot(): number { return this.membership?.slot ?? -1; }
+  get instance(): string { return this.membership?.instance ?? ''; }
+  instanceOf(node: string): string | undefined { return this.membership?.instanceOf(node); }
   get connected(): boolean { return this.natsState === 'connected'; }
   get nc(): NatsConnection {
     if (this.connection === undefined) throw new Error('the cluster node is not started');
@@ -82,9 +84,9 @@ export class ClusterNode implements CallHost {
     try {
       const info = nc.info;
       if (info !== undefined && info.jetstream !== true) throw new Error('the NATS server has no JetStream (start nats-server with -js)');
-      this.membership = new Membership(nc, this.config.name, this.config.node, this.log, (node, change) => {
+      this.membership = new Membership(nc, this.config.name, this.config.node, this.log, (node, change, instance) => {
         this.log.info({ node, cluster: this.config.name }, change === 'joined' ? 'cluster node joined' : 'cluster node gone');
-        if (change === 'left') { for (const l of this.links) l.nodeLeft(node); for (const c of this.calls) c.nodeLeft(node); }
+        if (change === 'left') { for (const l of this.links) l.nodeLeft(node); for (const c of this.calls) c.nodeLeft(node, instance); }
         else for (const c of this.calls) c.resync();
       });
       await this.membership.start();

@@ -31,7 +31,7 @@ export interface NodeInfo {
   lastSeen: number;
 }
 
-export type MembershipChange = (node: string, change: 'joined' | 'left') => void;
+export type MembershipChange = (node: string, change: 'joined' | 'left', instance: string) => void;
 
 interface Heartbeat { node: string; instance: string; slot: number; bye?: boolean }
 
@@ -165,7 +165,7 @@ export class Membership {
     // A new instance of a node we knew (killed and started again): the old one is gone first.
     if (known !== undefined) this.gone(h.node);
     this.nodes.set(h.node, { node: h.node, instance: h.instance, slot: h.slot, lastSeen: Date.now() });
-    this.changed(h.node, 'joined');
+    this.changed(h.node, 'joined', h.instance);
   }
 
   private sweep(): void {
@@ -174,8 +174,15 @@ export class Membership {
   }
 
   private gone(node: string): void {
-    if (!this.nodes.delete(node)) return;
-    this.changed(node, 'left');
+    const n = this.nodes.get(node);
+    if (n === undefined) return;
+    this.nodes.delete(node);
+    this.changed(node, 'left', n.instance);
+  }
+
+  /** The run (instance) of live node `node`, or undefined when it is not seen. */
+  instanceOf(node: string): string | undefined {
+    return this.nodes.get(node)?.instance;
   }
 
   /** The other live nodes' names. */

@@ -63,14 +63,13 @@ function scopeOf(v: unknown): TestamentScope {
  * would be this node's part only: refused there until they are cluster-wide
  * (docs/cluster.md), rather than answered wrongly. The session's own
  * testaments and the event history (every node records every publication it
- * receives) are answered.
+ * receives) are answered, and so are the `wamp.registration.*` procedures:
+ * every node's dealer holds the callees of all nodes (cluster/call-link.ts).
  */
 const NODE_LOCAL_ONLY: ReadonlySet<string> = new Set([
   'wamp.session.count', 'wamp.session.list', 'wamp.session.get', 'wamp.session.kill', 'wamp.session.kill_by_authid', 'wamp.session.kill_by_authrole',
   'wamp.subscription.list', 'wamp.subscription.lookup', 'wamp.subscription.match', 'wamp.subscription.get',
   'wamp.subscription.list_subscribers', 'wamp.subscription.count_subscribers', 'wamp.subscription.remove_subscriber',
-  'wamp.registration.list', 'wamp.registration.lookup', 'wamp.registration.match', 'wamp.registration.get',
-  'wamp.registration.list_callees', 'wamp.registration.count_callees', 'wamp.registration.remove_callee',
   'clawgate.persistent.list', 'clawgate.persistent.drop',
 ]);
 

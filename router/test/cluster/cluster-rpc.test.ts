@@ -185,3 +185,28 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
     t.equal(await p, 'new');
   });
 });
+
+t.test('wamp.registration.* answer for the cluster; remove_callee reaches a callee of another node', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
+  const nats = await startNats();
+  const nodes = await startNodes(2, nats.url, { ...OPTS, cluster: 'rpcmeta' });
+  t.teardown(async () => { for (const n of nodes) await n.stop().catch(() => undefined); await stopNats(nats); });
+  const a = await connect({ port: nodes[0]!.port });
+  const b = await connect({ port: nodes[1]!.port });
+  t.teardown(() => { a.connection.close(); b.connection.close(); });
+  const ra = await a.session.register('com.meta.p', () => 'a', { invoke: 'roundrobin' });
+  const rb = await b.session.register('com.meta.p', () => 'b', { invoke: 'roundrobin' });
+  const onB: unknown[] = [];
+  await b.session.subscribe('wamp.registration.on_unregister', (args: unknown[]) => { onB.push(args); });
+  t.equal(ra.id, rb.id);
+  await eventually(async () => (await a.session.call('wamp.registration.count_callees', [ra.id])) === 2, 5000, 'two callees seen from node 1');
+  t.same(((await b.session.call('wamp.registration.list_callees', [ra.id])) as number[]).sort(), [a.session.id, b.session.id].sort());
+  t.equal(await b.session.call('wamp.registration.lookup', ['com.meta.p']), ra.id);
+  t.equal(await a.session.call('wamp.registration.match', ['com.meta.p']), ra.id);
+  t.ok(((await a.session.call('wamp.registration.list')) as { exact: number[] }).exact.includes(ra.id));
+  // From node 1, take node 2's callee off: it is told on its node, and it is gone everywhere.
+  await a.session.call('wamp.registration.remove_callee', [ra.id, b.session.id]);
+  await eventually(async () => (await a.session.call('wamp.registration.count_callees', [ra.id])) === 1
+    && (await b.session.call('wamp.registration.count_callees', [ra.id])) === 1, 5000, 'removed everywhere');
+  t.same(onB, [[b.session.id, ra.id]], 'on_unregister once on node 2');
+  for (let i = 0; i < 3; i++) t.equal(await b.session.call('com.meta.p'), 'a');
+});
