@@ -110,7 +110,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
 
   isRemote(peer: Peer): boolean { return peer instanceof RemoteCallee || peer instanceof RemoteCallers; }
 
-  async register(session: Peer, id: number, uri: string, match: MatchPolicy, invoke: InvokePolicy): Promise<{ refused: [string, string] } | { stamp: number }> {
+  async register(session: Peer, id: number, uri: string, match: MatchPolicy, invoke: InvokePolicy, force: boolean): Promise<{ refused: [string, string] } | { stamp: number }> {
     const kv = this.kv;
     if (kv === undefined || !this.host.connected) return { refused: [WampErrors.clusterUnavailable, 'the cluster is unreachable (NATS connection lost): registrations wait until it is back'] };
     const now = Date.now() * NODE_SLOTS + this.host.slot;
@@ -118,12 +118,10 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     const claim = `single.r${id}`;
     try {
       if (invoke === 'single') {
-        try {
-          this.singles.set(id, await kv.create(claim, JSON.stringify({ node: this.host.node, instance: this.host.instance, session: session.id })));
-        } catch (e) {
-          if (!isConflict(e)) throw e;
-          return { refused: [WampErrors.procedureAlreadyExists, `procedure "${shortUri(uri)}" is already registered (on a node of the cluster)`] };
-        }
+        const value = JSON.stringify({ node: this.host.node, instance: this.host.instance, session: session.id, authid: session.authid });
+        const revision = await this.claim(claim, value, id, session, force);
+        if (revision === undefined) return { refused: [WampErrors.procedureAlreadyExists, `procedure "${shortUri(uri)}" is already registered (on a node of the cluster)`] };
+        this.singles.set(id, revision);
       } else {
         const held = await kv.get(claim);
         if (held !== null && held.operation === 'PUT') {
@@ -140,6 +138,40 @@ export class CallLink implements DealerClusterLink, RemoteSink {
       this.unregistered(session, id);
       return { refused: [WampErrors.clusterUnavailable, `the registration could not be made known to the cluster: ${(e as Error).message}`] };
     }
+  }
+
+  /**
+   * Claims a `single` registration cluster-wide (create). With `force`
+   * (force_reregister), one held on another node is taken over
+   * (compare-and-swap) if its callee has the same authid, as on one node;
+   * that callee's node is told to take it from it. Resolves with the
+   * claim's revision, or undefined when it is someone else's.
+   */
+  private async claim(claim: string, value: string, id: number, session: Peer, force: boolean): Promise<number | undefined> {
+    const kv = this.kv!;
+    // A few rounds: the holder may let go between our create and our read (it was told to by this very REGISTER).
+    for (let round = 0; round < 5; round++) {
+      try {
+        return await kv.create(claim, value);
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+      }
+      if (!force) return undefined;
+      const held = await kv.get(claim);
+      if (held === null || held.operation !== 'PUT') continue;
+      let holder: { node?: string; session?: number; authid?: string } = {};
+      try { holder = held.json(); } catch { return undefined; }
+      if (holder.authid !== session.authid || holder.node === undefined || holder.session === undefined) return undefined;
+      if (holder.node === this.host.node) return undefined; // this node's own: the dealer decided already
+      try {
+        const revision = await kv.update(claim, value, held.revision);
+        this.publish(holder.node, encodeRevoke(this.host.node, holder.session, id, 'replaced by a force_reregister of the same authid'));
+        return revision;
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+      }
+    }
+    return undefined;
   }
 
   unregistered(session: Peer, id: number): void {

@@ -10,9 +10,11 @@ export interface DealerClusterLink {
    * REGISTERED: `single` claims the procedure cluster-wide (compare-and-swap),
    * a shared one checks that no `single` holds it. Resolves with the reason
    * for a refusal (an ERROR URI and message), or with the registration's
-   * cluster-wide time (which orders `first`/`last`).
+   * cluster-wide time (which orders `first`/`last`). With `force`
+   * (force_reregister) a `single` claim of the same authid on another node
+   * is taken over and its callee there loses the registration.
    */
-  register(session: Peer, id: number, uri: string, match: MatchPolicy, invoke: InvokePolicy): Promise<{ refused: [string, string] } | { stamp: number }>;
+  register(session: Peer, id: number, uri: string, match: MatchPolicy, invoke: InvokePolicy, force: boolean): Promise<{ refused: [string, string] } | { stamp: number }>;
   /** `session` no longer holds registration `id` (UNREGISTER, revocation, the session left). */
   unregistered(session: Peer, id: number): void;
   /** A session of this node left: its registrations are no longer the cluster's. */

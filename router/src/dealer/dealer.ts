@@ -160,7 +160,7 @@ export class Dealer implements ObservationOwner<Registration> {
     // On a cluster node the registration has the id every node gives it (ids.ts sharedId), and every node knows of it before REGISTERED.
     const id = sharedId('registration', this.realm.name, m.procedure, match, '');
     if (stamp === undefined) {
-      session.holdUntil(cluster.register(session, id, m.procedure, match, invoke), (r) => {
+      session.holdUntil(cluster.register(session, id, m.procedure, match, invoke, m.options.force_reregister === true), (r) => {
         if ('refused' in r) { fail(r.refused[0], r.refused[1]); return; }
         // Checked again: this node's registrations may have changed meanwhile (a refusal releases what was claimed).
         this.registerAuthorized(session, m, match, invoke, r.stamp);

@@ -8,7 +8,7 @@ import { callError, connect, eventually, sleep, type AutobahnSession } from '../
 import { Wire, type Msg } from '../wire.js';
 import { FULL_HELLO } from '../matrix.js';
 import { NODE_SLOTS } from '../../src/ids.js';
-import { haveNats, startNats, startNodes, stopNats, type Nats, type Node, type NodeOptions } from './harness.js';
+import { haveNats, startNats, startNodes, stopNats, type Nats, type Node, type NodeOptions, until } from './harness.js';
 
 const ALL = { call: true, register: true, publish: true, subscribe: true };
 const OPTS: NodeOptions = {
@@ -91,7 +91,7 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
     t.same(log, [['progress', 1], ['progress', 2], ['progress', 3], ['final', 'end']]);
     // Unregistered on its node: gone on the others.
     await callee.unregister(reg);
-    await eventually(async () => (await callError(caller.call('com.disclosed.add', [1, 1]))).error === 'wamp.error.no_such_procedure', 5000, 'unregistered everywhere');
+    await until(async () => (await callError(caller.call('com.disclosed.add', [1, 1]))).error === 'wamp.error.no_such_procedure', 5000, 'unregistered everywhere');
   });
 
   t.test('single is cluster-wide; exact beats prefix beats wildcard; first/last/roundrobin by registration time', async (t) => {
@@ -114,15 +114,15 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
     await mk(0, 'com.m..x', { match: 'wildcard' }, 'wildcard');
     t.equal(await caller.call('com.m.a.x'), 'wildcard');
     await mk(1, 'com.m.a', { match: 'prefix' }, 'prefix');
-    await eventually(async () => (await caller.call('com.m.a.x')) === 'prefix', 5000, 'prefix beats wildcard');
+    await until(async () => (await caller.call('com.m.a.x')) === 'prefix', 5000, 'prefix beats wildcard');
     await mk(0, 'com.m.a.x', {}, 'exact');
-    await eventually(async () => (await caller.call('com.m.a.x')) === 'exact', 5000, 'exact beats prefix');
+    await until(async () => (await caller.call('com.m.a.x')) === 'exact', 5000, 'exact beats prefix');
 
     for (const invoke of ['first', 'last', 'roundrobin']) {
       // Registered on nodes 1, 2, 3 in this order.
       for (let i = 0; i < 3; i++) await mk(i, `com.shared.${invoke}`, { invoke }, `n${i + 1}`);
       const from = await open(0);
-      await eventually(async () => (await from.call(`com.shared.${invoke}`)) !== undefined && nodes[0]!.router.findRealm('realm1')!.dealer.observations.lookup(`com.shared.${invoke}`, 'exact')?.callees.length === 3, 5000, 'all three callees known');
+      await until(async () => (await from.call(`com.shared.${invoke}`)) !== undefined && nodes[0]!.router.findRealm('realm1')!.dealer.observations.lookup(`com.shared.${invoke}`, 'exact')?.callees.length === 3, 5000, 'all three callees known');
       const got: unknown[] = [];
       for (let i = 0; i < 6; i++) got.push(await from.call(`com.shared.${invoke}`));
       if (invoke === 'first') t.same(got, Array(6).fill('n1'), 'first: the earliest registration cluster-wide');
@@ -198,15 +198,17 @@ t.test('wamp.registration.* answer for the cluster; remove_callee reaches a call
   const onB: unknown[] = [];
   await b.session.subscribe('wamp.registration.on_unregister', (args: unknown[]) => { onB.push(args); });
   t.equal(ra.id, rb.id);
-  await eventually(async () => (await a.session.call('wamp.registration.count_callees', [ra.id])) === 2, 5000, 'two callees seen from node 1');
+  await until(async () => (await a.session.call('wamp.registration.count_callees', [ra.id])) === 2, 5000, 'two callees seen from node 1');
   t.same(((await b.session.call('wamp.registration.list_callees', [ra.id])) as number[]).sort(), [a.session.id, b.session.id].sort());
   t.equal(await b.session.call('wamp.registration.lookup', ['com.meta.p']), ra.id);
   t.equal(await a.session.call('wamp.registration.match', ['com.meta.p']), ra.id);
   t.ok(((await a.session.call('wamp.registration.list')) as { exact: number[] }).exact.includes(ra.id));
   // From node 1, take node 2's callee off: it is told on its node, and it is gone everywhere.
   await a.session.call('wamp.registration.remove_callee', [ra.id, b.session.id]);
-  await eventually(async () => (await a.session.call('wamp.registration.count_callees', [ra.id])) === 1
+  await until(async () => (await a.session.call('wamp.registration.count_callees', [ra.id])) === 1
     && (await b.session.call('wamp.registration.count_callees', [ra.id])) === 1, 5000, 'removed everywhere');
+  await eventually(() => onB.length > 0, 5000, 'on_unregister on node 2');
+  await sleep(100);
   t.same(onB, [[b.session.id, ra.id]], 'on_unregister once on node 2');
   for (let i = 0; i < 3; i++) t.equal(await b.session.call('com.meta.p'), 'a');
 });

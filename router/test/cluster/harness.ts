@@ -172,3 +172,14 @@ export async function spawnNode(name: string, natsUrl: string, opts: NodeOptions
   const kill = (signal: NodeJS.Signals): void => { try { process.kill(-proc.pid!, signal); } catch { /* gone */ } };
   return { name, proc, port, url: `ws://127.0.0.1:${port}/ws`, exited: exitedP, kill };
 }
+
+/** Polls the async `fn` (each try bounded to 2 s) until it resolves truthy; fails after `timeoutMs`. */
+export async function until(fn: () => Promise<unknown>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await Promise.race([fn().catch(() => false), sleep(2000).then(() => false)]);
+    if (v) return;
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
