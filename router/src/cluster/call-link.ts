@@ -44,7 +44,7 @@ export interface CallHost extends LinkHost {
 }
 
 /** A registration as the bucket keeps it. */
-interface Entry { instance: string; uri: string; match: MatchPolicy; invoke: InvokePolicy; session: number; authid: string; authrole: string; features: ClientFeatures; stamp: number }
+interface Entry { node: string; instance: string; uri: string; match: MatchPolicy; invoke: InvokePolicy; session: number; authid: string; authrole: string; features: ClientFeatures; stamp: number }
 
 interface PeerNode {
   requests: IdSequence;
@@ -58,6 +58,9 @@ interface PeerNode {
    */
   lastRequest: number;
 }
+
+/** A table entry as the watcher last saw it (registration entries and single claims both name their node and its run). */
+interface Held { node?: string; instance?: string; revision: number; raw: KvEntry }
 
 const isConflict = (e: unknown): boolean => /wrong last sequence|key exists/i.test((e as Error)?.message ?? '');
 
@@ -79,6 +82,9 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   /** The highest table revision the watcher has handed over. */
   private seenRevision = 0;
   private readonly waiters: { revision: number; done: () => void }[] = [];
+  /** The table as the watcher delivered it (no second read of the bucket is ever needed). */
+  private readonly table = new Map<string, Held>();
+  private stopped = false;
 
   constructor(private readonly host: CallHost, private readonly realm: Realm) {
     const token = realmToken(realm.name);
@@ -99,6 +105,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   }
 
   stop(): void {
+    this.stopped = true;
     this.sub?.unsubscribe();
     this.watcher?.stop();
     for (const w of this.waiters.splice(0)) w.done();
@@ -128,7 +135,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
           return { refused: [WampErrors.differentInvocationPolicy, `procedure "${shortUri(uri)}" is already registered with invoke policy "single", not "${invoke}"`] };
         }
       }
-      const entry: Entry = { instance: this.host.instance, uri, match, invoke, session: session.id, authid: session.authid, authrole: session.authrole, features: session.features, stamp };
+      const entry: Entry = { node: this.host.node, instance: this.host.instance, uri, match, invoke, session: session.id, authid: session.authid, authrole: session.authrole, features: session.features, stamp };
       const key = this.key(id, this.host.node, session.id);
       this.mine.set(key, entry);
       await kv.put(key, JSON.stringify(entry));
@@ -214,7 +221,12 @@ export class CallLink implements DealerClusterLink, RemoteSink {
 
   private changed(e: KvEntry): void {
     if (e.revision > this.seenRevision) this.seenRevision = e.revision;
-    try { this.apply(e); } catch (err) { this.host.log.error({ err, realm: this.realm.name }, 'internal error while applying a cluster registration'); }
+    let held: Held | undefined;
+    if (e.operation === 'PUT') {
+      try { held = { ...e.json<{ node?: string; instance?: string }>(), revision: e.revision, raw: e }; } catch { this.host.counters.malformed++; }
+    }
+    if (held === undefined) this.table.delete(e.key); else this.table.set(e.key, held);
+    try { this.apply(e.key, held); } catch (err) { this.host.log.error({ err, realm: this.realm.name }, 'internal error while applying a cluster registration'); }
     if (this.waiters.length > 0) {
       for (let i = this.waiters.length - 1; i >= 0; i--) {
         if (this.waiters[i]!.revision <= this.seenRevision) this.waiters.splice(i, 1)[0]!.done();
@@ -222,25 +234,25 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     }
   }
 
-  private apply(e: KvEntry): void {
-    const m = /^r(\d+)\.([A-Za-z0-9_-]+)\.(\d+)$/.exec(e.key);
+  /** An entry of the table, or its removal (held undefined), made effective in this node's dealer. */
+  private apply(key: string, held: Held | undefined): void {
+    const m = /^r(\d+)\.([A-Za-z0-9_-]+)\.(\d+)$/.exec(key);
     if (m === null) return;
     const [, idText, node, sessionText] = m;
     if (node === this.host.node) return;
     const id = Number(idText);
     const session = Number(sessionText);
     const dealer = this.realm.dealer;
-    if (e.operation !== 'PUT') {
+    if (held === undefined) {
       const callee = this.callees.get(`${node}/${session}`);
       if (callee === undefined) return;
       dealer.detachRemote(callee, id);
       if (dealer.observations.heldBy(callee) === 0 && dealer.serving(callee) === 0) this.callees.delete(`${node}/${session}`);
       return;
     }
-    // An entry of a node we don't see (its claims age out, or another node deletes them when it is gone) is not served.
-    let entry: Entry;
-    try { entry = e.json<Entry>(); } catch { this.host.counters.malformed++; return; }
-    if (this.host.instanceOf(node!) !== entry.instance) return;
+    // Only the entries of the run of that node we see (not an old run's that a cleanup has yet to delete).
+    if (this.host.instanceOf(node!) !== held.instance) return;
+    const entry = held.raw.json<Entry>();
     dealer.attachRemote(this.callee(node!, session, entry), entry.uri, entry.match, entry.invoke, entry.stamp);
   }
 
@@ -265,36 +277,22 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   /**
    * A node (re)appeared, or NATS is back: the others may have dropped this
    * node's registrations while they did not see it, so they are written
-   * again; and the table is read again (entries of nodes not seen were skipped).
+   * again; and the entries of the table this node skipped while it did not
+   * see their node are applied now.
    */
   resync(): void {
     const kv = this.kv;
-    if (kv === undefined) return;
+    if (kv === undefined || this.stopped) return;
     for (const [key, entry] of this.mine) void kv.put(key, JSON.stringify(entry)).catch(() => undefined);
-    void this.reread();
-  }
-
-  /** Reads the whole table again (a node joined: its entries were skipped while it was not seen). */
-  private async reread(): Promise<void> {
-    const kv = this.kv;
-    if (kv === undefined) return;
-    try {
-      const keys: string[] = [];
-      for await (const k of await kv.keys()) keys.push(k);
-      for (const k of keys) {
-        const e = await kv.get(k);
-        if (e !== null) this.apply(e);
-      }
-    } catch (e) {
-      this.host.log.warn({ err: (e as Error).message, realm: this.realm.name }, 'cluster registration table not read');
-    }
+    for (const [key, held] of this.table) this.apply(key, held);
   }
 
   /**
    * A node is gone: its callees are no longer registered here (on_unregister,
    * on_delete), calls in flight to them end with ERROR, calls its callers made
-   * here are interrupted; its entries and claims are deleted from the table
-   * (every node that saw it go does so; it writes them again if it comes back).
+   * here are interrupted; the entries and claims of that run of it are
+   * deleted from the table (every node that saw it go does so, by
+   * compare-and-swap; it writes them again if it comes back).
    */
   nodeLeft(node: string, instance: string): void {
     const dealer = this.realm.dealer;
@@ -305,31 +303,11 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     }
     const n = this.nodes.get(node);
     if (n !== undefined) { this.nodes.delete(node); dealer.sessionLeft(n.callers); }
-    void this.dropEntriesOf(node, instance);
-  }
-
-  /** Deletes the entries and claims of `node`'s run `instance` (not those of a run started since under its name). */
-  private async dropEntriesOf(node: string, instance: string): Promise<void> {
     const kv = this.kv;
-    if (kv === undefined || !this.host.connected) return;
-    try {
-      const keys: string[] = [];
-      for await (const k of await kv.keys()) if (k.startsWith('r') && k.includes(`.${node}.`)) keys.push(k);
-      for (const k of keys) {
-        const e = await kv.get(k);
-        if (e === null || e.operation !== 'PUT') continue;
-        let held: { instance?: string } = {};
-        try { held = e.json(); } catch { /* unreadable: deleted */ }
-        if (held.instance === undefined || held.instance === instance) await kv.delete(k, { previousSeq: e.revision }).catch(() => undefined);
-      }
-      for await (const k of await kv.keys('single.*')) {
-        const e = await kv.get(k);
-        if (e === null || e.operation !== 'PUT') continue;
-        let holder: { node?: string; instance?: string } = {};
-        try { holder = e.json(); } catch { /* unreadable: left */ }
-        if (holder.node === node && holder.instance === instance) await kv.delete(k, { previousSeq: e.revision }).catch(() => undefined);
-      }
-    } catch { /* NATS unreachable: the node's entries are ignored while it is not seen */ }
+    if (kv === undefined || this.stopped || !this.host.connected) return;
+    for (const [key, held] of this.table) {
+      if (held.node === node && held.instance === instance) void kv.delete(key, { previousSeq: held.revision }).catch(() => undefined);
+    }
   }
 
   /** NATS is unreachable: calls in flight to other nodes' callees end with ERROR now (their answers could not come back). */
