@@ -6,7 +6,7 @@
 // registrations are resynchronised.
 import t from 'tap';
 import { callError, connect, eventually, sleep, within, type AutobahnSession } from '../helpers.js';
-import { haveNats, startNats, startNodes, stopNats, type Nats, type Node, until } from './harness.js';
+import { haveNats, spawnNode, startNats, startNodes, stopNats, type Nats, type Node, until } from './harness.js';
 
 t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
   let nats!: Nats;
@@ -35,6 +35,22 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     t.match(String(e.args[0]), /router node "n3" is gone/);
     await eventually(() => unregs.length === 1, 5000, 'on_delete for the registration of the gone node');
     t.equal((await callError(caller.call('com.hang'))).error, 'wamp.error.no_such_procedure');
+  });
+
+  t.test('kill -9 of a callee\'s node process with calls in flight: ERROR, not a hang', async (t) => {
+    const proc = await spawnNode('k9', nats.url, { cluster: 'loss' });
+    t.teardown(() => proc.kill('SIGKILL'));
+    const c = await connect({ port: proc.port });
+    await c.session.register('com.k9', () => new Promise(() => { /* never answers */ }));
+    const caller = await open(1);
+    await until(async () => nodes[1]!.router.findRealm('realm1')!.dealer.observations.lookup('com.k9', 'exact') !== undefined, 5000, 'registration known');
+    const calls = [1, 2, 3].map(() => callError(caller.call('com.k9')));
+    await sleep(100);
+    const killed = Date.now();
+    proc.kill('SIGKILL');
+    const errors = await within(Promise.all(calls), 6000, 'the ERRORs for the calls in flight');
+    t.same(errors.map((e) => e.error), Array(3).fill('clawgate.error.cluster_unavailable'), `every call in flight answered (${Date.now() - killed} ms after the kill)`);
+    await proc.exited;
   });
 
   t.test('NATS restart: cross-node calls fail fast meanwhile, local ones work; afterwards all work again', async (t) => {
