@@ -15,12 +15,13 @@ const OPTS: NodeOptions = {
   cluster: 'rpc',
   realms: [{
     name: 'realm1',
+    options: { limits: { max_pending_calls: 3 } },
     roles: [{ name: 'anonymous', permissions: [
       { uri: '', match: 'prefix', allow: ALL, disclose: { caller: false, publisher: false } },
       { uri: 'com.disclosed.', match: 'prefix', allow: ALL, disclose: { caller: true, publisher: false } },
     ] }],
   }],
-  transportExtras: { websocket: { ws: { type: 'websocket', auth: {
+  transportExtras: { websocket: { ws: { type: 'websocket', options: { max_message_size: 4 * 1024 * 1024 }, auth: {
     ticket: { type: 'static', principals: { 'claw-1': { ticket: 's1', role: 'anonymous' } } },
     anonymous: { type: 'static', role: 'anonymous' },
   } } } },
@@ -168,6 +169,47 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
       t.equal((await caller.take(errorFor(req), 'ERROR'))[4], 'wamp.error.timeout', 'timeout');
       t.match(await callee.take((m) => m[0] === 69 && m[1] === inv[1], 'INTERRUPT'), [69, inv[1], { mode: 'killnowait', reason: 'wamp.error.timeout' }]);
     }
+  });
+
+  t.test('bounds: calls to other nodes count as pending calls; a call over NATS max_payload; progressive call invocations in order', async (t) => {
+    const PROG = { roles: {
+      caller: { features: { call_canceling: true, progressive_call_results: true, progressive_call_invocations: true } },
+      callee: { features: { call_canceling: true, progressive_call_results: true, progressive_call_invocations: true } },
+    } };
+    const callee = await Wire.open({ port: nodes[1]!.port, path: '/ws', serializer: 'json', codec: 'autobahn', waitMs: 5000 });
+    t.teardown(() => callee.close());
+    await callee.join('realm1', PROG);
+    await callee.register('com.bound');
+    const caller = await Wire.open({ port: nodes[0]!.port, path: '/ws', serializer: 'json', codec: 'autobahn', waitMs: 5000 });
+    t.teardown(() => caller.close());
+    await caller.join('realm1', PROG);
+    const reqs: number[] = [];
+    for (let i = 0; i < 3; i++) { const r = caller.request(); reqs.push(r); await caller.send([48, r, {}, 'com.bound', [i]]); }
+    const invs: Msg[] = [];
+    for (let i = 0; i < 3; i++) invs.push(await callee.take((m) => isInvocation(m) && (m[4] as number[])[0] === i, `INVOCATION ${i}`));
+    const fourth = caller.request();
+    await caller.send([48, fourth, {}, 'com.bound', [3]]);
+    t.equal((await caller.take(errorFor(fourth), 'ERROR'))[4], 'clawgate.error.too_many_pending_calls', 'the fourth call in flight to another node is refused (max_pending_calls 3)');
+    for (const m of invs) await callee.send([70, m[1], {}, ['ok']]);
+    for (const r of reqs) await caller.take((m) => m[0] === 50 && m[1] === r, 'RESULT');
+
+    const big = caller.request();
+    await caller.send([48, big, {}, 'com.bound', ['x'.repeat(1100 * 1024)]]);
+    const e = await caller.take(errorFor(big), 'ERROR');
+    t.equal(e[4], 'clawgate.error.payload_too_large');
+    t.match(String((e[5] as string[])[0]), /NATS max_payload/);
+
+    // Chunks of a progressive call, then the last one, reach the callee on the other node in order under one INVOCATION id.
+    const prog = caller.request();
+    await caller.send([48, prog, { progress: true }, 'com.bound', ['a']]);
+    await caller.send([48, prog, { progress: true }, 'com.bound', ['b']]);
+    await caller.send([48, prog, {}, 'com.bound', ['c']]);
+    const chunks: Msg[] = [];
+    for (let i = 0; i < 3; i++) chunks.push(await callee.take(isInvocation, `chunk ${i + 1}`));
+    t.same(chunks.map((m) => [(m[3] as Record<string, unknown>).progress === true, m[4]]), [[true, ['a']], [true, ['b']], [false, ['c']]]);
+    t.equal(new Set(chunks.map((m) => m[1])).size, 1, 'one INVOCATION id');
+    await callee.send([70, chunks[0]![1], {}, ['abc']]);
+    t.same((await caller.take((m) => m[0] === 50 && m[1] === prog, 'RESULT')).slice(3), [['abc']]);
   });
 
   t.test('force_reregister takes over a registration of the same authid on another node', async (t) => {
