@@ -254,3 +254,37 @@ t.test('wamp.registration.* answer for the cluster; remove_callee reaches a call
   t.same(onB, [[b.session.id, ra.id]], 'on_unregister once on node 2');
   for (let i = 0; i < 3; i++) t.equal(await b.session.call('com.meta.p'), 'a');
 });
+
+t.test('a dynamic authorizer registered on one node decides for the sessions of another', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
+  const nats = await startNats();
+  const opts: NodeOptions = {
+    cluster: 'rpcauthz',
+    realms: [{ name: 'realm1', roles: [
+      { name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: ALL }] },
+      { name: 'dyn', authorizer: 'com.example.authorize' },
+    ] }],
+    transportExtras: { websocket: { ws: { type: 'websocket', auth: {
+      ticket: { type: 'static', principals: { carol: { ticket: 'c', role: 'dyn' } } },
+      anonymous: { type: 'static', role: 'anonymous' },
+    } } } },
+  };
+  const nodes = await startNodes(2, nats.url, opts);
+  t.teardown(async () => { for (const n of nodes) await n.stop().catch(() => undefined); await stopNats(nats); });
+  const svc = await connect({ port: nodes[0]!.port });
+  t.teardown(() => svc.connection.close());
+  const asked: string[] = [];
+  await svc.session.register('com.example.authorize', (args: unknown[]) => { asked.push(`${args[2] as string} ${args[1] as string}`); return (args[1] as string).startsWith('com.app.'); });
+  await svc.session.register('com.app.echo', (args: unknown[]) => args[0]);
+  await until(async () => nodes[1]!.router.findRealm('realm1')!.dealer.observations.lookup('com.example.authorize', 'exact') !== undefined, 5000, 'authorizer known on node 2');
+  const w = await Wire.open({ port: nodes[1]!.port, path: '/ws', serializer: 'json', codec: 'autobahn', waitMs: 5000 });
+  t.teardown(() => w.close());
+  await w.send([1, 'realm1', { ...FULL_HELLO, authmethods: ['ticket'], authid: 'carol' }]);
+  await w.next(4);
+  await w.send([5, 'c', {}]);
+  await w.next(2);
+  const ok = await w.call(w.request(), 'com.app.echo', ['hi']);
+  t.same([ok[0], ok[3]], [50, ['hi']], 'allowed by the authorizer on the other node');
+  const denied = await w.call(w.request(), 'com.other.x');
+  t.equal(denied[4], 'wamp.error.not_authorized', 'denied by it');
+  t.same(asked, ['call com.app.echo', 'call com.other.x']);
+});
