@@ -43,15 +43,25 @@ abstract class RemotePeer implements Peer {
 
 /** A callee on another node. Invocation ids to one node come from one sequence, so its answers name them unambiguously. */
 export class RemoteCallee extends RemotePeer {
+  readonly features: ClientFeatures;
   constructor(
     private readonly sink: RemoteSink,
     readonly node: string,
     readonly id: number,
     readonly authid: string,
     readonly authrole: string,
-    readonly features: ClientFeatures,
+    features: ClientFeatures,
     private readonly requests: IdSequence,
-  ) { super(); }
+  ) {
+    super();
+    // Every call that ends early here must end on the callee's node too (or it holds it for ever): so
+    // INTERRUPTs always go there, and the callee's node passes them on only to a callee that takes them.
+    this.features = {
+      ...features,
+      calleeCallCanceling: true,
+      calleeProgressiveInvocations: features.calleeProgressiveInvocations && features.calleeCallCanceling,
+    };
+  }
   protected get log(): RemoteSink['log'] { return this.sink.log; }
   details(): Dict { return { session: this.id, authid: this.authid, authrole: this.authrole, x_node: this.node }; }
   nextRequestId(): number { return this.requests.next(); }

@@ -210,6 +210,8 @@ export class Dealer implements ObservationOwner<Registration> {
       if (open.progressive) this.callChunk(open, { type: MessageType.CALL, request, options: progress ? { progress } : {}, procedure: '', ...data });
       return;
     }
+    // A chunk of a progressive call that ended here (canceled, answered): dropped, as for a caller of this node.
+    if (this.endedProgressive.get(caller)?.has(request)) return;
     const reg = this.observations.get(registration);
     if (reg === undefined || !reg.observers.has(callee)) {
       caller.sendError(MessageType.CALL, request, WampErrors.noSuchProcedure, ['the callee no longer holds the registration']);
@@ -229,13 +231,24 @@ export class Dealer implements ObservationOwner<Registration> {
     callee.send({ type: MessageType.INVOCATION, request: pending.invocationRequest, registration, details: progress ? { ...details, progress: true } : details, ...data });
   }
 
-  /** An INTERRUPT from another node (its caller canceled, or its timeout fired): passed on; `kill` waits for the callee's answer. */
+  /**
+   * An INTERRUPT from another node (its caller canceled, its timeout fired,
+   * its caller left): passed on; `kill` waits for the callee's answer. The
+   * other node sends one for every call it ends early, also to a callee
+   * that takes no INTERRUPT, so that the call ends here too (cluster/remote-peers.ts).
+   */
   interruptRemote(caller: Peer, request: number, options: Dict): void {
     const p = this.byCaller.get(caller)?.get(request);
     if (p === undefined || p.killing) return;
+    if (!p.callee.features.calleeCallCanceling) {
+      // As `skip` on one node: the call ends now; a `kill` is answered here since the callee won't be.
+      this.finish(p);
+      if (options.mode === 'kill') this.errorTo(p, WampErrors.canceled, ['call canceled by the caller (mode skip)']);
+      return;
+    }
     if (options.mode === 'kill') p.killing = true;
     else this.finish(p);
-    if (p.callee.features.calleeCallCanceling) p.callee.send({ type: MessageType.INTERRUPT, request: p.invocationRequest, options });
+    p.callee.send({ type: MessageType.INTERRUPT, request: p.invocationRequest, options });
   }
 
   /** Registrations held across the realm (one per callee and registration). */

@@ -212,6 +212,27 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
     t.same((await caller.take((m) => m[0] === 50 && m[1] === prog, 'RESULT')).slice(3), [['abc']]);
   });
 
+  t.test('a callee that takes no INTERRUPT: a timeout or cancel on the caller\'s node ends the call on the callee\'s node too', async (t) => {
+    const callee = await Wire.open({ port: nodes[1]!.port, path: '/ws', serializer: 'json', codec: 'autobahn', waitMs: 5000 });
+    t.teardown(() => callee.close());
+    await callee.join('realm1', { roles: { callee: {} } });
+    await callee.register('com.plain');
+    const caller = await wire(0);
+    const onB = nodes[1]!.router.findRealm('realm1')!;
+    const session = onB.sessions.get(callee.sessionId)!;
+    const timed = caller.request();
+    await caller.send([48, timed, { timeout: 100 }, 'com.plain', []]);
+    await callee.take(isInvocation, 'INVOCATION');
+    t.equal((await caller.take(errorFor(timed), 'ERROR'))[4], 'wamp.error.timeout');
+    const killed = caller.request();
+    await caller.send([48, killed, {}, 'com.plain', []]);
+    await callee.take(isInvocation, 'INVOCATION');
+    await caller.send([49, killed, { mode: 'kill' }]);
+    t.equal((await caller.take(errorFor(killed), 'ERROR'))[4], 'wamp.error.canceled', 'kill to a callee without call_canceling: as skip');
+    await eventually(() => onB.dealer.serving(session) === 0, 5000, 'nothing held on the callee\'s node');
+    t.same(callee.messages.filter((m) => m[0] === 69), [], 'no INTERRUPT to a callee that did not announce call_canceling');
+  });
+
   t.test('force_reregister takes over a registration of the same authid on another node', async (t) => {
     const old = await wire(1, 'claw-1');
     const oldReg = await old.register('com.taken');
