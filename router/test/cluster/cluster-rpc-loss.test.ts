@@ -73,5 +73,8 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     const fromB = await open(1);
     await until(async () => (await fromB.call('com.local').catch(() => undefined)) === 'local', 15_000, 'and the other way');
     t.pass('cross-node calls work both ways after the restart');
+    // The table's watcher carries on: a registration made after the restart reaches the other node.
+    await remote.register('com.after', () => 'after');
+    await until(async () => (await caller.call('com.after').catch(() => undefined)) === 'after', 10_000, 'a registration made after the restart');
   });
 });
