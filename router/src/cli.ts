@@ -12,13 +12,16 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('clawgate-router')
     .description('ClawGate WAMP v2 router')
     .option('-c, --config <file>', 'Crossbar.io node config (JSON or YAML)')
+    .option('--node <name>', 'cluster node name: makes this router a cluster node, or overrides the config\'s cluster.node (docs/cluster.md)')
+    .option('--nats <url>', 'NATS server of the cluster (nats://host:port): overrides the config\'s cluster.nats.servers')
     .option('--log-level <level>', 'log level (trace, debug, info, warn, error, silent)', process.env.CLAWGATE_LOG_LEVEL ?? 'info')
     .parse(argv);
-  const opts = program.opts<{ config?: string; logLevel: string }>();
+  const opts = program.opts<{ config?: string; logLevel: string; node?: string; nats?: string }>();
+  const cluster = { ...(opts.node !== undefined ? { node: opts.node } : {}), ...(opts.nats !== undefined ? { nats: opts.nats } : {}) };
   const log = createLogger(opts.logLevel);
   let loaded;
   try {
-    loaded = opts.config ? loadConfigFile(opts.config) : fromCrossbar(devConfig());
+    loaded = opts.config ? loadConfigFile(opts.config, { cluster }) : fromCrossbar(devConfig(), {}, { cluster });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`clawgate-router: ${e.message}\n`);

@@ -19,6 +19,9 @@ import type { Registry } from 'prom-client';
 import { HttpPaths } from './http/http-paths.js';
 import { WebResources, type WebResourceConfig } from './http/web-resources.js';
 import type { HttpPathConfig } from './http/http-config.js';
+import type { ClusterConfig } from './cluster/cluster-config.js';
+import { ClusterNode } from './cluster/cluster-node.js';
+import { nodeRandomId, randomId } from './ids.js';
 
 export interface RouterConfig {
   realms: RealmConfig[];
@@ -31,6 +34,8 @@ export interface RouterConfig {
   web?: WebResourceConfig[];
   /** Heap watermarks for refusing new work (default DEFAULT_MEMORY_LIMITS; null: never refuse for memory). */
   memory?: MemoryLimits | null;
+  /** This router is a node of a cluster over NATS (docs/cluster.md); a single router without it. */
+  cluster?: ClusterConfig;
 }
 
 export interface RouterOptions {
@@ -53,6 +58,8 @@ export class Router implements SessionHost, SessionFactory {
   private stopping = false;
   /** The heap watermark (limits/memory-pressure.ts); undefined when switched off. */
   readonly memory: MemoryPressure | undefined;
+  /** This router as a cluster node (config `cluster`); undefined on a single router. */
+  readonly cluster: ClusterNode | undefined;
 
   constructor(readonly config: RouterConfig, options: RouterOptions = {}) {
     this.log = options.log ?? createLogger();
@@ -64,6 +71,7 @@ export class Router implements SessionHost, SessionFactory {
         else this.log.warn(fields, 'heap below its low watermark again: accepting new work');
       });
     }
+    this.cluster = config.cluster === undefined ? undefined : new ClusterNode(config.cluster, this.log);
     for (const r of config.realms) this.addRealm(r);
     this.app = express();
     this.app.disable('x-powered-by');
@@ -76,7 +84,10 @@ export class Router implements SessionHost, SessionFactory {
     this.metricsRegistry = routerRegistry(this.metrics);
     this.app.get('/health', (_req, res) => {
       const ready = this.ready;
-      res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : this.stopping ? 'stopping' : 'starting', realms: [...this.realms.keys()], sessions: this.sessions.size });
+      res.status(ready ? 200 : 503).json({
+        status: ready ? 'ok' : this.stopping ? 'stopping' : 'starting', realms: [...this.realms.keys()], sessions: this.sessions.size,
+        ...(this.cluster === undefined ? {} : { cluster: this.cluster.state() }),
+      });
     });
     this.httpPaths = new HttpPaths(this, config.http ?? [], config.defaultMetrics ?? true);
     this.app.use(this.httpPaths.middleware);
@@ -87,6 +98,11 @@ export class Router implements SessionHost, SessionFactory {
   addRealm(config: RealmConfig): Realm {
     if (this.realms.has(config.name)) throw new Error(`realm "${config.name}" already exists`);
     const realm = new Realm(config, this.log, this.limitCounters);
+    // A realm added to a started cluster node would miss the cluster's retained events: realms of a cluster are configured.
+    if (this.cluster !== undefined) {
+      if (this.started) throw new Error(`realm "${config.name}" can't be added to a running cluster node: configure it on every node`);
+      this.cluster.addRealm(realm);
+    }
     if (this.started) realm.open();
     this.realms.set(config.name, realm);
     return realm;
@@ -94,6 +110,12 @@ export class Router implements SessionHost, SessionFactory {
 
   realm(name: string): Realm | undefined {
     return this.realms.get(name);
+  }
+
+  /** A new session's id (HandshakeHost): a cluster node's carry its slot, so they are unique in the cluster. */
+  sessionId(): number {
+    const slot = this.cluster?.slot ?? -1;
+    return slot < 0 ? randomId() : nodeRandomId(slot);
   }
 
   findRealm(name: string): Realm | undefined {
@@ -129,9 +151,12 @@ export class Router implements SessionHost, SessionFactory {
     try {
       // Realms first: a history file that can't be opened stops the start before anyone connects.
       for (const r of this.realms.values()) r.open();
+      // The cluster before the listeners: no client is served before the node has the cluster's retained events.
+      await this.cluster?.start();
       for (const l of this.listeners) await l.start();
     } catch (e) {
       await Promise.all(this.listeners.map((l) => l.stop()));
+      await this.cluster?.stop();
       for (const r of this.realms.values()) r.close();
       throw e;
     }
@@ -157,6 +182,8 @@ export class Router implements SessionHost, SessionFactory {
     const deadline = Date.now() + graceMs;
     while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await Promise.all(this.listeners.map((l) => l.stop()));
+    // After the sessions left: their testaments have gone to the other nodes.
+    await this.cluster?.stop();
     for (const r of this.realms.values()) r.close();
   }
 

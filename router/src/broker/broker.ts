@@ -26,11 +26,12 @@ import type { RealmContext } from '../routing/realm-context.js';
 import type { PublicationData } from '../routing/publication.js';
 import { disclose } from '../routing/disclosure.js';
 import { ObservationMap, type Observation, type ObservationKind, type ObservationOwner } from '../routing/observation-map.js';
-import { randomId } from '../ids.js';
+import { randomId, sharedId } from '../ids.js';
 import { WampErrors } from '../errors.js';
 import { shortUri, wildcardMatches } from '../uri.js';
 import { retainRefusal } from '../limits/retention.js';
-import { compileReceiverFilter, type ReceiverFilter } from './receiver-filter.js';
+import { compileReceiverFilter, receiverLists, type ReceiverFilter } from './receiver-filter.js';
+import type { BrokerClusterLink } from './cluster-link.js';
 import { copyPassthrough } from '../messages/validate.js';
 import type { Decision } from '../auth/permissions.js';
 import type { EventHistory } from './event-history.js';
@@ -59,6 +60,8 @@ interface RetainedEvent extends PublicationData {
   filter: ReceiverFilter | null;
   /** Bytes it counts against the retained limits. */
   size: number;
+  /** On a cluster node, its place in the cluster's order of retained events (the greatest is kept); 0 otherwise. */
+  stamp: number;
 }
 
 /** EVENT.Details key of an event a persistent subscription kept while detached, replayed when it is held again. */
@@ -70,6 +73,8 @@ export class Broker implements ObservationOwner<Subscription> {
   private retainedBytes = 0;
   /** Subscriptions tied to (authid, name) that outlive their sessions (x_persistent). */
   readonly persistent: PersistentSubscriptions;
+  /** The other nodes of the realm, when this router is a cluster node (docs/cluster.md); set before the router starts. */
+  cluster: BrokerClusterLink | null = null;
 
   constructor(private readonly realm: RealmContext, readonly history: EventHistory | null = null) {
     this.observations = new ObservationMap(SUBSCRIPTIONS, (topic, args) => realm.metaEvent(topic, args));
@@ -116,6 +121,12 @@ export class Broker implements ObservationOwner<Subscription> {
       refuse(WampErrors.payloadTooLarge, `a publication of ${m.size} bytes is larger than the ${cap} bytes allowed on topic "${shortUri(m.topic)}"`);
       return;
     }
+    const cluster = this.cluster;
+    if (cluster !== null && m.size !== undefined && m.size > cluster.maxPublicationSize) {
+      session.refused('publication_too_large', 'publication too large', { uri: shortUri(m.topic), size: m.size, cluster_max: cluster.maxPublicationSize });
+      refuse(WampErrors.payloadTooLarge, `a publication of ${m.size} bytes is larger than the ${cluster.maxPublicationSize} bytes the router cluster carries between nodes (NATS max_payload)`);
+      return;
+    }
     const retain = m.options.retain === true;
     if (retain && !(decision.retain ?? decision.allow)) {
       session.refused('retain_not_allowed', 'retain not allowed', { uri: shortUri(m.topic) });
@@ -128,6 +139,7 @@ export class Broker implements ObservationOwner<Subscription> {
     copyPassthrough(m.options, details);
     const data: PublicationData = { args: m.args, kwargs: m.kwargs, payload: m.payload, details };
     const filter = compileReceiverFilter(m.options);
+    let stamp = 0;
     if (retain) {
       const size = eventSize(data, m.size);
       const over = this.retainRefusal(m.topic, size);
@@ -136,7 +148,8 @@ export class Broker implements ObservationOwner<Subscription> {
         refuse(WampErrors.retainLimit, `not published: ${over}`);
         return;
       }
-      this.retain(m.topic, { ...data, publication, filter, size });
+      stamp = cluster === null ? 0 : cluster.retainStamp();
+      this.retain(m.topic, { ...data, publication, filter, size, stamp });
     }
     // PUBLISHED goes out before the events, so a publisher that is also a
     // subscriber sees its acknowledgement first (Crossbar does the same).
@@ -144,6 +157,7 @@ export class Broker implements ObservationOwner<Subscription> {
     if (this.history !== null) this.history.record(m.topic, publication, data, filter, m.size);
     const excluded = m.options.exclude_me === false ? null : session;
     this.dispatch(m.topic, publication, data, excluded, filter, m.size);
+    if (cluster !== null) cluster.published(m.topic, publication, data, filter === null ? null : receiverLists(filter.options), stamp);
   }
 
   /**
@@ -152,17 +166,48 @@ export class Broker implements ObservationOwner<Subscription> {
    * retained limits (its session is gone: there is nobody to refuse); it is
    * delivered either way.
    */
-  publishInternal(topic: string, data: PublicationData, options: Dict = {}): void {
+  publishInternal(topic: string, data: PublicationData, options: Dict = {}, nodeOnly = false): void {
     const publication = randomId();
     const filter = compileReceiverFilter(options);
+    const cluster = nodeOnly ? null : this.cluster;
+    let stamp = 0;
     if (options.retain === true) {
       const size = eventSize(data, undefined);
       const over = this.retainRefusal(topic, size);
-      if (over === undefined) this.retain(topic, { ...data, publication, filter, size });
-      else this.realm.retainDropped(topic, over);
+      if (over === undefined) {
+        stamp = cluster === null ? 0 : cluster.retainStamp();
+        this.retain(topic, { ...data, publication, filter, size, stamp });
+      } else this.realm.retainDropped(topic, over);
     }
     if (this.history !== null) this.history.record(topic, publication, data, filter);
     this.dispatch(topic, publication, data, null, filter, undefined);
+    if (cluster !== null) cluster.published(topic, publication, data, filter === null ? null : receiverLists(filter.options), stamp);
+  }
+
+  /**
+   * A publication accepted on another node of the cluster (cluster/realm-link.ts):
+   * retained here too when it is (`retainStamp` non-zero), kept in the history,
+   * and delivered to this node's subscribers as one of its own would be. Its
+   * publisher is on the other node, so exclude_me excludes nobody here.
+   */
+  remotePublication(topic: string, publication: number, data: PublicationData, lists: Dict | null, retainStamp: number): void {
+    const filter = lists === null ? null : compileReceiverFilter(lists);
+    if (retainStamp !== 0) this.mergeRetained(topic, publication, data, filter, retainStamp);
+    if (this.history !== null) this.history.record(topic, publication, data, filter);
+    this.dispatch(topic, publication, data, null, filter, undefined);
+  }
+
+  /**
+   * A retained event of the cluster (from another node, or read from the
+   * cluster's retained store): kept if it is later in the cluster's order
+   * than the one held for its topic. The publishing node applied the
+   * retained bounds; they are not applied again here, so that every node
+   * keeps the same events.
+   */
+  mergeRetained(topic: string, publication: number, data: PublicationData, filter: ReceiverFilter | null, stamp: number): void {
+    const held = this.retained.get(topic);
+    if (held !== undefined && held.stamp >= stamp) return;
+    this.retain(topic, { ...data, publication, filter, size: eventSize(data, undefined), stamp });
   }
 
   private retainRefusal(topic: string, size: number): string | undefined {
@@ -272,7 +317,7 @@ export class Broker implements ObservationOwner<Subscription> {
       }
       persistent = p;
     }
-    this.realm.authorize(session, m.topic, 'subscribe', m.options, (decision) => {
+    const authorized = (decision: Decision): void => {
       if (!decision.allow) {
         this.realm.denied(session, m.topic, 'subscribe', match === 'exact' ? undefined : `${match} pattern`);
         session.sendError(MessageType.SUBSCRIBE, m.request, WampErrors.notAuthorized, [match === 'exact'
@@ -281,7 +326,13 @@ export class Broker implements ObservationOwner<Subscription> {
         return;
       }
       this.subscribeAuthorized(session, m, match, filter, persistent);
-    }, match);
+    };
+    // On a cluster node, the retained events are sent once every node's earlier publications are here:
+    // a retained event published (and acknowledged) on another node just before is not missed.
+    if (this.cluster !== null && m.options.get_retained === true) {
+      const decision = this.realm.decide(session, m.topic, 'subscribe', m.options, match);
+      session.holdUntil(Promise.all([decision, this.cluster.synced()]).then(([d]) => d), authorized);
+    } else this.realm.authorize(session, m.topic, 'subscribe', m.options, authorized, match);
   }
 
   private subscribeAuthorized(session: Peer, m: Subscribe, match: MatchPolicy, filter: ContentFilter | null, persistent: PersistentOption | undefined): void {
@@ -309,7 +360,11 @@ export class Broker implements ObservationOwner<Subscription> {
       }
     }
     // A subscription's filter is the one compiled when it was created; later subscribers share it.
-    const a = this.observations.attach(session, m.topic, match, (id, created) => ({ id, uri: m.topic, match, variant, created, observers: new Set(), filter }), variant);
+    // On a cluster node the subscription has the id every node gives it (ids.ts sharedId).
+    const a = this.observations.attach(session, m.topic, match, (id, created) => ({
+      id: this.cluster === null ? id : sharedId('subscription', this.realm.name, m.topic, match, variant),
+      uri: m.topic, match, variant, created, observers: new Set(), filter,
+    }), variant);
     const sub = a.observation;
     // Taken over from keeping to delivering here, with SUBSCRIBED and the replay below in the same turn: nothing published in between.
     const kept = persistent === undefined ? undefined : this.persistent.attach(session, persistent, m.topic, match, sub.filter);

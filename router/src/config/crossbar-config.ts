@@ -36,6 +36,7 @@ import { TLS_KEYS, TlsSection, loadTls } from '../transport/tls-options.js';
 import { checkHttpRealms, httpPath, isHttpPathType, type HttpPathConfig } from '../http/http-config.js';
 import { isWebResourceType, webResource, type WebResourceConfig } from '../http/web-resources.js';
 import { guestWorker, type GuestConfig } from '../guest/guest-config.js';
+import { ClusterSchema, clusterConfig, type ClusterConfig, type ClusterOverrides, type ClusterSection } from '../cluster/cluster-config.js';
 
 export { ConfigError };
 
@@ -170,6 +171,8 @@ const RouterWorker = z.object({
     /** ClawGate: refuse new work when the heap is nearly full (limits/memory-pressure.ts). */
     memory: MemoryLimitsSchema.optional(),
   }).passthrough().optional(),
+  /** ClawGate: this router is a node of a cluster over NATS (cluster/cluster-config.ts, docs/cluster.md). */
+  cluster: ClusterSchema.optional(),
   realms: z.array(Realm_).optional(),
   transports: z.array(z.object({ type: z.string() }).passthrough()).optional(),
   components: z.array(z.unknown()).optional(),
@@ -327,7 +330,13 @@ export interface LoadedConfig {
  * Converts an already-parsed Crossbar node config. `src` says where secrets
  * given as {"env": ...} or {"file": ...} are read from.
  */
-export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfig {
+/** What the CLI sets over the config file. */
+export interface LoadOptions {
+  /** --node and --nats: make this router a cluster node, or override the config's `cluster` section. */
+  cluster?: ClusterOverrides;
+}
+
+export function fromCrossbar(raw: unknown, src: SecretSources = {}, options: LoadOptions = {}): LoadedConfig {
   const warnings: string[] = [];
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
     const version = (raw as { version?: unknown }).version;
@@ -354,13 +363,18 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
   let routers = 0;
   let memory: MemoryLimits | null | undefined;
   let memoryAt: string | undefined;
+  let clusterSection: { section: ClusterSection; at: string } | undefined;
   node.workers.forEach((w, wi) => {
     const at = `workers[${wi}]`;
     if (w.type === 'guest') { guests.push(guestWorker(w, at, guests.length + 1, warnings, src.baseDir, src.env ?? process.env)); return; }
     if (w.type !== 'router') { warnings.push(`${at} (worker type "${w.type}")`); return; }
     routers++;
     const worker = parseOrThrow(RouterWorker, w, ['workers', wi]);
-    unknownKeys(worker, ['type', 'id', 'options', 'realms', 'transports'], at, warnings);
+    unknownKeys(worker, ['type', 'id', 'options', 'realms', 'transports', 'cluster'], at, warnings);
+    if (worker.cluster !== undefined) {
+      if (clusterSection !== undefined) throw new ConfigError(`invalid config at ${at}.cluster: the cluster is already set at ${clusterSection.at}`);
+      clusterSection = { section: worker.cluster, at: `${at}.cluster` };
+    }
     if (worker.options !== undefined) {
       unknownKeys(worker.options, ['memory'], `${at}.options`, warnings);
       if (worker.options.memory !== undefined) {
@@ -490,12 +504,15 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
   checkRoleRefs(realms, roleRefs);
   checkHttpRealms(http, realms);
   const httpPaths = http.map((h) => h.entry);
+  const firstRouter = node.workers.findIndex((w) => w.type === 'router');
+  const cluster: ClusterConfig | undefined = clusterConfig(clusterSection?.section, clusterSection?.at ?? `workers[${firstRouter}].cluster`, warnings, src, options.cluster);
   return {
     config: {
       realms, listeners,
       ...(httpPaths.length > 0 ? { http: httpPaths, defaultMetrics: !httpPaths.some((h) => h.type === 'metrics') } : {}),
       ...(web.length > 0 ? { web } : {}),
       ...(memory !== undefined ? { memory } : {}),
+      ...(cluster !== undefined ? { cluster } : {}),
     },
     unsupported: warnings,
     guests,
@@ -503,7 +520,7 @@ export function fromCrossbar(raw: unknown, src: SecretSources = {}): LoadedConfi
 }
 
 /** Reads a JSON or YAML Crossbar config file. */
-export function loadConfigFile(file: string): LoadedConfig {
+export function loadConfigFile(file: string, options: LoadOptions = {}): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -516,7 +533,7 @@ export function loadConfigFile(file: string): LoadedConfig {
   } catch (e) {
     throw new ConfigError(`config file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
   }
-  return fromCrossbar(raw, { baseDir: dirname(resolve(file)) });
+  return fromCrossbar(raw, { baseDir: dirname(resolve(file)) }, options);
 }
 
 

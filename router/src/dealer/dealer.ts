@@ -15,10 +15,12 @@ import type { RealmContext } from '../routing/realm-context.js';
 import { disclose } from '../routing/disclosure.js';
 import { ObservationMap, OrderedObservers, type ObservationKind, type ObservationOwner, type Observation } from '../routing/observation-map.js';
 import { WampError, WampErrors } from '../errors.js';
+import { sharedId } from '../ids.js';
 import { isRouterProcedure, shortUri } from '../uri.js';
 import { pickCallee } from './invoke-policy.js';
 import { copyPassthrough } from '../messages/validate.js';
 import type { Decision } from '../auth/permissions.js';
+import type { DealerClusterLink } from './cluster-link.js';
 
 /** The longest delay setTimeout honours; longer ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -33,6 +35,8 @@ export class Registration implements Observation {
   readonly observers = new OrderedObservers();
   /** Where the `roundrobin` policy goes next. */
   roundRobin = 0;
+  /** On a cluster node: each callee's cluster-wide registration time, which orders `callees` (first/last/roundrobin). */
+  since: Map<Peer, number> | undefined;
 
   constructor(
     readonly id: number,
@@ -88,6 +92,12 @@ export class Dealer implements ObservationOwner<Registration> {
   private readonly byCallee = new Map<Peer, Map<number, PendingCall>>();
   /** Per caller: progressive calls that ended before their last chunk came (bounded). */
   private readonly endedProgressive = new Map<Peer, Set<number>>();
+  /**
+   * Set when the router is a cluster node (docs/cluster.md, "RPC"):
+   * registrations get the id every node gives them and are known to every
+   * node, callees on other nodes are observers here (cluster/remote-peers.ts).
+   */
+  cluster: DealerClusterLink | null = null;
 
   constructor(private readonly realm: RealmContext) {
     this.observations = new ObservationMap(REGISTRATIONS, (topic, args) => realm.metaEvent(topic, args));
@@ -114,7 +124,7 @@ export class Dealer implements ObservationOwner<Registration> {
     }, match);
   }
 
-  private registerAuthorized(session: Peer, m: Register, match: MatchPolicy, invoke: InvokePolicy): void {
+  private registerAuthorized(session: Peer, m: Register, match: MatchPolicy, invoke: InvokePolicy, stamp?: number): void {
     const fail = (error: string, message: string): void => session.sendError(MessageType.REGISTER, m.request, error, [message]);
     if (!session.isLocal) {
       const full = this.observations.holdingRefusal(session, session.limits.maxRegistrations, this.realm.limits.maxTotalRegistrations);
@@ -140,9 +150,105 @@ export class Dealer implements ObservationOwner<Registration> {
         return;
       }
     }
-    const a = this.observations.attach(session, m.procedure, match, (id, created) => new Registration(id, m.procedure, match, invoke, created));
+    const cluster = this.cluster;
+    if (cluster === null) {
+      const a = this.observations.attach(session, m.procedure, match, (id, created) => new Registration(id, m.procedure, match, invoke, created));
+      session.send({ type: MessageType.REGISTERED, request: m.request, registration: a.observation.id });
+      this.observations.announce(session, a);
+      return;
+    }
+    // On a cluster node the registration has the id every node gives it (ids.ts sharedId), and every node knows of it before REGISTERED.
+    const id = sharedId('registration', this.realm.name, m.procedure, match, '');
+    if (stamp === undefined) {
+      session.holdUntil(cluster.register(session, id, m.procedure, match, invoke, m.options.force_reregister === true), (r) => {
+        if ('refused' in r) { fail(r.refused[0], r.refused[1]); return; }
+        // Checked again: this node's registrations may have changed meanwhile (a refusal releases what was claimed).
+        this.registerAuthorized(session, m, match, invoke, r.stamp);
+        if (!this.observations.lookup(m.procedure, match)?.observers.has(session)) cluster.unregistered(session, id);
+      });
+      return;
+    }
+    const a = this.observations.attach(session, m.procedure, match, (_id, created) => new Registration(id, m.procedure, match, invoke, created));
+    placeBySince(a.observation, session, stamp);
     session.send({ type: MessageType.REGISTERED, request: m.request, registration: a.observation.id });
     this.observations.announce(session, a);
+  }
+
+  // ---- callees on other cluster nodes (cluster/call-link.ts) ------------------
+
+  /** A callee on another node registered: it is an observer here too (on_create/on_register as for one of this node). */
+  attachRemote(callee: Peer, uri: string, match: MatchPolicy, invoke: InvokePolicy, stamp: number): void {
+    const id = sharedId('registration', this.realm.name, uri, match, '');
+    const held = this.observations.lookup(uri, match);
+    // Two nodes registered at once with different policies: the registration first made wins here.
+    if (held !== undefined && held.invoke !== invoke) return;
+    const a = this.observations.attach(callee, uri, match, (_id, created) => new Registration(id, uri, match, invoke, created));
+    if (!a.added) return;
+    placeBySince(a.observation, callee, stamp);
+    this.observations.announce(callee, a);
+  }
+
+  /** A callee on another node no longer holds registration `id` (invocations in flight to it stay open). */
+  detachRemote(callee: Peer, id: number): void {
+    const reg = this.observations.get(id);
+    if (reg !== undefined && this.observations.detach(callee, reg)) reg.since?.delete(callee);
+  }
+
+  /** Invocations in flight to `callee`. */
+  serving(callee: Peer): number {
+    return this.byCallee.get(callee)?.size ?? 0;
+  }
+
+  /**
+   * An INVOCATION from another node, for `callee` of this node: `caller`
+   * stands for that node's callers (its request ids are that node's
+   * invocation ids). A later chunk of a progressive call continues it.
+   */
+  invokeRemote(caller: Peer, request: number, callee: Peer, registration: number, details: Dict, progress: boolean, data: { args?: unknown[]; kwargs?: Dict; payload?: Uint8Array | string }): void {
+    const open = this.byCaller.get(caller)?.get(request);
+    if (open !== undefined) {
+      if (open.progressive) this.callChunk(open, { type: MessageType.CALL, request, options: progress ? { progress } : {}, procedure: '', ...data });
+      return;
+    }
+    // A chunk of a progressive call that ended here (canceled, answered): dropped, as for a caller of this node.
+    if (this.endedProgressive.get(caller)?.has(request)) return;
+    const reg = this.observations.get(registration);
+    if (reg === undefined || !reg.observers.has(callee)) {
+      caller.sendError(MessageType.CALL, request, WampErrors.noSuchProcedure, ['the callee no longer holds the registration']);
+      return;
+    }
+    let mine = this.byCaller.get(caller);
+    if (mine === undefined) { mine = new Map(); this.byCaller.set(caller, mine); }
+    let theirs = this.byCallee.get(callee);
+    if (theirs === undefined) { theirs = new Map(); this.byCallee.set(callee, theirs); }
+    const pending: PendingCall = {
+      caller, callRequest: request, callee, invocationRequest: callee.nextRequestId(),
+      receiveProgress: details.receive_progress === true, timer: undefined, killing: false, callerCalls: mine, calleeCalls: theirs,
+      progressive: progress, registration, chunkDetails: progress ? details : undefined,
+    };
+    mine.set(request, pending);
+    theirs.set(pending.invocationRequest, pending);
+    callee.send({ type: MessageType.INVOCATION, request: pending.invocationRequest, registration, details: progress ? { ...details, progress: true } : details, ...data });
+  }
+
+  /**
+   * An INTERRUPT from another node (its caller canceled, its timeout fired,
+   * its caller left): passed on; `kill` waits for the callee's answer. The
+   * other node sends one for every call it ends early, also to a callee
+   * that takes no INTERRUPT, so that the call ends here too (cluster/remote-peers.ts).
+   */
+  interruptRemote(caller: Peer, request: number, options: Dict): void {
+    const p = this.byCaller.get(caller)?.get(request);
+    if (p === undefined || p.killing) return;
+    if (!p.callee.features.calleeCallCanceling) {
+      // As `skip` on one node: the call ends now; a `kill` is answered here since the callee won't be.
+      this.finish(p);
+      if (options.mode === 'kill') this.errorTo(p, WampErrors.canceled, ['call canceled by the caller (mode skip)']);
+      return;
+    }
+    if (options.mode === 'kill') p.killing = true;
+    else this.finish(p);
+    p.callee.send({ type: MessageType.INTERRUPT, request: p.invocationRequest, options });
   }
 
   /** Registrations held across the realm (one per callee and registration). */
@@ -165,7 +271,10 @@ export class Dealer implements ObservationOwner<Registration> {
 
   /** Takes `reg` from `callee`; tells it (UNREGISTERED with request 0) if it announced registration revocation. */
   private revoke(callee: Peer, reg: Registration, reason: string): void {
+    if (this.cluster?.isRemote(callee) === true) { this.cluster.revokeRemote(callee, reg.id, reason); this.detachRemote(callee, reg.id); return; }
     if (!this.observations.detach(callee, reg)) return;
+    reg.since?.delete(callee);
+    this.cluster?.unregistered(callee, reg.id);
     if (callee.features.calleeRegistrationRevocation) {
       callee.send({ type: MessageType.UNREGISTERED, request: 0, details: { registration: reg.id, reason } });
     }
@@ -186,10 +295,12 @@ export class Dealer implements ObservationOwner<Registration> {
   }
 
   unregister(session: Peer, m: Unregister): void {
-    if (this.observations.release(session, m.registration) === undefined) {
+    const reg = this.observations.release(session, m.registration);
+    if (reg === undefined) {
       session.sendError(MessageType.UNREGISTER, m.request, WampErrors.noSuchRegistration, [`session has no registration ${m.registration}`]);
       return;
     }
+    if (this.cluster !== null) { reg.since?.delete(session); this.cluster.unregistered(session, reg.id); }
     session.send({ type: MessageType.UNREGISTERED, request: m.request });
   }
 
@@ -230,7 +341,7 @@ export class Dealer implements ObservationOwner<Registration> {
     else this.callAuthorized(caller, m, decision);
   }
 
-  private callAuthorized(caller: Peer, m: Call, decision: Decision): void {
+  private callAuthorized(caller: Peer, m: Call, decision: Decision, current = false): void {
     if (!decision.allow) {
       this.realm.denied(caller, m.procedure, 'call');
       this.refuse(caller, m, WampErrors.notAuthorized, `session is not authorized to call procedure "${shortUri(m.procedure)}"`);
@@ -249,6 +360,8 @@ export class Dealer implements ObservationOwner<Registration> {
 
     const reg = this.observations.best(m.procedure);
     if (reg === undefined || reg.callees.length === 0) {
+      // A registration made on another node just before (REGISTERED came, the caller heard of it) may not be here yet: asked once.
+      if (this.cluster !== null && !current) { caller.holdUntil(this.cluster.tableCurrent(), () => this.callAuthorized(caller, m, decision, true)); return; }
       this.refuse(caller, m, WampErrors.noSuchProcedure, `no callee registered for procedure "${shortUri(m.procedure)}"`);
       return;
     }
@@ -471,16 +584,9 @@ export class Dealer implements ObservationOwner<Registration> {
     });
   }
 
-  sessionLeft(session: Peer): void {
+  sessionLeft(session: Peer, why: [string, string] = [WampErrors.canceled, 'callee left the realm with the call in flight']): void {
     // Calls this session was serving: their callers get an error now, not never.
-    const serving = this.byCallee.get(session);
-    if (serving !== undefined) {
-      this.byCallee.delete(session);
-      for (const p of [...serving.values()]) {
-        this.finish(p);
-        this.errorTo(p, WampErrors.canceled, ['callee left the realm with the call in flight']);
-      }
-    }
+    this.failInvocations(session, why[0], why[1]);
     // Calls this session was waiting for (progressive ones still taking chunks among them): tell callees who can stop.
     const waiting = this.byCaller.get(session);
     if (waiting !== undefined) {
@@ -494,8 +600,36 @@ export class Dealer implements ObservationOwner<Registration> {
       }
     }
     this.endedProgressive.delete(session);
+    this.cluster?.sessionLeft(session);
     this.observations.sessionLeft(session);
   }
+
+  /** The invocations in flight to `callee` end with ERROR `error` to their callers (its node is gone or unreachable). */
+  failInvocations(callee: Peer, error: string, message: string): void {
+    const serving = this.byCallee.get(callee);
+    if (serving === undefined) return;
+    this.byCallee.delete(callee);
+    for (const p of [...serving.values()]) {
+      this.finish(p);
+      this.errorTo(p, error, [message]);
+    }
+  }
+}
+
+/**
+ * Puts `callee` among `reg`'s callees by its cluster-wide registration time,
+ * so that `first`, `last` and `roundrobin` mean the same on every node.
+ */
+function placeBySince(reg: Registration, callee: Peer, stamp: number): void {
+  const since = reg.since ??= new Map();
+  since.set(callee, stamp);
+  const list = reg.observers.list;
+  const i = list.indexOf(callee);
+  if (i < 0) return;
+  list.splice(i, 1);
+  let at = list.length;
+  while (at > 0 && (since.get(list[at - 1]!) ?? 0) > stamp) at--;
+  list.splice(at, 0, callee);
 }
 
 /** Answers a CALL with ERROR (a function, not a closure per call: this is the hot path). */

@@ -58,8 +58,25 @@ function scopeOf(v: unknown): TestamentScope {
   throw new WampError(WampErrors.invalidArgument, [`testament scope must be "destroyed" or "detached", got ${JSON.stringify(v)}`]);
 }
 
+/**
+ * Meta procedures that answer about the whole realm, which on a cluster node
+ * would be this node's part only: refused there until they are cluster-wide
+ * (docs/cluster.md), rather than answered wrongly. The session's own
+ * testaments and the event history (every node records every publication it
+ * receives) are answered, and so are the `wamp.registration.*` procedures:
+ * every node's dealer holds the callees of all nodes (cluster/call-link.ts).
+ */
+const NODE_LOCAL_ONLY: ReadonlySet<string> = new Set([
+  'wamp.session.count', 'wamp.session.list', 'wamp.session.get', 'wamp.session.kill', 'wamp.session.kill_by_authid', 'wamp.session.kill_by_authrole',
+  'wamp.subscription.list', 'wamp.subscription.lookup', 'wamp.subscription.match', 'wamp.subscription.get',
+  'wamp.subscription.list_subscribers', 'wamp.subscription.count_subscribers', 'wamp.subscription.remove_subscriber',
+  'clawgate.persistent.list', 'clawgate.persistent.drop',
+]);
+
 export class MetaApi {
   private readonly handlers: Record<string, MetaProcedure>;
+  /** The realm is spread over a cluster (Realm.joinCluster): NODE_LOCAL_ONLY procedures are refused. */
+  clusterNode = false;
 
   constructor(realm: RealmContext, sources: MetaSources) {
     const { sessions, testaments } = sources;
@@ -174,6 +191,9 @@ export class MetaApi {
   call(caller: Peer, procedure: string, args: unknown[], kwargs: Dict): unknown {
     const h = Object.hasOwn(this.handlers, procedure) ? this.handlers[procedure] : undefined;
     if (h === undefined) throw new WampError(WampErrors.noSuchProcedure, [`no meta procedure "${shortUri(procedure)}" on this router`]);
+    if (this.clusterNode && NODE_LOCAL_ONLY.has(procedure)) {
+      throw new WampError(WampErrors.notClusterWide, [`${procedure} would answer for this router node only: it is not yet cluster-wide (docs/cluster.md)`]);
+    }
     return h(caller, args, kwargs);
   }
 }

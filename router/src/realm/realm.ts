@@ -23,6 +23,8 @@ import type { Logger } from '../logger.js';
 import { DEFAULT_REALM_LIMITS, NO_SESSION_LIMITS, type RealmLimits, type SessionLimits } from '../limits/limits-config.js';
 import { admissionRefusal, unusedReserved } from '../limits/admission.js';
 import type { LimitCounters } from '../limits/limit-counters.js';
+import type { BrokerClusterLink } from '../broker/cluster-link.js';
+import type { DealerClusterLink } from '../dealer/cluster-link.js';
 
 /** A realm-level warning (not tied to a live session) is logged at most this often. */
 const REALM_LOG_INTERVAL_MS = 60_000;
@@ -120,6 +122,18 @@ export class Realm implements RealmContext {
     this.broker.history?.open();
   }
 
+  /**
+   * The realm is spread over the nodes of a cluster (cluster/realm-link.ts;
+   * before the router starts): publications reach the other nodes'
+   * subscribers, subscriptions and registrations get cluster-wide ids, and
+   * what is not yet cluster-wide says so (docs/cluster.md).
+   */
+  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink): void {
+    this.broker.cluster = link;
+    this.dealer.cluster = calls;
+    this.meta.clusterNode = true;
+  }
+
   /** Writes the event history's last batch and closes its file (Router.stop). */
   close(): void {
     const durable = this.broker.history?.durablyKept === true;
@@ -201,7 +215,9 @@ export class Realm implements RealmContext {
 
   /** Publishes a meta event to whoever subscribed to it (no publisher session). */
   metaEvent(topic: string, args: unknown[]): void {
-    this.broker.publishInternal(topic, { args, details: {} });
+    // On a cluster node, session events (ids unique in the cluster) go to every node; a subscription's or
+    // registration's are this node's own (each node has its own observers of them): docs/cluster.md.
+    this.broker.publishInternal(topic, { args, details: {} }, undefined, this.broker.cluster !== null && !topic.startsWith('wamp.session.'));
   }
 
   callMeta(caller: Peer, procedure: string, args: unknown[], kwargs: Dict): unknown {

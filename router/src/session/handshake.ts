@@ -30,6 +30,8 @@ export interface HandshakeHost {
   readonly metrics?: RouterMetrics;
   /** True while the heap is over its high watermark: no new sessions (limits/memory-pressure.ts). */
   readonly overloaded?: boolean;
+  /** A new session's id (a cluster node's carry its slot: ids.ts nodeRandomId); randomId() without it. */
+  sessionId?(): number;
 }
 
 /** What the handshake needs of the session it opens. */
@@ -122,7 +124,7 @@ export class Handshake {
       return;
     }
     // The id is fixed now: a WAMP-CRA challenge and authenticators see the one WELCOME will carry.
-    this.id = randomId();
+    this.id = this.host.sessionId?.() ?? randomId();
     this.joining = realm;
     session.opened(this.id, clientFeatures(roles as Dict));
     const requested = hello.details.authmethods;

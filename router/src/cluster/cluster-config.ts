@@ -1,0 +1,83 @@
+// The router worker's `cluster` section (a ClawGate extension of the Crossbar
+// config): which node this is and how it reaches NATS. Validated once, with
+// errors naming the key; credentials are secrets (secret-ref.ts), so one
+// config file serves every node and holds none of them.
+import { z } from 'zod';
+import { ConfigError } from '../config-error.js';
+import { SecretRef, resolveSecret, type SecretSources } from '../secret-ref.js';
+import { unknownKeys } from '../unknown-keys.js';
+
+/**
+ * A node or cluster name: it becomes a NATS subject token and a JetStream
+ * key-value key, so only characters both allow, and short.
+ */
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const NAME_RULE = '1 to 64 characters of A-Z, a-z, 0-9, "_" and "-"';
+
+export const DEFAULT_CLUSTER_NAME = 'clawgate';
+
+export interface NatsConfig {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** A NATS credentials file's text (JWT and NKey seed), read from `creds` at start. */
+  creds?: string;
+}
+
+export interface ClusterConfig {
+  /** This node's name, unique among the live nodes of the cluster. */
+  node: string;
+  /** The cluster's name: the prefix of its NATS subjects and buckets (several clusters may share one NATS). */
+  name: string;
+  nats: NatsConfig;
+}
+
+const ServerUrl = z.string().min(1).refine((s) => /^(nats|tls):\/\/[^\s]+$/.test(s), 'a NATS server URL: nats://host:port or tls://host:port');
+
+export const ClusterSchema = z.object({
+  node: z.string().regex(NAME, NAME_RULE).optional(),
+  name: z.string().regex(NAME, NAME_RULE).optional(),
+  nats: z.object({
+    servers: z.union([ServerUrl, z.array(ServerUrl).min(1)]).optional(),
+    user: SecretRef.optional(),
+    password: SecretRef.optional(),
+    token: SecretRef.optional(),
+    creds: SecretRef.optional(),
+  }).passthrough().optional(),
+}).passthrough();
+export type ClusterSection = z.infer<typeof ClusterSchema>;
+
+/** What the CLI's --node and --nats set over the config's section. */
+export interface ClusterOverrides {
+  node?: string;
+  nats?: string;
+}
+
+/**
+ * The validated `cluster` section (at `at`), with the CLI's overrides; undefined
+ * when neither the config nor the CLI asks for a cluster. Throws ConfigError.
+ */
+export function clusterConfig(section: ClusterSection | undefined, at: string, warnings: string[], src: SecretSources, overrides: ClusterOverrides = {}): ClusterConfig | undefined {
+  if (section === undefined && overrides.node === undefined && overrides.nats === undefined) return undefined;
+  if (section !== undefined) {
+    unknownKeys(section, ['node', 'name', 'nats'], at, warnings);
+    if (section.nats !== undefined) unknownKeys(section.nats, ['servers', 'user', 'password', 'token', 'creds'], `${at}.nats`, warnings);
+  }
+  if (overrides.node !== undefined && !NAME.test(overrides.node)) throw new ConfigError(`invalid --node "${overrides.node}": a node name is ${NAME_RULE}`);
+  if (overrides.nats !== undefined && !ServerUrl.safeParse(overrides.nats).success) throw new ConfigError(`invalid --nats "${overrides.nats}": a NATS server URL is nats://host:port or tls://host:port`);
+  const node = overrides.node ?? section?.node;
+  if (node === undefined) throw new ConfigError(`invalid config at ${at}.node: a cluster node needs a name unique in the cluster (set it in the config or with --node)`);
+  const fromConfig = section?.nats?.servers;
+  const servers = overrides.nats !== undefined ? [overrides.nats] : fromConfig === undefined ? undefined : Array.isArray(fromConfig) ? fromConfig : [fromConfig];
+  if (servers === undefined) throw new ConfigError(`invalid config at ${at}.nats.servers: a cluster node needs the NATS servers to reach (set them in the config or with --nats)`);
+  const n = section?.nats;
+  const nats: NatsConfig = { servers };
+  if (n?.user !== undefined) nats.user = resolveSecret(n.user, `${at}.nats.user`, src);
+  if (n?.password !== undefined) nats.pass = resolveSecret(n.password, `${at}.nats.password`, src);
+  if ((nats.user === undefined) !== (nats.pass === undefined)) throw new ConfigError(`invalid config at ${at}.nats: user and password go together`);
+  if (n?.token !== undefined) nats.token = resolveSecret(n.token, `${at}.nats.token`, src);
+  // The credentials file's text: a {"file": ...} reference reads it as any secret file.
+  if (n?.creds !== undefined) nats.creds = resolveSecret(n.creds, `${at}.nats.creds`, src);
+  return { node, name: section?.name ?? DEFAULT_CLUSTER_NAME, nats };
+}

@@ -1,0 +1,124 @@
+// This router as a node of a cluster (docs/cluster.md): its NATS
+// connection, its membership, and a RealmLink per realm. The Router makes one
+// when its config has a `cluster` section and starts it before its listeners,
+// so no client is served before the node knows the cluster's retained events.
+import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
+import type { Realm } from '../realm/realm.js';
+import type { Logger } from '../logger.js';
+import { setNodeSlot } from '../ids.js';
+import type { ClusterConfig } from './cluster-config.js';
+import { Membership } from './membership.js';
+import { RealmLink } from './realm-link.js';
+import { CallLink, type CallHost } from './call-link.js';
+import { ClusterCounters } from './cluster-counters.js';
+
+/** How long the start waits for NATS before failing (the CLI then exits 1). */
+const CONNECT_TIMEOUT_MS = 5000;
+
+export interface ClusterState {
+  node: string;
+  slot: number;
+  nats: 'connected' | 'reconnecting' | 'closed';
+  /** Live nodes, this one included, by name. */
+  nodes: string[];
+}
+
+export class ClusterNode implements CallHost {
+  readonly counters = new ClusterCounters();
+  private connection: NatsConnection | undefined;
+  private membership: Membership | undefined;
+  private readonly links: RealmLink[] = [];
+  private readonly calls: CallLink[] = [];
+  private natsState: ClusterState['nats'] = 'closed';
+
+  constructor(readonly config: ClusterConfig, readonly log: Logger) {}
+
+  get node(): string { return this.config.node; }
+  get cluster(): string { return this.config.name; }
+  get slot(): number { return this.membership?.slot ?? -1; }
+  get instance(): string { return this.membership?.instance ?? ''; }
+  instanceOf(node: string): string | undefined { return this.membership?.instanceOf(node); }
+  get connected(): boolean { return this.natsState === 'connected'; }
+  get nc(): NatsConnection {
+    if (this.connection === undefined) throw new Error('the cluster node is not started');
+    return this.connection;
+  }
+
+  others(): string[] {
+    return this.membership?.others() ?? [];
+  }
+
+  /** The realm is spread over the cluster: its broker publishes to and receives from the other nodes once started. */
+  addRealm(realm: Realm): void {
+    const link = new RealmLink(this, realm);
+    const calls = new CallLink(this, realm);
+    this.links.push(link);
+    this.calls.push(calls);
+    realm.joinCluster(link, calls);
+  }
+
+  async start(): Promise<void> {
+    const { nats } = this.config;
+    const options: ConnectionOptions = {
+      servers: nats.servers,
+      name: `clawgate-router ${this.config.node}`,
+      // A node never wants its own publications back: the others deliver them, it already has.
+      noEcho: true,
+      timeout: CONNECT_TIMEOUT_MS,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      pingInterval: 10_000,
+      ...(nats.user !== undefined ? { user: nats.user, pass: nats.pass } : {}),
+      ...(nats.token !== undefined ? { token: nats.token } : {}),
+      ...(nats.creds !== undefined ? { authenticator: credsAuthenticator(new TextEncoder().encode(nats.creds)) } : {}),
+    };
+    let nc: NatsConnection;
+    try {
+      nc = await connect(options);
+    } catch (e) {
+      throw new Error(`cluster node "${this.config.node}": cannot connect to NATS at ${nats.servers.join(', ')}: ${(e as Error).message}`);
+    }
+    this.connection = nc;
+    this.natsState = 'connected';
+    void this.watchStatus(nc);
+    try {
+      const info = nc.info;
+      if (info !== undefined && info.jetstream !== true) throw new Error('the NATS server has no JetStream (start nats-server with -js)');
+      this.membership = new Membership(nc, this.config.name, this.config.node, this.log, (node, change, instance) => {
+        this.log.info({ node, cluster: this.config.name }, change === 'joined' ? 'cluster node joined' : 'cluster node gone');
+        if (change === 'left') { for (const l of this.links) l.nodeLeft(node); for (const c of this.calls) c.nodeLeft(node, instance); }
+        else for (const c of this.calls) c.resync();
+      });
+      await this.membership.start();
+      setNodeSlot(this, this.membership.slot);
+      for (const l of this.links) await l.start();
+      for (const c of this.calls) await c.start();
+    } catch (e) {
+      await this.stop();
+      throw new Error(`cluster node "${this.config.node}": ${(e as Error).message}`);
+    }
+    this.log.info({ node: this.config.node, cluster: this.config.name, slot: this.slot, nats: nc.getServer() }, 'cluster node started');
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') { this.natsState = 'reconnecting'; for (const c of this.calls) c.disconnected(); this.log.warn({ node: this.config.node }, 'NATS connection lost: serving this node\'s sessions only until it is back'); }
+      else if (s.type === 'reconnect') { this.natsState = 'connected'; for (const c of this.calls) c.resync(); this.log.info({ node: this.config.node }, 'NATS connection back'); }
+    }
+  }
+
+  /** Leaves the cluster: bye to the others, claims given back, the NATS connection drained. After the sessions left (their testaments reach the other nodes). */
+  async stop(): Promise<void> {
+    for (const l of this.links) l.stop();
+    for (const c of this.calls) c.stop();
+    await this.membership?.stop().catch(() => undefined);
+    setNodeSlot(this, undefined);
+    const nc = this.connection;
+    if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+    this.natsState = 'closed';
+  }
+
+  state(): ClusterState {
+    return { node: this.config.node, slot: this.slot, nats: this.natsState, nodes: [this.config.node, ...this.others()].sort() };
+  }
+}

@@ -1,0 +1,111 @@
+// Stage 1 of the cluster (docs/cluster.md): its config and CLI flags,
+// membership (a node gone within 3 s, names unique among live nodes) and the
+// identity space (session ids carry their node's slot; one subscription id
+// per (topic, match) on every node). Real nats-server, real router nodes.
+import t from 'tap';
+import { fromCrossbar, ConfigError } from '../../src/config/crossbar-config.js';
+import { connect, eventually, sleep, testConfig } from '../helpers.js';
+import { haveNats, nodeConfig, spawnNode, startNats, startNode, startNodes, stopNats, type Nats } from './harness.js';
+import { Router } from '../../src/router.js';
+import { silentLogger } from '../../src/logger.js';
+import { NODE_SLOTS } from '../../src/ids.js';
+
+t.test('config: the cluster section, its secrets and the CLI overrides', async (t) => {
+  const base = nodeConfig('n1', 'nats://127.0.0.1:4222') as { workers: Record<string, unknown>[] };
+  t.same(fromCrossbar(base).config.cluster, { node: 'n1', name: 'clawgate', nats: { servers: ['nats://127.0.0.1:4222'] } });
+  t.equal(fromCrossbar(testConfig()).config.cluster, undefined, 'no cluster without the section or flags');
+  const over = fromCrossbar(base, {}, { cluster: { node: 'n7', nats: 'nats://10.0.0.1:4333' } }).config.cluster!;
+  t.same([over.node, over.nats.servers], ['n7', ['nats://10.0.0.1:4333']], '--node and --nats override the file');
+  const flagsOnly = fromCrossbar(testConfig(), {}, { cluster: { node: 'x', nats: 'nats://127.0.0.1:1' } }).config.cluster!;
+  t.equal(flagsOnly.node, 'x', 'the flags alone make a cluster node');
+  const creds = structuredClone(base);
+  (creds.workers[0]!.cluster as Record<string, unknown>).nats = { servers: 'nats://h:1', user: 'router', password: { env: 'NATS_PW' } };
+  t.same(fromCrossbar(creds, { env: { NATS_PW: 's3cret' } }).config.cluster!.nats, { servers: ['nats://h:1'], user: 'router', pass: 's3cret' });
+  t.throws(() => fromCrossbar(creds, { env: {} }), /invalid config at workers\[0\]\.cluster\.nats\.password: environment variable NATS_PW is not set/);
+  const bad = (cluster: unknown, msg: RegExp, overrides = {}): void => {
+    const c = structuredClone(base);
+    c.workers[0]!.cluster = cluster;
+    t.throws(() => fromCrossbar(c, {}, { cluster: overrides }), msg);
+  };
+  bad({ nats: { servers: ['nats://h:1'] } }, /workers\[0\]\.cluster\.node: a cluster node needs a name/);
+  bad({ node: 'a.b', nats: { servers: ['nats://h:1'] } }, /workers\[0\]\.cluster\.node: 1 to 64 characters/);
+  bad({ node: 'a' }, /workers\[0\]\.cluster\.nats\.servers: a cluster node needs the NATS servers/);
+  bad({ node: 'a', nats: { servers: ['http://h:1'] } }, /cluster\.nats\.servers\[0\]: a NATS server URL/);
+  bad({ node: 'a', nats: { servers: ['nats://h:1'], user: 'u' } }, /cluster\.nats: user and password go together/);
+  bad({ node: 'a', nats: { servers: ['nats://h:1'], server: 1 } }, /cluster\.nats\.server: unknown key; did you mean "servers"/);
+  bad({ node: 'a', nats: { servers: ['nats://h:1'] } }, /invalid --node/, { node: 'bad name' });
+  t.ok(new ConfigError('x'));
+});
+
+t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
+  let nats!: Nats;
+  t.before(async () => { nats = await startNats(); });
+  t.teardown(() => stopNats(nats));
+
+  t.test('nodes see each other; a clean stop is seen at once; one subscription id per (topic, match) on every node', async (t) => {
+    const [a, b] = await startNodes(2, nats.url, { cluster: 'ids' });
+    t.teardown(async () => { await a!.stop(); await b!.stop(); });
+    const sa = a!.router.cluster!.state();
+    const sb = b!.router.cluster!.state();
+    t.same(sa.nodes, ['n1', 'n2']);
+    t.not(sa.slot, sb.slot, 'each node has a slot of its own');
+    t.equal(sa.nats, 'connected');
+    const health = await (await fetch(`http://127.0.0.1:${a!.port}/health`)).json() as { cluster: { nodes: string[] } };
+    t.same(health.cluster.nodes, ['n1', 'n2'], '/health reports the nodes seen');
+    const ca = await connect({ port: a!.port });
+    const cb = await connect({ port: b!.port });
+    const ids = await Promise.all([
+      ca.session.subscribe('com.t', () => {}), cb.session.subscribe('com.t', () => {}),
+      ca.session.subscribe('com.', () => {}, { match: 'prefix' }), cb.session.subscribe('com.', () => {}, { match: 'prefix' }),
+      ca.session.register('com.p', () => 1, { invoke: 'roundrobin' }),
+    ]);
+    t.equal(ids[0].id, ids[1].id, 'the same exact subscription on two nodes has one id');
+    t.equal(ids[2].id, ids[3].id, 'the same prefix subscription on two nodes has one id');
+    t.not(ids[0].id, ids[2].id, 'another (topic, match) has another');
+    const c2 = await connect({ port: b!.port });
+    t.equal((await c2.session.register('com.p', () => 2, { invoke: 'roundrobin' })).id, ids[4].id, 'a registration of one procedure has one id on every node');
+    ca.connection.close(); cb.connection.close(); c2.connection.close();
+    // A third node leaves cleanly: the others know at once (its bye), not after the timeout.
+    const c = await startNode('n3', nats.url, { cluster: 'ids' });
+    await eventually(() => a!.router.cluster!.state().nodes.length === 3, 5000, 'n3 seen');
+    const stopped = Date.now();
+    await c.stop();
+    await eventually(() => a!.router.cluster!.state().nodes.length === 2, 5000, 'n3 gone');
+    t.ok(Date.now() - stopped < 1500, `a clean stop is seen at once (${Date.now() - stopped} ms)`);
+  });
+
+  t.test('a node name is taken by one live node only', async (t) => {
+    const a = await startNode('same', nats.url, { cluster: 'names' });
+    t.teardown(() => a.stop());
+    const { config } = fromCrossbar(nodeConfig('same', nats.url, { cluster: 'names' }));
+    const second = new Router(config, { log: silentLogger() });
+    await t.rejects(second.start(), /cluster node name "same" is held by a live node of cluster "names"/);
+    t.same(second.ports(), { test: 0 }, 'nothing listens');
+  });
+
+  t.test('CLI nodes: session ids carry the node slot; kill -9 is seen within 3 s', async (t) => {
+    const watcher = await startNode('watcher', nats.url, { cluster: 'cli' });
+    t.teardown(() => watcher.stop());
+    const [p1, p2] = await Promise.all([spawnNode('p1', nats.url, { cluster: 'cli' }), spawnNode('p2', nats.url, { cluster: 'cli' })]);
+    t.teardown(async () => { p1.kill('SIGKILL'); p2.kill('SIGKILL'); await Promise.all([p1.exited, p2.exited]); });
+    await eventually(() => watcher.router.cluster!.state().nodes.length === 3, 5000, 'p1 and p2 seen');
+    for (const p of [p1, p2]) {
+      const health = await (await fetch(`http://127.0.0.1:${p.port}/health`)).json() as { cluster: { slot: number; node: string } };
+      t.equal(health.cluster.node, p.name);
+      const ids: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c = await connect({ port: p.port });
+        ids.push(c.session.id as number);
+        c.connection.close();
+      }
+      t.same(ids.map((id) => id % NODE_SLOTS), [health.cluster.slot, health.cluster.slot, health.cluster.slot], `${p.name}'s session ids end in its slot ${health.cluster.slot}`);
+    }
+    await sleep(600); // past one heartbeat after the sessions
+    const killed = Date.now();
+    p1.kill('SIGKILL');
+    await eventually(() => !watcher.router.cluster!.state().nodes.includes('p1'), 4000, 'p1 gone');
+    const took = Date.now() - killed;
+    t.ok(took < 3000, `a killed node is gone within 3 s (${took} ms)`);
+    t.ok(watcher.router.cluster!.state().nodes.includes('p2'), 'the others stay');
+  });
+});

@@ -1,0 +1,80 @@
+// Calls when a node or NATS goes away (docs/cluster.md, "RPC"): a callee's
+// node cut off from the cluster (its NATS connection closed: what a kill or
+// a network cut looks like to the others) takes its registrations with it
+// and the calls in flight to it end with ERROR; during a NATS outage calls
+// to other nodes fail at once and local calls work; afterwards the
+// registrations are resynchronised.
+import t from 'tap';
+import { callError, connect, eventually, sleep, within, type AutobahnSession } from '../helpers.js';
+import { haveNats, spawnNode, startNats, startNodes, stopNats, type Nats, type Node, until } from './harness.js';
+
+t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
+  let nats!: Nats;
+  let nodes!: Node[];
+  t.before(async () => { nats = await startNats(); nodes = await startNodes(3, nats.url, { cluster: 'loss' }); });
+  t.teardown(async () => { for (const n of nodes) await n.stop().catch(() => undefined); await stopNats(nats); });
+  const open = async (i: number): Promise<AutobahnSession> => {
+    const c = await connect({ port: nodes[i]!.port });
+    t.teardown(() => { try { c.connection.close(); } catch { /* closed */ } });
+    return c.session as AutobahnSession;
+  };
+
+  t.test('a callee\'s node cut off: in-flight calls get ERROR, its registrations go with meta events', async (t) => {
+    const callee = await open(2);
+    await callee.register('com.hang', () => new Promise(() => { /* never answers */ }));
+    const watcher = await open(0);
+    const unregs: unknown[] = [];
+    await watcher.subscribe('wamp.registration.on_delete', (a: unknown[]) => { unregs.push(a); });
+    const caller = await open(0);
+    await eventually(() => nodes[0]!.router.findRealm('realm1')!.dealer.observations.lookup('com.hang', 'exact') !== undefined, 5000, 'registration known');
+    const inFlight = callError(caller.call('com.hang'));
+    await sleep(100);
+    await nodes[2]!.router.cluster!.nc.close();
+    const e = await within(inFlight, 5000, 'the ERROR for the call in flight');
+    t.equal(e.error, 'clawgate.error.cluster_unavailable');
+    t.match(String(e.args[0]), /router node "n3" is gone/);
+    await eventually(() => unregs.length === 1, 5000, 'on_delete for the registration of the gone node');
+    t.equal((await callError(caller.call('com.hang'))).error, 'wamp.error.no_such_procedure');
+  });
+
+  t.test('kill -9 of a callee\'s node process with calls in flight: ERROR, not a hang', async (t) => {
+    const proc = await spawnNode('k9', nats.url, { cluster: 'loss' });
+    t.teardown(() => proc.kill('SIGKILL'));
+    const c = await connect({ port: proc.port });
+    await c.session.register('com.k9', () => new Promise(() => { /* never answers */ }));
+    const caller = await open(1);
+    await until(async () => nodes[1]!.router.findRealm('realm1')!.dealer.observations.lookup('com.k9', 'exact') !== undefined, 5000, 'registration known');
+    const calls = [1, 2, 3].map(() => callError(caller.call('com.k9')));
+    await sleep(100);
+    const killed = Date.now();
+    proc.kill('SIGKILL');
+    const errors = await within(Promise.all(calls), 6000, 'the ERRORs for the calls in flight');
+    t.same(errors.map((e) => e.error), Array(3).fill('clawgate.error.cluster_unavailable'), `every call in flight answered (${Date.now() - killed} ms after the kill)`);
+    await proc.exited;
+  });
+
+  t.test('NATS restart: cross-node calls fail fast meanwhile, local ones work; afterwards all work again', async (t) => {
+    const remote = await open(1);
+    await remote.register('com.remote', () => 'remote');
+    const local = await open(0);
+    await local.register('com.local', () => 'local');
+    const caller = await open(0);
+    await until(async () => (await caller.call('com.remote').catch(() => undefined)) === 'remote', 5000, 'remote call works');
+    await nats.stop();
+    await eventually(() => nodes[0]!.router.cluster!.state().nats !== 'connected', 5000, 'n1 sees NATS gone');
+    const started = Date.now();
+    const e = await callError(caller.call('com.remote'));
+    t.equal(e.error, 'clawgate.error.cluster_unavailable', `a clear error (${JSON.stringify(e.args)})`);
+    // Generous: without the fail-fast it would wait for ever (no call timeout); the membership takes 2 s to drop a node.
+    t.ok(Date.now() - started < 3000, 'at once, not when a timeout or the membership would end it');
+    t.equal(await caller.call('com.local'), 'local', 'local calls keep working');
+    await nats.restart();
+    await until(async () => (await caller.call('com.remote').catch(() => undefined)) === 'remote', 15_000, 'cross-node calls again after the restart');
+    const fromB = await open(1);
+    await until(async () => (await fromB.call('com.local').catch(() => undefined)) === 'local', 15_000, 'and the other way');
+    t.pass('cross-node calls work both ways after the restart');
+    // The table's watcher carries on: a registration made after the restart reaches the other node.
+    await remote.register('com.after', () => 'after');
+    await until(async () => (await caller.call('com.after').catch(() => undefined)) === 'after', 10_000, 'a registration made after the restart');
+  });
+});
