@@ -14,6 +14,8 @@ import { freePort, sleep, testConfig } from '../helpers.js';
 
 export const NATS_SERVER = process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
 export const haveNats = existsSync(NATS_SERVER);
+// CI installs nats-server and sets this: there its absence is a failure, never a silent skip.
+if (!haveNats && process.env.CLAWGATE_REQUIRE_NATS === '1') throw new Error(`CLAWGATE_REQUIRE_NATS=1 but there is no nats-server at ${NATS_SERVER} (apt-get install nats-server, or set NATS_SERVER)`);
 
 export interface Nats {
   url: string;
