@@ -5,7 +5,6 @@
 import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 import type { Realm } from '../realm/realm.js';
 import type { Logger } from '../logger.js';
-import { setNodeSlot } from '../ids.js';
 import type { ClusterConfig } from './cluster-config.js';
 import { Membership } from './membership.js';
 import { RealmLink } from './realm-link.js';
@@ -90,7 +89,6 @@ export class ClusterNode implements CallHost {
         else for (const c of this.calls) c.resync();
       });
       await this.membership.start();
-      setNodeSlot(this, this.membership.slot);
       for (const l of this.links) await l.start();
       for (const c of this.calls) await c.start();
     } catch (e) {
@@ -112,7 +110,6 @@ export class ClusterNode implements CallHost {
     for (const l of this.links) l.stop();
     for (const c of this.calls) c.stop();
     await this.membership?.stop().catch(() => undefined);
-    setNodeSlot(this, undefined);
     const nc = this.connection;
     if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => nc.close());
     this.natsState = 'closed';

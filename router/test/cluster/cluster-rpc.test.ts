@@ -51,11 +51,15 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
     return w;
   };
 
-  t.test('session ids carry their node\'s slot, also with several nodes in one process', async (t) => {
+  t.test('session and publication ids carry their node\'s slot, also with several nodes in one process', async (t) => {
     for (let i = 0; i < 2; i++) {
       const s = await open(i);
-      t.equal((s.id as number) % NODE_SLOTS, nodes[i]!.router.cluster!.slot, `node ${i + 1}`);
+      const slot = nodes[i]!.router.cluster!.slot;
+      t.equal((s.id as number) % NODE_SLOTS, slot, `node ${i + 1}`);
+      const pub = await s.publish('com.ids', [], {}, { acknowledge: true }) as { id: number };
+      t.equal(pub.id % NODE_SLOTS, slot, `node ${i + 1}'s publication id`);
     }
+    t.not(nodes[0]!.router.cluster!.slot, nodes[1]!.router.cluster!.slot);
   });
 
   t.test('a callee on one node serves callers on the others: results, errors unchanged, disclosure, progressive results', async (t) => {
