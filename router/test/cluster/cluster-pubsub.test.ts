@@ -158,9 +158,9 @@ t.test('PubSub across nodes', { skip: haveNats ? false : 'nats-server is not ins
     const e = await callError(s.publish('com.big', [big], {}, { acknowledge: true }));
     t.equal(e.error, 'clawgate.error.payload_too_large');
     t.match(String(e.args[0]), /the router cluster carries between nodes \(NATS max_payload\)/);
-    const m = await callError(s.call('wamp.session.count'));
+    const m = await callError(s.call('clawgate.persistent.list'));
     t.equal(m.error, 'clawgate.error.not_cluster_wide');
-    t.match(String(m.args[0]), /wamp\.session\.count would answer for this router node only/);
+    t.match(String(m.args[0]), /clawgate\.persistent\.list would answer for this router node only/);
     const r = await callError(s.call('com.nobody.here'));
     t.equal(r.error, 'wamp.error.no_such_procedure');
     t.match(String(r.args[0]), /no callee registered for procedure "com\.nobody\.here"/);
