@@ -11,6 +11,7 @@ import { RealmLink } from './realm-link.js';
 import { CallLink, type CallHost } from './call-link.js';
 import { ClusterCounters } from './cluster-counters.js';
 import { SessionLink } from './session-link.js';
+import { MetaLink } from './meta-link.js';
 
 /** How long the start waits for NATS before failing (the CLI then exits 1). */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -30,6 +31,7 @@ export class ClusterNode implements CallHost {
   private readonly links: RealmLink[] = [];
   private readonly calls: CallLink[] = [];
   private readonly sessions: SessionLink[] = [];
+  private readonly metas: MetaLink[] = [];
   private natsState: ClusterState['nats'] = 'closed';
 
   constructor(readonly config: ClusterConfig, readonly log: Logger) {}
@@ -57,7 +59,9 @@ export class ClusterNode implements CallHost {
     this.links.push(link);
     this.calls.push(calls);
     this.sessions.push(sessions);
-    realm.joinCluster(link, calls, sessions);
+    const meta = new MetaLink(this, realm);
+    this.metas.push(meta);
+    realm.joinCluster(link, calls, sessions, meta);
   }
 
   async start(): Promise<void> {
@@ -102,6 +106,7 @@ export class ClusterNode implements CallHost {
       for (const l of this.links) await l.start();
       for (const c of this.calls) await c.start();
       for (const s of this.sessions) await s.start();
+      for (const m of this.metas) m.start();
     } catch (e) {
       await this.stop();
       throw new Error(`cluster node "${this.config.node}": ${(e as Error).message}`);
@@ -120,6 +125,7 @@ export class ClusterNode implements CallHost {
   async stop(): Promise<void> {
     for (const l of this.links) l.stop();
     for (const c of this.calls) c.stop();
+    for (const m of this.metas) m.stop();
     // The sessions' entries deleted before the bye, so that no node takes them for a lost node's.
     for (const s of this.sessions) await s.stop();
     await this.membership?.stop().catch(() => undefined);

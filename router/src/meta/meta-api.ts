@@ -20,6 +20,7 @@ import type { Testaments, TestamentScope } from './testaments.js';
 import { arg, isNumber, isString, type MetaProcedure } from './meta-args.js';
 import { observationProcedures } from './observation-procedures.js';
 import { persistentProcedures } from './persistent-procedures.js';
+import { MERGED_PROCEDURES, mergeAnswers, type ClusterMeta, type NodeAnswer } from './cluster-answers.js';
 
 /** What the meta API answers about, besides its realm. */
 export interface MetaSources {
@@ -79,21 +80,24 @@ function scopeOf(v: unknown): TestamentScope {
 /**
  * Meta procedures that answer about the whole realm, which on a cluster node
  * would be this node's part only: refused there until they are cluster-wide
- * (docs/cluster.md), rather than answered wrongly. The session's own
- * testaments and the event history (every node records every publication it
- * receives) are answered, and so are the `wamp.registration.*` procedures:
- * every node's dealer holds the callees of all nodes (cluster/call-link.ts).
+ * (docs/cluster.md), rather than answered wrongly. The session procedures
+ * answer from the cluster's session table (cluster/session-link.ts), the
+ * subscription procedures merge every node's answer (cluster-answers.ts),
+ * the `wamp.registration.*` procedures are answered by this node's dealer,
+ * which holds the callees of all nodes (cluster/call-link.ts).
  */
 const NODE_LOCAL_ONLY: ReadonlySet<string> = new Set([
-  'wamp.subscription.list', 'wamp.subscription.lookup', 'wamp.subscription.match', 'wamp.subscription.get',
-  'wamp.subscription.list_subscribers', 'wamp.subscription.count_subscribers', 'wamp.subscription.remove_subscriber',
   'clawgate.persistent.list', 'clawgate.persistent.drop',
 ]);
+
+const REMOVE_SUBSCRIBER = 'wamp.subscription.remove_subscriber';
 
 export class MetaApi {
   private readonly handlers: Record<string, MetaProcedure>;
   /** The realm is spread over a cluster (Realm.joinCluster): the session procedures answer for every node, NODE_LOCAL_ONLY procedures are refused. */
   cluster: ClusterSessions | null = null;
+  /** On a cluster node: the other nodes, asked for their part of the subscription procedures. */
+  clusterMeta: ClusterMeta | null = null;
 
   constructor(realm: RealmContext, sources: MetaSources) {
     const { sessions, testaments } = sources;
@@ -224,6 +228,46 @@ export class MetaApi {
     if (this.cluster !== null && NODE_LOCAL_ONLY.has(procedure)) {
       throw new WampError(WampErrors.notClusterWide, [`${procedure} would answer for this router node only: it is not yet cluster-wide (docs/cluster.md)`]);
     }
+    const meta = this.clusterMeta;
+    if (meta !== null) {
+      if (MERGED_PROCEDURES.has(procedure)) return this.merged(meta, h, caller, procedure, args, kwargs);
+      if (procedure === REMOVE_SUBSCRIBER) {
+        const remote = typeof args[1] === 'number' ? this.cluster?.get(args[1]) : undefined;
+        if (remote !== undefined) {
+          // The subscriber's node removes it; the reason is settled here (the default names the caller).
+          const given = args[2] ?? kwargs.reason;
+          if (given !== undefined && given !== null && typeof given !== 'string') throw new WampError(WampErrors.invalidArgument, ['reason must be a string']);
+          const reason = given ?? `removed by session ${caller.id}`;
+          return meta.ask(procedure, [args[0], args[1], reason], {}, caller.id, remote.node).then(([a]) => {
+            if (a !== undefined && !a.ok) throw new WampError(a.error, a.args);
+            return undefined;
+          });
+        }
+      }
+    }
     return h(caller, args, kwargs);
+  }
+
+  /** This node's answer merged with every other node's. An error other than "no such subscription" here is the caller's mistake: not asked further. */
+  private async merged(meta: ClusterMeta, h: MetaProcedure, caller: Peer, procedure: string, args: unknown[], kwargs: Dict): Promise<unknown> {
+    let mine: NodeAnswer;
+    try {
+      mine = { ok: true, value: h(caller, args, kwargs) };
+    } catch (e) {
+      if (!(e instanceof WampError) || e.uri !== WampErrors.noSuchSubscription) throw e;
+      mine = { ok: false, error: e.uri, args: e.args };
+    }
+    return mergeAnswers(procedure, [mine, ...await meta.ask(procedure, args, kwargs, caller.id)]);
+  }
+
+  /**
+   * Another node's question (cluster/meta-link.ts): this node's own part of a
+   * subscription procedure. `caller` is the asking session's id; the
+   * procedures asked never act on it (remove_subscriber comes with its reason).
+   */
+  answerForCluster(procedure: string, args: unknown[], kwargs: Dict, caller: number): unknown {
+    if (!MERGED_PROCEDURES.has(procedure) && procedure !== REMOVE_SUBSCRIBER) throw new WampError(WampErrors.noSuchProcedure, [`${procedure} is not asked of other nodes`]);
+    const h = this.handlers[procedure]!;
+    return h({ id: caller } as unknown as Peer, args, kwargs);
   }
 }

@@ -26,6 +26,7 @@ import type { LimitCounters } from '../limits/limit-counters.js';
 import type { BrokerClusterLink } from '../broker/cluster-link.js';
 import type { DealerClusterLink } from '../dealer/cluster-link.js';
 import type { ClusterSessions } from '../meta/meta-api.js';
+import type { ClusterMeta } from '../meta/cluster-answers.js';
 import type { Testament } from '../meta/testaments.js';
 
 /** What a realm tells the cluster of its sessions (cluster/session-link.ts), and what the meta API asks of it. */
@@ -137,12 +138,13 @@ export class Realm implements RealmContext {
    * subscribers, subscriptions and registrations get cluster-wide ids, and
    * what is not yet cluster-wide says so (docs/cluster.md).
    */
-  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink, sessions: RealmClusterSessions): void {
+  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink, sessions: RealmClusterSessions, meta: ClusterMeta): void {
     this.broker.cluster = link;
     this.dealer.cluster = calls;
     this.clusterSessions = sessions;
     this.testaments.changed = (s, destroyed, detached) => sessions.testamentsChanged(s, destroyed, detached);
     this.meta.cluster = sessions;
+    this.meta.clusterMeta = meta;
   }
 
   /** The sessions of the other nodes (cluster/session-link.ts), on a cluster node. */
