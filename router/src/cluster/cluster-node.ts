@@ -134,6 +134,13 @@ export class ClusterNode implements CallHost {
     this.natsState = 'closed';
   }
 
+  /** One round trip to the NATS server, in milliseconds (/metrics). */
+  rtt(): Promise<number> {
+    const nc = this.connection;
+    if (nc === undefined || nc.isClosed() || this.natsState !== 'connected') return Promise.reject(new Error('not connected to NATS'));
+    return nc.rtt();
+  }
+
   state(): ClusterState {
     return { node: this.config.node, slot: this.slot, nats: this.natsState, nodes: [this.config.node, ...this.others()].sort() };
   }
