@@ -59,12 +59,19 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     t.equal((await callError(caller.call('com.hang'))).error, 'wamp.error.no_such_procedure');
   });
 
-  t.test('kill -9 of a callee\'s node process with calls in flight: ERROR, not a hang', async (t) => {
+  t.test('kill -9 of a node process with calls in flight: ERROR, not a hang; its session\'s on_leave and testament on the others', async (t) => {
     const proc = await spawnNode('k9', nats.url, { cluster: 'loss' });
     t.teardown(() => proc.kill('SIGKILL'));
     const c = await connect({ port: proc.port });
     await c.session.register('com.k9', () => new Promise(() => { /* never answers */ }));
+    await c.session.call('wamp.session.add_testament', ['com.k9.will', ['k9 gone']]);
+    const k9id = c.session.id as number;
     const caller = await open(1);
+    const leaves: unknown[] = [];
+    const wills: unknown[] = [];
+    await caller.subscribe('wamp.session.on_leave', (a: unknown[]) => { if (a[0] === k9id) leaves.push(a); });
+    await caller.subscribe('com.k9.will', (a: unknown[]) => { wills.push(a[0]); });
+    await until(async () => ((await caller.call('wamp.session.list')) as number[]).includes(k9id), 5000, 'k9\'s session in the table');
     await until(async () => nodes[1]!.router.findRealm('realm1')!.dealer.observations.lookup('com.k9', 'exact') !== undefined, 5000, 'registration known');
     const calls = [1, 2, 3].map(() => callError(caller.call('com.k9')));
     await sleep(100);
@@ -72,6 +79,8 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     proc.kill('SIGKILL');
     const errors = await within(Promise.all(calls), 6000, 'the ERRORs for the calls in flight');
     t.same(errors.map((e) => e.error), Array(3).fill('clawgate.error.cluster_unavailable'), `every call in flight answered (${Date.now() - killed} ms after the kill)`);
+    await eventually(() => leaves.length === 1 && wills.length === 1, 5000, 'on_leave and testament of the killed node\'s session');
+    t.same(wills, ['k9 gone'], `the testament of a session of the killed process (${Date.now() - killed} ms after the kill)`);
     await proc.exited;
   });
 
