@@ -7,29 +7,9 @@ import { MAX_ID } from './messages/validate.js';
 export const NODE_SLOT_BITS = 10;
 export const NODE_SLOTS = 1 << NODE_SLOT_BITS;
 
-/**
- * The cluster node slot of this process, while exactly one cluster node runs
- * in it (the CLI's case): the publication ids the broker makes end in the
- * slot, so no two live nodes can hand out the same one. undefined otherwise.
- * Session ids don't depend on it: each router gives its own (Router.sessionId).
- */
-let processSlot: number | undefined;
-const slotHolders = new Map<object, number>();
-
-/**
- * A cluster node in this process claimed `slot` (undefined: it released it).
- * With two nodes in one process (tests, an embedder) ids stay plain random:
- * one process-wide id source can't speak for two slots.
- */
-export function setNodeSlot(holder: object, slot: number | undefined): void {
-  if (slot === undefined) slotHolders.delete(holder); else slotHolders.set(holder, slot);
-  processSlot = slotHolders.size === 1 ? slotHolders.values().next().value : undefined;
-}
-
-/** Global scope: random in [1, 2^53]; on a cluster node, random in its upper 43 bits and its slot in the lower 10. */
+/** Global scope: random in [1, 2^53] (a cluster node's ids: nodeRandomId). */
 export function randomId(): number {
-  if (processSlot === undefined) return Math.floor(Math.random() * MAX_ID) + 1;
-  return nodeRandomId(processSlot);
+  return Math.floor(Math.random() * MAX_ID) + 1;
 }
 
 /** A global id of the cluster node with `slot`: random in the upper 43 bits, the slot in the lower 10. */

@@ -21,6 +21,7 @@ import { WebResources, type WebResourceConfig } from './http/web-resources.js';
 import type { HttpPathConfig } from './http/http-config.js';
 import type { ClusterConfig } from './cluster/cluster-config.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { clusterMetrics } from './cluster/cluster-metrics.js';
 import { nodeRandomId, randomId } from './ids.js';
 
 export interface RouterConfig {
@@ -82,6 +83,7 @@ export class Router implements SessionHost, SessionFactory {
       overloaded: () => this.overloaded,
     });
     this.metricsRegistry = routerRegistry(this.metrics);
+    if (this.cluster !== undefined) for (const m of clusterMetrics(this.cluster)) this.metricsRegistry.registerMetric(m);
     this.app.get('/health', (_req, res) => {
       const ready = this.ready;
       res.status(ready ? 200 : 503).json({

@@ -26,7 +26,7 @@ import type { RealmContext } from '../routing/realm-context.js';
 import type { PublicationData } from '../routing/publication.js';
 import { disclose } from '../routing/disclosure.js';
 import { ObservationMap, type Observation, type ObservationKind, type ObservationOwner } from '../routing/observation-map.js';
-import { randomId, sharedId } from '../ids.js';
+import { nodeRandomId, randomId, sharedId } from '../ids.js';
 import { WampErrors } from '../errors.js';
 import { shortUri, wildcardMatches } from '../uri.js';
 import { retainRefusal } from '../limits/retention.js';
@@ -133,7 +133,7 @@ export class Broker implements ObservationOwner<Subscription> {
       refuse(WampErrors.notAuthorized, `role "${session.authrole}" may not retain events on topic "${shortUri(m.topic)}"`);
       return;
     }
-    const publication = randomId();
+    const publication = cluster === null ? randomId() : nodeRandomId(cluster.slot);
     const details: Dict = {};
     if (decision.disclose) disclose(details, 'publisher', session);
     copyPassthrough(m.options, details);
@@ -167,7 +167,7 @@ export class Broker implements ObservationOwner<Subscription> {
    * delivered either way.
    */
   publishInternal(topic: string, data: PublicationData, options: Dict = {}, nodeOnly = false): void {
-    const publication = randomId();
+    const publication = this.cluster === null ? randomId() : nodeRandomId(this.cluster.slot);
     const filter = compileReceiverFilter(options);
     const cluster = nodeOnly ? null : this.cluster;
     let stamp = 0;

@@ -6,6 +6,8 @@ import type { Dict } from '../messages/types.js';
 import type { PublicationData } from '../routing/publication.js';
 
 export interface BrokerClusterLink {
+  /** This node's slot: the low bits of every publication id it makes (ids.ts nodeRandomId), so no two live nodes hand out the same. */
+  readonly slot: number;
   /**
    * The largest publication (bytes of its PUBLISH as it arrived) the other
    * nodes can be sent: NATS's max_payload less room for what travels with it.

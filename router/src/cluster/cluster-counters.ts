@@ -12,8 +12,10 @@ export class ClusterCounters {
   malformed = 0;
   /** Retained events not written to the cluster's bucket. */
   storeFailures = 0;
+  /** Sessions of lost nodes this node fired on_leave (and testaments) for. */
+  lostSessions = 0;
 
   snapshot(): Record<string, number> {
-    return { sent: this.sent, received: this.received, send_failures: this.sendFailures, too_large: this.tooLarge, malformed: this.malformed, store_failures: this.storeFailures };
+    return { sent: this.sent, received: this.received, send_failures: this.sendFailures, too_large: this.tooLarge, malformed: this.malformed, store_failures: this.storeFailures, lost_sessions: this.lostSessions };
   }
 }

@@ -5,12 +5,13 @@
 import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 import type { Realm } from '../realm/realm.js';
 import type { Logger } from '../logger.js';
-import { setNodeSlot } from '../ids.js';
 import type { ClusterConfig } from './cluster-config.js';
 import { Membership } from './membership.js';
 import { RealmLink } from './realm-link.js';
 import { CallLink, type CallHost } from './call-link.js';
 import { ClusterCounters } from './cluster-counters.js';
+import { SessionLink } from './session-link.js';
+import { MetaLink } from './meta-link.js';
 
 /** How long the start waits for NATS before failing (the CLI then exits 1). */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -29,6 +30,8 @@ export class ClusterNode implements CallHost {
   private membership: Membership | undefined;
   private readonly links: RealmLink[] = [];
   private readonly calls: CallLink[] = [];
+  private readonly sessions: SessionLink[] = [];
+  private readonly metas: MetaLink[] = [];
   private natsState: ClusterState['nats'] = 'closed';
 
   constructor(readonly config: ClusterConfig, readonly log: Logger) {}
@@ -52,9 +55,13 @@ export class ClusterNode implements CallHost {
   addRealm(realm: Realm): void {
     const link = new RealmLink(this, realm);
     const calls = new CallLink(this, realm);
+    const sessions = new SessionLink(this, realm);
     this.links.push(link);
     this.calls.push(calls);
-    realm.joinCluster(link, calls);
+    this.sessions.push(sessions);
+    const meta = new MetaLink(this, realm);
+    this.metas.push(meta);
+    realm.joinCluster(link, calls, sessions, meta);
   }
 
   async start(): Promise<void> {
@@ -84,15 +91,22 @@ export class ClusterNode implements CallHost {
     try {
       const info = nc.info;
       if (info !== undefined && info.jetstream !== true) throw new Error('the NATS server has no JetStream (start nats-server with -js)');
-      this.membership = new Membership(nc, this.config.name, this.config.node, this.log, (node, change, instance) => {
-        this.log.info({ node, cluster: this.config.name }, change === 'joined' ? 'cluster node joined' : 'cluster node gone');
-        if (change === 'left') { for (const l of this.links) l.nodeLeft(node); for (const c of this.calls) c.nodeLeft(node, instance); }
-        else for (const c of this.calls) c.resync();
+      this.membership = new Membership(nc, this.config.name, this.config.node, this.log, (node, change, instance, clean) => {
+        this.log.info({ node, cluster: this.config.name, ...(change === 'left' ? { clean } : {}) }, change === 'joined' ? 'cluster node joined' : 'cluster node gone');
+        if (change === 'left') {
+          for (const l of this.links) l.nodeLeft(node);
+          for (const c of this.calls) c.nodeLeft(node, instance);
+          for (const s of this.sessions) s.nodeLeft(node, instance, clean);
+        } else {
+          for (const c of this.calls) c.resync();
+          for (const s of this.sessions) s.resync();
+        }
       });
       await this.membership.start();
-      setNodeSlot(this, this.membership.slot);
       for (const l of this.links) await l.start();
       for (const c of this.calls) await c.start();
+      for (const s of this.sessions) await s.start();
+      for (const m of this.metas) m.start();
     } catch (e) {
       await this.stop();
       throw new Error(`cluster node "${this.config.node}": ${(e as Error).message}`);
@@ -103,7 +117,7 @@ export class ClusterNode implements CallHost {
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') { this.natsState = 'reconnecting'; for (const c of this.calls) c.disconnected(); this.log.warn({ node: this.config.node }, 'NATS connection lost: serving this node\'s sessions only until it is back'); }
-      else if (s.type === 'reconnect') { this.natsState = 'connected'; for (const c of this.calls) c.resync(); this.log.info({ node: this.config.node }, 'NATS connection back'); }
+      else if (s.type === 'reconnect') { this.natsState = 'connected'; for (const c of this.calls) c.resync(); for (const l of this.sessions) l.resync(); this.log.info({ node: this.config.node }, 'NATS connection back'); }
     }
   }
 
@@ -111,11 +125,20 @@ export class ClusterNode implements CallHost {
   async stop(): Promise<void> {
     for (const l of this.links) l.stop();
     for (const c of this.calls) c.stop();
+    for (const m of this.metas) m.stop();
+    // The sessions' entries deleted before the bye, so that no node takes them for a lost node's.
+    for (const s of this.sessions) await s.stop();
     await this.membership?.stop().catch(() => undefined);
-    setNodeSlot(this, undefined);
     const nc = this.connection;
     if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => nc.close());
     this.natsState = 'closed';
+  }
+
+  /** One round trip to the NATS server, in milliseconds (/metrics). */
+  rtt(): Promise<number> {
+    const nc = this.connection;
+    if (nc === undefined || nc.isClosed() || this.natsState !== 'connected') return Promise.reject(new Error('not connected to NATS'));
+    return nc.rtt();
   }
 
   state(): ClusterState {

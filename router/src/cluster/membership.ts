@@ -31,7 +31,8 @@ export interface NodeInfo {
   lastSeen: number;
 }
 
-export type MembershipChange = (node: string, change: 'joined' | 'left', instance: string) => void;
+/** `clean`: a node that left said bye (a clean stop), rather than going silent. */
+export type MembershipChange = (node: string, change: 'joined' | 'left', instance: string, clean: boolean) => void;
 
 interface Heartbeat { node: string; instance: string; slot: number; bye?: boolean }
 
@@ -158,14 +159,14 @@ export class Membership {
     }
     const known = this.nodes.get(h.node);
     if (h.bye === true) {
-      if (known !== undefined && known.instance === h.instance) this.gone(h.node);
+      if (known !== undefined && known.instance === h.instance) this.gone(h.node, true);
       return;
     }
     if (known !== undefined && known.instance === h.instance) { known.lastSeen = Date.now(); return; }
     // A new instance of a node we knew (killed and started again): the old one is gone first.
     if (known !== undefined) this.gone(h.node);
     this.nodes.set(h.node, { node: h.node, instance: h.instance, slot: h.slot, lastSeen: Date.now() });
-    this.changed(h.node, 'joined', h.instance);
+    this.changed(h.node, 'joined', h.instance, false);
   }
 
   private sweep(): void {
@@ -173,11 +174,11 @@ export class Membership {
     for (const n of [...this.nodes.values()]) if (n.lastSeen < dead) this.gone(n.node);
   }
 
-  private gone(node: string): void {
+  private gone(node: string, clean = false): void {
     const n = this.nodes.get(node);
     if (n === undefined) return;
     this.nodes.delete(node);
-    this.changed(node, 'left', n.instance);
+    this.changed(node, 'left', n.instance, clean);
   }
 
   /** The run (instance) of live node `node`, or undefined when it is not seen. */

@@ -71,6 +71,8 @@ export class RealmLink implements BrokerClusterLink {
   private readonly toStore = new Map<string, Uint8Array & { stamp?: number }>();
   private readonly storing = new Set<string>();
 
+  get slot(): number { return this.host.slot; }
+
   constructor(private readonly host: LinkHost, private readonly realm: Realm) {
     const token = realmToken(realm.name);
     this.eventSubject = `${host.cluster}.r.${token}.ev`;

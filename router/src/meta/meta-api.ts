@@ -20,6 +20,7 @@ import type { Testaments, TestamentScope } from './testaments.js';
 import { arg, isNumber, isString, type MetaProcedure } from './meta-args.js';
 import { observationProcedures } from './observation-procedures.js';
 import { persistentProcedures } from './persistent-procedures.js';
+import { MERGED_PROCEDURES, mergeAnswers, type ClusterMeta, type NodeAnswer } from './cluster-answers.js';
 
 /** What the meta API answers about, besides its realm. */
 export interface MetaSources {
@@ -39,10 +40,28 @@ export interface EventHistoryReader {
   eventsFor(uri: string, match: MatchPolicy, reader: Peer, limit: number, accept?: (topic: string, data: PublicationData) => boolean): Dict[] | undefined;
 }
 
+/** A session on another node of the cluster, as its node wrote it to the cluster's session table. */
+export interface RemoteSession {
+  readonly id: number;
+  readonly node: string;
+  readonly authid: string;
+  readonly authrole: string;
+  readonly details: Dict;
+}
+
+/** The sessions of the realm's other nodes (cluster/session-link.ts), on a cluster node. */
+export interface ClusterSessions {
+  /** The sessions of every other live node. */
+  remote(): RemoteSession[];
+  get(id: number): RemoteSession | undefined;
+  /** Has each session's node end it (GOODBYE with `reason`). */
+  kill(sessions: RemoteSession[], reason: string, message: string | undefined): void;
+}
+
 /** Events `wamp.subscription.get_events` returns unless asked for fewer (Crossbar's default). */
 const DEFAULT_EVENTS = 10;
 
-function roleFilter(args: unknown[]): ((s: Peer) => boolean) {
+function roleFilter(args: unknown[]): ((s: { authrole: string }) => boolean) {
   const roles = args[0];
   if (roles === undefined || roles === null) return () => true;
   if (!Array.isArray(roles) || !roles.every(isString)) {
@@ -61,22 +80,24 @@ function scopeOf(v: unknown): TestamentScope {
 /**
  * Meta procedures that answer about the whole realm, which on a cluster node
  * would be this node's part only: refused there until they are cluster-wide
- * (docs/cluster.md), rather than answered wrongly. The session's own
- * testaments and the event history (every node records every publication it
- * receives) are answered, and so are the `wamp.registration.*` procedures:
- * every node's dealer holds the callees of all nodes (cluster/call-link.ts).
+ * (docs/cluster.md), rather than answered wrongly. The session procedures
+ * answer from the cluster's session table (cluster/session-link.ts), the
+ * subscription procedures merge every node's answer (cluster-answers.ts),
+ * the `wamp.registration.*` procedures are answered by this node's dealer,
+ * which holds the callees of all nodes (cluster/call-link.ts).
  */
 const NODE_LOCAL_ONLY: ReadonlySet<string> = new Set([
-  'wamp.session.count', 'wamp.session.list', 'wamp.session.get', 'wamp.session.kill', 'wamp.session.kill_by_authid', 'wamp.session.kill_by_authrole',
-  'wamp.subscription.list', 'wamp.subscription.lookup', 'wamp.subscription.match', 'wamp.subscription.get',
-  'wamp.subscription.list_subscribers', 'wamp.subscription.count_subscribers', 'wamp.subscription.remove_subscriber',
   'clawgate.persistent.list', 'clawgate.persistent.drop',
 ]);
 
+const REMOVE_SUBSCRIBER = 'wamp.subscription.remove_subscriber';
+
 export class MetaApi {
   private readonly handlers: Record<string, MetaProcedure>;
-  /** The realm is spread over a cluster (Realm.joinCluster): NODE_LOCAL_ONLY procedures are refused. */
-  clusterNode = false;
+  /** The realm is spread over a cluster (Realm.joinCluster): the session procedures answer for every node, NODE_LOCAL_ONLY procedures are refused. */
+  cluster: ClusterSessions | null = null;
+  /** On a cluster node: the other nodes, asked for their part of the subscription procedures. */
+  clusterMeta: ClusterMeta | null = null;
 
   constructor(realm: RealmContext, sources: MetaSources) {
     const { sessions, testaments } = sources;
@@ -85,7 +106,7 @@ export class MetaApi {
       if (s === undefined) throw new WampError(WampErrors.noSuchSession, [`no session ${id} on realm "${realm.name}"`]);
       return s;
     };
-    const kill = (caller: Peer, targets: Peer[], kwargs: Dict): number[] => {
+    const kill = (caller: Peer, targets: Peer[], kwargs: Dict, remote: RemoteSession[] = []): number[] => {
       const reason = typeof kwargs.reason === 'string' ? kwargs.reason : WampErrors.killed;
       const message = typeof kwargs.message === 'string' ? kwargs.message : undefined;
       if (!isValidUri(reason, 'loose')) throw new WampError(WampErrors.invalidUri, [`invalid close reason URI "${reason}"`]);
@@ -95,15 +116,28 @@ export class MetaApi {
         killed.push(t.id);
         t.goodbye(reason, message);
       }
+      if (remote.length > 0) {
+        this.cluster?.kill(remote, reason, message);
+        for (const r of remote) killed.push(r.id);
+      }
       return killed;
     };
+    // On a cluster node the other nodes' sessions too (their entries in the cluster's session table).
+    const remote = (keep: (s: RemoteSession) => boolean): RemoteSession[] => this.cluster === null ? [] : this.cluster.remote().filter(keep);
 
     this.handlers = {
-      'wamp.session.count': (_c, args) => [...sessions.values()].filter(roleFilter(args)).length,
-      'wamp.session.list': (_c, args) => [...sessions.values()].filter(roleFilter(args)).map((s) => s.id),
-      'wamp.session.get': (_c, args) => session(arg(args, 0, 'session', isNumber)).details(),
+      'wamp.session.count': (_c, args) => { const f = roleFilter(args); return [...sessions.values()].filter(f).length + remote(f).length; },
+      'wamp.session.list': (_c, args) => { const f = roleFilter(args); return [...[...sessions.values()].filter(f), ...remote(f)].map((s) => s.id); },
+      'wamp.session.get': (_c, args) => {
+        const id = arg(args, 0, 'session', isNumber);
+        const r = sessions.has(id) ? undefined : this.cluster?.get(id);
+        return r !== undefined ? r.details : session(id).details();
+      },
       'wamp.session.kill': (caller, args, kwargs) => {
-        const target = session(arg(args, 0, 'session', isNumber));
+        const id = arg(args, 0, 'session', isNumber);
+        const r = sessions.has(id) ? undefined : this.cluster?.get(id);
+        if (r !== undefined) { kill(caller, [], kwargs, [r]); return undefined; }
+        const target = session(id);
         // The spec answers a kill of the caller's own session with no_such_session.
         if (target === caller) throw new WampError(WampErrors.noSuchSession, ['a session cannot kill itself; send GOODBYE']);
         kill(caller, [target], kwargs);
@@ -111,12 +145,12 @@ export class MetaApi {
       },
       'wamp.session.kill_by_authid': (caller, args, kwargs) => {
         const authid = arg(args, 0, 'authid', isString);
-        return kill(caller, [...sessions.values()].filter((s) => s.authid === authid), kwargs);
+        return kill(caller, [...sessions.values()].filter((s) => s.authid === authid), kwargs, remote((s) => s.authid === authid));
       },
       'wamp.session.kill_by_authrole': (caller, args, kwargs) => {
         const authrole = arg(args, 0, 'authrole', isString);
         // The spec answers with the number killed (Crossbar: the list of their ids, as kill_by_authid).
-        return kill(caller, [...sessions.values()].filter((s) => s.authrole === authrole), kwargs).length;
+        return kill(caller, [...sessions.values()].filter((s) => s.authrole === authrole), kwargs, remote((s) => s.authrole === authrole)).length;
       },
       'wamp.session.add_testament': (caller, args, kwargs) => {
         const topic = arg(args, 0, 'topic', isString);
@@ -191,9 +225,49 @@ export class MetaApi {
   call(caller: Peer, procedure: string, args: unknown[], kwargs: Dict): unknown {
     const h = Object.hasOwn(this.handlers, procedure) ? this.handlers[procedure] : undefined;
     if (h === undefined) throw new WampError(WampErrors.noSuchProcedure, [`no meta procedure "${shortUri(procedure)}" on this router`]);
-    if (this.clusterNode && NODE_LOCAL_ONLY.has(procedure)) {
+    if (this.cluster !== null && NODE_LOCAL_ONLY.has(procedure)) {
       throw new WampError(WampErrors.notClusterWide, [`${procedure} would answer for this router node only: it is not yet cluster-wide (docs/cluster.md)`]);
     }
+    const meta = this.clusterMeta;
+    if (meta !== null) {
+      if (MERGED_PROCEDURES.has(procedure)) return this.merged(meta, h, caller, procedure, args, kwargs);
+      if (procedure === REMOVE_SUBSCRIBER) {
+        const remote = typeof args[1] === 'number' ? this.cluster?.get(args[1]) : undefined;
+        if (remote !== undefined) {
+          // The subscriber's node removes it; the reason is settled here (the default names the caller).
+          const given = args[2] ?? kwargs.reason;
+          if (given !== undefined && given !== null && typeof given !== 'string') throw new WampError(WampErrors.invalidArgument, ['reason must be a string']);
+          const reason = given ?? `removed by session ${caller.id}`;
+          return meta.ask(procedure, [args[0], args[1], reason], {}, caller.id, remote.node).then(([a]) => {
+            if (a !== undefined && !a.ok) throw new WampError(a.error, a.args);
+            return undefined;
+          });
+        }
+      }
+    }
     return h(caller, args, kwargs);
+  }
+
+  /** This node's answer merged with every other node's. An error other than "no such subscription" here is the caller's mistake: not asked further. */
+  private async merged(meta: ClusterMeta, h: MetaProcedure, caller: Peer, procedure: string, args: unknown[], kwargs: Dict): Promise<unknown> {
+    let mine: NodeAnswer;
+    try {
+      mine = { ok: true, value: h(caller, args, kwargs) };
+    } catch (e) {
+      if (!(e instanceof WampError) || e.uri !== WampErrors.noSuchSubscription) throw e;
+      mine = { ok: false, error: e.uri, args: e.args };
+    }
+    return mergeAnswers(procedure, [mine, ...await meta.ask(procedure, args, kwargs, caller.id)]);
+  }
+
+  /**
+   * Another node's question (cluster/meta-link.ts): this node's own part of a
+   * subscription procedure. `caller` is the asking session's id; the
+   * procedures asked never act on it (remove_subscriber comes with its reason).
+   */
+  answerForCluster(procedure: string, args: unknown[], kwargs: Dict, caller: number): unknown {
+    if (!MERGED_PROCEDURES.has(procedure) && procedure !== REMOVE_SUBSCRIBER) throw new WampError(WampErrors.noSuchProcedure, [`${procedure} is not asked of other nodes`]);
+    const h = this.handlers[procedure]!;
+    return h({ id: caller } as unknown as Peer, args, kwargs);
   }
 }

@@ -14,11 +14,14 @@ export interface Testament {
 
 export class Testaments {
   private readonly byPeer = new Map<Peer, Record<TestamentScope, Testament[]>>();
+  /** On a cluster node: a session's testaments changed (the other nodes keep them, to publish them if this node dies). */
+  changed: ((session: Peer, destroyed: Testament[], detached: Testament[]) => void) | null = null;
 
   add(session: Peer, scope: TestamentScope, t: Testament): void {
     let mine = this.byPeer.get(session);
     if (mine === undefined) { mine = { destroyed: [], detached: [] }; this.byPeer.set(session, mine); }
     mine[scope].push(t);
+    if (this.changed !== null) this.changed(session, mine.destroyed, mine.detached);
   }
 
   /** Testaments `session` holds now, both scopes (what max_testaments counts). */
@@ -33,6 +36,7 @@ export class Testaments {
     if (mine === undefined) return 0;
     const n = mine[scope].length;
     mine[scope] = [];
+    if (n > 0 && this.changed !== null) this.changed(session, mine.destroyed, mine.detached);
     return n;
   }
 

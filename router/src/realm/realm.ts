@@ -25,6 +25,16 @@ import { admissionRefusal, unusedReserved } from '../limits/admission.js';
 import type { LimitCounters } from '../limits/limit-counters.js';
 import type { BrokerClusterLink } from '../broker/cluster-link.js';
 import type { DealerClusterLink } from '../dealer/cluster-link.js';
+import type { ClusterSessions } from '../meta/meta-api.js';
+import type { ClusterMeta } from '../meta/cluster-answers.js';
+import type { Testament } from '../meta/testaments.js';
+
+/** What a realm tells the cluster of its sessions (cluster/session-link.ts), and what the meta API asks of it. */
+export interface RealmClusterSessions extends ClusterSessions {
+  joined(session: Peer): void;
+  left(session: Peer): void;
+  testamentsChanged(session: Peer, destroyed: Testament[], detached: Testament[]): void;
+}
 
 /** A realm-level warning (not tied to a live session) is logged at most this often. */
 const REALM_LOG_INTERVAL_MS = 60_000;
@@ -128,11 +138,17 @@ export class Realm implements RealmContext {
    * subscribers, subscriptions and registrations get cluster-wide ids, and
    * what is not yet cluster-wide says so (docs/cluster.md).
    */
-  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink): void {
+  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink, sessions: RealmClusterSessions, meta: ClusterMeta): void {
     this.broker.cluster = link;
     this.dealer.cluster = calls;
-    this.meta.clusterNode = true;
+    this.clusterSessions = sessions;
+    this.testaments.changed = (s, destroyed, detached) => sessions.testamentsChanged(s, destroyed, detached);
+    this.meta.cluster = sessions;
+    this.meta.clusterMeta = meta;
   }
+
+  /** The sessions of the other nodes (cluster/session-link.ts), on a cluster node. */
+  private clusterSessions: RealmClusterSessions | null = null;
 
   /** Writes the event history's last batch and closes its file (Router.stop). */
   close(): void {
@@ -259,6 +275,7 @@ export class Realm implements RealmContext {
       const address = session.address;
       if (address !== undefined) increment(this.addressCounts, address, 1);
     }
+    this.clusterSessions?.joined(session);
     this.metaEvent('wamp.session.on_join', [session.details()]);
   }
 
@@ -275,6 +292,7 @@ export class Realm implements RealmContext {
     // subscribers that are themselves leaving in this same shutdown.
     for (const t of this.testaments.take(session, 'detached')) this.broker.publishInternal(t.topic, t.data, t.options);
     for (const t of this.testaments.take(session, 'destroyed')) this.broker.publishInternal(t.topic, t.data, t.options);
+    this.clusterSessions?.left(session);
     this.dealer.sessionLeft(session);
     this.broker.sessionLeft(session);
     this.metaEvent('wamp.session.on_leave', [session.id, session.authid, session.authrole]);

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { fromCrossbar, ConfigError } from '../../src/config/crossbar-config.js';
 import { connect, eventually, sleep, testConfig } from '../helpers.js';
-import { haveNats, nodeConfig, spawnNode, startNats, startNode, startNodes, stopNats, type Nats } from './harness.js';
+import { haveNats, nodeConfig, spawnNode, startNats, startNode, startNodes, stopNats, type Nats, until } from './harness.js';
 import { Router } from '../../src/router.js';
 import { silentLogger } from '../../src/logger.js';
 import { NODE_SLOTS } from '../../src/ids.js';
@@ -64,14 +64,34 @@ t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' },
     t.not(ids[0].id, ids[2].id, 'another (topic, match) has another');
     const c2 = await connect({ port: b!.port });
     t.equal((await c2.session.register('com.p', () => 2, { invoke: 'roundrobin' })).id, ids[4].id, 'a registration of one procedure has one id on every node');
+    // /metrics: the cluster's part.
+    await ca.session.publish('com.t', ['x'], {}, { acknowledge: true });
+    const metrics = await (await fetch(`http://127.0.0.1:${a!.port}/metrics`)).text();
+    t.match(metrics, /^clawgate_cluster_nodes 2$/m, '/metrics: nodes seen');
+    t.match(metrics, /^clawgate_cluster_nats_connected 1$/m, '/metrics: NATS connection');
+    t.match(metrics, /^clawgate_cluster_nats_rtt_seconds \d/m, '/metrics: NATS round trip');
+    const out = /^clawgate_cluster_messages_total\{direction="out"\} (\d+)$/m.exec(metrics);
+    t.ok(out !== null && Number(out[1]) >= 1, `/metrics: cross-node messages out (${out?.[1]})`);
+    t.match(metrics, /^clawgate_cluster_messages_total\{direction="in"\} \d+$/m);
     ca.connection.close(); cb.connection.close(); c2.connection.close();
     // A third node leaves cleanly: the others know at once (its bye), not after the timeout.
     const c = await startNode('n3', nats.url, { cluster: 'ids' });
     await eventually(() => a!.router.cluster!.state().nodes.length === 3, 5000, 'n3 seen');
+    const watcher = await connect({ port: a!.port });
+    t.teardown(() => watcher.connection.close());
+    const leaves: unknown[][] = [];
+    await watcher.session.subscribe('wamp.session.on_leave', (x: unknown[]) => { leaves.push(x); });
+    const onC = await connect({ port: c.port });
+    await until(async () => ((await watcher.session.call('wamp.session.list')) as number[]).includes(onC.session.id as number), 5000, 'n3\'s session in the table');
+    // autobahn forgets the id when its session ends.
+    const idC = onC.session.id as number;
     const stopped = Date.now();
     await c.stop();
     await eventually(() => a!.router.cluster!.state().nodes.length === 2, 5000, 'n3 gone');
     t.ok(Date.now() - stopped < 1500, `a clean stop is seen at once (${Date.now() - stopped} ms)`);
+    await eventually(() => leaves.some((x) => x[0] === idC), 5000, 'on_leave of n3\'s session');
+    await sleep(500);
+    t.equal(leaves.filter((x) => x[0] === idC).length, 1, 'a clean stop: one on_leave per session (its own node\'s), none made up by the others');
   });
 
   t.test('a node name is taken by one live node only', async (t) => {

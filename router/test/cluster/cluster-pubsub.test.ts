@@ -152,15 +152,40 @@ t.test('PubSub across nodes', { skip: haveNats ? false : 'nats-server is not ins
     t.same(got5.find((e) => e.details.topic === 'com.ret')!.args, ['last'], 'the last one, after its publisher\'s node is gone');
   });
 
+  t.test('wamp.subscription.* answer for the cluster; remove_subscriber reaches a subscriber on another node', async (t) => {
+    const onB = await open(1);
+    const onC = await open(2);
+    const asker = await open(0);
+    const got: unknown[] = [];
+    const subB = await onB.subscribe('com.meta.t', () => { /* counted only */ });
+    await onC.subscribe('com.meta.t', (a: unknown[]) => { got.push(a[0]); });
+    await onC.subscribe('com.meta.', () => { /* prefix */ }, { match: 'prefix' });
+    const id = subB.id as number;
+    t.equal(await asker.call('wamp.subscription.count_subscribers', [id]), 2, 'subscribers of two other nodes counted (none on this one)');
+    t.same(((await asker.call('wamp.subscription.list_subscribers', [id])) as number[]).sort(), [onB.id, onC.id].sort());
+    t.equal(await asker.call('wamp.subscription.lookup', ['com.meta.t']), id);
+    t.equal(((await asker.call('wamp.subscription.match', ['com.meta.t'])) as number[]).length, 2, 'exact and prefix, each once');
+    const list = (await asker.call('wamp.subscription.list')) as { exact: number[]; prefix: number[] };
+    t.equal(list.exact.filter((x) => x === id).length, 1, 'one id in the list, though two nodes hold it');
+    t.match(await asker.call('wamp.subscription.get', [id]), { id, uri: 'com.meta.t', match: 'exact' });
+    t.equal((await callError(asker.call('wamp.subscription.get', [424242]))).error, 'wamp.error.no_such_subscription');
+    // From node 1, take node 3's subscriber off: it gets no more events; node 2's stays.
+    await asker.call('wamp.subscription.remove_subscriber', [id, onC.id]);
+    t.equal(await asker.call('wamp.subscription.count_subscribers', [id]), 1);
+    await asker.publish('com.meta.t', ['after'], {}, { acknowledge: true });
+    await sleep(300);
+    t.same(got, [], 'the removed subscriber gets nothing more');
+  });
+
   t.test('bounds and what is not yet cluster-wide fail clearly', async (t) => {
     const s = await open(0);
     const big = 'x'.repeat(1100 * 1024);
     const e = await callError(s.publish('com.big', [big], {}, { acknowledge: true }));
     t.equal(e.error, 'clawgate.error.payload_too_large');
     t.match(String(e.args[0]), /the router cluster carries between nodes \(NATS max_payload\)/);
-    const m = await callError(s.call('wamp.session.count'));
+    const m = await callError(s.call('clawgate.persistent.list'));
     t.equal(m.error, 'clawgate.error.not_cluster_wide');
-    t.match(String(m.args[0]), /wamp\.session\.count would answer for this router node only/);
+    t.match(String(m.args[0]), /clawgate\.persistent\.list would answer for this router node only/);
     const r = await callError(s.call('com.nobody.here'));
     t.equal(r.error, 'wamp.error.no_such_procedure');
     t.match(String(r.args[0]), /no callee registered for procedure "com\.nobody\.here"/);

@@ -51,11 +51,15 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
     return w;
   };
 
-  t.test('session ids carry their node\'s slot, also with several nodes in one process', async (t) => {
+  t.test('session and publication ids carry their node\'s slot, also with several nodes in one process', async (t) => {
     for (let i = 0; i < 2; i++) {
       const s = await open(i);
-      t.equal((s.id as number) % NODE_SLOTS, nodes[i]!.router.cluster!.slot, `node ${i + 1}`);
+      const slot = nodes[i]!.router.cluster!.slot;
+      t.equal((s.id as number) % NODE_SLOTS, slot, `node ${i + 1}`);
+      const pub = await s.publish('com.ids', [], {}, { acknowledge: true }) as { id: number };
+      t.equal(pub.id % NODE_SLOTS, slot, `node ${i + 1}'s publication id`);
     }
+    t.not(nodes[0]!.router.cluster!.slot, nodes[1]!.router.cluster!.slot);
   });
 
   t.test('a callee on one node serves callers on the others: results, errors unchanged, disclosure, progressive results', async (t) => {
@@ -246,6 +250,27 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
     const inv = await nu.take(isInvocation, 'INVOCATION on the new callee');
     await nu.send([70, inv[1], {}, ['new']]);
     t.equal(await p, 'new');
+  });
+
+  t.test('wamp.session.* answer for the cluster: count, get, kill and kill_by_authid reach sessions on other nodes', async (t) => {
+    const victim = await wire(1);
+    const c1 = await wire(1, 'claw-1');
+    const c2 = await wire(2, 'claw-1');
+    const killer = await open(0);
+    await until(async () => {
+      const ids = (await killer.call('wamp.session.list')) as number[];
+      return [victim.sessionId, c1.sessionId, c2.sessionId].every((id) => ids.includes(id!));
+    }, 5000, 'the other nodes\' sessions listed on n1');
+    t.ok((await killer.call('wamp.session.count')) as number >= 4, 'counted');
+    t.match(await killer.call('wamp.session.get', [c2.sessionId]), { session: c2.sessionId, authid: 'claw-1', authmethod: 'ticket' });
+    t.equal((await callError(killer.call('wamp.session.get', [12345]))).error, 'wamp.error.no_such_session');
+    await killer.call('wamp.session.kill', [victim.sessionId], { reason: 'com.app.kicked', message: 'go away' });
+    t.same(await victim.take((m) => m[0] === 6, 'GOODBYE'), [6, { message: 'go away' }, 'com.app.kicked'], 'the session on n2 is ended by its node');
+    const killed = (await killer.call('wamp.session.kill_by_authid', ['claw-1'])) as number[];
+    t.ok(killed.includes(c1.sessionId!) && killed.includes(c2.sessionId!), 'kill_by_authid names the sessions of both other nodes');
+    await c1.take((m) => m[0] === 6, 'GOODBYE on n2');
+    await c2.take((m) => m[0] === 6, 'GOODBYE on n3');
+    await until(async () => !((await killer.call('wamp.session.list')) as number[]).includes(c2.sessionId!), 5000, 'gone from the list');
   });
 });
 

@@ -1,0 +1,239 @@
+// One realm's sessions across the cluster (docs/cluster.md, "Sessions"):
+// every node writes an entry per session of its own to the realm's
+// `sessions` key-value bucket (its details and its testaments) and watches
+// the bucket, so every node knows every session of the realm. That answers
+// wamp.session.count/list/get for the cluster, tells a node where a session
+// it is asked to kill lives, and lets the other nodes speak for the sessions
+// of a node that died: when it is seen gone, each node fires
+// wamp.session.on_leave for each of its sessions and publishes their
+// testaments, to its own subscribers (every node does so for its own, so
+// each subscriber gets each once).
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import type { Dict } from '../messages/types.js';
+import type { Peer } from '../routing/peer.js';
+import type { Realm } from '../realm/realm.js';
+import type { Logger } from '../logger.js';
+import type { Testament } from '../meta/testaments.js';
+import type { ClusterSessions, RemoteSession } from '../meta/meta-api.js';
+import { cborSerializer } from '../serializers/cbor.js';
+import type { ClusterCounters } from './cluster-counters.js';
+import { realmToken } from './realm-link.js';
+import { NODE_TIMEOUT_MS } from './membership.js';
+
+/** What a session link needs of its node. */
+export interface SessionHost {
+  readonly nc: NatsConnection;
+  readonly cluster: string;
+  readonly node: string;
+  readonly instance: string;
+  readonly connected: boolean;
+  readonly log: Logger;
+  readonly counters: ClusterCounters;
+  instanceOf(node: string): string | undefined;
+}
+
+/** A session's entry in the bucket. */
+interface Entry {
+  node: string;
+  instance: string;
+  details: Dict;
+  destroyed: Testament[];
+  detached: Testament[];
+}
+
+interface Held { entry: Entry; revision: number }
+
+const decodeLimits = { maxElements: Number.MAX_SAFE_INTEGER, maxDepth: 1001 };
+
+function encodeEntry(e: Entry): Uint8Array {
+  return cborSerializer.encode([e.node, e.instance, e.details, e.destroyed, e.detached]) as Uint8Array;
+}
+
+function decodeEntry(bytes: Uint8Array): Entry {
+  const v = cborSerializer.decode(bytes, decodeLimits);
+  if (!Array.isArray(v) || v.length !== 5) throw new Error('not a session entry');
+  const [node, instance, details, destroyed, detached] = v as unknown[];
+  if (typeof node !== 'string' || typeof instance !== 'string' || typeof details !== 'object' || details === null
+    || !Array.isArray(destroyed) || !Array.isArray(detached)) throw new Error('malformed session entry');
+  return { node, instance, details: details as Dict, destroyed: destroyed as Testament[], detached: detached as Testament[] };
+}
+
+/** A kill request to a session's node: [ids, reason, message]. */
+type KillRequest = [number[], string, string | null];
+
+export class SessionLink implements ClusterSessions {
+  private kv: KV | undefined;
+  private watcher: { stop(): void } | undefined;
+  private sub: Subscription | undefined;
+  private readonly bucketName: string;
+  private readonly killPrefix: string;
+  /** Every session entry the watcher delivered, this node's own included, by session id. */
+  private readonly table = new Map<number, Held>();
+  /** Writes per session, one after the other (a leave's delete after its join's put). */
+  private readonly chains = new Map<number, Promise<void>>();
+  /** This node's sessions' entries (written again when a node comes back: it may have deleted them). */
+  private readonly mine = new Map<number, Entry>();
+  private stopped = false;
+
+  constructor(private readonly host: SessionHost, private readonly realm: Realm) {
+    const token = realmToken(realm.name);
+    this.bucketName = `${host.cluster}_sessions_${token}`;
+    this.killPrefix = `${host.cluster}.r.${token}.kill`;
+  }
+
+  async start(): Promise<void> {
+    const { nc } = this.host;
+    this.kv = await new Kvm(nc).create(this.bucketName, { history: 1 });
+    this.sub = nc.subscribe(`${this.killPrefix}.${this.host.node}`, { callback: (err, msg) => { if (err === null) this.killRequested(msg.data); } });
+    const w = await this.kv.watch();
+    this.watcher = w;
+    void (async () => { for await (const e of w) this.changed(e); })();
+  }
+
+  /** Waits for this node's writes (the sessions left before: their entries are deleted before the node says bye). */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.chains.values()]);
+    this.stopped = true;
+    this.sub?.unsubscribe();
+    this.watcher?.stop();
+  }
+
+  // ---- this node's sessions ----------------------------------------------------
+
+  joined(session: Peer): void {
+    const entry: Entry = { node: this.host.node, instance: this.host.instance, details: session.details(), destroyed: [], detached: [] };
+    this.mine.set(session.id, entry);
+    this.write(session.id, entry);
+  }
+
+  testamentsChanged(session: Peer, destroyed: Testament[], detached: Testament[]): void {
+    const entry = this.mine.get(session.id);
+    if (entry === undefined) return;
+    entry.destroyed = destroyed;
+    entry.detached = detached;
+    this.write(session.id, entry);
+  }
+
+  left(session: Peer): void {
+    if (!this.mine.delete(session.id)) return;
+    this.write(session.id, undefined);
+  }
+
+  private write(id: number, entry: Entry | undefined): void {
+    const kv = this.kv;
+    if (kv === undefined || this.stopped) return;
+    const key = `s${id}`;
+    const value = entry === undefined ? undefined : encodeEntry(entry);
+    const prev = this.chains.get(id) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      try {
+        if (value === undefined) await kv.delete(key); else await kv.put(key, value);
+      } catch (e) {
+        this.host.counters.storeFailures++;
+        this.host.log.warn({ err: (e as Error).message, realm: this.realm.name, session: id }, 'session entry not written to the cluster table');
+      }
+    });
+    this.chains.set(id, next);
+    void next.then(() => { if (this.chains.get(id) === next) this.chains.delete(id); });
+  }
+
+  // ---- the table -----------------------------------------------------------------
+
+  private changed(e: KvEntry): void {
+    const m = /^s(\d+)$/.exec(e.key);
+    if (m === null) return;
+    const id = Number(m[1]);
+    if (e.operation !== 'PUT') { this.table.delete(id); return; }
+    try { this.table.set(id, { entry: decodeEntry(e.value), revision: e.revision }); } catch { this.host.counters.malformed++; }
+  }
+
+  /** Sessions of other live nodes (entries of a node's run we do not see are not counted). */
+  remote(): RemoteSession[] {
+    const out: RemoteSession[] = [];
+    for (const [id, h] of this.table) {
+      const r = this.remoteOf(id, h);
+      if (r !== undefined) out.push(r);
+    }
+    return out;
+  }
+
+  get(id: number): RemoteSession | undefined {
+    const h = this.table.get(id);
+    return h === undefined ? undefined : this.remoteOf(id, h);
+  }
+
+  private remoteOf(id: number, h: Held): RemoteSession | undefined {
+    const { node, instance, details } = h.entry;
+    if (node === this.host.node || this.host.instanceOf(node) !== instance) return undefined;
+    return { id, node, authid: String(details.authid), authrole: String(details.authrole), details };
+  }
+
+  /** Tells each session's node to end it (GOODBYE with `reason`). */
+  kill(sessions: RemoteSession[], reason: string, message: string | undefined): void {
+    const byNode = new Map<string, number[]>();
+    for (const s of sessions) { const l = byNode.get(s.node) ?? []; l.push(s.id); byNode.set(s.node, l); }
+    if (this.host.nc.isClosed()) return;
+    for (const [node, ids] of byNode) {
+      const req: KillRequest = [ids, reason, message ?? null];
+      this.host.nc.publish(`${this.killPrefix}.${node}`, cborSerializer.encode(req) as Uint8Array);
+    }
+  }
+
+  private killRequested(bytes: Uint8Array): void {
+    let req: KillRequest;
+    try {
+      req = cborSerializer.decode(bytes, decodeLimits) as KillRequest;
+      if (!Array.isArray(req) || !Array.isArray(req[0]) || typeof req[1] !== 'string') throw new Error('malformed');
+    } catch { this.host.counters.malformed++; return; }
+    const [ids, reason, message] = req;
+    for (const id of ids) {
+      const s = this.realm.sessions.get(id as number);
+      if (s !== undefined) s.goodbye(reason, typeof message === 'string' ? message : undefined);
+    }
+  }
+
+  // ---- membership ------------------------------------------------------------------
+
+  /**
+   * A node is gone. Killed or cut off (`clean` false): its sessions' on_leave
+   * and testaments go to this node's subscribers now, and their entries are
+   * deleted a little later (compare-and-swap on the revision seen, by every
+   * node that saw it go). A clean stop (bye): its sessions left before and said so
+   * themselves; only their entries are forgotten.
+   */
+  nodeLeft(node: string, instance: string, clean: boolean): void {
+    const kv = this.kv;
+    const lost: [number, number][] = [];
+    for (const [id, h] of [...this.table]) {
+      const { entry } = h;
+      if (entry.node !== node || entry.instance !== instance) continue;
+      this.table.delete(id);
+      if (!clean) {
+        const broker = this.realm.broker;
+        try {
+          for (const t of [...entry.detached, ...entry.destroyed]) broker.publishInternal(t.topic, t.data, t.options, true);
+          broker.publishInternal('wamp.session.on_leave', { args: [id, entry.details.authid, entry.details.authrole], details: {} }, undefined, true);
+        } catch (e) {
+          this.host.log.error({ err: e, realm: this.realm.name }, 'internal error while publishing a lost session\'s on_leave');
+        }
+        this.host.counters.lostSessions++;
+      }
+      lost.push([id, h.revision]);
+    }
+    // Deleted later, not now: a node that sees the loss a moment after this one must still find the entries (each
+    // node fires on_leave for its own subscribers). By then every node has seen the loss (they all time a node out
+    // after NODE_TIMEOUT_MS of silence, checked every 250 ms). Compare-and-swap: an entry written again meanwhile stays.
+    if (lost.length === 0 || kv === undefined) return;
+    const timer = setTimeout(() => {
+      if (this.stopped || !this.host.connected) return;
+      for (const [id, revision] of lost) void kv.delete(`s${id}`, { previousSeq: revision }).catch(() => undefined);
+    }, NODE_TIMEOUT_MS);
+    timer.unref();
+  }
+
+  /** A node (re)appeared, or NATS is back: this node's entries are written again (another node may have deleted them meanwhile). */
+  resync(): void {
+    for (const [id, entry] of this.mine) this.write(id, entry);
+  }
+}
