@@ -234,9 +234,10 @@ async function rpc(p) {
   let measuring = false;
   let stopped = false;
   const lat = [];
-  let reqId = 0;
   for (const c of callers) {
     let sentAt = 0;
+    // Request ids are per session, 1, 2, 3, ... (the spec's rule; the router ends a session that skips one).
+    let reqId = 0;
     const call = () => {
       reqId++;
       sentAt = now();

@@ -22,7 +22,7 @@ import { printPingComparison } from './lib/ping-report.js';
 // ---------------------------------------------------------------- options
 
 function parseArgs(argv) {
-  const o = { pin: false, quick: false, runs: 3, repeatAll: false, targets: null, shapes: null, serializers: null, router: 'auto', profile: false, out: null, only: null, warmBurst: null, autoPing: null, idleWindow: null };
+  const o = { pin: false, quick: false, runs: 3, repeatAll: false, targets: null, shapes: null, serializers: null, router: 'auto', profile: false, out: null, only: null, warmBurst: null, autoPing: null, idleWindow: null, targetNode: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -40,6 +40,7 @@ function parseArgs(argv) {
     else if (a === '--auto-ping') o.autoPing = autoPingArg(val());
     else if (a === '--idle-window') o.idleWindow = Math.max(100, Number(val()));
     else if (a === '--out') o.out = val();
+    else if (a === '--target-node') o.targetNode = val();
     else if (a === '-h' || a === '--help') { console.log(readHelp()); process.exit(0); }
     else throw new Error(`unknown option ${a} (see --help)`);
   }
@@ -80,6 +81,9 @@ function readHelp() {
   --pin                   pin the target to CPU 0 and the load generator to CPU 1 (taskset -a);
                           off by default: it also pins the target's GC threads to its one core
   --profile               run our router and the relay under node --cpu-prof (profiles in bench/results/prof-*)
+  --target-node PATH      the Node binary that runs the targets (default: the one running run.js;
+                          the load generator always runs on that one): issue 21 compares Node
+                          versions with it (bench/node-compare.js)
   --out FILE              JSONL output (default bench/results/<date>.jsonl)`;
 }
 
@@ -89,6 +93,10 @@ const timing = opts.quick
   : { warmupMs: 1000, windowMs: 3000, settleMs: 1000, warmBurstMs: 1000 };
 if (opts.warmBurst !== null) timing.warmBurstMs = opts.warmBurst;
 const POINT_TIMEOUT_MS = 60_000; // hard stop for one point, setup included
+// The targets' Node (--target-node), and its version for the JSONL rows.
+const TARGET_NODE = opts.targetNode ? path.resolve(opts.targetNode) : process.execPath;
+const TARGET_NODE_VERSION = TARGET_NODE === process.execPath ? process.version : (spawnSync(TARGET_NODE, ['-p', 'process.version'], { encoding: 'utf8' }).stdout ?? '').trim();
+if (!/^v\d+\./.test(TARGET_NODE_VERSION)) throw new Error(`--target-node ${TARGET_NODE} does not run`);
 
 // ---------------------------------------------------------------- targets
 
@@ -151,7 +159,7 @@ const TARGETS = {
   relay: {
     peer: false,
     relay: true,
-    start: (port) => [process.execPath, [...profArgs(), path.join(BENCH, 'targets/relay.js'), String(port)]],
+    start: (port) => [TARGET_NODE, [...profArgs(), path.join(BENCH, 'targets/relay.js'), String(port)]],
     urls: (port) => Object.fromEntries(['pub', 'sub', 'caller', 'callee', 'idle'].map((r) => [r, `ws://127.0.0.1:${port}/${r}`])),
   },
   router: {
@@ -163,18 +171,18 @@ const TARGETS = {
       const entry = ROUTER_MODE === 'dist' ? path.join(ROOT, 'router/bin/clawgate-router.js')
         : ROUTER_MODE === 'build' ? path.join(BENCH, 'targets/router-build.js')
           : path.join(BENCH, 'targets/router-src.js');
-      return [process.execPath, [...nodeArgs, entry, '--config', cfg, '--log-level', 'warn']];
+      return [TARGET_NODE, [...nodeArgs, entry, '--config', cfg, '--log-level', 'warn']];
     },
     urls: (port) => same(`ws://127.0.0.1:${port}/`),
   },
   'wamp.rt': {
     peer: true,
-    start: (port) => [process.execPath, [path.join(BENCH, 'targets/wamprt.cjs'), String(port)]],
+    start: (port) => [TARGET_NODE, [path.join(BENCH, 'targets/wamprt.cjs'), String(port)]],
     urls: (port) => same(`ws://127.0.0.1:${port}/`),
   },
   'fox-wamp': {
     peer: true,
-    start: (port) => [process.execPath, [path.join(BENCH, 'targets/fox.cjs'), String(port)]],
+    start: (port) => [TARGET_NODE, [path.join(BENCH, 'targets/fox.cjs'), String(port)]],
     urls: (port) => same(`ws://127.0.0.1:${port}/`),
   },
 };
@@ -354,7 +362,7 @@ const resultsDir = path.join(BENCH, 'results');
 mkdirSync(resultsDir, { recursive: true });
 const outFile = opts.out ?? path.join(resultsDir, `${new Date().toISOString().slice(0, 10)}.jsonl`);
 const points = plan();
-process.stderr.write(`clawgate bench: ${points.length} points, ${opts.quick ? 'quick' : 'full'} (${timing.warmupMs} ms warm-up + ${timing.windowMs} ms window), our router from ${ROUTER_MODE}, ${os.cpus().length} CPUs${PIN ? ' (target pinned to CPU 0, loadgen to CPU 1)' : ''}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+process.stderr.write(`clawgate bench: ${points.length} points, ${opts.quick ? 'quick' : 'full'} (${timing.warmupMs} ms warm-up + ${timing.windowMs} ms window), our router from ${ROUTER_MODE}, targets on Node ${TARGET_NODE_VERSION}, ${os.cpus().length} CPUs${PIN ? ' (target pinned to CPU 0, loadgen to CPU 1)' : ''}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
 if (opts.profile) process.stderr.write(`profiles: ${profDir}\n`);
 
 const rows = [];
@@ -365,7 +373,7 @@ for (const p of points) {
   const row = {
     ts: new Date().toISOString(),
     target: p.target, serializer: p.serializer, shape: p.shape, mode: p.mode, n: p.n, run: p.run, key,
-    quick: opts.quick, router_from: p.target === 'router' ? ROUTER_MODE : undefined,
+    quick: opts.quick, router_from: p.target === 'router' ? ROUTER_MODE : undefined, target_node: TARGET_NODE_VERSION,
     ...(p.lightRate ? { light_rate: round(p.lightRate, 1), warm_burst_ms: timing.warmBurstMs } : {}),
     ...(p.autoPing ? { auto_ping_interval_ms: p.autoPing.intervalMs, auto_ping_timeout_ms: p.autoPing.timeoutMs } : {}),
     ...r,

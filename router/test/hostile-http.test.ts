@@ -130,6 +130,39 @@ t.test('max_http_connections', async (t) => {
   t.equal((await fetch(`http://127.0.0.1:${r.port}/health`)).status, 200, 'once they are gone, HTTP is served again');
 });
 
+/** A client's WebSocket text frame (masked, as RFC 6455 requires of clients; payloads under 126 bytes). */
+function maskedText(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const mask = Buffer.from([1, 2, 3, 4]);
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload.map((b, i) => b ^ mask[i % 4]!)]);
+}
+
+t.test('a kept-alive connection upgraded to WebSocket is off the HTTP clocks and count', async (t) => {
+  // Node 22+'s own WebSocket (undici's) upgrades a connection that an earlier fetch() to the same
+  // origin left idle in its pool; the keep-alive clock of that fetch's response dropped the
+  // WebSocket http_keep_alive_timeout later (seen as players "lost" on Node 24).
+  const r = await router({ max_http_connections: 1 });
+  t.teardown(() => r.stop());
+  const c = client(r.port);
+  await new Promise((res) => c.socket.once('connect', res));
+  c.socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (!/\r\n\r\n\{[^}]*\}/.test(c.data())) await new Promise((res) => setTimeout(res, 10));
+  const answered = c.data().length;
+  c.socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n'
+    + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n');
+  while (!/HTTP\/1\.1 101/.test(c.data().slice(answered))) await new Promise((res) => setTimeout(res, 10));
+  c.socket.write(maskedText('[1,"realm1",{"roles":{"caller":{}}}]'));
+  while (!c.data().includes('[2,')) await new Promise((res) => setTimeout(res, 10));
+  t.pass('the same connection upgraded and was welcomed');
+  t.equal((await fetch(`http://127.0.0.1:${r.port}/health`)).status, 200, 'it no longer counts against max_http_connections 1');
+  await new Promise((res) => setTimeout(res, KEEP_ALIVE_TIMEOUT + MARGIN));
+  t.notOk(c.socket.destroyed, `still open ${KEEP_ALIVE_TIMEOUT + MARGIN} ms later (keep-alive timeout ${KEEP_ALIVE_TIMEOUT} ms)`);
+  c.socket.write(maskedText('[48,1,{},"wamp.session.count"]'));
+  while (!/\[50,1,/.test(c.data()) && !c.socket.destroyed) await new Promise((res) => setTimeout(res, 10));
+  t.match(c.data(), /\[50,1,\{\},\[1\]\]/, 'and its session answers a call');
+  c.socket.destroy();
+});
+
 t.test('twenty slow clients at once', async (t) => {
   const r = await router({});
   t.teardown(() => r.stop());

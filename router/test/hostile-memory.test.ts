@@ -15,7 +15,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Wire } from './wire.js';
 import { freePort } from './helpers.js';
-import { nextOverloaded, MemoryPressure, type HeapReading } from '../src/limits/memory-pressure.js';
+import v8 from 'node:v8';
+import { nextOverloaded, MemoryPressure, oldSpaceLimit, readHeap, type HeapReading } from '../src/limits/memory-pressure.js';
 
 t.test('the watermark decision: enter above high, leave below low', async (t) => {
   const limits = { heapHighWatermark: 0.8, heapLowWatermark: 0.6 };
@@ -36,6 +37,22 @@ t.test('the watermark decision: enter above high, leave below low', async (t) =>
   t.same(changes, [true, false, true], 'onChange fires on each transition only');
   t.equal(m.episodes, 2, 'episodes are counted');
   t.same(m.last, { used: 90, limit: 100 });
+});
+
+t.test('with --max-old-space-size the limit is the old generation\'s (Node 24 adds 192 MB of young generation to heap_size_limit)', async (t) => {
+  const MB = 1024 * 1024;
+  t.equal(oldSpaceLimit(['--max-old-space-size=128'], undefined), 128 * MB);
+  t.equal(oldSpaceLimit(['--max_old_space_size', '256'], undefined), 256 * MB, 'underscores, the value as the next argument');
+  t.equal(oldSpaceLimit([], ' --enable-source-maps --max-old-space-size=512'), 512 * MB, 'from NODE_OPTIONS');
+  t.equal(oldSpaceLimit(['--max-old-space-size=128'], '--max-old-space-size=512'), 128 * MB, 'the command line wins over NODE_OPTIONS');
+  t.equal(oldSpaceLimit(['--import=tsx'], ''), undefined, 'not given: V8 sized the heap');
+  t.equal(oldSpaceLimit(['--max-old-space-size=lots'], undefined), undefined);
+  t.equal(oldSpaceLimit(['--max-old-space-size-percentage=50'], undefined), undefined, 'another flag');
+  const heap = readHeap(64 * MB);
+  t.equal(heap.limit, 64 * MB);
+  t.ok(heap.used > 0 && heap.used <= v8.getHeapStatistics().used_heap_size, 'the old generation\'s use: part of the heap\'s');
+  t.same(Object.keys(readHeap(undefined)), ['used', 'limit'], 'without a flag: the whole heap');
+  t.equal(readHeap(undefined).limit, v8.getHeapStatistics().heap_size_limit);
 });
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

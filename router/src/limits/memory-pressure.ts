@@ -7,6 +7,18 @@
 // this is the net under them, for what their product still allows (10,000
 // sessions each within its own limits can hold more than one heap).
 //
+// What runs out is the old generation: V8 ends the process when the objects
+// that survived its young generation pass the old generation's limit
+// (--max-old-space-size). V8's `heap_size_limit` adds the young generation's
+// capacity to that, which objects only pass through: 48 MB on Node 20, 192 MB
+// on Node 24 (three semi-spaces of 64 MB, whatever the old limit). With a
+// small old limit that made the watermark unreachable on Node 24: at 128 MB
+// the limit read 320 MB, and the heap died at 40% of it. So when the process
+// was started with --max-old-space-size, the reading is the old generation's
+// use against that limit; without it, V8 sized both generations from the
+// machine's memory, the young one a few percent of the total, and the reading
+// is the whole heap against heap_size_limit.
+//
 // The heap is read on a timer (v8.getHeapStatistics(), a few µs), never per
 // message. That reading includes garbage not yet collected, so whenever it
 // is at or above the high watermark (or the router is overloaded) the
@@ -31,9 +43,32 @@ export interface HeapReading {
   limit: number;
 }
 
-export function readHeap(): HeapReading {
+/**
+ * The old generation's limit in bytes that the process was started with
+ * (`--max-old-space-size=MB` on the command line or in NODE_OPTIONS; the
+ * command line wins, as in Node), or undefined. Pure.
+ */
+export function oldSpaceLimit(execArgv: readonly string[], nodeOptions: string | undefined): number | undefined {
+  const args = [...(nodeOptions?.trim().split(/\s+/) ?? []), ...execArgv];
+  let mb: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--max[-_]old[-_]space[-_]size(?:=(.*))?$/.exec(args[i]!);
+    if (m === null) continue;
+    const value = m[1] ?? args[i + 1];
+    if (value !== undefined && /^\d+$/.test(value) && Number(value) > 0) mb = Number(value);
+  }
+  return mb === undefined ? undefined : mb * 1024 * 1024;
+}
+
+const OLD_SPACE_LIMIT = oldSpaceLimit(process.execArgv, process.env.NODE_OPTIONS);
+
+/** The heap's use and limit (above: the old generation's when its limit is known). */
+export function readHeap(oldLimit: number | undefined = OLD_SPACE_LIMIT): HeapReading {
   const h = v8.getHeapStatistics();
-  return { used: h.used_heap_size, limit: h.heap_size_limit };
+  if (oldLimit === undefined) return { used: h.used_heap_size, limit: h.heap_size_limit };
+  let young = 0;
+  for (const space of v8.getHeapSpaceStatistics()) if (space.space_name.startsWith('new_')) young += space.space_used_size;
+  return { used: h.used_heap_size - young, limit: Math.min(oldLimit, h.heap_size_limit) };
 }
 
 let gcFunction: (() => void) | null | undefined;

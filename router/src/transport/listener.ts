@@ -219,6 +219,7 @@ export class Listener {
   }
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.leaveHttp(socket);
     const path = (req.url ?? '/').split('?')[0]!;
     const key = this.config.websocket.has(path) ? path : '*';
     const ep = this.config.websocket.get(key);
@@ -349,7 +350,7 @@ export class Listener {
       state = { timer: undefined, inFlight: 0 };
       this.httpSockets.set(socket, state);
       this.httpConnections++;
-      socket.once('close', () => { this.httpConnections--; if (state!.timer !== undefined) clearTimeout(state!.timer); });
+      socket.once('close', () => this.leaveHttp(socket));
     }
     const s = state;
     s.inFlight++;
@@ -367,6 +368,23 @@ export class Listener {
       this.arm(s, socket, this.limits.httpKeepAliveTimeoutMs, () => socket.destroy());
     });
     return true;
+  }
+
+  /**
+   * The socket serves plain HTTP no more (closed, or its next request is a
+   * WebSocket upgrade): off the HTTP clocks and out of max_http_connections.
+   * A client may upgrade a kept-alive connection: Node 22+'s own WebSocket
+   * (undici's) does when an earlier fetch() to the same origin left one idle
+   * in its pool; browsers and `ws` open a new one. Its keep-alive clock would
+   * otherwise drop the WebSocket http_keep_alive_timeout after that response.
+   */
+  private leaveHttp(socket: Duplex): void {
+    const s = this.httpSockets.get(socket);
+    if (s === undefined) return;
+    if (s.timer !== undefined) clearTimeout(s.timer);
+    s.timer = undefined;
+    this.httpSockets.delete(socket);
+    this.httpConnections--;
   }
 
   private arm(s: HttpState, socket: Duplex, ms: number, fire: () => void): void {
