@@ -57,7 +57,12 @@ case "$(uname -m)" in
   *) fail "no Node binary package for $(uname -m) known here" ;;
 esac
 NODE24=$NODE24_HOME/bin/node
-if ! "$NODE24" -e 'process.exit(process.versions.node.split(".")[0] === "24" ? 0 : 1)' 2>/dev/null; then
+# NODE24_STEP=node20: only the first step, the Node 20 builds put where both
+# Nodes look and build/ removed (seconds, nothing compiled or downloaded); CI
+# does this before its Node 20 run, and the rest beside that run.
+STEP=${NODE24_STEP:-all}
+case "$STEP" in all|node20) ;; *) fail "NODE24_STEP must be all or node20, not $STEP" ;; esac
+if [ "$STEP" = all ] && ! "$NODE24" -e 'process.exit(process.versions.node.split(".")[0] === "24" ? 0 : 1)' 2>/dev/null; then
   say "installing $pkg@$NODE24_VERSION from the npm registry into .ci/node24/"
   mkdir -p "$NODE24_HOME"
   # Its own package.json, so npm never mistakes the checkout's for this folder's.
@@ -111,11 +116,18 @@ place() {
     t0=$SECONDS
     # node-gyp runs on the target Node, and that Node is first on PATH for the
     # `node -e` calls in binding.gyp files.
-    (cd "$pkgdir" && PATH="$(dirname "$node"):$PATH" JOBS=$JOBS "$node" "$NODE_GYP" rebuild --release -j "$JOBS" ${nodedir:+--nodedir="$nodedir"} --loglevel=error >"$pkgdir/.node24-build.log" 2>&1) \
-      || { tail -n 30 "$pkgdir/.node24-build.log" >&2; fail "$1: node-gyp rebuild for $("$node" --version) (log: $pkgdir/.node24-build.log)"; }
-    loads "$node" "$pkgdir/build/Release/$name.node" || fail "$1: the build for $("$node" --version) does not load"
-    mkdir -p "$dest" && cp "$pkgdir/build/Release/$name.node" "$dest/"
-    rm -f "$pkgdir/.node24-build.log"
+    # Compiled in a copy beside the package (node_modules/.clawgate-build/), never in the
+    # package itself: CI runs the Node 20 suites while this compiles for Node 24, and a
+    # build/Release/ appearing in the package would be what `bindings` tries first there.
+    # Inside node_modules, so the copy still resolves the packages its build needs (nan).
+    local aside=$ROOT/node_modules/.clawgate-build/$1
+    rm -rf "$aside" && mkdir -p "$aside"
+    (cd "$pkgdir" && tar --exclude=./build --exclude=./lib/binding -cf - .) | (cd "$aside" && tar -xf -) || fail "$1: could not copy it to $aside"
+    (cd "$aside" && PATH="$(dirname "$node"):$PATH" JOBS=$JOBS "$node" "$NODE_GYP" rebuild --release -j "$JOBS" ${nodedir:+--nodedir="$nodedir"} --loglevel=error >"$aside.build.log" 2>&1) \
+      || { tail -n 30 "$aside.build.log" >&2; fail "$1: node-gyp rebuild for $("$node" --version) (log: $aside.build.log)"; }
+    loads "$node" "$aside/build/Release/$name.node" || fail "$1: the build for $("$node" --version) does not load"
+    mkdir -p "$dest" && cp "$aside/build/Release/$name.node" "$dest/"
+    rm -rf "$aside" "$aside.build.log"
     say "$1: built in $((SECONDS - t0)) s"
     if [ -n "$cached" ]; then
       mkdir -p "$(dirname "$cached")" && cp "$dest/$name.node" "$cached.tmp$$" && mv -f "$cached.tmp$$" "$cached" \
@@ -127,8 +139,8 @@ place() {
 # both PKG NAME: PKG usable by both Nodes, build/ gone.
 both() {
   place "$1" "$2" "$NODE20"
-  place "$1" "$2" "$NODE24"
   rm -rf "$ROOT/node_modules/$1/build"
+  [ "$STEP" = node20 ] || place "$1" "$2" "$NODE24"
 }
 
 both better-sqlite3 better_sqlite3
@@ -159,7 +171,9 @@ out.push("cbor-extract");
 r("bufferutil"); r("utf-8-validate"); r("msgpackr-extract"); out.push("bufferutil, utf-8-validate, msgpackr-extract");
 console.log("node24.sh: " + process.version + " (ABI " + process.versions.modules + ", " + process.execPath + "): " + out.join(", "));
 '
-for node in "$NODE20" "$NODE24"; do
+nodes=("$NODE20"); [ "$STEP" = node20 ] || nodes+=("$NODE24")
+for node in "${nodes[@]}"; do
   (cd "$ROOT/node_modules" && "$node" -e "$check" "$gpiod") || fail "a native addon does not load on $("$node" --version)"
 done
+if [ "$STEP" = node20 ]; then say "Node 20 builds in place ($("$NODE20" --version)); done in $((SECONDS - started)) s"; exit 0; fi
 say "Node 20: $("$NODE20" --version) ($NODE20), Node 24: $("$NODE24" --version) (.ci/node24/bin/node); done in $((SECONDS - started)) s"
