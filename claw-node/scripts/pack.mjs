@@ -61,7 +61,7 @@ writeFileSync(join(dir, 'package.json'), `${JSON.stringify({
   version,
   private: true,
   description: 'The ClawGate claw node on its own: npm install here (see INSTALL.md)',
-  engines: { node: '>=20' },
+  engines: { node: '>=20.19' },
   dependencies: deps,
 }, null, 2)}\n`);
 
