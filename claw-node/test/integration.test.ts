@@ -77,7 +77,8 @@ t.test('a scripted backend and player drive full turns (lose, then a sure win)',
   t.same({ player: ended.player, result: ended.result, machine: ended.machine }, { player: 'Alice', result: 'lose', machine: 'm1' });
   await eventually(() => lastState(be) === 'ready', 'ready again');
   t.ok(allReleased(node));
-  t.ok(be.lines.some((l) => l.claw && l.claw.x > 0.3), 'lines carried the claw position');
+  // >=: positions go out rounded to 3 decimals, and the claw may be released just past 0.3 (0.3002 → 0.3).
+  t.ok(be.lines.some((l) => l.claw && l.claw.x >= 0.3), 'lines carried the claw position');
 
   // turn 2: a prize right under the claw's path
   const idle = await eventually(() => node.simulator!.snapshot().phase === 'idle' && node.simulator!.snapshot(), 'claw back home');
