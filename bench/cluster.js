@@ -24,7 +24,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BENCH, WebSocket } from './lib/deps.js';
+import { pathToFileURL } from 'node:url';
+import { BENCH, WebSocket, routerRequire } from './lib/deps.js';
 import { T, HELLO_DETAILS, codecs } from './lib/wamp.js';
 import { cpuSeconds, hostTicks } from './lib/proc.js';
 import { median, percentile, round } from './lib/stats.js';
@@ -318,6 +319,76 @@ async function callPoint({ callees, callers, mode }) {
   return { ...r, calls_per_s: round(r.ops / r.wall_s, 0), ...lat(samples), errors };
 }
 
+// ---------------------------------------------------------------- NATS alone
+
+/**
+ * The floor under a cross-node call: a NATS request/reply at the same rate, without routers.
+ * The requester runs here (where the WAMP caller runs), the responder in a process of its own
+ * (where the callee's node would be), both with the client the router uses
+ * (@nats-io/transport-node, no-echo as the nodes). Two traversals of nats-server, as a call
+ * from one node to another and its answer.
+ */
+async function natsRoundTrip() {
+  const mod = pathToFileURL(routerRequire.resolve('@nats-io/transport-node')).href;
+  const subject = `bench.rtt.${process.pid}`;
+  const responder = launch(process.execPath, ['--input-type=module', '-e', `
+    const { connect } = await import(${JSON.stringify(mod)});
+    const nc = await connect({ servers: ${JSON.stringify(NATS.url)}, noEcho: true });
+    nc.subscribe(${JSON.stringify(subject)}, { callback: (err, m) => { if (!err) m.respond(m.data); } });
+    await nc.flush();
+    process.stderr.write('ready');
+    process.on('SIGTERM', () => nc.close().then(() => process.exit(0)));`]);
+  try {
+    const deadline = Date.now() + 10_000;
+    while (!responder.stderrTail().includes('ready')) {
+      if (responder.exitCode !== null || Date.now() > deadline) throw new Error(`NATS responder did not start: ${responder.stderrTail()}`);
+      await sleep(20);
+    }
+    const { connect } = await import(mod);
+    const nc = await connect({ servers: NATS.url, noEcho: true });
+    const payload = new TextEncoder().encode(JSON.stringify([1, PAYLOAD]));
+    const samples = [];
+    let done = 0;
+    let measuring = false;
+    const one = async () => {
+      const t0 = now();
+      await nc.request(subject, payload, { timeout: 2000 });
+      done++;
+      if (measuring) samples.push((now() - t0) * 1000);
+    };
+    const warmEnd = now() + W.warm;
+    while (now() < warmEnd) await one();
+    await sleep(100);
+    let stopped = false;
+    let nextAt = now();
+    const interval = 1000 / LIGHT_RATE;
+    const inflight = new Set();
+    let timer;
+    const tick = () => {
+      if (stopped) return;
+      const p = one().catch(() => {});
+      inflight.add(p);
+      p.finally(() => inflight.delete(p));
+      const t = now();
+      nextAt += interval;
+      if (nextAt < t) nextAt = t + interval;
+      timer = setTimeout(tick, nextAt - t);
+    };
+    tick();
+    await sleep(200);
+    measuring = true;
+    const r = await window(() => done, W.window);
+    measuring = false;
+    stopped = true;
+    clearTimeout(timer);
+    await Promise.all(inflight);
+    await nc.close();
+    return { ...r, calls_per_s: round(r.ops / r.wall_s, 0), ...lat(samples), errors: 0 };
+  } finally {
+    await stop(responder);
+  }
+}
+
 // ---------------------------------------------------------------- publications
 
 /**
@@ -422,6 +493,7 @@ function points(plain, n1, n2) {
       plain: (r) => callPoint({ ...one(plain.url, echo('p', r)), mode: 'light' }),
       'cluster, same node': (r) => callPoint({ ...one(n1.url, echo('l', r)), mode: 'light' }),
       'cluster, cross-node': (r) => callPoint({ callees: [{ url: n1.url, proc: echo('x', r) }], callers: [{ url: n2.url, proc: echo('x', r) }], mode: 'light' }),
+      'NATS request/reply alone': () => natsRoundTrip(),
     } },
     { id: 'publish-light', what: `publish 1→1 at ${LIGHT_RATE}/s`, unit: 'publication', configs: {
       plain: () => publishPoint({ pubUrl: plain.url, subUrls: [plain.url], n: 1, modes: ['light'], rate: LIGHT_RATE, topic: 'bench.claw.control' }).then((o) => o.light),
@@ -567,6 +639,10 @@ function report(all) {
     if (point === 'call-light') {
       const d = median(paired(by(point), 'cluster, same node', 'cluster, cross-node', (r) => r.p50_us, 'diff'));
       if (Number.isFinite(d)) say(`goal: cross-node call p50 ≤ same node + 150 µs: ${d <= 150 ? 'met' : 'NOT met'} (+${round(d)} µs, median of the rounds' differences)`);
+      const rtt = median(by(point)('NATS request/reply alone').map((r) => r.p50_us));
+      const same = median(by(point)('cluster, same node').map((r) => r.p50_us));
+      const cross = median(by(point)('cluster, cross-node').map((r) => r.p50_us));
+      if (Number.isFinite(rtt)) say(`floor: same node p50 + NATS round trip p50 = ${round(same + rtt)} µs; cross-node p50 ${round(cross)} µs (the router's cluster path adds ${round(cross - same - rtt)} µs over NATS's own round trip)`);
     }
   }
   for (const [point, field, label] of [['call-saturate', 'calls_per_s', 'calls/s'], ['publish-saturate', 'deliveries_per_s', 'publications/s'], ['two-vs-one', 'calls_per_s', 'calls/s']]) {
