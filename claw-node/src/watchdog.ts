@@ -17,19 +17,28 @@ export function watchdogIntervalMs(env: SystemdEnv, pid: number): number | undef
   return Math.max(100, Math.floor(usec / 2000));
 }
 
-export type Notify = (...assignments: string[]) => void;
+/** Sends one notification; may return a promise that settles when it has been sent. */
+export type Notify = (...assignments: string[]) => unknown;
 
 export function systemdNotify(log: (msg: string) => void): Notify {
-  return (...assignments) => {
+  return (...assignments) => new Promise<void>((resolve) => {
     execFile('systemd-notify', assignments, { timeout: 5000 }, (err) => {
       if (err) log(`systemd-notify ${assignments.join(' ')} failed: ${err.message}`);
+      resolve();
     });
-  };
+  });
 }
 
 export class Watchdog {
   private timer: NodeJS.Timeout | undefined;
   readonly enabled: boolean;
+  // Each notification is a child process of its own, and children can finish
+  // out of order on a loaded machine (a ping once reached systemd before
+  // READY=1): they are sent one after another. A ping is skipped while the
+  // last one is still on its way, so a hung systemd-notify (5 s timeout) never
+  // piles them up.
+  private chain: Promise<unknown> = Promise.resolve();
+  private pinging = false;
 
   constructor(private readonly notify: Notify, private readonly env: SystemdEnv = process.env, private readonly pid = process.pid) {
     this.enabled = Boolean(env.NOTIFY_SOCKET);
@@ -38,20 +47,30 @@ export class Watchdog {
   /** READY=1 once, then WATCHDOG=1 at the interval systemd asked for. */
   start(): void {
     if (!this.enabled) return;
-    this.notify('--ready', 'STATUS=started');
+    this.send('--ready', 'STATUS=started');
     const every = watchdogIntervalMs(this.env, this.pid);
     if (every !== undefined) {
-      this.timer = setInterval(() => this.notify('WATCHDOG=1'), every);
+      this.timer = setInterval(() => {
+        if (this.pinging) return;
+        this.pinging = true;
+        void this.send('WATCHDOG=1').then(() => { this.pinging = false; });
+      }, every);
       this.timer.unref();
     }
   }
 
   status(text: string): void {
-    if (this.enabled) this.notify(`STATUS=${text}`);
+    if (this.enabled) this.send(`STATUS=${text}`);
   }
 
   stop(): void {
     clearInterval(this.timer);
+    // At once, not behind a ping on its way: the process may be about to exit.
     if (this.enabled) this.notify('STOPPING=1');
+  }
+
+  private send(...assignments: string[]): Promise<unknown> {
+    this.chain = this.chain.then(() => this.notify(...assignments)).catch(() => undefined);
+    return this.chain;
   }
 }
