@@ -69,6 +69,8 @@ export interface LaunchOptions {
   overrides?: unknown;
   timeoutMs?: number;
   logLevel?: string;
+  /** Node options for the system's processes (NODE_OPTIONS reaches the launcher's child too). */
+  nodeOptions?: string[];
 }
 
 /**
@@ -118,7 +120,8 @@ export async function launch(t: { teardown(fn: () => void | Promise<void>): void
   }
   // Own process group: the launcher may re-run itself from source in a child, and
   // a signal to the group reaches both, as a terminal's Ctrl-C would.
-  const proc = spawn(process.execPath, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORT: '' } });
+  const nodeOptions = [process.env.NODE_OPTIONS ?? '', ...(o.nodeOptions ?? [])].join(' ').trim();
+  const proc = spawn(process.execPath, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORT: '', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) } });
   const out = new Output();
   const err = new Output();
   proc.stdout!.on('data', (d: Buffer) => out.add(d));
