@@ -21,7 +21,7 @@ import type { RealmContext } from '../routing/realm-context.js';
 import { routerRoles } from './router-roles.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_REALM_LIMITS, NO_SESSION_LIMITS, type RealmLimits, type SessionLimits } from '../limits/limits-config.js';
-import { admissionRefusal, unusedReserved } from '../limits/admission.js';
+import { admissionRefusal, unusedReserved, type OtherNodesCounts } from '../limits/admission.js';
 import type { LimitCounters } from '../limits/limit-counters.js';
 import type { BrokerClusterLink } from '../broker/cluster-link.js';
 import type { DealerClusterLink } from '../dealer/cluster-link.js';
@@ -34,6 +34,8 @@ export interface RealmClusterSessions extends ClusterSessions {
   joined(session: Peer): void;
   left(session: Peer): void;
   testamentsChanged(session: Peer, destroyed: Testament[], detached: Testament[]): void;
+  /** The sessions of the other live nodes, as admission counts them (session limits count the cluster). */
+  othersCounts(): OtherNodesCounts;
 }
 
 /** A realm-level warning (not tied to a live session) is logged at most this often. */
@@ -253,12 +255,18 @@ export class Realm implements RealmContext {
   admissionRefusal(session: Member, identity: Identity): string | undefined {
     if (session.isLocal) return undefined;
     const address = session.address;
+    // On a cluster node the realm's and an authid's sessions are counted over every node (docs/cluster.md,
+    // "Session limits"): this node's exactly, the others' from the session table it already holds.
+    const others = this.clusterSessions?.othersCounts();
+    const ofRole = others === undefined
+      ? (role: string): number => this.roleCounts.get(role) ?? 0
+      : (role: string): number => (this.roleCounts.get(role) ?? 0) + others.role(role);
     return admissionRefusal(this.limits, this.sessionLimits(session, identity.authrole), {
-      realmSessions: this.remoteSessions,
-      authidSessions: this.authidCounts.get(identity.authid) ?? 0,
+      realmSessions: this.remoteSessions + (others?.sessions ?? 0),
+      authidSessions: (this.authidCounts.get(identity.authid) ?? 0) + (others?.authid(identity.authid) ?? 0),
       addressSessions: address === undefined ? 0 : this.addressCounts.get(address) ?? 0,
-      roleSessions: this.roleCounts.get(identity.authrole) ?? 0,
-      unusedReserved: unusedReserved(this.limits.reserved, (role) => this.roleCounts.get(role) ?? 0),
+      roleSessions: ofRole(identity.authrole),
+      unusedReserved: unusedReserved(this.limits.reserved, ofRole),
       authid: identity.authid, authrole: identity.authrole, address, realm: this.name, anonymous: identity.authmethod === 'anonymous',
     });
   }
