@@ -38,6 +38,11 @@ export interface RealmClusterSessions extends ClusterSessions {
   othersCounts(): OtherNodesCounts;
 }
 
+/** Where a cluster node's own subscription meta events go instead of its subscribers (cluster/subscription-link.ts). */
+export interface ClusterSubscriptionEvents {
+  local(topic: string, args: unknown[]): void;
+}
+
 /** A realm-level warning (not tied to a live session) is logged at most this often. */
 const REALM_LOG_INTERVAL_MS = 60_000;
 
@@ -140,7 +145,8 @@ export class Realm implements RealmContext {
    * subscribers, subscriptions and registrations get cluster-wide ids, and
    * what is not yet cluster-wide says so (docs/cluster.md).
    */
-  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink, sessions: RealmClusterSessions, meta: ClusterMeta): void {
+  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink, sessions: RealmClusterSessions, meta: ClusterMeta, subscriptions?: ClusterSubscriptionEvents): void {
+    if (subscriptions !== undefined) this.clusterSubscriptions = subscriptions;
     this.broker.cluster = link;
     this.dealer.cluster = calls;
     this.clusterSessions = sessions;
@@ -151,6 +157,8 @@ export class Realm implements RealmContext {
 
   /** The sessions of the other nodes (cluster/session-link.ts), on a cluster node. */
   private clusterSessions: RealmClusterSessions | null = null;
+  /** The cluster's subscription meta events (cluster/subscription-link.ts), on a cluster node. */
+  private clusterSubscriptions: ClusterSubscriptionEvents | null = null;
 
   /** Writes the event history's last batch and closes its file (Router.stop). */
   close(): void {
@@ -233,8 +241,10 @@ export class Realm implements RealmContext {
 
   /** Publishes a meta event to whoever subscribed to it (no publisher session). */
   metaEvent(topic: string, args: unknown[]): void {
-    // On a cluster node, session events (ids unique in the cluster) go to every node; a subscription's or
-    // registration's are this node's own (each node has its own observers of them): docs/cluster.md.
+    // On a cluster node, session events (ids unique in the cluster) go to every node; a registration's are this
+    // node's own (every node's dealer holds every callee); a subscription's are the cluster's, emitted by every node
+    // from the cluster's subscription table, which this node's own become entries of: docs/cluster.md.
+    if (this.clusterSubscriptions !== null && topic.startsWith('wamp.subscription.')) { this.clusterSubscriptions.local(topic, args); return; }
     this.broker.publishInternal(topic, { args, details: {} }, undefined, this.broker.cluster !== null && !topic.startsWith('wamp.session.'));
   }
 

@@ -31,6 +31,10 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     await watcher.subscribe('wamp.registration.on_delete', (a: unknown[]) => { unregs.push(a); });
     await watcher.subscribe('wamp.session.on_leave', (a: unknown[]) => { leaves.push(a); });
     await watcher.subscribe('com.lastwill', (a: unknown[]) => { wills.push(a[0]); });
+    // A subscription held only by n3's session: its on_unsubscribe and on_delete come on the others when n3 goes.
+    const subGone: unknown[][] = [];
+    const lonely = (await callee.subscribe('com.only.on.n3', () => { /* none */ })).id as number;
+    for (const e of ['on_unsubscribe', 'on_delete']) await watcher.subscribe(`wamp.subscription.${e}`, (a: unknown[]) => { if (a[1] === lonely) subGone.push([e, ...a]); });
     // A subscriber on the third node too: each subscriber gets each on_leave once.
     const other = await open(1);
     const otherLeaves: unknown[] = [];
@@ -56,6 +60,8 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     t.equal(e.error, 'clawgate.error.cluster_unavailable');
     t.match(String(e.args[0]), /router node "n3" is gone/);
     await eventually(() => unregs.length === 1, 5000, 'on_delete for the registration of the gone node');
+    await eventually(() => subGone.length === 2, 5000, 'on_unsubscribe and on_delete for the subscription of the gone node');
+    t.same(subGone, [['on_unsubscribe', callee.id, lonely], ['on_delete', callee.id, lonely]], 'the lost node\'s subscription: on_unsubscribe, then on_delete, on n1');
     t.equal((await callError(caller.call('com.hang'))).error, 'wamp.error.no_such_procedure');
   });
 
