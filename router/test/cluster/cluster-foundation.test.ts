@@ -3,8 +3,9 @@
 // identity space (session ids carry their node's slot; one subscription id
 // per (topic, match) on every node). Real nats-server, real router nodes.
 import t from 'tap';
+import { createRequire } from 'node:module';
 import { fromCrossbar, ConfigError } from '../../src/config/crossbar-config.js';
-import { connect, eventually, sleep, testConfig } from '../helpers.js';
+import { connect, eventually, sleep, startRouter, testConfig } from '../helpers.js';
 import { haveNats, nodeConfig, spawnNode, startNats, startNode, startNodes, stopNats, type Nats, until } from './harness.js';
 import { Router } from '../../src/router.js';
 import { silentLogger } from '../../src/logger.js';
@@ -38,6 +39,20 @@ t.test('config: the cluster section, its secrets and the CLI overrides', async (
   t.ok(new ConfigError('x'));
 });
 
+/** The NATS client's files loaded in this process (CommonJS packages: they are in require's cache once imported). */
+const natsLoaded = (): string[] => Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes('@nats-io'));
+
+// Before any cluster node runs in this process (tap runs these tests in order).
+t.test('a router without cluster never loads the NATS client', async (t) => {
+  t.same(natsLoaded(), [], 'not loaded with the router\'s modules');
+  const r = await startRouter();
+  const c = await connect({ port: r.port });
+  t.equal(await c.session.call('wamp.session.count'), 1, 'the router serves');
+  c.connection.close();
+  await r.stop();
+  t.same(natsLoaded(), [], 'nor by its start, sessions and stop');
+});
+
 t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
   let nats!: Nats;
   t.before(async () => { nats = await startNats(); });
@@ -49,6 +64,7 @@ t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' },
     const sa = a!.router.cluster!.state();
     const sb = b!.router.cluster!.state();
     t.same(sa.nodes, ['n1', 'n2']);
+    t.ok(natsLoaded().some((f) => f.includes('transport-node')), 'a cluster node loads the NATS client (at its start)');
     t.not(sa.slot, sb.slot, 'each node has a slot of its own');
     t.equal(sa.nats, 'connected');
     const health = await (await fetch(`http://127.0.0.1:${a!.port}/health`)).json() as { cluster: { nodes: string[] } };
