@@ -145,8 +145,8 @@ export class Realm implements RealmContext {
    * subscribers, subscriptions and registrations get cluster-wide ids, and
    * what is not yet cluster-wide says so (docs/cluster.md).
    */
-  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink, sessions: RealmClusterSessions, meta: ClusterMeta, subscriptions?: ClusterSubscriptionEvents): void {
-    if (subscriptions !== undefined) this.clusterSubscriptions = subscriptions;
+  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink, sessions: RealmClusterSessions, meta: ClusterMeta, subscriptions: ClusterSubscriptionEvents): void {
+    this.clusterSubscriptions = subscriptions;
     this.broker.cluster = link;
     this.dealer.cluster = calls;
     this.clusterSessions = sessions;
