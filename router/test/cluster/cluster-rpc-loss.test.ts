@@ -97,6 +97,9 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     await local.register('com.local', () => 'local');
     const caller = await open(0);
     await until(async () => (await caller.call('com.remote').catch(() => undefined)) === 'remote', 5000, 'remote call works');
+    const created: string[] = [];
+    const metaWatcher = await open(1); // n3 was cut off by the first test
+    await metaWatcher.subscribe('wamp.subscription.on_create', (a: unknown[]) => { created.push((a[1] as { uri: string }).uri); });
     await nats.stop();
     await eventually(() => nodes[0]!.router.cluster!.state().nats !== 'connected', 5000, 'n1 sees NATS gone');
     const started = Date.now();
@@ -105,6 +108,8 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     // Generous: without the fail-fast it would wait for ever (no call timeout); the membership takes 2 s to drop a node.
     t.ok(Date.now() - started < 3000, 'at once, not when a timeout or the membership would end it');
     t.equal(await caller.call('com.local'), 'local', 'local calls keep working');
+    // A subscription made during the outage: announced on the other nodes once NATS is back (its entry written then).
+    await local.subscribe('com.during.outage', () => { /* none */ });
     await nats.restart();
     await until(async () => (await caller.call('com.remote').catch(() => undefined)) === 'remote', 15_000, 'cross-node calls again after the restart');
     const fromB = await open(1);
@@ -113,5 +118,7 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     // The table's watcher carries on: a registration made after the restart reaches the other node.
     await remote.register('com.after', () => 'after');
     await until(async () => (await caller.call('com.after').catch(() => undefined)) === 'after', 10_000, 'a registration made after the restart');
+    await eventually(() => created.includes('com.during.outage'), 15_000, 'on_create on n2 for the subscription made on n1 during the outage');
+    t.pass('a subscription made during the outage is announced on the other nodes afterwards');
   });
 });
