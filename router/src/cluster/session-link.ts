@@ -88,7 +88,6 @@ function bump(counts: Map<string, number>, key: string, by: number): void {
   if (n <= 0) counts.delete(key); else counts.set(key, n);
 }
 
-
 /** A kill request to a session's node: [ids, reason, message]. */
 type KillRequest = [number[], string, string | null];
 
@@ -177,13 +176,16 @@ export class SessionLink implements ClusterSessions {
     if (m === null) return;
     const id = Number(m[1]);
     const before = this.table.get(id);
+    if (e.operation !== 'PUT') {
+      if (before !== undefined) this.count(before.entry, -1);
+      this.table.delete(id);
+      return;
+    }
+    let entry: Entry;
+    try { entry = decodeEntry(e.value); } catch { this.host.counters.malformed++; return; }
     if (before !== undefined) this.count(before.entry, -1);
-    if (e.operation !== 'PUT') { this.table.delete(id); return; }
-    try {
-      const entry = decodeEntry(e.value);
-      this.table.set(id, { entry, revision: e.revision });
-      this.count(entry, 1);
-    } catch { this.table.delete(id); this.host.counters.malformed++; }
+    this.table.set(id, { entry, revision: e.revision });
+    this.count(entry, 1);
   }
 
   /** Another node's entry counted in (1) or out (-1) of its run's tally; this node's own sessions the realm counts itself. */
