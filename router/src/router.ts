@@ -20,7 +20,7 @@ import { HttpPaths } from './http/http-paths.js';
 import { WebResources, type WebResourceConfig } from './http/web-resources.js';
 import type { HttpPathConfig } from './http/http-config.js';
 import type { ClusterConfig } from './cluster/cluster-config.js';
-import { ClusterNode } from './cluster/cluster-node.js';
+import type { ClusterNode } from './cluster/cluster-node.js';
 import { clusterMetrics } from './cluster/cluster-metrics.js';
 import { nodeRandomId, randomId } from './ids.js';
 
@@ -59,8 +59,12 @@ export class Router implements SessionHost, SessionFactory {
   private stopping = false;
   /** The heap watermark (limits/memory-pressure.ts); undefined when switched off. */
   readonly memory: MemoryPressure | undefined;
-  /** This router as a cluster node (config `cluster`); undefined on a single router. */
-  readonly cluster: ClusterNode | undefined;
+  /**
+   * This router as a cluster node (config `cluster`), from start() on; undefined on a single router.
+   * Made at start, with the NATS client imported then: a router without `cluster` never loads it.
+   */
+  get cluster(): ClusterNode | undefined { return this.clusterNode; }
+  private clusterNode: ClusterNode | undefined;
 
   constructor(readonly config: RouterConfig, options: RouterOptions = {}) {
     this.log = options.log ?? createLogger();
@@ -72,7 +76,6 @@ export class Router implements SessionHost, SessionFactory {
         else this.log.warn(fields, 'heap below its low watermark again: accepting new work');
       });
     }
-    this.cluster = config.cluster === undefined ? undefined : new ClusterNode(config.cluster, this.log);
     for (const r of config.realms) this.addRealm(r);
     this.app = express();
     this.app.disable('x-powered-by');
@@ -83,7 +86,6 @@ export class Router implements SessionHost, SessionFactory {
       overloaded: () => this.overloaded,
     });
     this.metricsRegistry = routerRegistry(this.metrics);
-    if (this.cluster !== undefined) for (const m of clusterMetrics(this.cluster)) this.metricsRegistry.registerMetric(m);
     this.app.get('/health', (_req, res) => {
       const ready = this.ready;
       res.status(ready ? 200 : 503).json({
@@ -100,10 +102,10 @@ export class Router implements SessionHost, SessionFactory {
   addRealm(config: RealmConfig): Realm {
     if (this.realms.has(config.name)) throw new Error(`realm "${config.name}" already exists`);
     const realm = new Realm(config, this.log, this.limitCounters);
-    // A realm added to a started cluster node would miss the cluster's retained events: realms of a cluster are configured.
-    if (this.cluster !== undefined) {
-      if (this.started) throw new Error(`realm "${config.name}" can't be added to a running cluster node: configure it on every node`);
-      this.cluster.addRealm(realm);
+    // A realm added to a started cluster node would miss the cluster's retained events: realms of a cluster are
+    // configured (and joined to the cluster when it is made, at start).
+    if (this.config.cluster !== undefined && (this.started || this.clusterNode !== undefined)) {
+      throw new Error(`realm "${config.name}" can't be added to a running cluster node: configure it on every node`);
     }
     if (this.started) realm.open();
     this.realms.set(config.name, realm);
@@ -151,6 +153,7 @@ export class Router implements SessionHost, SessionFactory {
 
   async start(): Promise<this> {
     try {
+      if (this.config.cluster !== undefined && this.clusterNode === undefined) await this.makeClusterNode(this.config.cluster);
       // Realms first: a history file that can't be opened stops the start before anyone connects.
       for (const r of this.realms.values()) r.open();
       // The cluster before the listeners: no client is served before the node has the cluster's retained events.
@@ -166,6 +169,15 @@ export class Router implements SessionHost, SessionFactory {
     this.stopping = false;
     this.memory?.start();
     return this;
+  }
+
+  /** The cluster node, its realms and its metrics; its module (and with it the NATS client) is imported only now. */
+  private async makeClusterNode(config: ClusterConfig): Promise<void> {
+    const { ClusterNode } = await import('./cluster/cluster-node.js');
+    const node = new ClusterNode(config, this.log);
+    for (const realm of this.realms.values()) node.addRealm(realm);
+    for (const m of clusterMetrics(node)) this.metricsRegistry.registerMetric(m);
+    this.clusterNode = node;
   }
 
   /** True while the heap is over its high watermark: new work is refused (SessionHost). */

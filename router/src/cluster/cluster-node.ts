@@ -12,6 +12,7 @@ import { CallLink, type CallHost } from './call-link.js';
 import { ClusterCounters } from './cluster-counters.js';
 import { SessionLink } from './session-link.js';
 import { MetaLink } from './meta-link.js';
+import { SubscriptionLink } from './subscription-link.js';
 
 /** How long the start waits for NATS before failing (the CLI then exits 1). */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -32,6 +33,7 @@ export class ClusterNode implements CallHost {
   private readonly calls: CallLink[] = [];
   private readonly sessions: SessionLink[] = [];
   private readonly metas: MetaLink[] = [];
+  private readonly subscriptions: SubscriptionLink[] = [];
   private natsState: ClusterState['nats'] = 'closed';
 
   constructor(readonly config: ClusterConfig, readonly log: Logger) {}
@@ -61,7 +63,9 @@ export class ClusterNode implements CallHost {
     this.sessions.push(sessions);
     const meta = new MetaLink(this, realm);
     this.metas.push(meta);
-    realm.joinCluster(link, calls, sessions, meta);
+    const subscriptions = new SubscriptionLink(this, realm);
+    this.subscriptions.push(subscriptions);
+    realm.joinCluster(link, calls, sessions, meta, subscriptions);
   }
 
   async start(): Promise<void> {
@@ -97,15 +101,18 @@ export class ClusterNode implements CallHost {
           for (const l of this.links) l.nodeLeft(node);
           for (const c of this.calls) c.nodeLeft(node, instance);
           for (const s of this.sessions) s.nodeLeft(node, instance, clean);
+          for (const s of this.subscriptions) s.nodeLeft(node, instance);
         } else {
           for (const c of this.calls) c.resync();
           for (const s of this.sessions) s.resync();
+          for (const s of this.subscriptions) s.resync();
         }
       });
       await this.membership.start();
       for (const l of this.links) await l.start();
       for (const c of this.calls) await c.start();
       for (const s of this.sessions) await s.start();
+      for (const s of this.subscriptions) await s.start();
       for (const m of this.metas) m.start();
     } catch (e) {
       await this.stop();
@@ -117,7 +124,7 @@ export class ClusterNode implements CallHost {
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') { this.natsState = 'reconnecting'; for (const c of this.calls) c.disconnected(); this.log.warn({ node: this.config.node }, 'NATS connection lost: serving this node\'s sessions only until it is back'); }
-      else if (s.type === 'reconnect') { this.natsState = 'connected'; for (const c of this.calls) c.resync(); for (const l of this.sessions) l.resync(); this.log.info({ node: this.config.node }, 'NATS connection back'); }
+      else if (s.type === 'reconnect') { this.natsState = 'connected'; for (const c of this.calls) c.resync(); for (const l of this.sessions) l.resync(); for (const l of this.subscriptions) l.resync(); this.log.info({ node: this.config.node }, 'NATS connection back'); }
     }
   }
 
@@ -128,6 +135,7 @@ export class ClusterNode implements CallHost {
     for (const m of this.metas) m.stop();
     // The sessions' entries deleted before the bye, so that no node takes them for a lost node's.
     for (const s of this.sessions) await s.stop();
+    for (const s of this.subscriptions) await s.stop();
     await this.membership?.stop().catch(() => undefined);
     const nc = this.connection;
     if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => nc.close());

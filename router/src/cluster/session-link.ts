@@ -20,6 +20,7 @@ import { cborSerializer } from '../serializers/cbor.js';
 import type { ClusterCounters } from './cluster-counters.js';
 import { realmToken } from './realm-link.js';
 import { NODE_TIMEOUT_MS } from './membership.js';
+import type { OtherNodesCounts } from '../limits/admission.js';
 
 /** What a session link needs of its node. */
 export interface SessionHost {
@@ -40,6 +41,8 @@ interface Entry {
   details: Dict;
   destroyed: Testament[];
   detached: Testament[];
+  /** An in-process session of its node: not counted by max_sessions and reserved_sessions (as on one node). */
+  inProcess: boolean;
 }
 
 interface Held { entry: Entry; revision: number }
@@ -47,16 +50,42 @@ interface Held { entry: Entry; revision: number }
 const decodeLimits = { maxElements: Number.MAX_SAFE_INTEGER, maxDepth: 1001 };
 
 function encodeEntry(e: Entry): Uint8Array {
-  return cborSerializer.encode([e.node, e.instance, e.details, e.destroyed, e.detached]) as Uint8Array;
+  return cborSerializer.encode([e.node, e.instance, e.details, e.destroyed, e.detached, e.inProcess]) as Uint8Array;
 }
 
 function decodeEntry(bytes: Uint8Array): Entry {
   const v = cborSerializer.decode(bytes, decodeLimits);
-  if (!Array.isArray(v) || v.length !== 5) throw new Error('not a session entry');
-  const [node, instance, details, destroyed, detached] = v as unknown[];
+  if (!Array.isArray(v) || v.length < 5) throw new Error('not a session entry');
+  const [node, instance, details, destroyed, detached, inProcess] = v as unknown[];
   if (typeof node !== 'string' || typeof instance !== 'string' || typeof details !== 'object' || details === null
     || !Array.isArray(destroyed) || !Array.isArray(detached)) throw new Error('malformed session entry');
-  return { node, instance, details: details as Dict, destroyed: destroyed as Testament[], detached: detached as Testament[] };
+  return { node, instance, details: details as Dict, destroyed: destroyed as Testament[], detached: detached as Testament[], inProcess: inProcess === true };
+}
+
+/**
+ * One run of another node's sessions as admission counts them, kept as the
+ * watcher delivers its entries, so a HELLO counts the cluster without a
+ * round trip (docs/cluster.md, "Session limits").
+ */
+interface Tally {
+  /** Sessions that max_sessions counts (not in-process ones). */
+  sessions: number;
+  /** All sessions per authid (max_sessions_per_authid counts in-process ones too, as on one node). */
+  authids: Map<string, number>;
+  /** Counted sessions per role (reserved_sessions). */
+  roles: Map<string, number>;
+}
+
+function tallied(t: Tally, e: Entry, by: 1 | -1): void {
+  bump(t.authids, String(e.details.authid), by);
+  if (e.inProcess) return;
+  t.sessions += by;
+  bump(t.roles, String(e.details.authrole), by);
+}
+
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n <= 0) counts.delete(key); else counts.set(key, n);
 }
 
 /** A kill request to a session's node: [ids, reason, message]. */
@@ -74,6 +103,8 @@ export class SessionLink implements ClusterSessions {
   private readonly chains = new Map<number, Promise<void>>();
   /** This node's sessions' entries (written again when a node comes back: it may have deleted them). */
   private readonly mine = new Map<number, Entry>();
+  /** The other nodes' sessions counted per node run (`node/instance`); only live runs are summed. */
+  private readonly tallies = new Map<string, Tally>();
   private stopped = false;
 
   constructor(private readonly host: SessionHost, private readonly realm: Realm) {
@@ -102,7 +133,7 @@ export class SessionLink implements ClusterSessions {
   // ---- this node's sessions ----------------------------------------------------
 
   joined(session: Peer): void {
-    const entry: Entry = { node: this.host.node, instance: this.host.instance, details: session.details(), destroyed: [], detached: [] };
+    const entry: Entry = { node: this.host.node, instance: this.host.instance, details: session.details(), destroyed: [], detached: [], inProcess: session.isLocal };
     this.mine.set(session.id, entry);
     this.write(session.id, entry);
   }
@@ -144,8 +175,53 @@ export class SessionLink implements ClusterSessions {
     const m = /^s(\d+)$/.exec(e.key);
     if (m === null) return;
     const id = Number(m[1]);
-    if (e.operation !== 'PUT') { this.table.delete(id); return; }
-    try { this.table.set(id, { entry: decodeEntry(e.value), revision: e.revision }); } catch { this.host.counters.malformed++; }
+    const before = this.table.get(id);
+    if (e.operation !== 'PUT') {
+      if (before !== undefined) this.count(before.entry, -1);
+      this.table.delete(id);
+      return;
+    }
+    let entry: Entry;
+    try { entry = decodeEntry(e.value); } catch { this.host.counters.malformed++; return; }
+    if (before !== undefined) this.count(before.entry, -1);
+    this.table.set(id, { entry, revision: e.revision });
+    this.count(entry, 1);
+  }
+
+  /** Another node's entry counted in (1) or out (-1) of its run's tally; this node's own sessions the realm counts itself. */
+  private count(entry: Entry, by: 1 | -1): void {
+    if (entry.node === this.host.node) return;
+    const k = `${entry.node}/${entry.instance}`;
+    let t = this.tallies.get(k);
+    if (t === undefined) {
+      if (by < 0) return;
+      t = { sessions: 0, authids: new Map(), roles: new Map() };
+      this.tallies.set(k, t);
+    }
+    tallied(t, entry, by);
+    if (t.sessions === 0 && t.authids.size === 0) this.tallies.delete(k);
+  }
+
+  /**
+   * The sessions of the other nodes' live runs, for a HELLO's admission: sums
+   * over one tally per node, no NATS round trip. A run this node no longer
+   * sees (lost, cut off) counts nothing from that moment on.
+   */
+  othersCounts(): OtherNodesCounts {
+    const live: Tally[] = [];
+    let sessions = 0;
+    for (const [k, t] of this.tallies) {
+      const slash = k.indexOf('/');
+      if (this.host.instanceOf(k.slice(0, slash)) !== k.slice(slash + 1)) continue;
+      live.push(t);
+      sessions += t.sessions;
+    }
+    const sum = (of: (t: Tally) => Map<string, number>, key: string): number => {
+      let n = 0;
+      for (const t of live) n += of(t).get(key) ?? 0;
+      return n;
+    };
+    return { sessions, authid: (a) => sum((t) => t.authids, a), role: (r) => sum((t) => t.roles, r) };
   }
 
   /** Sessions of other live nodes (entries of a node's run we do not see are not counted). */
@@ -209,6 +285,7 @@ export class SessionLink implements ClusterSessions {
       const { entry } = h;
       if (entry.node !== node || entry.instance !== instance) continue;
       this.table.delete(id);
+      this.count(entry, -1);
       if (!clean) {
         const broker = this.realm.broker;
         try {

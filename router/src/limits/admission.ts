@@ -29,6 +29,21 @@ export interface AdmissionInput {
   anonymous: boolean;
 }
 
+/**
+ * On a cluster node, the sessions of the realm's other live nodes (as their
+ * entries in the session table count them): added to this node's own counts,
+ * so max_sessions, max_sessions_per_authid and reserved_sessions count the
+ * cluster (docs/cluster.md, "Session limits").
+ */
+export interface OtherNodesCounts {
+  /** Sessions max_sessions counts (not in-process ones). */
+  sessions: number;
+  /** Sessions with this authid (all, as max_sessions_per_authid counts them). */
+  authid(authid: string): number;
+  /** Counted sessions with this role. */
+  role(role: string): number;
+}
+
 /** A refusal message, or undefined when the session may join. */
 export function admissionRefusal(limits: RealmLimits, session: SessionLimits, a: AdmissionInput): string | undefined {
   if (limits.maxSessions !== null) {

@@ -21,7 +21,7 @@ import type { RealmContext } from '../routing/realm-context.js';
 import { routerRoles } from './router-roles.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_REALM_LIMITS, NO_SESSION_LIMITS, type RealmLimits, type SessionLimits } from '../limits/limits-config.js';
-import { admissionRefusal, unusedReserved } from '../limits/admission.js';
+import { admissionRefusal, unusedReserved, type OtherNodesCounts } from '../limits/admission.js';
 import type { LimitCounters } from '../limits/limit-counters.js';
 import type { BrokerClusterLink } from '../broker/cluster-link.js';
 import type { DealerClusterLink } from '../dealer/cluster-link.js';
@@ -34,6 +34,13 @@ export interface RealmClusterSessions extends ClusterSessions {
   joined(session: Peer): void;
   left(session: Peer): void;
   testamentsChanged(session: Peer, destroyed: Testament[], detached: Testament[]): void;
+  /** The sessions of the other live nodes, as admission counts them (session limits count the cluster). */
+  othersCounts(): OtherNodesCounts;
+}
+
+/** Where a cluster node's own subscription meta events go instead of its subscribers (cluster/subscription-link.ts). */
+export interface ClusterSubscriptionEvents {
+  local(topic: string, args: unknown[]): void;
 }
 
 /** A realm-level warning (not tied to a live session) is logged at most this often. */
@@ -138,7 +145,8 @@ export class Realm implements RealmContext {
    * subscribers, subscriptions and registrations get cluster-wide ids, and
    * what is not yet cluster-wide says so (docs/cluster.md).
    */
-  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink, sessions: RealmClusterSessions, meta: ClusterMeta): void {
+  joinCluster(link: BrokerClusterLink, calls: DealerClusterLink, sessions: RealmClusterSessions, meta: ClusterMeta, subscriptions: ClusterSubscriptionEvents): void {
+    this.clusterSubscriptions = subscriptions;
     this.broker.cluster = link;
     this.dealer.cluster = calls;
     this.clusterSessions = sessions;
@@ -149,6 +157,8 @@ export class Realm implements RealmContext {
 
   /** The sessions of the other nodes (cluster/session-link.ts), on a cluster node. */
   private clusterSessions: RealmClusterSessions | null = null;
+  /** The cluster's subscription meta events (cluster/subscription-link.ts), on a cluster node. */
+  private clusterSubscriptions: ClusterSubscriptionEvents | null = null;
 
   /** Writes the event history's last batch and closes its file (Router.stop). */
   close(): void {
@@ -231,8 +241,10 @@ export class Realm implements RealmContext {
 
   /** Publishes a meta event to whoever subscribed to it (no publisher session). */
   metaEvent(topic: string, args: unknown[]): void {
-    // On a cluster node, session events (ids unique in the cluster) go to every node; a subscription's or
-    // registration's are this node's own (each node has its own observers of them): docs/cluster.md.
+    // On a cluster node, session events (ids unique in the cluster) go to every node; a registration's are this
+    // node's own (every node's dealer holds every callee); a subscription's are the cluster's, emitted by every node
+    // from the cluster's subscription table, which this node's own become entries of: docs/cluster.md.
+    if (this.clusterSubscriptions !== null && topic.startsWith('wamp.subscription.')) { this.clusterSubscriptions.local(topic, args); return; }
     this.broker.publishInternal(topic, { args, details: {} }, undefined, this.broker.cluster !== null && !topic.startsWith('wamp.session.'));
   }
 
@@ -253,12 +265,18 @@ export class Realm implements RealmContext {
   admissionRefusal(session: Member, identity: Identity): string | undefined {
     if (session.isLocal) return undefined;
     const address = session.address;
+    // On a cluster node the realm's and an authid's sessions are counted over every node (docs/cluster.md,
+    // "Session limits"): this node's exactly, the others' from the session table it already holds.
+    const others = this.clusterSessions?.othersCounts();
+    const ofRole = others === undefined
+      ? (role: string): number => this.roleCounts.get(role) ?? 0
+      : (role: string): number => (this.roleCounts.get(role) ?? 0) + others.role(role);
     return admissionRefusal(this.limits, this.sessionLimits(session, identity.authrole), {
-      realmSessions: this.remoteSessions,
-      authidSessions: this.authidCounts.get(identity.authid) ?? 0,
+      realmSessions: this.remoteSessions + (others?.sessions ?? 0),
+      authidSessions: (this.authidCounts.get(identity.authid) ?? 0) + (others?.authid(identity.authid) ?? 0),
       addressSessions: address === undefined ? 0 : this.addressCounts.get(address) ?? 0,
-      roleSessions: this.roleCounts.get(identity.authrole) ?? 0,
-      unusedReserved: unusedReserved(this.limits.reserved, (role) => this.roleCounts.get(role) ?? 0),
+      roleSessions: ofRole(identity.authrole),
+      unusedReserved: unusedReserved(this.limits.reserved, ofRole),
       authid: identity.authid, authrole: identity.authrole, address, realm: this.name, anonymous: identity.authmethod === 'anonymous',
     });
   }

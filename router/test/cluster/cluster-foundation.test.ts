@@ -3,12 +3,14 @@
 // identity space (session ids carry their node's slot; one subscription id
 // per (topic, match) on every node). Real nats-server, real router nodes.
 import t from 'tap';
+import { createRequire } from 'node:module';
 import { fromCrossbar, ConfigError } from '../../src/config/crossbar-config.js';
-import { connect, eventually, sleep, testConfig } from '../helpers.js';
+import { connect, eventually, sleep, startRouter, testConfig } from '../helpers.js';
 import { haveNats, nodeConfig, spawnNode, startNats, startNode, startNodes, stopNats, type Nats, until } from './harness.js';
 import { Router } from '../../src/router.js';
 import { silentLogger } from '../../src/logger.js';
 import { NODE_SLOTS } from '../../src/ids.js';
+import { Wire, ROLES } from '../wire.js';
 
 t.test('config: the cluster section, its secrets and the CLI overrides', async (t) => {
   const base = nodeConfig('n1', 'nats://127.0.0.1:4222') as { workers: Record<string, unknown>[] };
@@ -37,6 +39,20 @@ t.test('config: the cluster section, its secrets and the CLI overrides', async (
   t.ok(new ConfigError('x'));
 });
 
+/** The NATS client's files loaded in this process (CommonJS packages: they are in require's cache once imported). */
+const natsLoaded = (): string[] => Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes('@nats-io'));
+
+// Before any cluster node runs in this process (tap runs these tests in order).
+t.test('a router without cluster never loads the NATS client', async (t) => {
+  t.same(natsLoaded(), [], 'not loaded with the router\'s modules');
+  const r = await startRouter();
+  const c = await connect({ port: r.port });
+  t.equal(await c.session.call('wamp.session.count'), 1, 'the router serves');
+  c.connection.close();
+  await r.stop();
+  t.same(natsLoaded(), [], 'nor by its start, sessions and stop');
+});
+
 t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
   let nats!: Nats;
   t.before(async () => { nats = await startNats(); });
@@ -48,6 +64,7 @@ t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' },
     const sa = a!.router.cluster!.state();
     const sb = b!.router.cluster!.state();
     t.same(sa.nodes, ['n1', 'n2']);
+    t.ok(natsLoaded().some((f) => f.includes('transport-node')), 'a cluster node loads the NATS client (at its start)');
     t.not(sa.slot, sb.slot, 'each node has a slot of its own');
     t.equal(sa.nats, 'connected');
     const health = await (await fetch(`http://127.0.0.1:${a!.port}/health`)).json() as { cluster: { nodes: string[] } };
@@ -92,6 +109,68 @@ t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' },
     await eventually(() => leaves.some((x) => x[0] === idC), 5000, 'on_leave of n3\'s session');
     await sleep(500);
     t.equal(leaves.filter((x) => x[0] === idC).length, 1, 'a clean stop: one on_leave per session (its own node\'s), none made up by the others');
+  });
+
+  t.test('session limits count the cluster: max_sessions, max_sessions_per_authid and reserved_sessions over sessions on several nodes; a lost node frees its share', async (t) => {
+    const ALLOW_ALL = [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true }, disclose: { caller: false, publisher: false } }];
+    const auth = {
+      ticket: { type: 'static', principals: { alice: { ticket: 'a', role: 'player' }, ops: { ticket: 'o', role: 'ops' } } },
+      anonymous: { type: 'static', role: 'anonymous', authid: 'shared-anon' },
+    };
+    const opts = {
+      cluster: 'limits',
+      realms: [{
+        name: 'realm1',
+        options: { limits: { max_sessions: 4 } },
+        roles: [
+          { name: 'anonymous', permissions: ALLOW_ALL },
+          { name: 'player', permissions: ALLOW_ALL, limits: { max_sessions_per_authid: 2 } },
+          { name: 'ops', permissions: ALLOW_ALL, limits: { reserved_sessions: 1 } },
+        ],
+      }],
+      transportExtras: { websocket: { ws: { type: 'websocket', auth } } },
+    };
+    const nodes = await startNodes(3, nats.url, opts);
+    t.teardown(async () => { for (const n of nodes) await n.stop().catch(() => undefined); });
+    const opened: Wire[] = [];
+    t.teardown(() => { for (const c of opened) c.close(); });
+    /** The first answer to a HELLO on node i: WELCOME (2) or ABORT (3) with its reason and message. */
+    const hello = async (i: number, authid?: string, ticket?: string): Promise<{ type: number; reason?: string; message?: string }> => {
+      const c = await Wire.open({ kind: 'ws', port: nodes[i]!.port });
+      opened.push(c);
+      c.send([1, 'realm1', authid === undefined ? ROLES : { ...ROLES, authmethods: ['ticket'], authid }]);
+      let m = await c.next();
+      if (m[0] === 4) { c.send([5, ticket, {}]); m = await c.next(); }
+      return m[0] === 3 ? { type: 3, reason: m[2] as string, message: (m[1] as { message: string }).message } : { type: m[0] as number };
+    };
+    /** Node i sees `n` sessions on the other nodes (their session table entries arrived). */
+    const sees = (i: number, n: number): Promise<unknown> =>
+      eventually(() => nodes[i]!.router.findRealm('realm1')!.meta.cluster!.remote().length === n, 5000, `n${i + 1} sees ${n} sessions elsewhere`);
+
+    t.equal((await hello(0, 'alice', 'a')).type, 2, 'alice on n1');
+    t.equal((await hello(2, 'alice', 'a')).type, 2, 'alice on n3');
+    await sees(1, 2);
+    const third = await hello(1, 'alice', 'a');
+    t.same([third.type, third.reason], [3, 'clawgate.error.too_many_sessions'], 'a third alice on n2 is refused: her sessions on n1 and n3 count');
+    t.match(third.message, /authid "alice" already has 2 sessions on realm "realm1" \(limit 2\)/);
+
+    t.equal((await hello(0)).type, 2, 'an anonymous session on n1: 3 sessions in the cluster');
+    await sees(1, 3);
+    const full = await hello(1);
+    t.same([full.type, full.reason], [3, 'clawgate.error.too_many_sessions'], 'n2 is empty but the realm is full for anonymous (4 minus the unused reservation of ops)');
+    t.match(full.message, /has reached its limit of 4 sessions \(1 of them kept for the roles ops\)/);
+    t.equal((await hello(1, 'ops', 'o')).type, 2, 'ops takes its reserved session on n2');
+    await sees(0, 2);
+    t.equal((await hello(0)).type, 3, 'the realm is full on n1 too (4 sessions over three nodes)');
+
+    // n3 is lost (its NATS connection closed: a kill or a cut as the others see it): its alice no longer counts.
+    await nodes[2]!.router.cluster!.nc.close();
+    const lost = Date.now();
+    await eventually(() => !nodes[1]!.router.cluster!.state().nodes.includes('n3'), 5000, 'n3 gone for n2');
+    t.equal((await hello(1, 'alice', 'a')).type, 2, `alice may join on n2 once n3 is gone (${Date.now() - lost} ms after the cut)`);
+    await eventually(() => nodes[0]!.router.findRealm('realm1')!.meta.cluster!.remote().map((x) => x.node).join() === 'n2,n2', 5000, 'n1 sees n3 gone and n2\'s two sessions');
+    const again = await hello(0);
+    t.equal(again.type, 3, 'the share of n3 went to the new alice: the realm is full again');
   });
 
   t.test('a node name is taken by one live node only', async (t) => {

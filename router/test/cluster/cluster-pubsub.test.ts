@@ -177,6 +177,42 @@ t.test('PubSub across nodes', { skip: haveNats ? false : 'nats-server is not ins
     t.same(got, [], 'the removed subscriber gets nothing more');
   });
 
+  t.test('subscription meta events are the cluster\'s: on_create for the first subscriber in the cluster, on_delete for the last, on every node, with the one id', async (t) => {
+    const topics = ['on_create', 'on_subscribe', 'on_unsubscribe', 'on_delete'];
+    /** Every subscription meta event a session on node i gets, as [event, session, subscription id or details]. */
+    const watch = async (i: number): Promise<unknown[][]> => {
+      const seen: unknown[][] = [];
+      const w = await open(i);
+      for (const e of topics) await w.subscribe(`wamp.subscription.${e}`, (a: unknown[]) => { seen.push([e, ...a]); });
+      return seen;
+    };
+    const [w1, w3] = [await watch(0), await watch(2)];
+    const s2 = await open(1);
+    const s1 = await open(0);
+    const sub2 = await s2.subscribe('com.submeta.t', () => { /* none */ });
+    const id = sub2.id as number;
+    const mine = (seen: unknown[][]): unknown[][] => seen.filter((x) => x[2] === id || (x[2] as { id?: number }).id === id);
+    for (const [name, seen] of [['n1', w1], ['n3', w3]] as const) {
+      await eventually(() => mine(seen).length === 2, 5000, `on_create and on_subscribe on ${name}`);
+      t.match(mine(seen), [['on_create', s2.id, { id, uri: 'com.submeta.t', match: 'exact' }], ['on_subscribe', s2.id, id]], `${name}: on_create, then on_subscribe, from n2's first subscriber`);
+    }
+    const sub1 = await s1.subscribe('com.submeta.t', () => { /* none */ });
+    t.equal(sub1.id, id, 'the same id on n1');
+    await eventually(() => mine(w3).length === 3 && mine(w1).length === 3, 5000, 'on_subscribe of the second subscriber');
+    t.same(mine(w3)[2], ['on_subscribe', s1.id, id], 'a second subscriber in the cluster: on_subscribe only, no second on_create (also on its own node)');
+    t.same(mine(w1)[2], ['on_subscribe', s1.id, id]);
+    await sub2.unsubscribe();
+    await eventually(() => mine(w3).length === 4 && mine(w1).length === 4, 5000, 'on_unsubscribe');
+    t.same(mine(w1)[3], ['on_unsubscribe', s2.id, id], 'n2\'s last subscriber went, n1 still has one: no on_delete');
+    await sub1.unsubscribe();
+    for (const [name, seen] of [['n1', w1], ['n3', w3]] as const) {
+      await eventually(() => mine(seen).length === 6, 5000, `on_delete on ${name}`);
+      t.same(mine(seen).slice(4), [['on_unsubscribe', s1.id, id], ['on_delete', s1.id, id]], `${name}: on_delete when the last subscriber in the cluster goes`);
+    }
+    await sleep(300);
+    t.equal(mine(w1).length + mine(w3).length, 12, 'each event once on each node');
+  });
+
   t.test('bounds and what is not yet cluster-wide fail clearly', async (t) => {
     const s = await open(0);
     const big = 'x'.repeat(1100 * 1024);

@@ -31,6 +31,10 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     await watcher.subscribe('wamp.registration.on_delete', (a: unknown[]) => { unregs.push(a); });
     await watcher.subscribe('wamp.session.on_leave', (a: unknown[]) => { leaves.push(a); });
     await watcher.subscribe('com.lastwill', (a: unknown[]) => { wills.push(a[0]); });
+    // A subscription held only by n3's session: its on_unsubscribe and on_delete come on the others when n3 goes.
+    const subGone: unknown[][] = [];
+    const lonely = (await callee.subscribe('com.only.on.n3', () => { /* none */ })).id as number;
+    for (const e of ['on_unsubscribe', 'on_delete']) await watcher.subscribe(`wamp.subscription.${e}`, (a: unknown[]) => { if (a[1] === lonely) subGone.push([e, ...a]); });
     // A subscriber on the third node too: each subscriber gets each on_leave once.
     const other = await open(1);
     const otherLeaves: unknown[] = [];
@@ -56,6 +60,8 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     t.equal(e.error, 'clawgate.error.cluster_unavailable');
     t.match(String(e.args[0]), /router node "n3" is gone/);
     await eventually(() => unregs.length === 1, 5000, 'on_delete for the registration of the gone node');
+    await eventually(() => subGone.length === 2, 5000, 'on_unsubscribe and on_delete for the subscription of the gone node');
+    t.same(subGone, [['on_unsubscribe', callee.id, lonely], ['on_delete', callee.id, lonely]], 'the lost node\'s subscription: on_unsubscribe, then on_delete, on n1');
     t.equal((await callError(caller.call('com.hang'))).error, 'wamp.error.no_such_procedure');
   });
 
@@ -91,6 +97,9 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     await local.register('com.local', () => 'local');
     const caller = await open(0);
     await until(async () => (await caller.call('com.remote').catch(() => undefined)) === 'remote', 5000, 'remote call works');
+    const created: string[] = [];
+    const metaWatcher = await open(1); // n3 was cut off by the first test
+    await metaWatcher.subscribe('wamp.subscription.on_create', (a: unknown[]) => { created.push((a[1] as { uri: string }).uri); });
     await nats.stop();
     await eventually(() => nodes[0]!.router.cluster!.state().nats !== 'connected', 5000, 'n1 sees NATS gone');
     const started = Date.now();
@@ -99,6 +108,8 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     // Generous: without the fail-fast it would wait for ever (no call timeout); the membership takes 2 s to drop a node.
     t.ok(Date.now() - started < 3000, 'at once, not when a timeout or the membership would end it');
     t.equal(await caller.call('com.local'), 'local', 'local calls keep working');
+    // A subscription made during the outage: announced on the other nodes once NATS is back (its entry written then).
+    await local.subscribe('com.during.outage', () => { /* none */ });
     await nats.restart();
     await until(async () => (await caller.call('com.remote').catch(() => undefined)) === 'remote', 15_000, 'cross-node calls again after the restart');
     const fromB = await open(1);
@@ -107,5 +118,7 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     // The table's watcher carries on: a registration made after the restart reaches the other node.
     await remote.register('com.after', () => 'after');
     await until(async () => (await caller.call('com.after').catch(() => undefined)) === 'after', 10_000, 'a registration made after the restart');
+    await eventually(() => created.includes('com.during.outage'), 15_000, 'on_create on n2 for the subscription made on n1 during the outage');
+    t.pass('a subscription made during the outage is announced on the other nodes afterwards');
   });
 });

@@ -4,10 +4,11 @@
 // timeouts, disclosure, errors unchanged; a callee's node going away, and a
 // NATS restart.
 import t from 'tap';
-import { callError, connect, eventually, sleep, type AutobahnSession } from '../helpers.js';
+import { autobahn, callError, connect, eventually, sleep, type AutobahnSession } from '../helpers.js';
 import { Wire, type Msg } from '../wire.js';
 import { FULL_HELLO } from '../matrix.js';
 import { NODE_SLOTS } from '../../src/ids.js';
+import { craSignature } from '../../src/auth/wampcra-auth.js';
 import { haveNats, startNats, startNodes, stopNats, type Nats, type Node, type NodeOptions, until } from './harness.js';
 
 const ALL = { call: true, register: true, publish: true, subscribe: true };
@@ -175,6 +176,50 @@ t.test('RPC across nodes', { skip: haveNats ? false : 'nats-server is not instal
     }
   });
 
+  t.test('random picks among the callees of every node', async (t) => {
+    const got: string[] = [];
+    const a = await open(0);
+    const b = await open(1);
+    await a.register('com.random.p', () => { got.push('n1'); return 1; }, { invoke: 'random' });
+    await b.register('com.random.p', () => { got.push('n2'); return 2; }, { invoke: 'random' });
+    const caller = await open(2);
+    await until(async () => nodes[2]!.router.findRealm('realm1')!.dealer.observations.lookup('com.random.p', 'exact')?.observers.size === 2, 5000, 'both callees known on n3');
+    for (let i = 0; i < 50; i++) await caller.call('com.random.p');
+    const n1 = got.filter((x) => x === 'n1').length;
+    t.equal(got.length, 50, 'every call answered once');
+    // All 50 to one callee by chance: 2 in 2^50.
+    t.ok(n1 > 0 && n1 < 50, `both nodes' callees got calls (n1 ${n1}, n2 ${50 - n1})`);
+  });
+
+  t.test('an answer larger than NATS max_payload: the caller gets a clear ERROR, the callee and everybody else carry on', async (t) => {
+    const callee = await Wire.open({ port: nodes[1]!.port, path: '/ws', serializer: 'json', codec: 'autobahn', waitMs: 5000 });
+    t.teardown(() => callee.close());
+    await callee.join('realm1');
+    await callee.register('com.huge.answer');
+    const caller = await open(0);
+    const bystander = await open(2);
+    await bystander.register('com.bystander', () => 'still here');
+    await until(async () => nodes[0]!.router.findRealm('realm1')!.dealer.observations.lookup('com.huge.answer', 'exact') !== undefined, 5000, 'callee known on n1');
+    const pending = callError(caller.call('com.huge.answer', ['result']));
+    const inv = await callee.take(isInvocation, 'INVOCATION');
+    await callee.send([70, inv[1], {}, ['x'.repeat(1100 * 1024)]]);
+    const e = await pending;
+    t.equal(e.error, 'clawgate.error.payload_too_large', 'the caller gets payload_too_large instead of the result');
+    t.match(String(e.args[0]), /the callee's answer is too large to reach the caller's cluster node \(\d+ bytes; NATS max_payload \d+\)/);
+    const errs = callError(caller.call('com.huge.answer', ['error']));
+    const inv2 = await callee.take(isInvocation, 'second INVOCATION');
+    await callee.send([8, 68, inv2[1], {}, 'com.app.failed', ['y'.repeat(1100 * 1024)]]);
+    t.equal((await errs).error, 'clawgate.error.payload_too_large', 'an ERROR answer over max_payload too');
+    // The callee's session is untouched: it answers the next call; the others' too; every node still serves.
+    const next = caller.call('com.huge.answer', ['small']);
+    const inv3 = await callee.take(isInvocation, 'third INVOCATION');
+    await callee.send([70, inv3[1], {}, ['small result']]);
+    t.equal(await next, 'small result', 'the same callee answers the next call');
+    t.equal(await caller.call('com.bystander'), 'still here', 'another node\'s callee unaffected');
+    for (const n of nodes) t.equal(n.router.cluster!.state().nats, 'connected', `${n.name} still connected to NATS`);
+    t.equal(await (await open(1)).call('wamp.session.count') as number > 0, true, 'the callee\'s node serves new sessions');
+  });
+
   t.test('bounds: calls to other nodes count as pending calls; a call over NATS max_payload; progressive call invocations in order', async (t) => {
     const PROG = { roles: {
       caller: { features: { call_canceling: true, progressive_call_results: true, progressive_call_invocations: true } },
@@ -311,6 +356,7 @@ t.test('a dynamic authorizer registered on one node decides for the sessions of 
     ] }],
     transportExtras: { websocket: { ws: { type: 'websocket', auth: {
       ticket: { type: 'static', principals: { carol: { ticket: 'c', role: 'dyn' } } },
+      wampcra: { type: 'dynamic', authenticator: 'com.example.authenticate' },
       anonymous: { type: 'static', role: 'anonymous' },
     } } } },
   };
@@ -333,4 +379,28 @@ t.test('a dynamic authorizer registered on one node decides for the sessions of 
   const denied = await w.call(w.request(), 'com.other.x');
   t.equal(denied[4], 'wamp.error.not_authorized', 'denied by it');
   t.same(asked, ['call com.app.echo', 'call com.other.x']);
+
+  // A dynamic authenticator registered on node 1 authenticates a WAMP-CRA HELLO on node 2.
+  const authCalls: unknown[][] = [];
+  await svc.session.register('com.example.authenticate', (args: unknown[]) => {
+    authCalls.push(args);
+    if (args[1] === 'dave') return { secret: 'dave-secret', role: 'anonymous', extra: { via: 'n1' } };
+    throw new autobahn.Error('com.example.unknown_user', ['unknown user']);
+  });
+  await until(async () => nodes[1]!.router.findRealm('realm1')!.dealer.observations.lookup('com.example.authenticate', 'exact') !== undefined, 5000, 'authenticator known on node 2');
+  const cra = async (authid: string, secret: string): Promise<Msg> => {
+    const c = await Wire.open({ port: nodes[1]!.port, path: '/ws', serializer: 'json', codec: 'autobahn', waitMs: 5000 });
+    t.teardown(() => c.close());
+    await c.send([1, 'realm1', { ...FULL_HELLO, authmethods: ['wampcra'], authid }]);
+    const ch = await c.next();
+    if (ch[0] !== 4) return ch;
+    await c.send([5, craSignature(secret, (ch[2] as { challenge: string }).challenge), {}]);
+    return c.next();
+  };
+  const welcome = await cra('dave', 'dave-secret');
+  t.equal(welcome[0], 2, 'WELCOME on node 2 after the authenticator on node 1 gave the secret');
+  t.match(welcome[2], { authid: 'dave', authrole: 'anonymous', authmethod: 'wampcra', authprovider: 'dynamic', authextra: { via: 'n1' } });
+  t.same(authCalls.map((a) => [a[0], a[1]]), [['realm1', 'dave']], 'called once with (realm, authid, details)');
+  t.equal((await cra('dave', 'wrong-secret'))[0], 3, 'a wrong signature is refused');
+  t.equal((await cra('mallory', 'x'))[0], 3, 'an authid the authenticator refuses is refused');
 });
