@@ -156,7 +156,7 @@ t.test('kill -9 at random points: SQLite and what players are told match the mod
   await spectator.session.subscribe(machineUris(M).queue, (args: unknown[] | undefined) => { retained = args?.[0] as QueueSnapshot; }, { get_retained: true });
   const backendUp = () => eventually(async () => {
     try { await spectator.session.call(Procedures.machinesList); return true; } catch { return false; }
-  }, 30_000, 'backend registered');
+  }, 60_000, 'backend registered'); // a child started through tsx; under CI's load it once took over 30 s
 
   let running: ReturnType<typeof startChild> | undefined;
   t.teardown(() => { running?.child.kill('SIGKILL'); });

@@ -74,12 +74,14 @@ t.test('PubSub across nodes', { skip: haveNats ? false : 'nats-server is not ins
     t.equal(b[0]!.details.publisher, undefined, 'no disclosure unless the permission says so');
     await sleep(100);
     t.equal(self.length, 0, 'exclude_me keeps the publisher out (its own node)');
-    await pub.publish('com.disclosed.d', ['who'], {}, { acknowledge: true, exclude_me: false });
+    await pub.publish('com.disclosed.d', ['before'], {}, { acknowledge: true, exclude_me: false });
     const d: Got[] = [];
     await record(onC, 'com.disclosed.d', d);
     await pub.publish('com.disclosed.d', ['who'], {}, { acknowledge: true });
-    await eventually(() => d.length === 1, 5000, 'disclosed event');
-    t.equal(d[0]!.details.publisher, pub.id, 'publisher disclosed across nodes (decided on its node)');
+    // The first publication may still reach the new subscriber: PUBLISHED says it left its node, not
+    // that every node has it (docs/cluster.md, "Subscribing"); under CI's load it once did.
+    await eventually(() => d.some((e) => e.args[0] === 'who'), 5000, 'disclosed event');
+    t.equal(d.find((e) => e.args[0] === 'who')!.details.publisher, pub.id, 'publisher disclosed across nodes (decided on its node)');
   });
 
   t.test('black- and whitelists by session, authid and authrole apply to the sessions of every node', async (t) => {
