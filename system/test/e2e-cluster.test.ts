@@ -30,7 +30,9 @@ t.test('the claw system on a three-node cluster, and the claw node\'s node kille
   t.teardown(() => lb.stop());
   // Its first reconnect comes after the cluster has dropped its old session (a killed node is gone for
   // the others within 2.75 s; 4 s ± 20 % jitter is at least 3.2 s): see docs/operations.md "Running a cluster".
-  const claw = spawnClaw(dataDir, MACHINE, lb.url, { ...FAST_OVERRIDES.claw, reconnect: { initialDelayMs: 4000, maxDelayMs: 8000 } });
+  // E2E_CLAW_RECONNECT_MS=200 shows why: the old session's `offline` testament then lands after the
+  // new session's `ready`, and the turn started on the new session ends `abandoned`.
+  const claw = spawnClaw(dataDir, MACHINE, lb.url, { ...FAST_OVERRIDES.claw, reconnect: { initialDelayMs: Number(process.env.E2E_CLAW_RECONNECT_MS ?? 4000), maxDelayMs: 8000 } });
   // Stopped before the routers (its clean stop needs one), as system.ts stops them.
   t.teardown(async () => { claw.kill('SIGTERM'); await Promise.race([claw.exited, new Promise((r) => setTimeout(r, 5000))]); claw.kill('SIGKILL'); });
   t.teardown(() => {
