@@ -121,14 +121,15 @@ export async function startClawCluster(o: ClawClusterOptions): Promise<ClawClust
   const procs: Proc[] = [];
   const stop = (): Promise<void> => stopAll(procs);
   try {
-    const nodes: ClawCluster['nodes'] = [];
-    for (let i = 1; i <= o.nodes; i++) {
+    // All at once (each claims its name and slot by compare-and-swap): the start is most of this fixture's time.
+    const nodes: ClawCluster['nodes'] = await Promise.all(Array.from({ length: o.nodes }, async (_, k) => {
+      const i = k + 1;
       const p = spawnProc(`router n${i}`, [BIN.router, '--config', routerFile, '--node', `n${i}`, '--nats', o.natsUrl, '--log-level', 'info'], env);
       procs.push(p);
-      const line = await printed(p, /"router started"/, 30_000);
+      const line = await printed(p, /"router started"/, 45_000);
       const port = Object.values((JSON.parse(line) as { ports: Record<string, number> }).ports)[0]!;
-      nodes.push(Object.assign(p, { node: `n${i}`, port, wsUrl: `ws://127.0.0.1:${port}/ws` }));
-    }
+      return Object.assign(p, { node: `n${i}`, port, wsUrl: `ws://127.0.0.1:${port}/ws` });
+    }));
     await allSee(nodes.map((n) => n.port));
 
     const httpPort = await freePort();

@@ -15,6 +15,9 @@ import { Player } from './hostile/player.js';
 import { endpointOf } from './hostile/raw-wamp.js';
 import { backendHealthy, haveNats, printed, spawnClaw, startBalancer, startClawCluster, startNats, stopNats } from './cluster-helpers.js';
 
+// Alone ~55 s on 2 cores (three router processes, the backend and the claw node start one after the other).
+t.setTimeout(240_000);
+
 const MACHINE = 'claw-1';
 const RESULT = ['win', 'lose'];
 
