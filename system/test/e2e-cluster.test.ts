@@ -87,8 +87,10 @@ t.test('the claw system on a three-node cluster, and the claw node\'s node kille
     await n2.exited;
     await printed(claw, /router session lost; all outputs released/, 10_000, mark);
     t.pass('the claw node lost its router session and released all outputs');
-    // What it publishes first once back (through another node): every output off.
-    const back = await lines(() => true, 'the claw node\'s lines from its new node', from, 20_000);
+    // What it publishes first once back (through another node): every output off. (Lines it published
+    // just before the kill may still arrive after it: only those received after it joined again count.)
+    const joined = JSON.parse(await printed(claw, /"msg":"joined the router"/, 20_000, mark)) as { time: number };
+    const back = await eventually(() => spectator.lines.slice(from).find((l) => l.at >= joined.time), 20_000, 'the claw node\'s lines from its new node');
     const on = Object.entries(back.payload.outputs).filter(([, v]) => v).map(([k]) => k);
     t.same(on, [], 'the simulated machine\'s outputs are all off');
     t.equal(lb.picks.length >= 2 && lb.picks[1], 1, 'the claw node reconnected through the balancer to n3 (n2 skipped)');
