@@ -10,12 +10,45 @@
 // real client library, autobahn-js, through the same balancer: PubSub, RPC,
 // progressive results and the session meta API, each across nodes.
 import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { autobahn, connect, testConfig, type AutobahnSession } from '../helpers.js';
+import { Wire } from '../wire.js';
 import { disclosingRealm, wampTestsuite } from '../wamp-testsuite-vectors.js';
-import { haveNats, spawnNode, startNats, stopNats, type NodeProcess } from './harness.js';
+import { haveNats, startNats, stopNats, type NodeProcess } from './harness.js';
 import { startBalancer } from './balancer.js';
 
 const REALMS = [(testConfig() as { workers: { realms: unknown[] }[] }).workers[0]!.realms[0], disclosingRealm('disclosing')];
+// Beside /ws (anonymous with random authids, as the suite expects), /svc: anonymous as authid `svc`,
+// for a service that comes back on another node under the same authid (force_reregister).
+const TRANSPORT = { websocket: { ws: { type: 'websocket' }, svc: { type: 'websocket', auth: { anonymous: { type: 'static', role: 'anonymous', authid: 'svc' } } } } };
+const BIN = fileURLToPath(new URL('../../bin/clawgate-router.js', import.meta.url));
+
+/** `clawgate-router --config FILE --node NAME --nats URL`, as the issue says; resolves once it logged `router started`. */
+async function spawnSuiteNode(name: string, natsUrl: string): Promise<NodeProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'clawgate-suite-node-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(testConfig({ realms: REALMS, transportExtras: TRANSPORT })));
+  const proc = spawn(process.execPath, [BIN, '--config', file, '--node', name, '--nats', natsUrl, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const exited = new Promise<void>((r) => proc.once('exit', () => { rmSync(dir, { recursive: true, force: true }); r(); }));
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const line = out.split('\n').find((l) => l.includes('"router started"'));
+      if (line === undefined) return;
+      clearInterval(timer);
+      resolve(Object.values((JSON.parse(line) as { ports: Record<string, number> }).ports)[0]!);
+    }, 20);
+    proc.once('exit', (code) => { clearInterval(timer); reject(new Error(`node ${name} exited with ${code}: ${out}`)); });
+  });
+  const kill = (signal: NodeJS.Signals): void => { try { process.kill(-proc.pid!, signal); } catch { /* gone */ } };
+  return { name, proc, port, url: `ws://127.0.0.1:${port}/ws`, exited, kill };
+}
 
 t.test('a three-node cluster behind a balancer', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
   const nats = await startNats();
@@ -27,7 +60,7 @@ t.test('a three-node cluster behind a balancer', { skip: haveNats ? false : 'nat
     await stopNats(nats);
   });
   // One after the other: each claims its name and slot before the next.
-  for (const name of ['n1', 'n2', 'n3']) nodes.push(await spawnNode(name, nats.url, { realms: REALMS }));
+  for (const name of ['n1', 'n2', 'n3']) nodes.push(await spawnSuiteNode(name, nats.url));
   const lb = await startBalancer(nodes.map((n) => ({ port: n.port })));
   t.teardown(() => lb.stop());
   // Every node must see the other two before the first vector (a node's cluster state, through the balancer's next pick).
@@ -96,6 +129,35 @@ t.test('a three-node cluster behind a balancer', { skip: haveNats ? false : 'nat
       const info = await s.call('wamp.session.get', [ids[(ids.indexOf(s.id as number) + 1) % 3]]) as { session: number };
       t.equal(info.session, ids[(ids.indexOf(s.id as number) + 1) % 3], `wamp.session.get on ${name}'s node finds a session of another node`);
     }
+  });
+
+  // Last: it kills n3. A service (authid `svc`, one `single` callee) on n3; n3 is killed; the service
+  // comes back on n1 at once with force_reregister, before the others have seen n3 gone (2.75 s):
+  // a call from n2 must reach the new callee, not the dead node's (which would end with
+  // clawgate.error.cluster_unavailable once n3 is seen gone).
+  t.test('force_reregister on another node while the old callee\'s node is dead and not yet seen gone', async (t) => {
+    const svcUrl = (n: NodeProcess): string => `ws://127.0.0.1:${n.port}/svc`;
+    const old = Wire.connect({ url: svcUrl(nodes[2]!), codec: 'json-text' });
+    await old.join('realm1');
+    old.send([64, 1, { force_reregister: true }, 'com.suite.service']);
+    await old.next(65);
+    const caller = Wire.connect({ url: nodes[1]!.url, codec: 'json-text' });
+    await caller.join('realm1');
+    t.teardown(() => { caller.end(); });
+
+    nodes[2]!.kill('SIGKILL');
+    await nodes[2]!.exited;
+    const fresh = Wire.connect({ url: svcUrl(nodes[0]!), codec: 'json-text' });
+    await fresh.join('realm1');
+    t.teardown(() => { fresh.end(); });
+    fresh.send([64, 1, { force_reregister: true }, 'com.suite.service']);
+    t.equal((await fresh.next())[0], 65, 'REGISTERED on n1 (the claim taken over from the dead node\'s callee)');
+
+    caller.send([48, 1, {}, 'com.suite.service', ['hi']]);
+    const inv = await fresh.next(68, 5000);
+    fresh.send([70, inv[1], {}, ['from n1']]);
+    const answer = await caller.next(undefined, 5000);
+    t.same([answer[0], answer[answer[0] === 50 ? 3 : 4]], [50, ['from n1']], 'the call from n2 reached the new callee on n1, not the dead node\'s', { answer });
   });
 });
 
