@@ -173,6 +173,9 @@ export class CallLink implements DealerClusterLink, RemoteSink {
       try {
         const revision = await kv.update(claim, value, held.revision);
         this.publish(holder.node, encodeRevoke(this.host.node, holder.session, id, 'replaced by a force_reregister of the same authid'));
+        // The old callee's entry goes now, not when its node gets round to it: that node may be dead and
+        // not yet seen gone (up to 2.75 s), and meanwhile every node would still route calls to it.
+        void kv.delete(this.key(id, holder.node, holder.session)).catch(() => undefined);
         return revision;
       } catch (e) {
         if (!isConflict(e)) throw e;
