@@ -125,6 +125,19 @@ export function connect(opts: ConnectOptions): Promise<{ session: AutobahnSessio
 }
 
 /** A port nobody listens on right now (bind port 0, read it, close). */
+/**
+ * A child spawned `detached` (a process group of its own, so that kill(-pid)
+ * reaches a launcher and its child) is not ended with the test process: if
+ * tap ends a test file before its teardowns run (a timeout), the group would
+ * live on and load the machine for the rest of the run. It is killed when
+ * this process exits.
+ */
+export function killGroupOnExit(child: { pid?: number | undefined; once(event: 'exit', fn: () => void): unknown }): void {
+  const kill = (): void => { try { if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } };
+  process.once('exit', kill);
+  child.once('exit', () => process.off('exit', kill));
+}
+
 export async function freePort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));

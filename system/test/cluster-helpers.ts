@@ -13,7 +13,7 @@ import { deriveCraKey } from '@clawgate/router';
 import { loadClawRouterConfig } from '@clawgate/backend';
 import { ROOT, sleep } from './helpers.js';
 import { loadOrCreateSecrets, machineKey } from '../src/secrets.js';
-import { freePort } from '../../router/test/helpers.js';
+import { freePort, killGroupOnExit } from '../../router/test/helpers.js';
 
 export { startNats, stopNats, haveNats, type Nats } from '../../router/test/cluster/harness.js';
 export { startBalancer, type Balancer } from '../../router/test/cluster/balancer.js';
@@ -42,6 +42,7 @@ const KEEP = 2 * 1024 * 1024;
 
 export function spawnProc(name: string, args: string[], env: Record<string, string> = {}): Proc {
   const proc = spawn(process.execPath, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  killGroupOnExit(proc);
   let text = '';
   let dropped = 0;
   const add = (d: Buffer): void => {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { LinesPayload } from '@clawgate/protocol';
+import { killGroupOnExit } from '../../router/test/helpers.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(ROOT, 'system', 'bin', 'clawgate.js');
@@ -122,6 +123,7 @@ export async function launch(t: { teardown(fn: () => void | Promise<void>): void
   // a signal to the group reaches both, as a terminal's Ctrl-C would.
   const nodeOptions = [process.env.NODE_OPTIONS ?? '', ...(o.nodeOptions ?? [])].join(' ').trim();
   const proc = spawn(process.execPath, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORT: '', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) } });
+  killGroupOnExit(proc);
   const out = new Output();
   const err = new Output();
   proc.stdout!.on('data', (d: Buffer) => out.add(d));

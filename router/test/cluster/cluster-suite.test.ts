@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { autobahn, connect, testConfig, type AutobahnSession } from '../helpers.js';
+import { autobahn, connect, killGroupOnExit, testConfig, type AutobahnSession } from '../helpers.js';
 import { Wire } from '../wire.js';
 import { disclosingRealm, wampTestsuite } from '../wamp-testsuite-vectors.js';
 import { haveNats, startNats, stopNats, type NodeProcess } from './harness.js';
@@ -33,6 +33,7 @@ async function spawnSuiteNode(name: string, natsUrl: string): Promise<NodeProces
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(testConfig({ realms: REALMS, transportExtras: TRANSPORT })));
   const proc = spawn(process.execPath, [BIN, '--config', file, '--node', name, '--nats', natsUrl, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  killGroupOnExit(proc);
   const exited = new Promise<void>((r) => proc.once('exit', () => { rmSync(dir, { recursive: true, force: true }); r(); }));
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });

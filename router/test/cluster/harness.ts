@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Router } from '../../src/router.js';
 import { fromCrossbar } from '../../src/config/crossbar-config.js';
 import { silentLogger } from '../../src/logger.js';
-import { freePort, sleep, testConfig } from '../helpers.js';
+import { freePort, killGroupOnExit, sleep, testConfig } from '../helpers.js';
 
 export const NATS_SERVER = process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
 export const haveNats = existsSync(NATS_SERVER);
@@ -149,6 +149,7 @@ export async function spawnNode(name: string, natsUrl: string, opts: NodeOptions
   writeFileSync(file, JSON.stringify(config));
   // A process group of its own: the CLI's launcher runs the router in a child process, and kill() must reach both.
   const proc = spawn(process.execPath, [BIN, '--config', file, '--node', name, '--nats', natsUrl, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  killGroupOnExit(proc);
   const exitedP = new Promise<void>((r) => proc.once('exit', () => { rmSync(dir, { recursive: true, force: true }); r(); }));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
