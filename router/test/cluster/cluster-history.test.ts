@@ -1,0 +1,128 @@
+// The event history on a cluster (docs/cluster.md, "Event history"): a
+// subscriber on any node reads the same events, whatever node published
+// them, also events published before its node started and by nodes that are
+// gone, within the entry's limit; one publisher's events in the order
+// published.
+import t from 'tap';
+import { connect, type AutobahnSession } from '../helpers.js';
+import { haveNats, startNats, startNode, startNodes, stopNats, until, type Nats, type Node, type NodeOptions } from './harness.js';
+
+const ALL = { call: true, register: true, publish: true, subscribe: true };
+const LIMIT = 6;
+const OPTS: NodeOptions = {
+  cluster: 'history',
+  realms: [{
+    name: 'realm1',
+    options: { limits: { publish_rate: null } },
+    roles: [{ name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: ALL, disclose: { caller: false, publisher: false } }] }],
+    store: { type: 'memory', 'event-history': [
+      { uri: 'com.h.', match: 'prefix', limit: LIMIT },
+      { uri: 'com.order.', match: 'prefix', limit: 1000 },
+    ] },
+  }],
+};
+
+interface Item { publication: number; topic: string; timestamp: string; args: unknown[]; kwargs: Record<string, unknown> }
+
+t.test('event history across nodes', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
+  let nats!: Nats;
+  const nodes: Node[] = [];
+  t.before(async () => { nats = await startNats(); nodes.push(...await startNodes(2, nats.url, OPTS)); });
+  t.teardown(async () => { for (const n of nodes) await n.stop().catch(() => undefined); await stopNats(nats); });
+  const open = async (n: Node): Promise<AutobahnSession> => {
+    const c = await connect({ port: n.port, serializer: 'cbor' });
+    t.teardown(() => { try { c.connection.close(); } catch { /* closed */ } });
+    return c.session as AutobahnSession;
+  };
+  /** get_events through a subscription of `s` to (uri, prefix), newest first. */
+  const history = async (s: AutobahnSession, uri: string, limit = 100): Promise<Item[]> => {
+    const sub = await s.subscribe(uri, () => undefined, { match: 'prefix' });
+    try { return await s.call('wamp.subscription.get_events', [sub.id, limit]) as Item[]; } finally { await sub.unsubscribe(); }
+  };
+  const argsOf = (items: Item[]): unknown[] => items.map((e) => e.args[0]);
+  /** Waits until `n`'s history of `uri` reads `want` (events from other nodes arrive a moment after PUBLISHED). */
+  const arrived = async (n: Node, uri: string, want: unknown[]): Promise<void> => {
+    const s = await open(n);
+    await until(async () => JSON.stringify(argsOf(await history(s, uri))) === JSON.stringify(want), 5000, `${n.name}'s history`);
+  };
+
+  t.test('every node reads the events of every node, also one started later and after the publisher\'s node is gone', async (t) => {
+    const [n1, n2] = nodes;
+    const p1 = await open(n1!);
+    const p2 = await open(n2!);
+    // Between publishers, the order is the one each node saw: each waits until the other's event has arrived (causal order).
+    await p1.publish('com.h.x', ['a1', new Uint8Array([0, 255])], { k: 1 }, { acknowledge: true });
+    await arrived(n2!, 'com.h.', ['a1']);
+    await p2.publish('com.h.y', ['b1'], {}, { acknowledge: true });
+    await arrived(n1!, 'com.h.', ['b1', 'a1']);
+    await p1.publish('com.h.x', ['a2'], {}, { acknowledge: true });
+    await p1.publish('com.h.x', ['hidden'], {}, { acknowledge: true, eligible_authrole: ['nobody'] });
+    await p2.publish('com.other', ['not kept'], {}, { acknowledge: true });
+    const want = ['a2', 'b1', 'a1'];
+    // Each node's rings have what arrived: the other node's events come over the event subject, a moment after PUBLISHED.
+    await arrived(n1!, 'com.h.', want);
+    await arrived(n2!, 'com.h.', want);
+    const on1 = await history(await open(n1!), 'com.h.');
+    const on2 = await history(await open(n2!), 'com.h.');
+    t.same(argsOf(on1), want, 'the publisher\'s node: both nodes\' events, newest first, the whitelisted one left out');
+    t.same(argsOf(on2), want, 'the other node: the same');
+    t.same([...(on2[2]!.args[1] as Uint8Array)], [0, 255], 'binary values as published');
+    t.same(on2[2]!.kwargs, { k: 1 });
+    t.same(on1.map((e) => e.publication), on2.map((e) => e.publication), 'the same publications');
+
+    // A node started now reads them from the cluster's streams.
+    const n3 = await startNode('n3', nats.url, OPTS);
+    nodes.push(n3);
+    const on3 = await history(await open(n3), 'com.h.');
+    t.same(argsOf(on3), want, 'a node started later: the events published before it started');
+    t.same(on3.map((e) => e.publication), on1.map((e) => e.publication), 'with the same publication ids');
+    t.equal(on3[0]!.topic, 'com.h.x');
+    t.match(on3[0]!.timestamp, /^\d{4}-\d\d-\d\dT/, 'and their timestamps');
+
+    // The publisher's node gone: its events stay, also for a node started after it left.
+    nodes.splice(nodes.indexOf(n1!), 1);
+    await n1!.stop();
+    const n4 = await startNode('n4', nats.url, OPTS);
+    nodes.push(n4);
+    t.same(argsOf(await history(await open(n4), 'com.h.')), want, 'a node started after the publisher\'s node left');
+    t.same(argsOf(await history(await open(n2!), 'com.h.')), want, 'and a node that saw it live');
+  });
+
+  t.test('the entry\'s limit bounds every node and the stream', async (t) => {
+    const [, n2] = nodes;
+    const n3 = nodes.find((n) => n.name === 'n3')!;
+    const pa = await open(n2!);
+    const pb = await open(n3);
+    for (let i = 0; i < 5; i++) await pa.publish('com.h.l', [`A${i}`], {}, { acknowledge: true });
+    // The whitelisted event of the first test is kept too (and counts against the limit), shown to nobody.
+    await arrived(n3, 'com.h.', ['A4', 'A3', 'A2', 'A1', 'A0']);
+    for (let i = 0; i < 5; i++) await pb.publish('com.h.l', [`B${i}`], {}, { acknowledge: true });
+    const want = ['B4', 'B3', 'B2', 'B1', 'B0', 'A4'];
+    t.equal(want.length, LIMIT);
+    await arrived(n2!, 'com.h.', want);
+    await arrived(n3, 'com.h.', want);
+    t.same(argsOf(await history(await open(n2!), 'com.h.')), want, 'the last LIMIT events');
+    t.same(argsOf(await history(await open(n3), 'com.h.')), want, 'the same on the other publisher\'s node');
+    const n5 = await startNode('n5', nats.url, OPTS);
+    nodes.push(n5);
+    t.same(argsOf(await history(await open(n5), 'com.h.')), want, 'a new node reads no more than the limit (NATS trimmed the stream)');
+  });
+
+  t.test('order: one publisher\'s events on alternating topics, read on a node started afterwards', async (t) => {
+    const pub = await open(nodes[0]!);
+    const N = 600;
+    for (let i = 0; i < N; i++) pub.publish(i % 2 === 0 ? 'com.order.a' : 'com.order.b', [i]);
+    await pub.publish('com.order.a', [N], {}, { acknowledge: true });
+    await arrived(nodes[1]!, 'com.order.', Array.from({ length: 100 }, (_, i) => N - i));
+    const late = await startNode('n6', nats.url, OPTS);
+    nodes.push(late);
+    const reader = await open(late);
+    const sub = await reader.subscribe('com.order.', () => undefined, { match: 'prefix' });
+    const items = await reader.call('wamp.subscription.get_events', [sub.id, 100]) as Item[];
+    t.same(argsOf(items), Array.from({ length: 100 }, (_, i) => N - i), 'the newest 100, newest first, in publish order');
+    const live = await open(nodes[1]!);
+    const sub2 = await live.subscribe('com.order.', () => undefined, { match: 'prefix' });
+    const seen = await live.call('wamp.subscription.get_events', [sub2.id, 100]) as Item[];
+    t.same(seen.map((e) => e.publication), items.map((e) => e.publication), 'the same as on a node that received them live');
+  });
+});
