@@ -44,6 +44,18 @@ import { PERSISTENT_OPTION, type PersistentOption } from './persistent-option.js
 import type { StoreTenant } from './event-history.js';
 import type { DurablePersistent, PersistentEventRow, PersistentRow } from './persistent-store.js';
 
+/**
+ * The other nodes of the cluster, on a cluster node (cluster/persistent-link.ts):
+ * told of this node's part of each persistent subscription, so that every
+ * node knows every one and keeps its events while no node holds it.
+ */
+export interface PersistentClusterLink {
+  /** This node's part changed: the ids of its sessions holding it (none: it doesn't hold it). */
+  changed(row: PersistentRow, sessions: readonly number[]): void;
+  /** It ended (ttl, last UNSUBSCRIBE, drop): it ends on every node. */
+  ended(authid: string, name: string): void;
+}
+
 /** An event a detached subscription keeps. */
 export type KeptEvent = PersistentEventRow;
 
@@ -58,8 +70,10 @@ const NONE: readonly KeptEvent[] = [];
 class Persistent implements Receiver {
   /** No session: a publication's `eligible`/`exclude` by session id never names it. */
   readonly id = 0;
-  /** The sessions holding it; none: detached. */
+  /** The sessions of this node holding it. */
   readonly sessions = new Set<Peer>();
+  /** On a cluster node: the other live nodes whose sessions hold it, with those sessions' ids. Detached when neither holds it. */
+  readonly remote = new Map<string, readonly number[]>();
   /** Events kept while detached, oldest first. */
   queue: KeptEvent[] = [];
   bytes = 0;
@@ -105,6 +119,8 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
   private bytes = 0;
   private nextSeq = 1;
   private durable: DurablePersistent | null = null;
+  /** The other nodes, on a cluster node (set before the router starts). */
+  cluster: PersistentClusterLink | null = null;
 
   constructor(private readonly limits: RealmLimits) {}
 
@@ -193,7 +209,13 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
       mine.add(p);
     }
     this.durable?.save(p.row());
+    this.announce(p);
     return replay;
+  }
+
+  /** Tells the other nodes this node's part of `p`. */
+  private announce(p: Persistent): void {
+    this.cluster?.changed(p.row(), [...p.sessions].map((s) => s.id));
   }
 
   private add(p: Persistent): void {
@@ -223,7 +245,9 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     this.bySession.delete(session);
     for (const p of mine) {
       p.sessions.delete(session);
-      if (p.sessions.size === 0) this.detach(p, Date.now());
+      if (p.sessions.size > 0) continue;
+      // Held on another node still: not detached, but this node holds it no more.
+      if (p.remote.size === 0) this.detach(p, Date.now()); else this.announce(p);
     }
   }
 
@@ -240,12 +264,14 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
       if (p.uri !== sub.uri || p.match !== sub.match || p.variant !== variant) continue;
       mine.delete(p);
       p.sessions.delete(session);
-      if (p.sessions.size === 0) this.end(p);
+      if (p.sessions.size > 0) continue;
+      // The last holder of the cluster unsubscribed: it ends; sessions of other nodes still hold it.
+      if (p.remote.size === 0) this.end(p); else this.announce(p);
     }
     if (mine.size === 0) this.bySession.delete(session);
   }
 
-  private detach(p: Persistent, at: number): void {
+  private detach(p: Persistent, at: number, announce = true): void {
     p.detachedAt = at;
     let group = this.index.get(p.uri, p.match);
     if (group === undefined) { group = new Set(); this.index.add(p.uri, p.match, group); }
@@ -254,6 +280,7 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     if (p.filter !== null) this.detachedFiltered++;
     this.arm(p, at + p.ttl * 1000 - Date.now());
     this.durable?.save(p.row());
+    if (announce) this.announce(p);
   }
 
   private arm(p: Persistent, ms: number): void {
@@ -272,8 +299,8 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     if (p.filter !== null) this.detachedFiltered--;
   }
 
-  /** It ends: its ttl ran out, its last holder unsubscribed, or an operator dropped it. */
-  private end(p: Persistent): void {
+  /** It ends: its ttl ran out, its last holder unsubscribed, or an operator dropped it (here or, `announce` false, on another node). */
+  private end(p: Persistent, announce = true): void {
     if (this.get(p.authid, p.name) !== p) return;
     const mine = this.byAuthid.get(p.authid)!;
     mine.delete(p.name);
@@ -288,7 +315,67 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
       if (theirs !== undefined && theirs.delete(p) && theirs.size === 0) this.bySession.delete(s);
     }
     p.sessions.clear();
+    p.remote.clear();
     this.durable?.remove(p.authid, p.name);
+    if (announce) this.cluster?.ended(p.authid, p.name);
+  }
+
+  // ---- the other nodes of a cluster (cluster/persistent-link.ts) --------------
+
+  /**
+   * Another node's part of a persistent subscription: made here if it is
+   * new (within no cap: the node that made it applied them), held while a
+   * live node's sessions hold it, detached (keeping events from now on)
+   * when none does; held again elsewhere, what this node kept is dropped
+   * (the node it came back on replays its own). `sessions`: that node's
+   * sessions holding it (none: it holds it no more).
+   */
+  remoteChanged(node: string, row: PersistentRow, sessions: readonly number[]): void {
+    let p = this.get(row.authid, row.name);
+    if (p === undefined) {
+      let filter: ContentFilter | null = null;
+      if (row.filter !== null) {
+        const f = compileFilter(row.filter, this.limits);
+        if (typeof f === 'string') return; // not valid under this node's limits: configure the same limits on every node
+        filter = f;
+      }
+      p = new Persistent(row.authid, row.name, row.uri, row.match, filter, row.authrole, row.ttl, row.created);
+      this.add(p);
+      if (sessions.length === 0) { p.remote.set(node, sessions); this.remoteReleased(p, node, row.detachedAt); return; }
+    } else if (p.uri !== row.uri || p.match !== row.match || p.variant !== (row.filter ?? '')) return; // another definition under the name: the first one here stays
+    p.ttl = row.ttl;
+    p.authrole = row.authrole;
+    if (sessions.length > 0) {
+      p.remote.set(node, sessions);
+      if (p.detachedAt !== null) this.reattach(p);
+    } else this.remoteReleased(p, node, row.detachedAt);
+  }
+
+  /** `node` holds `p` no more (released, or gone): detached if nobody holds it now, since `at` (or now). */
+  private remoteReleased(p: Persistent, node: string, at: number | null): void {
+    p.remote.delete(node);
+    if (p.remote.size > 0 || p.sessions.size > 0 || p.detachedAt !== null) return;
+    this.detach(p, at ?? Date.now(), false);
+  }
+
+  /** Another node ended it (its ttl, its last holder's UNSUBSCRIBE, a drop). */
+  remoteEnded(authid: string, name: string): void {
+    const p = this.get(authid, name);
+    if (p !== undefined) this.end(p, false);
+  }
+
+  /** A node is gone: what its sessions held is detached where nobody else holds it, from now. */
+  nodeLeft(node: string): void {
+    for (const mine of this.byAuthid.values()) {
+      for (const p of [...mine.values()]) if (p.remote.has(node)) this.remoteReleased(p, node, null);
+    }
+  }
+
+  /** Every persistent subscription here with this node's part (a node starting tells the others those its store brought back). */
+  *parts(): Generator<{ row: PersistentRow; sessions: number[] }> {
+    for (const mine of this.byAuthid.values()) {
+      for (const p of mine.values()) yield { row: p.row(), sessions: [...p.sessions].map((s) => s.id) };
+    }
   }
 
   // ---- keeping -------------------------------------------------------------
@@ -438,7 +525,7 @@ function describe(p: Persistent): Dict {
   d.ttl = p.ttl;
   d.authrole = p.authrole;
   d.created = p.created;
-  d.sessions = [...p.sessions].map((s) => s.id);
+  d.sessions = [...[...p.sessions].map((s) => s.id), ...[...p.remote.values()].flat()];
   d.detached = p.detachedAt === null ? null : new Date(p.detachedAt).toISOString();
   d.expires = p.detachedAt === null ? null : new Date(p.detachedAt + p.ttl * 1000).toISOString();
   d.events = p.queue.length;

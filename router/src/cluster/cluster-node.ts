@@ -12,6 +12,7 @@ import { CallLink, type CallHost } from './call-link.js';
 import { ClusterCounters } from './cluster-counters.js';
 import { SessionLink } from './session-link.js';
 import { MetaLink } from './meta-link.js';
+import { PersistentLink } from './persistent-link.js';
 
 /** How long the start waits for NATS before failing (the CLI then exits 1). */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -32,6 +33,7 @@ export class ClusterNode implements CallHost {
   private readonly calls: CallLink[] = [];
   private readonly sessions: SessionLink[] = [];
   private readonly metas: MetaLink[] = [];
+  private readonly persistents: PersistentLink[] = [];
   private natsState: ClusterState['nats'] = 'closed';
 
   constructor(readonly config: ClusterConfig, readonly log: Logger) {}
@@ -61,6 +63,7 @@ export class ClusterNode implements CallHost {
     this.sessions.push(sessions);
     const meta = new MetaLink(this, realm);
     this.metas.push(meta);
+    this.persistents.push(new PersistentLink(this, realm));
     realm.joinCluster(link, calls, sessions, meta);
   }
 
@@ -97,9 +100,11 @@ export class ClusterNode implements CallHost {
           for (const l of this.links) l.nodeLeft(node);
           for (const c of this.calls) c.nodeLeft(node, instance);
           for (const s of this.sessions) s.nodeLeft(node, instance, clean);
+          for (const p of this.persistents) p.nodeLeft(node);
         } else {
           for (const c of this.calls) c.resync();
           for (const s of this.sessions) s.resync();
+          for (const p of this.persistents) p.nodeJoined(node);
         }
       });
       await this.membership.start();
@@ -107,6 +112,7 @@ export class ClusterNode implements CallHost {
       for (const c of this.calls) await c.start();
       for (const s of this.sessions) await s.start();
       for (const m of this.metas) m.start();
+      for (const p of this.persistents) await p.start();
     } catch (e) {
       await this.stop();
       throw new Error(`cluster node "${this.config.node}": ${(e as Error).message}`);
@@ -128,6 +134,7 @@ export class ClusterNode implements CallHost {
     for (const m of this.metas) m.stop();
     // The sessions' entries deleted before the bye, so that no node takes them for a lost node's.
     for (const s of this.sessions) await s.stop();
+    for (const p of this.persistents) await p.stop();
     await this.membership?.stop().catch(() => undefined);
     const nc = this.connection;
     if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => nc.close());

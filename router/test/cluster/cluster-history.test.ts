@@ -126,3 +126,99 @@ t.test('event history across nodes', { skip: haveNats ? false : 'nats-server is 
     t.same(seen.map((e) => e.publication), items.map((e) => e.publication), 'the same as on a node that received them live');
   });
 });
+
+// Persistent subscriptions on a cluster (docs/cluster.md, "Persistent
+// subscriptions"): every node knows every one and keeps its events while no
+// node holds it, so a session that comes back on another node gets what it
+// missed, in order; list and drop answer for the cluster.
+const TICKETS = { alice: { ticket: 'alice-t', role: 'user' }, pub: { ticket: 'pub-t', role: 'user' } };
+const PERSIST: NodeOptions = {
+  cluster: 'persist',
+  realms: [{
+    name: 'realm1',
+    options: { limits: { publish_rate: null, max_persistent_events: 5 } },
+    roles: [{ name: 'user', permissions: [{ uri: '', match: 'prefix', allow: ALL }] }],
+  }],
+  transportExtras: { websocket: { ws: { type: 'websocket', auth: { ticket: { type: 'static', principals: TICKETS } } } } },
+};
+
+t.test('persistent subscriptions across nodes', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
+  let nats!: Nats;
+  const nodes: Node[] = [];
+  t.before(async () => { nats = await startNats(); nodes.push(...await startNodes(3, nats.url, PERSIST)); });
+  t.teardown(async () => { for (const n of nodes) await n.stop().catch(() => undefined); await stopNats(nats); });
+  const login = async (n: Node, authid: keyof typeof TICKETS) => {
+    const c = await connect({ port: n.port, extra: { authmethods: ['ticket'], authid, onchallenge: () => TICKETS[authid].ticket } });
+    t.teardown(() => { try { c.connection.close(); } catch { /* closed */ } });
+    return c;
+  };
+  const registry = (n: Node) => n.router.realm('realm1')!.broker.persistent;
+  const listed = (n: Node) => registry(n).list('alice', 100) as { name: string; detached: string | null; sessions: number[]; events: number }[];
+  const inbox = (n: Node, name: string) => listed(n).find((p) => p.name === name);
+  /** alice subscribes to `topic` as persistent subscription `name` and records the events' first arguments. */
+  const hold = async (n: Node, topic: string, name: string, into: unknown[]) => {
+    const c = await login(n, 'alice');
+    await c.session.subscribe(topic, (args: unknown[]) => { into.push(args[0]); }, { x_persistent: { name, ttl: 60 } });
+    return c;
+  };
+
+  t.test('a session that comes back on another node gets what it missed, in order, then live events', async (t) => {
+    const [n1, n2, n3] = nodes as [Node, Node, Node];
+    const first: unknown[] = [];
+    const c1 = await hold(n1, 'com.p.t', 'inbox', first);
+    await until(async () => inbox(n2, 'inbox')?.sessions.length === 1 && inbox(n3, 'inbox')?.sessions.length === 1, 5000, 'every node knows it is held');
+    const p3 = (await login(n3, 'pub')).session;
+    const p1 = (await login(n1, 'pub')).session;
+    await p3.publish('com.p.t', ['live'], {}, { acknowledge: true });
+    await until(async () => first.length === 1, 5000, 'the live event');
+    c1.connection.close();
+    await until(async () => nodes.every((n) => inbox(n, 'inbox')?.detached !== null), 5000, 'detached on every node');
+    t.equal(registry(n2).detached, 1, 'another node keeps its events now');
+    // Publishers on two nodes, each waiting until the other's event has arrived (causal order, which is what every node sees).
+    await p3.publish('com.p.t', ['m1'], {}, { acknowledge: true });
+    await until(async () => inbox(n2, 'inbox')?.events === 1, 5000, 'n2 kept m1');
+    await p1.publish('com.p.t', ['m2'], {}, { acknowledge: true });
+    await until(async () => inbox(n2, 'inbox')?.events === 2, 5000, 'n2 kept m2');
+    await p3.publish('com.p.t', ['m3'], {}, { acknowledge: true });
+    await until(async () => inbox(n2, 'inbox')?.events === 3, 5000, 'n2 kept the three');
+    const back: unknown[] = [];
+    await hold(n2, 'com.p.t', 'inbox', back);
+    await until(async () => back.length >= 3, 5000, 'the replay');
+    t.same(back, ['m1', 'm2', 'm3'], 'replayed on n2, where the session came back, in order');
+    await p1.publish('com.p.t', ['after'], {}, { acknowledge: true });
+    await until(async () => back.length === 4, 5000, 'the live event after the replay');
+    t.same(back, ['m1', 'm2', 'm3', 'after'], 'no gap, no duplicate');
+    await until(async () => nodes.every((n) => inbox(n, 'inbox')?.detached === null && inbox(n, 'inbox')?.events === 0), 5000, 'held again everywhere, the other copies dropped');
+    t.same(listed(n1).find((p) => p.name === 'inbox')!.sessions.length, 1, 'listed on another node with the session holding it');
+  });
+
+  t.test('its node gone, the subscription is detached on the others; the session comes back on another node', async (t) => {
+    const n4 = await startNode('n4', nats.url, PERSIST);
+    nodes.push(n4);
+    await until(async () => nodes.every((n) => n.router.cluster!.state().nodes.length === nodes.length), 5000, 'n4 seen');
+    const [, n2, n3] = nodes as [Node, Node, Node];
+    await hold(n4, 'com.p.gone', 'gone', []);
+    await until(async () => inbox(n3, 'gone')?.sessions.length === 1, 5000, 'known on n3');
+    nodes.splice(nodes.indexOf(n4), 1);
+    await n4.stop();
+    await until(async () => inbox(n3, 'gone')?.detached !== null, 5000, 'detached on n3 once n4 is gone');
+    const pub = (await login(n2, 'pub')).session;
+    for (let i = 0; i < 7; i++) await pub.publish('com.p.gone', [i], {}, { acknowledge: true });
+    await until(async () => inbox(n3, 'gone')?.events === 5, 5000, 'kept within max_persistent_events');
+    const back: unknown[] = [];
+    await hold(n3, 'com.p.gone', 'gone', back);
+    await until(async () => back.length >= 5, 5000, 'the replay');
+    t.same(back, [2, 3, 4, 5, 6], 'the newest max_persistent_events, in order');
+  });
+
+  t.test('drop on one node ends it on every node; a name is one subscription in the cluster', async (t) => {
+    const [n1, n2, n3] = nodes as [Node, Node, Node];
+    await until(async () => nodes.every((n) => inbox(n, 'inbox') !== undefined), 5000, 'inbox known everywhere');
+    const other = await login(n3, 'alice');
+    const err = await other.session.subscribe('com.p.else', () => undefined, { x_persistent: { name: 'inbox' } }).then(() => 'subscribed', (e: { error: string }) => e.error);
+    t.equal(err, 'wamp.error.invalid_option', 'the name is taken for another topic, also on another node');
+    t.equal(registry(n1).drop('alice', 'inbox'), true);
+    await until(async () => nodes.every((n) => inbox(n, 'inbox') === undefined), 5000, 'gone from every node');
+    t.pass(`${n2.name}, ${n3.name} dropped it too`);
+  });
+});
