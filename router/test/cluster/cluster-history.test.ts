@@ -5,7 +5,7 @@
 // published.
 import t from 'tap';
 import { connect, type AutobahnSession } from '../helpers.js';
-import { haveNats, startNats, startNode, startNodes, stopNats, until, type Nats, type Node, type NodeOptions } from './harness.js';
+import { haveNats, spawnNode, startNats, startNode, startNodes, stopNats, until, type Nats, type Node, type NodeOptions } from './harness.js';
 
 const ALL = { call: true, register: true, publish: true, subscribe: true };
 const LIMIT = 6;
@@ -138,6 +138,7 @@ const PERSIST: NodeOptions = {
     name: 'realm1',
     options: { limits: { publish_rate: null, max_persistent_events: 5 } },
     roles: [{ name: 'user', permissions: [{ uri: '', match: 'prefix', allow: ALL }] }],
+    store: { type: 'memory', 'event-history': [{ uri: 'com.p.k9.hist', match: 'exact', limit: 10 }] },
   }],
   transportExtras: { websocket: { ws: { type: 'websocket', auth: { ticket: { type: 'static', principals: TICKETS } } } } },
 };
@@ -203,12 +204,51 @@ t.test('persistent subscriptions across nodes', { skip: haveNats ? false : 'nats
     await n4.stop();
     await until(async () => inbox(n3, 'gone')?.detached !== null, 5000, 'detached on n3 once n4 is gone');
     const pub = (await login(n2, 'pub')).session;
+    // A plain subscriber on n3 tells when the last one has arrived there.
+    const onN3: unknown[] = [];
+    await (await login(n3, 'pub')).session.subscribe('com.p.gone', (a: unknown[]) => { onN3.push(a[0]); });
     for (let i = 0; i < 7; i++) await pub.publish('com.p.gone', [i], {}, { acknowledge: true });
-    await until(async () => inbox(n3, 'gone')?.events === 5, 5000, 'kept within max_persistent_events');
+    await until(async () => onN3.length === 7, 5000, 'all seven on n3');
+    t.equal(inbox(n3, 'gone')?.events, 5, 'kept within max_persistent_events');
     const back: unknown[] = [];
     await hold(n3, 'com.p.gone', 'gone', back);
     await until(async () => back.length >= 5, 5000, 'the replay');
     t.same(back, [2, 3, 4, 5, 6], 'the newest max_persistent_events, in order');
+  });
+
+  t.test('kill -9 of the node a session held it on: detached on the others within seconds; its history and its events stay', async (t) => {
+    const [, n2, n3] = nodes as [Node, Node, Node];
+    const k9 = await spawnNode('k9', nats.url, PERSIST);
+    let killed = false;
+    t.teardown(() => { if (!killed) k9.kill('SIGKILL'); });
+    await until(async () => n2.router.cluster!.state().nodes.includes('k9'), 5000, 'k9 seen');
+    const c = await connect({ port: k9.port, extra: { authmethods: ['ticket'], authid: 'alice', onchallenge: () => 'alice-t' } });
+    await c.session.subscribe('com.p.k9', () => undefined, { x_persistent: { name: 'k9', ttl: 60 } });
+    const pub = await connect({ port: k9.port, extra: { authmethods: ['ticket'], authid: 'pub', onchallenge: () => 'pub-t' } });
+    const liveOnN2: unknown[] = [];
+    await (await login(n2, 'pub')).session.subscribe('com.p.k9.hist', (a: unknown[]) => { liveOnN2.push(a[0]); });
+    await pub.session.publish('com.p.k9.hist', ['before the kill'], {}, { acknowledge: true });
+    // Arrived on n2; k9's append to the history stream went out right behind it, on the same connection.
+    await until(async () => liveOnN2.length === 1, 5000, 'the event live on n2');
+    await until(async () => inbox(n3, 'k9')?.sessions.length === 1, 5000, 'held on k9, known on n3');
+    k9.kill('SIGKILL');
+    killed = true;
+    await k9.exited;
+    await until(async () => inbox(n3, 'k9')?.detached !== null && inbox(n2, 'k9')?.detached !== null, 4000, 'detached on the others within 3 s of the kill');
+    const p2 = (await login(n2, 'pub')).session;
+    await p2.publish('com.p.k9', ['after the kill'], {}, { acknowledge: true });
+    await until(async () => inbox(n3, 'k9')?.events === 1, 5000, 'kept on n3');
+    const back: unknown[] = [];
+    await hold(n3, 'com.p.k9', 'k9', back);
+    await until(async () => back.length >= 1, 5000, 'the replay');
+    t.same(back, ['after the kill'], 'replayed on another node');
+    // A node started after the kill reads the killed node's publication from the cluster's history stream.
+    const late = await startNode('n9', nats.url, PERSIST);
+    nodes.push(late);
+    const reader = (await login(late, 'pub')).session;
+    const sub = await reader.subscribe('com.p.k9.hist', () => undefined);
+    const items = await reader.call('wamp.subscription.get_events', [sub.id, 10]) as Item[];
+    t.same(items.map((e) => e.args[0]), ['before the kill'], 'the killed node\'s event in the history of a node started after it died');
   });
 
   t.test('drop on one node ends it on every node; a name is one subscription in the cluster', async (t) => {
