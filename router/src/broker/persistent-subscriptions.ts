@@ -67,6 +67,15 @@ export interface PersistentRefusal {
 
 const NONE: readonly KeptEvent[] = [];
 
+/**
+ * On a cluster node, how long the events of a persistent subscription held
+ * only on other nodes are kept here anyway (its *shadow*): when its node is
+ * lost, or lets it go, what arrived here since is carried into the kept
+ * events, instead of being lost while the news travels (up to 3 s for a
+ * killed node). Longer than a lost node takes to be seen gone.
+ */
+export const SHADOW_MS = 4000;
+
 class Persistent implements Receiver {
   /** No session: a publication's `eligible`/`exclude` by session id never names it. */
   readonly id = 0;
@@ -74,6 +83,9 @@ class Persistent implements Receiver {
   readonly sessions = new Set<Peer>();
   /** On a cluster node: the other live nodes whose sessions hold it, with those sessions' ids. Detached when neither holds it. */
   readonly remote = new Map<string, readonly number[]>();
+  /** Held on other nodes only: the events of the last SHADOW_MS (oldest first), kept if they let it go. */
+  shadow: KeptEvent[] | null = null;
+  shadowBytes = 0;
   /** Events kept while detached, oldest first. */
   queue: KeptEvent[] = [];
   bytes = 0;
@@ -112,6 +124,11 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
   /** The detached ones by (uri, match): what a publication is offered to. */
   private index = new UriIndex<Set<Persistent>>();
   private detachedCount = 0;
+  /** Held on other nodes only (a cluster node): their events are shadowed here, in an index of its own. */
+  private shadowIndex = new UriIndex<Set<Persistent>>();
+  private shadowCount = 0;
+  /** Bytes of all shadows (bounded by max_total_persistent_bytes too). */
+  private shadowTotal = 0;
   /** Detached ones with an event filter: held ones are counted as observations already. */
   private detachedFiltered = 0;
   private count = 0;
@@ -124,8 +141,12 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
 
   constructor(private readonly limits: RealmLimits) {}
 
-  /** Detached subscriptions: the broker offers publications only while there are some. */
-  get detached(): number { return this.detachedCount; }
+  /**
+   * Detached subscriptions (and, on a cluster node, those held on other
+   * nodes only, whose events are shadowed): the broker offers publications
+   * only while there are some.
+   */
+  get detached(): number { return this.detachedCount + this.shadowCount; }
   /** Persistent subscriptions on the realm. */
   get size(): number { return this.count; }
   /**
@@ -209,6 +230,7 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
       mine.add(p);
     }
     this.durable?.save(p.row());
+    this.reshadow(p);
     this.announce(p);
     return replay;
   }
@@ -246,8 +268,8 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     for (const p of mine) {
       p.sessions.delete(session);
       if (p.sessions.size > 0) continue;
-      // Held on another node still: not detached, but this node holds it no more.
-      if (p.remote.size === 0) this.detach(p, Date.now()); else this.announce(p);
+      // Held on another node still: not detached, but this node holds it no more (and shadows it).
+      if (p.remote.size === 0) this.detach(p, Date.now()); else { this.reshadow(p); this.announce(p); }
     }
   }
 
@@ -266,7 +288,7 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
       p.sessions.delete(session);
       if (p.sessions.size > 0) continue;
       // The last holder of the cluster unsubscribed: it ends; sessions of other nodes still hold it.
-      if (p.remote.size === 0) this.end(p); else this.announce(p);
+      if (p.remote.size === 0) this.end(p); else { this.reshadow(p); this.announce(p); }
     }
     if (mine.size === 0) this.bySession.delete(session);
   }
@@ -316,6 +338,7 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     }
     p.sessions.clear();
     p.remote.clear();
+    this.reshadow(p);
     this.durable?.remove(p.authid, p.name);
     if (announce) this.cluster?.ended(p.authid, p.name);
   }
@@ -341,21 +364,29 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
       }
       p = new Persistent(row.authid, row.name, row.uri, row.match, filter, row.authrole, row.ttl, row.created);
       this.add(p);
-      if (sessions.length === 0) { p.remote.set(node, sessions); this.remoteReleased(p, node, row.detachedAt); return; }
+      if (sessions.length === 0) { p.remote.set(node, sessions); this.remoteReleased(p, node, row.detachedAt, null); return; }
     } else if (p.uri !== row.uri || p.match !== row.match || p.variant !== (row.filter ?? '')) return; // another definition under the name: the first one here stays
     p.ttl = row.ttl;
     p.authrole = row.authrole;
     if (sessions.length > 0) {
       p.remote.set(node, sessions);
       if (p.detachedAt !== null) this.reattach(p);
-    } else this.remoteReleased(p, node, row.detachedAt);
+      this.reshadow(p);
+    } else this.remoteReleased(p, node, row.detachedAt, row.detachedAt);
   }
 
-  /** `node` holds `p` no more (released, or gone): detached if nobody holds it now, since `at` (or now). */
-  private remoteReleased(p: Persistent, node: string, at: number | null): void {
+  /**
+   * `node` holds `p` no more (released, or gone): detached if nobody holds
+   * it now, since `at` (or now), with what its shadow had from `since` on
+   * (events that arrived here after that node let it go).
+   */
+  private remoteReleased(p: Persistent, node: string, at: number | null, since: number | null): void {
     p.remote.delete(node);
-    if (p.remote.size > 0 || p.sessions.size > 0 || p.detachedAt !== null) return;
+    if (p.remote.size > 0 || p.sessions.size > 0 || p.detachedAt !== null) { this.reshadow(p); return; }
+    const carried = since === null || p.shadow === null ? [] : p.shadow.filter((e) => e.at >= since);
     this.detach(p, at ?? Date.now(), false);
+    this.reshadow(p);
+    for (const e of carried) this.keep(p, e.publication, e.topic, e.data, e.size, e.at);
   }
 
   /** Another node ended it (its ttl, its last holder's UNSUBSCRIBE, a drop). */
@@ -364,10 +395,15 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     if (p !== undefined) this.end(p, false);
   }
 
-  /** A node is gone: what its sessions held is detached where nobody else holds it, from now. */
-  nodeLeft(node: string): void {
+  /**
+   * A node is gone: what its sessions held is detached where nobody else
+   * holds it, from now, with the events that arrived here since `since`
+   * (about when it was last heard, if it went silent: what it received
+   * after that may not have reached its sessions; null: nothing carried).
+   */
+  nodeLeft(node: string, since: number | null): void {
     for (const mine of this.byAuthid.values()) {
-      for (const p of [...mine.values()]) if (p.remote.has(node)) this.remoteReleased(p, node, null);
+      for (const p of [...mine.values()]) if (p.remote.has(node)) this.remoteReleased(p, node, null, since);
     }
   }
 
@@ -387,8 +423,9 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
    * size as it arrived, if it came over the wire.
    */
   offer(topic: string, publication: number, data: PublicationData, receivers: ReceiverFilter | null, wireSize: number | undefined): void {
-    const groups = this.index.matchAll(topic);
-    if (groups.length === 0) return;
+    const groups = this.detachedCount === 0 ? [] : this.index.matchAll(topic);
+    const shadows = this.shadowCount === 0 ? [] : this.shadowIndex.matchAll(topic);
+    if (groups.length === 0 && shadows.length === 0) return;
     let event: FilterEvent | undefined;
     let size: number | undefined;
     let now: number | undefined;
@@ -400,6 +437,49 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
         this.keep(p, publication, topic, data, size ??= eventSize(data, wireSize), now ??= Date.now());
       }
     }
+    for (const group of shadows) {
+      for (const p of group) {
+        if (receivers !== null && !receivers(p)) continue;
+        if (p.filter !== null && p.filter.test(event ??= new FilterEvent(topic, data)) !== true) continue;
+        this.shade(p, { seq: 0, publication, topic, at: now ??= Date.now(), data, size: size ??= eventSize(data, wireSize) });
+      }
+    }
+  }
+
+  /** Keeps `e` in `p`'s shadow: its last SHADOW_MS, within the subscription's bounds, and all shadows within the realm's total. */
+  private shade(p: Persistent, e: KeptEvent): void {
+    const q = p.shadow;
+    if (q === null) return;
+    const drop = (n: number): void => { for (const x of q.splice(0, n)) { p.shadowBytes -= x.size; this.shadowTotal -= x.size; } };
+    let old = 0;
+    while (old < q.length && q[old]!.at < e.at - SHADOW_MS) old++;
+    drop(old);
+    const room = makeRoom(q, p.shadowBytes, this.shadowTotal, e.size, this.bounds);
+    if (!room.keep) return;
+    drop(room.evict);
+    q.push(e);
+    p.shadowBytes += e.size;
+    this.shadowTotal += e.size;
+  }
+
+  /** Shadowed exactly while held on other nodes only (not detached, no session here). */
+  private reshadow(p: Persistent): void {
+    const want = p.detachedAt === null && p.sessions.size === 0 && p.remote.size > 0 && this.get(p.authid, p.name) === p;
+    if (want === (p.shadow !== null)) return;
+    if (want) {
+      p.shadow = [];
+      let group = this.shadowIndex.get(p.uri, p.match);
+      if (group === undefined) { group = new Set(); this.shadowIndex.add(p.uri, p.match, group); }
+      group.add(p);
+      this.shadowCount++;
+      return;
+    }
+    this.shadowTotal -= p.shadowBytes;
+    p.shadow = null;
+    p.shadowBytes = 0;
+    const group = this.shadowIndex.get(p.uri, p.match);
+    if (group !== undefined && group.delete(p) && group.size === 0) this.shadowIndex.remove(p.uri, p.match);
+    this.shadowCount--;
   }
 
   private keep(p: Persistent, publication: number, topic: string, data: PublicationData, size: number, now: number): void {
@@ -511,6 +591,9 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     this.byAuthid.clear();
     this.bySession.clear();
     this.index = new UriIndex();
+    this.shadowIndex = new UriIndex();
+    this.shadowCount = 0;
+    this.shadowTotal = 0;
     this.detachedCount = 0;
     this.detachedFiltered = 0;
     this.count = 0;

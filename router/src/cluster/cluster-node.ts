@@ -100,7 +100,7 @@ export class ClusterNode implements CallHost {
           for (const l of this.links) l.nodeLeft(node);
           for (const c of this.calls) c.nodeLeft(node, instance);
           for (const s of this.sessions) s.nodeLeft(node, instance, clean);
-          for (const p of this.persistents) p.nodeLeft(node);
+          for (const p of this.persistents) p.nodeLeft(node, clean);
         } else {
           for (const c of this.calls) c.resync();
           for (const s of this.sessions) s.resync();

@@ -25,7 +25,10 @@ import type { PersistentRow } from '../broker/persistent-store.js';
 import { cborSerializer } from '../serializers/cbor.js';
 import type { ClusterCounters } from './cluster-counters.js';
 import { realmToken } from './realm-link.js';
+import { NODE_TIMEOUT_MS } from './membership.js';
 
+/** Membership sweeps every 250 ms: a lost node was last heard at most this much before NODE_TIMEOUT_MS ago. */
+const SWEEP_MARGIN_MS = 250;
 /** How long the start waits for the table at most. */
 const LOAD_TIMEOUT_MS = 5000;
 
@@ -189,7 +192,9 @@ export class PersistentLink implements PersistentClusterLink {
   }
 
   /** A node is gone: what its sessions held is detached where no other node holds it. */
-  nodeLeft(node: string): void {
-    this.persistent.nodeLeft(node);
+  nodeLeft(node: string, clean: boolean): void {
+    // Killed or cut off: it was last heard about NODE_TIMEOUT_MS (and a sweep) ago, and what arrived here since may not
+    // have reached its sessions. A clean stop let its sessions go first, and its keys said so (with the time): nothing to carry.
+    this.persistent.nodeLeft(node, clean ? null : Date.now() - NODE_TIMEOUT_MS - SWEEP_MARGIN_MS);
   }
 }
