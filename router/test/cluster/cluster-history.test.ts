@@ -254,6 +254,27 @@ t.test('persistent subscriptions across nodes', { skip: haveNats ? false : 'nats
     t.same(items.map((e) => e.args[0]), ['before the kill'], 'the killed node\'s event in the history of a node started after it died');
   });
 
+  t.test('held on two nodes: an UNSUBSCRIBE on one keeps it, the last one of the cluster ends it; a ttl ends it on every node', async (t) => {
+    const [n1, n2] = nodes as [Node, Node];
+    const a = await login(n1, 'alice');
+    const b = await login(n2, 'alice');
+    const subA = await a.session.subscribe('com.p.two', () => undefined, { x_persistent: { name: 'two' } });
+    const subB = await b.session.subscribe('com.p.two', () => undefined, { x_persistent: { name: 'two' } });
+    await until(async () => nodes.every((n) => inbox(n, 'two')?.sessions.length === 2), 5000, 'held by two sessions on two nodes, everywhere');
+    await subA.unsubscribe();
+    await until(async () => nodes.every((n) => inbox(n, 'two')?.sessions.length === 1), 5000, 'one holder left');
+    t.ok(nodes.every((n) => inbox(n, 'two')?.detached === null), 'still held (on n2)');
+    await subB.unsubscribe();
+    await until(async () => nodes.every((n) => inbox(n, 'two') === undefined), 5000, 'ended everywhere by the last UNSUBSCRIBE');
+    const c = await login(n1, 'alice');
+    await c.session.subscribe('com.p.ttl', () => undefined, { x_persistent: { name: 'short', ttl: 1 } });
+    await until(async () => nodes.every((n) => inbox(n, 'short') !== undefined), 5000, 'known everywhere');
+    c.connection.close();
+    await until(async () => nodes.every((n) => inbox(n, 'short')?.detached !== null), 5000, 'detached everywhere');
+    await until(async () => nodes.every((n) => inbox(n, 'short') === undefined), 5000, 'its ttl ended it on every node');
+    t.pass('ttl');
+  });
+
   t.test('drop on one node ends it on every node; a name is one subscription in the cluster', async (t) => {
     const [n1, n2, n3] = nodes as [Node, Node, Node];
     await until(async () => nodes.every((n) => inbox(n, 'inbox') !== undefined), 5000, 'inbox known everywhere');
