@@ -105,14 +105,10 @@ export class PersistentLink implements PersistentClusterLink {
     })();
     await loaded;
     clearTimeout(timer);
-    // What this node's store brought back: the cluster's table is the truth, so one it no longer has ended
-    // while this node was away; an empty table (a new cluster, or NATS's store lost) takes them all.
+    // What this node's store brought back joins the table. One that ended while this node was away is gone already:
+    // its keys' deletes, this node's among them, were among what the watcher delivered (a delete ends it here).
     this.persistent.cluster = this;
-    const known = new Set([...this.table.values()].map((p) => `${p.row.authid}\u0000${p.row.name}`));
-    for (const { row, sessions } of own) {
-      if (initial > 0 && !known.has(`${row.authid}\u0000${row.name}`)) this.persistent.remoteEnded(row.authid, row.name);
-      else this.changed(row, sessions);
-    }
+    for (const { row, sessions } of own) if (this.persistent.has(row.authid, row.name)) this.changed(row, sessions);
   }
 
   async stop(): Promise<void> {

@@ -286,3 +286,34 @@ t.test('persistent subscriptions across nodes', { skip: haveNats ? false : 'nats
     t.pass(`${n2.name}, ${n3.name} dropped it too`);
   });
 });
+
+t.test('persistent subscriptions in a node\'s sqlite store: what ended while the node was away stays ended, the rest joins the cluster', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'clawgate-cluster-sqlite-'));
+  const nats = await startNats();
+  const running: Node[] = [];
+  t.teardown(async () => { for (const n of running) await n.stop().catch(() => undefined); await stopNats(nats); rmSync(dir, { recursive: true, force: true }); });
+  const realm = PERSIST.realms![0] as Record<string, unknown>;
+  const withFile: NodeOptions = { ...PERSIST, cluster: 'sq', realms: [{ ...realm, store: { type: 'sqlite', path: join(dir, 'n1.db'), 'event-history': [] } }] };
+  const plain: NodeOptions = { ...PERSIST, cluster: 'sq' };
+  const names = (n: Node) => (n.router.realm('realm1')!.broker.persistent.list('alice', 100) as { name: string }[]).map((p) => p.name).sort();
+  let n1 = await startNode('n1', nats.url, withFile);
+  running.push(n1);
+  const n2 = await startNode('n2', nats.url, plain);
+  running.push(n2);
+  await until(async () => n1.router.cluster!.state().nodes.length === 2, 5000, 'both nodes');
+  const c = await connect({ port: n1.port, extra: { authmethods: ['ticket'], authid: 'alice', onchallenge: () => 'alice-t' } });
+  await c.session.subscribe('com.s.keep', () => undefined, { x_persistent: { name: 'keep', ttl: 600 } });
+  await c.session.subscribe('com.s.gone', () => undefined, { x_persistent: { name: 'gone', ttl: 600 } });
+  c.connection.close();
+  await until(async () => JSON.stringify(names(n2)) === '["gone","keep"]', 5000, 'both known on n2');
+  running.splice(running.indexOf(n1), 1);
+  await n1.stop();
+  t.equal(n2.router.realm('realm1')!.broker.persistent.drop('alice', 'gone'), true, 'one dropped while n1 is away');
+  n1 = await startNode('n1', nats.url, withFile);
+  running.push(n1);
+  t.same(names(n1), ['keep'], 'n1\'s file brought back only what the cluster still has');
+  t.same(names(n2), ['keep']);
+});
