@@ -29,6 +29,14 @@ import { NODE_TIMEOUT_MS } from './membership.js';
 
 /** Membership sweeps every 250 ms: a lost node was last heard at most this much before NODE_TIMEOUT_MS ago. */
 const SWEEP_MARGIN_MS = 250;
+/**
+ * How often a node clears the delete markers of ended subscriptions older
+ * than max_persistent_ttl: each ended (authid, name, node) leaves one, and
+ * names are the clients' choice, so they would pile up for ever. A node
+ * away longer than that may bring back, from its sqlite file, a
+ * subscription that ended meanwhile, for at most its ttl.
+ */
+const MARKER_SWEEP_MS = 60 * 60 * 1000;
 /** How long the start waits for the table at most. */
 const LOAD_TIMEOUT_MS = 5000;
 
@@ -78,6 +86,7 @@ export class PersistentLink implements PersistentClusterLink {
   /** Writes per key, one after the other. */
   private readonly chains = new Map<string, Promise<void>>();
   private stopped = false;
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly persistent: PersistentSubscriptions;
 
   constructor(private readonly host: PersistentHost, private readonly realm: Realm) {
@@ -109,11 +118,24 @@ export class PersistentLink implements PersistentClusterLink {
     // its keys' deletes, this node's among them, were among what the watcher delivered (a delete ends it here).
     this.persistent.cluster = this;
     for (const { row, sessions } of own) if (this.persistent.has(row.authid, row.name)) this.changed(row, sessions);
+    this.sweeper = setInterval(() => { void this.sweep(); }, MARKER_SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Clears old delete markers (every node does, which is idempotent). */
+  private async sweep(): Promise<void> {
+    const kv = this.kv as (KV & { purgeDeletes?(olderMillis: number): Promise<unknown> }) | undefined;
+    try {
+      await kv?.purgeDeletes?.(this.realm.limits.maxPersistentTtlSeconds * 1000);
+    } catch (e) {
+      this.host.log.warn({ err: (e as Error).message, realm: this.realm.name }, 'persistent subscriptions: old delete markers not cleared from the cluster table');
+    }
   }
 
   async stop(): Promise<void> {
     await Promise.allSettled([...this.chains.values()]);
     this.stopped = true;
+    clearInterval(this.sweeper);
     this.watcher?.stop();
   }
 
