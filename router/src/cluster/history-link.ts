@@ -95,7 +95,7 @@ export class HistoryLink {
     const loaded: StoredEvent[][] = [];
     for (const [entry, s] of this.streams) {
       await this.ensure(jsm, entry, s);
-      loaded.push(await this.load(entry, s));
+      loaded.push(await this.load(jsm, entry, s));
     }
     this.history.merge(loaded, mark);
   }
@@ -116,9 +116,8 @@ export class HistoryLink {
   }
 
   /** The entry's events in the stream, oldest first (an ordered consumer from the first). */
-  private async load(entry: HistoryEntryConfig, s: Stream): Promise<StoredEvent[]> {
+  private async load(jsm: JetStreamManager, entry: HistoryEntryConfig, s: Stream): Promise<StoredEvent[]> {
     const js = this.js!;
-    const jsm = await jetstreamManager(this.host.nc);
     const count = (await jsm.streams.info(s.name)).state.messages;
     if (count === 0) return [];
     const consumer = await js.consumers.get(s.name);
