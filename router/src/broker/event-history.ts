@@ -95,9 +95,12 @@ class HistoryEntry {
   /** A ring of at most `limit` events; `next` is where the next one goes. */
   private readonly ring: StoredEvent[] = [];
   private next = 0;
+  /** Events ever added: tells what was recorded after a mark (merge()). */
+  added = 0;
   constructor(readonly uri: string, readonly match: MatchPolicy, readonly limit: number) {}
 
   add(e: StoredEvent): void {
+    this.added++;
     if (this.ring.length < this.limit) this.ring.push(e);
     else this.ring[this.next] = e;
     this.next = (this.next + 1) % this.limit;
@@ -190,6 +193,40 @@ export class EventHistory {
     for (const h of this.byKey.values()) h.reset([]);
     if (durable.persistent !== undefined) for (const t of this.tenants) t.closing();
     durable.close();
+  }
+
+  /** The entries, in the order of the config (a cluster node keeps one stream per entry: cluster/history-link.ts). */
+  get entries(): readonly HistoryEntryConfig[] {
+    return [...this.byKey.values()];
+  }
+
+  /** The entries that keep publications to `topic`. */
+  entriesFor(topic: string): readonly HistoryEntryConfig[] {
+    return this.index.matchAll(topic);
+  }
+
+  /** Where each entry stands now (merge() keeps what is recorded after it). */
+  mark(): number[] {
+    return [...this.byKey.values()].map((h) => h.added);
+  }
+
+  /**
+   * A cluster node's history read from the cluster's store (oldest first,
+   * per entry in the order of `entries`): it replaces what an entry held at
+   * `mark` (the file's, which the cluster's store supersedes), followed by
+   * what was recorded since (live publications while it was read), less
+   * what the store had already. An entry the store had nothing for keeps
+   * what it had.
+   */
+  merge(loaded: readonly (readonly StoredEvent[])[], mark: readonly number[]): void {
+    [...this.byKey.values()].forEach((h, i) => {
+      const got = loaded[i] ?? [];
+      if (got.length === 0) return;
+      const fresh = Math.min(h.added - (mark[i] ?? 0), h.limit);
+      const have = new Set(got.map((e) => e.publication));
+      const since = fresh <= 0 ? [] : h.oldest().slice(-fresh).filter((e) => !have.has(e.publication));
+      h.reset([...got, ...since]);
+    });
   }
 
   /** Keeps a publication in every entry whose (uri, match) matches its topic. */

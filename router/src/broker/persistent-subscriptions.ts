@@ -44,6 +44,18 @@ import { PERSISTENT_OPTION, type PersistentOption } from './persistent-option.js
 import type { StoreTenant } from './event-history.js';
 import type { DurablePersistent, PersistentEventRow, PersistentRow } from './persistent-store.js';
 
+/**
+ * The other nodes of the cluster, on a cluster node (cluster/persistent-link.ts):
+ * told of this node's part of each persistent subscription, so that every
+ * node knows every one and keeps its events while no node holds it.
+ */
+export interface PersistentClusterLink {
+  /** This node's part changed: the ids of its sessions holding it (none: it doesn't hold it). */
+  changed(row: PersistentRow, sessions: readonly number[]): void;
+  /** It ended (ttl, last UNSUBSCRIBE, drop): it ends on every node. */
+  ended(authid: string, name: string): void;
+}
+
 /** An event a detached subscription keeps. */
 export type KeptEvent = PersistentEventRow;
 
@@ -55,11 +67,25 @@ export interface PersistentRefusal {
 
 const NONE: readonly KeptEvent[] = [];
 
+/**
+ * On a cluster node, how long the events of a persistent subscription held
+ * only on other nodes are kept here anyway (its *shadow*): when its node is
+ * lost, or lets it go, what arrived here since is carried into the kept
+ * events, instead of being lost while the news travels (up to 3 s for a
+ * killed node). Longer than a lost node takes to be seen gone.
+ */
+export const SHADOW_MS = 4000;
+
 class Persistent implements Receiver {
   /** No session: a publication's `eligible`/`exclude` by session id never names it. */
   readonly id = 0;
-  /** The sessions holding it; none: detached. */
+  /** The sessions of this node holding it. */
   readonly sessions = new Set<Peer>();
+  /** On a cluster node: the other live nodes whose sessions hold it, with those sessions' ids. Detached when neither holds it. */
+  readonly remote = new Map<string, readonly number[]>();
+  /** Held on other nodes only: the events of the last SHADOW_MS (oldest first), kept if they let it go. */
+  shadow: KeptEvent[] | null = null;
+  shadowBytes = 0;
   /** Events kept while detached, oldest first. */
   queue: KeptEvent[] = [];
   bytes = 0;
@@ -98,6 +124,11 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
   /** The detached ones by (uri, match): what a publication is offered to. */
   private index = new UriIndex<Set<Persistent>>();
   private detachedCount = 0;
+  /** Held on other nodes only (a cluster node): their events are shadowed here, in an index of its own. */
+  private shadowIndex = new UriIndex<Set<Persistent>>();
+  private shadowCount = 0;
+  /** Bytes of all shadows (bounded by max_total_persistent_bytes too). */
+  private shadowTotal = 0;
   /** Detached ones with an event filter: held ones are counted as observations already. */
   private detachedFiltered = 0;
   private count = 0;
@@ -105,11 +136,17 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
   private bytes = 0;
   private nextSeq = 1;
   private durable: DurablePersistent | null = null;
+  /** The other nodes, on a cluster node (set before the router starts). */
+  cluster: PersistentClusterLink | null = null;
 
   constructor(private readonly limits: RealmLimits) {}
 
-  /** Detached subscriptions: the broker offers publications only while there are some. */
-  get detached(): number { return this.detachedCount; }
+  /**
+   * Detached subscriptions (and, on a cluster node, those held on other
+   * nodes only, whose events are shadowed): the broker offers publications
+   * only while there are some.
+   */
+  get detached(): number { return this.detachedCount + this.shadowCount; }
   /** Persistent subscriptions on the realm. */
   get size(): number { return this.count; }
   /**
@@ -193,7 +230,14 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
       mine.add(p);
     }
     this.durable?.save(p.row());
+    this.reshadow(p);
+    this.announce(p);
     return replay;
+  }
+
+  /** Tells the other nodes this node's part of `p`. */
+  private announce(p: Persistent): void {
+    this.cluster?.changed(p.row(), [...p.sessions].map((s) => s.id));
   }
 
   private add(p: Persistent): void {
@@ -223,7 +267,9 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     this.bySession.delete(session);
     for (const p of mine) {
       p.sessions.delete(session);
-      if (p.sessions.size === 0) this.detach(p, Date.now());
+      if (p.sessions.size > 0) continue;
+      // Held on another node still: not detached, but this node holds it no more (and shadows it).
+      if (p.remote.size === 0) this.detach(p, Date.now()); else { this.reshadow(p); this.announce(p); }
     }
   }
 
@@ -240,12 +286,14 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
       if (p.uri !== sub.uri || p.match !== sub.match || p.variant !== variant) continue;
       mine.delete(p);
       p.sessions.delete(session);
-      if (p.sessions.size === 0) this.end(p);
+      if (p.sessions.size > 0) continue;
+      // The last holder of the cluster unsubscribed: it ends; sessions of other nodes still hold it.
+      if (p.remote.size === 0) this.end(p); else { this.reshadow(p); this.announce(p); }
     }
     if (mine.size === 0) this.bySession.delete(session);
   }
 
-  private detach(p: Persistent, at: number): void {
+  private detach(p: Persistent, at: number, announce = true): void {
     p.detachedAt = at;
     let group = this.index.get(p.uri, p.match);
     if (group === undefined) { group = new Set(); this.index.add(p.uri, p.match, group); }
@@ -254,6 +302,7 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     if (p.filter !== null) this.detachedFiltered++;
     this.arm(p, at + p.ttl * 1000 - Date.now());
     this.durable?.save(p.row());
+    if (announce) this.announce(p);
   }
 
   private arm(p: Persistent, ms: number): void {
@@ -272,8 +321,8 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     if (p.filter !== null) this.detachedFiltered--;
   }
 
-  /** It ends: its ttl ran out, its last holder unsubscribed, or an operator dropped it. */
-  private end(p: Persistent): void {
+  /** It ends: its ttl ran out, its last holder unsubscribed, or an operator dropped it (here or, `announce` false, on another node). */
+  private end(p: Persistent, announce = true): void {
     if (this.get(p.authid, p.name) !== p) return;
     const mine = this.byAuthid.get(p.authid)!;
     mine.delete(p.name);
@@ -288,7 +337,81 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
       if (theirs !== undefined && theirs.delete(p) && theirs.size === 0) this.bySession.delete(s);
     }
     p.sessions.clear();
+    p.remote.clear();
+    this.reshadow(p);
     this.durable?.remove(p.authid, p.name);
+    if (announce) this.cluster?.ended(p.authid, p.name);
+  }
+
+  // ---- the other nodes of a cluster (cluster/persistent-link.ts) --------------
+
+  /**
+   * Another node's part of a persistent subscription: made here if it is
+   * new (within no cap: the node that made it applied them), held while a
+   * live node's sessions hold it, detached (keeping events from now on)
+   * when none does; held again elsewhere, what this node kept is dropped
+   * (the node it came back on replays its own). `sessions`: that node's
+   * sessions holding it (none: it holds it no more).
+   */
+  remoteChanged(node: string, row: PersistentRow, sessions: readonly number[]): void {
+    let p = this.get(row.authid, row.name);
+    if (p === undefined) {
+      let filter: ContentFilter | null = null;
+      if (row.filter !== null) {
+        const f = compileFilter(row.filter, this.limits);
+        if (typeof f === 'string') return; // not valid under this node's limits: configure the same limits on every node
+        filter = f;
+      }
+      p = new Persistent(row.authid, row.name, row.uri, row.match, filter, row.authrole, row.ttl, row.created);
+      this.add(p);
+      if (sessions.length === 0) { p.remote.set(node, sessions); this.remoteReleased(p, node, row.detachedAt, null); return; }
+    } else if (p.uri !== row.uri || p.match !== row.match || p.variant !== (row.filter ?? '')) return; // another definition under the name: the first one here stays
+    p.ttl = row.ttl;
+    p.authrole = row.authrole;
+    if (sessions.length > 0) {
+      p.remote.set(node, sessions);
+      if (p.detachedAt !== null) this.reattach(p);
+      this.reshadow(p);
+    } else this.remoteReleased(p, node, row.detachedAt, row.detachedAt);
+  }
+
+  /**
+   * `node` holds `p` no more (released, or gone): detached if nobody holds
+   * it now, since `at` (or now), with what its shadow had from `since` on
+   * (events that arrived here after that node let it go).
+   */
+  private remoteReleased(p: Persistent, node: string, at: number | null, since: number | null): void {
+    p.remote.delete(node);
+    if (p.remote.size > 0 || p.sessions.size > 0 || p.detachedAt !== null) { this.reshadow(p); return; }
+    const carried = since === null || p.shadow === null ? [] : p.shadow.filter((e) => e.at >= since);
+    this.detach(p, at ?? Date.now(), false);
+    this.reshadow(p);
+    for (const e of carried) this.keep(p, e.publication, e.topic, e.data, e.size, e.at);
+  }
+
+  /** Another node ended it (its ttl, its last holder's UNSUBSCRIBE, a drop). */
+  remoteEnded(authid: string, name: string): void {
+    const p = this.get(authid, name);
+    if (p !== undefined) this.end(p, false);
+  }
+
+  /**
+   * A node is gone: what its sessions held is detached where nobody else
+   * holds it, from now, with the events that arrived here since `since`
+   * (about when it was last heard, if it went silent: what it received
+   * after that may not have reached its sessions; null: nothing carried).
+   */
+  nodeLeft(node: string, since: number | null): void {
+    for (const mine of this.byAuthid.values()) {
+      for (const p of [...mine.values()]) if (p.remote.has(node)) this.remoteReleased(p, node, null, since);
+    }
+  }
+
+  /** Every persistent subscription here with this node's part (a node starting tells the others those its store brought back). */
+  *parts(): Generator<{ row: PersistentRow; sessions: number[] }> {
+    for (const mine of this.byAuthid.values()) {
+      for (const p of mine.values()) yield { row: p.row(), sessions: [...p.sessions].map((s) => s.id) };
+    }
   }
 
   // ---- keeping -------------------------------------------------------------
@@ -300,8 +423,9 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
    * size as it arrived, if it came over the wire.
    */
   offer(topic: string, publication: number, data: PublicationData, receivers: ReceiverFilter | null, wireSize: number | undefined): void {
-    const groups = this.index.matchAll(topic);
-    if (groups.length === 0) return;
+    const groups = this.detachedCount === 0 ? [] : this.index.matchAll(topic);
+    const shadows = this.shadowCount === 0 ? [] : this.shadowIndex.matchAll(topic);
+    if (groups.length === 0 && shadows.length === 0) return;
     let event: FilterEvent | undefined;
     let size: number | undefined;
     let now: number | undefined;
@@ -313,6 +437,49 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
         this.keep(p, publication, topic, data, size ??= eventSize(data, wireSize), now ??= Date.now());
       }
     }
+    for (const group of shadows) {
+      for (const p of group) {
+        if (receivers !== null && !receivers(p)) continue;
+        if (p.filter !== null && p.filter.test(event ??= new FilterEvent(topic, data)) !== true) continue;
+        this.shade(p, { seq: 0, publication, topic, at: now ??= Date.now(), data, size: size ??= eventSize(data, wireSize) });
+      }
+    }
+  }
+
+  /** Keeps `e` in `p`'s shadow: its last SHADOW_MS, within the subscription's bounds, and all shadows within the realm's total. */
+  private shade(p: Persistent, e: KeptEvent): void {
+    const q = p.shadow;
+    if (q === null) return;
+    const drop = (n: number): void => { for (const x of q.splice(0, n)) { p.shadowBytes -= x.size; this.shadowTotal -= x.size; } };
+    let old = 0;
+    while (old < q.length && q[old]!.at < e.at - SHADOW_MS) old++;
+    drop(old);
+    const room = makeRoom(q, p.shadowBytes, this.shadowTotal, e.size, this.bounds);
+    if (!room.keep) return;
+    drop(room.evict);
+    q.push(e);
+    p.shadowBytes += e.size;
+    this.shadowTotal += e.size;
+  }
+
+  /** Shadowed exactly while held on other nodes only (not detached, no session here). */
+  private reshadow(p: Persistent): void {
+    const want = p.detachedAt === null && p.sessions.size === 0 && p.remote.size > 0 && this.get(p.authid, p.name) === p;
+    if (want === (p.shadow !== null)) return;
+    if (want) {
+      p.shadow = [];
+      let group = this.shadowIndex.get(p.uri, p.match);
+      if (group === undefined) { group = new Set(); this.shadowIndex.add(p.uri, p.match, group); }
+      group.add(p);
+      this.shadowCount++;
+      return;
+    }
+    this.shadowTotal -= p.shadowBytes;
+    p.shadow = null;
+    p.shadowBytes = 0;
+    const group = this.shadowIndex.get(p.uri, p.match);
+    if (group !== undefined && group.delete(p) && group.size === 0) this.shadowIndex.remove(p.uri, p.match);
+    this.shadowCount--;
   }
 
   private keep(p: Persistent, publication: number, topic: string, data: PublicationData, size: number, now: number): void {
@@ -424,6 +591,9 @@ export class PersistentSubscriptions implements PersistentRegistry, StoreTenant 
     this.byAuthid.clear();
     this.bySession.clear();
     this.index = new UriIndex();
+    this.shadowIndex = new UriIndex();
+    this.shadowCount = 0;
+    this.shadowTotal = 0;
     this.detachedCount = 0;
     this.detachedFiltered = 0;
     this.count = 0;
@@ -438,7 +608,7 @@ function describe(p: Persistent): Dict {
   d.ttl = p.ttl;
   d.authrole = p.authrole;
   d.created = p.created;
-  d.sessions = [...p.sessions].map((s) => s.id);
+  d.sessions = [...[...p.sessions].map((s) => s.id), ...[...p.remote.values()].flat()];
   d.detached = p.detachedAt === null ? null : new Date(p.detachedAt).toISOString();
   d.expires = p.detachedAt === null ? null : new Date(p.detachedAt + p.ttl * 1000).toISOString();
   d.events = p.queue.length;

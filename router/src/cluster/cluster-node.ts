@@ -13,6 +13,7 @@ import { ClusterCounters } from './cluster-counters.js';
 import { SessionLink } from './session-link.js';
 import { MetaLink } from './meta-link.js';
 import { SubscriptionLink } from './subscription-link.js';
+import { PersistentLink } from './persistent-link.js';
 
 /** How long the start waits for NATS before failing (the CLI then exits 1). */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -34,6 +35,7 @@ export class ClusterNode implements CallHost {
   private readonly sessions: SessionLink[] = [];
   private readonly metas: MetaLink[] = [];
   private readonly subscriptions: SubscriptionLink[] = [];
+  private readonly persistents: PersistentLink[] = [];
   private natsState: ClusterState['nats'] = 'closed';
 
   constructor(readonly config: ClusterConfig, readonly log: Logger) {}
@@ -65,6 +67,7 @@ export class ClusterNode implements CallHost {
     this.metas.push(meta);
     const subscriptions = new SubscriptionLink(this, realm);
     this.subscriptions.push(subscriptions);
+    this.persistents.push(new PersistentLink(this, realm));
     realm.joinCluster(link, calls, sessions, meta, subscriptions);
   }
 
@@ -102,10 +105,12 @@ export class ClusterNode implements CallHost {
           for (const c of this.calls) c.nodeLeft(node, instance);
           for (const s of this.sessions) s.nodeLeft(node, instance, clean);
           for (const s of this.subscriptions) s.nodeLeft(node, instance);
+          for (const p of this.persistents) p.nodeLeft(node, clean);
         } else {
           for (const c of this.calls) c.resync();
           for (const s of this.sessions) s.resync();
           for (const s of this.subscriptions) s.resync();
+          for (const p of this.persistents) p.nodeJoined(node);
         }
       });
       await this.membership.start();
@@ -114,6 +119,7 @@ export class ClusterNode implements CallHost {
       for (const s of this.sessions) await s.start();
       for (const s of this.subscriptions) await s.start();
       for (const m of this.metas) m.start();
+      for (const p of this.persistents) await p.start();
     } catch (e) {
       await this.stop();
       throw new Error(`cluster node "${this.config.node}": ${(e as Error).message}`);
@@ -136,6 +142,7 @@ export class ClusterNode implements CallHost {
     // The sessions' entries deleted before the bye, so that no node takes them for a lost node's.
     for (const s of this.sessions) await s.stop();
     for (const s of this.subscriptions) await s.stop();
+    for (const p of this.persistents) await p.stop();
     await this.membership?.stop().catch(() => undefined);
     const nc = this.connection;
     if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => nc.close());

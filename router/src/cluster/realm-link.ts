@@ -26,6 +26,7 @@ import type { Logger } from '../logger.js';
 import { NODE_SLOTS } from '../ids.js';
 import { Kind, decodeMessage, decodeRetained, encodeEvent, encodeRetained, encodeSyncMarker, encodeSyncRequest } from './wire.js';
 import type { ClusterCounters } from './cluster-counters.js';
+import { HistoryLink } from './history-link.js';
 
 /** Room for the topic, details and framing beside a publication's own bytes in a node message. */
 export const ENVELOPE_ROOM = 8 * 1024;
@@ -71,6 +72,9 @@ export class RealmLink implements BrokerClusterLink {
   private readonly toStore = new Map<string, Uint8Array & { stamp?: number }>();
   private readonly storing = new Set<string>();
 
+  /** The realm's event history in the cluster's streams, when it keeps one (history-link.ts). */
+  private readonly history: HistoryLink | null;
+
   get slot(): number { return this.host.slot; }
 
   constructor(private readonly host: LinkHost, private readonly realm: Realm) {
@@ -78,6 +82,8 @@ export class RealmLink implements BrokerClusterLink {
     this.eventSubject = `${host.cluster}.r.${token}.ev`;
     this.syncSubject = `${host.cluster}.r.${token}.sync`;
     this.bucketName = `${host.cluster}_retained_${token}`;
+    const history = realm.broker.history;
+    this.history = history === null || history.entries.length === 0 ? null : new HistoryLink(host, realm.name, token, history);
   }
 
   private readonly bucketName: string;
@@ -86,6 +92,8 @@ export class RealmLink implements BrokerClusterLink {
   async start(): Promise<void> {
     const { nc } = this.host;
     this.maxPublicationSize = Math.max(0, (nc.info?.max_payload ?? 1024 * 1024) - ENVELOPE_ROOM);
+    // What the other nodes publish from here on stays after the history read from the cluster's streams.
+    const historyMark = this.realm.broker.history?.mark() ?? [];
     this.subs.push(nc.subscribe(this.eventSubject, { callback: (err, msg) => { if (err === null) this.received(msg.data); } }));
     this.subs.push(nc.subscribe(this.syncSubject, { callback: (err, msg) => { if (err === null) this.syncRequested(msg.data); } }));
     const bytes = this.realm.limits.maxRetainedBytes;
@@ -101,6 +109,7 @@ export class RealmLink implements BrokerClusterLink {
       const e = await this.kv.get(k);
       if (e !== null) this.stored(e);
     }
+    await this.history?.start(historyMark);
   }
 
   stop(): void {
@@ -131,6 +140,7 @@ export class RealmLink implements BrokerClusterLink {
       counters.sendFailures++;
       this.host.log.warn({ err: (e as Error).message, realm: this.realm.name }, 'publication not sent to the other cluster nodes');
     }
+    this.history?.published(topic, publication, data, lists);
   }
 
   retainStamp(): number {

@@ -144,7 +144,7 @@ const BIN = fileURLToPath(new URL('../../bin/clawgate-router.js', import.meta.ur
 export async function spawnNode(name: string, natsUrl: string, opts: NodeOptions = {}): Promise<NodeProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'clawgate-node-'));
   const file = join(dir, 'config.json');
-  const config = testConfig(opts.realms === undefined ? {} : { realms: opts.realms }) as { workers: Record<string, unknown>[] };
+  const config = testConfig({ ...(opts.realms === undefined ? {} : { realms: opts.realms }), ...(opts.transportExtras === undefined ? {} : { transportExtras: opts.transportExtras }) }) as { workers: Record<string, unknown>[] };
   if (opts.cluster !== undefined) config.workers[0]!.cluster = { name: opts.cluster };
   writeFileSync(file, JSON.stringify(config));
   // A process group of its own: the CLI's launcher runs the router in a child process, and kill() must reach both.
