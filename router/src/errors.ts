@@ -46,8 +46,6 @@ export const WampErrors = {
   payloadTooLarge: 'clawgate.error.payload_too_large',
   overloaded: 'clawgate.error.overloaded',
   // Cluster (docs/cluster.md)
-  /** A meta procedure that would answer for one router node only (not yet cluster-wide). */
-  notClusterWide: 'clawgate.error.not_cluster_wide',
   /** A call to a callee on another node while NATS is unreachable, or the callee's node went away with the call in flight. */
   clusterUnavailable: 'clawgate.error.cluster_unavailable',
 } as const;

@@ -77,24 +77,19 @@ function scopeOf(v: unknown): TestamentScope {
   throw new WampError(WampErrors.invalidArgument, [`testament scope must be "destroyed" or "detached", got ${JSON.stringify(v)}`]);
 }
 
-/**
- * Meta procedures that answer about the whole realm, which on a cluster node
- * would be this node's part only: refused there until they are cluster-wide
- * (docs/cluster.md), rather than answered wrongly. The session procedures
- * answer from the cluster's session table (cluster/session-link.ts), the
- * subscription procedures merge every node's answer (cluster-answers.ts),
- * the `wamp.registration.*` procedures are answered by this node's dealer,
- * which holds the callees of all nodes (cluster/call-link.ts).
- */
-const NODE_LOCAL_ONLY: ReadonlySet<string> = new Set([
-  'clawgate.persistent.list', 'clawgate.persistent.drop',
-]);
+// On a cluster node every meta procedure answers for the cluster: the session
+// procedures from the cluster's session table (cluster/session-link.ts), the
+// subscription procedures by merging every node's answer (cluster-answers.ts),
+// the `wamp.registration.*` procedures from this node's dealer, which holds the
+// callees of all nodes (cluster/call-link.ts), `clawgate.persistent.*` from
+// this node's copy of the cluster's persistent subscriptions
+// (cluster/persistent-link.ts).
 
 const REMOVE_SUBSCRIBER = 'wamp.subscription.remove_subscriber';
 
 export class MetaApi {
   private readonly handlers: Record<string, MetaProcedure>;
-  /** The realm is spread over a cluster (Realm.joinCluster): the session procedures answer for every node, NODE_LOCAL_ONLY procedures are refused. */
+  /** The realm is spread over a cluster (Realm.joinCluster): the session procedures answer for every node. */
   cluster: ClusterSessions | null = null;
   /** On a cluster node: the other nodes, asked for their part of the subscription procedures. */
   clusterMeta: ClusterMeta | null = null;
@@ -225,9 +220,6 @@ export class MetaApi {
   call(caller: Peer, procedure: string, args: unknown[], kwargs: Dict): unknown {
     const h = Object.hasOwn(this.handlers, procedure) ? this.handlers[procedure] : undefined;
     if (h === undefined) throw new WampError(WampErrors.noSuchProcedure, [`no meta procedure "${shortUri(procedure)}" on this router`]);
-    if (this.cluster !== null && NODE_LOCAL_ONLY.has(procedure)) {
-      throw new WampError(WampErrors.notClusterWide, [`${procedure} would answer for this router node only: it is not yet cluster-wide (docs/cluster.md)`]);
-    }
     const meta = this.clusterMeta;
     if (meta !== null) {
       if (MERGED_PROCEDURES.has(procedure)) return this.merged(meta, h, caller, procedure, args, kwargs);

@@ -143,7 +143,7 @@ export class Realm implements RealmContext {
    * The realm is spread over the nodes of a cluster (cluster/realm-link.ts;
    * before the router starts): publications reach the other nodes'
    * subscribers, subscriptions and registrations get cluster-wide ids, and
-   * what is not yet cluster-wide says so (docs/cluster.md).
+   * the meta API answers for the cluster (docs/cluster.md).
    */
   joinCluster(link: BrokerClusterLink, calls: DealerClusterLink, sessions: RealmClusterSessions, meta: ClusterMeta, subscriptions: ClusterSubscriptionEvents): void {
     this.clusterSubscriptions = subscriptions;

@@ -281,9 +281,15 @@ t.test('persistent subscriptions across nodes', { skip: haveNats ? false : 'nats
     const other = await login(n3, 'alice');
     const err = await other.session.subscribe('com.p.else', () => undefined, { x_persistent: { name: 'inbox' } }).then(() => 'subscribed', (e: { error: string }) => e.error);
     t.equal(err, 'wamp.error.invalid_option', 'the name is taken for another topic, also on another node');
-    t.equal(registry(n1).drop('alice', 'inbox'), true);
+    // The operator's procedures over WAMP, on two other nodes than the one holding it.
+    const op = (await login(n2, 'pub')).session;
+    const seen = await op.call('clawgate.persistent.list', ['alice']) as { name: string; sessions: number[] }[];
+    t.same(seen.find((p) => p.name === 'inbox')?.sessions.length, 1, 'clawgate.persistent.list on another node lists it, with the session holding it');
+    await (await login(n1, 'pub')).session.call('clawgate.persistent.drop', ['alice', 'inbox']);
     await until(async () => nodes.every((n) => inbox(n, 'inbox') === undefined), 5000, 'gone from every node');
     t.pass(`${n2.name}, ${n3.name} dropped it too`);
+    const again = await op.call('clawgate.persistent.drop', ['alice', 'inbox']).then(() => 'dropped', (e: { error: string }) => e.error);
+    t.equal(again, 'wamp.error.no_such_subscription', 'a second drop, on another node: no such subscription');
   });
 });
 
