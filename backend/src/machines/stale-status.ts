@@ -12,6 +12,6 @@ import type { StatusPayload } from '@clawgate/protocol';
  * it, so such a testament is dropped; without a registration it is taken
  * (the machine is gone either way).
  */
-export function isStaleTestament(held: Pick<StatusPayload, 'since'> | undefined, incoming: Pick<StatusPayload, 'state' | 'since' | 'reason'>, registered: boolean): boolean {
+export function isStaleTestament(held: Pick<StatusPayload, 'state' | 'since'> | undefined, incoming: Pick<StatusPayload, 'state' | 'since' | 'reason'>, registered: boolean): boolean {
   return registered && held !== undefined && incoming.state === 'offline' && incoming.reason === undefined && incoming.since < held.since;
 }
