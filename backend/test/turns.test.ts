@@ -207,3 +207,30 @@ storeTest('rate limit per player', async (t, store) => {
   const other = await player('Calm');
   t.match(await other.call(Procedures.requestSlot, [M]), { position: 1 }, 'others unaffected');
 });
+
+storeTest('a lost session\'s stale offline testament (router cluster: published after the node is back) neither ends the turn nor takes the machine offline', async (t, store) => {
+  const { claws, player } = await setup(t, [M], { store });
+  const claw = claws[M]!;
+  const spec = await connectSpectator(claws[M]!.r.url);
+  t.teardown(() => spec.close());
+  const alice = await player('Alice');
+  await alice.call(Procedures.requestSlot, [M]);
+  await alice.waitFor((m) => m.type === 'get_ready');
+  await alice.call(Procedures.turnReady, [M]);
+  await alice.waitFor((m) => m.type === 'control' && (m as { control: boolean }).control);
+  await eventually(async () => claw.turn?.player === alice.authid, 10_000, 'Alice\'s turn on the node');
+  // What the other router nodes publish when they see the claw's old node gone: the testament its old session set
+  // when it opened (offline, no reason, `since` before everything the new session said).
+  await claw.session.publish(machineUris(M).status, [{ state: 'offline', since: Date.now() - 60_000 }], {}, { retain: true, acknowledge: true });
+  // Handled within milliseconds; without the rule the turn ends and the machine is listed offline (nothing said after it).
+  await new Promise((r) => setTimeout(r, 1000));
+  t.equal(claw.ends.length, 0, 'no end_turn sent to the node');
+  t.equal(alice.messages.some((m) => m.type === 'control' && !(m as { control: boolean }).control), false, 'Alice keeps control');
+  const listed = (await spec.session.call(Procedures.machinesList) as { machine: string; state: string }[]).find((m) => m.machine === M);
+  t.not(listed?.state, 'offline', 'the machine is not listed offline');
+  t.equal(((await alice.call(Procedures.queueGet, [M])) as QueueSnapshot).current?.name, 'Alice', 'her turn is the current one');
+  // A fresh offline from the node (its `since` after the status held) is taken as always: the turn ends.
+  await claw.session.publish(machineUris(M).status, [{ state: 'offline', since: Date.now() }], {}, { retain: true, acknowledge: true });
+  const end = await alice.waitFor((m) => m.type === 'control' && !(m as { control: boolean }).control, 0, 10_000, 'control ends on a fresh offline');
+  t.equal((end as { result: string }).result, 'abandoned');
+});

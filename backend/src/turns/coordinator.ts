@@ -36,6 +36,7 @@ import { LeaseLost, type Entry, type MachineRow, type RemovalReason, type Reposi
 import { ClawFault } from '../errors.js';
 import { LogThrottle, preview, type Logger } from '../logger.js';
 import { MachineRegistry } from '../machines/registry.js';
+import { isStaleTestament } from '../machines/stale-status.js';
 import { Presence } from '../presence/presence.js';
 import {
   READY_GUESS_SECONDS, RateLimiter, TURN_OVERHEAD_SECONDS, currentOf, displayState, effectiveSettings, extendedDeadline, graceExpiry,
@@ -142,7 +143,7 @@ export class Coordinator {
    */
   private readonly txTurns = new KeyedSerial(() => undefined);
   /** Node messages the backend ignores, logged at most every 10 s per kind. */
-  private readonly ignoredLog = { stale: new LogThrottle(10_000), malformed: new LogThrottle(10_000), foreignStatus: new LogThrottle(10_000) };
+  private readonly ignoredLog = { stale: new LogThrottle(10_000), malformed: new LogThrottle(10_000), foreignStatus: new LogThrottle(10_000), staleTestament: new LogThrottle(10_000) };
   private readonly limiter: RateLimiter;
   private readonly now: () => number;
   private stopped = false;
@@ -555,8 +556,12 @@ export class Coordinator {
     const id = this.registry.unregistered(registration);
     if (id === undefined) return;
     // A node stopped cleanly says so first (status offline, reason `stopped`): that is no incident.
-    const status = this.registry.get(id).status;
+    const rt = this.registry.get(id);
+    const status = rt.status;
     const clean = status?.state === 'offline' && status.reason === 'stopped';
+    // No session speaks for the machine any more: its last word (a `ready` whose testament may have been dropped as
+    // stale, machines/stale-status.ts) must not make it look ready when start_turn is registered again before it speaks.
+    if (rt.registrations.size === 0 && status !== undefined && status.state !== 'offline') rt.status = undefined;
     if (clean) this.log.info({ machine: id }, 'claw node unregistered (stopped)');
     else this.log.warn({ machine: id }, 'claw node unregistered');
     if (this.leases.owns(id)) void this.tasks.run(id, () => this.clawLost(id));
@@ -569,6 +574,11 @@ export class Coordinator {
       return;
     }
     const rt = this.registry.get(machine);
+    if (isStaleTestament(rt.status, p.data, rt.registrations.size > 0)) {
+      const held = rt.status!;
+      this.ignoredLog.staleTestament.maybe(this.now(), (suppressed) => this.log.info({ machine, since: p.data.since, held: held.state, heldSince: held.since, suppressed }, 'a lost session\'s offline testament older than the status held ignored'));
+      return;
+    }
     rt.status = p.data;
     if (p.data.state === 'ready') rt.holdUntilReady = false;
     if (!this.wire || !this.leases.owns(machine)) return; // (re)connecting: attach() decides with the full picture

@@ -164,9 +164,12 @@ export class Broker implements ObservationOwner<Subscription> {
    * A publication from the router itself (meta events, testaments). A
    * testament that asks to be retained is retained only within the realm's
    * retained limits (its session is gone: there is nobody to refuse); it is
-   * delivered either way.
+   * delivered either way. `lostStamp` (cluster, with `nodeOnly`): the
+   * publication is a lost node's (its sessions' testaments, which every node
+   * publishes to its own subscribers): retained at that stamp only if it is
+   * later than the event held, and written to the cluster's retained store.
    */
-  publishInternal(topic: string, data: PublicationData, options: Dict = {}, nodeOnly = false): void {
+  publishInternal(topic: string, data: PublicationData, options: Dict = {}, nodeOnly = false, lostStamp = 0): void {
     const publication = this.cluster === null ? randomId() : nodeRandomId(this.cluster.slot);
     const filter = compileReceiverFilter(options);
     const cluster = nodeOnly ? null : this.cluster;
@@ -174,10 +177,17 @@ export class Broker implements ObservationOwner<Subscription> {
     if (options.retain === true) {
       const size = eventSize(data, undefined);
       const over = this.retainRefusal(topic, size);
-      if (over === undefined) {
+      if (over !== undefined) this.realm.retainDropped(topic, over);
+      else if (lostStamp !== 0 && this.cluster !== null) {
+        const held = this.retained.get(topic);
+        if (held === undefined || held.stamp < lostStamp) {
+          this.retain(topic, { ...data, publication, filter, size, stamp: lostStamp });
+          this.cluster.retainLost(topic, publication, data, filter === null ? null : receiverLists(filter.options), lostStamp);
+        }
+      } else {
         stamp = cluster === null ? 0 : cluster.retainStamp();
         this.retain(topic, { ...data, publication, filter, size, stamp });
-      } else this.realm.retainDropped(topic, over);
+      }
     }
     if (this.history !== null) this.history.record(topic, publication, data, filter);
     this.dispatch(topic, publication, data, null, filter, undefined);

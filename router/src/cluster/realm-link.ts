@@ -24,6 +24,7 @@ import { compileReceiverFilter } from '../broker/receiver-filter.js';
 import type { Realm } from '../realm/realm.js';
 import type { Logger } from '../logger.js';
 import { NODE_SLOTS } from '../ids.js';
+import { HEARTBEAT_MS, NODE_TIMEOUT_MS } from './membership.js';
 import { Kind, decodeMessage, decodeRetained, encodeEvent, encodeRetained, encodeSyncMarker, encodeSyncRequest } from './wire.js';
 import type { ClusterCounters } from './cluster-counters.js';
 import { HistoryLink } from './history-link.js';
@@ -39,6 +40,8 @@ export interface LinkHost {
   readonly cluster: string;
   readonly node: string;
   readonly slot: number;
+  /** NATS is connected now (a node cut off does not write what it publishes for the others it lost). */
+  readonly connected: boolean;
   readonly log: Logger;
   readonly counters: ClusterCounters;
   /** The other live nodes. */
@@ -66,6 +69,8 @@ export class RealmLink implements BrokerClusterLink {
   private kv: KV | undefined;
   private watcher: { stop(): void } | undefined;
   private lastStamp = 0;
+  /** The greatest retained stamp seen from each node, by slot (a stamp's low bits): where a lost node's testaments go (lostStamp). */
+  private readonly lastOf = new Map<number, number>();
   private syncSeq = 0;
   private readonly syncs = new Map<number, PendingSync>();
   /** Retained events waiting for their bucket write, per topic: one write per topic at a time, the latest wins. */
@@ -152,6 +157,28 @@ export class RealmLink implements BrokerClusterLink {
   /** A stamp seen from another node: ours are made greater, so a later publication here is later everywhere. */
   private saw(stamp: number): void {
     if (stamp > this.lastStamp) this.lastStamp = stamp - (stamp % NODE_SLOTS) + this.host.slot;
+    const slot = stamp % NODE_SLOTS;
+    if (stamp > (this.lastOf.get(slot) ?? 0)) this.lastOf.set(slot, stamp);
+  }
+
+  /**
+   * A lost node's testament is stamped where the node died, not when it is
+   * seen gone (up to NODE_TIMEOUT_MS + a sweep later): after everything it
+   * published (NATS delivers a node's messages in order, so all of them are
+   * here by now) and no later than its last heartbeat was heard (`heardAt`,
+   * ms; without it, the earliest that can have been: NODE_TIMEOUT_MS and a
+   * sweep ago, HEARTBEAT_MS bounding the sweep). A session that moved to
+   * another node after the death and retained on the same topic keeps its
+   * event as the last.
+   */
+  lostStamp(slot: number, heardAt = Date.now() - NODE_TIMEOUT_MS - HEARTBEAT_MS): number {
+    return Math.max(heardAt * NODE_SLOTS + slot, (this.lastOf.get(slot) ?? 0) + 1);
+  }
+
+  retainLost(topic: string, publication: number, data: PublicationData, lists: Dict | null, stamp: number): void {
+    this.saw(stamp);
+    // Every node that saw the loss writes it; the store keeps the greatest stamp, so all converge on one event.
+    if (this.host.connected) this.store(topic, encodeRetained(topic, publication, stamp, data, lists), stamp);
   }
 
   synced(): Promise<void> {

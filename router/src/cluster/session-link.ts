@@ -20,6 +20,7 @@ import { cborSerializer } from '../serializers/cbor.js';
 import type { ClusterCounters } from './cluster-counters.js';
 import { realmToken } from './realm-link.js';
 import { NODE_TIMEOUT_MS } from './membership.js';
+import { NODE_SLOTS } from '../ids.js';
 import type { OtherNodesCounts } from '../limits/admission.js';
 
 /** What a session link needs of its node. */
@@ -276,9 +277,11 @@ export class SessionLink implements ClusterSessions {
    * and testaments go to this node's subscribers now, and their entries are
    * deleted a little later (compare-and-swap on the revision seen, by every
    * node that saw it go). A clean stop (bye): its sessions left before and said so
-   * themselves; only their entries are forgotten.
+   * themselves; only their entries are forgotten. `heardAt`: when the node
+   * was last heard (ms), where its retained testaments are stamped
+   * (RealmLink.lostStamp estimates it when not given).
    */
-  nodeLeft(node: string, instance: string, clean: boolean): void {
+  nodeLeft(node: string, instance: string, clean: boolean, heardAt?: number): void {
     const kv = this.kv;
     const lost: [number, number][] = [];
     for (const [id, h] of [...this.table]) {
@@ -289,7 +292,11 @@ export class SessionLink implements ClusterSessions {
       if (!clean) {
         const broker = this.realm.broker;
         try {
-          for (const t of [...entry.detached, ...entry.destroyed]) broker.publishInternal(t.topic, t.data, t.options, true);
+          // Retained where the node died, not now: a later retained event (the session back on another node) stays the last.
+          const stamp = broker.cluster?.lostStamp(id % NODE_SLOTS, heardAt) ?? 0;
+          // One step apart, in the order they fire: a later testament on the same topic replaces an earlier one, as on one node.
+          let step = 0;
+          for (const t of [...entry.detached, ...entry.destroyed]) broker.publishInternal(t.topic, t.data, t.options, true, stamp === 0 ? 0 : stamp + step++);
           broker.publishInternal('wamp.session.on_leave', { args: [id, entry.details.authid, entry.details.authrole], details: {} }, undefined, true);
         } catch (e) {
           this.host.log.error({ err: e, realm: this.realm.name }, 'internal error while publishing a lost session\'s on_leave');

@@ -6,7 +6,7 @@
 // registrations are resynchronised.
 import t from 'tap';
 import { callError, connect, eventually, sleep, within, type AutobahnSession } from '../helpers.js';
-import { haveNats, spawnNode, startNats, startNodes, stopNats, type Nats, type Node, until } from './harness.js';
+import { haveNats, spawnNode, startNats, startNode, startNodes, stopNats, type Nats, type Node, until } from './harness.js';
 
 t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
   let nats!: Nats;
@@ -87,6 +87,69 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     t.same(errors.map((e) => e.error), Array(3).fill('clawgate.error.cluster_unavailable'), `every call in flight answered (${Date.now() - killed} ms after the kill)`);
     await eventually(() => leaves.length === 1 && wills.length === 1, 5000, 'on_leave and testament of the killed node\'s session');
     t.same(wills, ['k9 gone'], `the testament of a session of the killed process (${Date.now() - killed} ms after the kill)`);
+    await proc.exited;
+  });
+
+  t.test('a killed node\'s retained testaments are stamped where it died: a session back on another node keeps its later retained event', async (t) => {
+    // A late subscriber's view of the retained event of `topic` on a node: its first argument, or undefined.
+    const retainedOn = async (port: number, topic: string): Promise<unknown> => {
+      const c = await connect({ port });
+      try {
+        const got: unknown[] = [];
+        await c.session.subscribe(topic, (a: unknown[]) => { got.push(a[0]); }, { get_retained: true });
+        await sleep(300);
+        return got[0];
+      } finally { c.connection.close(); }
+    };
+    const proc = await spawnNode('k8', nats.url, { cluster: 'loss' });
+    t.teardown(() => proc.kill('SIGKILL'));
+    const c = await connect({ port: proc.port });
+    const claw = c.session as AutobahnSession;
+    const clawId = claw.id as number;
+    await claw.publish('com.claw.status', ['ready-old'], {}, { acknowledge: true, retain: true });
+    const retain = { publish_options: { retain: true } };
+    await claw.call('wamp.session.add_testament', ['com.claw.status', ['offline'], {}], retain);
+    await claw.call('wamp.session.add_testament', ['com.will.only', ['gone'], {}], retain);
+    await claw.call('wamp.session.add_testament', ['com.will.early', ['will'], {}], retain);
+    await claw.call('wamp.session.add_testament', ['com.will.two', ['detached'], {}], { ...retain, scope: 'detached' });
+    await claw.call('wamp.session.add_testament', ['com.will.two', ['destroyed'], {}], retain);
+    // Retained by a session of another node after everything k8 retained, but well before its death: the testament
+    // replaces it, as on one router (so the testament's stamp is not merely "after k8's last retained event").
+    const early = await open(1);
+    await early.publish('com.will.early', ['early'], {}, { acknowledge: true, retain: true });
+    const earlyAt = Date.now();
+    const watchers = [await open(0), await open(1)];
+    const leaves = [0, 0];
+    const live: unknown[] = [];
+    for (const [i, w] of watchers.entries()) await w.subscribe('wamp.session.on_leave', (a: unknown[]) => { if (a[0] === clawId) leaves[i]!++; });
+    await watchers[0]!.subscribe('com.claw.status', (a: unknown[]) => { live.push(a[0]); });
+    await until(async () => ((await watchers[0]!.call('wamp.session.get', [clawId]).catch(() => undefined)) as { testaments?: unknown } | undefined) !== undefined, 5000, 'k8\'s session in the table');
+    await sleep(500); // the testaments' table write after the add_testament answers
+    // Everything the other node retained before is well before the death (more than the 2.5 s a loss is dated back at most).
+    await sleep(Math.max(0, earlyAt + 3000 - Date.now()));
+    proc.kill('SIGKILL');
+    await sleep(300);
+    // The claw back on n1 before the others see k8 gone: its new status is retained after the death.
+    const back = await open(0);
+    await back.publish('com.claw.status', ['ready-new'], {}, { acknowledge: true, retain: true });
+    await eventually(() => leaves[0] === 1 && leaves[1] === 1, 6000, 'k8\'s session seen gone on n1 and n2');
+    await eventually(() => live.includes('offline'), 3000, 'the testament\'s live event');
+    t.same(live, ['ready-new', 'offline'], 'the live EVENTs: the new status, then the testament (an event can\'t be taken back)');
+    await sleep(300);
+    for (const i of [0, 1]) {
+      const { port } = nodes[i]!;
+      t.equal(await retainedOn(port, 'com.claw.status'), 'ready-new', `n${i + 1}: the new session's status stays the retained one, not the lost session's testament`);
+      t.equal(await retainedOn(port, 'com.will.only'), 'gone', `n${i + 1}: a testament with nothing later is retained`);
+      t.equal(await retainedOn(port, 'com.will.early'), 'will', `n${i + 1}: a testament replaces what was retained before the node died`);
+      t.equal(await retainedOn(port, 'com.will.two'), 'destroyed', `n${i + 1}: of two testaments on one topic the later (destroyed) is retained`);
+    }
+    // The cluster's retained store holds the same: a node started now reads it.
+    const late = await startNode('n4', nats.url, { cluster: 'loss' });
+    try {
+      t.equal(await retainedOn(late.port, 'com.claw.status'), 'ready-new', 'a node started after the loss: the new status');
+      t.equal(await retainedOn(late.port, 'com.will.only'), 'gone', 'a node started after the loss: the testament');
+      t.equal(await retainedOn(late.port, 'com.will.two'), 'destroyed', 'a node started after the loss: the later testament');
+    } finally { await late.stop(); }
     await proc.exited;
   });
 
