@@ -48,7 +48,9 @@ JOBS=${JOBS:-2}
 CACHE=${CLAWGATE_ADDON_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/clawgate/addons}
 NODE20=${NODE20:-$(command -v node || true)}
 [ -n "$NODE20" ] && [ -x "$NODE20" ] || fail "no Node on PATH (set NODE20)"
-[ -d "$ROOT/node_modules" ] || fail "node_modules is missing: run npm install first"
+STEP=${NODE24_STEP:-all}
+case "$STEP" in all|node20|early) ;; *) fail "NODE24_STEP must be all, node20 or early, not $STEP" ;; esac
+[ "$STEP" = early ] || [ -d "$ROOT/node_modules" ] || fail "node_modules is missing: run npm install first"
 
 # --- Node 24 -----------------------------------------------------------------
 case "$(uname -m)" in
@@ -60,9 +62,8 @@ NODE24=$NODE24_HOME/bin/node
 # NODE24_STEP=node20: only the first step, the Node 20 builds put where both
 # Nodes look and build/ removed (seconds, nothing compiled or downloaded); CI
 # does this before its Node 20 run, and the rest beside that run.
-STEP=${NODE24_STEP:-all}
-case "$STEP" in all|node20) ;; *) fail "NODE24_STEP must be all or node20, not $STEP" ;; esac
-if [ "$STEP" = all ] && ! "$NODE24" -e 'process.exit(process.versions.node.split(".")[0] === "24" ? 0 : 1)' 2>/dev/null; then
+# NODE24_STEP=early: before npm install, beside it (see the end of the file).
+if [ "$STEP" != node20 ] && ! "$NODE24" -e 'process.exit(process.versions.node.split(".")[0] === "24" ? 0 : 1)' 2>/dev/null; then
   say "installing $pkg@$NODE24_VERSION from the npm registry into .ci/node24/"
   mkdir -p "$NODE24_HOME"
   # Its own package.json, so npm never mistakes the checkout's for this folder's.
@@ -91,6 +92,37 @@ NODE_GYP=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gy
 
 # True when Node $1 loads the addon $2.
 loads() { "$1" -e 'require(process.argv[1])' "$2" >/dev/null 2>&1; }
+
+# --- NODE24_STEP=early --------------------------------------------------------
+# Before npm install, and beside it: better-sqlite3 for Node 24, compiled from
+# the registry tarball of the version package-lock.json names, into the addon
+# cache (CLAWGATE_ADDON_CACHE, required here), where the later step takes it.
+# npm install compiles SQLite for Node 20 meanwhile, one ~2-minute compile of
+# one C file that keeps one core busy: this one takes the other core, instead
+# of competing later with the Node 20 test run. Nothing here is fatal: without
+# a cached build the later step compiles as before.
+if [ "$STEP" = early ]; then
+  [ -n "$CACHE" ] || fail "NODE24_STEP=early needs CLAWGATE_ADDON_CACHE"
+  version=$("$NODE24" -p "require(process.argv[1]).packages['node_modules/better-sqlite3'].version" "$ROOT/package-lock.json" 2>/dev/null) \
+    || { say "better-sqlite3: no version in package-lock.json; the later step compiles it"; exit 0; }
+  abi=$(abi_of "$NODE24")
+  dest=$CACHE/better-sqlite3@$version/node-v$abi-$("$NODE24" -p 'process.platform + "-" + process.arch')
+  if [ -f "$dest/better_sqlite3.node" ] && loads "$NODE24" "$dest/better_sqlite3.node"; then say "better-sqlite3@$version: ABI $abi build already cached"; exit 0; fi
+  work=$(mktemp -d)
+  t0=$SECONDS
+  if (cd "$work" && npm pack --silent "better-sqlite3@$version" >/dev/null && tar -xzf better-sqlite3-*.tgz) \
+    && say "better-sqlite3@$version: compiling for $("$NODE24" --version) (ABI $abi, -j $JOBS) beside npm install..." \
+    && (cd "$work/package" && nodedir=$(nodedir_of "$NODE24") && PATH="$(dirname "$NODE24"):$PATH" JOBS=$JOBS "$NODE24" "$NODE_GYP" rebuild --release -j "$JOBS" ${nodedir:+--nodedir="$nodedir"} --loglevel=error >"$work/build.log" 2>&1) \
+    && loads "$NODE24" "$work/package/build/Release/better_sqlite3.node"; then
+    mkdir -p "$dest" && cp "$work/package/build/Release/better_sqlite3.node" "$dest/"
+    say "better-sqlite3@$version: built in $((SECONDS - t0)) s, cached"
+  else
+    [ -f "$work/build.log" ] && tail -n 20 "$work/build.log"
+    say "better-sqlite3@$version: the early build failed; the later step compiles it"
+  fi
+  rm -rf "$work"
+  exit 0
+fi
 
 # place PKG NAME NODE: puts a build of PKG's NAME.node for NODE's ABI into
 # PKG/lib/binding/node-v<ABI>-<platform>-<arch>/, from there already, from

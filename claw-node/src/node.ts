@@ -19,6 +19,9 @@ import { SimulatedMachine } from './sim/simulated-machine.js';
 import { keyFileTooOpen, readKeyFile } from './wamp/cryptosign.js';
 import { CameraSupervisor } from './camera/camera-supervisor.js';
 
+/** After a reconnect, when the status is published again: past a router cluster's loss window (2.75 s; see onOpen). */
+const STATUS_REPUBLISH_MS = 3500;
+
 export interface ClawNodeOptions {
   logger?: Logger;
   clock?: Clock;
@@ -178,9 +181,18 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
   };
 
   const drops = new DropLedger((msg, extra) => logAt('warn', msg, extra));
+  let lastStatus: StatusPayload | undefined;
+  // After a reconnect the status is published once more, later: on a router cluster the node we
+  // lost may be declared gone only after we are back on another node (up to 2.75 s), and the other
+  // nodes then publish our previous session's `offline` testament after our `ready`. The router
+  // keeps the right retained event (docs/cluster.md, "Sessions") and the backend drops the stale
+  // testament, but a page or dashboard watching live would show the machine offline until its
+  // next change: this re-publication of the same status (same `since`) supersedes it.
+  let opens = 0;
+  let republish: TimerHandle | undefined;
 
   const machine = new ClawMachine(id, safe, driver, clock, config.timings, {
-    status: (s) => { publish(uris.status, s, true); options.onStatus?.(s); },
+    status: (s) => { lastStatus = s; publish(uris.status, s, true); options.onStatus?.(s); },
     event: (e: EventPayload) => publish(uris.events, e, false),
     // The turn's phase shows on the lines topic (a page reloaded mid-drop sees the drop).
     phase: () => publishLines(),
@@ -230,10 +242,18 @@ export async function startClawNode(input: ClawNodeConfigInput | ClawNodeConfig,
       }, { match: 'prefix' });
       machine.connected();
       publishLines();
+      if (++opens > 1) {
+        clock.clearTimeout(republish);
+        republish = clock.setTimeout(() => {
+          republish = undefined;
+          if (session === s && lastStatus !== undefined) publish(uris.status, lastStatus, true);
+        }, STATUS_REPUBLISH_MS);
+      }
       if (camera) { publish(cameraTopic(id), camera.status(), true); askSource(s); }
     },
     onClose: (reason, message) => {
       session = undefined;
+      clock.clearTimeout(republish);
       // Our own stop() ends the session too: that is no incident.
       if (stopped) logAt('info', 'left the router; all outputs released', { reason: preview(reason), message: preview(message) });
       else logAt('warn', 'router session lost; all outputs released', { reason: preview(reason), message: preview(message) });

@@ -111,6 +111,12 @@ t.test('a message over router.maxMessageBytes closes the node\'s connection: eve
   await eventually(() => be.statuses.slice(before).some((x) => x.state === 'offline'), 'offline published (testament)');
   await eventually(() => be.statuses.at(-1)?.state === 'ready' && node.connected, 'reconnected and ready', 15_000);
   t.ok(lines.some((l) => /larger than router.maxMessageBytes/.test(l.msg)), 'logged why');
+  // After a reconnect the node says its status once more, ~3.5 s later (a router cluster may
+  // publish the previous session's testament late: node.ts, STATUS_REPUBLISH_MS).
+  const ready = be.statuses.at(-1)!;
+  const mark = be.statuses.length;
+  await eventually(() => be.statuses.length > mark, 'the status published again', 10_000);
+  t.same(be.statuses.slice(mark), [ready], 'the same status again (same since)');
 });
 
 t.test('a flood of junk control messages does not delay the dead man: a lost player\'s hold is released within the hold timeout', async (t) => {
