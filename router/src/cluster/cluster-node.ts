@@ -98,12 +98,12 @@ export class ClusterNode implements CallHost {
     try {
       const info = nc.info;
       if (info !== undefined && info.jetstream !== true) throw new Error('the NATS server has no JetStream (start nats-server with -js)');
-      this.membership = new Membership(nc, this.config.name, this.config.node, this.log, (node, change, instance, clean) => {
+      this.membership = new Membership(nc, this.config.name, this.config.node, this.log, (node, change, instance, clean, heardAt) => {
         this.log.info({ node, cluster: this.config.name, ...(change === 'left' ? { clean } : {}) }, change === 'joined' ? 'cluster node joined' : 'cluster node gone');
         if (change === 'left') {
           for (const l of this.links) l.nodeLeft(node);
           for (const c of this.calls) c.nodeLeft(node, instance);
-          for (const s of this.sessions) s.nodeLeft(node, instance, clean);
+          for (const s of this.sessions) s.nodeLeft(node, instance, clean, heardAt);
           for (const s of this.subscriptions) s.nodeLeft(node, instance);
           for (const p of this.persistents) p.nodeLeft(node, clean);
         } else {

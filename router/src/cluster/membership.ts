@@ -31,8 +31,12 @@ export interface NodeInfo {
   lastSeen: number;
 }
 
-/** `clean`: a node that left said bye (a clean stop), rather than going silent. */
-export type MembershipChange = (node: string, change: 'joined' | 'left', instance: string, clean: boolean) => void;
+/**
+ * `clean`: a node that left said bye (a clean stop), rather than going silent.
+ * `heardAt`: when it was last heard (ms since the epoch, this node's clock): a
+ * silent node died after that, and no later than its next heartbeat.
+ */
+export type MembershipChange = (node: string, change: 'joined' | 'left', instance: string, clean: boolean, heardAt: number) => void;
 
 interface Heartbeat { node: string; instance: string; slot: number; bye?: boolean }
 
@@ -166,7 +170,7 @@ export class Membership {
     // A new instance of a node we knew (killed and started again): the old one is gone first.
     if (known !== undefined) this.gone(h.node);
     this.nodes.set(h.node, { node: h.node, instance: h.instance, slot: h.slot, lastSeen: Date.now() });
-    this.changed(h.node, 'joined', h.instance, false);
+    this.changed(h.node, 'joined', h.instance, false, Date.now());
   }
 
   private sweep(): void {
@@ -178,7 +182,7 @@ export class Membership {
     const n = this.nodes.get(node);
     if (n === undefined) return;
     this.nodes.delete(node);
-    this.changed(node, 'left', n.instance, clean);
+    this.changed(node, 'left', n.instance, clean, n.lastSeen);
   }
 
   /** The run (instance) of live node `node`, or undefined when it is not seen. */
