@@ -31,7 +31,16 @@ export interface ClusterConfig {
   /** The cluster's name: the prefix of its NATS subjects and buckets (several clusters may share one NATS). */
   name: string;
   nats: NatsConfig;
+  /**
+   * Bounds of the event-history appends waiting for JetStream's acknowledgement
+   * on this node (cluster/history-link.ts): past either, an append is dropped
+   * and counted (the node's own history has the event).
+   */
+  historyAppends: { count: number; bytes: number };
 }
+
+/** Defaults of `max_history_appends` and `max_history_append_bytes`. */
+export const DEFAULT_HISTORY_APPENDS = { count: 4096, bytes: 64 * 1024 * 1024 };
 
 const ServerUrl = z.string().min(1).refine((s) => /^(nats|tls):\/\/[^\s]+$/.test(s), 'a NATS server URL: nats://host:port or tls://host:port');
 
@@ -45,6 +54,8 @@ export const ClusterSchema = z.object({
     token: SecretRef.optional(),
     creds: SecretRef.optional(),
   }).passthrough().optional(),
+  max_history_appends: z.number().int().min(1).max(1_000_000).optional(),
+  max_history_append_bytes: z.number().int().min(1024).max(4 * 1024 * 1024 * 1024).optional(),
 }).passthrough();
 export type ClusterSection = z.infer<typeof ClusterSchema>;
 
@@ -61,7 +72,7 @@ export interface ClusterOverrides {
 export function clusterConfig(section: ClusterSection | undefined, at: string, warnings: string[], src: SecretSources, overrides: ClusterOverrides = {}): ClusterConfig | undefined {
   if (section === undefined && overrides.node === undefined && overrides.nats === undefined) return undefined;
   if (section !== undefined) {
-    unknownKeys(section, ['node', 'name', 'nats'], at, warnings);
+    unknownKeys(section, ['node', 'name', 'nats', 'max_history_appends', 'max_history_append_bytes'], at, warnings);
     if (section.nats !== undefined) unknownKeys(section.nats, ['servers', 'user', 'password', 'token', 'creds'], `${at}.nats`, warnings);
   }
   if (overrides.node !== undefined && !NAME.test(overrides.node)) throw new ConfigError(`invalid --node "${overrides.node}": a node name is ${NAME_RULE}`);
@@ -79,5 +90,9 @@ export function clusterConfig(section: ClusterSection | undefined, at: string, w
   if (n?.token !== undefined) nats.token = resolveSecret(n.token, `${at}.nats.token`, src);
   // The credentials file's text: a {"file": ...} reference reads it as any secret file.
   if (n?.creds !== undefined) nats.creds = resolveSecret(n.creds, `${at}.nats.creds`, src);
-  return { node, name: section?.name ?? DEFAULT_CLUSTER_NAME, nats };
+  const historyAppends = {
+    count: section?.max_history_appends ?? DEFAULT_HISTORY_APPENDS.count,
+    bytes: section?.max_history_append_bytes ?? DEFAULT_HISTORY_APPENDS.bytes,
+  };
+  return { node, name: section?.name ?? DEFAULT_CLUSTER_NAME, nats, historyAppends };
 }

@@ -42,6 +42,7 @@ export class ClusterNode implements CallHost {
 
   get node(): string { return this.config.node; }
   get cluster(): string { return this.config.name; }
+  get historyAppends(): { count: number; bytes: number } { return this.config.historyAppends; }
   get slot(): number { return this.membership?.slot ?? -1; }
   get instance(): string { return this.membership?.instance ?? ''; }
   instanceOf(node: string): string | undefined { return this.membership?.instanceOf(node); }

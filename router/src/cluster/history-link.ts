@@ -41,6 +41,8 @@ export interface HistoryHost {
   readonly cluster: string;
   readonly log: Logger;
   readonly counters: ClusterCounters;
+  /** Bounds of the appends waiting for their acknowledgement (config `max_history_appends`, `max_history_append_bytes`). */
+  readonly historyAppends: { readonly count: number; readonly bytes: number };
 }
 
 const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
@@ -73,6 +75,9 @@ interface Stream { readonly name: string; readonly subject: string }
 export class HistoryLink {
   private js: JetStreamClient | undefined;
   private readonly streams = new Map<HistoryEntryConfig, Stream>();
+  /** Appends sent and not yet acknowledged (or failed), and their bytes. */
+  private inFlight = 0;
+  private inFlightBytes = 0;
   private lastErrorLog = -Infinity;
 
   constructor(private readonly host: HistoryHost, private readonly realmName: string, realmToken: string, private readonly history: EventHistory) {
@@ -144,7 +149,19 @@ export class HistoryLink {
     for (const e of entries) {
       const s = this.streams.get(e);
       if (s === undefined) continue;
-      js.publish(s.subject, bytes).catch((err: unknown) => this.failed(err));
+      // Appends in flight are bounded (count and bytes): while NATS is slow or away, each one waits
+      // for its acknowledgement (up to JetStream's timeout) holding its bytes, and publishers keep
+      // publishing. Past the bound an append is dropped and counted; the rings have the event.
+      const bound = this.host.historyAppends;
+      if (this.inFlight >= bound.count || this.inFlightBytes + bytes.length > bound.bytes) {
+        this.failed(new Error(`${this.inFlight} appends (${this.inFlightBytes} bytes) already wait for JetStream`));
+        continue;
+      }
+      this.inFlight++;
+      this.inFlightBytes += bytes.length;
+      js.publish(s.subject, bytes)
+        .catch((err: unknown) => this.failed(err))
+        .finally(() => { this.inFlight--; this.inFlightBytes -= bytes.length; });
     }
   }
 

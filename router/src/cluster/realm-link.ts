@@ -44,6 +44,8 @@ export interface LinkHost {
   readonly connected: boolean;
   readonly log: Logger;
   readonly counters: ClusterCounters;
+  /** Bounds of the event-history appends in flight (cluster/history-link.ts). */
+  readonly historyAppends: { readonly count: number; readonly bytes: number };
   /** The other live nodes. */
   others(): string[];
 }
