@@ -17,7 +17,9 @@
 // as loadgen.js) runs in this process; it is idle between points, so its
 // CPU over a window is the load generator's. CPU of every process is read
 // from /proc at the two instants that bound each window. Everything is
-// stopped at the end (and on SIGINT/SIGTERM).
+// stopped at the end (and on SIGINT/SIGTERM). call-light's topology floor
+// adds, for its own configuration only, two null relays
+// (targets/null-relay.js) on the same nats-server.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
@@ -60,6 +62,7 @@ const FANOUT_N = Math.max(2, Number(arg('--fanout', 1000))); // subscribers of t
 const FANOUT_LIGHT_RATE = 20; // publications/s to 1000 subscribers: 20,000 deliveries/s
 const SATURATE_K = 16; // callers in the saturated call points (run.js's key RPC point)
 
+const HOPS = 'hops alone (2 null relays over NATS)'; // call-light's topology floor
 const REALM = 'realm1';
 const codec = codecs.json;
 const PAYLOAD = { cmd: 'move', x: 0.25, y: -0.5, player: 'p-0001' };
@@ -187,17 +190,18 @@ async function pool(n, conc, fn) {
 let PROCS = []; // [plain, n1, n2, nats]
 let NATS = null;
 
-function snap() {
-  return { t: now(), self: process.cpuUsage(), cpu: PROCS.map((p) => cpuSeconds(p.pid)), host: hostTicks() };
+/** `procs`: PROCS, then any process of the configuration alone (PROCS[3] stays nats-server). */
+function snap(procs) {
+  return { t: now(), self: process.cpuUsage(), cpu: procs.map((p) => cpuSeconds(p.pid)), host: hostTicks() };
 }
 
 /** CPU of every process over the window, in cores, and in µs per operation. */
-function between(a, b, ops, msgs) {
+function between(procs, a, b, ops, msgs) {
   const wall = (b.t - a.t) / 1000;
   const out = { wall_s: round(wall, 3), ops, host_busy: round(1 - (b.host.idle - a.host.idle) / (b.host.total - a.host.total), 2) };
   out.cpu = {};
   out.us_per_op = {};
-  PROCS.forEach((p, i) => {
+  procs.forEach((p, i) => {
     const s = b.cpu[i] - a.cpu[i];
     out.cpu[p.name] = round(s / wall, 2);
     out.us_per_op[p.name] = ops > 0 ? round((s * 1e6) / ops, 2) : null;
@@ -210,15 +214,17 @@ function between(a, b, ops, msgs) {
   return out;
 }
 
-async function window(count, ms) {
+/** A measuring window of `ms`; `extra`: processes of this configuration alone ({name, pid}) whose CPU is read too. */
+async function window(count, ms, extra = []) {
+  const procs = [...PROCS, ...extra];
   const m0 = await natsMsgs(NATS);
   const c0 = count();
-  const s0 = snap();
+  const s0 = snap(procs);
   await sleep(ms);
-  const s1 = snap();
+  const s1 = snap(procs);
   const c1 = count();
   const m1 = await natsMsgs(NATS);
-  return between(s0, s1, c1 - c0, { in: m1.in - m0.in, out: m1.out - m0.out });
+  return between(procs, s0, s1, c1 - c0, { in: m1.in - m0.in, out: m1.out - m0.out });
 }
 
 /** Waits until the routers and NATS are idle again (a cluster node deletes its sessions' entries after they leave), at most 4 s. */
@@ -237,6 +243,40 @@ async function settle() {
 function lat(samples) {
   const a = Float64Array.from(samples).sort();
   return { samples: a.length, p50_us: round(percentile(a, 50)), p99_us: round(percentile(a, 99)) };
+}
+
+/**
+ * Open-loop load: `fire()` at `rate` per second from now on (the first at once; a slot missed
+ * because the loop was late is skipped, not made up). A promise `fire()` returns is kept until it
+ * settles: `stop()` stops firing and resolves once every kept promise has settled.
+ */
+function pace(rate, fire) {
+  const interval = 1000 / rate;
+  const inflight = new Set();
+  let stopped = false;
+  let nextAt = now();
+  let timer;
+  const tick = () => {
+    if (stopped) return;
+    const p = fire();
+    if (p) {
+      inflight.add(p);
+      const done = () => inflight.delete(p);
+      p.then(done, done);
+    }
+    const t = now();
+    nextAt += interval;
+    if (nextAt < t) nextAt = t + interval;
+    timer = setTimeout(tick, nextAt - t);
+  };
+  tick();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+      return Promise.allSettled(inflight);
+    },
+  };
 }
 
 // ---------------------------------------------------------------- calls
@@ -287,24 +327,13 @@ async function callPoint({ callees, callers, mode }) {
     await sleep(W.warm);
     closed = false;
     await sleep(100);
-    let timer;
-    let nextAt = now();
-    const interval = 1000 / LIGHT_RATE;
-    const tick = () => {
-      if (stopped) return;
-      c.call();
-      const t = now();
-      nextAt += interval;
-      if (nextAt < t) nextAt = t + interval;
-      timer = setTimeout(tick, nextAt - t);
-    };
-    tick();
+    const load = pace(LIGHT_RATE, () => c.call());
     await sleep(200);
     measuring = true;
     r = await window(() => done, W.window);
     measuring = false;
     stopped = true;
-    clearTimeout(timer);
+    await load.stop();
     await sleep(50);
   } else {
     for (const c of cs) c.call();
@@ -359,33 +388,98 @@ async function natsRoundTrip() {
     const warmEnd = now() + W.warm;
     while (now() < warmEnd) await one();
     await sleep(100);
-    let stopped = false;
-    let nextAt = now();
-    const interval = 1000 / LIGHT_RATE;
-    const inflight = new Set();
-    let timer;
-    const tick = () => {
-      if (stopped) return;
-      const p = one().catch(() => {});
-      inflight.add(p);
-      p.finally(() => inflight.delete(p));
-      const t = now();
-      nextAt += interval;
-      if (nextAt < t) nextAt = t + interval;
-      timer = setTimeout(tick, nextAt - t);
-    };
-    tick();
+    const load = pace(LIGHT_RATE, () => one().catch(() => {}));
     await sleep(200);
     measuring = true;
     const r = await window(() => done, W.window);
     measuring = false;
-    stopped = true;
-    clearTimeout(timer);
-    await Promise.all(inflight);
+    await load.stop();
     await nc.close();
     return { ...r, calls_per_s: round(r.ops / r.wall_s, 0), ...lat(samples), errors: 0 };
   } finally {
     await stop(responder);
+  }
+}
+
+// ---------------------------------------------------------------- the topology floor
+
+/**
+ * The hops of a cross-node call with the routing taken out: two null relays
+ * (targets/null-relay.js, each a process of its own with the router's `ws` and NATS client) in
+ * place of n2 and n1. The caller (here) sends a CALL-shaped frame to relay 1, which publishes it
+ * on NATS; relay 2 sends it to the callee (here, as callPoint's callee), whose YIELD-shaped
+ * answer goes back the same way: loadgen → relay 1 → nats-server → relay 2 → callee → relay 2 →
+ * nats-server → relay 1 → loadgen, a cross-node call's chain. What is left between this and the
+ * cross-node configuration is the router's own work. Warm-up, pacing, window and samples as
+ * natsRoundTrip.
+ */
+async function hopsFloor(round_) {
+  const subject = (i) => `bench.hops.${process.pid}.${round_}.${i}`;
+  const relay = (name, inSubject, outSubject) => {
+    const child = launch(process.execPath, [path.join(BENCH, 'targets/null-relay.js'), NATS.url, inSubject, outSubject]);
+    return { name, child, pid: child.pid, url: null };
+  };
+  const relays = [relay('relay1', subject(1), subject(2)), relay('relay2', subject(2), subject(1))];
+  const conns = [];
+  try {
+    const deadline = Date.now() + 10_000;
+    for (const r of relays) {
+      let m;
+      while (!(m = /ready (\d+)/.exec(r.child.stderrTail()))) {
+        if (r.child.exitCode !== null || Date.now() > deadline) throw new Error(`null relay ${r.name} did not start: ${r.child.stderrTail()}`);
+        await sleep(20);
+      }
+      r.url = `ws://127.0.0.1:${m[1]}/`;
+    }
+    const connect = (url) => new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 10_000 });
+      conns.push(ws);
+      ws.once('error', (e) => reject(new Error(`${url}: ${e.message}`)));
+      ws.once('open', () => { ws.removeAllListeners('error'); ws.on('error', () => {}); resolve(ws); });
+    });
+    // The callee first: a relay forwards to the client it has, so it must have it before the first call.
+    const callee = await connect(relays[1].url);
+    callee.on('message', (data) => {
+      const m = codec.decode(data);
+      if (m[0] === T.CALL) callee.send(JSON.stringify([T.YIELD, m[1], {}, m[4]])); // [48, request, options, procedure, args]
+    });
+    const caller = await connect(relays[0].url);
+    const pending = new Map(); // request → answered
+    let id = 0;
+    let done = 0;
+    let errors = 0;
+    let measuring = false;
+    const samples = [];
+    caller.on('message', (data) => {
+      const m = codec.decode(data);
+      const answered = pending.get(m[1]); // [70, request, options, args]
+      if (answered) { pending.delete(m[1]); answered(); }
+    });
+    const one = () => new Promise((resolve, reject) => {
+      const i = ++id;
+      const t0 = now();
+      const timer = setTimeout(() => { pending.delete(i); errors++; reject(new Error(`call ${i} not answered within 2 s`)); }, 2000);
+      pending.set(i, () => {
+        clearTimeout(timer);
+        done++;
+        if (measuring) samples.push((now() - t0) * 1000);
+        resolve();
+      });
+      caller.send(JSON.stringify([T.CALL, i, {}, 'bench.hops', [i, PAYLOAD]]));
+    });
+    const warmEnd = now() + W.warm;
+    while (now() < warmEnd) await one();
+    await sleep(100);
+    const load = pace(LIGHT_RATE, () => one().catch(() => {}));
+    await sleep(200);
+    measuring = true;
+    const r = await window(() => done, W.window, relays);
+    measuring = false;
+    await load.stop();
+    return { ...r, calls_per_s: round(r.ops / r.wall_s, 0), ...lat(samples), errors };
+  } finally {
+    for (const ws of conns) ws.terminate();
+    await Promise.all(relays.map((r) => stop(r.child)));
   }
 }
 
@@ -456,25 +550,12 @@ async function publishPoint({ pubUrl, subUrls, n, modes, rate, topic }) {
       await sleep(200);
     }
     pending.clear();
-    const interval = 1000 / rate;
-    let nextAt = now();
-    let timer;
-    let stopped = false;
-    const tick = () => {
-      if (stopped) return;
-      publish();
-      const t = now();
-      nextAt += interval;
-      if (nextAt < t) nextAt = t + interval;
-      timer = setTimeout(tick, nextAt - t);
-    };
-    tick();
+    const load = pace(rate, publish);
     await sleep(100);
     measuring = true;
     const r = await window(() => delivered, W.window);
     measuring = false;
-    stopped = true;
-    clearTimeout(timer);
+    await load.stop();
     await sleep(300); // the last publications' deliveries
     let incomplete = 0;
     for (const p of pending.values()) if (p[2]) incomplete++;
@@ -497,6 +578,7 @@ function points(plain, n1, n2) {
       'cluster, same node': (r) => callPoint({ ...one(n1.url, echo('l', r)), mode: 'light' }),
       'cluster, cross-node': (r) => callPoint({ callees: [{ url: n1.url, proc: echo('x', r) }], callers: [{ url: n2.url, proc: echo('x', r) }], mode: 'light' }),
       'NATS request/reply alone': () => natsRoundTrip(),
+      [HOPS]: (r) => hopsFloor(r),
     } },
     { id: 'publish-light', what: `publish 1→1 at ${LIGHT_RATE}/s`, unit: 'publication', configs: {
       plain: () => publishPoint({ pubUrl: plain.url, subUrls: [plain.url], n: 1, modes: ['light'], rate: LIGHT_RATE, topic: 'bench.claw.control' }).then((o) => o.light),
@@ -561,6 +643,7 @@ try {
     for (const p of pts) {
       let names = Object.keys(p.configs);
       if (round_ % 2 === 0) names = names.reverse(); // alternate the order: a drifting machine hits every configuration
+      const roundRows = [];
       for (const config of names) {
         let r;
         try {
@@ -569,11 +652,16 @@ try {
           r = { error: e instanceof Error ? e.message : String(e) };
         }
         const row = { ts: new Date().toISOString(), point: p.id, config, round: round_, quick: QUICK, load1: os.loadavg()[0], ...r };
+        roundRows.push(row);
+        process.stderr.write(`  r${round_} ${p.id} / ${config}: ${summary(row)}\n`);
+        await settle();
+      }
+      // Written once the point's configurations of this round are all measured: some fields pair them.
+      pairInRound(p.id, roundRows);
+      for (const row of roundRows) {
         rows.push(row);
         appendFileSync(outFile, JSON.stringify(row) + '\n');
         if (JSON_OUT) console.log(JSON.stringify(row));
-        process.stderr.write(`  r${round_} ${p.id} / ${config}: ${summary(row)}\n`);
-        await settle();
       }
     }
     loads.push(os.loadavg()[0]);
@@ -587,6 +675,29 @@ process.stderr.write(`done in ${round((Date.now() - started) / 1000, 0)} s; load
 report(rows);
 
 // ---------------------------------------------------------------- report
+
+/**
+ * Fields that pair configurations of one point within one round, added to its rows (call-light:
+ * the cross-node row gets p50 − same node and p50 − the topology floor, the floor's row gets
+ * p50 − same node). A configuration that failed leaves its partners' fields out.
+ */
+function pairInRound(point, rs) {
+  if (point !== 'call-light') return;
+  const p50 = (config) => rs.find((r) => r.config === config && !r.error)?.p50_us;
+  const diff = (a, b) => (Number.isFinite(a) && Number.isFinite(b) ? round(a - b) : undefined);
+  const same = p50('cluster, same node');
+  const cross = p50('cluster, cross-node');
+  const floor = p50(HOPS);
+  for (const r of rs) {
+    if (r.error) continue;
+    if (r.config === 'cluster, cross-node') {
+      r.p50_minus_same_node_us = diff(cross, same);
+      r.p50_minus_topology_floor_us = diff(cross, floor);
+    } else if (r.config === HOPS) {
+      r.p50_minus_same_node_us = diff(floor, same);
+    }
+  }
+}
 
 function summary(r) {
   if (r.error) return `ERROR ${r.error}`;
@@ -623,7 +734,7 @@ function report(all) {
   const errs = all.filter((r) => r.error);
   const by = (point) => (config) => ok.filter((r) => r.point === point && r.config === config);
   const configsOf = (point) => [...new Set(all.filter((r) => r.point === point).map((r) => r.config))];
-  const cpuCell = (rs, sel = (r) => r) => ['plain', 'n1', 'n2', 'nats', 'loadgen'].map((k) => `${k} ${mm(rs.map((r) => sel(r).cpu[k]), 2)}`).join(', ');
+  const cpuCell = (rs, sel = (r) => r) => ['plain', 'n1', 'n2', 'nats', ...['relay1', 'relay2'].filter((k) => rs.some((r) => sel(r).cpu[k] !== undefined)), 'loadgen'].map((k) => `${k} ${mm(rs.map((r) => sel(r).cpu[k]), 2)}`).join(', ');
   const usCell = (rs, sel = (r) => r) => ['plain', 'n1', 'n2', 'nats'].map((k) => [k, median(rs.map((r) => sel(r).us_per_op[k]))]).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${round(v, 2)}`).join(', ');
   const lines = [];
   const say = (s) => { lines.push(s); };
@@ -636,7 +747,7 @@ function report(all) {
     for (const c of configsOf(point)) {
       const rs = by(point)(c);
       const vsPlain = c === 'plain' ? '' : mm(paired(by(point), 'plain', c, (r) => r.p50_us, 'diff'));
-      const vsSame = c === 'cluster, cross-node' ? mm(paired(by(point), 'cluster, same node', c, (r) => r.p50_us, 'diff')) : '';
+      const vsSame = c === 'cluster, cross-node' || c === HOPS ? mm(paired(by(point), 'cluster, same node', c, (r) => r.p50_us, 'diff')) : '';
       say(`| ${c} | ${mm(rs.map((r) => r.p50_us))} | ${mm(rs.map((r) => r.p99_us))} | ${vsPlain} | ${vsSame} | ${cpuCell(rs)} |`);
     }
     if (point === 'call-light') {
@@ -646,6 +757,13 @@ function report(all) {
       const same = median(by(point)('cluster, same node').map((r) => r.p50_us));
       const cross = median(by(point)('cluster, cross-node').map((r) => r.p50_us));
       if (Number.isFinite(rtt)) say(`floor: same node p50 + NATS round trip p50 = ${round(same + rtt)} µs; cross-node p50 ${round(cross)} µs (the router's cluster path adds ${round(cross - same - rtt)} µs over NATS's own round trip)`);
+      const hops = median(by(point)(HOPS).map((r) => r.p50_us));
+      const hopsOverSame = median(paired(by(point), 'cluster, same node', HOPS, (r) => r.p50_us, 'diff'));
+      const routerOwn = median(paired(by(point), HOPS, 'cluster, cross-node', (r) => r.p50_us, 'diff'));
+      if (Number.isFinite(hops)) {
+        say(`topology floor: ${HOPS} p50 ${round(hops)} µs${Number.isFinite(hopsOverSame) ? `, same node ${hopsOverSame < 0 ? '−' : '+'} ${round(Math.abs(hopsOverSame))} µs (paired)` : ''}: what any design with NATS between the two router processes costs on this machine before any routing work`);
+      }
+      if (Number.isFinite(routerOwn)) say(`router's own cost: cross-node p50 − topology floor p50 = ${round(routerOwn)} µs (paired, median of the rounds' differences)`);
     }
   }
   for (const [point, field, label] of [['call-saturate', 'calls_per_s', 'calls/s'], ['publish-saturate', 'deliveries_per_s', 'publications/s'], ['two-vs-one', 'calls_per_s', 'calls/s']]) {
