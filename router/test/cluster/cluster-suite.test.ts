@@ -149,12 +149,28 @@ t.test('a three-node cluster behind a balancer', { skip: haveNats ? false : 'nat
     nodes[2]!.kill('SIGKILL');
     await nodes[2]!.exited;
     const fresh = Wire.connect({ url: svcUrl(nodes[0]!), codec: 'json-text' });
-    await fresh.join('realm1');
+    const freshId = await fresh.join('realm1');
     t.teardown(() => { fresh.end(); });
     fresh.send([64, 1, { force_reregister: true }, 'com.suite.service']);
     t.equal((await fresh.next())[0], 65, 'REGISTERED on n1 (the claim taken over from the dead node\'s callee)');
 
-    caller.send([48, 1, {}, 'com.suite.service', ['hi']]);
+    // The takeover reaches n2's view through the table's watch a moment later (a CALL that finds a
+    // callee does not wait for the table, docs/cluster.md "Causality"): n2 must come to list the new
+    // callee alone, and soon: the dead node is seen gone only ~2 s after its last heartbeat, which is
+    // what removed the old callee before the takeover deleted its entry itself.
+    let request = 0;
+    const callees = async (): Promise<unknown> => {
+      const reg = await caller.call(++request, 'wamp.registration.match', ['com.suite.service']);
+      if (reg[0] !== 50 || typeof (reg[3] as unknown[])?.[0] !== 'number') return undefined;
+      const list = await caller.call(++request, 'wamp.registration.list_callees', [(reg[3] as number[])[0]]);
+      return list[0] === 50 ? (list[3] as unknown[])[0] : undefined;
+    };
+    const deadline = Date.now() + 1500;
+    let seen = await callees();
+    while (JSON.stringify(seen) !== JSON.stringify([freshId]) && Date.now() < deadline) { await new Promise((r) => setTimeout(r, 20)); seen = await callees(); }
+    t.same(seen, [freshId], 'n2 lists the new callee on n1 as the only one within 1.5 s of REGISTERED');
+
+    caller.send([48, ++request, {}, 'com.suite.service', ['hi']]);
     const inv = await fresh.next(68, 5000);
     fresh.send([70, inv[1], {}, ['from n1']]);
     const answer = await caller.next(undefined, 5000);
