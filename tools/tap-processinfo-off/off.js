@@ -1,0 +1,2 @@
+// Nothing: tap imports this into each test process (see README.md).
+export {};
