@@ -21,7 +21,7 @@ function cli(args: string[], opts: { onStart?: (child: ReturnType<typeof spawn>)
     let stderr = '';
     child.stdout!.on('data', (d) => { stdout += d; });
     child.stderr!.on('data', (d) => { stderr += d; });
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })); // 'close': all of its output read
     opts.onStart?.(child);
   });
 }

@@ -96,7 +96,7 @@ t.test('the node-only bundle installs into an empty folder and joins a router', 
     const c = spawn(bin, ['--config', autoCfg], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     c.stderr.on('data', (d) => { err += d; });
-    c.once('exit', (code) => resolve({ code, err }));
+    c.once('close', (code) => resolve({ code, err })); // 'close': all of its stderr read
   });
   t.equal(auto.code, 3, 'exit 3: GPIO unavailable');
   t.match(auto.err, existsSync('/dev/gpiochip0') ? /./ : /GPIO chip "gpiochip0" \(output "up"\) does not exist\. Chips present: none/, 'gpio-cdev ran (koffi loaded) and named the missing chip');

@@ -187,7 +187,7 @@ function cli(args: string[], stdin?: string): Promise<{ code: number | null; std
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => resolve({ code, stdout, stderr })); // 'close': all of its output read
     child.stdin.end(stdin ?? '');
   });
 }

@@ -42,7 +42,8 @@ class RouterProcess {
     });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => { this.stdout += d; this.wake(); });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; this.wake(); });
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => { resolve({ code, signal }); this.wake(); }));
+    // 'close', not 'exit': the child's last stderr can still be unread when it exits.
+    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => { resolve({ code, signal }); this.wake(); }));
   }
 
   private wake(): void { for (const w of this.waiters.splice(0)) w(); }
