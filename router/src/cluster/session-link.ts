@@ -12,7 +12,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { Dict } from '../messages/types.js';
 import type { Peer } from '../routing/peer.js';
-import type { Realm } from '../realm/realm.js';
+import type { Member, Realm } from '../realm/realm.js';
 import type { Logger } from '../logger.js';
 import type { Testament } from '../meta/testaments.js';
 import type { ClusterSessions, RemoteSession } from '../meta/meta-api.js';
@@ -44,6 +44,8 @@ interface Entry {
   detached: Testament[];
   /** An in-process session of its node: not counted by max_sessions and reserved_sessions (as on one node). */
   inProcess: boolean;
+  /** The client's address, as max_sessions_per_address counts it (undefined: in-process, or a trusted proxy's own). */
+  address: string | undefined;
 }
 
 interface Held { entry: Entry; revision: number }
@@ -51,16 +53,17 @@ interface Held { entry: Entry; revision: number }
 const decodeLimits = { maxElements: Number.MAX_SAFE_INTEGER, maxDepth: 1001 };
 
 function encodeEntry(e: Entry): Uint8Array {
-  return cborSerializer.encode([e.node, e.instance, e.details, e.destroyed, e.detached, e.inProcess]) as Uint8Array;
+  // The address came last (7th): a node of an earlier version reads the first six and ignores it.
+  return cborSerializer.encode([e.node, e.instance, e.details, e.destroyed, e.detached, e.inProcess, e.address ?? null]) as Uint8Array;
 }
 
 function decodeEntry(bytes: Uint8Array): Entry {
   const v = cborSerializer.decode(bytes, decodeLimits);
   if (!Array.isArray(v) || v.length < 5) throw new Error('not a session entry');
-  const [node, instance, details, destroyed, detached, inProcess] = v as unknown[];
+  const [node, instance, details, destroyed, detached, inProcess, address] = v as unknown[];
   if (typeof node !== 'string' || typeof instance !== 'string' || typeof details !== 'object' || details === null
     || !Array.isArray(destroyed) || !Array.isArray(detached)) throw new Error('malformed session entry');
-  return { node, instance, details: details as Dict, destroyed: destroyed as Testament[], detached: detached as Testament[], inProcess: inProcess === true };
+  return { node, instance, details: details as Dict, destroyed: destroyed as Testament[], detached: detached as Testament[], inProcess: inProcess === true, address: typeof address === 'string' ? address : undefined };
 }
 
 /**
@@ -75,6 +78,8 @@ interface Tally {
   authids: Map<string, number>;
   /** Counted sessions per role (reserved_sessions). */
   roles: Map<string, number>;
+  /** Counted sessions per client address (max_sessions_per_address). */
+  addresses: Map<string, number>;
 }
 
 function tallied(t: Tally, e: Entry, by: 1 | -1): void {
@@ -82,6 +87,7 @@ function tallied(t: Tally, e: Entry, by: 1 | -1): void {
   if (e.inProcess) return;
   t.sessions += by;
   bump(t.roles, String(e.details.authrole), by);
+  if (e.address !== undefined) bump(t.addresses, e.address, by);
 }
 
 function bump(counts: Map<string, number>, key: string, by: number): void {
@@ -133,8 +139,8 @@ export class SessionLink implements ClusterSessions {
 
   // ---- this node's sessions ----------------------------------------------------
 
-  joined(session: Peer): void {
-    const entry: Entry = { node: this.host.node, instance: this.host.instance, details: session.details(), destroyed: [], detached: [], inProcess: session.isLocal };
+  joined(session: Member): void {
+    const entry: Entry = { node: this.host.node, instance: this.host.instance, details: session.details(), destroyed: [], detached: [], inProcess: session.isLocal, address: session.isLocal ? undefined : session.address };
     this.mine.set(session.id, entry);
     this.write(session.id, entry);
   }
@@ -196,7 +202,7 @@ export class SessionLink implements ClusterSessions {
     let t = this.tallies.get(k);
     if (t === undefined) {
       if (by < 0) return;
-      t = { sessions: 0, authids: new Map(), roles: new Map() };
+      t = { sessions: 0, authids: new Map(), roles: new Map(), addresses: new Map() };
       this.tallies.set(k, t);
     }
     tallied(t, entry, by);
@@ -222,7 +228,7 @@ export class SessionLink implements ClusterSessions {
       for (const t of live) n += of(t).get(key) ?? 0;
       return n;
     };
-    return { sessions, authid: (a) => sum((t) => t.authids, a), role: (r) => sum((t) => t.roles, r) };
+    return { sessions, authid: (a) => sum((t) => t.authids, a), role: (r) => sum((t) => t.roles, r), address: (a) => sum((t) => t.addresses, a) };
   }
 
   /** Sessions of other live nodes (entries of a node's run we do not see are not counted). */

@@ -42,6 +42,8 @@ export interface OtherNodesCounts {
   authid(authid: string): number;
   /** Counted sessions with this role. */
   role(role: string): number;
+  /** Counted sessions from this client address. */
+  address(address: string): number;
 }
 
 /** A refusal message, or undefined when the session may join. */

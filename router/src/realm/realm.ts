@@ -31,7 +31,7 @@ import type { Testament } from '../meta/testaments.js';
 
 /** What a realm tells the cluster of its sessions (cluster/session-link.ts), and what the meta API asks of it. */
 export interface RealmClusterSessions extends ClusterSessions {
-  joined(session: Peer): void;
+  joined(session: Member): void;
   left(session: Peer): void;
   testamentsChanged(session: Peer, destroyed: Testament[], detached: Testament[]): void;
   /** The sessions of the other live nodes, as admission counts them (session limits count the cluster). */
@@ -265,8 +265,8 @@ export class Realm implements RealmContext {
   admissionRefusal(session: Member, identity: Identity): string | undefined {
     if (session.isLocal) return undefined;
     const address = session.address;
-    // On a cluster node the realm's and an authid's sessions are counted over every node (docs/cluster.md,
-    // "Session limits"): this node's exactly, the others' from the session table it already holds.
+    // On a cluster node the realm's, an authid's and an address's sessions are counted over every node
+    // (docs/cluster.md, "Session limits"): this node's exactly, the others' from the session table it already holds.
     const others = this.clusterSessions?.othersCounts();
     const ofRole = others === undefined
       ? (role: string): number => this.roleCounts.get(role) ?? 0
@@ -274,7 +274,7 @@ export class Realm implements RealmContext {
     return admissionRefusal(this.limits, this.sessionLimits(session, identity.authrole), {
       realmSessions: this.remoteSessions + (others?.sessions ?? 0),
       authidSessions: (this.authidCounts.get(identity.authid) ?? 0) + (others?.authid(identity.authid) ?? 0),
-      addressSessions: address === undefined ? 0 : this.addressCounts.get(address) ?? 0,
+      addressSessions: address === undefined ? 0 : (this.addressCounts.get(address) ?? 0) + (others?.address(address) ?? 0),
       roleSessions: ofRole(identity.authrole),
       unusedReserved: unusedReserved(this.limits.reserved, ofRole),
       authid: identity.authid, authrole: identity.authrole, address, realm: this.name, anonymous: identity.authmethod === 'anonymous',

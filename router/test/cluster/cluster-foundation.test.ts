@@ -177,6 +177,37 @@ t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' },
     t.equal(again.type, 3, 'the share of n3 went to the new alice: the realm is full again');
   });
 
+  t.test('max_sessions_per_address counts the cluster: one client address over several nodes behind a balancer', async (t) => {
+    const opts = {
+      cluster: 'per-address',
+      realms: [{ name: 'realm1', options: { limits: { max_sessions_per_address: 2 } }, roles: [{ name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true } }] }] }],
+    };
+    const nodes = await startNodes(3, nats.url, opts);
+    t.teardown(async () => { for (const n of nodes) await n.stop().catch(() => undefined); });
+    const opened: Wire[] = [];
+    t.teardown(() => { for (const c of opened) c.close(); });
+    const hello = async (i: number): Promise<{ c: Wire; type: number; message?: string }> => {
+      const c = await Wire.open({ kind: 'ws', port: nodes[i]!.port });
+      opened.push(c);
+      c.send([1, 'realm1', ROLES]);
+      const m = await c.next();
+      return { c, type: m[0] as number, message: m[0] === 3 ? (m[1] as { message: string }).message : undefined };
+    };
+    const sees = (i: number, n: number): Promise<unknown> =>
+      eventually(() => nodes[i]!.router.findRealm('realm1')!.meta.cluster!.remote().length === n, 5000, `n${i + 1} sees ${n} sessions elsewhere`);
+
+    const first = await hello(0);
+    t.equal(first.type, 2, '127.0.0.1 on n1');
+    t.equal((await hello(2)).type, 2, '127.0.0.1 on n3');
+    await sees(1, 2);
+    const third = await hello(1);
+    t.equal(third.type, 3, 'a third session from 127.0.0.1 on n2 is refused: its sessions on n1 and n3 count');
+    t.match(third.message, /client address \S+ already has 2 sessions on realm "realm1" \(limit 2\)/);
+    first.c.close();
+    await sees(1, 1);
+    t.equal((await hello(1)).type, 2, 'once the one on n1 has left, n2 admits it');
+  });
+
   t.test('a node name is taken by one live node only', async (t) => {
     const a = await startNode('same', nats.url, { cluster: 'names' });
     t.teardown(() => a.stop());
