@@ -246,6 +246,24 @@ function lat(samples) {
 }
 
 /**
+ * A light-load measurement of `one` (a call or request that resolves when answered): a closed-loop
+ * warm-up, then `one` paced at LIGHT_RATE, and the window's counters (`window`) while `measure(true)`
+ * has latency samples taken. `extra`: processes of the configuration besides PROCS, whose CPU counts.
+ */
+async function lightWindow(one, count, measure, extra = []) {
+  const warmEnd = now() + W.warm;
+  while (now() < warmEnd) await one();
+  await sleep(100);
+  const load = pace(LIGHT_RATE, () => one().catch(() => {}));
+  await sleep(200);
+  measure(true);
+  const r = await window(count, W.window, extra);
+  measure(false);
+  await load.stop();
+  return r;
+}
+
+/**
  * Open-loop load: `fire()` at `rate` per second from now on (the first at once; a slot missed
  * because the loop was late is skipped, not made up). A promise `fire()` returns is kept until it
  * settles: `stop()` stops firing and resolves once every kept promise has settled.
@@ -385,15 +403,7 @@ async function natsRoundTrip() {
       done++;
       if (measuring) samples.push((now() - t0) * 1000);
     };
-    const warmEnd = now() + W.warm;
-    while (now() < warmEnd) await one();
-    await sleep(100);
-    const load = pace(LIGHT_RATE, () => one().catch(() => {}));
-    await sleep(200);
-    measuring = true;
-    const r = await window(() => done, W.window);
-    measuring = false;
-    await load.stop();
+    const r = await lightWindow(one, () => done, (on) => { measuring = on; });
     await nc.close();
     return { ...r, calls_per_s: round(r.ops / r.wall_s, 0), ...lat(samples), errors: 0 };
   } finally {
@@ -467,15 +477,7 @@ async function hopsFloor(round_) {
       });
       caller.send(JSON.stringify([T.CALL, i, {}, 'bench.hops', [i, PAYLOAD]]));
     });
-    const warmEnd = now() + W.warm;
-    while (now() < warmEnd) await one();
-    await sleep(100);
-    const load = pace(LIGHT_RATE, () => one().catch(() => {}));
-    await sleep(200);
-    measuring = true;
-    const r = await window(() => done, W.window, relays);
-    measuring = false;
-    await load.stop();
+    const r = await lightWindow(one, () => done, (on) => { measuring = on; }, relays);
     return { ...r, calls_per_s: round(r.ops / r.wall_s, 0), ...lat(samples), errors };
   } finally {
     for (const ws of conns) ws.terminate();
