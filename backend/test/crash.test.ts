@@ -13,7 +13,7 @@ import { LEAN, Player, ScriptedClaw, backendConfig, connectSpectator, eventually
 
 const BIN = fileURLToPath(new URL('../bin/clawgate-backend.js', import.meta.url));
 const M = 'claw-1';
-// One kill in CI's lean second pass (helpers.ts LEAN), three in the full one.
+// One kill in CI's lean pass (Node 20; helpers.ts LEAN), three in the full one.
 const ITERATIONS = LEAN ? 1 : 3;
 const PLAYERS = 8;
 

@@ -107,9 +107,9 @@ export type StoreKind = 'sqlite' | 'postgres';
 export type TestDatabase = string | { url: string };
 
 /**
- * CI's second pass (the core suites again, on the other Node version: .ci/run)
- * runs lean: the PostgreSQL runs, which are the costliest and the same
- * JavaScript on both versions, are left to the full pass.
+ * CI's pass on Node 20 (the core suites again, beside the whole suite on
+ * Node 24: .ci/run) runs lean: the PostgreSQL runs, which are the costliest
+ * and the same JavaScript on both versions, are left to the full pass.
  */
 export const LEAN = process.env.CLAWGATE_TEST_PROFILE === 'lean';
 const LEAN_SKIP = 'lean profile (CLAWGATE_TEST_PROFILE=lean): PostgreSQL runs in the full pass';

@@ -5,7 +5,7 @@ import { Procedures, type SlotResult, type TurnResult } from '@clawgate/protocol
 import { LEAN, Player, connectOperator, eventually, setup, storeTest, scalar } from './helpers.js';
 
 const MACHINES = ['claw-a', 'claw-b', 'claw-c'];
-// 60 in CI's lean second pass (helpers.ts LEAN): the same checks, a third of the crowd.
+// 60 in CI's lean pass (Node 20; helpers.ts LEAN): the same checks, a third of the crowd.
 const PLAYERS = LEAN ? 60 : 200;
 
 storeTest(`${PLAYERS} players on 3 machines`, async (t, store) => {

@@ -22,7 +22,7 @@ const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args
 // The file's own clock, not only the subtest's: tap's 120 s per file is too short on a loaded machine.
 t.setTimeout(600_000);
 
-// CI's lean second pass (CLAWGATE_TEST_PROFILE=lean, the other Node version) leaves the bundle to
+// CI's lean pass (CLAWGATE_TEST_PROFILE=lean: the core suites on Node 20) leaves the bundle to
 // the full pass: building and installing it is the claw node suite's costliest part, and what it
 // checks (the bundle's contents, an offline install) does not depend on the Node that runs tap.
 const lean = process.env.CLAWGATE_TEST_PROFILE === 'lean' ? 'lean profile: the bundle is tested in the full pass' : false;
