@@ -97,7 +97,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   async start(): Promise<void> {
     const { nc } = this.host;
     this.sub = nc.subscribe(this.subjectPrefix + this.host.node, { callback: (err, msg) => { if (err === null) this.received(msg.data); } });
-    this.kv = await new Kvm(nc).create(this.bucketName, { history: 1 });
+    this.kv = await new Kvm(nc).create(this.bucketName, { history: 1, replicas: this.host.replicas });
     // Every entry there is, then every change: the watcher carries the table to this node.
     const w = await this.kv.watch();
     this.watcher = w;

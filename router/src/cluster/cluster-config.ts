@@ -37,6 +37,11 @@ export interface ClusterConfig {
    * and counted (the node's own history has the event).
    */
   historyAppends: { count: number; bytes: number };
+  /**
+   * Copies JetStream keeps of every bucket and stream the cluster makes (config `replicas`): 1 on one
+   * nats-server; 3 on a NATS cluster of three or more, so the cluster's state survives a server.
+   */
+  replicas: number;
 }
 
 /** Defaults of `max_history_appends` and `max_history_append_bytes`. */
@@ -55,6 +60,8 @@ export const ClusterSchema = z.object({
     creds: SecretRef.optional(),
   }).passthrough().optional(),
   max_history_appends: z.number().int().min(1).max(1_000_000).optional(),
+  // JetStream allows 1 to 5 replicas (more than the servers there are is refused when a bucket is made).
+  replicas: z.number().int().min(1).max(5).optional(),
   max_history_append_bytes: z.number().int().min(1024).max(4 * 1024 * 1024 * 1024).optional(),
 }).passthrough();
 export type ClusterSection = z.infer<typeof ClusterSchema>;
@@ -72,7 +79,7 @@ export interface ClusterOverrides {
 export function clusterConfig(section: ClusterSection | undefined, at: string, warnings: string[], src: SecretSources, overrides: ClusterOverrides = {}): ClusterConfig | undefined {
   if (section === undefined && overrides.node === undefined && overrides.nats === undefined) return undefined;
   if (section !== undefined) {
-    unknownKeys(section, ['node', 'name', 'nats', 'max_history_appends', 'max_history_append_bytes'], at, warnings);
+    unknownKeys(section, ['node', 'name', 'nats', 'max_history_appends', 'max_history_append_bytes', 'replicas'], at, warnings);
     if (section.nats !== undefined) unknownKeys(section.nats, ['servers', 'user', 'password', 'token', 'creds'], `${at}.nats`, warnings);
   }
   if (overrides.node !== undefined && !NAME.test(overrides.node)) throw new ConfigError(`invalid --node "${overrides.node}": a node name is ${NAME_RULE}`);
@@ -94,5 +101,5 @@ export function clusterConfig(section: ClusterSection | undefined, at: string, w
     count: section?.max_history_appends ?? DEFAULT_HISTORY_APPENDS.count,
     bytes: section?.max_history_append_bytes ?? DEFAULT_HISTORY_APPENDS.bytes,
   };
-  return { node, name: section?.name ?? DEFAULT_CLUSTER_NAME, nats, historyAppends };
+  return { node, name: section?.name ?? DEFAULT_CLUSTER_NAME, nats, historyAppends, replicas: section?.replicas ?? 1 };
 }

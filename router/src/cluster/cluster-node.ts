@@ -43,6 +43,7 @@ export class ClusterNode implements CallHost {
   get node(): string { return this.config.node; }
   get cluster(): string { return this.config.name; }
   get historyAppends(): { count: number; bytes: number } { return this.config.historyAppends; }
+  get replicas(): number { return this.config.replicas; }
   get slot(): number { return this.membership?.slot ?? -1; }
   get instance(): string { return this.membership?.instance ?? ''; }
   instanceOf(node: string): string | undefined { return this.membership?.instanceOf(node); }
@@ -99,7 +100,7 @@ export class ClusterNode implements CallHost {
     try {
       const info = nc.info;
       if (info !== undefined && info.jetstream !== true) throw new Error('the NATS server has no JetStream (start nats-server with -js)');
-      this.membership = new Membership(nc, this.config.name, this.config.node, this.log, (node, change, instance, clean, heardAt) => {
+      this.membership = new Membership(nc, this.config.name, this.config.node, this.config.replicas, this.log, (node, change, instance, clean, heardAt) => {
         this.log.info({ node, cluster: this.config.name, ...(change === 'left' ? { clean } : {}) }, change === 'joined' ? 'cluster node joined' : 'cluster node gone');
         if (change === 'left') {
           for (const l of this.links) l.nodeLeft(node);

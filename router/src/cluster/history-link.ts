@@ -43,6 +43,8 @@ export interface HistoryHost {
   readonly counters: ClusterCounters;
   /** Bounds of the appends waiting for their acknowledgement (config `max_history_appends`, `max_history_append_bytes`). */
   readonly historyAppends: { readonly count: number; readonly bytes: number };
+  /** Copies JetStream keeps of each bucket and stream (config `replicas`). */
+  readonly replicas: number;
 }
 
 const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
@@ -112,7 +114,7 @@ export class HistoryLink {
     if (info === null) {
       await jsm.streams.add({
         name: s.name, subjects: [s.subject], retention: RetentionPolicy.Limits, storage: StorageType.File,
-        max_msgs: entry.limit, discard: DiscardPolicy.Old, num_replicas: 1,
+        max_msgs: entry.limit, discard: DiscardPolicy.Old, num_replicas: this.host.replicas,
         description: `clawgate event history: realm ${this.realmName.slice(0, 100)}, ${entry.match} ${entry.uri.slice(0, 200)}`,
       });
     } else if (info.config.max_msgs !== entry.limit) {

@@ -66,6 +66,7 @@ export class Membership {
     private readonly nc: NatsConnection,
     private readonly cluster: string,
     readonly node: string,
+    private readonly replicas: number,
     private readonly log: Logger,
     private readonly changed: MembershipChange,
   ) {}
@@ -74,7 +75,7 @@ export class Membership {
 
   /** Claims the name and a slot, then starts heartbeats. Throws when the name is held by a live node. */
   async start(): Promise<void> {
-    this.kv = await new Kvm(this.nc).create(`${this.cluster}_nodes`, { ttl: CLAIM_TTL_MS, history: 1 });
+    this.kv = await new Kvm(this.nc).create(`${this.cluster}_nodes`, { ttl: CLAIM_TTL_MS, history: 1, replicas: this.replicas });
     const value = JSON.stringify({ node: this.node, instance: this.instance });
     // Listening first: a claim held by a node whose heartbeats we hear is a live node's.
     this.sub = this.nc.subscribe(this.subject, { callback: (err, msg) => { if (err === null) this.heard(msg.data); } });

@@ -48,6 +48,8 @@ export interface PersistentHost {
   readonly instance: string;
   readonly log: Logger;
   readonly counters: ClusterCounters;
+  /** Copies JetStream keeps of each bucket and stream (config `replicas`). */
+  readonly replicas: number;
   instanceOf(node: string): string | undefined;
 }
 
@@ -98,7 +100,7 @@ export class PersistentLink implements PersistentClusterLink {
   async start(): Promise<void> {
     // What this node's store brought back (before the table's subscriptions are made here too).
     const own = [...this.persistent.parts()];
-    const kv = this.kv = await new Kvm(this.host.nc).create(this.bucketName, { history: 1 });
+    const kv = this.kv = await new Kvm(this.host.nc).create(this.bucketName, { history: 1, replicas: this.host.replicas });
     const initial = (await kv.status()).values;
     const w = await kv.watch();
     this.watcher = w;

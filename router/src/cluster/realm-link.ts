@@ -46,6 +46,8 @@ export interface LinkHost {
   readonly counters: ClusterCounters;
   /** Bounds of the event-history appends in flight (cluster/history-link.ts). */
   readonly historyAppends: { readonly count: number; readonly bytes: number };
+  /** Copies JetStream keeps of each bucket and stream (config `replicas`). */
+  readonly replicas: number;
   /** The other live nodes. */
   others(): string[];
 }
@@ -104,7 +106,7 @@ export class RealmLink implements BrokerClusterLink {
     this.subs.push(nc.subscribe(this.eventSubject, { callback: (err, msg) => { if (err === null) this.received(msg.data); } }));
     this.subs.push(nc.subscribe(this.syncSubject, { callback: (err, msg) => { if (err === null) this.syncRequested(msg.data); } }));
     const bytes = this.realm.limits.maxRetainedBytes;
-    this.kv = await new Kvm(nc).create(this.bucketName, { history: 1, ...(bytes === null ? {} : { max_bytes: bytes * 2 + 1024 * 1024 }) });
+    this.kv = await new Kvm(nc).create(this.bucketName, { history: 1, replicas: this.host.replicas, ...(bytes === null ? {} : { max_bytes: bytes * 2 + 1024 * 1024 }) });
     // Updates from now on, then what is there: both merge by stamp, so their order does not matter.
     const w = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly });
     this.watcher = w;

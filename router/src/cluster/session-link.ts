@@ -32,6 +32,8 @@ export interface SessionHost {
   readonly connected: boolean;
   readonly log: Logger;
   readonly counters: ClusterCounters;
+  /** Copies JetStream keeps of each bucket and stream (config `replicas`). */
+  readonly replicas: number;
   instanceOf(node: string): string | undefined;
 }
 
@@ -122,7 +124,7 @@ export class SessionLink implements ClusterSessions {
 
   async start(): Promise<void> {
     const { nc } = this.host;
-    this.kv = await new Kvm(nc).create(this.bucketName, { history: 1 });
+    this.kv = await new Kvm(nc).create(this.bucketName, { history: 1, replicas: this.host.replicas });
     this.sub = nc.subscribe(`${this.killPrefix}.${this.host.node}`, { callback: (err, msg) => { if (err === null) this.killRequested(msg.data); } });
     const w = await this.kv.watch();
     this.watcher = w;

@@ -26,6 +26,8 @@ export interface SubscriptionHost {
   readonly connected: boolean;
   readonly log: Logger;
   readonly counters: ClusterCounters;
+  /** Copies JetStream keeps of each bucket and stream (config `replicas`). */
+  readonly replicas: number;
   instanceOf(node: string): string | undefined;
 }
 
@@ -60,7 +62,7 @@ export class SubscriptionLink {
   }
 
   async start(): Promise<void> {
-    this.kv = await new Kvm(this.host.nc).create(this.bucketName, { history: 1 });
+    this.kv = await new Kvm(this.host.nc).create(this.bucketName, { history: 1, replicas: this.host.replicas });
     const w = await this.kv.watch();
     this.watcher = w;
     void (async () => { for await (const e of w) this.changed(e); })();

@@ -75,6 +75,58 @@ export async function startNats(): Promise<Nats> {
   } as Nats;
 }
 
+/** One server of a NATS cluster. */
+export interface NatsClusterServer { name: string; url: string; kill(): Promise<void> }
+
+/**
+ * Three nats-servers with JetStream clustered (routes between them on loopback ports, a store
+ * each), ready once JetStream has a meta leader. stop() kills what is left and removes the stores.
+ */
+export async function startNatsCluster(count = 3): Promise<{ servers: NatsClusterServer[]; urls: string[]; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'clawgate-nats-cluster-'));
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const routes = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const procs: ChildProcess[] = [];
+  const servers: NatsClusterServer[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `s${i + 1}`;
+    const file = join(dir, `${name}.conf`);
+    writeFileSync(file, [
+      `server_name: ${name}`,
+      `listen: 127.0.0.1:${ports[i]}`,
+      `jetstream { store_dir: "${join(dir, name)}" }`,
+      `cluster { name: clawgate-test, listen: 127.0.0.1:${routes[i]}, routes: [${routes.filter((_, j) => j !== i).map((r) => `nats-route://127.0.0.1:${r}`).join(', ')}] }`,
+    ].join('\n'));
+    const proc = spawn(NATS_SERVER, ['-c', file], { stdio: 'ignore', detached: true });
+    killGroupOnExit(proc);
+    procs.push(proc);
+    servers.push({ name, url: `nats://127.0.0.1:${ports[i]}`, kill: async () => { proc.kill('SIGKILL'); await exited(proc, 3000); } });
+  }
+  for (const p of ports) await listening(p!, 10_000);
+  // JetStream answers once the servers have elected its meta leader.
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: servers.map((s) => s.url) });
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try { await (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo(); break; } catch (e) {
+        if (Date.now() > deadline) throw new Error(`the NATS cluster's JetStream did not come up within 30 s: ${(e as Error).message}`);
+        await sleep(250);
+      }
+    }
+  } finally { await nc.close(); }
+  return {
+    servers,
+    urls: servers.map((s) => s.url),
+    async stop() {
+      for (const p of procs) p.kill('SIGKILL');
+      await Promise.all(procs.map((p) => exited(p, 3000)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Stops `nats` and removes its store. */
 export async function stopNats(nats: Nats): Promise<void> {
   await nats.stop();
@@ -82,11 +134,22 @@ export async function stopNats(nats: Nats): Promise<void> {
 }
 
 /** testConfig()'s router (realm1, anonymous may do everything), as node `node` of a cluster on `natsUrl`. */
-export interface NodeOptions { realms?: unknown[]; cluster?: string; transportExtras?: Record<string, unknown> }
+export interface NodeOptions {
+  realms?: unknown[];
+  cluster?: string;
+  transportExtras?: Record<string, unknown>;
+  /** Several NATS servers (a NATS cluster) instead of `natsUrl` alone. */
+  natsServers?: string[];
+  /** The cluster section's `replicas`. */
+  replicas?: number;
+}
 
 export function nodeConfig(node: string, natsUrl: string, opts: NodeOptions = {}): unknown {
   const config = testConfig({ ...(opts.realms === undefined ? {} : { realms: opts.realms }), ...(opts.transportExtras === undefined ? {} : { transportExtras: opts.transportExtras }) }) as { workers: Record<string, unknown>[] };
-  config.workers[0]!.cluster = { node, ...(opts.cluster !== undefined ? { name: opts.cluster } : {}), nats: { servers: [natsUrl] } };
+  config.workers[0]!.cluster = {
+    node, ...(opts.cluster !== undefined ? { name: opts.cluster } : {}), nats: { servers: opts.natsServers ?? [natsUrl] },
+    ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
+  };
   return config;
 }
 
