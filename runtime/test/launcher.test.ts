@@ -94,13 +94,14 @@ function fixture(t: { teardown(fn: () => void): void }, packages: string[], dist
   const cli = (from: string) => `
 export async function main(argv) {
   const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
-  say({ from: '${from}', pid: process.pid, args: argv.slice(2), condition: process.execArgv.includes('${SOURCE_CONDITION}'), watchdogPid: process.env.WATCHDOG_PID ?? null });
-  const at = argv.indexOf('--exit');
-  if (at >= 0) process.exitCode = Number(argv[at + 1]);
+  // The handler before the first line: the test sends SIGTERM as soon as it reads that line.
   if (argv.includes('--wait')) {
     process.on('SIGTERM', () => { say({ got: 'SIGTERM' }); process.exit(0); });
     setInterval(() => {}, 1000);
   }
+  say({ from: '${from}', pid: process.pid, args: argv.slice(2), condition: process.execArgv.includes('${SOURCE_CONDITION}'), watchdogPid: process.env.WATCHDOG_PID ?? null });
+  const at = argv.indexOf('--exit');
+  if (at >= 0) process.exitCode = Number(argv[at + 1]);
 }
 `;
   write(dir, {
@@ -136,7 +137,8 @@ function run(dir: string, args: string[], o: { nodeArgs?: string[]; watchdog?: b
   });
   child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
   return new Promise<{ code: number | null; signal: NodeJS.Signals | null; said: Said[]; pid: number; stderr: string }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal, said, pid: child.pid!, stderr: err }));
+    // 'close', not 'exit': the last lines (a child's, through the launcher) can still be unread at exit.
+    child.on('close', (code, signal) => resolve({ code, signal, said, pid: child.pid!, stderr: err }));
   });
 }
 
