@@ -142,7 +142,7 @@ export class SessionLink implements ClusterSessions {
   // ---- this node's sessions ----------------------------------------------------
 
   joined(session: Member): void {
-    const entry: Entry = { node: this.host.node, instance: this.host.instance, details: session.details(), destroyed: [], detached: [], inProcess: session.isLocal, address: session.isLocal ? undefined : session.address };
+    const entry: Entry = { node: this.host.node, instance: this.host.instance, details: session.details(), destroyed: [], detached: [], inProcess: session.isLocal, address: session.address };
     this.mine.set(session.id, entry);
     this.write(session.id, entry);
   }

@@ -6,7 +6,7 @@ import t from 'tap';
 import { createRequire } from 'node:module';
 import { fromCrossbar, ConfigError } from '../../src/config/crossbar-config.js';
 import { connect, eventually, sleep, startRouter, testConfig } from '../helpers.js';
-import { haveNats, nodeConfig, spawnNode, startNats, startNode, startNodes, stopNats, type Nats, until } from './harness.js';
+import { haveNats, nodeConfig, spawnNode, startNats, startNode, startNodes, stopNats, type Nats, type Node, until } from './harness.js';
 import { Router } from '../../src/router.js';
 import { silentLogger } from '../../src/logger.js';
 import { NODE_SLOTS } from '../../src/ids.js';
@@ -61,6 +61,21 @@ t.test('a router without cluster never loads the NATS client', async (t) => {
   await r.stop();
   t.same(natsLoaded(), [], 'nor by its start, sessions and stop');
 });
+
+/** A HELLO on `node` (a ticket answered when asked): WELCOME (2) or ABORT (3) with its reason and message; the connection is kept in `opened`. */
+async function hello(node: Node, opened: Wire[], authid?: string, ticket?: string): Promise<{ c: Wire; type: number; reason?: string; message?: string }> {
+  const c = await Wire.open({ kind: 'ws', port: node.port });
+  opened.push(c);
+  c.send([1, 'realm1', authid === undefined ? ROLES : { ...ROLES, authmethods: ['ticket'], authid }]);
+  let m = await c.next();
+  if (m[0] === 4) { c.send([5, ticket, {}]); m = await c.next(); }
+  return m[0] === 3 ? { c, type: 3, reason: m[2] as string, message: (m[1] as { message: string }).message } : { c, type: m[0] as number };
+}
+
+/** `nodes[i]` sees `n` sessions on the other nodes (their session table entries arrived). */
+function sees(nodes: Node[], i: number, n: number): Promise<unknown> {
+  return eventually(() => nodes[i]!.router.findRealm('realm1')!.meta.cluster!.remote().length === n, 5000, `n${i + 1} sees ${n} sessions elsewhere`);
+}
 
 t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
   let nats!: Nats;
@@ -143,42 +158,32 @@ t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' },
     t.teardown(async () => { for (const n of nodes) await n.stop().catch(() => undefined); });
     const opened: Wire[] = [];
     t.teardown(() => { for (const c of opened) c.close(); });
-    /** The first answer to a HELLO on node i: WELCOME (2) or ABORT (3) with its reason and message. */
-    const hello = async (i: number, authid?: string, ticket?: string): Promise<{ type: number; reason?: string; message?: string }> => {
-      const c = await Wire.open({ kind: 'ws', port: nodes[i]!.port });
-      opened.push(c);
-      c.send([1, 'realm1', authid === undefined ? ROLES : { ...ROLES, authmethods: ['ticket'], authid }]);
-      let m = await c.next();
-      if (m[0] === 4) { c.send([5, ticket, {}]); m = await c.next(); }
-      return m[0] === 3 ? { type: 3, reason: m[2] as string, message: (m[1] as { message: string }).message } : { type: m[0] as number };
-    };
-    /** Node i sees `n` sessions on the other nodes (their session table entries arrived). */
-    const sees = (i: number, n: number): Promise<unknown> =>
-      eventually(() => nodes[i]!.router.findRealm('realm1')!.meta.cluster!.remote().length === n, 5000, `n${i + 1} sees ${n} sessions elsewhere`);
+    const helloOn = (i: number, authid?: string, ticket?: string): ReturnType<typeof hello> => hello(nodes[i]!, opened, authid, ticket);
+    const seen = (i: number, n: number): Promise<unknown> => sees(nodes, i, n);
 
-    t.equal((await hello(0, 'alice', 'a')).type, 2, 'alice on n1');
-    t.equal((await hello(2, 'alice', 'a')).type, 2, 'alice on n3');
-    await sees(1, 2);
-    const third = await hello(1, 'alice', 'a');
+    t.equal((await helloOn(0, 'alice', 'a')).type, 2, 'alice on n1');
+    t.equal((await helloOn(2, 'alice', 'a')).type, 2, 'alice on n3');
+    await seen(1, 2);
+    const third = await helloOn(1, 'alice', 'a');
     t.same([third.type, third.reason], [3, 'clawgate.error.too_many_sessions'], 'a third alice on n2 is refused: her sessions on n1 and n3 count');
     t.match(third.message, /authid "alice" already has 2 sessions on realm "realm1" \(limit 2\)/);
 
-    t.equal((await hello(0)).type, 2, 'an anonymous session on n1: 3 sessions in the cluster');
-    await sees(1, 3);
-    const full = await hello(1);
+    t.equal((await helloOn(0)).type, 2, 'an anonymous session on n1: 3 sessions in the cluster');
+    await seen(1, 3);
+    const full = await helloOn(1);
     t.same([full.type, full.reason], [3, 'clawgate.error.too_many_sessions'], 'n2 is empty but the realm is full for anonymous (4 minus the unused reservation of ops)');
     t.match(full.message, /has reached its limit of 4 sessions \(1 of them kept for the roles ops\)/);
-    t.equal((await hello(1, 'ops', 'o')).type, 2, 'ops takes its reserved session on n2');
-    await sees(0, 2);
-    t.equal((await hello(0)).type, 3, 'the realm is full on n1 too (4 sessions over three nodes)');
+    t.equal((await helloOn(1, 'ops', 'o')).type, 2, 'ops takes its reserved session on n2');
+    await seen(0, 2);
+    t.equal((await helloOn(0)).type, 3, 'the realm is full on n1 too (4 sessions over three nodes)');
 
     // n3 is lost (its NATS connection closed: a kill or a cut as the others see it): its alice no longer counts.
     await nodes[2]!.router.cluster!.nc.close();
     const lost = Date.now();
     await eventually(() => !nodes[1]!.router.cluster!.state().nodes.includes('n3'), 5000, 'n3 gone for n2');
-    t.equal((await hello(1, 'alice', 'a')).type, 2, `alice may join on n2 once n3 is gone (${Date.now() - lost} ms after the cut)`);
+    t.equal((await helloOn(1, 'alice', 'a')).type, 2, `alice may join on n2 once n3 is gone (${Date.now() - lost} ms after the cut)`);
     await eventually(() => nodes[0]!.router.findRealm('realm1')!.meta.cluster!.remote().map((x) => x.node).join() === 'n2,n2', 5000, 'n1 sees n3 gone and n2\'s two sessions');
-    const again = await hello(0);
+    const again = await helloOn(0);
     t.equal(again.type, 3, 'the share of n3 went to the new alice: the realm is full again');
   });
 
@@ -191,26 +196,16 @@ t.test('a cluster', { skip: haveNats ? false : 'nats-server is not installed' },
     t.teardown(async () => { for (const n of nodes) await n.stop().catch(() => undefined); });
     const opened: Wire[] = [];
     t.teardown(() => { for (const c of opened) c.close(); });
-    const hello = async (i: number): Promise<{ c: Wire; type: number; message?: string }> => {
-      const c = await Wire.open({ kind: 'ws', port: nodes[i]!.port });
-      opened.push(c);
-      c.send([1, 'realm1', ROLES]);
-      const m = await c.next();
-      return { c, type: m[0] as number, message: m[0] === 3 ? (m[1] as { message: string }).message : undefined };
-    };
-    const sees = (i: number, n: number): Promise<unknown> =>
-      eventually(() => nodes[i]!.router.findRealm('realm1')!.meta.cluster!.remote().length === n, 5000, `n${i + 1} sees ${n} sessions elsewhere`);
-
-    const first = await hello(0);
+    const first = await hello(nodes[0]!, opened);
     t.equal(first.type, 2, '127.0.0.1 on n1');
-    t.equal((await hello(2)).type, 2, '127.0.0.1 on n3');
-    await sees(1, 2);
-    const third = await hello(1);
+    t.equal((await hello(nodes[2]!, opened)).type, 2, '127.0.0.1 on n3');
+    await sees(nodes, 1, 2);
+    const third = await hello(nodes[1]!, opened);
     t.equal(third.type, 3, 'a third session from 127.0.0.1 on n2 is refused: its sessions on n1 and n3 count');
     t.match(third.message, /client address \S+ already has 2 sessions on realm "realm1" \(limit 2\)/);
     first.c.close();
-    await sees(1, 1);
-    t.equal((await hello(1)).type, 2, 'once the one on n1 has left, n2 admits it');
+    await sees(nodes, 1, 1);
+    t.equal((await hello(nodes[1]!, opened)).type, 2, 'once the one on n1 has left, n2 admits it');
   });
 
   t.test('a node name is taken by one live node only', async (t) => {

@@ -10,7 +10,7 @@ import t from 'tap';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, eventually, type AutobahnSession } from '../helpers.js';
-import { haveNats, startNatsCluster, startNode, type NodeOptions } from './harness.js';
+import { haveNats, startNatsCluster, startNode, until, type NodeOptions } from './harness.js';
 
 t.setTimeout(120_000);
 
@@ -49,15 +49,12 @@ t.test('replicas: 3 on three NATS servers: the cluster\'s state survives the ser
   await leader!.kill();
 
   // The two servers left elect new leaders (seconds); until then JetStream's requests time out.
-  const electedBy = Date.now() + 30_000;
-  let info;
-  for (;;) {
-    info = await jsm.streams.info(retained.name).catch(() => undefined);
-    if (info?.cluster?.leader !== undefined && info.cluster.leader !== leader!.name) break;
-    if (Date.now() > electedBy) throw new Error('no new leader of the retained bucket within 30 s of the kill');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  t.same([info.state.messages, info.state.last_seq], [retained.messages, retained.last], `the bucket kept its content under its new leader (${info.cluster.leader})`);
+  let info!: Awaited<ReturnType<typeof jsm.streams.info>>;
+  await until(async () => {
+    info = await jsm.streams.info(retained.name);
+    return info.cluster?.leader !== undefined && info.cluster.leader !== leader!.name;
+  }, 30_000, 'a new leader of the retained bucket after the kill');
+  t.same([info.state.messages, info.state.last_seq], [retained.messages, retained.last], `the bucket kept its content under its new leader (${info.cluster?.leader})`);
   const entry = await jsm.streams.getMessage(retained.name, { seq: retained.last });
   t.match(new TextDecoder().decode(entry!.data), /ready/, 'the retained event itself is readable from the servers left');
 
@@ -70,8 +67,6 @@ t.test('replicas: 3 on three NATS servers: the cluster\'s state survives the ser
   await eventually(() => got.length === 1, 10_000, 'the retained event on n2');
   t.same(got[0], ['ready']);
   let answer: unknown;
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
-    try { answer = await b.session.call('com.rep.echo', ['hi']); break; } catch (e) { answer = e; await new Promise((r) => setTimeout(r, 250)); }
-  }
+  await until(async () => { answer = await b.session.call('com.rep.echo', ['hi']); return true; }, 15_000, 'a call from n2 answered').catch(() => undefined);
   t.same(answer, ['echo', 'hi'], 'a call from n2 reaches the callee on n1 after the server\'s death');
 });

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { autobahn, connect, killGroupOnExit, testConfig, type AutobahnSession } from '../helpers.js';
 import { Wire } from '../wire.js';
 import { disclosingRealm, wampTestsuite } from '../wamp-testsuite-vectors.js';
-import { haveNats, startNats, stopNats, type NodeProcess } from './harness.js';
+import { haveNats, startNats, stopNats, until, type NodeProcess } from './harness.js';
 import { startBalancer } from './balancer.js';
 
 const REALMS = [(testConfig() as { workers: { realms: unknown[] }[] }).workers[0]!.realms[0], disclosingRealm('disclosing')];
@@ -165,9 +165,8 @@ t.test('a three-node cluster behind a balancer', { skip: haveNats ? false : 'nat
       const list = await caller.call(++request, 'wamp.registration.list_callees', [(reg[3] as number[])[0]]);
       return list[0] === 50 ? (list[3] as unknown[])[0] : undefined;
     };
-    const deadline = Date.now() + 1500;
-    let seen = await callees();
-    while (JSON.stringify(seen) !== JSON.stringify([freshId]) && Date.now() < deadline) { await new Promise((r) => setTimeout(r, 20)); seen = await callees(); }
+    let seen: unknown;
+    await until(async () => JSON.stringify(seen = await callees()) === JSON.stringify([freshId]), 1500, 'n2 lists the new callee').catch(() => undefined);
     t.same(seen, [freshId], 'n2 lists the new callee on n1 as the only one within 1.5 s of REGISTERED');
 
     caller.send([48, ++request, {}, 'com.suite.service', ['hi']]);

@@ -108,13 +108,7 @@ export async function startNatsCluster(count = 3): Promise<{ servers: NatsCluste
   const { jetstreamManager } = await import('@nats-io/jetstream');
   const nc = await connect({ servers: servers.map((s) => s.url) });
   try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try { await (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo(); break; } catch (e) {
-        if (Date.now() > deadline) throw new Error(`the NATS cluster's JetStream did not come up within 30 s: ${(e as Error).message}`);
-        await sleep(250);
-      }
-    }
+    await until(async () => (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo(), 30_000, 'the NATS cluster\'s JetStream');
   } finally { await nc.close(); }
   return {
     servers,
