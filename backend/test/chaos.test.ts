@@ -70,7 +70,7 @@ storeTest('chaos: kill -9 of random instances while hundreds of players play on 
   };
   const instances = await Promise.all(Array.from({ length: INSTANCES }, (_, i) => Instance.create(`b${i}`, dir, r.url, database, cfg)));
   t.teardown(async () => { for (const i of instances) await i.kill(); });
-  for (const i of instances) i.start();
+  for (const i of instances) await i.start();
   for (const i of instances) await i.up();
   const pgc = new pg.Client({ connectionString: database.url });
   await pgc.connect();
@@ -183,7 +183,7 @@ storeTest('chaos: kill -9 of random instances while hundreds of players play on 
         takeovers.push(Date.now() - killedAt);
       }
       await sleep(1000 + random() * 1000);
-      victim.start();
+      await victim.start();
       await sleep(2000 + random() * 3000);
     }
   })();
@@ -194,7 +194,7 @@ storeTest('chaos: kill -9 of random instances while hundreds of players play on 
   while (Date.now() - began < ACTIVE_MS || (kills < MIN_KILLS && Date.now() - began < 3 * ACTIVE_MS)) await sleep(250);
   stopKiller = true;
   await killer;
-  for (const i of instances) if (!i.running) i.start();
+  for (const i of instances) if (!i.running) await i.start();
   for (const i of instances) await i.up();
   stopActors = true;
   await Promise.all(actors);

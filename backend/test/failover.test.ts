@@ -41,8 +41,8 @@ storeTest('kill -9 of the owner mid-turn and mid-ready-check: another instance t
   const a = await Instance.create('a', dir, r.url, database, cfg);
   const b = await Instance.create('b', dir, r.url, database, cfg);
   t.teardown(async () => { await a.kill(); await b.kill(); });
-  a.start();
-  b.start();
+  await a.start();
+  await b.start();
   await a.up();
   await b.up();
   const pgc = await db(database.url);
@@ -84,7 +84,7 @@ storeTest('kill -9 of the owner mid-turn and mid-ready-check: another instance t
   t.equal(row.result, null, 'and runs on');
   t.match(await cy.call(Procedures.requestSlot, [M]), { position: 1 }, 'a player\'s next call is served by the survivor');
   // The killed one comes back now (as the standby): a start can take many seconds on a loaded box, longer than a ready window.
-  first.start();
+  await first.start();
   await first.up();
   const from = ann.messages.length;
   claw.finish('win');

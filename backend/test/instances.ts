@@ -33,19 +33,25 @@ export class Instance {
   stderr = '';
   starts = 0;
 
-  private constructor(readonly name: string, readonly port: number, readonly configFile: string) {}
+  /** The /health port of the current (or last) process: a new one at each start. */
+  port = 0;
+
+  private constructor(readonly name: string, private readonly config: BackendConfigInput, readonly configFile: string) {}
 
   static async create(name: string, dir: string, routerUrl: string, db: TestDatabase, extra: Partial<BackendConfigInput> = {}): Promise<Instance> {
-    const port = await freePort();
-    const configFile = join(dir, `${name}.json`);
-    writeFileSync(configFile, JSON.stringify(backendConfig(routerUrl, db, { logLevel: 'warn', http: { port }, ...extra })));
-    return new Instance(name, port, configFile);
+    return new Instance(name, backendConfig(routerUrl, db, { logLevel: 'warn', ...extra }), join(dir, `${name}.json`));
   }
 
   get running(): boolean { return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null; }
 
-  /** Starts the process; with CLAWGATE_TEST_LOGS=<dir> its log lines go to <dir>/<name>.log. */
-  start(): void {
+  /**
+   * Starts the process; with CLAWGATE_TEST_LOGS=<dir> its log lines go to <dir>/<name>.log.
+   * Each start takes a fresh free port: a killed instance's old port can be taken by another
+   * test file's process before the restart (seen as EADDRINUSE under CI's concurrency).
+   */
+  async start(): Promise<void> {
+    this.port = await freePort();
+    writeFileSync(this.configFile, JSON.stringify({ ...this.config, http: { ...this.config.http, port: this.port } }));
     this.starts++;
     const logs = process.env.CLAWGATE_TEST_LOGS;
     const out = logs ? openSync(join(logs, `${this.name}.log`), 'a') : 'ignore';
