@@ -118,15 +118,19 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   await ann.page.goto(system.url);
   await ann.page.locator('#machine-title', { hasText: 'claw-1' }).waitFor();
   const shownAt = Date.now();
-  await playing(ann.page, 20_000);
+  await playing(ann.page, 40_000);
   t.comment(`first frame ${Date.now() - shownAt} ms after the machine was shown`);
   const first = await picture(ann.page);
   await sleep(500);
   const later = await picture(ann.page);
   t.ok(later.frames > first.frames, `frames keep coming (${first.frames} → ${later.frames})`);
   t.ok(later.stamp !== undefined, 'the painted send-time stamp is read back from the decoded picture');
+  // Live, not a frozen picture: the stamp moves on between the two looks. How old it is is the
+  // video's latency, a benchmark's business (bench/video-latency.js); here it only has to be from
+  // this run's last seconds (it reached 5 s once, with four test files on two cores).
   const lag = Date.now() - (later.stamp ?? 0);
-  t.ok(lag >= -50 && lag < 5000, `the stamp is a recent time (${lag} ms old)`);
+  t.ok(later.stamp !== undefined && first.stamp !== undefined && later.stamp > first.stamp, `the stamp moves on (${first.stamp} → ${later.stamp})`);
+  t.ok(lag >= -50 && lag < 15_000, `the stamp is a recent time (${lag} ms old)`);
   // The floor is dark blue (52, 60, 88): most of the nine points show it, not black, not noise.
   const blue = later.floor.filter(([r, , b]) => b! > r! + 15 && b! > 60 && b! < 130);
   t.ok(blue.length >= 5, `the box floor is drawn (${later.floor.map((p) => p.join(',')).join(' ')})`);
@@ -137,7 +141,7 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   // ---- a second viewer: a player on a 360 px phone ----------------------------------------------
   const bob = await newPage(browser, PHONE.viewport, PHONE);
   await signIn(bob.page, system.url, 'Bob');
-  await playing(bob.page, 20_000);
+  await playing(bob.page, 40_000);
   const phone = await picture(bob.page);
   t.ok(phone.width > 200 && phone.width <= 360, `the video fits the phone (${phone.width} px wide)`);
   t.ok(phone.stamp !== undefined, 'the phone decodes the stream too');
@@ -189,7 +193,8 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   await dash.page.fill('#secret', system.operatorSecret);
   await dash.page.click('#login-submit');
   const card = dash.page.locator('article[aria-label="Machine claw-1"]');
-  await card.locator('.live[data-video="playing"]').waitFor({ timeout: 20_000 });
+  // A third WebRTC viewer; 40 s: the first two took up to 20 s with four test files on two cores.
+  await card.locator('.live[data-video="playing"]').waitFor({ timeout: 40_000 });
   await card.locator('.camera', { hasText: /Camera: running · \d+(\.\d)? fps · [\d.]+ Mbit\/s · \d+ viewers? · 0 restarts/ }).waitFor({ timeout: 15_000 });
   t.pass('the dashboard shows a live thumbnail and the camera\'s health');
 
@@ -229,7 +234,9 @@ t.test('live video through Janus', { skip: missing !== undefined && !required ? 
   await playing(bob.page, 45_000);
   t.ok(descendants(system.proc.pid!, /\bjanus -F/).some((p) => p !== janus[0]), 'a new Janus runs');
   const stamp = (await picture(ann.page)).stamp;
-  t.ok(stamp !== undefined && Date.now() - stamp < 5000, 'fresh frames after the Janus restart');
+  await sleep(500);
+  const next = (await picture(ann.page)).stamp;
+  t.ok(stamp !== undefined && next !== undefined && next > stamp && Date.now() - next < 15_000, `fresh frames after the Janus restart (${stamp} → ${next})`);
 
   await card.locator('.live[data-video="playing"]').waitFor({ timeout: 30_000 });
   t.pass('the thumbnail recovers too');
