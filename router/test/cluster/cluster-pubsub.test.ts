@@ -3,6 +3,9 @@
 // events that outlive their node, the order of one publisher's events
 // across topics, and what a cluster node refuses as not yet cluster-wide.
 import t from 'tap';
+import WebSocket from 'ws';
+import { Wampy } from 'wampy';
+import { CborSerializer } from 'wampy/CborSerializer.js';
 import { callError, connect, eventually, sleep, within, type AutobahnSession } from '../helpers.js';
 import { haveNats, startNats, startNode, startNodes, stopNats, type Nats, type Node, type NodeOptions } from './harness.js';
 
@@ -82,6 +85,34 @@ t.test('PubSub across nodes', { skip: haveNats ? false : 'nats-server is not ins
     // that every node has it (docs/cluster.md, "Subscribing"); under CI's load it once did.
     await eventually(() => d.some((e) => e.args[0] === 'who'), 5000, 'disclosed event');
     t.equal(d.find((e) => e.args[0] === 'who')!.details.publisher, pub.id, 'publisher disclosed across nodes (decided on its node)');
+  });
+
+  // Payload passthrough (spec "Payload Passthru Mode"): wampy's ppt form, one binary item in
+  // Arguments and the ppt_* options, across nodes both ways: PUBLISH→EVENT, CALL→INVOCATION and
+  // YIELD→RESULT, as router/test/wampy.test.ts checks on one node.
+  t.test('payload passthrough: ppt_* options and the opaque payload cross nodes in events, invocations and results', async (t) => {
+    const ppt = async (i: number): Promise<Wampy> => {
+      const w = new Wampy(nodes[i]!.url, {
+        ws: WebSocket as never, realm: 'realm1', serializer: new CborSerializer(), autoReconnect: false,
+        payloadSerializers: { cbor: new CborSerializer() },
+      });
+      await w.connect();
+      t.teardown(() => w.disconnect().catch(() => undefined));
+      return w;
+    };
+    const [a, b, c] = [await ppt(0), await ppt(1), await ppt(2)];
+    const opts = { ppt_scheme: 'x_custom', ppt_serializer: 'cbor', ppt_cipher: 'none', ppt_keyid: 'k1' };
+    const events: Record<string, unknown>[] = [];
+    await b.subscribe('com.ppt.topic', ({ argsList, argsDict, details }) => { events.push({ args: argsList, kwargs: argsDict, ...details }); });
+    await a.publish('com.ppt.topic', { argsList: ['secret'], argsDict: { k: 1 } }, { ...opts, acknowledge: true });
+    await eventually(() => events.length === 1, 5000, 'the ppt event on another node');
+    t.match(events[0], { args: ['secret'], kwargs: { k: 1 }, ...opts }, 'the event on another node: payload decoded by the subscriber, every ppt_* option kept');
+    const seen: Record<string, unknown>[] = [];
+    await c.register('com.ppt.proc', ({ argsList, details }) => { seen.push(details); return { argsList: ['back', ...(argsList ?? [])], options: opts }; });
+    const res = await a.call('com.ppt.proc', { argsList: ['in'] }, opts) as { argsList?: unknown[]; details?: Record<string, unknown> };
+    t.match(seen[0], opts, 'INVOCATION.Details on the callee\'s node carry the caller\'s ppt_* options');
+    t.same(res.argsList, ['back', 'in'], 'the callee\'s opaque result reaches the caller on another node');
+    t.match(res.details, opts, 'RESULT.Details carry the callee\'s ppt_* options');
   });
 
   t.test('black- and whitelists by session, authid and authrole apply to the sessions of every node', async (t) => {
