@@ -16,7 +16,7 @@
 // progressive chunks and results, and an INTERRUPT after its INVOCATION,
 // arrive in the order sent.
 import type { Subscription } from '@nats-io/transport-node';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
 import type { RouterMessage } from '../messages/types.js';
 import { MessageType } from '../messages/types.js';
 import type { InvokePolicy, MatchPolicy } from '../messages/options.js';
@@ -29,6 +29,7 @@ import { WampErrors } from '../errors.js';
 import { shortUri } from '../uri.js';
 import { RemoteCallee, RemoteCallers, type RemoteSink } from './remote-peers.js';
 import { realmToken, type LinkHost } from './realm-link.js';
+import { WatchedBucket } from './watched-bucket.js';
 import { CallKind, decodeCall, encodeAnswer, encodeInterrupt, encodeInvoke, encodeRevoke, type WireCall } from './call-wire.js';
 
 /** How long a CALL that found no callee waits for the registration table at most. */
@@ -65,9 +66,8 @@ interface Held { node?: string; instance?: string; revision: number; raw: KvEntr
 const isConflict = (e: unknown): boolean => /wrong last sequence|key exists/i.test((e as Error)?.message ?? '');
 
 export class CallLink implements DealerClusterLink, RemoteSink {
-  private kv: KV | undefined;
+  private bucket: WatchedBucket | undefined;
   private sub: Subscription | undefined;
-  private watcher: { stop(): void } | undefined;
   private readonly subjectPrefix: string;
   private readonly bucketName: string;
   /** Callees of other nodes, by `node/session`. */
@@ -97,17 +97,16 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   async start(): Promise<void> {
     const { nc } = this.host;
     this.sub = nc.subscribe(this.subjectPrefix + this.host.node, { callback: (err, msg) => { if (err === null) this.received(msg.data); } });
-    this.kv = await new Kvm(nc).create(this.bucketName, { history: 1, replicas: this.host.replicas });
     // Every entry there is, then every change: the watcher carries the table to this node.
-    const w = await this.kv.watch();
-    this.watcher = w;
-    void (async () => { for await (const e of w) this.changed(e); })();
+    this.bucket = await WatchedBucket.open(this.host, this.bucketName, (e) => this.changed(e), { what: 'registration', realm: this.realm.name });
   }
+
+  private get kv(): KV | undefined { return this.bucket?.kv; }
 
   stop(): void {
     this.stopped = true;
     this.sub?.unsubscribe();
-    this.watcher?.stop();
+    void this.bucket?.stop();
     for (const w of this.waiters.splice(0)) w.done();
   }
 

@@ -15,16 +15,14 @@
 // clawgate.persistent.drop) deletes every key of it, and every node ends it.
 // (Deletes, not purges: with purges a node was seen, about one test run in
 // five, to miss one and keep the subscription; with deletes, not in eight.)
-import type { NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
 import { MATCH_POLICIES, type MatchPolicy } from '../messages/options.js';
 import type { Realm } from '../realm/realm.js';
-import type { Logger } from '../logger.js';
 import type { PersistentClusterLink, PersistentSubscriptions } from '../broker/persistent-subscriptions.js';
 import type { PersistentRow } from '../broker/persistent-store.js';
 import { cborSerializer } from '../serializers/cbor.js';
-import type { ClusterCounters } from './cluster-counters.js';
 import { realmToken } from './realm-link.js';
+import { WatchedBucket, type BucketHost } from './watched-bucket.js';
 import { NODE_TIMEOUT_MS } from './membership.js';
 
 /** Membership sweeps every 250 ms: a lost node was last heard at most this much before NODE_TIMEOUT_MS ago. */
@@ -41,15 +39,10 @@ const MARKER_SWEEP_MS = 60 * 60 * 1000;
 const LOAD_TIMEOUT_MS = 5000;
 
 /** What a persistent link needs of its node. */
-export interface PersistentHost {
-  readonly nc: NatsConnection;
+export interface PersistentHost extends BucketHost {
   readonly cluster: string;
   readonly node: string;
   readonly instance: string;
-  readonly log: Logger;
-  readonly counters: ClusterCounters;
-  /** Copies JetStream keeps of each bucket and stream (config `replicas`). */
-  readonly replicas: number;
   instanceOf(node: string): string | undefined;
 }
 
@@ -80,13 +73,10 @@ function decodePart(node: string, bytes: Uint8Array): Part {
 }
 
 export class PersistentLink implements PersistentClusterLink {
-  private kv: KV | undefined;
-  private watcher: { stop(): void } | undefined;
+  private bucket: WatchedBucket | undefined;
   private readonly bucketName: string;
   /** The last part each key held (this node's own included): what ended() deletes, and what is applied again when a node is seen. */
   private readonly table = new Map<string, Part>();
-  /** Writes per key, one after the other. */
-  private readonly chains = new Map<string, Promise<void>>();
   private stopped = false;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly persistent: PersistentSubscriptions;
@@ -100,20 +90,15 @@ export class PersistentLink implements PersistentClusterLink {
   async start(): Promise<void> {
     // What this node's store brought back (before the table's subscriptions are made here too).
     const own = [...this.persistent.parts()];
-    const kv = this.kv = await new Kvm(this.host.nc).create(this.bucketName, { history: 1, replicas: this.host.replicas });
-    const initial = (await kv.status()).values;
-    const w = await kv.watch();
-    this.watcher = w;
     let ready!: () => void;
     const loaded = new Promise<void>((r) => { ready = r; });
-    if (initial === 0) ready();
     const timer = setTimeout(() => ready(), LOAD_TIMEOUT_MS);
-    void (async () => {
-      for await (const e of w) {
-        this.entry(e);
-        if ((e.delta ?? 0) === 0) ready();
-      }
-    })();
+    // Loaded at the last of the entries there were (delta 0), or at once when there were none.
+    this.bucket = await WatchedBucket.open(this.host, this.bucketName, (e) => {
+      this.entry(e);
+      if ((e.delta ?? 0) === 0) ready();
+    }, { what: 'persistent subscription', realm: this.realm.name });
+    if ((await this.bucket.kv.status()).values === 0) ready();
     await loaded;
     clearTimeout(timer);
     // What this node's store brought back joins the table. One that ended while this node was away is gone already:
@@ -126,7 +111,7 @@ export class PersistentLink implements PersistentClusterLink {
 
   /** Clears old delete markers (every node does, which is idempotent). */
   private async sweep(): Promise<void> {
-    const kv = this.kv as (KV & { purgeDeletes?(olderMillis: number): Promise<unknown> }) | undefined;
+    const kv = this.bucket?.kv as (KV & { purgeDeletes?(olderMillis: number): Promise<unknown> }) | undefined;
     try {
       await kv?.purgeDeletes?.(this.realm.limits.maxPersistentTtlSeconds * 1000);
     } catch (e) {
@@ -135,10 +120,9 @@ export class PersistentLink implements PersistentClusterLink {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.chains.values()]);
+    await this.bucket?.stop();
     this.stopped = true;
     clearInterval(this.sweeper);
-    this.watcher?.stop();
   }
 
   // ---- this node's parts (PersistentClusterLink) ------------------------------
@@ -147,7 +131,7 @@ export class PersistentLink implements PersistentClusterLink {
     const key = keyOf(row.authid, row.name, this.host.node);
     this.table.set(key, { node: this.host.node, instance: this.host.instance, row, sessions });
     const value = encodePart(this.host.instance, row, sessions);
-    this.write(key, (kv) => kv.put(key, value));
+    this.write(key, value);
   }
 
   ended(authid: string, name: string): void {
@@ -156,22 +140,14 @@ export class PersistentLink implements PersistentClusterLink {
     for (const k of this.table.keys()) if (k.startsWith(prefix)) keys.add(k);
     for (const key of keys) {
       this.table.delete(key);
-      this.write(key, (kv) => kv.delete(key));
+      this.write(key, undefined);
     }
   }
 
-  private write(key: string, op: (kv: KV) => Promise<unknown>): void {
-    const kv = this.kv;
-    if (kv === undefined || this.stopped) return;
-    const next = (this.chains.get(key) ?? Promise.resolve()).then(async () => {
-      try { await op(kv); } catch (e) {
-        this.host.counters.storeFailures++;
-        this.host.log.warn({ err: (e as Error).message, realm: this.realm.name }, 'persistent subscription not written to the cluster table');
-      }
-    });
-    this.chains.set(key, next);
-    void next.then(() => { if (this.chains.get(key) === next) this.chains.delete(key); });
+  private write(key: string, value: Uint8Array | string | undefined): void {
+    if (!this.stopped) this.bucket?.write(key, value);
   }
+
 
   // ---- the other nodes' parts ----------------------------------------------------
 
@@ -207,7 +183,7 @@ export class PersistentLink implements PersistentClusterLink {
     for (const [key, part] of this.table) {
       if (part.node === node) this.apply(part);
       // This node's own parts written again: a write may have failed while NATS was away.
-      else if (part.node === this.host.node && part.instance === this.host.instance) this.write(key, (kv) => kv.put(key, encodePart(part.instance, part.row, part.sessions)));
+      else if (part.node === this.host.node && part.instance === this.host.instance) this.write(key, encodePart(part.instance, part.row, part.sessions));
     }
   }
 

@@ -16,7 +16,7 @@
 // event with the greatest stamp, so they agree on the last one.
 import { createHash } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { Kvm, KvWatchInclude, type KV, type KvEntry } from '@nats-io/kv';
+import { KvWatchInclude, type KvEntry } from '@nats-io/kv';
 import type { Dict } from '../messages/types.js';
 import type { PublicationData } from '../routing/publication.js';
 import type { BrokerClusterLink } from '../broker/cluster-link.js';
@@ -28,6 +28,7 @@ import { HEARTBEAT_MS, NODE_TIMEOUT_MS } from './membership.js';
 import { Kind, decodeMessage, decodeRetained, encodeEvent, encodeRetained, encodeSyncMarker, encodeSyncRequest } from './wire.js';
 import type { ClusterCounters } from './cluster-counters.js';
 import { HistoryLink } from './history-link.js';
+import { WatchedBucket } from './watched-bucket.js';
 
 /** Room for the topic, details and framing beside a publication's own bytes in a node message. */
 export const ENVELOPE_ROOM = 8 * 1024;
@@ -70,8 +71,7 @@ export class RealmLink implements BrokerClusterLink {
   private readonly eventSubject: string;
   private readonly syncSubject: string;
   private subs: Subscription[] = [];
-  private kv: KV | undefined;
-  private watcher: { stop(): void } | undefined;
+  private bucket: WatchedBucket | undefined;
   private lastStamp = 0;
   /** The greatest retained stamp seen from each node, by slot (a stamp's low bits): where a lost node's testaments go (lostStamp). */
   private readonly lastOf = new Map<number, number>();
@@ -106,16 +106,17 @@ export class RealmLink implements BrokerClusterLink {
     this.subs.push(nc.subscribe(this.eventSubject, { callback: (err, msg) => { if (err === null) this.received(msg.data); } }));
     this.subs.push(nc.subscribe(this.syncSubject, { callback: (err, msg) => { if (err === null) this.syncRequested(msg.data); } }));
     const bytes = this.realm.limits.maxRetainedBytes;
-    this.kv = await new Kvm(nc).create(this.bucketName, { history: 1, replicas: this.host.replicas, ...(bytes === null ? {} : { max_bytes: bytes * 2 + 1024 * 1024 }) });
     // Updates from now on, then what is there: both merge by stamp, so their order does not matter.
-    const w = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly });
-    this.watcher = w;
-    void (async () => { for await (const e of w) this.stored(e); })();
-    const keys = await this.kv.keys();
+    const bucket = this.bucket = await WatchedBucket.open(this.host, this.bucketName, (e) => this.stored(e), {
+      what: 'retained event', realm: this.realm.name,
+      create: bytes === null ? {} : { max_bytes: bytes * 2 + 1024 * 1024 },
+      watch: { include: KvWatchInclude.UpdatesOnly },
+    });
+    const keys = await bucket.kv.keys();
     const all: string[] = [];
     for await (const k of keys) all.push(k);
     for (const k of all) {
-      const e = await this.kv.get(k);
+      const e = await bucket.kv.get(k);
       if (e !== null) this.stored(e);
     }
     await this.history?.start(historyMark);
@@ -124,7 +125,7 @@ export class RealmLink implements BrokerClusterLink {
   stop(): void {
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
-    this.watcher?.stop();
+    void this.bucket?.stop();
     for (const p of this.syncs.values()) { clearTimeout(p.timer); p.done(); }
     this.syncs.clear();
   }
@@ -274,7 +275,7 @@ export class RealmLink implements BrokerClusterLink {
   }
 
   private async write(topic: string, value: Uint8Array, stamp: number): Promise<void> {
-    const kv = this.kv;
+    const kv = this.bucket?.kv;
     if (kv === undefined) return;
     const key = retainedKey(topic);
     for (let attempt = 0; attempt < 5; attempt++) {

@@ -8,32 +8,26 @@
 // wamp.session.on_leave for each of its sessions and publishes their
 // testaments, to its own subscribers (every node does so for its own, so
 // each subscriber gets each once).
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import type { Subscription } from '@nats-io/transport-node';
+import type { KvEntry } from '@nats-io/kv';
 import type { Dict } from '../messages/types.js';
 import type { Peer } from '../routing/peer.js';
 import type { Member, Realm } from '../realm/realm.js';
-import type { Logger } from '../logger.js';
 import type { Testament } from '../meta/testaments.js';
 import type { ClusterSessions, RemoteSession } from '../meta/meta-api.js';
 import { cborSerializer } from '../serializers/cbor.js';
-import type { ClusterCounters } from './cluster-counters.js';
 import { realmToken } from './realm-link.js';
+import { WatchedBucket, type BucketHost } from './watched-bucket.js';
 import { NODE_TIMEOUT_MS } from './membership.js';
 import { NODE_SLOTS } from '../ids.js';
 import type { OtherNodesCounts } from '../limits/admission.js';
 
 /** What a session link needs of its node. */
-export interface SessionHost {
-  readonly nc: NatsConnection;
+export interface SessionHost extends BucketHost {
   readonly cluster: string;
   readonly node: string;
   readonly instance: string;
   readonly connected: boolean;
-  readonly log: Logger;
-  readonly counters: ClusterCounters;
-  /** Copies JetStream keeps of each bucket and stream (config `replicas`). */
-  readonly replicas: number;
   instanceOf(node: string): string | undefined;
 }
 
@@ -101,15 +95,12 @@ function bump(counts: Map<string, number>, key: string, by: number): void {
 type KillRequest = [number[], string, string | null];
 
 export class SessionLink implements ClusterSessions {
-  private kv: KV | undefined;
-  private watcher: { stop(): void } | undefined;
+  private bucket: WatchedBucket | undefined;
   private sub: Subscription | undefined;
   private readonly bucketName: string;
   private readonly killPrefix: string;
   /** Every session entry the watcher delivered, this node's own included, by session id. */
   private readonly table = new Map<number, Held>();
-  /** Writes per session, one after the other (a leave's delete after its join's put). */
-  private readonly chains = new Map<number, Promise<void>>();
   /** This node's sessions' entries (written again when a node comes back: it may have deleted them). */
   private readonly mine = new Map<number, Entry>();
   /** The other nodes' sessions counted per node run (`node/instance`); only live runs are summed. */
@@ -123,20 +114,15 @@ export class SessionLink implements ClusterSessions {
   }
 
   async start(): Promise<void> {
-    const { nc } = this.host;
-    this.kv = await new Kvm(nc).create(this.bucketName, { history: 1, replicas: this.host.replicas });
-    this.sub = nc.subscribe(`${this.killPrefix}.${this.host.node}`, { callback: (err, msg) => { if (err === null) this.killRequested(msg.data); } });
-    const w = await this.kv.watch();
-    this.watcher = w;
-    void (async () => { for await (const e of w) this.changed(e); })();
+    this.bucket = await WatchedBucket.open(this.host, this.bucketName, (e) => this.changed(e), { what: 'session entry', realm: this.realm.name });
+    this.sub = this.host.nc.subscribe(`${this.killPrefix}.${this.host.node}`, { callback: (err, msg) => { if (err === null) this.killRequested(msg.data); } });
   }
 
   /** Waits for this node's writes (the sessions left before: their entries are deleted before the node says bye). */
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.chains.values()]);
+    await this.bucket?.stop();
     this.stopped = true;
     this.sub?.unsubscribe();
-    this.watcher?.stop();
   }
 
   // ---- this node's sessions ----------------------------------------------------
@@ -160,23 +146,11 @@ export class SessionLink implements ClusterSessions {
     this.write(session.id, undefined);
   }
 
+  /** A leave's delete goes after its join's put. */
   private write(id: number, entry: Entry | undefined): void {
-    const kv = this.kv;
-    if (kv === undefined || this.stopped) return;
-    const key = `s${id}`;
-    const value = entry === undefined ? undefined : encodeEntry(entry);
-    const prev = this.chains.get(id) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      try {
-        if (value === undefined) await kv.delete(key); else await kv.put(key, value);
-      } catch (e) {
-        this.host.counters.storeFailures++;
-        this.host.log.warn({ err: (e as Error).message, realm: this.realm.name, session: id }, 'session entry not written to the cluster table');
-      }
-    });
-    this.chains.set(id, next);
-    void next.then(() => { if (this.chains.get(id) === next) this.chains.delete(id); });
+    if (!this.stopped) this.bucket?.write(`s${id}`, entry === undefined ? undefined : encodeEntry(entry));
   }
+
 
   // ---- the table -----------------------------------------------------------------
 
@@ -290,7 +264,7 @@ export class SessionLink implements ClusterSessions {
    * (RealmLink.lostStamp estimates it when not given).
    */
   nodeLeft(node: string, instance: string, clean: boolean, heardAt?: number): void {
-    const kv = this.kv;
+    const kv = this.bucket?.kv;
     const lost: [number, number][] = [];
     for (const [id, h] of [...this.table]) {
       const { entry } = h;

@@ -10,24 +10,17 @@
 // cluster-wide subscription id (ids.ts sharedId), as registrations do
 // (cluster/call-link.ts). The broker's own events for this node's
 // subscriptions are not published: they become the entries.
-import type { NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
 import type { Dict } from '../messages/types.js';
 import type { Realm } from '../realm/realm.js';
-import type { Logger } from '../logger.js';
-import type { ClusterCounters } from './cluster-counters.js';
 import { realmToken } from './realm-link.js';
+import { WatchedBucket, type BucketHost } from './watched-bucket.js';
 
-export interface SubscriptionHost {
-  readonly nc: NatsConnection;
+export interface SubscriptionHost extends BucketHost {
   readonly cluster: string;
   readonly node: string;
   readonly instance: string;
   readonly connected: boolean;
-  readonly log: Logger;
-  readonly counters: ClusterCounters;
-  /** Copies JetStream keeps of each bucket and stream (config `replicas`). */
-  readonly replicas: number;
   instanceOf(node: string): string | undefined;
 }
 
@@ -42,8 +35,7 @@ interface Viewed { sub: Dict; members: Map<string, { node: string; session: numb
 const KEY = /^s(\d+)\.([A-Za-z0-9_-]+)\.(\d+)$/;
 
 export class SubscriptionLink {
-  private kv: KV | undefined;
-  private watcher: { stop(): void } | undefined;
+  private bucket: WatchedBucket | undefined;
   private readonly bucketName: string;
   /** The bucket as the watcher delivered it. */
   private readonly table = new Map<string, Held>();
@@ -53,8 +45,6 @@ export class SubscriptionLink {
   private readonly mine = new Map<string, Entry>();
   /** This node's subscriptions as its broker's on_create described them, by id. */
   private readonly described = new Map<number, Dict>();
-  /** Writes per key, one after the other (an unsubscribe's delete after its subscribe's put). */
-  private readonly chains = new Map<string, Promise<void>>();
   private stopped = false;
 
   constructor(private readonly host: SubscriptionHost, private readonly realm: Realm) {
@@ -62,17 +52,15 @@ export class SubscriptionLink {
   }
 
   async start(): Promise<void> {
-    this.kv = await new Kvm(this.host.nc).create(this.bucketName, { history: 1, replicas: this.host.replicas });
-    const w = await this.kv.watch();
-    this.watcher = w;
-    void (async () => { for await (const e of w) this.changed(e); })();
+    this.bucket = await WatchedBucket.open(this.host, this.bucketName, (e) => this.changed(e), { what: 'subscription entry', realm: this.realm.name });
   }
+
+  private get kv(): KV | undefined { return this.bucket?.kv; }
 
   /** Waits for this node's writes (its sessions left before the node says bye). */
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.chains.values()]);
+    await this.bucket?.stop();
     this.stopped = true;
-    this.watcher?.stop();
   }
 
   // ---- this node's subscribers ---------------------------------------------------
@@ -106,20 +94,9 @@ export class SubscriptionLink {
     }
   }
 
+  /** An unsubscribe's delete goes after its subscribe's put. */
   private write(key: string, entry: Entry | undefined): void {
-    const kv = this.kv;
-    if (kv === undefined || this.stopped) return;
-    const prev = this.chains.get(key) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      try {
-        if (entry === undefined) await kv.delete(key); else await kv.put(key, JSON.stringify(entry));
-      } catch (e) {
-        this.host.counters.storeFailures++;
-        this.host.log.warn({ err: (e as Error).message, realm: this.realm.name, key }, 'subscription entry not written to the cluster table');
-      }
-    });
-    this.chains.set(key, next);
-    void next.then(() => { if (this.chains.get(key) === next) this.chains.delete(key); });
+    if (!this.stopped) this.bucket?.write(key, entry === undefined ? undefined : JSON.stringify(entry));
   }
 
   // ---- the table ---------------------------------------------------------------------
