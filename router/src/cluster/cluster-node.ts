@@ -14,6 +14,7 @@ import { SessionLink } from './session-link.js';
 import { MetaLink } from './meta-link.js';
 import { SubscriptionLink } from './subscription-link.js';
 import { PersistentLink } from './persistent-link.js';
+import { START_PATIENCE_MS } from './start-patience.js';
 
 /** How long the start waits for NATS before failing (the CLI then exits 1). */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -37,6 +38,8 @@ export class ClusterNode implements CallHost {
   private readonly subscriptions: SubscriptionLink[] = [];
   private readonly persistents: PersistentLink[] = [];
   private natsState: ClusterState['nats'] = 'closed';
+  /** While starting: until when JetStream requests that time out are tried again (start-patience.ts). */
+  startDeadline = 0;
 
   constructor(readonly config: ClusterConfig, readonly log: Logger) {}
 
@@ -114,7 +117,8 @@ export class ClusterNode implements CallHost {
           for (const s of this.subscriptions) s.resync();
           for (const p of this.persistents) p.nodeJoined(node);
         }
-      });
+      }, this);
+      this.startDeadline = Date.now() + START_PATIENCE_MS;
       await this.membership.start();
       for (const l of this.links) await l.start();
       for (const c of this.calls) await c.start();
@@ -123,9 +127,11 @@ export class ClusterNode implements CallHost {
       for (const m of this.metas) m.start();
       for (const p of this.persistents) await p.start();
     } catch (e) {
+      this.startDeadline = 0;
       await this.stop();
       throw new Error(`cluster node "${this.config.node}": ${(e as Error).message}`);
     }
+    this.startDeadline = 0;
     this.log.info({ node: this.config.node, cluster: this.config.name, slot: this.slot, nats: nc.getServer() }, 'cluster node started');
   }
 

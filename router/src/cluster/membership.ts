@@ -16,6 +16,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { NODE_SLOTS } from '../ids.js';
 import type { Logger } from '../logger.js';
+import { patiently, type StartPatience } from './start-patience.js';
 
 export const HEARTBEAT_MS = 500;
 export const NODE_TIMEOUT_MS = 2000;
@@ -69,13 +70,15 @@ export class Membership {
     private readonly replicas: number,
     private readonly log: Logger,
     private readonly changed: MembershipChange,
+    /** The node's start: its JetStream requests that time out are tried again until its deadline. */
+    private readonly patience: StartPatience,
   ) {}
 
   private get subject(): string { return `${this.cluster}.hb`; }
 
   /** Claims the name and a slot, then starts heartbeats. Throws when the name is held by a live node. */
   async start(): Promise<void> {
-    this.kv = await new Kvm(this.nc).create(`${this.cluster}_nodes`, { ttl: CLAIM_TTL_MS, history: 1, replicas: this.replicas });
+    this.kv = await patiently(this.patience, `bucket ${this.cluster}_nodes`, () => new Kvm(this.nc).create(`${this.cluster}_nodes`, { ttl: CLAIM_TTL_MS, history: 1, replicas: this.replicas }));
     const value = JSON.stringify({ node: this.node, instance: this.instance });
     // Listening first: a claim held by a node whose heartbeats we hear is a live node's.
     this.sub = this.nc.subscribe(this.subject, { callback: (err, msg) => { if (err === null) this.heard(msg.data); } });
@@ -98,8 +101,7 @@ export class Membership {
     const deadline = Date.now() + CLAIM_TTL_MS + 1000;
     for (;;) {
       try {
-        const revision = await this.kv!.create(key, value);
-        this.claims.push({ key, value, revision });
+        this.claims.push({ key, value, revision: await this.create(key, value) });
         return;
       } catch (e) {
         if (!isConflict(e)) throw e;
@@ -107,6 +109,25 @@ export class Membership {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
+  }
+
+  /**
+   * Creates a claim key, trying again while JetStream does not answer in
+   * time. A create that timed out may have been made all the same: the key
+   * holding this very run's value is taken as this create's.
+   */
+  private async create(key: string, value: string): Promise<number> {
+    const kv = this.kv!;
+    return patiently(this.patience, `claim ${key}`, async () => {
+      try {
+        return await kv.create(key, value);
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+        const held = await kv.get(key);
+        if (held !== null && held.operation === 'PUT' && held.string() === value) return held.revision;
+        throw e;
+      }
+    });
   }
 
   /** A heartbeat with this node's name from another instance was heard. */
@@ -118,8 +139,7 @@ export class Membership {
       const slot = (first + i) % NODE_SLOTS;
       const key = `slot.${slot}`;
       try {
-        const revision = await this.kv!.create(key, value);
-        this.claims.push({ key, value, revision });
+        this.claims.push({ key, value, revision: await this.create(key, value) });
         return slot;
       } catch (e) {
         if (!isConflict(e)) throw e;

@@ -23,6 +23,7 @@ import type { PersistentRow } from '../broker/persistent-store.js';
 import { cborSerializer } from '../serializers/cbor.js';
 import { realmToken } from './realm-link.js';
 import { WatchedBucket, type BucketHost } from './watched-bucket.js';
+import { patiently } from './start-patience.js';
 import { NODE_TIMEOUT_MS } from './membership.js';
 
 /** Membership sweeps every 250 ms: a lost node was last heard at most this much before NODE_TIMEOUT_MS ago. */
@@ -98,7 +99,8 @@ export class PersistentLink implements PersistentClusterLink {
       this.entry(e);
       if ((e.delta ?? 0) === 0) ready();
     }, { what: 'persistent subscription', realm: this.realm.name });
-    if ((await this.bucket.kv.status()).values === 0) ready();
+    const bucket = this.bucket;
+    if ((await patiently(this.host, `status of ${this.bucketName}`, () => bucket.kv.status())).values === 0) ready();
     await loaded;
     clearTimeout(timer);
     // What this node's store brought back joins the table. One that ended while this node was away is gone already:

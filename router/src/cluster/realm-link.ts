@@ -29,6 +29,7 @@ import { Kind, decodeMessage, decodeRetained, encodeEvent, encodeRetained, encod
 import type { ClusterCounters } from './cluster-counters.js';
 import { HistoryLink } from './history-link.js';
 import { WatchedBucket } from './watched-bucket.js';
+import { patiently, type StartPatience } from './start-patience.js';
 
 /** Room for the topic, details and framing beside a publication's own bytes in a node message. */
 export const ENVELOPE_ROOM = 8 * 1024;
@@ -36,7 +37,7 @@ export const ENVELOPE_ROOM = 8 * 1024;
 export const SYNC_TIMEOUT_MS = 1000;
 
 /** What a realm link needs of its node. */
-export interface LinkHost {
+export interface LinkHost extends StartPatience {
   readonly nc: NatsConnection;
   readonly cluster: string;
   readonly node: string;
@@ -112,11 +113,13 @@ export class RealmLink implements BrokerClusterLink {
       create: bytes === null ? {} : { max_bytes: bytes * 2 + 1024 * 1024 },
       watch: { include: KvWatchInclude.UpdatesOnly },
     });
-    const keys = await bucket.kv.keys();
-    const all: string[] = [];
-    for await (const k of keys) all.push(k);
+    const all = await patiently(this.host, `keys of ${this.bucketName}`, async () => {
+      const keys: string[] = [];
+      for await (const k of await bucket.kv.keys()) keys.push(k);
+      return keys;
+    });
     for (const k of all) {
-      const e = await bucket.kv.get(k);
+      const e = await patiently(this.host, `retained event ${k}`, () => bucket.kv.get(k));
       if (e !== null) this.stored(e);
     }
     await this.history?.start(historyMark);

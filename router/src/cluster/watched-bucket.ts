@@ -5,15 +5,14 @@
 // after another per key, so a key's delete never overtakes the put before it.
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV, type KvEntry, type KvOptions, type KvWatchOptions } from '@nats-io/kv';
-import type { Logger } from '../logger.js';
 import type { ClusterCounters } from './cluster-counters.js';
+import { patiently, type StartPatience } from './start-patience.js';
 
 /** What a bucket needs of its node. */
-export interface BucketHost {
+export interface BucketHost extends StartPatience {
   readonly nc: NatsConnection;
   /** Copies JetStream keeps (config `replicas`). */
   readonly replicas: number;
-  readonly log: Logger;
   readonly counters: ClusterCounters;
 }
 
@@ -41,8 +40,9 @@ export class WatchedBucket {
 
   /** Opens bucket `name` and starts handing its entries to `onEntry`, in the order the bucket has them. */
   static async open(host: BucketHost, name: string, onEntry: (e: KvEntry) => void, o: BucketOptions): Promise<WatchedBucket> {
-    const kv = await new Kvm(host.nc).create(name, { history: 1, replicas: host.replicas, ...o.create });
-    const w = await kv.watch(o.watch);
+    // Both tried again while they time out at a node's start (start-patience.ts).
+    const kv = await patiently(host, `bucket ${name}`, () => new Kvm(host.nc).create(name, { history: 1, replicas: host.replicas, ...o.create }));
+    const w = await patiently(host, `watch of ${name}`, () => kv.watch(o.watch));
     void (async () => { for await (const e of w) onEntry(e); })();
     return new WatchedBucket(kv, w, host, o);
   }

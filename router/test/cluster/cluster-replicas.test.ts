@@ -2,10 +2,11 @@
 // failure"): on a NATS cluster of three servers, every bucket and stream the
 // cluster makes is kept in three copies, so the cluster's state outlives the
 // server that led it. The server killed is the leader of the retained events'
-// bucket: with one copy, that bucket would be gone with it. (A router node
-// started in the first tens of seconds after a server's death can fail to
-// start: JetStream may still place its watches on the dead server. That is
-// documented, docs/cluster.md; this test starts its nodes before the kill.)
+// bucket: with one copy, that bucket would be gone with it. A third router
+// node is started right after the kill: for tens of seconds JetStream answers
+// some of its start's requests late or never (new leaders; watches placed on
+// the dead server), and the node tries them again rather than failing
+// (cluster/start-patience.ts; it failed every time before).
 import t from 'tap';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -47,6 +48,8 @@ t.test('replicas: 3 on three NATS servers: the cluster\'s state survives the ser
   const leader = natsCluster.servers.find((s) => s.name === retained.leader);
   t.ok(leader, `the retained bucket's leader is one of ours (${retained.leader})`);
   await leader!.kill();
+  // n3 starts now, on the servers left, while the others elect new leaders.
+  const n3Started = startNode('n3', natsCluster.urls.find((u) => u !== leader!.url)!, opts).then((n) => { t.teardown(() => n.stop()); return n; }, (e: Error) => e);
 
   // The two servers left elect new leaders (seconds); until then JetStream's requests time out.
   let info!: Awaited<ReturnType<typeof jsm.streams.info>>;
@@ -69,4 +72,18 @@ t.test('replicas: 3 on three NATS servers: the cluster\'s state survives the ser
   let answer: unknown;
   await until(async () => { answer = await b.session.call('com.rep.echo', ['hi']); return true; }, 15_000, 'a call from n2 answered').catch(() => undefined);
   t.same(answer, ['echo', 'hi'], 'a call from n2 reaches the callee on n1 after the server\'s death');
+
+  // The node started right after the kill is up, and a member like the others.
+  const began = Date.now();
+  const n3 = await n3Started;
+  if (n3 instanceof Error) { t.fail(`n3, started right after the kill, failed its start: ${n3.message}`); return; }
+  t.comment(`n3 started (waited ${Date.now() - began} ms more here)`);
+  await eventually(() => n3.router.cluster!.state().nodes.join() === 'n1,n2,n3', 10_000, 'n3 sees n1 and n2');
+  const c = await connect({ port: n3.port });
+  t.teardown(() => c.connection.close());
+  const late: unknown[][] = [];
+  await (c.session as AutobahnSession).subscribe('com.rep.status', (args: unknown[] | undefined) => { late.push(args ?? []); }, { get_retained: true });
+  await eventually(() => late.length === 1, 10_000, 'the retained event on n3');
+  t.same(late[0], ['ready'], 'n3 has the cluster\'s retained event');
+  t.same(await c.session.call('com.rep.echo', ['n3']), ['echo', 'n3'], 'a call from n3 reaches the callee on n1');
 });

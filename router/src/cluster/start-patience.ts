@@ -1,0 +1,40 @@
+// A node's start asks JetStream for its buckets, watches and streams. For some
+// tens of seconds after a NATS server of a cluster dies, JetStream answers
+// some of those requests late or not at all: the streams the dead server led
+// elect new leaders, and nats-server 2.9 can still place a new consumer (a
+// watch) on the dead server. Each such request then fails with a timeout,
+// and another try usually lands elsewhere. So a starting node tries again
+// what timed out, until its start's deadline, rather than failing its start
+// (measured: a node started right after a kill -9 of one of three servers
+// needed 10–60 s of whole-start retries; docs/cluster.md "Replicas").
+import { TimeoutError } from '@nats-io/transport-node';
+import type { Logger } from '../logger.js';
+
+/** How long a node's start keeps trying JetStream requests that time out. */
+export const START_PATIENCE_MS = 60_000;
+
+/** The deadline a start's JetStream requests share, and where their retries are logged. */
+export interface StartPatience {
+  readonly log: Logger;
+  /** Until when (ms since the epoch) a request of the start that timed out is tried again; 0 after the start. */
+  readonly startDeadline: number;
+}
+
+/** Did JetStream not answer in time (or say it can't yet)? Anything else is not retried. */
+export function isJetStreamTimeout(e: unknown): boolean {
+  if (e instanceof TimeoutError) return true;
+  const message = (e as Error)?.message ?? '';
+  return /\btimeout\b|timed out|temporarily unavailable/i.test(message);
+}
+
+/** Runs `op`; while it times out and the start's deadline has not passed, runs it again. */
+export async function patiently<T>(host: StartPatience, what: string, op: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (e) {
+      if (!isJetStreamTimeout(e) || Date.now() >= host.startDeadline) throw e;
+      host.log.warn({ what, attempt, err: (e as Error).message }, 'JetStream did not answer the starting node in time (a NATS server lost?): trying again');
+    }
+  }
+}
