@@ -93,12 +93,13 @@ export class PersistentLink implements PersistentClusterLink {
     const own = [...this.persistent.parts()];
     let ready!: () => void;
     const loaded = new Promise<void>((r) => { ready = r; });
-    const timer = setTimeout(() => ready(), LOAD_TIMEOUT_MS);
     // Loaded at the last of the entries there were (delta 0), or at once when there were none.
     this.bucket = await WatchedBucket.open(this.host, this.bucketName, (e) => {
       this.entry(e);
       if ((e.delta ?? 0) === 0) ready();
     }, { what: 'persistent subscription', realm: this.realm.name });
+    // From the watch's start on (opening may have waited for JetStream, start-patience.ts).
+    const timer = setTimeout(() => ready(), LOAD_TIMEOUT_MS);
     const bucket = this.bucket;
     if ((await patiently(this.host, `status of ${this.bucketName}`, () => bucket.kv.status())).values === 0) ready();
     await loaded;
@@ -149,7 +150,6 @@ export class PersistentLink implements PersistentClusterLink {
   private write(key: string, value: Uint8Array | string | undefined): void {
     if (!this.stopped) this.bucket?.write(key, value);
   }
-
 
   // ---- the other nodes' parts ----------------------------------------------------
 

@@ -151,7 +151,6 @@ export class SessionLink implements ClusterSessions {
     if (!this.stopped) this.bucket?.write(`s${id}`, entry === undefined ? undefined : encodeEntry(entry));
   }
 
-
   // ---- the table -----------------------------------------------------------------
 
   private changed(e: KvEntry): void {
