@@ -15,6 +15,12 @@
 // subject. NATS keeps one connection's messages on one subject in order, so
 // progressive chunks and results, and an INTERRUPT after its INVOCATION,
 // arrive in the order sent.
+//
+// An INVOCATION goes with a reply subject that names it. NATS answers on it
+// (status 503, "no responders") when nobody listens on the callee node's
+// subject: the node's process is gone (NATS saw its connection close) or it
+// is reconnecting. The invocation was not delivered, so the call gets its
+// ERROR then, not when the node is seen gone (up to 2.75 s later).
 import type { Subscription } from '@nats-io/transport-node';
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { RouterMessage } from '../messages/types.js';
@@ -68,6 +74,7 @@ const isConflict = (e: unknown): boolean => /wrong last sequence|key exists/i.te
 export class CallLink implements DealerClusterLink, RemoteSink {
   private bucket: WatchedBucket | undefined;
   private sub: Subscription | undefined;
+  private undeliveredSub: Subscription | undefined;
   private readonly subjectPrefix: string;
   private readonly bucketName: string;
   /** Callees of other nodes, by `node/session`. */
@@ -97,6 +104,10 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   async start(): Promise<void> {
     const { nc } = this.host;
     this.sub = nc.subscribe(this.subjectPrefix + this.host.node, { callback: (err, msg) => { if (err === null) this.received(msg.data); } });
+    // `<prefix><this node>.nr.<callee's node>.<callee>.<request>`: where NATS says an INVOCATION found nobody.
+    this.undeliveredSub = nc.subscribe(`${this.subjectPrefix}${this.host.node}.nr.*.*.*`, { callback: (err, msg) => {
+      if (err === null && msg.headers?.code === 503) this.undelivered(msg.subject);
+    } });
     // Every entry there is, then every change: the watcher carries the table to this node.
     this.bucket = await WatchedBucket.open(this.host, this.bucketName, (e) => this.changed(e), { what: 'registration', realm: this.realm.name });
   }
@@ -106,6 +117,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   stop(): void {
     this.stopped = true;
     this.sub?.unsubscribe();
+    this.undeliveredSub?.unsubscribe();
     void this.bucket?.stop();
     for (const w of this.waiters.splice(0)) w.done();
   }
@@ -319,11 +331,11 @@ export class CallLink implements DealerClusterLink, RemoteSink {
 
   // ---- messages -------------------------------------------------------------
 
-  private publish(node: string, bytes: Uint8Array): boolean {
+  private publish(node: string, bytes: Uint8Array, reply?: string): boolean {
     const { nc } = this.host;
     if (!this.host.connected || nc.isClosed()) return false;
     try {
-      nc.publish(this.subjectPrefix + node, bytes);
+      nc.publish(this.subjectPrefix + node, bytes, reply === undefined ? undefined : { reply });
       this.host.counters.sent++;
       return true;
     } catch {
@@ -343,7 +355,8 @@ export class CallLink implements DealerClusterLink, RemoteSink {
         queueMicrotask(() => this.realm.dealer.invocationError(callee, { type: MessageType.ERROR, requestType: MessageType.INVOCATION, request: message.request, details: {}, error, args: [why] }));
       };
       if (bytes.length > this.maxBytes) { this.host.counters.tooLarge++; fail(WampErrors.payloadTooLarge, `the call is too large to reach a callee on another cluster node (${bytes.length} bytes; NATS max_payload ${this.maxBytes})`); return; }
-      if (!this.publish(callee.node, bytes)) fail(WampErrors.clusterUnavailable, `the callee is on router node "${callee.node}", which can't be reached now (NATS connection lost)`);
+      const reply = `${this.subjectPrefix}${this.host.node}.nr.${callee.node}.${callee.id}.${message.request}`;
+      if (!this.publish(callee.node, bytes, reply)) fail(WampErrors.clusterUnavailable, `the callee is on router node "${callee.node}", which can't be reached now (NATS connection lost)`);
     } else if (message.type === MessageType.INTERRUPT) {
       this.publish(callee.node, encodeInterrupt(this.host.node, message.request, message.options));
     }
@@ -363,6 +376,19 @@ export class CallLink implements DealerClusterLink, RemoteSink {
       bytes = encodeAnswer(this.host.node, callee, { type: MessageType.ERROR, requestType: MessageType.CALL, request: message.request, details: {}, error: WampErrors.payloadTooLarge, args: [`the callee's answer is too large to reach the caller's cluster node (${bytes.length} bytes; NATS max_payload ${this.maxBytes})`] });
     }
     this.publish(node, bytes);
+  }
+
+  /** NATS found nobody on a callee node's subject for an INVOCATION (its reply subject names it): the call ends with ERROR. */
+  private undelivered(subject: string): void {
+    const [node, callee, request] = subject.slice(`${this.subjectPrefix}${this.host.node}.nr.`.length).split('.');
+    const peer = this.callees.get(`${node}/${callee}`);
+    if (peer === undefined) return;
+    this.host.counters.sendFailures++;
+    // Ignored by the dealer if that invocation has ended meanwhile.
+    this.realm.dealer.invocationError(peer, {
+      type: MessageType.ERROR, requestType: MessageType.INVOCATION, request: Number(request), details: {},
+      error: WampErrors.clusterUnavailable, args: [`the callee's router node "${node}" is not listening on the cluster (gone, or reconnecting to NATS); the call was not delivered`],
+    });
   }
 
   private received(bytes: Uint8Array): void {

@@ -90,6 +90,30 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     await proc.exited;
   });
 
+  // NATS knows at once that a killed process's subscriptions are gone; the others see the node gone
+  // only after 2–2.75 s of silence. An INVOCATION sent in between is not delivered, and NATS says so
+  // (no responders): the call gets its ERROR then, while the node is still listed as live.
+  t.test('kill -9 of a node: a call made before the node is seen gone gets ERROR at once (NATS: no responders), not after the loss', async (t) => {
+    const proc = await spawnNode('k9b', nats.url, { cluster: 'loss' });
+    t.teardown(() => proc.kill('SIGKILL'));
+    const c = await connect({ port: proc.port });
+    await c.session.register('com.k9b', () => 'answered');
+    const caller = await open(1);
+    const cluster = nodes[1]!.router.cluster!;
+    await until(async () => nodes[1]!.router.findRealm('realm1')!.dealer.observations.lookup('com.k9b', 'exact') !== undefined, 5000, 'registration known');
+    t.equal(await caller.call('com.k9b'), 'answered', 'the callee answers while its node lives');
+    proc.kill('SIGKILL');
+    // The launcher and the router it runs (one process group) both gone: NATS has closed the router's connection.
+    await until(async () => { try { process.kill(-proc.proc.pid!, 0); return false; } catch { return true; } }, 3000, 'the killed node\'s processes gone');
+    const sent = cluster.counters.sendFailures;
+    const e = await within(callError(caller.call('com.k9b')), 5000, 'the ERROR for a call to the killed node');
+    t.ok(cluster.state().nodes.includes('k9b'), 'answered while n2 still lists the killed node (before its loss is seen)');
+    t.equal(e.error, 'clawgate.error.cluster_unavailable');
+    t.match(String(e.args[0]), /not listening on the cluster.*not delivered/, 'the error says the call was not delivered');
+    t.equal(cluster.counters.sendFailures, sent + 1, 'counted as a send failure (/metrics)');
+    await until(async () => !cluster.state().nodes.includes('k9b'), 5000, 'the killed node seen gone');
+  });
+
   t.test('a killed node\'s retained testaments are stamped where it died: a session back on another node keeps its later retained event', async (t) => {
     // A late subscriber's view of the retained event of `topic` on a node: its first argument, or undefined.
     const retainedOn = async (port: number, topic: string): Promise<unknown> => {
