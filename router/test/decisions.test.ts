@@ -5,7 +5,7 @@ import { UriIndex } from '../src/routing/uri-index.js';
 import { isValidPattern, isValidUri, wildcardMatches } from '../src/uri.js';
 import { authorize, bestPermission, type Permission } from '../src/auth/permissions.js';
 import { compileReceiverFilter } from '../src/broker/receiver-filter.js';
-import { pickCallee } from '../src/dealer/invoke-policy.js';
+import { pickCallee, pickOther } from '../src/dealer/invoke-policy.js';
 import { acceptHandshake, lengthExponent } from '../src/transport/rawsocket-transport.js';
 import { pickSubprotocol } from '../src/transport/listener.js';
 import { copyPassthrough } from '../src/messages/validate.js';
@@ -101,6 +101,17 @@ t.test('receiver filter: white and black lists combine', async (t) => {
   t.same([a, b, c].filter(f2).map((r) => r.id), [1]);
   const f3 = compileReceiverFilter({ eligible: [] })!;
   t.same([a, b, c].filter(f3), [], 'an empty whitelist admits nobody');
+});
+
+t.test('another callee for an undelivered invocation: in the policy\'s order, never one tried, none for single', async (t) => {
+  const rr = { invoke: 'roundrobin' as const, callees: ['a', 'b', 'c'], roundRobin: 1 };
+  t.equal(pickOther(rr, ['b']), 'c', 'round robin: the next in the rotation');
+  t.equal(pickOther(rr, ['b', 'a']), 'c', 'skipping the tried ones (the rotation moves past them)');
+  t.equal(pickOther({ invoke: 'first', callees: ['a', 'b', 'c'], roundRobin: 0 }, ['a']), 'b');
+  t.equal(pickOther({ invoke: 'last', callees: ['a', 'b', 'c'], roundRobin: 0 }, ['c']), 'b');
+  for (let i = 0; i < 20; i++) t.equal(pickOther({ invoke: 'random', callees: ['a', 'b', 'c'], roundRobin: 0 }, ['a', 'c']), 'b');
+  t.equal(pickOther({ invoke: 'roundrobin', callees: ['a', 'b'], roundRobin: 0 }, ['a', 'b']), undefined, 'every callee tried: none');
+  t.equal(pickOther({ invoke: 'single', callees: ['a'], roundRobin: 0 }, []), undefined, 'single: its one callee only');
 });
 
 t.test('invoke policies', async (t) => {

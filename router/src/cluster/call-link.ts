@@ -19,8 +19,9 @@
 // An INVOCATION goes with a reply subject that names it. NATS answers on it
 // (status 503, "no responders") when nobody listens on the callee node's
 // subject: the node's process is gone (NATS saw its connection close) or it
-// is reconnecting. The invocation was not delivered, so the call gets its
-// ERROR then, not when the node is seen gone (up to 2.75 s later).
+// is reconnecting. The invocation was not delivered: the dealer sends the
+// call to another callee of a shared registration, or it gets its ERROR
+// then, not when the node is seen gone (up to 2.75 s later).
 import type { Subscription } from '@nats-io/transport-node';
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { RouterMessage } from '../messages/types.js';
@@ -378,14 +379,14 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     this.publish(node, bytes);
   }
 
-  /** NATS found nobody on a callee node's subject for an INVOCATION (its reply subject names it): the call ends with ERROR. */
+  /** NATS found nobody on a callee node's subject for an INVOCATION (its reply subject names it): another callee, or ERROR. */
   private undelivered(subject: string): void {
     const [node, callee, request] = subject.slice(`${this.subjectPrefix}${this.host.node}.nr.`.length).split('.');
     const peer = this.callees.get(`${node}/${callee}`);
     if (peer === undefined) return;
     this.host.counters.sendFailures++;
     // Ignored by the dealer if that invocation has ended meanwhile.
-    this.realm.dealer.invocationError(peer, {
+    this.realm.dealer.undelivered(peer, Number(request), {
       type: MessageType.ERROR, requestType: MessageType.INVOCATION, request: Number(request), details: {},
       error: WampErrors.clusterUnavailable, args: [`the callee's router node "${node}" is not listening on the cluster (gone, or reconnecting to NATS); the call was not delivered`],
     });

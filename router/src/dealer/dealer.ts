@@ -17,7 +17,7 @@ import { ObservationMap, OrderedObservers, type ObservationKind, type Observatio
 import { WampError, WampErrors } from '../errors.js';
 import { sharedId } from '../ids.js';
 import { isRouterProcedure, shortUri } from '../uri.js';
-import { pickCallee } from './invoke-policy.js';
+import { pickCallee, pickOther } from './invoke-policy.js';
 import { copyPassthrough } from '../messages/validate.js';
 import type { Decision } from '../auth/permissions.js';
 import type { DealerClusterLink } from './cluster-link.js';
@@ -69,8 +69,9 @@ interface PendingCall {
   /** The calling session, or the router's own call. */
   readonly caller: Peer | InternalCaller;
   readonly callRequest: number;
-  readonly callee: Peer;
-  readonly invocationRequest: number;
+  /** Changes only when an undelivered invocation goes to another callee (undelivered()). */
+  callee: Peer;
+  invocationRequest: number;
   readonly receiveProgress: boolean;
   timer: NodeJS.Timeout | undefined;
   /** A `kill` cancel was sent; the callee's answer is still forwarded. */
@@ -83,6 +84,13 @@ interface PendingCall {
   /** The caller's and the callee's maps this call is in (byCaller/byCallee entries), so finishing it needs no lookup of them. */
   callerCalls: Map<number, PendingCall> | undefined;
   calleeCalls: Map<number, PendingCall> | undefined;
+  /**
+   * While the callee is on another cluster node (a whole call, not progressive): the invocation as
+   * sent (its Details without receive_progress), for another callee if NATS says it was not
+   * delivered; and the callees tried so far. Held only as long as the call is.
+   */
+  resend?: { details: Dict; args: unknown[] | undefined; kwargs: Dict | undefined; payload: Call['payload'] };
+  tried?: Peer[];
 }
 
 export class Dealer implements ObservationOwner<Registration> {
@@ -373,12 +381,13 @@ export class Dealer implements ObservationOwner<Registration> {
     }
     const details: Dict = {};
     if (reg.match !== 'exact') details.procedure = m.procedure;
-    const receiveProgress = m.options.receive_progress === true;
-    if (receiveProgress && callee.features.calleeProgressiveResults) details.receive_progress = true;
     const timeout = typeof m.options.timeout === 'number' ? m.options.timeout : 0;
     if (timeout > 0) details.timeout = timeout;
     copyPassthrough(m.options, details);
     if (decision.disclose) disclose(details, 'caller', caller);
+    const receiveProgress = m.options.receive_progress === true;
+    const resend = !progressive && this.cluster?.isRemote(callee) === true ? { details: { ...details }, args: m.args, kwargs: m.kwargs, payload: m.payload } : undefined;
+    if (receiveProgress && callee.features.calleeProgressiveResults) details.receive_progress = true;
     let mine = this.byCaller.get(caller);
     if (mine === undefined) { mine = new Map(); this.byCaller.set(caller, mine); }
     let theirs = this.byCallee.get(callee);
@@ -388,6 +397,7 @@ export class Dealer implements ObservationOwner<Registration> {
       receiveProgress, timer: undefined, killing: false, callerCalls: mine, calleeCalls: theirs,
       progressive, registration: reg.id, chunkDetails: progressive ? details : undefined,
     };
+    if (resend !== undefined) pending.resend = resend;
     mine.set(m.request, pending);
     theirs.set(pending.invocationRequest, pending);
     if (timeout > 0) this.armTimeout(pending, timeout, Date.now() + timeout);
@@ -459,6 +469,34 @@ export class Dealer implements ObservationOwner<Registration> {
     }
     this.finish(pending);
     this.resultTo(pending, details, m);
+  }
+
+  /**
+   * An INVOCATION to a callee of another node was not delivered (NATS found
+   * nobody on its node's subject: the node is gone or reconnecting). A call
+   * to a shared registration goes to another callee, in the policy's order,
+   * each callee tried once at most; otherwise it ends with `why`.
+   */
+  undelivered(callee: Peer, request: number, why: ErrorMessage): void {
+    const p = this.byCallee.get(callee)?.get(request);
+    if (p === undefined) return; // ended meanwhile
+    const reg = this.observations.get(p.registration);
+    const tried = [...(p.tried ?? []), callee];
+    const next = p.resend !== undefined && reg !== undefined ? pickOther(reg, tried) : undefined;
+    if (next === undefined) { this.invocationError(callee, why); return; }
+    const resend = p.resend!;
+    p.calleeCalls?.delete(p.invocationRequest);
+    let theirs = this.byCallee.get(next);
+    if (theirs === undefined) { theirs = new Map(); this.byCallee.set(next, theirs); }
+    p.tried = tried;
+    p.callee = next;
+    p.invocationRequest = next.nextRequestId();
+    p.calleeCalls = theirs;
+    theirs.set(p.invocationRequest, p);
+    // A callee of this node gets it for sure: nothing to keep for another try.
+    if (this.cluster?.isRemote(next) !== true) p.resend = undefined;
+    const details = p.receiveProgress && next.features.calleeProgressiveResults ? { ...resend.details, receive_progress: true } : resend.details;
+    next.send({ type: MessageType.INVOCATION, request: p.invocationRequest, registration: p.registration, details, args: resend.args, kwargs: resend.kwargs, payload: resend.payload });
   }
 
   invocationError(callee: Peer, m: ErrorMessage): void {

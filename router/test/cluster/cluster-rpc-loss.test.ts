@@ -114,6 +114,29 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     await until(async () => !cluster.state().nodes.includes('k9b'), 5000, 'the killed node seen gone');
   });
 
+  // A shared registration with a callee on the killed node and one on n1: the calls that would go
+  // to the dead one are sent to the other instead (they were not delivered), so none fails.
+  t.test('kill -9 of a node: calls to a roundrobin registration that pick its callee go to another callee, none fails', async (t) => {
+    const proc = await spawnNode('k9c', nats.url, { cluster: 'loss' });
+    t.teardown(() => proc.kill('SIGKILL'));
+    const c = await connect({ port: proc.port });
+    await c.session.register('com.rr', () => 'k9c', { invoke: 'roundrobin' });
+    const survivor = await open(0);
+    await survivor.register('com.rr', () => 'n1', { invoke: 'roundrobin' });
+    const caller = await open(1);
+    const cluster = nodes[1]!.router.cluster!;
+    await until(async () => (nodes[1]!.router.findRealm('realm1')!.dealer.observations.lookup('com.rr', 'exact')?.callees.length ?? 0) === 2, 5000, 'both callees known on n2');
+    const before = await Promise.all([1, 2, 3, 4].map(() => caller.call('com.rr')));
+    t.same([...before].sort(), ['k9c', 'k9c', 'n1', 'n1'], 'both callees serve while their nodes live');
+    proc.kill('SIGKILL');
+    await until(async () => { try { process.kill(-proc.proc.pid!, 0); return false; } catch { return true; } }, 3000, 'the killed node\'s processes gone');
+    const sent = cluster.counters.sendFailures;
+    const after = await within(Promise.all([1, 2, 3, 4].map(() => caller.call('com.rr'))), 5000, 'the calls after the kill');
+    t.ok(cluster.state().nodes.includes('k9c'), 'answered while n2 still lists the killed node');
+    t.same(after, ['n1', 'n1', 'n1', 'n1'], 'every call answered, by the callee left');
+    t.ok(cluster.counters.sendFailures >= sent + 2, `the rotation's picks of the dead callee were undelivered and sent on (${cluster.counters.sendFailures - sent})`);
+  });
+
   t.test('a killed node\'s retained testaments are stamped where it died: a session back on another node keeps its later retained event', async (t) => {
     // A late subscriber's view of the retained event of `topic` on a node: its first argument, or undefined.
     const retainedOn = async (port: number, topic: string): Promise<unknown> => {
