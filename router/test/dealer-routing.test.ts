@@ -5,7 +5,7 @@ import t from 'tap';
 import { MessageType, type Call, type Cancel, type ErrorMessage, type Register, type Unregister, type Yield } from '../src/messages/types.js';
 import { DEFAULT_REALM_LIMITS } from '../src/limits/limits-config.js';
 import { WampError, WampErrors } from '../src/errors.js';
-import { ALLOW_ALL, joined, testRealm, wamp, type FakePeer } from './fake-peer.js';
+import { ALLOW_ALL, FakePeer, joined, testRealm, wamp } from './fake-peer.js';
 import type { Realm } from '../src/realm/realm.js';
 
 let request = 0;
@@ -324,4 +324,58 @@ t.test('meta procedures reach the meta API through the realm', async (t) => {
   t.same(a.one(MessageType.RESULT).args, [2]);
   call(realm, a, 'wamp.registration.get', [12345]);
   t.equal(a.one(MessageType.ERROR).error, WampErrors.noSuchRegistration);
+});
+
+// Cluster: an INVOCATION NATS could not deliver to a callee of another node (undelivered()). The
+// callees here stand for callees of other nodes (attachRemote, as call-link.ts does), and the
+// cluster link is a fake that says which peers are remote.
+t.test('an undelivered invocation: another callee of a shared registration, never one tried; a kill cancel or single ends the call', async (t) => {
+  const setup = (invoke: 'roundrobin' | 'single', n: number) => {
+    const realm = testRealm();
+    const remote = new Set<FakePeer>();
+    realm.dealer.cluster = {
+      register: async () => ({ stamp: Date.now() * 1024 }), unregistered: () => undefined, sessionLeft: () => undefined,
+      revokeRemote: () => undefined, tableCurrent: async () => undefined, isRemote: (p) => remote.has(p as FakePeer),
+    };
+    const callees = Array.from({ length: n }, (_, i) => { const c = new FakePeer(); remote.add(c); realm.dealer.attachRemote(c, 'com.rr', 'exact', invoke, i + 1); return c; });
+    return { realm, callees, caller: joined(realm) };
+  };
+  const why: ErrorMessage = { type: MessageType.ERROR, requestType: MessageType.INVOCATION, request: 0, details: {}, error: WampErrors.clusterUnavailable, args: ['not delivered'] };
+
+  {
+    const { realm, callees: [a, b, c], caller } = setup('roundrobin', 3);
+    const r = call(realm, caller, 'com.rr', ['x'], { receive_progress: true, timeout: 5000 });
+    const first = a!.one(MessageType.INVOCATION);
+    realm.dealer.undelivered(a!, first.request, { ...why, request: first.request });
+    const second = b!.one(MessageType.INVOCATION);
+    t.match(second, { args: ['x'], details: { receive_progress: true, timeout: 5000 } }, 'the next callee in the rotation gets the same invocation');
+    realm.dealer.undelivered(a!, first.request, { ...why, request: first.request });
+    t.same([...b!.received, ...c!.received, ...caller.received], [], 'a second 503 for the first try changes nothing');
+    yieldTo(realm, b!, second.request, ['from b']);
+    t.match(caller.one(MessageType.RESULT), { request: r, args: ['from b'] }, 'the caller gets the answer of the callee that had it');
+    // Every callee undelivered: the call ends with the error, and the last is told to drop it.
+    call(realm, caller, 'com.rr', ['y']);
+    const tries = [c!, a!, b!].map((p) => { const inv = p.one(MessageType.INVOCATION); realm.dealer.undelivered(p, inv.request, { ...why, request: inv.request }); return inv; });
+    t.equal(tries.length, 3, 'each callee tried once');
+    t.match(caller.one(MessageType.ERROR), { error: WampErrors.clusterUnavailable, args: ['not delivered'] }, 'then the caller gets ERROR');
+    t.equal(b!.one(MessageType.INTERRUPT).options.mode, 'killnowait', 'and the last callee an INTERRUPT (best effort, for a lost chunk)');
+    t.equal(realm.dealer.pendingCalls(caller), 0);
+  }
+  {
+    const { realm, callees: [a, b], caller } = setup('roundrobin', 2);
+    const r = call(realm, caller, 'com.rr');
+    const inv = a!.one(MessageType.INVOCATION);
+    realm.dealer.cancel(caller, wamp<Cancel>([MessageType.CANCEL, r, { mode: 'kill' }]));
+    t.equal(a!.one(MessageType.INTERRUPT).options.mode, 'kill');
+    realm.dealer.undelivered(a!, inv.request, { ...why, request: inv.request });
+    t.same(b!.received, [], 'a call canceled with kill is not sent on');
+    t.equal(caller.one(MessageType.ERROR).error, WampErrors.canceled, 'its cancel is answered: ERROR canceled');
+  }
+  {
+    const { realm, callees: [a], caller } = setup('single', 1);
+    call(realm, caller, 'com.rr');
+    const inv = a!.one(MessageType.INVOCATION);
+    realm.dealer.undelivered(a!, inv.request, { ...why, request: inv.request });
+    t.equal(caller.one(MessageType.ERROR).error, WampErrors.clusterUnavailable, 'single: the call ends with the error');
+  }
 });

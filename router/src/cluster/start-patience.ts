@@ -27,14 +27,22 @@ export function isJetStreamTimeout(e: unknown): boolean {
   return /\btimeout\b|timed out|temporarily unavailable/i.test(message);
 }
 
-/** Runs `op`; while it times out and the start's deadline has not passed, runs it again. */
+/** Pauses between tries: "temporarily unavailable" comes back at once, and must not become a busy loop. */
+const FIRST_PAUSE_MS = 250;
+const MAX_PAUSE_MS = 2000;
+
+/** Runs `op`; while it times out and the start's deadline has not passed, runs it again after a pause. */
 export async function patiently<T>(host: StartPatience, what: string, op: () => Promise<T>): Promise<T> {
+  let pause = FIRST_PAUSE_MS;
   for (let attempt = 1; ; attempt++) {
     try {
       return await op();
     } catch (e) {
-      if (!isJetStreamTimeout(e) || Date.now() >= host.startDeadline) throw e;
+      const left = host.startDeadline - Date.now();
+      if (!isJetStreamTimeout(e) || left <= 0) throw e;
       host.log.warn({ what, attempt, err: (e as Error).message }, 'JetStream did not answer the starting node in time (a NATS server lost?): trying again');
+      await new Promise((r) => setTimeout(r, Math.min(pause, left)));
+      pause = Math.min(pause * 2, MAX_PAUSE_MS);
     }
   }
 }

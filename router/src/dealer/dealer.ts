@@ -386,7 +386,8 @@ export class Dealer implements ObservationOwner<Registration> {
     copyPassthrough(m.options, details);
     if (decision.disclose) disclose(details, 'caller', caller);
     const receiveProgress = m.options.receive_progress === true;
-    const resend = !progressive && this.cluster?.isRemote(callee) === true ? { details: { ...details }, args: m.args, kwargs: m.kwargs, payload: m.payload } : undefined;
+    // Kept only where another callee could take it: a whole call to a shared registration's callee on another node.
+    const resend = !progressive && reg.invoke !== 'single' && this.cluster?.isRemote(callee) === true ? { details: { ...details }, args: m.args, kwargs: m.kwargs, payload: m.payload } : undefined;
     if (receiveProgress && callee.features.calleeProgressiveResults) details.receive_progress = true;
     let mine = this.byCaller.get(caller);
     if (mine === undefined) { mine = new Map(); this.byCaller.set(caller, mine); }
@@ -480,10 +481,21 @@ export class Dealer implements ObservationOwner<Registration> {
   undelivered(callee: Peer, request: number, why: ErrorMessage): void {
     const p = this.byCallee.get(callee)?.get(request);
     if (p === undefined) return; // ended meanwhile
+    if (p.killing) {
+      // Canceled (`kill`) while on its way: not sent on; no answer will come, so the cancel is answered here.
+      this.finish(p);
+      this.errorTo(p, WampErrors.canceled, ['call canceled by the caller (its invocation was not delivered)']);
+      return;
+    }
     const reg = this.observations.get(p.registration);
     const tried = [...(p.tried ?? []), callee];
     const next = p.resend !== undefined && reg !== undefined ? pickOther(reg, tried) : undefined;
-    if (next === undefined) { this.invocationError(callee, why); return; }
+    if (next === undefined) {
+      // A later chunk of a progressive call lost: the callee may hold the earlier ones (its node was reconnecting). Best effort.
+      if (callee.features.calleeCallCanceling) callee.send({ type: MessageType.INTERRUPT, request: p.invocationRequest, options: { mode: 'killnowait', reason: WampErrors.canceled } });
+      this.invocationError(callee, why);
+      return;
+    }
     const resend = p.resend!;
     p.calleeCalls?.delete(p.invocationRequest);
     let theirs = this.byCallee.get(next);

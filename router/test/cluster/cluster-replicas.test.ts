@@ -49,7 +49,8 @@ t.test('replicas: 3 on three NATS servers: the cluster\'s state survives the ser
   t.ok(leader, `the retained bucket's leader is one of ours (${retained.leader})`);
   await leader!.kill();
   // n3 starts now, on the servers left, while the others elect new leaders.
-  const n3Started = startNode('n3', natsCluster.urls.find((u) => u !== leader!.url)!, opts).then((n) => { t.teardown(() => n.stop()); return n; }, (e: Error) => e);
+  const n3Started = startNode('n3', natsCluster.urls.find((u) => u !== leader!.url)!, opts).catch((e: Error) => e);
+  t.teardown(async () => { const n = await n3Started; if (!(n instanceof Error)) await n.stop(); });
 
   // The two servers left elect new leaders (seconds); until then JetStream's requests time out.
   let info!: Awaited<ReturnType<typeof jsm.streams.info>>;

@@ -6,13 +6,27 @@
 // registrations are resynchronised.
 import t from 'tap';
 import { callError, connect, eventually, sleep, within, type AutobahnSession } from '../helpers.js';
-import { haveNats, spawnNode, startNats, startNode, startNodes, stopNats, type Nats, type Node, until } from './harness.js';
+import { NoRespondersError } from '@nats-io/transport-node';
+import { realmToken } from '../../src/cluster/realm-link.js';
+import { haveNats, processGroupGone, spawnNode, startNats, startNode, startNodes, stopNats, type Nats, type Node, until } from './harness.js';
 
 t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
   let nats!: Nats;
   let nodes!: Node[];
   t.before(async () => { nats = await startNats(); nodes = await startNodes(3, nats.url, { cluster: 'loss' }); });
   t.teardown(async () => { for (const n of nodes) await n.stop().catch(() => undefined); await stopNats(nats); });
+  /**
+   * A killed node process is gone for NATS too: its processes have exited, and NATS has dropped
+   * its subscriptions (a request on its call subject finds no responders; NATS notices a closed
+   * connection a moment after the process is gone).
+   */
+  const gone = async (pgid: number, node: string): Promise<void> => {
+    await until(async () => processGroupGone(pgid), 3000, `the processes of ${node} gone`);
+    const subject = `loss.r.${realmToken('realm1')}.call.${node}`;
+    await until(async () => {
+      try { await nodes[1]!.router.cluster!.nc.request(subject, new Uint8Array(0), { timeout: 500 }); return false; } catch (e) { return (e as Error).cause instanceof NoRespondersError; }
+    }, 1500, `NATS without a subscriber on ${node}'s call subject`);
+  };
   const open = async (i: number): Promise<AutobahnSession> => {
     const c = await connect({ port: nodes[i]!.port });
     t.teardown(() => { try { c.connection.close(); } catch { /* closed */ } });
@@ -104,7 +118,7 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     t.equal(await caller.call('com.k9b'), 'answered', 'the callee answers while its node lives');
     proc.kill('SIGKILL');
     // The launcher and the router it runs (one process group) both gone: NATS has closed the router's connection.
-    await until(async () => { try { process.kill(-proc.proc.pid!, 0); return false; } catch { return true; } }, 3000, 'the killed node\'s processes gone');
+    await gone(proc.proc.pid!, proc.name);
     const sent = cluster.counters.sendFailures;
     const e = await within(callError(caller.call('com.k9b')), 5000, 'the ERROR for a call to the killed node');
     t.ok(cluster.state().nodes.includes('k9b'), 'answered while n2 still lists the killed node (before its loss is seen)');
@@ -129,7 +143,7 @@ t.test('calls and lost nodes', { skip: haveNats ? false : 'nats-server is not in
     const before = await Promise.all([1, 2, 3, 4].map(() => caller.call('com.rr')));
     t.same([...before].sort(), ['k9c', 'k9c', 'n1', 'n1'], 'both callees serve while their nodes live');
     proc.kill('SIGKILL');
-    await until(async () => { try { process.kill(-proc.proc.pid!, 0); return false; } catch { return true; } }, 3000, 'the killed node\'s processes gone');
+    await gone(proc.proc.pid!, proc.name);
     const sent = cluster.counters.sendFailures;
     const after = await within(Promise.all([1, 2, 3, 4].map(() => caller.call('com.rr'))), 5000, 'the calls after the kill');
     t.ok(cluster.state().nodes.includes('k9c'), 'answered while n2 still lists the killed node');
