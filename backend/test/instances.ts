@@ -4,7 +4,7 @@
 // kill with SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '@clawgate/runtime/free-port';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendConfigInput } from '../src/config.js';
@@ -13,13 +13,7 @@ import { backendConfig, eventually, type TestDatabase } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/clawgate-backend.js', import.meta.url));
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
-  });
-}
+export { freePort };
 
 /** Every instance process still running: killed when this process ends, however it ends. */
 const live = new Set<ChildProcess>();

@@ -2,9 +2,9 @@
 // autobahn-js clients, and the waits and checks every suite uses. The
 // wire-level client (raw frames, for protocol abuse and exact shapes) is
 // wire.ts.
-import net from 'node:net';
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
+import { freePort } from '@clawgate/runtime/free-port';
 import { Router } from '../src/router.js';
 import { fromCrossbar } from '../src/config/crossbar-config.js';
 import { silentLogger } from '../src/logger.js';
@@ -138,13 +138,8 @@ export function killGroupOnExit(child: { pid?: number | undefined; once(event: '
   child.once('exit', () => process.off('exit', kill));
 }
 
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/** A free loopback port, outside the kernel's ephemeral range (@clawgate/runtime: why). */
+export { freePort };
 
 // ---- waiting and failing ---------------------------------------------------
 

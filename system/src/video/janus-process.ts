@@ -6,9 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { janusConfigFiles } from './janus-config.js';
+import { freePort } from '@clawgate/runtime/free-port';
 
 export interface JanusProcessOptions {
   binary: string;
@@ -58,17 +59,6 @@ export function janusFolders(): { plugins: string; transports: string } | undefi
     candidates.push({ plugins: join(lib, 'janus', 'plugins'), transports: join(lib, 'janus', 'transports') });
   }
   return candidates.find((c) => existsSync(join(c.plugins, 'libjanus_streaming.so')) && existsSync(join(c.transports, 'libjanus_websockets.so')));
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function accepting(port: number): Promise<boolean> {
