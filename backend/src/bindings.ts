@@ -18,6 +18,7 @@ import { parseSettingsPatch, type BackendConfig } from './config.js';
 import { ClawFault } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Coordinator, RouterSnapshot, Wire } from './turns/coordinator.js';
+import { registerOrTakeOver } from './register-own.js';
 
 const STATUS_PATTERN = `${MACHINE_PREFIX}.status`;
 const EVENTS_PATTERN = `${MACHINE_PREFIX}.events`;
@@ -54,7 +55,7 @@ async function readSnapshot(session: AutobahnSession): Promise<RouterSnapshot> {
   return { self: session.id, sessions, registrations };
 }
 
-export async function bindSession(session: AutobahnSession, coordinator: Coordinator, config: BackendConfig, log: Logger, invoke: InvokePolicy): Promise<void> {
+export async function bindSession(session: AutobahnSession, coordinator: Coordinator, config: BackendConfig, log: Logger, invoke: InvokePolicy, ours: ReadonlySet<number> = new Set()): Promise<void> {
   const held: (() => void)[] = [];
   let attached = false;
   const meta = (fn: () => void) => { if (attached) run(fn); else held.push(fn); };
@@ -93,7 +94,7 @@ export async function bindSession(session: AutobahnSession, coordinator: Coordin
   for (const fn of held.splice(0)) run(fn);
 
   const procedure = (name: string, fn: (args: unknown[], kwargs: Record<string, unknown>, details: InvocationDetails) => unknown) =>
-    session.register(name, async (args, kwargs, details) => {
+    registerOrTakeOver(session, name, async (args, kwargs, details) => {
       try {
         return await fn(args ?? [], kwargs ?? {}, details ?? {});
       } catch (e) {
@@ -101,7 +102,7 @@ export async function bindSession(session: AutobahnSession, coordinator: Coordin
         log.error({ procedure: name, err: (e as Error).message, stack: (e as Error).stack }, 'procedure failed');
         throw new autobahn.Error('wamp.error.runtime_error', ['internal error in the queue service']);
       }
-    }, { invoke });
+    }, invoke, ours, log);
   /** A call from a player proves that session is there (its on_join may still be on the way). */
   const player = (d: InvocationDetails) => {
     if (typeof d.caller === 'number' && typeof d.caller_authid === 'string') coordinator.sessionJoined(d.caller, d.caller_authid, d.caller_authrole);

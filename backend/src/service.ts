@@ -84,6 +84,8 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
   const video = janus && new VideoService(config.video!, janus, log);
 
   let readyWaiters: (() => void)[] = [];
+  // This process's recent sessions: a procedure one of them still holds is ours to take back (bindings.ts).
+  const ownSessions = new Set<number>();
   let isReady = false;
   const { router } = config;
   const link = new WampLink({
@@ -102,10 +104,14 @@ export async function startBackend(input: BackendConfig | BackendConfigInput, op
       log.warn({ err: String((err as Error)?.message ?? err), text }, 'autobahn user error');
     },
     onOpen: async (session) => {
-      await bindSession(session, coordinator, config, log, store.exclusive ? 'single' : 'roundrobin');
+      const earlier = new Set(ownSessions);
+      ownSessions.add(session.id as number);
+      // Bounded: a session the router has not dropped within a few reconnects is long gone.
+      while (ownSessions.size > 8) ownSessions.delete(ownSessions.values().next().value!);
+      await bindSession(session, coordinator, config, log, store.exclusive ? 'single' : 'roundrobin', earlier);
       // The queue service works on without video: a refused registration (another backend has the
       // video service) is logged, not a reason to drop the session.
-      if (video) await bindVideo(session, video, log).catch((e: unknown) => log.error({ err: String((e as { error?: string }).error ?? (e as Error).message) }, 'video service not available on this backend'));
+      if (video) await bindVideo(session, video, log, earlier).catch((e: unknown) => log.error({ err: String((e as { error?: string }).error ?? (e as Error).message) }, 'video service not available on this backend'));
       isReady = true;
       for (const w of readyWaiters.splice(0)) w();
     },

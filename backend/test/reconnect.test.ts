@@ -1,10 +1,12 @@
 // The router restarts: the backend reconnects with backoff, registers
 // everything again, reconciles, and tells the players where they stand.
+import net from 'node:net';
+import { join } from 'node:path';
 import { Procedures, type SlotResult } from '@clawgate/protocol';
 import { Router, fromCrossbar, silentLogger } from '@clawgate/router';
 import { loadClawRouterConfig } from '../src/router-config.js';
 import { startBackend } from '../src/service.js';
-import { Player, ScriptedClaw, backendConfig, eventually, routerEnv, sleep, startClawRouter, startTestBackend, storeTest, testDatabase } from './helpers.js';
+import { Player, ScriptedClaw, backendConfig, eventually, routerEnv, sleep, startClawRouter, startTestBackend, storeTest, tempDir, testDatabase } from './helpers.js';
 
 const M = 'claw-1';
 
@@ -64,3 +66,66 @@ storeTest('the router is not up yet when the backend starts: it keeps trying (no
   t.teardown(() => p.disconnect());
   t.match(await p.call(Procedures.requestSlot, [M]), { machine: M, position: 0 }, 'procedures registered');
 });
+
+/**
+ * A TCP proxy to `port` whose cut() closes the client side of every connection and keeps the
+ * router side open and silent: what a router sees of a client whose network went away (a
+ * half-dead connection, kept until its liveness ping times out).
+ */
+async function halfDeadProxy(port: number): Promise<{ port: number; cut(): void; close(): void }> {
+  const pairs: { client: net.Socket; upstream: net.Socket }[] = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+    pairs.push({ client, upstream });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cut() {
+      for (const { client, upstream } of pairs.splice(0)) { upstream.unpipe(client); client.unpipe(upstream); client.destroy(); }
+    },
+    close() { server.close(); for (const { client, upstream } of pairs.splice(0)) { client.destroy(); upstream.destroy(); } },
+  };
+}
+
+// The SQLite backend registers its procedures `single`. After a half-dead connection (or its
+// router node's death on a cluster) the router still holds its old session for a while; the
+// backend, back through a new connection, takes its own procedures back (force_reregister) at
+// once instead of waiting for the router to drop that session. A procedure held by another
+// backend's session stays refused: that refusal keeps two SQLite backends apart.
+storeTest('a half-dead connection: the SQLite backend takes its procedures back from its own old session at once; another backend is still refused', async (t, store) => {
+  const r = await startClawRouter([M]);
+  t.teardown(() => r.stop());
+  const claw = await new ScriptedClaw(r, M).start();
+  t.teardown(() => claw.stop());
+  const proxy = await halfDeadProxy(r.port);
+  t.teardown(() => proxy.close());
+  const db = await testDatabase(t, store);
+  const backend = await startTestBackend({ ...r, url: `ws://127.0.0.1:${proxy.port}/ws` }, db);
+  t.teardown(() => backend.stop());
+  const realm = r.router.findRealm('claw')!;
+  const backendSessions = () => [...realm.sessions.values()].filter((s) => s.authid === 'backend').map((s) => s.id);
+  const [old] = backendSessions();
+  t.ok(old, 'the backend\'s session');
+  const p = await Player.withTicket(r, 'pa');
+  t.teardown(() => p.disconnect());
+  t.match(await p.call(Procedures.requestSlot, [M]), { position: 0 });
+
+  proxy.cut();
+  await eventually(async () => !backend.connected, 10_000, 'the backend saw its connection go');
+  await backend.ready();
+  t.ok(backendSessions().includes(old!), 'ready again while the router still holds the old, half-dead session (not after its liveness timeout)');
+  t.equal(backendSessions().length, 2);
+  t.match(await p.call(Procedures.queueGet, [M]), { machine: M }, 'the player\'s calls are served by the new session');
+
+  // A second SQLite backend (its own file) on the same router: refused, and the first keeps serving.
+  const second = await startBackend(backendConfig(r.url, join(tempDir(t), 'other.sqlite')), { log: silentLogger() });
+  t.teardown(() => second.stop());
+  await sleep(1500);
+  t.notOk(second.connected, 'another backend does not take the procedures over');
+  t.match(await p.call(Procedures.queueGet, [M]), { machine: M }, 'the first backend still serves');
+}, { stores: ['sqlite'] });

@@ -7,6 +7,7 @@
 import { ClawErrors, Roles, VideoProcedures, AnswerArgs, SourceArgs, StopArgs, WatchArgs } from '@clawgate/protocol';
 import { autobahn, type AutobahnSession, type InvocationDetails } from '@clawgate/runtime';
 import type { Logger } from '../logger.js';
+import { registerOrTakeOver } from '../register-own.js';
 import type { Caller, VideoService } from './video-service.js';
 import { VideoFault } from './video-fault.js';
 
@@ -27,7 +28,7 @@ function callerOf(d: InvocationDetails, roles: ReadonlySet<string>): Caller & { 
   return { session: d.caller, role: d.caller_authrole, authid: d.caller_authid };
 }
 
-export async function bindVideo(session: AutobahnSession, video: VideoService, log: Logger): Promise<void> {
+export async function bindVideo(session: AutobahnSession, video: VideoService, log: Logger, ours: ReadonlySet<number> = new Set()): Promise<void> {
   await session.subscribe('wamp.session.on_leave', (args) => {
     const id = args?.[0];
     if (typeof id === 'number') video.sessionLeft(id);
@@ -41,7 +42,7 @@ export async function bindVideo(session: AutobahnSession, video: VideoService, l
   }
 
   const procedure = (name: string, fn: (args: unknown[], kwargs: Record<string, unknown>, details: InvocationDetails) => unknown) =>
-    session.register(name, async (args, kwargs, details) => {
+    registerOrTakeOver(session, name, async (args, kwargs, details) => {
       try {
         return await fn(args ?? [], kwargs ?? {}, details ?? {});
       } catch (e) {
@@ -49,7 +50,7 @@ export async function bindVideo(session: AutobahnSession, video: VideoService, l
         log.error({ procedure: name, err: (e as Error).message }, 'video procedure failed');
         throw new autobahn.Error('wamp.error.runtime_error', ['internal error in the video service']);
       }
-    }, { invoke: 'single' });
+    }, 'single', ours, log);
   /** args[0] as an object, or the machine id string for watch. */
   const arg0 = (a: unknown[], k: Record<string, unknown>) => a[0] ?? k;
 

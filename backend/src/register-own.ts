@@ -1,0 +1,28 @@
+// Registering a `single` procedure again after a reconnect. The router may
+// still hold this process's previous session (a half-dead connection, or, on
+// a cluster, its router node just died and is not yet seen gone): then the
+// procedure is ours, and waiting for the router to drop that session (its
+// liveness timeout, or up to 3 s on a cluster) would leave players without
+// the queue service meanwhile.
+import type { AutobahnSession } from '@clawgate/runtime';
+import type { InvokePolicy } from './bindings.js';
+import type { Logger } from './logger.js';
+
+/**
+ * A `single` procedure found still registered by one of this process's own earlier sessions (a
+ * half-dead connection, or its router node just died: the router has not dropped that session
+ * yet) is taken over with force_reregister rather than waited for. One held by anyone else (a
+ * second SQLite backend) stays refused: that refusal is what keeps two exclusive stores apart.
+ */
+export async function registerOrTakeOver(session: AutobahnSession, name: string, endpoint: Parameters<AutobahnSession['register']>[1], invoke: InvokePolicy, ours: ReadonlySet<number>, log: Logger): Promise<unknown> {
+  try {
+    return await session.register(name, endpoint, { invoke });
+  } catch (e) {
+    if ((e as { error?: string }).error !== 'wamp.error.procedure_already_exists' || invoke !== 'single' || ours.size === 0) throw e;
+    const id = (await session.call('wamp.registration.lookup', [name])) as number | null;
+    const holders = id === null ? [] : (await session.call('wamp.registration.list_callees', [id])) as number[];
+    if (holders.length === 0 || !holders.every((h) => ours.has(h))) throw e;
+    log.warn({ procedure: name, holder: holders }, 'procedure still held by this backend\'s previous session: taken over');
+    return session.register(name, endpoint, { invoke, force_reregister: true });
+  }
+}
