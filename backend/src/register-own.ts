@@ -19,9 +19,14 @@ export async function registerOrTakeOver(session: AutobahnSession, name: string,
     return await session.register(name, endpoint, { invoke });
   } catch (e) {
     if ((e as { error?: string }).error !== 'wamp.error.procedure_already_exists' || invoke !== 'single' || ours.size === 0) throw e;
-    const id = (await session.call('wamp.registration.lookup', [name])) as number | null;
-    const holders = id === null ? [] : (await session.call('wamp.registration.list_callees', [id])) as number[];
-    if (holders.length === 0 || !holders.every((h) => ours.has(h))) throw e;
+    let holders: number[] | undefined;
+    try {
+      const id = (await session.call('wamp.registration.lookup', [name])) as number | null;
+      holders = id === null ? [] : (await session.call('wamp.registration.list_callees', [id])) as number[];
+    } catch { holders = []; } // the registration went meanwhile
+    // Dropped between the refusal and the lookup: free now, registered plainly.
+    if (holders.length === 0) return session.register(name, endpoint, { invoke });
+    if (!holders.every((h) => ours.has(h))) throw e;
     log.warn({ procedure: name, holder: holders }, 'procedure still held by this backend\'s previous session: taken over');
     return session.register(name, endpoint, { invoke, force_reregister: true });
   }

@@ -1,6 +1,7 @@
 // The router restarts: the backend reconnects with backoff, registers
 // everything again, reconciles, and tells the players where they stand.
 import net from 'node:net';
+import pino from 'pino';
 import { join } from 'node:path';
 import { Procedures, type SlotResult } from '@clawgate/protocol';
 import { Router, fromCrossbar, silentLogger } from '@clawgate/router';
@@ -116,16 +117,19 @@ storeTest('a half-dead connection: the SQLite backend takes its procedures back 
   t.match(await p.call(Procedures.requestSlot, [M]), { position: 0 });
 
   proxy.cut();
-  await eventually(async () => !backend.connected, 10_000, 'the backend saw its connection go');
+  // Back with a new session (its setup, and so `ready`, comes after its old session was seen closed).
+  await eventually(async () => backendSessions().some((id) => id !== old), 10_000, 'the backend back with a new session');
   await backend.ready();
   t.ok(backendSessions().includes(old!), 'ready again while the router still holds the old, half-dead session (not after its liveness timeout)');
   t.equal(backendSessions().length, 2);
   t.match(await p.call(Procedures.queueGet, [M]), { machine: M }, 'the player\'s calls are served by the new session');
 
   // A second SQLite backend (its own file) on the same router: refused, and the first keeps serving.
-  const second = await startBackend(backendConfig(r.url, join(tempDir(t), 'other.sqlite')), { log: silentLogger() });
+  const refusals: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => { if (line.includes('procedure_already_exists')) refusals.push(line); } });
+  const second = await startBackend(backendConfig(r.url, join(tempDir(t), 'other.sqlite')), { log });
   t.teardown(() => second.stop());
-  await sleep(1500);
+  await eventually(async () => refusals.length >= 2, 15_000, 'the second backend refused twice');
   t.notOk(second.connected, 'another backend does not take the procedures over');
   t.match(await p.call(Procedures.queueGet, [M]), { machine: M }, 'the first backend still serves');
 }, { stores: ['sqlite'] });

@@ -13,6 +13,8 @@ import { createServer } from 'node:net';
 
 const LOWEST = 10_000;
 const TRIES = 50;
+/** Ports this process handed out: never twice (a caller may ask for several before binding any). */
+const handedOut = new Set<number>();
 
 /** The low end of the kernel's ephemeral port range (Linux's default when it can't be read). */
 export function ephemeralLow(): number {
@@ -38,10 +40,13 @@ function bindable(port: number, host: string): Promise<number | undefined> {
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   const high = ephemeralLow() - 1;
   for (let i = 0; i < TRIES; i++) {
-    const port = await bindable(LOWEST + Math.floor(Math.random() * (high - LOWEST + 1)), host);
-    if (port !== undefined) return port;
+    const candidate = LOWEST + Math.floor(Math.random() * (high - LOWEST + 1));
+    if (handedOut.has(candidate)) continue;
+    const port = await bindable(candidate, host);
+    if (port !== undefined && !handedOut.has(port)) { handedOut.add(port); return port; }
   }
   const port = await bindable(0, host);
   if (port === undefined) throw new Error(`no free TCP port on ${host}`);
+  handedOut.add(port);
   return port;
 }
