@@ -18,7 +18,7 @@ import { parseSettingsPatch, type BackendConfig } from './config.js';
 import { ClawFault } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Coordinator, RouterSnapshot, Wire } from './turns/coordinator.js';
-import { registerOrTakeOver } from './register-own.js';
+import { refuseIfServedElsewhere, registerOrTakeOver } from './register-own.js';
 
 const STATUS_PATTERN = `${MACHINE_PREFIX}.status`;
 const EVENTS_PATTERN = `${MACHINE_PREFIX}.events`;
@@ -88,6 +88,8 @@ export async function bindSession(session: AutobahnSession, coordinator: Coordin
     });
   }
 
+  // An exclusive store (SQLite): another backend serving this router means this one stays out before it adopts anything.
+  if (invoke === 'single') await refuseIfServedElsewhere(session, Procedures.requestSlot, ours);
   const snapshot = await readSnapshot(session);
   await coordinator.attach(wireFor(session, config.router.callTimeoutMs), snapshot);
   attached = true;

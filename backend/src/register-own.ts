@@ -4,7 +4,7 @@
 // procedure is ours, and waiting for the router to drop that session (its
 // liveness timeout, or up to 3 s on a cluster) would leave players without
 // the queue service meanwhile.
-import type { AutobahnSession } from '@clawgate/runtime';
+import { autobahn, type AutobahnSession } from '@clawgate/runtime';
 import type { InvokePolicy } from './bindings.js';
 import type { Logger } from './logger.js';
 
@@ -14,6 +14,22 @@ import type { Logger } from './logger.js';
  * yet) is taken over with force_reregister rather than waited for. One held by anyone else (a
  * second SQLite backend) stays refused: that refusal is what keeps two exclusive stores apart.
  */
+/**
+ * Before an exclusive store's backend attaches (adopts machines, publishes their queues, may call
+ * their nodes): is `name` registered by a session that is not one of ours? Then another backend
+ * serves this router, and this one must not act at all: it throws procedure_already_exists, as
+ * its REGISTER would a moment later. (Two starting at once can both pass; the REGISTER still
+ * refuses one of them.)
+ */
+export async function refuseIfServedElsewhere(session: AutobahnSession, name: string, ours: ReadonlySet<number>): Promise<void> {
+  const id = (await session.call('wamp.registration.lookup', [name])) as number | null;
+  if (id === null) return;
+  let holders: number[];
+  try { holders = (await session.call('wamp.registration.list_callees', [id])) as number[]; } catch { return; }
+  const others = holders.filter((h) => !ours.has(h));
+  if (others.length > 0) throw new autobahn.Error('wamp.error.procedure_already_exists', [`procedure "${name}" is served by another backend (session ${others.join(', ')}); this one stays out`]);
+}
+
 export async function registerOrTakeOver(session: AutobahnSession, name: string, endpoint: Parameters<AutobahnSession['register']>[1], invoke: InvokePolicy, ours: ReadonlySet<number>, log: Logger): Promise<unknown> {
   try {
     return await session.register(name, endpoint, { invoke });

@@ -3,11 +3,11 @@
 import net from 'node:net';
 import pino from 'pino';
 import { join } from 'node:path';
-import { Procedures, type SlotResult } from '@clawgate/protocol';
+import { Procedures, machineUris, type SlotResult } from '@clawgate/protocol';
 import { Router, fromCrossbar, silentLogger } from '@clawgate/router';
 import { loadClawRouterConfig } from '../src/router-config.js';
 import { startBackend } from '../src/service.js';
-import { Player, ScriptedClaw, backendConfig, eventually, routerEnv, sleep, startClawRouter, startTestBackend, storeTest, tempDir, testDatabase } from './helpers.js';
+import { Player, ScriptedClaw, backendConfig, connectSpectator, eventually, routerEnv, sleep, startClawRouter, startTestBackend, storeTest, tempDir, testDatabase } from './helpers.js';
 
 const M = 'claw-1';
 
@@ -125,11 +125,19 @@ storeTest('a half-dead connection: the SQLite backend takes its procedures back 
   t.match(await p.call(Procedures.queueGet, [M]), { machine: M }, 'the player\'s calls are served by the new session');
 
   // A second SQLite backend (its own file) on the same router: refused, and the first keeps serving.
+  // It must not act before its refusal either: no queue published (an empty queue from its own file), no call to the node.
+  const watcher = await connectSpectator(r.url);
+  t.teardown(() => watcher.close());
+  const queues: unknown[] = [];
+  await watcher.session.subscribe(machineUris(M).queue, (args) => { queues.push(args?.[0]); });
+  const nodeCalls = claw.starts.length + claw.ends.length + claw.releases;
   const refusals: string[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => { if (line.includes('procedure_already_exists')) refusals.push(line); } });
   const second = await startBackend(backendConfig(r.url, join(tempDir(t), 'other.sqlite')), { log });
   t.teardown(() => second.stop());
   await eventually(async () => refusals.length >= 2, 15_000, 'the second backend refused twice');
   t.notOk(second.connected, 'another backend does not take the procedures over');
+  t.same(queues, [], 'nor publishes a queue of its own (it stays out before it adopts the machines)');
+  t.equal(claw.starts.length + claw.ends.length + claw.releases, nodeCalls, 'nor calls the node');
   t.match(await p.call(Procedures.queueGet, [M]), { machine: M }, 'the first backend still serves');
 }, { stores: ['sqlite'] });
