@@ -9,12 +9,6 @@ import type { InvokePolicy } from './bindings.js';
 import type { Logger } from './logger.js';
 
 /**
- * A `single` procedure found still registered by one of this process's own earlier sessions (a
- * half-dead connection, or its router node just died: the router has not dropped that session
- * yet) is taken over with force_reregister rather than waited for. One held by anyone else (a
- * second SQLite backend) stays refused: that refusal is what keeps two exclusive stores apart.
- */
-/**
  * Before an exclusive store's backend attaches (adopts machines, publishes their queues, may call
  * their nodes): is `name` registered by a session that is not one of ours? Then another backend
  * serves this router, and this one must not act at all: it throws procedure_already_exists, as
@@ -30,6 +24,12 @@ export async function refuseIfServedElsewhere(session: AutobahnSession, name: st
   if (others.length > 0) throw new autobahn.Error('wamp.error.procedure_already_exists', [`procedure "${name}" is served by another backend (session ${others.join(', ')}); this one stays out`]);
 }
 
+/**
+ * A `single` procedure found still registered by one of this process's own earlier sessions (a
+ * half-dead connection, or its router node just died: the router has not dropped that session
+ * yet) is taken over with force_reregister rather than waited for. One held by anyone else (a
+ * second SQLite backend) stays refused: that refusal is what keeps two exclusive stores apart.
+ */
 export async function registerOrTakeOver(session: AutobahnSession, name: string, endpoint: Parameters<AutobahnSession['register']>[1], invoke: InvokePolicy, ours: ReadonlySet<number>, log: Logger): Promise<unknown> {
   try {
     return await session.register(name, endpoint, { invoke });
