@@ -89,7 +89,7 @@ interface PendingCall {
    * sent (its Details without receive_progress), for another callee if NATS says it was not
    * delivered; and the callees tried so far. Held only as long as the call is.
    */
-  resend?: { details: Dict; args: unknown[] | undefined; kwargs: Dict | undefined; payload: Call['payload'] };
+  resend?: { details: Dict; args: unknown[] | undefined; kwargs: Dict | undefined; payload: Call['payload']; deadline: number };
   tried?: Peer[];
 }
 
@@ -387,7 +387,7 @@ export class Dealer implements ObservationOwner<Registration> {
     if (decision.disclose) disclose(details, 'caller', caller);
     const receiveProgress = m.options.receive_progress === true;
     // Kept only where another callee could take it: a whole call to a shared registration's callee on another node.
-    const resend = !progressive && reg.invoke !== 'single' && this.cluster?.isRemote(callee) === true ? { details: { ...details }, args: m.args, kwargs: m.kwargs, payload: m.payload } : undefined;
+    const resend = !progressive && reg.invoke !== 'single' && this.cluster?.isRemote(callee) === true ? { details: { ...details }, args: m.args, kwargs: m.kwargs, payload: m.payload, deadline: timeout > 0 ? Date.now() + timeout : 0 } : undefined;
     if (receiveProgress && callee.features.calleeProgressiveResults) details.receive_progress = true;
     let mine = this.byCaller.get(caller);
     if (mine === undefined) { mine = new Map(); this.byCaller.set(caller, mine); }
@@ -507,7 +507,10 @@ export class Dealer implements ObservationOwner<Registration> {
     theirs.set(p.invocationRequest, p);
     // A callee of this node gets it for sure: nothing to keep for another try.
     if (this.cluster?.isRemote(next) !== true) p.resend = undefined;
-    const details = p.receiveProgress && next.features.calleeProgressiveResults ? { ...resend.details, receive_progress: true } : resend.details;
+    const details: Dict = { ...resend.details };
+    if (p.receiveProgress && next.features.calleeProgressiveResults) details.receive_progress = true;
+    // The callee is told the time the call has left (the dealer's timer still ends it at the caller's deadline).
+    if (resend.deadline > 0) details.timeout = Math.max(1, resend.deadline - Date.now());
     next.send({ type: MessageType.INVOCATION, request: p.invocationRequest, registration: p.registration, details, args: resend.args, kwargs: resend.kwargs, payload: resend.payload });
   }
 
