@@ -3,7 +3,7 @@
 // supervisor running real child processes (sh) that print ffmpeg's progress,
 // die and stall. ffmpeg itself and Janus are exercised by
 // system/test/e2e-video.test.ts.
-import { readFileSync, readdirSync } from 'node:fs';
+import { groupMembers } from '@clawgate/runtime/proc';
 import t from 'tap';
 import { STAMP, readStamp, stampBits, type CameraStatus, type VideoSource } from '@clawgate/protocol';
 import { CameraConfig, fillCommand, syntheticArgs } from '../src/camera/camera-config.js';
@@ -98,9 +98,7 @@ t.test('supervisor: a stalled pipeline is killed and restarted; stop ends the wh
   const pid = cam.pid!;
   await cam.stop();
   // Members of its process group that still run (zombies waiting for init do not count).
-  const running = () => readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
-    try { const st = readFileSync(`/proc/${e}/stat`, 'utf8'); const f = st.slice(st.lastIndexOf(')') + 2).split(' '); return Number(f[2]) === pid && f[0] !== 'Z'; } catch { return false; }
-  });
+  const running = () => groupMembers(pid);
   await until('the group to end', () => running().length === 0, 3000).catch(() => undefined);
   t.same(running(), [], 'the pipeline\'s whole process group is gone');
 });

@@ -13,6 +13,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { isZombie, procStat } from '@clawgate/runtime/proc';
 
 export const LOCK_FILE = 'clawgate.lock';
 
@@ -38,15 +39,8 @@ export interface DataDirLock {
 
 /** Field 22 of /proc/<pid>/stat, or undefined without a /proc (or without that process). */
 export function processStartTime(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may contain spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const v = Number(fields[19]);
-    return Number.isFinite(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
+  const v = Number(procStat(pid)?.[19]);
+  return Number.isFinite(v) ? v : undefined;
 }
 
 function alive(pid: number): boolean {
@@ -56,12 +50,8 @@ function alive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, another user's
   }
   // A killed process is a zombie until its parent reaps it: dead all the same.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return true; // no /proc: kill(0) is all we know
-  }
+  const fields = procStat(pid);
+  return fields === undefined || !isZombie(fields); // no /proc: kill(0) is all we know
 }
 
 /** Why the lock's owner is gone, or undefined while it may still run. Pure except for the two probes. */

@@ -11,7 +11,8 @@
 //
 // Without janus or ffmpeg installed the test is skipped, saying so, unless
 // CLAWGATE_REQUIRE_VIDEO=1 (CI), where that is a failure.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { pids, procStat } from '@clawgate/runtime/proc';
 import t from 'tap';
 import WebSocket from 'ws';
 import type { Page } from 'playwright-core';
@@ -60,12 +61,9 @@ const required = process.env.CLAWGATE_REQUIRE_VIDEO === '1';
 /** The ids of `root`'s descendants whose command line matches. */
 function descendants(root: number, match: RegExp): number[] {
   const parent = new Map<number, number>();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch { /* gone */ }
+  for (const pid of pids()) {
+    const f = procStat(pid);
+    if (f !== undefined) parent.set(pid, Number(f[1]));
   }
   const under = (pid: number): boolean => { for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true; return false; };
   return [...parent.keys()].filter((pid) => {

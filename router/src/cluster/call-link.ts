@@ -77,6 +77,8 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   private sub: Subscription | undefined;
   private undeliveredSub: Subscription | undefined;
   private readonly subjectPrefix: string;
+  /** `<prefix><this node>.nr.`: the reply subjects of this node's INVOCATIONs, where NATS says one found nobody. */
+  private readonly undeliveredPrefix: string;
   private readonly bucketName: string;
   /** Callees of other nodes, by `node/session`. */
   private readonly callees = new Map<string, RemoteCallee>();
@@ -97,6 +99,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   constructor(private readonly host: CallHost, private readonly realm: Realm) {
     const token = realmToken(realm.name);
     this.subjectPrefix = `${host.cluster}.r.${token}.call.`;
+    this.undeliveredPrefix = `${this.subjectPrefix}${host.node}.nr.`;
     this.bucketName = `${host.cluster}_registrations_${token}`;
   }
 
@@ -105,8 +108,8 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   async start(): Promise<void> {
     const { nc } = this.host;
     this.sub = nc.subscribe(this.subjectPrefix + this.host.node, { callback: (err, msg) => { if (err === null) this.received(msg.data); } });
-    // `<prefix><this node>.nr.<callee's node>.<callee>.<request>`: where NATS says an INVOCATION found nobody.
-    this.undeliveredSub = nc.subscribe(`${this.subjectPrefix}${this.host.node}.nr.*.*.*`, { callback: (err, msg) => {
+    // `<undeliveredPrefix><callee's node>.<callee>.<request>`: where NATS says an INVOCATION found nobody.
+    this.undeliveredSub = nc.subscribe(`${this.undeliveredPrefix}*.*.*`, { callback: (err, msg) => {
       if (err === null && msg.headers?.code === 503) this.undelivered(msg.subject);
     } });
     // Every entry there is, then every change: the watcher carries the table to this node.
@@ -356,7 +359,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
         queueMicrotask(() => this.realm.dealer.invocationError(callee, { type: MessageType.ERROR, requestType: MessageType.INVOCATION, request: message.request, details: {}, error, args: [why] }));
       };
       if (bytes.length > this.maxBytes) { this.host.counters.tooLarge++; fail(WampErrors.payloadTooLarge, `the call is too large to reach a callee on another cluster node (${bytes.length} bytes; NATS max_payload ${this.maxBytes})`); return; }
-      const reply = `${this.subjectPrefix}${this.host.node}.nr.${callee.node}.${callee.id}.${message.request}`;
+      const reply = `${this.undeliveredPrefix}${callee.node}.${callee.id}.${message.request}`;
       if (!this.publish(callee.node, bytes, reply)) fail(WampErrors.clusterUnavailable, `the callee is on router node "${callee.node}", which can't be reached now (NATS connection lost)`);
     } else if (message.type === MessageType.INTERRUPT) {
       this.publish(callee.node, encodeInterrupt(this.host.node, message.request, message.options));
@@ -381,7 +384,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
 
   /** NATS found nobody on a callee node's subject for an INVOCATION (its reply subject names it): another callee, or ERROR. */
   private undelivered(subject: string): void {
-    const [node, callee, request] = subject.slice(`${this.subjectPrefix}${this.host.node}.nr.`.length).split('.');
+    const [node, callee, request] = subject.slice(this.undeliveredPrefix.length).split('.');
     const peer = this.callees.get(`${node}/${callee}`);
     if (peer === undefined) return;
     this.host.counters.sendFailures++;

@@ -47,16 +47,13 @@ export class WatchedBucket {
     return new WatchedBucket(kv, w, host, o);
   }
 
-  /** Puts `value` at `key`, or deletes it (undefined), after this node's earlier writes of that key. */
+  /** Puts `value` at `key`, or deletes it (undefined), after this node's earlier writes of that key; a failure is counted and logged. */
   write(key: string, value: string | Uint8Array | undefined): void {
-    this.chain(key, (kv) => (value === undefined ? kv.delete(key) : kv.put(key, value)));
-  }
-
-  /** Runs `op` on the bucket after this node's earlier writes of `key`; a failure is counted and logged. */
-  chain(key: string, op: (kv: KV) => Promise<unknown>): void {
     if (this.stopped) return;
     const next = (this.chains.get(key) ?? Promise.resolve()).then(async () => {
-      try { await op(this.kv); } catch (e) {
+      try {
+        if (value === undefined) await this.kv.delete(key); else await this.kv.put(key, value);
+      } catch (e) {
         this.host.counters.storeFailures++;
         this.host.log.warn({ err: (e as Error).message, realm: this.o.realm, key }, `${this.o.what} not written to the cluster table`);
       }

@@ -93,6 +93,13 @@ interface PendingCall {
   tried?: Peer[];
 }
 
+/** The calls of `peer` in `index` (by caller or by callee), the map made on first use. */
+function callsOf(index: Map<Peer, Map<number, PendingCall>>, peer: Peer): Map<number, PendingCall> {
+  let calls = index.get(peer);
+  if (calls === undefined) { calls = new Map(); index.set(peer, calls); }
+  return calls;
+}
+
 export class Dealer implements ObservationOwner<Registration> {
   readonly observations: ObservationMap<Registration>;
   /** Calls in flight, keyed per caller by CALL.Request and per callee by INVOCATION.Request. */
@@ -225,10 +232,8 @@ export class Dealer implements ObservationOwner<Registration> {
       caller.sendError(MessageType.CALL, request, WampErrors.noSuchProcedure, ['the callee no longer holds the registration']);
       return;
     }
-    let mine = this.byCaller.get(caller);
-    if (mine === undefined) { mine = new Map(); this.byCaller.set(caller, mine); }
-    let theirs = this.byCallee.get(callee);
-    if (theirs === undefined) { theirs = new Map(); this.byCallee.set(callee, theirs); }
+    const mine = callsOf(this.byCaller, caller);
+    const theirs = callsOf(this.byCallee, callee);
     const pending: PendingCall = {
       caller, callRequest: request, callee, invocationRequest: callee.nextRequestId(),
       receiveProgress: details.receive_progress === true, timer: undefined, killing: false, callerCalls: mine, calleeCalls: theirs,
@@ -389,10 +394,8 @@ export class Dealer implements ObservationOwner<Registration> {
     // Kept only where another callee could take it: a whole call to a shared registration's callee on another node.
     const resend = !progressive && reg.invoke !== 'single' && this.cluster?.isRemote(callee) === true ? { details: { ...details }, args: m.args, kwargs: m.kwargs, payload: m.payload, deadline: timeout > 0 ? Date.now() + timeout : 0 } : undefined;
     if (receiveProgress && callee.features.calleeProgressiveResults) details.receive_progress = true;
-    let mine = this.byCaller.get(caller);
-    if (mine === undefined) { mine = new Map(); this.byCaller.set(caller, mine); }
-    let theirs = this.byCallee.get(callee);
-    if (theirs === undefined) { theirs = new Map(); this.byCallee.set(callee, theirs); }
+    const mine = callsOf(this.byCaller, caller);
+    const theirs = callsOf(this.byCallee, callee);
     const pending: PendingCall = {
       caller, callRequest: m.request, callee, invocationRequest: callee.nextRequestId(),
       receiveProgress, timer: undefined, killing: false, callerCalls: mine, calleeCalls: theirs,
@@ -498,8 +501,7 @@ export class Dealer implements ObservationOwner<Registration> {
     }
     const resend = p.resend!;
     p.calleeCalls?.delete(p.invocationRequest);
-    let theirs = this.byCallee.get(next);
-    if (theirs === undefined) { theirs = new Map(); this.byCallee.set(next, theirs); }
+    const theirs = callsOf(this.byCallee, next);
     p.tried = tried;
     p.callee = next;
     p.invocationRequest = next.nextRequestId();
@@ -624,8 +626,7 @@ export class Dealer implements ObservationOwner<Registration> {
       const details: Dict = {};
       if (reg.match !== 'exact') details.procedure = procedure;
       if (timeoutMs > 0) details.timeout = timeoutMs;
-      let theirs = this.byCallee.get(callee);
-      if (theirs === undefined) { theirs = new Map(); this.byCallee.set(callee, theirs); }
+      const theirs = callsOf(this.byCallee, callee);
       const pending: PendingCall = {
         caller: { internal: true, resolve, reject }, callRequest: 0, callee, invocationRequest: callee.nextRequestId(),
         receiveProgress: false, timer: undefined, killing: false, callerCalls: undefined, calleeCalls: theirs,

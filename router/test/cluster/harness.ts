@@ -2,7 +2,8 @@
 // loopback port and a temporary store directory, and router nodes on it,
 // in this process (Router) or as child processes of the CLI (for kill -9).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { groupMembers } from '@clawgate/runtime/proc';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -233,19 +234,9 @@ export async function spawnNode(name: string, natsUrl: string, opts: NodeOptions
   return { name, proc, port, url: `ws://127.0.0.1:${port}/ws`, exited: exitedP, kill };
 }
 
-/**
- * No process of group `pgid` runs any more (zombies count as gone: an orphaned child may wait for a
- * PID 1 that does not reap it). Read from /proc: `stat`'s state is its 3rd field, its group the 5th.
- */
+/** No process of group `pgid` runs any more (zombies count as gone: an orphaned child may wait for a PID 1 that does not reap it). */
 export function processGroupGone(pgid: number): boolean {
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    let stat: string;
-    try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return false;
-  }
-  return true;
+  return groupMembers(pgid).length === 0;
 }
 
 /** Polls the async `fn` (each try bounded to 2 s) until it resolves truthy; fails after `timeoutMs`. */

@@ -19,6 +19,7 @@ import { Defaults, Procedures, machineUris, type OutputName } from '@clawgate/pr
 import { launch, tempDir, type Launched } from '../helpers.js';
 import { parseGpioTrace, type LineChange } from '../../src/gpio-trace.js';
 import { LOCK_FILE } from '../../src/data-lock.js';
+import { cpuMs } from '@clawgate/runtime/proc';
 import { endpointOf, type Endpoint } from './raw-wamp.js';
 import { Player } from './player.js';
 import type { Attack, Report, Target } from './attacks.js';
@@ -123,12 +124,6 @@ export function rssMiB(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
-/** CPU time (user + system) the process has used so far, in ms (clock ticks of 10 ms). */
-export function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
 
 /**
  * A round trip's busy time: its wall time, capped by the CPU time the system process used meanwhile
@@ -171,7 +166,7 @@ export async function measureDuring(sys: HostileSystem, probe: Player, machine: 
   // One call after the other, ~2 a second: the backend's default rate limit
   // (30 calls per 10 s per player) leaves room for the turn's own calls.
   // A system process already gone counts wall time (NaN caps nothing).
-  const cpuOfSystem = (): number => { try { return cpuMsOf(sys.pid); } catch { return Number.NaN; } };
+  const cpuOfSystem = (): number => cpuMs(sys.pid);
   const rtt = (async () => {
     while (running) {
       const t0 = performance.now();
