@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { BENCH, WebSocket, routerRequire } from './lib/deps.js';
 import { T, HELLO_DETAILS, codecs } from './lib/wamp.js';
-import { cpuSeconds, hostTicks } from './lib/proc.js';
+import { cpuSeconds, cpusAllowed, hostTicks } from './lib/proc.js';
 import { median, percentile, round } from './lib/stats.js';
 import { routerConfig } from './lib/router-config.js';
 
@@ -47,7 +47,9 @@ if (has('-h') || has('--help')) {
   --fanout N     subscribers of the fan-out point (default 1000)
   --json         print the JSON rows on stdout too
   --profile      run the routers under node --cpu-prof (bench/results/prof-cluster-*/NODE/; bench/profile.js reads them)
-  --out FILE     JSONL file (default bench/results/cluster-<date>.jsonl, appended)`);
+  --out FILE     JSONL file (default bench/results/cluster-<date>.jsonl, appended)
+Pinned: 'taskset -c 0 node bench/cluster.js ...' runs every process of the bench on CPU 0 (the
+processes it starts inherit the affinity; each row records it as "cpus").`);
   process.exit(0);
 }
 const QUICK = has('--quick');
@@ -618,7 +620,8 @@ const PROF_DIR = path.join(resultsDir, `prof-cluster-${new Date().toISOString().
 const outFile = arg('--out') ?? path.join(resultsDir, `cluster-${new Date().toISOString().slice(0, 10)}.jsonl`);
 const started = Date.now();
 const load0 = os.loadavg();
-process.stderr.write(`cluster bench: ${ROUNDS} round(s), ${W.warm} ms warm-up + ${W.window} ms window, ${os.cpus().length} CPUs, load ${load0.map((x) => x.toFixed(2)).join(' ')}\n`);
+const CPUS = cpusAllowed(); // every process here and the ones it starts (taskset pins them all)
+process.stderr.write(`cluster bench: ${ROUNDS} round(s), ${W.warm} ms warm-up + ${W.window} ms window, ${os.cpus().length} CPUs (allowed: ${CPUS}), load ${load0.map((x) => x.toFixed(2)).join(' ')}\n`);
 
 const nats = await startNats();
 NATS = nats;
@@ -653,7 +656,7 @@ try {
         } catch (e) {
           r = { error: e instanceof Error ? e.message : String(e) };
         }
-        const row = { ts: new Date().toISOString(), point: p.id, config, round: round_, quick: QUICK, load1: os.loadavg()[0], ...r };
+        const row = { ts: new Date().toISOString(), point: p.id, config, round: round_, quick: QUICK, cpus: CPUS, load1: os.loadavg()[0], ...r };
         roundRows.push(row);
         process.stderr.write(`  r${round_} ${p.id} / ${config}: ${summary(row)}\n`);
         await settle();

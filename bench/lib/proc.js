@@ -40,3 +40,16 @@ export function hostTicks() {
     return { total: NaN, idle: NaN, steal: NaN };
   }
 }
+
+/**
+ * The CPUs this process may run on (`Cpus_allowed_list`, e.g. "0-1" or "0"), which the processes
+ * it starts inherit: `taskset -c 0 node bench/cluster.js` runs the whole topology on one CPU.
+ */
+export function cpusAllowed() {
+  try {
+    const m = /Cpus_allowed_list:\s+(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? m[1] : '?';
+  } catch {
+    return '?';
+  }
+}
