@@ -42,7 +42,17 @@ export interface ClusterConfig {
    * nats-server; 3 on a NATS cluster of three or more, so the cluster's state survives a server.
    */
   replicas: number;
+  /**
+   * How long a delete marker stays in the cluster's tables (config `marker_age`, seconds): every
+   * ended session, subscription and registration leaves one, and they would pile up for ever
+   * (cluster/watched-bucket.ts, sweep). A node cut off from NATS for half of it or more reads its
+   * tables again when it is back (reconcile): markers it missed may be gone.
+   */
+  markerAgeMs: number;
 }
+
+/** Default of `marker_age`, seconds. */
+export const DEFAULT_MARKER_AGE_S = 900;
 
 /** Defaults of `max_history_appends` and `max_history_append_bytes`. */
 export const DEFAULT_HISTORY_APPENDS = { count: 4096, bytes: 64 * 1024 * 1024 };
@@ -63,6 +73,8 @@ export const ClusterSchema = z.object({
   // JetStream allows 1 to 5 replicas (more than the servers there are is refused when a bucket is made).
   replicas: z.number().int().min(1).max(5).optional(),
   max_history_append_bytes: z.number().int().min(1024).max(4 * 1024 * 1024 * 1024).optional(),
+  // Seconds; up to 30 days (past that, what churn leaves behind is hardly bounded).
+  marker_age: z.number().min(1).max(30 * 24 * 3600).optional(),
 }).passthrough();
 export type ClusterSection = z.infer<typeof ClusterSchema>;
 
@@ -79,7 +91,7 @@ export interface ClusterOverrides {
 export function clusterConfig(section: ClusterSection | undefined, at: string, warnings: string[], src: SecretSources, overrides: ClusterOverrides = {}): ClusterConfig | undefined {
   if (section === undefined && overrides.node === undefined && overrides.nats === undefined) return undefined;
   if (section !== undefined) {
-    unknownKeys(section, ['node', 'name', 'nats', 'max_history_appends', 'max_history_append_bytes', 'replicas'], at, warnings);
+    unknownKeys(section, ['node', 'name', 'nats', 'max_history_appends', 'max_history_append_bytes', 'replicas', 'marker_age'], at, warnings);
     if (section.nats !== undefined) unknownKeys(section.nats, ['servers', 'user', 'password', 'token', 'creds'], `${at}.nats`, warnings);
   }
   if (overrides.node !== undefined && !NAME.test(overrides.node)) throw new ConfigError(`invalid --node "${overrides.node}": a node name is ${NAME_RULE}`);
@@ -101,5 +113,8 @@ export function clusterConfig(section: ClusterSection | undefined, at: string, w
     count: section?.max_history_appends ?? DEFAULT_HISTORY_APPENDS.count,
     bytes: section?.max_history_append_bytes ?? DEFAULT_HISTORY_APPENDS.bytes,
   };
-  return { node, name: section?.name ?? DEFAULT_CLUSTER_NAME, nats, historyAppends, replicas: section?.replicas ?? 1 };
+  return {
+    node, name: section?.name ?? DEFAULT_CLUSTER_NAME, nats, historyAppends, replicas: section?.replicas ?? 1,
+    markerAgeMs: Math.round((section?.marker_age ?? DEFAULT_MARKER_AGE_S) * 1000),
+  };
 }

@@ -14,8 +14,14 @@ export class ClusterCounters {
   storeFailures = 0;
   /** Sessions of lost nodes this node fired on_leave (and testaments) for. */
   lostSessions = 0;
+  /** Delete markers cleared from the cluster's tables by this node's sweeps (watched-bucket.ts). */
+  markersCleared = 0;
+  /** Entries found gone when a table was read again after a long NATS outage (watched-bucket.ts, reconcile). */
+  entriesReconciled = 0;
 
   snapshot(): Record<string, number> {
-    return { sent: this.sent, received: this.received, send_failures: this.sendFailures, too_large: this.tooLarge, malformed: this.malformed, store_failures: this.storeFailures, lost_sessions: this.lostSessions };
+    return { sent: this.sent, received: this.received, send_failures: this.sendFailures, too_large: this.tooLarge, malformed: this.malformed, store_failures: this.storeFailures, lost_sessions: this.lostSessions,
+      markers_cleared: this.markersCleared, entries_reconciled: this.entriesReconciled,
+    };
   }
 }

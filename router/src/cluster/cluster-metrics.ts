@@ -58,5 +58,13 @@ export function clusterMetrics(c: ClusterMetricsSource): Metric[] {
       name: 'clawgate_cluster_lost_sessions_total', help: 'Sessions of lost nodes (killed or cut off) this node fired on_leave and testaments for', registers: [],
       collect() { this.reset(); this.inc(c.counters.lostSessions); },
     }),
+    new Counter({
+      name: 'clawgate_cluster_markers_cleared_total', help: 'Delete markers of ended sessions, subscriptions and registrations this node cleared from the cluster tables (older than marker_age)', registers: [],
+      collect() { this.reset(); this.inc(c.counters.markersCleared); },
+    }),
+    new Counter({
+      name: 'clawgate_cluster_entries_reconciled_total', help: 'Table entries this node found gone when it read the cluster tables again after a NATS outage of half of marker_age or more', registers: [],
+      collect() { this.reset(); this.inc(c.counters.entriesReconciled); },
+    }),
   ];
 }

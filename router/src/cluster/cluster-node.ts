@@ -15,9 +15,18 @@ import { MetaLink } from './meta-link.js';
 import { SubscriptionLink } from './subscription-link.js';
 import { PersistentLink } from './persistent-link.js';
 import { START_PATIENCE_MS } from './start-patience.js';
+import type { WatchedBucket } from './watched-bucket.js';
 
 /** How long the start waits for NATS before failing (the CLI then exits 1). */
 const CONNECT_TIMEOUT_MS = 5000;
+/** A reconcile that failed (NATS or JetStream not back yet) is tried again this often, this many times. */
+const RECONCILE_RETRY_MS = 1000;
+const RECONCILE_TRIES = 10;
+
+/** How often the tables are swept: a third of the marker age (markers live from one to 1⅓ ages), within [250 ms, 5 min]. */
+export function sweepEvery(markerAgeMs: number): number {
+  return Math.min(5 * 60_000, Math.max(250, Math.round(markerAgeMs / 3)));
+}
 
 export interface ClusterState {
   node: string;
@@ -40,6 +49,12 @@ export class ClusterNode implements CallHost {
   private natsState: ClusterState['nats'] = 'closed';
   /** While starting: until when JetStream requests that time out are tried again (start-patience.ts). */
   startDeadline = 0;
+  /** The realms' tables (watched-bucket.ts): swept of old delete markers, reconciled after a long outage. */
+  readonly tables = new Set<WatchedBucket>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  /** When the NATS connection was lost (undefined while connected). */
+  private lostAt: number | undefined;
 
   constructor(readonly config: ClusterConfig, readonly log: Logger) {}
 
@@ -47,6 +62,7 @@ export class ClusterNode implements CallHost {
   get cluster(): string { return this.config.name; }
   get historyAppends(): { count: number; bytes: number } { return this.config.historyAppends; }
   get replicas(): number { return this.config.replicas; }
+  get markerAgeMs(): number { return this.config.markerAgeMs; }
   get slot(): number { return this.membership?.slot ?? -1; }
   get instance(): string { return this.membership?.instance ?? ''; }
   instanceOf(node: string): string | undefined { return this.membership?.instanceOf(node); }
@@ -126,6 +142,8 @@ export class ClusterNode implements CallHost {
       for (const s of this.subscriptions) await s.start();
       for (const m of this.metas) m.start();
       for (const p of this.persistents) await p.start();
+      this.sweeper = setInterval(() => { void this.sweep(); }, sweepEvery(this.config.markerAgeMs));
+      this.sweeper.unref();
     } catch (e) {
       this.startDeadline = 0;
       await this.stop();
@@ -137,13 +155,74 @@ export class ClusterNode implements CallHost {
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect') { this.natsState = 'reconnecting'; for (const c of this.calls) c.disconnected(); this.log.warn({ node: this.config.node }, 'NATS connection lost: serving this node\'s sessions only until it is back'); }
-      else if (s.type === 'reconnect') { this.natsState = 'connected'; for (const c of this.calls) c.resync(); for (const l of this.sessions) l.resync(); for (const l of this.subscriptions) l.resync(); this.log.info({ node: this.config.node }, 'NATS connection back'); }
+      if (s.type === 'disconnect') {
+        this.natsState = 'reconnecting';
+        this.lostAt ??= Date.now();
+        for (const c of this.calls) c.disconnected();
+        this.log.warn({ node: this.config.node }, 'NATS connection lost: serving this node\'s sessions only until it is back');
+      } else if (s.type === 'reconnect') {
+        this.natsState = 'connected';
+        const away = this.lostAt === undefined ? 0 : Date.now() - this.lostAt;
+        this.lostAt = undefined;
+        this.log.info({ node: this.config.node, away_ms: away }, 'NATS connection back');
+        // Away for half a table's marker age or more: markers this node's watchers have yet to deliver may be swept.
+        const stale = [...this.tables].filter((t) => away >= t.markerAgeMs / 2);
+        if (stale.length === 0) this.resync();
+        else void this.reconcile(stale).finally(() => this.resync());
+      }
+    }
+  }
+
+  /** The others may have deleted this node's entries while they did not see it: written again (and skipped ones applied). */
+  private resync(): void {
+    for (const c of this.calls) c.resync();
+    for (const l of this.sessions) l.resync();
+    for (const l of this.subscriptions) l.resync();
+  }
+
+  /** Reads `tables` again (WatchedBucket.reconcile), each tried again while NATS or JetStream is not quite back. */
+  private async reconcile(tables: WatchedBucket[]): Promise<void> {
+    for (const t of tables) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const gone = await t.reconcile();
+          if (gone > 0) this.log.info({ node: this.config.node, table: t.name, gone }, 'cluster table read again after the NATS outage: entries found gone meanwhile');
+          break;
+        } catch (e) {
+          if (attempt >= RECONCILE_TRIES || this.natsState === 'closed') {
+            this.log.warn({ node: this.config.node, table: t.name, err: (e as Error).message }, 'cluster table not read again after the NATS outage: entries that ended meanwhile may linger here');
+            break;
+          }
+          await new Promise((r) => setTimeout(r, RECONCILE_RETRY_MS));
+        }
+      }
+    }
+  }
+
+  /**
+   * Clears old delete markers from every table. One node is enough (each
+   * sweep is idempotent, and a partition's second sweeper does no harm):
+   * the first live node by name.
+   */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || !this.connected || this.state().nodes[0] !== this.config.node) return;
+    this.sweeping = true;
+    try {
+      for (const t of [...this.tables]) {
+        try {
+          await t.sweep();
+        } catch (e) {
+          this.log.warn({ node: this.config.node, table: t.name, err: (e as Error).message }, 'old delete markers not cleared from a cluster table (tried again at the next sweep)');
+        }
+      }
+    } finally {
+      this.sweeping = false;
     }
   }
 
   /** Leaves the cluster: bye to the others, claims given back, the NATS connection drained. After the sessions left (their testaments reach the other nodes). */
   async stop(): Promise<void> {
+    clearInterval(this.sweeper);
     for (const l of this.links) l.stop();
     for (const c of this.calls) c.stop();
     for (const m of this.metas) m.stop();

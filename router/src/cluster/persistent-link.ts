@@ -15,7 +15,7 @@
 // clawgate.persistent.drop) deletes every key of it, and every node ends it.
 // (Deletes, not purges: with purges a node was seen, about one test run in
 // five, to miss one and keep the subscription; with deletes, not in eight.)
-import type { KV, KvEntry } from '@nats-io/kv';
+import type { KvEntry } from '@nats-io/kv';
 import { MATCH_POLICIES, type MatchPolicy } from '../messages/options.js';
 import type { Realm } from '../realm/realm.js';
 import type { PersistentClusterLink, PersistentSubscriptions } from '../broker/persistent-subscriptions.js';
@@ -28,14 +28,6 @@ import { NODE_TIMEOUT_MS } from './membership.js';
 
 /** Membership sweeps every 250 ms: a lost node was last heard at most this much before NODE_TIMEOUT_MS ago. */
 const SWEEP_MARGIN_MS = 250;
-/**
- * How often a node clears the delete markers of ended subscriptions older
- * than max_persistent_ttl: each ended (authid, name, node) leaves one, and
- * names are the clients' choice, so they would pile up for ever. A node
- * away longer than that may bring back, from its sqlite file, a
- * subscription that ended meanwhile, for at most its ttl.
- */
-const MARKER_SWEEP_MS = 60 * 60 * 1000;
 /** How long the start waits for the table at most. */
 const LOAD_TIMEOUT_MS = 5000;
 
@@ -79,7 +71,6 @@ export class PersistentLink implements PersistentClusterLink {
   /** The last part each key held (this node's own included): what ended() deletes, and what is applied again when a node is seen. */
   private readonly table = new Map<string, Part>();
   private stopped = false;
-  private sweeper: NodeJS.Timeout | undefined;
   private readonly persistent: PersistentSubscriptions;
 
   constructor(private readonly host: PersistentHost, private readonly realm: Realm) {
@@ -97,7 +88,13 @@ export class PersistentLink implements PersistentClusterLink {
     this.bucket = await WatchedBucket.open(this.host, this.bucketName, (e) => {
       this.entry(e);
       if ((e.delta ?? 0) === 0) ready();
-    }, { what: 'persistent subscription', realm: this.realm.name });
+    }, {
+      what: 'persistent subscription', realm: this.realm.name,
+      // Each ended (authid, name, node) leaves a marker, and names are the clients' choice: swept as the other
+      // tables', but kept max_persistent_ttl at least. A node away longer may bring back, from its sqlite file,
+      // a subscription that ended meanwhile, for at most its ttl.
+      markerAgeMs: this.realm.limits.maxPersistentTtlSeconds * 1000,
+    });
     // From the watch's start on (opening may have waited for JetStream, start-patience.ts).
     const timer = setTimeout(() => ready(), LOAD_TIMEOUT_MS);
     const bucket = this.bucket;
@@ -108,24 +105,11 @@ export class PersistentLink implements PersistentClusterLink {
     // its keys' deletes, this node's among them, were among what the watcher delivered (a delete ends it here).
     this.persistent.cluster = this;
     for (const { row, sessions } of own) if (this.persistent.has(row.authid, row.name)) this.changed(row, sessions);
-    this.sweeper = setInterval(() => { void this.sweep(); }, MARKER_SWEEP_MS);
-    this.sweeper.unref();
-  }
-
-  /** Clears old delete markers (every node does, which is idempotent). */
-  private async sweep(): Promise<void> {
-    const kv = this.bucket?.kv as (KV & { purgeDeletes?(olderMillis: number): Promise<unknown> }) | undefined;
-    try {
-      await kv?.purgeDeletes?.(this.realm.limits.maxPersistentTtlSeconds * 1000);
-    } catch (e) {
-      this.host.log.warn({ err: (e as Error).message, realm: this.realm.name }, 'persistent subscriptions: old delete markers not cleared from the cluster table');
-    }
   }
 
   async stop(): Promise<void> {
     await this.bucket?.stop();
     this.stopped = true;
-    clearInterval(this.sweeper);
   }
 
   // ---- this node's parts (PersistentClusterLink) ------------------------------

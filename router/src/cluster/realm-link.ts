@@ -15,21 +15,19 @@
 // clock, ms × 1024 + the node's slot): every node and the bucket keep the
 // event with the greatest stamp, so they agree on the last one.
 import { createHash } from 'node:crypto';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Subscription } from '@nats-io/transport-node';
 import { KvWatchInclude, type KvEntry } from '@nats-io/kv';
 import type { Dict } from '../messages/types.js';
 import type { PublicationData } from '../routing/publication.js';
 import type { BrokerClusterLink } from '../broker/cluster-link.js';
 import { compileReceiverFilter } from '../broker/receiver-filter.js';
 import type { Realm } from '../realm/realm.js';
-import type { Logger } from '../logger.js';
 import { NODE_SLOTS } from '../ids.js';
 import { HEARTBEAT_MS, NODE_TIMEOUT_MS } from './membership.js';
 import { Kind, decodeMessage, decodeRetained, encodeEvent, encodeRetained, encodeSyncMarker, encodeSyncRequest } from './wire.js';
-import type { ClusterCounters } from './cluster-counters.js';
 import { HistoryLink } from './history-link.js';
-import { WatchedBucket } from './watched-bucket.js';
-import { patiently, type StartPatience } from './start-patience.js';
+import { WatchedBucket, type BucketHost } from './watched-bucket.js';
+import { patiently } from './start-patience.js';
 
 /** Room for the topic, details and framing beside a publication's own bytes in a node message. */
 export const ENVELOPE_ROOM = 8 * 1024;
@@ -37,19 +35,14 @@ export const ENVELOPE_ROOM = 8 * 1024;
 export const SYNC_TIMEOUT_MS = 1000;
 
 /** What a realm link needs of its node. */
-export interface LinkHost extends StartPatience {
-  readonly nc: NatsConnection;
+export interface LinkHost extends BucketHost {
   readonly cluster: string;
   readonly node: string;
   readonly slot: number;
   /** NATS is connected now (a node cut off does not write what it publishes for the others it lost). */
   readonly connected: boolean;
-  readonly log: Logger;
-  readonly counters: ClusterCounters;
   /** Bounds of the event-history appends in flight (cluster/history-link.ts). */
   readonly historyAppends: { readonly count: number; readonly bytes: number };
-  /** Copies JetStream keeps of each bucket and stream (config `replicas`). */
-  readonly replicas: number;
   /** The other live nodes. */
   others(): string[];
 }

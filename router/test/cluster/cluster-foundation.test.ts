@@ -14,13 +14,16 @@ import { Wire, ROLES } from '../wire.js';
 
 t.test('config: the cluster section, its secrets and the CLI overrides', async (t) => {
   const base = nodeConfig('n1', 'nats://127.0.0.1:4222') as { workers: Record<string, unknown>[] };
-  t.same(fromCrossbar(base).config.cluster, { node: 'n1', name: 'clawgate', nats: { servers: ['nats://127.0.0.1:4222'] }, historyAppends: { count: 4096, bytes: 64 * 1024 * 1024 }, replicas: 1 });
+  t.same(fromCrossbar(base).config.cluster, { node: 'n1', name: 'clawgate', nats: { servers: ['nats://127.0.0.1:4222'] }, historyAppends: { count: 4096, bytes: 64 * 1024 * 1024 }, replicas: 1, markerAgeMs: 900_000 });
   const bounded = structuredClone(base);
   Object.assign(bounded.workers[0]!.cluster as Record<string, unknown>, { max_history_appends: 100, max_history_append_bytes: 1 << 20 });
   t.same(fromCrossbar(bounded).config.cluster!.historyAppends, { count: 100, bytes: 1 << 20 }, 'the bounds of history appends in flight');
   const replicated = structuredClone(base);
   (replicated.workers[0]!.cluster as Record<string, unknown>).replicas = 3;
   t.equal(fromCrossbar(replicated).config.cluster!.replicas, 3, 'replicas: copies of every bucket and stream (cluster-replicas.test.ts)');
+  const aged = structuredClone(base);
+  (aged.workers[0]!.cluster as Record<string, unknown>).marker_age = 2.5;
+  t.equal(fromCrossbar(aged).config.cluster!.markerAgeMs, 2500, 'marker_age: seconds the delete markers of the cluster tables stay (cluster-markers.test.ts)');
   t.equal(fromCrossbar(testConfig()).config.cluster, undefined, 'no cluster without the section or flags');
   const over = fromCrossbar(base, {}, { cluster: { node: 'n7', nats: 'nats://10.0.0.1:4333' } }).config.cluster!;
   t.same([over.node, over.nats.servers], ['n7', ['nats://10.0.0.1:4333']], '--node and --nats override the file');
@@ -45,6 +48,8 @@ t.test('config: the cluster section, its secrets and the CLI overrides', async (
   bad({ node: 'a', nats: { servers: ['nats://h:1'] }, max_history_appends: 0 }, /cluster\.max_history_appends/);
   bad({ node: 'a', nats: { servers: ['nats://h:1'] }, replicas: 0 }, /cluster\.replicas/);
   bad({ node: 'a', nats: { servers: ['nats://h:1'] }, replicas: 6 }, /cluster\.replicas/);
+  bad({ node: 'a', nats: { servers: ['nats://h:1'] }, marker_age: 0.5 }, /cluster\.marker_age/);
+  bad({ node: 'a', nats: { servers: ['nats://h:1'] }, marker_age: '15m' }, /cluster\.marker_age/);
   t.ok(new ConfigError('x'));
 });
 

@@ -137,6 +137,8 @@ export interface NodeOptions {
   natsServers?: string[];
   /** The cluster section's `replicas`. */
   replicas?: number;
+  /** The cluster section's `marker_age`, seconds. */
+  markerAge?: number;
 }
 
 export function nodeConfig(node: string, natsUrl: string, opts: NodeOptions = {}): unknown {
@@ -144,6 +146,7 @@ export function nodeConfig(node: string, natsUrl: string, opts: NodeOptions = {}
   config.workers[0]!.cluster = {
     node, ...(opts.cluster !== undefined ? { name: opts.cluster } : {}), nats: { servers: opts.natsServers ?? [natsUrl] },
     ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
+    ...(opts.markerAge !== undefined ? { marker_age: opts.markerAge } : {}),
   };
   return config;
 }
