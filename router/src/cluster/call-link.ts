@@ -301,8 +301,62 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   resync(): void {
     const kv = this.kv;
     if (kv === undefined || this.stopped) return;
-    for (const [key, entry] of this.mine) void kv.put(key, JSON.stringify(entry)).catch(() => undefined);
+    if (this.rewriting) this.rewriteAgain = true; else void this.rewrite(kv);
     for (const [key, held] of this.table) this.apply(key, held);
+  }
+
+  private rewriting = false;
+  private rewriteAgain = false;
+
+  /**
+   * This node's entries written again, a `single` one's after its claim:
+   * the others deleted the claims with the entries, and without the claim a
+   * REGISTER elsewhere would be let through beside ours. One rewrite at a
+   * time (another asked for meanwhile runs after it).
+   */
+  private async rewrite(kv: KV): Promise<void> {
+    this.rewriting = true;
+    try {
+      do {
+        this.rewriteAgain = false;
+        for (const [key, entry] of [...this.mine]) {
+          if (entry.invoke === 'single' && !(await this.reclaim(kv, key, entry).catch(() => true))) continue;
+          if (this.mine.get(key) === entry) void kv.put(key, JSON.stringify(entry)).catch(() => undefined);
+        }
+      } while (this.rewriteAgain && !this.stopped);
+    } finally {
+      this.rewriting = false;
+    }
+  }
+
+  /**
+   * This node's `single` claim for `entry`, made again if it is gone.
+   * Resolves false when another callee holds it now (registered while this
+   * node was not seen: that one stays, and ours is revoked here, with
+   * UNREGISTERED to a callee that understands it).
+   */
+  private async reclaim(kv: KV, key: string, entry: Entry): Promise<boolean> {
+    const id = Number(key.slice(1, key.indexOf('.')));
+    const claim = `single.r${id}`;
+    const value = JSON.stringify({ node: this.host.node, instance: this.host.instance, session: entry.session, authid: entry.authid });
+    for (let round = 0; round < 5; round++) {
+      if (this.mine.get(key) !== entry) return false;
+      try {
+        this.singles.set(id, await kv.create(claim, value));
+        return true;
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+      }
+      const held = await kv.get(claim);
+      if (held === null || held.operation !== 'PUT') continue; // let go in between: create again
+      if (held.string() === value) { this.singles.set(id, held.revision); return true; }
+      this.singles.delete(id); // someone else's: not ours to delete when our callee goes
+      const session = this.realm.sessions.get(entry.session);
+      const reg = this.realm.dealer.observations.get(id);
+      if (session !== undefined && reg !== undefined) this.realm.dealer.removeObserver(reg, session, 'registered by another callee while this router node was cut off from the cluster');
+      return false;
+    }
+    return true;
   }
 
   /**

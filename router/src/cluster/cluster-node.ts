@@ -6,7 +6,7 @@ import { connect, credsAuthenticator, type NatsConnection, type ConnectionOption
 import type { Realm } from '../realm/realm.js';
 import type { Logger } from '../logger.js';
 import type { ClusterConfig } from './cluster-config.js';
-import { Membership } from './membership.js';
+import { Membership, NODE_TIMEOUT_MS } from './membership.js';
 import { RealmLink } from './realm-link.js';
 import { CallLink, type CallHost } from './call-link.js';
 import { ClusterCounters } from './cluster-counters.js';
@@ -134,6 +134,7 @@ export class ClusterNode implements CallHost {
           for (const p of this.persistents) p.nodeJoined(node);
         }
       }, this);
+      this.membership.stalled = (ms) => this.stalled(ms);
       this.startDeadline = Date.now() + START_PATIENCE_MS;
       await this.membership.start();
       for (const l of this.links) await l.start();
@@ -171,6 +172,20 @@ export class ClusterNode implements CallHost {
         else void this.reconcile(stale).finally(() => this.resync());
       }
     }
+  }
+
+  /**
+   * This node was stalled long enough for the others to take it for gone:
+   * they deleted its entries (sessions, subscribers, callees, `single`
+   * claims) and will not say so, and it saw no one leave. They are written
+   * again now, and once more after the time another node takes to see a
+   * node gone (one that saw it late deletes at the revision it last saw).
+   */
+  private stalled(ms: number): void {
+    this.log.warn({ node: this.config.node, stalled_ms: ms }, 'this cluster node was stalled: the others may have taken it for gone; its entries are written again');
+    this.resync();
+    const again = setTimeout(() => { if (this.natsState !== 'closed') this.resync(); }, NODE_TIMEOUT_MS + 500);
+    again.unref();
   }
 
   /** The others may have deleted this node's entries while they did not see it: written again (and skipped ones applied). */

@@ -21,6 +21,13 @@ import { patiently, type StartPatience } from './start-patience.js';
 export const HEARTBEAT_MS = 500;
 export const NODE_TIMEOUT_MS = 2000;
 const SWEEP_MS = 250;
+/**
+ * A heartbeat this late after the one before means this node was stalled (a
+ * long GC pause, CPU starvation, a frozen VM) long enough that the others
+ * may have taken it for gone and deleted its entries, without it seeing
+ * anyone leave: `stalled` is told.
+ */
+export const STALL_MS = NODE_TIMEOUT_MS - HEARTBEAT_MS;
 /** How long a claim outlives its last refresh: a killed node's name and slot are free again after this. */
 export const CLAIM_TTL_MS = 6000;
 const REFRESH_MS = 1000;
@@ -61,6 +68,9 @@ export class Membership {
   private timers: NodeJS.Timeout[] = [];
   private claims: { key: string; value: string; revision: number }[] = [];
   slot = -1;
+  /** Told when this node's own heartbeat came STALL_MS or more after the one before (how late, in ms). */
+  stalled: ((ms: number) => void) | undefined;
+  private lastBeat = 0;
   readonly instance = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
 
   constructor(
@@ -85,7 +95,11 @@ export class Membership {
     await this.claimName(value);
     this.slot = await this.claimSlot(value);
     this.beat();
-    this.timers.push(setInterval(() => this.beat(), HEARTBEAT_MS));
+    this.timers.push(setInterval(() => {
+      const since = Date.now() - this.lastBeat;
+      this.beat();
+      if (since >= STALL_MS) this.stalled?.(since);
+    }, HEARTBEAT_MS));
     this.timers.push(setInterval(() => this.sweep(), SWEEP_MS));
     this.timers.push(setInterval(() => { void this.refresh(); }, REFRESH_MS));
     for (const t of this.timers) t.unref();
@@ -169,6 +183,7 @@ export class Membership {
     if (this.nc.isClosed()) return;
     const h: Heartbeat = { node: this.node, instance: this.instance, slot: this.slot, ...(bye ? { bye } : {}) };
     this.nc.publish(this.subject, JSON.stringify(h));
+    this.lastBeat = Date.now();
   }
 
   private heard(data: Uint8Array): void {

@@ -6,14 +6,13 @@
 // it or more reads its tables again when it is back, since markers it had yet
 // to see may be gone. Real nats-server, real router nodes, a real TCP cut.
 import t from 'tap';
-import net from 'node:net';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect as natsConnect } from '@nats-io/transport-node';
-import { connect, freePort, sleep, type AutobahnSession } from '../helpers.js';
+import { connect, sleep, type AutobahnSession } from '../helpers.js';
 import { realmToken } from '../../src/cluster/realm-link.js';
 import { purgeMarkers } from '../../src/cluster/watched-bucket.js';
-import { haveNats, startNats, startNode, stopNats, type Nats, type Node, until } from './harness.js';
+import { cuttableProxy, haveNats, startNats, startNode, stopNats, type Nats, type Node, until } from './harness.js';
 
 /** Messages in each of a cluster's table buckets (one per key: values and markers). */
 async function bucketMessages(node: Node, cluster: string): Promise<Record<string, number>> {
@@ -24,31 +23,6 @@ async function bucketMessages(node: Node, cluster: string): Promise<Record<strin
     out[table] = (await jsm.streams.info(`KV_${cluster}_${table}_${token}`)).state.messages;
   }
   return out;
-}
-
-/** A TCP proxy to NATS that can be cut (every connection dropped, new ones refused) and restored on the same port. */
-async function cuttableProxy(to: number): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; stop(): Promise<void> }> {
-  const port = await freePort();
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | undefined;
-  const listen = (): Promise<void> => new Promise((resolve, reject) => {
-    server = net.createServer((c) => {
-      const up = net.connect(to, '127.0.0.1');
-      for (const s of [c, up]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => { c.destroy(); up.destroy(); }); }
-      c.pipe(up); up.pipe(c);
-      c.on('close', () => up.destroy()); up.on('close', () => c.destroy());
-    });
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  const close = async (): Promise<void> => {
-    const s = server;
-    server = undefined;
-    for (const k of sockets) k.destroy();
-    if (s !== undefined) await new Promise<void>((r) => s.close(() => r()));
-  };
-  await listen();
-  return { url: `nats://127.0.0.1:${port}`, cut: close, restore: listen, stop: close };
 }
 
 t.test('delete markers', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {

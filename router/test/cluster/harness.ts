@@ -139,6 +139,8 @@ export interface NodeOptions {
   replicas?: number;
   /** The cluster section's `marker_age`, seconds. */
   markerAge?: number;
+  /** More environment for a node process (spawnNode only). */
+  env?: Record<string, string>;
 }
 
 export function nodeConfig(node: string, natsUrl: string, opts: NodeOptions = {}): unknown {
@@ -209,7 +211,7 @@ export async function spawnNode(name: string, natsUrl: string, opts: NodeOptions
   if (opts.cluster !== undefined) config.workers[0]!.cluster = { name: opts.cluster };
   writeFileSync(file, JSON.stringify(config));
   // A process group of its own: the CLI's launcher runs the router in a child process, and kill() must reach both.
-  const proc = spawn(process.execPath, [BIN, '--config', file, '--node', name, '--nats', natsUrl, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const proc = spawn(process.execPath, [BIN, '--config', file, '--node', name, '--nats', natsUrl, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...opts.env } });
   killGroupOnExit(proc);
   const exitedP = new Promise<void>((r) => proc.once('exit', () => { rmSync(dir, { recursive: true, force: true }); r(); }));
   const port = await new Promise<number>((resolve, reject) => {
@@ -251,4 +253,29 @@ export async function until(fn: () => Promise<unknown>, timeoutMs = 5000, what =
     if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await sleep(20);
   }
+}
+
+/** A TCP proxy to NATS that can be cut (every connection dropped, new ones refused) and restored on the same port. */
+export async function cuttableProxy(to: number): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; stop(): Promise<void> }> {
+  const port = await freePort();
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | undefined;
+  const listen = (): Promise<void> => new Promise((resolve, reject) => {
+    server = net.createServer((c) => {
+      const up = net.connect(to, '127.0.0.1');
+      for (const s of [c, up]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => { c.destroy(); up.destroy(); }); }
+      c.pipe(up); up.pipe(c);
+      c.on('close', () => up.destroy()); up.on('close', () => c.destroy());
+    });
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const close = async (): Promise<void> => {
+    const s = server;
+    server = undefined;
+    for (const k of sockets) k.destroy();
+    if (s !== undefined) await new Promise<void>((r) => s.close(() => r()));
+  };
+  await listen();
+  return { url: `nats://127.0.0.1:${port}`, cut: close, restore: listen, stop: close };
 }

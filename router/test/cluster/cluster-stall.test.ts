@@ -1,0 +1,104 @@
+// A node that stalls (docs/cluster.md, "Membership"): its JavaScript thread
+// blocked for 3 s, as a long GC pause or CPU starvation does. The others take
+// it for gone after 2 s and delete its entries (its sessions, callees and
+// `single` claims); it sees no one leave and its NATS connection never drops.
+// Its late heartbeat tells it, and it writes them again: its callee is
+// called from the other node, its session counted, and its `single`
+// registration still refuses a second callee. And when the others let
+// another callee take a `single` registration meanwhile (a node cut off from
+// NATS for a while), the node gives its own up when it is back: one callee,
+// not two. Real nats-server, a real node process, a real block of its event
+// loop (stall-hook.mjs), a real TCP cut.
+import t from 'tap';
+import { fileURLToPath } from 'node:url';
+import { Kvm } from '@nats-io/kv';
+import { callError, connect } from '../helpers.js';
+import { realmToken } from '../../src/cluster/realm-link.js';
+import { cuttableProxy, haveNats, spawnNode, startNats, startNode, stopNats, until } from './harness.js';
+
+const HOOK = fileURLToPath(new URL('./stall-hook.mjs', import.meta.url));
+
+t.test('a stalled node writes its entries again', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
+  const nats = await startNats();
+  t.teardown(() => stopNats(nats));
+  const n1 = await spawnNode('n1', nats.url, {
+    cluster: 'stall',
+    env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${HOOK}`.trim(), STALL_MS: '3000' },
+  });
+  t.teardown(async () => { n1.kill('SIGKILL'); await n1.exited; });
+  const n2 = await startNode('n2', nats.url, { cluster: 'stall' });
+  t.teardown(() => n2.stop());
+  await until(async () => n2.router.cluster!.state().nodes.length === 2, 10_000, 'n2 sees n1');
+
+  const callee = await connect({ port: n1.port });
+  t.teardown(() => callee.connection.close());
+  let calleeClosed = false;
+  void callee.closed.then(() => { calleeClosed = true; });
+  await callee.session.register('com.stall.proc', () => 'from n1');
+  const caller = await connect({ port: n2.port });
+  t.teardown(() => caller.connection.close());
+  await until(async () => (await caller.session.call('com.stall.proc').catch(() => null)) === 'from n1', 5000, 'the call crosses');
+  t.equal(await caller.session.call('wamp.session.count'), 2, 'n2 counts both sessions');
+
+  // n1 stalls for 3 s: n2 takes it for gone (and deletes its entries), then hears it again.
+  const gone = until(async () => n2.router.cluster!.state().nodes.length === 1, 6000, 'n2 takes n1 for gone');
+  n1.kill('SIGUSR2');
+  await gone;
+  await until(async () => n2.router.cluster!.state().nodes.length === 2, 6000, 'n2 hears n1 again');
+
+  // n1 wrote its entries again: within a few seconds the cluster has them, and keeps them.
+  await until(async () => (await caller.session.call('com.stall.proc').catch(() => null)) === 'from n1', 5000, 'the call to n1\'s callee works again');
+  await until(async () => (await caller.session.call('wamp.session.count')) === 2, 5000, 'n2 counts n1\'s session again');
+  await new Promise((r) => setTimeout(r, 3000)); // past any late delete of a node that saw n1 go late
+  t.equal(await caller.session.call('com.stall.proc'), 'from n1', 'still called 3 s later');
+  t.equal(await caller.session.call('wamp.session.count'), 2, 'still counted 3 s later');
+  const other = await connect({ port: n2.port });
+  t.teardown(() => other.connection.close());
+  const table = await new Kvm(n2.router.cluster!.nc).open(`stall_registrations_${realmToken('realm1')}`);
+  const claims: unknown[] = [];
+  for await (const k of await table.keys('single.>')) claims.push((await table.get(k))?.json());
+  t.match(claims, [{ node: 'n1' }], 'n1\'s `single` claim is in the table again (the others deleted it with its entries)');
+  t.equal(claims.length, 1, 'one claim');
+  t.equal((await callError(other.session.register('com.stall.proc', () => 'from n2'))).error, 'wamp.error.procedure_already_exists',
+    'the single registration still refuses a second callee on another node (its claim was made again)');
+  t.notOk(calleeClosed, 'the callee\'s session on n1 lived through the stall');
+});
+
+t.test('a `single` registration taken on another node while this node was cut off: this node gives its own up when it is back', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
+  const nats = await startNats();
+  t.teardown(() => stopNats(nats));
+  const proxy = await cuttableProxy(nats.port);
+  const n1 = await startNode('n1', proxy.url, { cluster: 'split' });
+  const n2 = await startNode('n2', nats.url, { cluster: 'split' });
+  t.teardown(async () => { await n2.stop(); await n1.stop(); await proxy.stop(); });
+  await until(async () => n1.router.cluster!.state().nodes.length === 2 && n2.router.cluster!.state().nodes.length === 2, 10_000, 'the nodes see each other');
+
+  const a = await connect({ port: n1.port });
+  t.teardown(() => a.connection.close());
+  await a.session.register('com.split.proc', () => 'from n1');
+  const x = await connect({ port: n1.port });
+  t.teardown(() => x.connection.close());
+  const b = await connect({ port: n2.port });
+  t.teardown(() => b.connection.close());
+  await until(async () => (await b.session.call('com.split.proc').catch(() => null)) === 'from n1', 5000, 'n2 reaches n1\'s callee');
+
+  // n1 cut off: n2 takes it for gone, and a callee on n2 takes the procedure.
+  await proxy.cut();
+  await until(async () => n2.router.cluster!.state().nodes.length === 1, 6000, 'n2 takes n1 for gone');
+  await until(async () => (await b.session.register('com.split.proc', () => 'from n2').then(() => true, () => false)), 5000, 'the procedure registered on n2');
+
+  // n1 back: its claim is n2's callee's now, so it revokes its own; every call goes to n2's callee.
+  await proxy.restore();
+  await until(async () => n1.router.cluster!.state().nats === 'connected' && n1.router.cluster!.state().nodes.length === 2, 10_000, 'n1 back');
+  await until(async () => (await x.session.call('com.split.proc').catch(() => null)) === 'from n2', 5000, 'a call on n1 goes to n2\'s callee');
+  for (let i = 0; i < 5; i++) t.equal(await x.session.call('com.split.proc'), 'from n2', `call ${i} from n1: n2's callee`);
+  t.equal(await b.session.call('com.split.proc'), 'from n2', 'a call on n2: n2\'s callee');
+  const id = await x.session.call('wamp.registration.lookup', ['com.split.proc']);
+  t.equal((await x.session.call('wamp.registration.list_callees', [id]) as unknown[]).length, 1, 'one callee on n1\'s view');
+  t.equal((await b.session.call('wamp.registration.list_callees', [id]) as unknown[]).length, 1, 'one callee on n2\'s view');
+  const table = await new Kvm(n2.router.cluster!.nc).open(`split_registrations_${realmToken('realm1')}`);
+  const claims: unknown[] = [];
+  for await (const k of await table.keys('single.>')) claims.push((await table.get(k))?.json());
+  t.match(claims, [{ node: 'n2' }], 'the claim is n2\'s');
+  t.equal(claims.length, 1, 'one claim');
+});
