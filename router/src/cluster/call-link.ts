@@ -37,6 +37,7 @@ import { shortUri } from '../uri.js';
 import { RemoteCallee, RemoteCallers, type RemoteSink } from './remote-peers.js';
 import { realmToken, type LinkHost } from './realm-link.js';
 import { WatchedBucket } from './watched-bucket.js';
+import { claimKey, isConflict } from './kv-claim.js';
 import { CallKind, decodeCall, encodeAnswer, encodeInterrupt, encodeInvoke, encodeRevoke, type WireCall } from './call-wire.js';
 
 /** How long a CALL that found no callee waits for the registration table at most. */
@@ -70,7 +71,8 @@ interface PeerNode {
 /** A table entry as the watcher last saw it (registration entries and single claims both name their node and its run). */
 interface Held { node?: string; instance?: string; revision: number; raw: KvEntry }
 
-const isConflict = (e: unknown): boolean => /wrong last sequence|key exists/i.test((e as Error)?.message ?? '');
+/** A rewrite of this node's entries that failed is tried again after this long. */
+const REWRITE_RETRY_MS = 1000;
 
 export class CallLink implements DealerClusterLink, RemoteSink {
   private bucket: WatchedBucket | undefined;
@@ -120,6 +122,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.retryTimer);
     this.sub?.unsubscribe();
     this.undeliveredSub?.unsubscribe();
     void this.bucket?.stop();
@@ -173,14 +176,9 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     const kv = this.kv!;
     // A few rounds: the holder may let go between our create and our read (it was told to by this very REGISTER).
     for (let round = 0; round < 5; round++) {
-      try {
-        return await kv.create(claim, value);
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-      }
+      const { revision, holder: held } = await claimKey(kv, claim, value);
+      if (revision !== undefined) return revision;
       if (!force) return undefined;
-      const held = await kv.get(claim);
-      if (held === null || held.operation !== 'PUT') continue;
       let holder: { node?: string; session?: number; authid?: string } = {};
       try { holder = held.json(); } catch { return undefined; }
       if (holder.authid !== session.authid || holder.node === undefined || holder.session === undefined) return undefined;
@@ -245,6 +243,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     }
     if (held === undefined) this.table.delete(e.key); else this.table.set(e.key, held);
     try { this.apply(e.key, held); } catch (err) { this.host.log.error({ err, realm: this.realm.name }, 'internal error while applying a cluster registration'); }
+    if (held === undefined) this.repair(e.key);
     if (this.waiters.length > 0) {
       for (let i = this.waiters.length - 1; i >= 0; i--) {
         if (this.waiters[i]!.revision <= this.seenRevision) this.waiters.splice(i, 1)[0]!.done();
@@ -286,9 +285,19 @@ export class CallLink implements DealerClusterLink, RemoteSink {
 
   private peerNode(node: string): PeerNode {
     let n = this.nodes.get(node);
-    if (n === undefined) { n = { requests: new IdSequence(), callers: new RemoteCallers(this, node), inflight: new Map(), lastRequest: 0 }; this.nodes.set(node, n); }
+    if (n === undefined) {
+      // The request ids to a node go on from where they were when it was taken for gone: it may not have taken this
+      // node for gone (a stall, a delay one way), and it drops an INVOCATION whose id is not above its last one.
+      let requests = this.sequences.get(node);
+      if (requests === undefined) this.sequences.set(node, requests = new IdSequence());
+      n = { requests, callers: new RemoteCallers(this, node), inflight: new Map(), lastRequest: 0 };
+      this.nodes.set(node, n);
+    }
     return n;
   }
+
+  /** The request id sequence to each node ever seen, by name (kept past its loss: peerNode). */
+  private readonly sequences = new Map<string, IdSequence>();
 
   // ---- membership -----------------------------------------------------------
 
@@ -319,14 +328,56 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     try {
       do {
         this.rewriteAgain = false;
-        for (const [key, entry] of [...this.mine]) {
-          if (entry.invoke === 'single' && !(await this.reclaim(kv, key, entry).catch(() => true))) continue;
-          if (this.mine.get(key) === entry) void kv.put(key, JSON.stringify(entry)).catch(() => undefined);
-        }
+        for (const [key, entry] of [...this.mine]) await this.rewriteOne(kv, key, entry);
       } while (this.rewriteAgain && !this.stopped);
     } finally {
       this.rewriting = false;
     }
+  }
+
+  /** One of this node's entries written again (a `single` one after its claim; not at all when the claim is another's now). */
+  private async rewriteOne(kv: KV, key: string, entry: Entry): Promise<void> {
+    if (entry.invoke === 'single') {
+      let kept: boolean;
+      try {
+        kept = await this.reclaim(kv, key, entry);
+      } catch {
+        // Not written without its claim (a second callee could slip in): the whole rewrite is tried again soon.
+        this.retryRewrite();
+        return;
+      }
+      if (!kept) return;
+    }
+    if (this.mine.get(key) === entry) void kv.put(key, JSON.stringify(entry)).catch(() => this.retryRewrite());
+  }
+
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  /** A rewrite that failed (NATS or JetStream not quite back) runs again in a second, once however many failed. */
+  private retryRewrite(): void {
+    if (this.retryTimer !== undefined || this.stopped) return;
+    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.resync(); }, REWRITE_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  /**
+   * A delete of one of this node's live entries or claims, which it did
+   * not make (its own deletes forget the entry first): another node took
+   * this one for gone (a stall, a delay in NATS). Written again, as at a
+   * resync; a claim another callee holds now is left to it (reclaim).
+   */
+  private repair(key: string): void {
+    const kv = this.kv;
+    if (kv === undefined || this.stopped || !this.host.connected) return;
+    let mine = key;
+    if (key.startsWith('single.r')) {
+      const id = Number(key.slice('single.r'.length));
+      if (!this.singles.has(id)) return;
+      const prefix = `r${id}.${this.host.node}.`;
+      mine = [...this.mine.keys()].find((k) => k.startsWith(prefix)) ?? '';
+    }
+    const entry = this.mine.get(mine);
+    if (entry !== undefined) void this.rewriteOne(kv, mine, entry);
   }
 
   /**
@@ -337,26 +388,19 @@ export class CallLink implements DealerClusterLink, RemoteSink {
    */
   private async reclaim(kv: KV, key: string, entry: Entry): Promise<boolean> {
     const id = Number(key.slice(1, key.indexOf('.')));
-    const claim = `single.r${id}`;
     const value = JSON.stringify({ node: this.host.node, instance: this.host.instance, session: entry.session, authid: entry.authid });
-    for (let round = 0; round < 5; round++) {
-      if (this.mine.get(key) !== entry) return false;
-      try {
-        this.singles.set(id, await kv.create(claim, value));
-        return true;
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-      }
-      const held = await kv.get(claim);
-      if (held === null || held.operation !== 'PUT') continue; // let go in between: create again
-      if (held.string() === value) { this.singles.set(id, held.revision); return true; }
-      this.singles.delete(id); // someone else's: not ours to delete when our callee goes
-      const session = this.realm.sessions.get(entry.session);
-      const reg = this.realm.dealer.observations.get(id);
-      if (session !== undefined && reg !== undefined) this.realm.dealer.removeObserver(reg, session, 'registered by another callee while this router node was cut off from the cluster');
+    const { revision } = await claimKey(kv, `single.r${id}`, value);
+    if (this.mine.get(key) !== entry) {
+      // Unregistered while we asked (its delete of the claim went to the old revision): the claim made now goes too.
+      if (revision !== undefined) void kv.delete(`single.r${id}`, { previousSeq: revision }).catch(() => undefined);
       return false;
     }
-    return true;
+    if (revision !== undefined) { this.singles.set(id, revision); return true; }
+    this.singles.delete(id); // someone else's: not ours to delete when our callee goes
+    const session = this.realm.sessions.get(entry.session);
+    const reg = this.realm.dealer.observations.get(id);
+    if (session !== undefined && reg !== undefined) this.realm.dealer.removeObserver(reg, session, 'registered by another callee while this router node was cut off from the cluster');
+    return false;
   }
 
   /**

@@ -14,14 +14,15 @@ import { SessionLink } from './session-link.js';
 import { MetaLink } from './meta-link.js';
 import { SubscriptionLink } from './subscription-link.js';
 import { PersistentLink } from './persistent-link.js';
-import { START_PATIENCE_MS } from './start-patience.js';
-import type { WatchedBucket } from './watched-bucket.js';
+import { START_PATIENCE_MS, patiently } from './start-patience.js';
+import { SWEEP_MAX, type WatchedBucket } from './watched-bucket.js';
 
 /** How long the start waits for NATS before failing (the CLI then exits 1). */
 const CONNECT_TIMEOUT_MS = 5000;
-/** A reconcile that failed (NATS or JetStream not back yet) is tried again this often, this many times. */
-const RECONCILE_RETRY_MS = 1000;
-const RECONCILE_TRIES = 10;
+/** How long a reconcile after an outage or a stall keeps trying JetStream requests that time out. */
+const RECONCILE_PATIENCE_MS = 15_000;
+/** A sweep goes on past SWEEP_MAX markers per table for this long at most (the next sweep goes on). */
+const SWEEP_BUDGET_MS = 60_000;
 
 /** How often the tables are swept: a third of the marker age (markers live from one to 1⅓ ages), within [250 ms, 5 min]. */
 export function sweepEvery(markerAgeMs: number): number {
@@ -53,6 +54,10 @@ export class ClusterNode implements CallHost {
   readonly tables = new Set<WatchedBucket>();
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
+  /** Set once the start is done: sweeps and reconciles wait for it (a table still loading takes neither). */
+  private started = false;
+  /** The second write of a stalled node's entries (stalled()). */
+  private again: NodeJS.Timeout | undefined;
   /** When the NATS connection was lost (undefined while connected). */
   private lostAt: number | undefined;
 
@@ -145,6 +150,7 @@ export class ClusterNode implements CallHost {
       for (const p of this.persistents) await p.start();
       this.sweeper = setInterval(() => { void this.sweep(); }, sweepEvery(this.config.markerAgeMs));
       this.sweeper.unref();
+      this.started = true;
     } catch (e) {
       this.startDeadline = 0;
       await this.stop();
@@ -166,10 +172,8 @@ export class ClusterNode implements CallHost {
         const away = this.lostAt === undefined ? 0 : Date.now() - this.lostAt;
         this.lostAt = undefined;
         this.log.info({ node: this.config.node, away_ms: away }, 'NATS connection back');
-        // Away for half a table's marker age or more: markers this node's watchers have yet to deliver may be swept.
-        const stale = [...this.tables].filter((t) => away >= t.markerAgeMs / 2);
-        if (stale.length === 0) this.resync();
-        else void this.reconcile(stale).finally(() => this.resync());
+        this.resync();
+        void this.reconcile(away);
       }
     }
   }
@@ -184,8 +188,10 @@ export class ClusterNode implements CallHost {
   private stalled(ms: number): void {
     this.log.warn({ node: this.config.node, stalled_ms: ms }, 'this cluster node was stalled: the others may have taken it for gone; its entries are written again');
     this.resync();
-    const again = setTimeout(() => { if (this.natsState !== 'closed') this.resync(); }, NODE_TIMEOUT_MS + 500);
-    again.unref();
+    clearTimeout(this.again);
+    this.again = setTimeout(() => { if (this.natsState !== 'closed') this.resync(); }, NODE_TIMEOUT_MS + 500);
+    this.again.unref();
+    void this.reconcile(ms);
   }
 
   /** The others may have deleted this node's entries while they did not see it: written again (and skipped ones applied). */
@@ -195,23 +201,24 @@ export class ClusterNode implements CallHost {
     for (const l of this.subscriptions) l.resync();
   }
 
-  /** Reads `tables` again (WatchedBucket.reconcile), each tried again while NATS or JetStream is not quite back. */
-  private async reconcile(tables: WatchedBucket[]): Promise<void> {
-    for (const t of tables) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const gone = await t.reconcile();
-          if (gone > 0) this.log.info({ node: this.config.node, table: t.name, gone }, 'cluster table read again after the NATS outage: entries found gone meanwhile');
-          break;
-        } catch (e) {
-          if (attempt >= RECONCILE_TRIES || this.natsState === 'closed') {
-            this.log.warn({ node: this.config.node, table: t.name, err: (e as Error).message }, 'cluster table not read again after the NATS outage: entries that ended meanwhile may linger here');
-            break;
-          }
-          await new Promise((r) => setTimeout(r, RECONCILE_RETRY_MS));
-        }
+  /**
+   * After `away` ms without NATS (or stalled): the tables whose marker age
+   * it reaches half of are read again, all at once (WatchedBucket.reconcile:
+   * markers their watchers had yet to deliver may have been swept). An
+   * entry of this node's own found gone is written again by its link.
+   */
+  private async reconcile(away: number): Promise<void> {
+    if (!this.started) return;
+    const stale = [...this.tables].filter((t) => away >= t.markerAgeMs / 2);
+    const deadline = Date.now() + RECONCILE_PATIENCE_MS;
+    await Promise.all(stale.map(async (t) => {
+      try {
+        const gone = await patiently(this, `reconcile of ${t.name}`, () => t.reconcile(), deadline);
+        if (gone > 0) this.log.info({ node: this.config.node, table: t.name, gone }, 'cluster table read again after the NATS outage: entries found gone meanwhile');
+      } catch (e) {
+        this.log.warn({ node: this.config.node, table: t.name, err: (e as Error).message }, 'cluster table not read again after the NATS outage: entries that ended meanwhile may linger here');
       }
-    }
+    }));
   }
 
   /**
@@ -220,12 +227,13 @@ export class ClusterNode implements CallHost {
    * the first live node by name.
    */
   private async sweep(): Promise<void> {
-    if (this.sweeping || !this.connected || this.state().nodes[0] !== this.config.node) return;
+    if (!this.started || this.sweeping || !this.connected || this.state().nodes[0] !== this.config.node) return;
     this.sweeping = true;
+    const budget = Date.now() + SWEEP_BUDGET_MS;
     try {
       for (const t of [...this.tables]) {
         try {
-          await t.sweep();
+          while (await t.sweep() >= SWEEP_MAX && Date.now() < budget && this.connected) { /* more of them: on */ }
         } catch (e) {
           this.log.warn({ node: this.config.node, table: t.name, err: (e as Error).message }, 'old delete markers not cleared from a cluster table (tried again at the next sweep)');
         }
@@ -237,7 +245,9 @@ export class ClusterNode implements CallHost {
 
   /** Leaves the cluster: bye to the others, claims given back, the NATS connection drained. After the sessions left (their testaments reach the other nodes). */
   async stop(): Promise<void> {
+    this.started = false;
     clearInterval(this.sweeper);
+    clearTimeout(this.again);
     for (const l of this.links) l.stop();
     for (const c of this.calls) c.stop();
     for (const m of this.metas) m.stop();

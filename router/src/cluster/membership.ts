@@ -17,6 +17,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { NODE_SLOTS } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { patiently, type StartPatience } from './start-patience.js';
+import { claimKey, isConflict } from './kv-claim.js';
 
 export const HEARTBEAT_MS = 500;
 export const NODE_TIMEOUT_MS = 2000;
@@ -114,34 +115,20 @@ export class Membership {
     const key = `node.${this.node}`;
     const deadline = Date.now() + CLAIM_TTL_MS + 1000;
     for (;;) {
-      try {
-        this.claims.push({ key, value, revision: await this.create(key, value) });
-        return;
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-        if (this.namesake || Date.now() > deadline) throw new Error(`cluster node name "${this.node}" is held by a live node of cluster "${this.cluster}" (each node needs a name of its own)`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      const revision = await this.create(key, value);
+      if (revision !== undefined) { this.claims.push({ key, value, revision }); return; }
+      if (this.namesake || Date.now() > deadline) throw new Error(`cluster node name "${this.node}" is held by a live node of cluster "${this.cluster}" (each node needs a name of its own)`);
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 
   /**
-   * Creates a claim key, trying again while JetStream does not answer in
-   * time. A create that timed out may have been made all the same: the key
-   * holding this very run's value is taken as this create's.
+   * Creates a claim key (kv-claim.ts), trying again while JetStream does not
+   * answer in time: its revision, or undefined when another node holds it.
    */
-  private async create(key: string, value: string): Promise<number> {
+  private async create(key: string, value: string): Promise<number | undefined> {
     const kv = this.kv!;
-    return patiently(this.patience, `claim ${key}`, async () => {
-      try {
-        return await kv.create(key, value);
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-        const held = await kv.get(key);
-        if (held !== null && held.operation === 'PUT' && held.string() === value) return held.revision;
-        throw e;
-      }
-    });
+    return patiently(this.patience, `claim ${key}`, async () => (await claimKey(kv, key, value)).revision);
   }
 
   /** A heartbeat with this node's name from another instance was heard. */
@@ -152,12 +139,8 @@ export class Membership {
     for (let i = 0; i < NODE_SLOTS; i++) {
       const slot = (first + i) % NODE_SLOTS;
       const key = `slot.${slot}`;
-      try {
-        this.claims.push({ key, value, revision: await this.create(key, value) });
-        return slot;
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-      }
+      const revision = await this.create(key, value);
+      if (revision !== undefined) { this.claims.push({ key, value, revision }); return slot; }
     }
     throw new Error(`cluster "${this.cluster}" has no free node slot (at most ${NODE_SLOTS} live nodes)`);
   }
@@ -209,8 +192,19 @@ export class Membership {
     this.changed(h.node, 'joined', h.instance, false, Date.now());
   }
 
+  private lastSweep = 0;
+
   private sweep(): void {
-    const dead = Date.now() - NODE_TIMEOUT_MS;
+    const now = Date.now();
+    const last = this.lastSweep;
+    this.lastSweep = now;
+    if (last !== 0 && now - last >= STALL_MS) {
+      // This node was stalled: the others' heartbeats may wait unread in its socket (after a stall Node runs the
+      // timers before it reads), and it must not take them for gone. They are timed from now.
+      for (const n of this.nodes.values()) n.lastSeen = now;
+      return;
+    }
+    const dead = now - NODE_TIMEOUT_MS;
     for (const n of [...this.nodes.values()]) if (n.lastSeen < dead) this.gone(n.node);
   }
 
@@ -248,10 +242,4 @@ export class Membership {
     }
     this.claims = [];
   }
-}
-
-/** A compare-and-swap that found another revision (the key is someone else's). */
-function isConflict(e: unknown): boolean {
-  const m = (e as Error)?.message ?? '';
-  return /wrong last sequence|key exists/i.test(m);
 }

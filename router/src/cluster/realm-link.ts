@@ -28,6 +28,7 @@ import { Kind, decodeMessage, decodeRetained, encodeEvent, encodeRetained, encod
 import { HistoryLink } from './history-link.js';
 import { WatchedBucket, type BucketHost } from './watched-bucket.js';
 import { patiently } from './start-patience.js';
+import { isConflict } from './kv-claim.js';
 
 /** Room for the topic, details and framing beside a publication's own bytes in a node message. */
 export const ENVELOPE_ROOM = 8 * 1024;
@@ -284,7 +285,7 @@ export class RealmLink implements BrokerClusterLink {
         await kv.update(key, value, held.revision);
         return;
       } catch (e) {
-        if (/wrong last sequence|key exists/i.test((e as Error).message ?? '')) continue; // another node wrote it meanwhile: compare again
+        if (isConflict(e)) continue; // another node wrote it meanwhile: compare again
         this.host.counters.storeFailures++;
         this.host.log.warn({ err: (e as Error).message, realm: this.realm.name, topic: topic.slice(0, 100) }, 'retained event not written to the cluster store');
         return;

@@ -161,6 +161,9 @@ export class SessionLink implements ClusterSessions {
     if (e.operation !== 'PUT') {
       if (before !== undefined) this.count(before.entry, -1);
       this.table.delete(id);
+      // One of this node's live sessions: another node took this one for gone (a stall, a delay in NATS). Written again.
+      const mine = this.mine.get(id);
+      if (mine !== undefined && this.host.connected) this.write(id, mine);
       return;
     }
     let entry: Entry;

@@ -31,16 +31,20 @@ export function isJetStreamTimeout(e: unknown): boolean {
 const FIRST_PAUSE_MS = 250;
 const MAX_PAUSE_MS = 2000;
 
-/** Runs `op`; while it times out and the start's deadline has not passed, runs it again after a pause. */
-export async function patiently<T>(host: StartPatience, what: string, op: () => Promise<T>): Promise<T> {
+/**
+ * Runs `op`; while it times out and the start's deadline (or `deadline`, for
+ * work after the start: a NATS outage's aftermath) has not passed, runs it
+ * again after a pause.
+ */
+export async function patiently<T>(host: StartPatience, what: string, op: () => Promise<T>, deadline = host.startDeadline): Promise<T> {
   let pause = FIRST_PAUSE_MS;
   for (let attempt = 1; ; attempt++) {
     try {
       return await op();
     } catch (e) {
-      const left = host.startDeadline - Date.now();
+      const left = deadline - Date.now();
       if (!isJetStreamTimeout(e) || left <= 0) throw e;
-      host.log.warn({ what, attempt, err: (e as Error).message }, 'JetStream did not answer the starting node in time (a NATS server lost?): trying again');
+      host.log.warn({ what, attempt, err: (e as Error).message }, 'JetStream did not answer in time (a NATS server lost, or just back?): trying again');
       await new Promise((r) => setTimeout(r, Math.min(pause, left)));
       pause = Math.min(pause * 2, MAX_PAUSE_MS);
     }

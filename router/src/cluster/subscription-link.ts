@@ -112,6 +112,9 @@ export class SubscriptionLink {
     }
     if (held === undefined) this.table.delete(e.key); else this.table.set(e.key, held);
     try { this.apply(e.key, held); } catch (err) { this.host.log.error({ err, realm: this.realm.name }, 'internal error while applying a cluster subscription'); }
+    // One of this node's live subscribers: another node took this one for gone (a stall, a delay in NATS). Written again.
+    const mine = held === undefined ? this.mine.get(e.key) : undefined;
+    if (mine !== undefined && this.host.connected) this.write(e.key, mine);
   }
 
   /** An entry, or its removal, made effective in this node's view, with the meta events it means. */

@@ -60,19 +60,22 @@ function deletion(bucket: string, key: string): KvEntry {
 
 /**
  * Purges each marker's key up to the marker itself (`seq`: every message of
- * that subject before it), a few requests at a time, until `stop()`. A value
- * written to the key after the marker stays. Resolves with how many
+ * that subject before it), a few requests at a time, until `stop()` or a
+ * batch of which none went through (JetStream not answering: `error`). A
+ * value written to the key after the marker stays. `purged`: how many
  * messages went.
  */
-export async function purgeMarkers(jsm: JetStreamManager, bucket: string, markers: readonly { key: string; revision: number }[], stop = (): boolean => false): Promise<number> {
+export async function purgeMarkers(jsm: JetStreamManager, bucket: string, markers: readonly { key: string; revision: number }[], stop = (): boolean => false): Promise<{ purged: number; error?: unknown }> {
   let purged = 0;
   for (let i = 0; i < markers.length && !stop(); i += PURGES_IN_FLIGHT) {
-    const done = await Promise.all(markers.slice(i, i + PURGES_IN_FLIGHT).map((m) =>
+    const done = await Promise.allSettled(markers.slice(i, i + PURGES_IN_FLIGHT).map((m) =>
       // KV's stream and subjects (ADR-8): KV_<bucket>, $KV.<bucket>.<key>.
       jsm.streams.purge(`KV_${bucket}`, { filter: `$KV.${bucket}.${m.key}`, seq: m.revision + 1 })));
-    for (const r of done) purged += r.purged;
+    let error: unknown;
+    for (const r of done) if (r.status === 'fulfilled') purged += r.value.purged; else error ??= r.reason;
+    if (done.every((r) => r.status === 'rejected')) return { purged, error };
   }
-  return purged;
+  return { purged };
 }
 
 export class WatchedBucket {
@@ -144,8 +147,9 @@ export class WatchedBucket {
     await new Promise<void>((resolve) => {
       let idle: NodeJS.Timeout | undefined;
       const finish = (): void => { clearTimeout(idle); clearTimeout(cap); w.stop(); resolve(); };
-      const arm = (): void => { clearTimeout(idle); idle = setTimeout(finish, READ_IDLE_MS); };
+      const arm = (): void => { clearTimeout(idle); idle = setTimeout(finish, READ_IDLE_MS); idle.unref(); };
       const cap = setTimeout(finish, READ_MAX_MS);
+      cap.unref();
       arm();
       void (async () => {
         for await (const e of w) {
@@ -172,9 +176,10 @@ export class WatchedBucket {
     await this.current((e) => { if (e.operation !== 'PUT' && e.created.getTime() < cutoff && old.length < SWEEP_MAX) old.push(e); });
     if (old.length === 0) return 0;
     this.jsm ??= await jetstreamManager(this.host.nc);
-    const cleared = await purgeMarkers(this.jsm, this.name, old, () => this.stopped);
-    this.host.counters.markersCleared += cleared;
-    return cleared;
+    const { purged, error } = await purgeMarkers(this.jsm, this.name, old, () => this.stopped);
+    this.host.counters.markersCleared += purged;
+    if (purged === 0 && error !== undefined) throw error;
+    return purged;
   }
 
   /**

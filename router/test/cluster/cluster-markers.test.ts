@@ -43,7 +43,7 @@ t.test('delete markers', { skip: haveNats ? false : 'nats-server is not installe
     await kv.delete('other');
     const otherMarker = await kv.get('other');
     const jsm = await jetstreamManager(nc);
-    const purged = await purgeMarkers(jsm, 'purge_race', [{ key: 'k', revision: marker!.revision }, { key: 'other', revision: otherMarker!.revision }]);
+    const { purged } = await purgeMarkers(jsm, 'purge_race', [{ key: 'k', revision: marker!.revision }, { key: 'other', revision: otherMarker!.revision }]);
     t.equal(purged, 1, 'only the marker still there went');
     t.equal((await kv.get('k'))?.string(), 'again', 'the value written after the marker stays');
     t.equal(await kv.get('other'), null, 'the other key is gone, marker and all');
@@ -78,7 +78,6 @@ t.test('delete markers', { skip: haveNats ? false : 'nats-server is not installe
     }, 15_000, 'the churned sessions\' markers swept');
     const { markersCleared: byN1 } = n1.router.cluster!.counters;
     t.ok(byN1 >= 80, `n1 swept the markers of 20 sessions, subscriptions and registrations (${byN1})`);
-    t.equal(n2.router.cluster!.counters.markersCleared, 0, 'one node sweeps: n2 did not');
 
     // The cluster as before, from n1 to the keeper on n2.
     const caller = await connect({ port: n1.port });

@@ -255,16 +255,28 @@ export async function until(fn: () => Promise<unknown>, timeoutMs = 5000, what =
   }
 }
 
-/** A TCP proxy to NATS that can be cut (every connection dropped, new ones refused) and restored on the same port. */
-export async function cuttableProxy(to: number): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; stop(): Promise<void> }> {
+/**
+ * A TCP proxy to NATS that can be cut (every connection dropped, new ones
+ * refused) and restored on the same port, or hold what its clients send
+ * (their connections stay up and NATS's answers still reach them: a delay
+ * in one direction, as a congested link makes) and release it.
+ */
+export interface NatsProxy { url: string; cut(): Promise<void>; restore(): Promise<void>; hold(): void; release(): void; stop(): Promise<void> }
+
+export async function cuttableProxy(to: number): Promise<NatsProxy> {
   const port = await freePort();
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  let held = false;
   let server: net.Server | undefined;
   const listen = (): Promise<void> => new Promise((resolve, reject) => {
     server = net.createServer((c) => {
       const up = net.connect(to, '127.0.0.1');
-      for (const s of [c, up]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => { c.destroy(); up.destroy(); }); }
-      c.pipe(up); up.pipe(c);
+      const pair: [net.Socket, net.Socket] = [c, up];
+      pairs.add(pair);
+      for (const s of pair) { sockets.add(s); s.on('close', () => { sockets.delete(s); pairs.delete(pair); }); s.on('error', () => { c.destroy(); up.destroy(); }); }
+      if (!held) c.pipe(up);
+      up.pipe(c);
       c.on('close', () => up.destroy()); up.on('close', () => c.destroy());
     });
     server.once('error', reject);
@@ -277,5 +289,9 @@ export async function cuttableProxy(to: number): Promise<{ url: string; cut(): P
     if (s !== undefined) await new Promise<void>((r) => s.close(() => r()));
   };
   await listen();
-  return { url: `nats://127.0.0.1:${port}`, cut: close, restore: listen, stop: close };
+  return {
+    url: `nats://127.0.0.1:${port}`, cut: close, restore: listen, stop: close,
+    hold: () => { held = true; for (const [c, up] of pairs) { c.unpipe(up); c.pause(); } },
+    release: () => { held = false; for (const [c, up] of pairs) c.pipe(up); },
+  };
 }
