@@ -21,6 +21,8 @@ import { SWEEP_MAX, type WatchedBucket } from './watched-bucket.js';
 const CONNECT_TIMEOUT_MS = 5000;
 /** How long a reconcile after an outage or a stall keeps trying JetStream requests that time out. */
 const RECONCILE_PATIENCE_MS = 15_000;
+/** A stalled node rewrites its entries at most this often (stalled()). */
+const STALL_REWRITE_GAP_MS = 10_000;
 /** A sweep goes on past SWEEP_MAX markers per table for this long at most (the next sweep goes on). */
 const SWEEP_BUDGET_MS = 60_000;
 
@@ -56,8 +58,9 @@ export class ClusterNode implements CallHost {
   private sweeping = false;
   /** Set once the start is done: sweeps and reconciles wait for it (a table still loading takes neither). */
   private started = false;
-  /** The second write of a stalled node's entries (stalled()). */
+  /** The second write of a stalled node's entries (stalled()), and when the last stall's writes began. */
   private again: NodeJS.Timeout | undefined;
+  private lastStallRewrite = 0;
   /** When the NATS connection was lost (undefined while connected). */
   private lostAt: number | undefined;
 
@@ -186,6 +189,11 @@ export class ClusterNode implements CallHost {
    * node gone (one that saw it late deletes at the revision it last saw).
    */
   private stalled(ms: number): void {
+    const now = Date.now();
+    // Stalls one after another (an overloaded node) rewrite everything once per STALL_REWRITE_GAP_MS at most: the
+    // links write back any entry another node deletes anyway (repair), this only makes that sooner.
+    if (now - this.lastStallRewrite < STALL_REWRITE_GAP_MS) return;
+    this.lastStallRewrite = now;
     this.log.warn({ node: this.config.node, stalled_ms: ms }, 'this cluster node was stalled: the others may have taken it for gone; its entries are written again');
     this.resync();
     clearTimeout(this.again);

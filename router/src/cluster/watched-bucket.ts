@@ -81,6 +81,8 @@ export async function purgeMarkers(jsm: JetStreamManager, bucket: string, marker
 export class WatchedBucket {
   /** Writes per key in flight, each after the one before. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Per key, the write queued behind the one in flight, not started yet (its value may still change). */
+  private readonly waiting = new Map<string, { value: string | Uint8Array | undefined }>();
   /** Keys whose last entry handed to the link is a value, with that entry's revision. */
   private readonly live = new Map<string, number>();
   private jsm: JetStreamManager | undefined;
@@ -115,10 +117,21 @@ export class WatchedBucket {
     this.onEntry(e);
   }
 
-  /** Puts `value` at `key`, or deletes it (undefined), after this node's earlier writes of that key; a failure is counted and logged. */
+  /**
+   * Puts `value` at `key`, or deletes it (undefined), after this node's
+   * earlier writes of that key; a failure is counted and logged. A write
+   * still waiting its turn takes the newer value instead of queueing
+   * another, so a burst of rewrites costs a key two writes at most.
+   */
   write(key: string, value: string | Uint8Array | undefined): void {
     if (this.stopped) return;
+    const waiting = this.waiting.get(key);
+    if (waiting !== undefined) { waiting.value = value; return; }
+    const slot = { value };
+    this.waiting.set(key, slot);
     const next = (this.chains.get(key) ?? Promise.resolve()).then(async () => {
+      this.waiting.delete(key);
+      const { value } = slot;
       try {
         if (value === undefined) await this.kv.delete(key); else await this.kv.put(key, value);
       } catch (e) {
