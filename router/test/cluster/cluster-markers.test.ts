@@ -12,7 +12,7 @@ import { connect as natsConnect } from '@nats-io/transport-node';
 import { connect, sleep, type AutobahnSession } from '../helpers.js';
 import { realmToken } from '../../src/cluster/realm-link.js';
 import { purgeMarkers } from '../../src/cluster/watched-bucket.js';
-import { cuttableProxy, haveNats, startNats, startNode, stopNats, type Nats, type Node, until } from './harness.js';
+import { haveNats, proxiedPair, startNats, startNode, stopNats, type Nats, type Node, until } from './harness.js';
 
 /** Messages in each of a cluster's table buckets (one per key: values and markers). */
 async function bucketMessages(node: Node, cluster: string): Promise<Record<string, number>> {
@@ -92,11 +92,8 @@ t.test('delete markers', { skip: haveNats ? false : 'nats-server is not installe
   });
 
   t.test('a node cut off from NATS for half of marker_age or more reads its tables again: no ghost of what ended meanwhile', async (t) => {
-    const proxy = await cuttableProxy(nats.port);
-    const n1 = await startNode('n1', nats.url, { cluster: 'cut', markerAge: 1 });
-    const n2 = await startNode('n2', proxy.url, { cluster: 'cut', markerAge: 1 });
-    t.teardown(async () => { await n2.stop(); await n1.stop(); await proxy.stop(); });
-    await until(async () => n1.router.cluster!.state().nodes.length === 2 && n2.router.cluster!.state().nodes.length === 2, 10_000, 'the nodes see each other');
+    const { proxy, n1, n2, stop } = await proxiedPair(nats, 'n2', { cluster: 'cut', markerAge: 1 });
+    t.teardown(stop);
 
     const stays = await connect({ port: n1.port });
     t.teardown(() => stays.connection.close());

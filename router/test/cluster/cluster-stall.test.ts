@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { callError, connect } from '../helpers.js';
 import { realmToken } from '../../src/cluster/realm-link.js';
-import { cuttableProxy, haveNats, spawnNode, startNats, startNode, stopNats, until } from './harness.js';
+import { haveNats, proxiedPair, spawnNode, startNats, startNode, stopNats, until } from './harness.js';
 
 const HOOK = fileURLToPath(new URL('./stall-hook.mjs', import.meta.url));
 
@@ -86,11 +86,8 @@ t.test('a stalled node writes its entries again', { skip: haveNats ? false : 'na
 t.test('a `single` registration taken on another node while this node was cut off: this node gives its own up when it is back', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
   const nats = await startNats();
   t.teardown(() => stopNats(nats));
-  const proxy = await cuttableProxy(nats.port);
-  const n1 = await startNode('n1', proxy.url, { cluster: 'split' });
-  const n2 = await startNode('n2', nats.url, { cluster: 'split' });
-  t.teardown(async () => { await n2.stop(); await n1.stop(); await proxy.stop(); });
-  await until(async () => n1.router.cluster!.state().nodes.length === 2 && n2.router.cluster!.state().nodes.length === 2, 10_000, 'the nodes see each other');
+  const { proxy, n1, n2, stop } = await proxiedPair(nats, 'n1', { cluster: 'split' });
+  t.teardown(stop);
 
   const a = await connect({ port: n1.port });
   t.teardown(() => a.connection.close());
@@ -125,11 +122,8 @@ t.test('a `single` registration taken on another node while this node was cut of
 t.test('a node whose messages to NATS are held up for 3 s (not stalled, still hearing the others) repairs what the others deleted', { skip: haveNats ? false : 'nats-server is not installed' }, async (t) => {
   const nats = await startNats();
   t.teardown(() => stopNats(nats));
-  const proxy = await cuttableProxy(nats.port);
-  const n1 = await startNode('n1', proxy.url, { cluster: 'held' });
-  const n2 = await startNode('n2', nats.url, { cluster: 'held' });
-  t.teardown(async () => { proxy.release(); await n2.stop(); await n1.stop(); await proxy.stop(); });
-  await until(async () => n1.router.cluster!.state().nodes.length === 2 && n2.router.cluster!.state().nodes.length === 2, 10_000, 'the nodes see each other');
+  const { proxy, n1, n2, stop } = await proxiedPair(nats, 'n1', { cluster: 'held' });
+  t.teardown(stop);
 
   const callee = await connect({ port: n1.port });
   t.teardown(() => callee.connection.close());

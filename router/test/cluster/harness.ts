@@ -295,3 +295,17 @@ export async function cuttableProxy(to: number): Promise<NatsProxy> {
     release: () => { held = false; for (const [c, up] of pairs) c.pipe(up); },
   };
 }
+
+/**
+ * Nodes n1 and n2 of cluster `opts.cluster` in this process, `proxied` of
+ * them reaching NATS through a cuttableProxy (to cut it off or hold up its
+ * writes); resolves once they see each other. stop(): both nodes, then the
+ * proxy (released first).
+ */
+export async function proxiedPair(nats: Nats, proxied: 'n1' | 'n2', opts: NodeOptions = {}): Promise<{ proxy: NatsProxy; n1: Node; n2: Node; stop(): Promise<void> }> {
+  const proxy = await cuttableProxy(nats.port);
+  const n1 = await startNode('n1', proxied === 'n1' ? proxy.url : nats.url, opts);
+  const n2 = await startNode('n2', proxied === 'n2' ? proxy.url : nats.url, opts);
+  await allSeeEachOther([() => n1.router.cluster!.state().nodes.length, () => n2.router.cluster!.state().nodes.length]);
+  return { proxy, n1, n2, stop: async () => { proxy.release(); await n2.stop(); await n1.stop(); await proxy.stop(); } };
+}
