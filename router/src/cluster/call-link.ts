@@ -71,8 +71,9 @@ interface PeerNode {
 /** A table entry as the watcher last saw it (registration entries and single claims both name their node and its run). */
 interface Held { node?: string; instance?: string; revision: number; raw: KvEntry }
 
-/** A rewrite of this node's entries that failed is tried again after this long. */
+/** A rewrite of this node's entries that failed is tried again after this long, doubling up to the max. */
 const REWRITE_RETRY_MS = 1000;
+const REWRITE_RETRY_MAX_MS = 30_000;
 
 export class CallLink implements DealerClusterLink, RemoteSink {
   private bucket: WatchedBucket | undefined;
@@ -290,7 +291,10 @@ export class CallLink implements DealerClusterLink, RemoteSink {
       // node for gone (a stall, a delay one way), and it drops an INVOCATION whose id is not above its last one.
       let requests = this.sequences.get(node);
       if (requests === undefined) this.sequences.set(node, requests = new IdSequence());
-      n = { requests, callers: new RemoteCallers(this, node), inflight: new Map(), lastRequest: 0 };
+      // Likewise its last request id seen here, while it is the same run (a restarted node's ids begin again).
+      const seen = this.lastRequests.get(node);
+      const lastRequest = seen !== undefined && seen.instance === this.host.instanceOf(node) ? seen.last : 0;
+      n = { requests, callers: new RemoteCallers(this, node), inflight: new Map(), lastRequest };
       this.nodes.set(node, n);
     }
     return n;
@@ -298,6 +302,8 @@ export class CallLink implements DealerClusterLink, RemoteSink {
 
   /** The request id sequence to each node ever seen, by name (kept past its loss: peerNode). */
   private readonly sequences = new Map<string, IdSequence>();
+  /** Each lost node's last request id seen here, with its run (peerNode). */
+  private readonly lastRequests = new Map<string, { instance: string; last: number }>();
 
   // ---- membership -----------------------------------------------------------
 
@@ -328,7 +334,9 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     try {
       do {
         this.rewriteAgain = false;
-        for (const [key, entry] of [...this.mine]) await this.rewriteOne(kv, key, entry);
+        let ok = true;
+        for (const [key, entry] of [...this.mine]) ok = await this.rewriteOne(kv, key, entry) && ok;
+        if (ok) this.retryDelay = REWRITE_RETRY_MS;
       } while (this.rewriteAgain && !this.stopped);
     } finally {
       this.rewriting = false;
@@ -336,7 +344,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
   }
 
   /** One of this node's entries written again (a `single` one after its claim; not at all when the claim is another's now). */
-  private async rewriteOne(kv: KV, key: string, entry: Entry): Promise<void> {
+  private async rewriteOne(kv: KV, key: string, entry: Entry): Promise<boolean> {
     if (entry.invoke === 'single') {
       let kept: boolean;
       try {
@@ -344,19 +352,27 @@ export class CallLink implements DealerClusterLink, RemoteSink {
       } catch {
         // Not written without its claim (a second callee could slip in): the whole rewrite is tried again soon.
         this.retryRewrite();
-        return;
+        return false;
       }
-      if (!kept) return;
+      if (!kept) return true;
     }
     if (this.mine.get(key) === entry) void kv.put(key, JSON.stringify(entry)).catch(() => this.retryRewrite());
+    return true;
   }
 
   private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = REWRITE_RETRY_MS;
 
-  /** A rewrite that failed (NATS or JetStream not quite back) runs again in a second, once however many failed. */
+  /**
+   * A rewrite that failed (JetStream not quite back) runs again, once
+   * however many failed, after 1 s, doubling to 30 s while they keep
+   * failing. Not while NATS is away: its return resyncs anyway.
+   */
   private retryRewrite(): void {
-    if (this.retryTimer !== undefined || this.stopped) return;
-    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.resync(); }, REWRITE_RETRY_MS);
+    if (this.retryTimer !== undefined || this.stopped || !this.host.connected) return;
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(delay * 2, REWRITE_RETRY_MAX_MS);
+    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.resync(); }, delay);
     this.retryTimer.unref();
   }
 
@@ -368,7 +384,7 @@ export class CallLink implements DealerClusterLink, RemoteSink {
    */
   private repair(key: string): void {
     const kv = this.kv;
-    if (kv === undefined || this.stopped || !this.host.connected) return;
+    if (kv === undefined || this.stopped || !this.host.connected || this.host.fenced) return;
     let mine = key;
     if (key.startsWith('single.r')) {
       const id = Number(key.slice('single.r'.length));
@@ -391,8 +407,9 @@ export class CallLink implements DealerClusterLink, RemoteSink {
     const value = JSON.stringify({ node: this.host.node, instance: this.host.instance, session: entry.session, authid: entry.authid });
     const { revision } = await claimKey(kv, `single.r${id}`, value);
     if (this.mine.get(key) !== entry) {
-      // Unregistered while we asked (its delete of the claim went to the old revision): the claim made now goes too.
-      if (revision !== undefined) void kv.delete(`single.r${id}`, { previousSeq: revision }).catch(() => undefined);
+      // Unregistered while we asked (its delete of the claim went to the old revision): the claim made now goes too,
+      // unless a REGISTER of the same session took it meanwhile as its own (same value).
+      if (revision !== undefined && this.singles.get(id) !== revision) void kv.delete(`single.r${id}`, { previousSeq: revision }).catch(() => undefined);
       return false;
     }
     if (revision !== undefined) { this.singles.set(id, revision); return true; }
@@ -418,7 +435,16 @@ export class CallLink implements DealerClusterLink, RemoteSink {
       dealer.sessionLeft(c, [WampErrors.clusterUnavailable, `the callee's router node "${node}" is gone with the call in flight`]);
     }
     const n = this.nodes.get(node);
-    if (n !== undefined) { this.nodes.delete(node); dealer.sessionLeft(n.callers); }
+    if (n !== undefined) {
+      // Taken for gone, it may be alive and not know it (a stall, a delay one way): its callers waiting on calls here
+      // get an ERROR rather than wait for ever (sent before it is forgotten; to a dead node it goes nowhere).
+      for (const request of [...n.inflight.keys()]) {
+        n.callers.sendError(MessageType.CALL, request, WampErrors.clusterUnavailable, [`this router node took the caller's node "${node}" for gone with the call in flight`]);
+      }
+      this.nodes.delete(node);
+      this.lastRequests.set(node, { instance, last: n.lastRequest });
+      dealer.sessionLeft(n.callers);
+    }
     const kv = this.kv;
     if (kv === undefined || this.stopped || !this.host.connected) return;
     for (const [key, held] of this.table) {

@@ -75,6 +75,7 @@ export class ClusterNode implements CallHost {
   get instance(): string { return this.membership?.instance ?? ''; }
   instanceOf(node: string): string | undefined { return this.membership?.instanceOf(node); }
   get connected(): boolean { return this.natsState === 'connected'; }
+  get fenced(): boolean { return this.membership?.namesake === true; }
   get nc(): NatsConnection {
     if (this.connection === undefined) throw new Error('the cluster node is not started');
     return this.connection;
@@ -189,6 +190,7 @@ export class ClusterNode implements CallHost {
    * node gone (one that saw it late deletes at the revision it last saw).
    */
   private stalled(ms: number): void {
+    if (this.fenced) return;
     const now = Date.now();
     // Stalls one after another (an overloaded node) rewrite everything once per STALL_REWRITE_GAP_MS at most: the
     // links write back any entry another node deletes anyway (repair), this only makes that sooner.

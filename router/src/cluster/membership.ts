@@ -37,7 +37,10 @@ export interface NodeInfo {
   readonly node: string;
   readonly instance: string;
   readonly slot: number;
+  /** When it was last heard (ms since the epoch). */
   lastSeen: number;
+  /** What its silence is timed from: lastSeen, moved on by the time this node itself was stalled (sweep()). */
+  silentSince: number;
 }
 
 /**
@@ -131,8 +134,8 @@ export class Membership {
     return patiently(this.patience, `claim ${key}`, async () => (await claimKey(kv, key, value)).revision);
   }
 
-  /** A heartbeat with this node's name from another instance was heard. */
-  private namesake = false;
+  /** A heartbeat with this node's name from another instance was heard (ClusterNode.fenced). */
+  namesake = false;
 
   private async claimSlot(value: string): Promise<number> {
     const first = firstSlot(this.node);
@@ -185,10 +188,11 @@ export class Membership {
       if (known !== undefined && known.instance === h.instance) this.gone(h.node, true);
       return;
     }
-    if (known !== undefined && known.instance === h.instance) { known.lastSeen = Date.now(); return; }
+    if (known !== undefined && known.instance === h.instance) { known.lastSeen = known.silentSince = Date.now(); return; }
     // A new instance of a node we knew (killed and started again): the old one is gone first.
     if (known !== undefined) this.gone(h.node);
-    this.nodes.set(h.node, { node: h.node, instance: h.instance, slot: h.slot, lastSeen: Date.now() });
+    const now = Date.now();
+    this.nodes.set(h.node, { node: h.node, instance: h.instance, slot: h.slot, lastSeen: now, silentSince: now });
     this.changed(h.node, 'joined', h.instance, false, Date.now());
   }
 
@@ -200,12 +204,13 @@ export class Membership {
     this.lastSweep = now;
     if (last !== 0 && now - last >= STALL_MS) {
       // This node was stalled: the others' heartbeats may wait unread in its socket (after a stall Node runs the
-      // timers before it reads), and it must not take them for gone. They are timed from now.
-      for (const n of this.nodes.values()) n.lastSeen = now;
-      return;
+      // timers before it reads), and it must not take them for gone for it. The stall is not counted in their
+      // silence; only the stall: on a loop slow for long, a dead node is still found (a sweep interval at a time).
+      const stall = now - last - SWEEP_MS;
+      for (const n of this.nodes.values()) n.silentSince = Math.min(now, n.silentSince + stall);
     }
     const dead = now - NODE_TIMEOUT_MS;
-    for (const n of [...this.nodes.values()]) if (n.lastSeen < dead) this.gone(n.node);
+    for (const n of [...this.nodes.values()]) if (n.silentSince < dead) this.gone(n.node);
   }
 
   private gone(node: string, clean = false): void {

@@ -163,7 +163,7 @@ export class SessionLink implements ClusterSessions {
       this.table.delete(id);
       // One of this node's live sessions: another node took this one for gone (a stall, a delay in NATS). Written again.
       const mine = this.mine.get(id);
-      if (mine !== undefined && this.host.connected) this.write(id, mine);
+      if (mine !== undefined && this.host.connected && !this.host.fenced) this.write(id, mine);
       return;
     }
     let entry: Entry;

@@ -111,10 +111,11 @@ export class SubscriptionLink {
       } catch { this.host.counters.malformed++; }
     }
     if (held === undefined) this.table.delete(e.key); else this.table.set(e.key, held);
-    try { this.apply(e.key, held); } catch (err) { this.host.log.error({ err, realm: this.realm.name }, 'internal error while applying a cluster subscription'); }
-    // One of this node's live subscribers: another node took this one for gone (a stall, a delay in NATS). Written again.
+    // One of this node's live subscribers deleted: another node took this one for gone (a stall, a delay in NATS).
+    // Written again, and this node's view (its meta subscribers) left as it is: the subscriber never left.
     const mine = held === undefined ? this.mine.get(e.key) : undefined;
-    if (mine !== undefined && this.host.connected) this.write(e.key, mine);
+    if (mine !== undefined && this.host.connected && !this.host.fenced) { this.write(e.key, mine); return; }
+    try { this.apply(e.key, held); } catch (err) { this.host.log.error({ err, realm: this.realm.name }, 'internal error while applying a cluster subscription'); }
   }
 
   /** An entry, or its removal, made effective in this node's view, with the meta events it means. */

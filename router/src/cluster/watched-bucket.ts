@@ -24,6 +24,13 @@ export interface BucketHost extends StartPatience {
   readonly replicas: number;
   readonly counters: ClusterCounters;
   readonly log: Logger;
+  /** NATS is connected now (failed writes are tried again only then). */
+  readonly connected: boolean;
+  /**
+   * Another live run of this node's name was heard (two processes under one name: a stalled run and
+   * its restart): this run no longer writes back what the others delete, or the two would do so for ever.
+   */
+  readonly fenced: boolean;
   /** How long delete markers stay (config `marker_age`), unless a table asks for longer. */
   readonly markerAgeMs: number;
   /** The node's tables: each bucket joins when opened and leaves when stopped (the node sweeps them, cluster-node.ts). */
@@ -48,6 +55,13 @@ const PURGES_IN_FLIGHT = 16;
 /** A sweep's read of a table ends after this long without an entry, or this long in all (current()). */
 const READ_IDLE_MS = 2000;
 const READ_MAX_MS = 60_000;
+
+/** A write of a key: what it writes, and how many times it failed before. */
+interface Slot { value: string | Uint8Array | undefined; attempt: number }
+
+/** A failed table write is tried again after this long, doubling up to the max. */
+const WRITE_RETRY_MS = 1000;
+const WRITE_RETRY_MAX_MS = 30_000;
 
 /** An entry deleted while this node did not see it: what reconcile() hands to the link. */
 function deletion(bucket: string, key: string): KvEntry {
@@ -82,7 +96,9 @@ export class WatchedBucket {
   /** Writes per key in flight, each after the one before. */
   private readonly chains = new Map<string, Promise<void>>();
   /** Per key, the write queued behind the one in flight, not started yet (its value may still change). */
-  private readonly waiting = new Map<string, { value: string | Uint8Array | undefined }>();
+  private readonly waiting = new Map<string, Slot>();
+  /** Per key, its last write, until it went through (or was given up): a failed one is tried again while it is the last. */
+  private readonly latest = new Map<string, Slot>();
   /** Keys whose last entry handed to the link is a value, with that entry's revision. */
   private readonly live = new Map<string, number>();
   private jsm: JetStreamManager | undefined;
@@ -119,24 +135,32 @@ export class WatchedBucket {
 
   /**
    * Puts `value` at `key`, or deletes it (undefined), after this node's
-   * earlier writes of that key; a failure is counted and logged. A write
-   * still waiting its turn takes the newer value instead of queueing
-   * another, so a burst of rewrites costs a key two writes at most.
+   * earlier writes of that key. A write still waiting its turn takes the
+   * newer value instead of queueing another, so a burst of rewrites costs a
+   * key two writes at most. A failure is counted and logged, and the write
+   * tried again (1 s, doubling to 30 s) while it is the key's last and NATS
+   * is connected (after an outage the links write everything again anyway).
    */
-  write(key: string, value: string | Uint8Array | undefined): void {
+  write(key: string, value: string | Uint8Array | undefined, attempt = 0): void {
     if (this.stopped) return;
     const waiting = this.waiting.get(key);
-    if (waiting !== undefined) { waiting.value = value; return; }
-    const slot = { value };
+    if (waiting !== undefined) { waiting.value = value; waiting.attempt = attempt; return; }
+    const slot = { value, attempt };
     this.waiting.set(key, slot);
+    this.latest.set(key, slot);
     const next = (this.chains.get(key) ?? Promise.resolve()).then(async () => {
       this.waiting.delete(key);
       const { value } = slot;
       try {
         if (value === undefined) await this.kv.delete(key); else await this.kv.put(key, value);
+        if (this.latest.get(key) === slot) this.latest.delete(key);
       } catch (e) {
         this.host.counters.storeFailures++;
         this.host.log.warn({ err: (e as Error).message, realm: this.o.realm, key }, `${this.o.what} not written to the cluster table`);
+        if (this.latest.get(key) !== slot) return;
+        if (this.stopped || !this.host.connected) { this.latest.delete(key); return; }
+        const retry = setTimeout(() => { if (this.latest.get(key) === slot) this.write(key, slot.value, slot.attempt + 1); }, Math.min(WRITE_RETRY_MAX_MS, WRITE_RETRY_MS * 2 ** slot.attempt));
+        retry.unref();
       }
     });
     this.chains.set(key, next);

@@ -132,11 +132,19 @@ t.test('a node whose messages to NATS are held up for 3 s (not stalled, still he
   const caller = await connect({ port: n2.port });
   t.teardown(() => caller.connection.close());
   await until(async () => (await caller.session.call('com.held.proc').catch(() => null)) === 'from n1', 5000, 'the call crosses');
+  // A call from n1 to a callee on n2 that never answers, in flight when n2 takes n1 for gone.
+  await caller.session.register('com.held.never', () => new Promise(() => { /* never answers */ }));
+  await until(async () => (await callee.session.call('wamp.registration.lookup', ['com.held.never'])) !== null, 5000, 'n1 sees the registration on n2');
+  const pending = callError(callee.session.call('com.held.never'));
+  // n1's own meta subscribers: its subscriber never leaves, whatever n2 deletes.
+  const unsubscribed: unknown[] = [];
+  await callee.session.subscribe('wamp.subscription.on_unsubscribe', (args: unknown[]) => { unsubscribed.push(args); });
 
   const lost = n2.router.cluster!.counters.lostSessions;
   proxy.hold();
   await until(async () => n2.router.cluster!.counters.lostSessions > lost, 8000, 'n2 takes n1 for gone (its session lost)');
   t.equal(n1.router.cluster!.state().nodes.length, 2, 'n1 still hears n2 (it saw no one leave)');
+  t.equal((await pending).error, 'clawgate.error.cluster_unavailable', 'n1\'s call in flight on n2 ends with ERROR (n2 told it), not a hang');
   await new Promise((r) => setTimeout(r, 2500)); // n2's late deletes of n1's session entries go out too
   proxy.release();
   await until(async () => n2.router.cluster!.state().nodes.length === 2, 6000, 'n2 hears n1 again');
@@ -146,6 +154,7 @@ t.test('a node whose messages to NATS are held up for 3 s (not stalled, still he
   await new Promise((r) => setTimeout(r, 3000));
   t.equal(await caller.session.call('com.held.proc'), 'from n1', 'still called 3 s later');
   t.equal(await caller.session.call('wamp.session.count'), 2, 'still counted 3 s later');
+  t.same(unsubscribed, [], 'no on_unsubscribe on n1 for its own subscriber');
   const other = await connect({ port: n2.port });
   t.teardown(() => other.connection.close());
   t.equal((await callError(other.session.register('com.held.proc', () => 'from n2'))).error, 'wamp.error.procedure_already_exists', 'n1 keeps the procedure');
