@@ -26,6 +26,16 @@ const STALL_REWRITE_GAP_MS = 10_000;
 /** A sweep goes on past SWEEP_MAX markers per table for this long at most (the next sweep goes on). */
 const SWEEP_BUDGET_MS = 60_000;
 
+/** How long each step of a node's stop waits at most. */
+const STOP_STEP_MS = 5000;
+
+/** `p`, or undefined once STOP_STEP_MS have passed. */
+async function atMost<T>(p: Promise<T> | undefined): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), STOP_STEP_MS); });
+  try { return await Promise.race([p, late]); } finally { clearTimeout(timer); }
+}
+
 /** How often the tables are swept: a third of the marker age (markers live from one to 1⅓ ages), within [250 ms, 5 min]. */
 export function sweepEvery(markerAgeMs: number): number {
   return Math.min(5 * 60_000, Math.max(250, Math.round(markerAgeMs / 3)));
@@ -261,13 +271,16 @@ export class ClusterNode implements CallHost {
     for (const l of this.links) l.stop();
     for (const c of this.calls) c.stop();
     for (const m of this.metas) m.stop();
-    // The sessions' entries deleted before the bye, so that no node takes them for a lost node's.
-    for (const s of this.sessions) await s.stop();
-    for (const s of this.subscriptions) await s.stop();
-    for (const p of this.persistents) await p.stop();
-    await this.membership?.stop().catch(() => undefined);
+    // The sessions' entries deleted before the bye, so that no node takes them for a lost node's. Each step waits
+    // STOP_STEP_MS at most: a stop must end (systemd's stop timeout), whatever JetStream or NATS answer.
+    for (const s of this.sessions) await atMost(s.stop());
+    for (const s of this.subscriptions) await atMost(s.stop());
+    for (const p of this.persistents) await atMost(p.stop());
+    await atMost(this.membership?.stop().catch(() => undefined));
     const nc = this.connection;
-    if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+    if (nc !== undefined && !nc.isClosed()) {
+      if (await atMost(nc.drain().then(() => true, () => false)) !== true) await nc.close().catch(() => undefined);
+    }
     this.natsState = 'closed';
   }
 

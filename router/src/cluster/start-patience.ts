@@ -45,7 +45,7 @@ export async function patiently<T>(host: StartPatience, what: string, op: () => 
       const left = deadline - Date.now();
       if (!isJetStreamTimeout(e) || left <= 0) throw e;
       host.log.warn({ what, attempt, err: (e as Error).message }, 'JetStream did not answer in time (a NATS server lost, or just back?): trying again');
-      await new Promise((r) => setTimeout(r, Math.min(pause, left)));
+      await new Promise((r) => setTimeout(r, Math.min(pause, left)).unref());
       pause = Math.min(pause * 2, MAX_PAUSE_MS);
     }
   }

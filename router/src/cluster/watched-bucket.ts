@@ -116,6 +116,8 @@ export class WatchedBucket {
   }
 
   private watcher: { stop(): void } | undefined;
+  /** The watch of a sweep's read in progress (current()). */
+  private reading: { stop(): void } | undefined;
 
   /** Opens bucket `name` and starts handing its entries to `onEntry`, in the order the bucket has them. */
   static async open(host: BucketHost, name: string, onEntry: (e: KvEntry) => void, o: BucketOptions): Promise<WatchedBucket> {
@@ -180,10 +182,11 @@ export class WatchedBucket {
     const { state } = (await this.kv.status()).streamInfo;
     if (state.messages === 0) return;
     const upTo = state.last_seq;
-    const w = await this.kv.watch({ key: '>', headers_only: true });
+    if (this.stopped) return;
+    const w = this.reading = await this.kv.watch({ key: '>', headers_only: true });
     await new Promise<void>((resolve) => {
       let idle: NodeJS.Timeout | undefined;
-      const finish = (): void => { clearTimeout(idle); clearTimeout(cap); w.stop(); resolve(); };
+      const finish = (): void => { clearTimeout(idle); clearTimeout(cap); w.stop(); if (this.reading === w) this.reading = undefined; resolve(); };
       const arm = (): void => { clearTimeout(idle); idle = setTimeout(finish, READ_IDLE_MS); idle.unref(); };
       const cap = setTimeout(finish, READ_MAX_MS);
       cap.unref();
@@ -255,5 +258,7 @@ export class WatchedBucket {
     this.stopped = true;
     this.host.tables.delete(this);
     this.watcher?.stop();
+    // A sweep's read in progress too: its consumer would outlive the node, its client's timers keeping the process up.
+    this.reading?.stop();
   }
 }
