@@ -5,6 +5,7 @@
 import { Counter, Gauge, type Metric } from 'prom-client';
 import type { ClusterState } from './cluster-node.js';
 import type { ClusterCounters } from './cluster-counters.js';
+import { within } from './within.js';
 
 /** How long a scrape waits for the NATS round trip it measures. */
 const RTT_TIMEOUT_MS = 1000;
@@ -30,12 +31,7 @@ export function clusterMetrics(c: ClusterMetricsSource): Metric[] {
       name: 'clawgate_cluster_nats_rtt_seconds', help: 'Round trip to the NATS server, measured at this scrape (absent when it failed or took over 1 s)', registers: [],
       async collect() {
         this.reset();
-        let timer: NodeJS.Timeout | undefined;
-        const ms = await Promise.race([
-          c.rtt().catch(() => undefined),
-          new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), RTT_TIMEOUT_MS); }),
-        ]);
-        clearTimeout(timer);
+        const ms = await within(c.rtt().catch(() => undefined), RTT_TIMEOUT_MS);
         if (ms !== undefined) this.set(ms / 1000);
       },
     }),

@@ -16,6 +16,7 @@ import { SubscriptionLink } from './subscription-link.js';
 import { PersistentLink } from './persistent-link.js';
 import { START_PATIENCE_MS, patiently } from './start-patience.js';
 import { SWEEP_MAX, type WatchedBucket } from './watched-bucket.js';
+import { within } from './within.js';
 
 /** How long the start waits for NATS before failing (the CLI then exits 1). */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -30,11 +31,7 @@ const SWEEP_BUDGET_MS = 60_000;
 const STOP_STEP_MS = 5000;
 
 /** `p`, or undefined once STOP_STEP_MS have passed. */
-async function atMost<T>(p: Promise<T> | undefined): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), STOP_STEP_MS); });
-  try { return await Promise.race([p, late]); } finally { clearTimeout(timer); }
-}
+const atMost = <T>(p: Promise<T> | undefined): Promise<T | undefined> => within(p, STOP_STEP_MS);
 
 /** How often the tables are swept: a third of the marker age (markers live from one to 1⅓ ages), within [250 ms, 5 min]. */
 export function sweepEvery(markerAgeMs: number): number {
